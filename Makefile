@@ -1,0 +1,77 @@
+# dondoc — one command to run the system, one to test it. Everything is set up from a fresh clone:
+# a virtual environment with the machine's Python, uv installed into a tools venv with pip, and the
+# locked dependencies (uv.lock). No interpreter is ever downloaded.
+
+PYTHON ?= python3
+UV_VERSION := 0.13.8
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+PY := $(VENV)/bin/python
+PYTEST := $(VENV)/bin/pytest
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+.PHONY: install run stop test test-tools test-unit test-integration test-e2e chaos bench lint clean
+
+install: $(VENV)/.installed
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet uv==$(UV_VERSION)
+
+$(VENV)/.installed: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --python $(PYTHON)
+	touch $@
+
+## make run: the whole system on its embedded defaults (Ctrl-C stops it)
+run: install
+	$(PY) -m deploy.local.stack run
+
+## make stop: stop what `make run` started, and nothing else
+stop:
+	@if [ -x $(PY) ]; then $(PY) -m deploy.local.stack stop; else echo "nothing was running"; fi
+
+## make test-tools: Debian's promtool/prometheus and docker-compose, for the deployment checks
+## (best effort: without them those checks are skipped, with the reason printed)
+test-tools:
+	@missing=""; command -v promtool >/dev/null || missing="$$missing prometheus"; \
+	command -v docker-compose >/dev/null || missing="$$missing docker-compose"; \
+	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing$$missing (Debian packages) for the deployment checks"; \
+		(timeout 300 apt-get install -y -q --no-install-recommends $$missing >/dev/null 2>&1 || \
+		 (timeout 120 apt-get update -q >/dev/null 2>&1 && \
+		  timeout 300 apt-get install -y -q --no-install-recommends $$missing >/dev/null 2>&1)) || \
+		echo "could not install$$missing; those checks will be skipped"; \
+	fi
+
+## make test: every tier against the real RabbitMQ and a MongoDB-wire server
+test: install test-tools
+	$(PYTEST) -m "unit or integration or e2e"
+
+test-unit: install
+	$(PYTEST) -m unit
+
+test-integration: install
+	$(PYTEST) -m integration
+
+test-e2e: install
+	$(PYTEST) -m e2e
+
+## make chaos: the full fault scenarios (minutes); their summary lines become docs/reliability.md
+CHAOS_SUMMARY := .run/chaos-summary.txt
+chaos: install
+	@mkdir -p .run && rm -f $(CHAOS_SUMMARY)
+	CHAOS_SUMMARY_FILE=$(CHAOS_SUMMARY) $(PYTEST) -m chaos -s
+	$(PY) -m tests.chaos.report $(CHAOS_SUMMARY) docs/reliability.md
+
+## make bench: the system against the raw limits of its stack, one table into docs/performance.md
+## (about 15 minutes; `make bench ARGS=--quick` about 3)
+bench: install
+	$(PY) benchmarks/run.py $(ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check shared services deploy tests
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .run .pytest_cache

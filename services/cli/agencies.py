@@ -1,0 +1,112 @@
+"""`dondoc agencies provision|definitions`: broker users, permissions and queues for every agency in
+the directory, applied live with rabbitmqctl or written as a definitions file for docker compose."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+from shared.broker import declare_agency_queues, declare_topology, make_broker
+from shared.broker_identity import BrokerAdminError, agency_grant, definitions, rabbitmqctl
+from shared.directory import Directory, DirectoryError
+from shared.settings import DEFAULT_DIRECTORY
+from shared.topology import EVENTS_EXCHANGE
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    agencies = subparsers.add_parser("agencies", help="broker identities of the agencies in the directory")
+    commands = agencies.add_subparsers(dest="command", metavar="COMMAND")
+
+    def common(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--directory", type=Path, default=Path(os.environ.get("DIRECTORY_PATH", DEFAULT_DIRECTORY)),
+                            help="the agency directory (YAML)")
+        parser.add_argument("--vhost", default="/", help="the RabbitMQ virtual host (default /)")
+        parser.add_argument("--user-prefix", default="", help="broker user of agency X is PREFIX+X")
+
+    provision = commands.add_parser(
+        "provision",
+        help="create or update users, permissions and queues on a running broker (idempotent)",
+        description="Creates one broker user per agency (a new user's password is printed once), sets its "
+        "permissions (configure nothing, write only to the events exchange with routing keys carrying its own "
+        "code, read only its own queue agency.<code>) and declares its queue. Run it again after the "
+        "directory changes; --rotate gives every user a new password.",
+    )
+    common(provision)
+    provision.add_argument("--amqp-url", default=os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"),
+                           help="an administrator's AMQP URL for the same vhost, to declare the queues")
+    provision.add_argument("--rotate", action="store_true", help="give existing users a new password too")
+    provision.set_defaults(handler=run_provision)
+
+    write = commands.add_parser(
+        "definitions",
+        help="write a RabbitMQ definitions file (users, permissions, exchanges, queues, bindings)",
+        description="Writes the definitions RabbitMQ imports at boot (docker compose mounts "
+        "deploy/rabbitmq/definitions.json). Every agency gets a new random password, printed once here.",
+    )
+    common(write)
+    write.add_argument("-o", "--output", type=Path, required=True)
+    write.set_defaults(handler=run_definitions)
+
+
+def _load(path: Path) -> Directory:
+    try:
+        return Directory.load(path)
+    except DirectoryError as exc:
+        raise SystemExit(f"dondoc: {exc}") from None
+
+
+def _ctl(*args: str) -> subprocess.CompletedProcess[str]:
+    try:
+        return rabbitmqctl(*args)
+    except BrokerAdminError as exc:
+        raise SystemExit(f"dondoc: {exc}; `dondoc agencies definitions` writes a file instead") from None
+
+
+def run_provision(args: argparse.Namespace) -> int:
+    directory = _load(args.directory)
+    existing = {row["user"] for row in json.loads(_ctl("list_users", "--formatter", "json").stdout or "[]")}
+    codes = sorted(directory.agencies)
+    for code in codes:
+        grant = agency_grant(code, args.user_prefix)
+        if grant.user not in existing:
+            password = secrets.token_hex(24)  # never starts with "-", which rabbitmqctl would read as an option
+            _ctl("add_user", grant.user, password)
+            sys.stdout.write(f"{code}\t{grant.user}\t{password}\t(new: keep it, it is not shown again)\n")
+        elif args.rotate:
+            password = secrets.token_hex(24)  # never starts with "-", which rabbitmqctl would read as an option
+            _ctl("change_password", grant.user, password)
+            sys.stdout.write(f"{code}\t{grant.user}\t{password}\t(rotated)\n")
+        _ctl("set_permissions", "-p", args.vhost, grant.user, grant.configure, grant.write, grant.read)
+        _ctl("set_topic_permissions", "-p", args.vhost, grant.user, EVENTS_EXCHANGE, grant.topic_write,
+             grant.topic_read)
+
+    async def declare() -> None:
+        broker = make_broker(args.amqp_url, "provision")
+        await broker.connect()
+        try:
+            await declare_topology(broker)
+            await declare_agency_queues(broker, codes)
+        finally:
+            await broker.stop()
+
+    asyncio.run(declare())
+    sys.stdout.write(f"{len(codes)} agencies provisioned on vhost {args.vhost}\n")
+    return 0
+
+
+def run_definitions(args: argparse.Namespace) -> int:
+    directory = _load(args.directory)
+    codes = sorted(directory.agencies)
+    passwords = {agency_grant(code, args.user_prefix).user: secrets.token_hex(24) for code in codes}
+    document = definitions(args.vhost, codes, passwords, args.user_prefix)
+    args.output.write_text(json.dumps(document, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    for user, password in passwords.items():
+        sys.stdout.write(f"{user}\t{password}\n")
+    sys.stdout.write(f"wrote {args.output} with {len(codes)} agency users; passwords are shown only here\n")
+    return 0

@@ -1,0 +1,157 @@
+"""`dondoc plan parse FILE` and `dondoc plan submit FILE`: read a plan document as intake would, then publish it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from shared.settings import DEFAULT_DIRECTORY
+
+_EPILOG = (
+    "Ví dụ:\n"
+    "  dondoc plan parse ke-hoach-85.docx            xem trước: ai được giao việc gì, hạn báo cáo nào\n"
+    "  dondoc plan parse ke-hoach-85.txt --json      kết quả đầy đủ dạng JSON\n"
+    "  dondoc plan submit ke-hoach-85.docx           đăng ký và gửi phân công tới các cơ quan\n"
+)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    plan = subparsers.add_parser(
+        "plan", help="đọc và đăng ký kế hoạch từ tệp văn bản / read and register plan documents",
+        description="Đọc tệp kế hoạch (.docx, .txt hoặc .json), xem trước các phân công và hạn báo cáo, "
+        "rồi đăng ký để hệ thống theo dõi, đôn đốc.",
+        epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = plan.add_subparsers(dest="command", metavar="COMMAND")
+    parse = commands.add_parser(
+        "parse", help="xem trước kết quả đọc kế hoạch (không gửi gì đi)",
+        description="Đọc tệp kế hoạch và in ra: số hiệu, ngày ban hành, cơ quan ban hành, các phân công "
+        "(cơ quan, điều khoản, dòng trong tệp, nội dung), hạn báo cáo, nơi nhận, và những cụm từ chưa "
+        "nhận ra được (kèm số dòng) để sửa văn bản hoặc bổ sung danh bạ. Không gửi gì đi.",
+    )
+    parse.add_argument("file", type=Path, metavar="FILE", help="tệp kế hoạch: .docx, .txt (UTF-8/UTF-16) hoặc .json")
+    parse.add_argument("--directory", type=Path, metavar="DIR.yaml",
+                       default=Path(os.environ.get("DIRECTORY_PATH", DEFAULT_DIRECTORY)),
+                       help="danh bạ cơ quan (mặc định: biến DIRECTORY_PATH hoặc danh bạ mẫu)")
+    parse.add_argument("--json", action="store_true", help="in toàn bộ kết quả dạng JSON (cho máy đọc)")
+    parse.set_defaults(handler=run_parse)
+
+    submit = commands.add_parser(
+        "submit", help="đăng ký kế hoạch và gửi phân công tới các cơ quan",
+        description="Gửi tệp kế hoạch tới dịch vụ intake để đăng ký. Nếu kế hoạch nêu cơ quan chưa có trong "
+        "danh bạ, kế hoạch bị từ chối và lệnh in ra các cụm từ đó; sửa rồi gửi lại, hoặc dùng "
+        "--skip-unresolved để bỏ qua các cơ quan ấy.",
+    )
+    submit.add_argument("file", type=Path, metavar="FILE", help="tệp kế hoạch: .docx, .txt hoặc .json")
+    submit.add_argument("--url", default=os.environ.get("DONDOC_INTAKE_URL", "http://127.0.0.1:8001"),
+                        help="địa chỉ dịch vụ intake (mặc định %(default)s, hoặc biến DONDOC_INTAKE_URL)")
+    submit.add_argument("--skip-unresolved", action="store_true",
+                        help="vẫn đăng ký khi có cơ quan chưa có trong danh bạ (các cơ quan đó không được giao)")
+    submit.set_defaults(handler=run_submit)
+    plan.set_defaults(handler=lambda _args: plan.print_help() or 2)
+
+
+def _read(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        sys.stderr.write(f"Không mở được tệp {path}: {exc.strerror}.\n")
+        return None
+
+
+def run_parse(args: argparse.Namespace) -> int:
+    from services.intake.documents import DocumentError, parse_document
+    from services.intake.documents.preview import preview
+    from shared.directory import Directory, DirectoryError
+
+    data = _read(args.file)
+    if data is None:
+        return 1
+    try:
+        directory = Directory.load(args.directory)
+    except DirectoryError as exc:
+        sys.stderr.write(f"Danh bạ cơ quan không dùng được: {exc}\n")
+        return 1
+    try:
+        document = parse_document(data, args.file.name, directory, date.today())
+    except DocumentError as exc:
+        sys.stderr.write(f"{exc.message}\n")
+        for problem in exc.problems:
+            sys.stderr.write(f"  - {problem['where']}: {problem['problem']}\n")
+        return 1
+    result = preview(document, directory, date.today(), 100_000)
+    if args.json:
+        sys.stdout.write(json.dumps(result, ensure_ascii=False, indent=2) + "\n")
+    else:
+        sys.stdout.write(_summary(result))
+    return 0 if result["ready"] else 3
+
+
+def _summary(result: dict[str, Any]) -> str:
+    if result["format"] == "json":
+        lines = [f"Kế hoạch (JSON) số {result['submission']['number']}: {len(result['assignments'])} phân công."]
+        lines += [f"  - {a['agency']}: {a['task'][:80]}" for a in result["assignments"]]
+    else:
+        def text(key: str) -> str:
+            return (result.get(key) or {}).get("text", "?")
+
+        issuer = result.get("issuer") or {}
+        lines = [
+            f"Số: {text('number')}    Ngày ban hành: {result.get('issued_on') or '?'}    Nơi: {text('place')}",
+            f"Cơ quan ban hành: {issuer.get('text', '?')} → {issuer.get('code') or 'CHƯA XÁC ĐỊNH'}",
+            f"Tiêu đề: {text('title')}",
+            "",
+            f"Phân công ({len(result['assignments'])}):",
+        ]
+        for clause in result["clauses"]:
+            codes = ", ".join(a["code"] for a in clause["agencies"]) or "—"
+            lines.append(f"  [{clause['number'] or '-'}] dòng {clause['line']}: {clause['body']} → {codes}")
+        lines += ["", "Hạn báo cáo chung:" + (" (mặc định)" if result["default_deadlines_applied"] else "")]
+        lines += [f"  {d['period']}: hạn cuối {d['due']} — {d['wording']}" for d in result["deadlines"]]
+        for clause in result["clauses"]:
+            for d in clause["deadlines"]:
+                lines.append(f"  [{clause['number'] or '-'}] {d['period']}: hạn cuối {d['due']} — {d['wording']}")
+        lines += ["", f"Nơi nhận (chỉ để biết, không giao việc): {len(result['recipients'])}"]
+        lines += [f"  - {r['text']}" for r in result["recipients"]]
+        if result["unresolved"]:
+            lines += ["", "CHƯA NHẬN RA (sửa văn bản hoặc bổ sung danh bạ):"]
+            lines += [f"  dòng {u['line']}: {u['phrase']!r} — {u['reason']}" for u in result["unresolved"]]
+    if result["problems"]:
+        lines += ["", "Chưa thể đăng ký:"] + [f"  - {p['where']}: {p['problem']}" for p in result["problems"]]
+    else:
+        lines += ["", "Sẵn sàng đăng ký: dondoc plan submit FILE"]
+    return "\n".join(lines) + "\n"
+
+
+def run_submit(args: argparse.Namespace) -> int:
+    data = _read(args.file)
+    if data is None:
+        return 1
+    url = f"{args.url.rstrip('/')}/plans/document"
+    try:
+        response = httpx.post(url, files={"file": (args.file.name, data)},
+                              data={"skip_unresolved": "true" if args.skip_unresolved else "false"}, timeout=60)
+    except httpx.HTTPError as exc:
+        sys.stderr.write(f"Không kết nối được tới {args.url}: {exc}. Dịch vụ intake đã chạy chưa?\n")
+        return 1
+    body = response.json() if response.headers.get("content-type", "").startswith("application/json") else {}
+    if response.status_code != 201:
+        detail = body.get("detail", response.text)
+        if isinstance(detail, dict):
+            sys.stderr.write(f"Không đăng ký được ({response.status_code}): {detail.get('message', '')}\n")
+            for problem in detail.get("problems", []):
+                sys.stderr.write(f"  - {problem['where']}: {problem['problem']}\n")
+        else:
+            sys.stderr.write(f"Không đăng ký được ({response.status_code}): {detail}\n")
+        return 1
+    sys.stdout.write(f"Đã đăng ký kế hoạch {body['plan_id']}: {len(body['assignments'])} phân công đã gửi đi.\n")
+    for skipped in body.get("skipped", []):
+        sys.stdout.write(f"  bỏ qua dòng {skipped['line']}: {skipped['phrase']!r}\n")
+    return 0

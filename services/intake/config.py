@@ -1,0 +1,14 @@
+from pydantic_settings import SettingsConfigDict
+
+from shared.settings import ServiceSettings
+
+
+class Settings(ServiceSettings):
+    """Intake's settings; its own variables start with INTAKE_ (INTAKE_HTTP_PORT …)."""
+
+    model_config = SettingsConfigDict(env_prefix="INTAKE_", extra="ignore", populate_by_name=True)
+
+    http_port: int = 8001
+    mongo_database: str = "dondoc_intake"
+    max_assignments_per_plan: int = 100_000
+    max_request_bytes: int = 8 * 1024 * 1024  # room for a 5 MB document in a multipart upload

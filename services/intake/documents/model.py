@@ -1,0 +1,128 @@
+"""What the parser makes of a plan document: every item with the line (or .docx paragraph) it came from."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from shared.contracts import AgencyCode, AgencyKind
+
+
+class Located(BaseModel):
+    text: str
+    line: int = Field(description="1-based line of the source text (for .docx: paragraph or table cell)")
+
+
+class Reference(BaseModel):
+    """A document cited as a basis: `Chỉ thị số 03-CT/TW ngày 19/5/2021`."""
+
+    number: str
+    kind: str | None = Field(default=None, description="Chỉ thị, Kế hoạch … from the symbol")
+    issued_on: date | None = None
+    line: int
+
+
+class Section(BaseModel):
+    heading: str
+    line: int
+    paragraphs: list[Located]
+
+
+class DeadlineOut(BaseModel):
+    kind: Literal["semiannual", "annual", "quarterly", "monthly", "date", "within_period", "duration", "default"]
+    period: str = Field(description="2023-H1, 2023-FY, 2024-Q3, 2024-05, or 2023-D12-14 for a one-off date")
+    wording: str = Field(description="the deadline as the plan wrote it")
+    due: date = Field(description="the last day a report counts as on time (Asia/Ho_Chi_Minh)")
+    effective_at: datetime = Field(description="the last on-time instant, UTC")
+    line: int = Field(description="0 for the deployment's default")
+    calendar: str | None = Field(default=None, description="the working-day calendar, for durations")
+
+
+class AssigneeOut(BaseModel):
+    code: AgencyCode
+    kind: AgencyKind
+    name: str
+    via: str | None = Field(default=None, description="the group the plan named, when it named one")
+
+
+class Clause(BaseModel):
+    """One item of the organisation section: who (as written and as resolved) and what."""
+
+    number: str | None = Field(description="1, 2.1, a … or None for an unnumbered bullet")
+    line: int
+    mode: Literal["assign", "request"] = Field(description="request: `Đề nghị X:` (a body the issuer cannot order)")
+    body: str = Field(description="the responsible bodies as written")
+    agencies: list[AssigneeOut]
+    task: str
+    deadlines: list[DeadlineOut] = Field(default_factory=list, description="deadlines written in this clause")
+
+
+class Assignment(BaseModel):
+    agency: AgencyCode
+    kind: AgencyKind
+    name: str
+    via: str | None = None
+    clause: str | None
+    line: int
+    task: str
+    deadlines: list[DeadlineOut]
+
+
+class Recipient(BaseModel):
+    text: str
+    line: int
+    agencies: list[str] = Field(default_factory=list, description="directory codes named (informed, not assigned)")
+
+
+class Reporting(BaseModel):
+    text: str
+    line: int
+    deliverables: list[str] = Field(default_factory=list, description="e.g. 01 file word, 01 file scan")
+    report_to: list[str] = Field(default_factory=list, description="directory codes the reports go to")
+
+
+class Signature(BaseModel):
+    on_behalf_of: str | None = Field(default=None, description="T/M ĐẢNG ỦY → ĐẢNG ỦY")
+    role: str | None = None
+    name: str | None = None
+    line: int
+
+
+class Issuer(BaseModel):
+    text: str = Field(description="the issuer as written (or as inferred)")
+    line: int
+    source: Literal["header", "intro", "signature", "symbol"]
+    code: str | None = None
+    name: str | None = None
+
+
+class Unresolved(BaseModel):
+    phrase: str
+    line: int
+    where: str
+    reason: str
+
+
+class ParsedPlan(BaseModel):
+    place: Located | None = None
+    issued_on: date | None = None
+    issued_on_line: int | None = None
+    number: Located | None = None
+    issuer: Issuer | None = None
+    title: Located | None = None
+    campaign: str | None = None
+    year: int
+    references: list[Reference] = Field(default_factory=list)
+    purpose: list[Located] = Field(default_factory=list)
+    content: list[Section] = Field(default_factory=list)
+    clauses: list[Clause] = Field(default_factory=list)
+    assignments: list[Assignment] = Field(default_factory=list)
+    deadlines: list[DeadlineOut] = Field(default_factory=list, description="deadlines for every assignment")
+    default_deadlines_applied: bool = False
+    reporting: list[Reporting] = Field(default_factory=list)
+    recipients: list[Recipient] = Field(default_factory=list)
+    signature: Signature | None = None
+    notes: list[Located] = Field(default_factory=list, description="organisation paragraphs that assign nothing")
+    unresolved: list[Unresolved] = Field(default_factory=list)

@@ -1,0 +1,341 @@
+"""A plan's paragraphs → ParsedPlan: header, title, bases, sections, assignments, reporting, recipients,
+signature (DOMAIN.md §1). Parts may be missing or reworded; what cannot be understood is reported with
+its line, never dropped silently."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+from services.intake.documents.clauses import ClauseReader, to_clause
+from services.intake.documents.deadlines import Deadline, DeadlineReader, default_deadlines
+from services.intake.documents.errors import NotAPlan
+from services.intake.documents.model import (
+    Assignment,
+    DeadlineOut,
+    Issuer,
+    Located,
+    ParsedPlan,
+    Recipient,
+    Reference,
+    Reporting,
+    Section,
+    Signature,
+    Unresolved,
+)
+from services.intake.documents.normalise import Paragraph, paragraphs, split_lines
+from shared.calendar import WorkingCalendar, load_calendar
+from shared.directory import Directory
+
+_PLACE_DATE = re.compile(
+    r"^(?P<place>[^,\d]{2,60}),\s*ngày\s+(?P<d>\d{1,2})\s+tháng\s+(?P<m>\d{1,2})\s+năm\s+(?P<y>\d{4})", re.IGNORECASE
+)
+_NUMBER = re.compile(r"^Số\s*[:.]?\s*(?P<number>\d{1,7}\s*[-/]\s*[\wĐđ/-]+)", re.IGNORECASE)
+_TITLE = re.compile(r"^KẾ\s+HOẠCH\b\s*(?P<rest>.*)$")
+_HEADING = re.compile(r"^(?P<num>X|IX|VIII|VII|VI|V|IV|III|II|I)\s*[.:-]\s*(?P<title>\S.*)$")
+_BOILERPLATE = re.compile(
+    r"^(ĐẢNG CỘNG SẢN VIỆT NAM|CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM|Độc lập\s*-\s*Tự do\s*-\s*Hạnh phúc|ĐẢNG BỘ\b|\*+$)",
+    re.IGNORECASE,
+)
+_BASIS = re.compile(r"^(Căn cứ|Thực hiện|Để|Nhằm|Triển khai|Theo)\b")
+_ISSUED_BY = re.compile(r"(?:^|[,;.]\s*)(?P<who>[^,;.]{3,80}?)\s+(?:ban\s+hành|xây\s+dựng)\s+(?:kế\s+hoạch|Kế\s+hoạch)",
+                        re.IGNORECASE)
+_REFERENCE = re.compile(
+    r"(?P<number>\d{1,5}[-/][A-ZĐ][\wĐđ]*(?:[-/][\wĐđ]+)*)\s*,?\s+(?:ngày\s+)?"
+    r"(?:(?P<d1>\d{1,2})/(?P<m1>\d{1,2})/(?P<y1>\d{4})|(?P<d2>\d{1,2})\s+tháng\s+(?P<m2>\d{1,2})\s+năm\s+(?P<y2>\d{4}))"
+)
+_DOC_KINDS = {"KH": "Kế hoạch", "CT": "Chỉ thị", "TB": "Thông báo", "TT": "Thông tri", "NQ": "Nghị quyết",
+              "QĐ": "Quyết định", "CV": "Công văn", "HD": "Hướng dẫn", "KL": "Kết luận", "BC": "Báo cáo"}
+_SYMBOL_ISSUERS = {"ĐU": "Đảng ủy", "UBND": "UBND", "MTTQ": "Ủy ban Mặt trận Tổ quốc", "CB": "Chi bộ"}
+_RECIPIENTS = re.compile(r"^Nơi\s+nhận\s*:?\s*(?P<rest>.*)$", re.IGNORECASE)
+_ON_BEHALF = re.compile(r"^(?:T/M|TM\.?|KT\.?|Q\.|TL\.?)\s*(?P<who>.+)$")
+_ROLE = re.compile(r"^(PHÓ\s+)?(BÍ THƯ|CHỦ TỊCH|TRƯỞNG BAN|CHÁNH VĂN PHÒNG|THƯỜNG TRỰC|TRƯỞNG PHÒNG)\b")
+_DELIVERABLE = re.compile(r"\d{1,3}\s+(?:file|tệp|bản)\s+(?:word|scan|pdf|excel|giấy|mềm|cứng|điện\s+tử)",
+                          re.IGNORECASE)
+_REPORT_TO = re.compile(r"(?:\bgửi\s+(?:về\s+)?|\bvề\s+)(?P<to>[^,.;()]{3,80})", re.IGNORECASE)
+_YEAR = re.compile(r"\bnăm\s+(?P<year>(?:19|20)\d{2})\b", re.IGNORECASE)
+_QUOTED = re.compile(r'"(?P<q>[^"]{3,300})"')
+
+
+def _located(paragraph: Paragraph, text: str | None = None) -> Located:
+    return Located(text=paragraph.text if text is None else text, line=paragraph.line)
+
+
+def _is_heading_text(text: str) -> bool:
+    letters = [c for c in text if c.isalpha()]
+    return bool(letters) and sum(c.isupper() for c in letters) >= 0.8 * len(letters)
+
+
+def _out(deadline: Deadline) -> DeadlineOut:
+    return DeadlineOut(kind=deadline.kind, period=deadline.period, wording=deadline.wording, due=deadline.due,
+                       effective_at=deadline.effective, line=deadline.line, calendar=deadline.calendar)
+
+
+def parse_lines(
+    lines: list[str], directory: Directory, today: date, calendar: WorkingCalendar | None = None
+) -> ParsedPlan:
+    return parse_paragraphs(paragraphs(lines), directory, today, calendar)
+
+
+def parse_text(text: str, directory: Directory, today: date, calendar: WorkingCalendar | None = None) -> ParsedPlan:
+    return parse_lines(split_lines(text), directory, today, calendar)
+
+
+def parse_paragraphs(
+    items: list[Paragraph], directory: Directory, today: date, calendar: WorkingCalendar | None = None
+) -> ParsedPlan:
+    return _PlanParser(items, directory, today, calendar or load_calendar()).parse()
+
+
+class _PlanParser:
+    def __init__(self, items: list[Paragraph], directory: Directory, today: date, calendar: WorkingCalendar) -> None:
+        self.items = items
+        self.directory = directory
+        self.today = today
+        self.calendar = calendar
+        self.unresolved: list[Unresolved] = []
+
+    def parse(self) -> ParsedPlan:
+        items = self.items
+        end = next((i for i, p in enumerate(items) if _RECIPIENTS.match(p.text)), len(items))
+        title_at = next((i for i, p in enumerate(items[:end]) if _TITLE.match(p.text)), None)
+        headings = [(i, m) for i, p in enumerate(items[:end]) if (m := _HEADING.match(p.text))
+                    and _is_heading_text(m["title"]) and (title_at is None or i > title_at)]
+        first_section = headings[0][0] if headings else end
+        header_end = title_at if title_at is not None else first_section
+        header = items[:header_end]
+
+        plan = ParsedPlan(year=self.today.year)
+        self._header(header, plan)
+        title_paragraphs = self._title(items, title_at, first_section, plan)
+        intro = items[(title_at or 0) + title_paragraphs + (1 if title_at is not None else 0):first_section]
+        if title_at is None:
+            intro = [p for p in items[:first_section] if _BASIS.match(p.text)]
+        plan.year = self._year(plan)
+        plan.references = self._references(intro)
+        self._issuer(header, intro, items[end:], plan)
+        self._repair_place(plan)
+
+        reader = DeadlineReader(plan.year, plan.issued_on, self.calendar)
+        organisation: list[Paragraph] = []
+        after: list[Paragraph] = []
+        for index, (start, match) in enumerate(headings):
+            stop = headings[index + 1][0] if index + 1 < len(headings) else end
+            body = items[start + 1:stop]
+            title = match["title"].casefold()
+            if "tổ chức thực hiện" in title or "phân công" in title or "trách nhiệm" in title:
+                organisation.extend(body)
+            elif organisation:
+                after.extend(body)
+            elif "mục đích" in title or "yêu cầu" in title and not plan.purpose:
+                plan.purpose = [_located(p) for p in body]
+            else:
+                plan.content.append(Section(heading=items[start].text, line=items[start].line,
+                                            paragraphs=[_located(p) for p in body]))
+        if not organisation and plan.number is None and title_at is None:
+            raise NotAPlan(
+                "Không nhận ra kế hoạch: không thấy số hiệu (Số …-KH/…), tiêu đề KẾ HOẠCH hay mục TỔ CHỨC THỰC HIỆN. "
+                "Hãy kiểm tra đúng tệp kế hoạch chưa."
+            )
+        if not organisation:
+            self.unresolved.append(Unresolved(phrase="III. TỔ CHỨC THỰC HIỆN", line=0, where="sections",
+                                              reason="không tìm thấy mục tổ chức thực hiện: không có phân công"))
+
+        clause_reader = ClauseReader(self.directory)
+        drafts = clause_reader.read(organisation)
+        self.unresolved.extend(clause_reader.unresolved)
+        plan.notes = clause_reader.notes
+        plan_deadlines: list[Deadline] = []
+        for draft in drafts:
+            clause = to_clause(draft, self.directory)
+            clause.deadlines = [_out(d) for d in reader.read(clause.task, draft.line)]
+            plan.clauses.append(clause)
+        clause_lines = {d.line for d in drafts}
+        for paragraph in [*organisation, *after]:
+            if paragraph.line in clause_lines:
+                continue
+            found = reader.read(paragraph.text, paragraph.line)
+            if found or "báo cáo" in paragraph.text.casefold():
+                plan_deadlines.extend(found)
+                plan.reporting.append(self._reporting(paragraph))
+        for clause in plan.clauses:  # a clause that only states the common reporting rule sets it for all
+            if clause.deadlines and any(d.kind in ("semiannual", "annual", "quarterly", "monthly")
+                                        for d in clause.deadlines) and "báo cáo" in clause.task.casefold():
+                plan.reporting.append(Reporting(text=clause.task, line=clause.line,
+                                                deliverables=_deliverables(clause.task)))
+        if not plan_deadlines:
+            plan_deadlines = default_deadlines(plan.year)
+            plan.default_deadlines_applied = True
+        reporting_lines = {r.line for r in plan.reporting}
+        plan.notes = [n for n in plan.notes if n.line not in reporting_lines]
+        plan.deadlines = [_out(d) for d in _unique(plan_deadlines)]
+        plan.assignments = self._assignments(plan)
+        plan.recipients, plan.signature = self._tail(items[end:])
+        plan.unresolved = self.unresolved
+        return plan
+
+    def _header(self, header: list[Paragraph], plan: ParsedPlan) -> None:
+        for paragraph in self.items[: max(len(header), 12)]:
+            if plan.issued_on is None and (match := _PLACE_DATE.match(paragraph.text)):
+                try:
+                    plan.issued_on = date(int(match["y"]), int(match["m"]), int(match["d"]))
+                except ValueError:
+                    self.unresolved.append(Unresolved(phrase=paragraph.text, line=paragraph.line, where="issued_on",
+                                                      reason="ngày ban hành không hợp lệ"))
+                    continue
+                plan.issued_on_line = paragraph.line
+                plan.place = _located(paragraph, match["place"].strip())
+            elif plan.number is None and (match := _NUMBER.match(paragraph.text)):
+                plan.number = _located(paragraph, re.sub(r"\s+", "", match["number"]).rstrip(".,;"))
+
+    def _title(self, items: list[Paragraph], title_at: int | None, stop: int, plan: ParsedPlan) -> int:
+        if title_at is None:
+            return 0
+        first = _TITLE.match(items[title_at].text)
+        parts = [first["rest"]] if first and first["rest"] else []
+        taken = 0
+        for paragraph in items[title_at + 1:min(stop, title_at + 4)]:
+            if _BASIS.match(paragraph.text) or len(paragraph.text) > 400 or paragraph.text.startswith("-"):
+                break
+            parts.append(paragraph.text)
+            taken += 1
+        title = " ".join(parts).strip()
+        plan.title = Located(text=f"Kế hoạch {title}".strip(), line=items[title_at].line)
+        quoted = _QUOTED.search(title)
+        plan.campaign = quoted["q"].strip() if quoted else None
+        return taken
+
+    def _year(self, plan: ParsedPlan) -> int:
+        if plan.title and (match := _YEAR.search(plan.title.text)):
+            return int(match["year"])
+        if plan.issued_on:
+            return plan.issued_on.year
+        return self.today.year
+
+    def _references(self, intro: list[Paragraph]) -> list[Reference]:
+        found: list[Reference] = []
+        seen = set()
+        for paragraph in intro:
+            for match in _REFERENCE.finditer(paragraph.text):
+                number = match["number"]
+                if number in seen:
+                    continue
+                seen.add(number)
+                try:
+                    issued = date(int(match["y1"] or match["y2"]), int(match["m1"] or match["m2"]),
+                                  int(match["d1"] or match["d2"]))
+                except ValueError:
+                    issued = None
+                symbol = re.split(r"[-/]", number)[1] if re.search(r"[-/]", number) else ""
+                found.append(Reference(number=number, kind=_DOC_KINDS.get(symbol.upper()), issued_on=issued,
+                                       line=paragraph.line))
+        return found
+
+    def _issuer(self, header: list[Paragraph], intro: list[Paragraph], tail: list[Paragraph],
+                plan: ParsedPlan) -> None:
+        candidates: list[Issuer] = []
+        number_line = plan.number.line if plan.number else None
+        for paragraph in reversed(header):
+            if number_line is not None and paragraph.line > number_line:
+                continue
+            if _is_heading_text(paragraph.text) and not _BOILERPLATE.match(paragraph.text) \
+                    and not _NUMBER.match(paragraph.text) and not _PLACE_DATE.match(paragraph.text):
+                candidates.append(Issuer(text=paragraph.text, line=paragraph.line, source="header"))
+                break
+        for paragraph in intro:
+            if match := _ISSUED_BY.search(paragraph.text):
+                who = re.split(r"\b(?:nay|hôm nay)\b", match["who"])[-1].strip()
+                candidates.append(Issuer(text=who, line=paragraph.line, source="intro"))
+                break
+        for paragraph in tail:
+            if match := _ON_BEHALF.match(paragraph.text):
+                candidates.append(Issuer(text=match["who"].strip(), line=paragraph.line, source="signature"))
+                break
+        if plan.number:
+            suffix = plan.number.text.rsplit("/", 1)[-1].upper()
+            if suffix in _SYMBOL_ISSUERS:
+                candidates.append(Issuer(text=_SYMBOL_ISSUERS[suffix], line=plan.number.line, source="symbol"))
+        for candidate in candidates:
+            mentions = self.directory.find_mentions(candidate.text)
+            if mentions and not mentions[0].is_group:
+                agency = self.directory.get(mentions[0].code)
+                plan.issuer = candidate.model_copy(update={"code": agency.code, "name": agency.name})
+                return
+        if candidates:
+            plan.issuer = candidates[0]
+            self.unresolved.append(Unresolved(phrase=candidates[0].text, line=candidates[0].line, where="issuer",
+                                              reason="cơ quan ban hành không có trong danh bạ"))
+        else:
+            self.unresolved.append(Unresolved(phrase="", line=0, where="issuer",
+                                              reason="không tìm thấy cơ quan ban hành"))
+
+    def _repair_place(self, plan: ParsedPlan) -> None:
+        """`Phường Liệt` where the converter cut `Phương`: the full name appears in the text."""
+        if plan.place is None:
+            return
+        words = plan.place.text.split()
+        if len(words) < 2 or words[0].casefold() not in ("phường", "xã", "quận", "huyện"):
+            return
+        tail = " ".join(words[1:])
+        pattern = re.compile(rf"\b{re.escape(words[0])}\s+((?:\w+\s+){{1,3}}){re.escape(tail)}\b", re.IGNORECASE)
+        for paragraph in sorted(self.items, key=lambda p: _is_heading_text(p.text)):  # prose before headers
+            if (match := pattern.search(paragraph.text)) and paragraph.line != plan.place.line:
+                missing = match.group(1)
+                if missing.isupper():
+                    missing = " ".join(w.capitalize() for w in missing.split()) + " "
+                plan.place = Located(text=f"{words[0]} {missing}{tail}", line=plan.place.line)
+                return
+
+    def _reporting(self, paragraph: Paragraph) -> Reporting:
+        report_to: list[str] = []
+        for match in _REPORT_TO.finditer(paragraph.text):
+            report_to += [m.code for m in self.directory.find_mentions(match["to"]) if m.code not in report_to]
+        return Reporting(text=paragraph.text, line=paragraph.line, deliverables=_deliverables(paragraph.text),
+                         report_to=report_to)
+
+    def _assignments(self, plan: ParsedPlan) -> list[Assignment]:
+        assignments = []
+        for clause in plan.clauses:
+            deadlines = clause.deadlines + ([] if plan.default_deadlines_applied and clause.deadlines
+                                            else plan.deadlines)
+            for agency in clause.agencies:
+                assignments.append(Assignment(agency=agency.code, kind=agency.kind, name=agency.name, via=agency.via,
+                                              clause=clause.number, line=clause.line, task=clause.task,
+                                              deadlines=deadlines))
+        return assignments
+
+    def _tail(self, tail: list[Paragraph]) -> tuple[list[Recipient], Signature | None]:
+        recipients: list[Recipient] = []
+        signature: Signature | None = None
+        for paragraph in tail:
+            text = paragraph.text
+            if match := _RECIPIENTS.match(text):
+                text = match["rest"].strip()
+                if not text:
+                    continue
+            if match := _ON_BEHALF.match(text):
+                signature = Signature(on_behalf_of=match["who"].strip(), line=paragraph.line)
+                continue
+            if _ROLE.match(text):
+                signature = signature or Signature(line=paragraph.line)
+                signature.role = text
+                continue
+            if text.startswith(("-", "+", "•")):
+                item = text.lstrip("-+• ").rstrip(",.;")
+                codes = list(dict.fromkeys(m.code for m in self.directory.find_mentions(item)))
+                recipients.append(Recipient(text=item, line=paragraph.line, agencies=codes))
+                continue
+            if signature is not None and not text.startswith("(") and 1 < len(text.split()) <= 6:
+                signature.name = text
+        return recipients, signature
+
+
+def _deliverables(text: str) -> list[str]:
+    return [re.sub(r"\s+", " ", m.group()) for m in _DELIVERABLE.finditer(text)]
+
+
+def _unique(deadlines: list[Deadline]) -> list[Deadline]:
+    by_period: dict[str, Deadline] = {}
+    for deadline in deadlines:
+        by_period.setdefault(deadline.period, deadline)
+    return sorted(by_period.values(), key=lambda d: d.due)

@@ -1,0 +1,43 @@
+"""What `POST /plans/preview` and `dondoc plan parse --json` show: the plan as parsed, and whether it can be
+published as it stands. Pure: nothing is stored or sent."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from services.intake.documents.model import ParsedPlan
+from services.intake.documents.to_submission import UnresolvedBodies, to_submission
+from services.intake.domain import PlanRejected, PlanSubmission, register_plan
+from shared.directory import Directory
+
+
+def preview(document: ParsedPlan | PlanSubmission, directory: Directory, today: date,
+            max_assignments: int) -> dict[str, Any]:
+    if isinstance(document, PlanSubmission):
+        return _structured(document, directory, today, max_assignments)
+    body: dict[str, Any] = {"format": "document", **document.model_dump(mode="json")}
+    try:
+        submission = to_submission(document)
+        register_plan(submission, directory, today, max_assignments)
+        body["ready"], body["problems"] = True, []
+    except UnresolvedBodies as exc:
+        body["ready"], body["problems"] = False, exc.problems
+    except PlanRejected as exc:
+        body["ready"], body["problems"] = False, exc.problems
+    return body
+
+
+def _structured(submission: PlanSubmission, directory: Directory, today: date, max_assignments: int) -> dict[str, Any]:
+    body: dict[str, Any] = {"format": "json", "submission": submission.model_dump(mode="json")}
+    try:
+        _, events = register_plan(submission, directory, today, max_assignments)
+    except PlanRejected as exc:
+        body.update(ready=False, problems=exc.problems, assignments=[])
+        return body
+    body.update(ready=True, problems=[], assignments=[
+        {"agency": e.agency.code, "kind": e.agency.kind, "task": e.task,  # type: ignore[attr-defined]
+         "deadlines": [d.model_dump(mode="json") for d in e.deadlines]}  # type: ignore[attr-defined]
+        for e in events[1:]
+    ])
+    return body

@@ -1,0 +1,147 @@
+"""Readers: bytes as uploaded → the lines of a text document, or the structured plan intake already takes.
+
+Formats: plain text (UTF-8 with or without BOM, UTF-16 with BOM or plainly so), Word .docx (paragraphs,
+automatic numbering, tables), JSON in the `PlanSubmission` shape. Anything else is a typed error.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import zipfile
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from services.intake.documents.errors import (
+    BinaryDocument,
+    DocumentTooLarge,
+    EmptyDocument,
+    InvalidStructuredPlan,
+    UnknownFormat,
+)
+from services.intake.documents.normalise import split_lines
+from services.intake.domain import PlanSubmission
+
+MAX_BYTES = 5 * 1024 * 1024
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f]")
+
+_SIGNATURES = {
+    b"%PDF": "PDF",
+    b"\xd0\xcf\x11\xe0": "Word 97-2003 (.doc)",
+    b"{\\rtf": "RTF",
+    b"\x89PNG": "PNG",
+    b"\xff\xd8\xff": "JPEG",
+}
+
+
+@dataclass(frozen=True)
+class TextDocument:
+    """A document's lines as written; for .docx one line per paragraph or table cell."""
+
+    name: str
+    format: str
+    lines: list[str]
+
+
+def read_document(data: bytes, name: str = "", max_bytes: int = MAX_BYTES) -> TextDocument | PlanSubmission:
+    """Recognise the format by content (the file name only breaks ties) and read it."""
+    if len(data) > max_bytes:
+        raise DocumentTooLarge(
+            f"Tệp {name or ''} lớn {len(data) // 1024} KB, vượt giới hạn {max_bytes // 1024} KB; "
+            "hãy gửi riêng văn bản kế hoạch, không kèm phụ lục hay ảnh."
+        )
+    if not data.strip(b" \t\r\n\x00") or data in (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff"):
+        raise EmptyDocument("Tệp rỗng: không có nội dung để đọc. Hãy kiểm tra lại tệp đã chọn.")
+    if data.startswith(b"PK\x03\x04"):
+        return _read_docx(data, name)
+    for signature, label in _SIGNATURES.items():
+        if data.startswith(signature):
+            raise UnknownFormat(
+                f"Tệp là {label}, chưa đọc được định dạng này. Hãy mở bằng Word và lưu lại thành .docx hoặc .txt."
+            )
+    text = _decode(data)
+    if not text.strip():
+        raise EmptyDocument("Tệp chỉ có khoảng trắng: không có nội dung để đọc.")
+    stripped = text.lstrip()
+    if stripped.startswith(("{", "[")) or name.lower().endswith(".json"):
+        return _read_json(stripped)
+    return TextDocument(name=name, format="text", lines=split_lines(text))
+
+
+def _decode(data: bytes) -> str:
+    if data.startswith(b"\xef\xbb\xbf"):
+        encoding = "utf-8-sig"
+    elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        encoding = "utf-16"
+    elif _looks_utf16(data):
+        encoding = "utf-16-le" if data[1:2] == b"\x00" else "utf-16-be"
+    else:
+        encoding = "utf-8"
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError:
+        raise BinaryDocument(
+            "Tệp không phải văn bản UTF-8 hay UTF-16 (có thể là tệp nhị phân hoặc bảng mã cũ như TCVN3/VNI). "
+            "Hãy lưu lại thành .docx, hoặc .txt với bảng mã Unicode (UTF-8)."
+        ) from None
+    controls = len(_CONTROL.findall(text))
+    if controls > max(2, len(text) // 100):
+        raise BinaryDocument("Tệp chứa dữ liệu nhị phân, không phải văn bản. Hãy gửi tệp .docx, .txt hoặc .json.")
+    return text
+
+
+def _looks_utf16(data: bytes) -> bool:
+    """UTF-16 without a BOM: Vietnamese text still has a NUL in most high (or low) bytes."""
+    sample = data[:2000]
+    if len(sample) < 4 or len(sample) % 2:
+        return False
+    even, odd = sample[0::2].count(0), sample[1::2].count(0)
+    return max(even, odd) > len(sample) // 4 and min(even, odd) == 0
+
+
+def _read_json(text: str) -> PlanSubmission:
+    try:
+        raw: Any = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidStructuredPlan(
+            f"Tệp JSON không hợp lệ ở dòng {exc.lineno}, cột {exc.colno}: {exc.msg}. Hãy sửa lại cú pháp JSON."
+        ) from None
+    try:
+        return PlanSubmission.model_validate(raw)
+    except ValidationError as exc:
+        problems = [
+            {"where": ".".join(str(p) for p in error["loc"]) or "plan", "problem": error["msg"]}
+            for error in exc.errors()
+        ]
+        raise InvalidStructuredPlan(
+            "Tệp JSON không đúng mẫu kế hoạch (issuer, number, title, assignments, deadlines).", problems
+        ) from None
+
+
+# A .docx is a zip archive: its declared uncompressed size is checked before anything is inflated, so a
+# small file that expands to gigabytes (a zip bomb) is refused up front.
+MAX_DOCX_UNCOMPRESSED_BYTES = 50 * 1024 * 1024
+MAX_DOCX_RATIO = 200
+
+
+def _read_docx(data: bytes, name: str) -> TextDocument:
+    from services.intake.documents.docx_reader import docx_lines
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            members = archive.infolist()
+    except Exception:  # a damaged archive fails in many ways (BadZipFile, EOFError, zlib.error …)
+        raise BinaryDocument("Tệp .docx bị hỏng (không mở được). Hãy mở bằng Word và lưu lại.") from None
+    names = {member.filename for member in members}
+    inflated = sum(member.file_size for member in members)
+    if inflated > MAX_DOCX_UNCOMPRESSED_BYTES or inflated > MAX_DOCX_RATIO * max(len(data), 1):
+        raise DocumentTooLarge(
+            f"Tệp .docx giải nén ra {inflated // (1024 * 1024)} MB, vượt giới hạn "
+            f"{MAX_DOCX_UNCOMPRESSED_BYTES // (1024 * 1024)} MB. Hãy gửi bản kế hoạch không kèm hình ảnh lớn."
+        )
+    if "word/document.xml" not in names:
+        raise UnknownFormat("Tệp nén này không phải văn bản Word (.docx). Hãy gửi tệp .docx, .txt hoặc .json.")
+    return TextDocument(name=name, format="docx", lines=docx_lines(data))

@@ -1,0 +1,55 @@
+"""Intake's composition root: builds the runtime, repository, outbox and routes; nothing else."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from services.intake.config import Settings
+from services.intake.handlers import IntakeDeps, build_router
+from services.intake.repository import PlanRepository
+from shared.broker import declare_agency_queues, document_publications
+from shared.clock import Clock, SystemClock
+from shared.contracts import AssignmentCancelled, AssignmentCreated, PlanRegistered
+from shared.directory import Directory
+from shared.http import add_operational_routes
+from shared.outbox import Outbox
+from shared.runtime import ServiceRuntime
+
+SERVICE = "intake"
+
+
+def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
+    clock = clock or SystemClock()
+    runtime = ServiceRuntime(SERVICE, settings, queue=None)
+    document_publications(runtime.broker, [PlanRegistered, AssignmentCreated, AssignmentCancelled])
+    plans = PlanRepository(runtime.db)
+    outbox = Outbox(runtime.db, runtime.publisher, SERVICE, clock, settings.outbox_poll_seconds)
+    deps = IntakeDeps(
+        client=runtime.client,
+        plans=plans,
+        outbox=outbox,
+        directory=Directory.load(settings.directory_path),
+        clock=clock,
+        max_assignments=settings.max_assignments_per_plan,
+    )
+
+    async def prepare() -> None:
+        await declare_agency_queues(runtime.broker, sorted(deps.directory.agencies))
+        await plans.ensure_indexes()
+        await outbox.ensure_indexes()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await runtime.start(prepare)
+        runtime.spawn("outbox-relay", outbox.run())
+        yield
+        await runtime.stop()
+
+    app = FastAPI(title="dondoc intake", version="1", lifespan=lifespan)
+    app.state.runtime = runtime  # the contract generator reads the broker's channels from here
+    app.include_router(build_router(deps))
+    add_operational_routes(app, runtime.readiness_checks(), settings.max_request_bytes)
+    return app

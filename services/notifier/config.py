@@ -1,0 +1,42 @@
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from shared.calendar import DEFAULT_OVERRIDES
+from shared.settings import ServiceSettings
+
+DEFAULT_LADDER = Path(__file__).resolve().parents[2] / "deploy" / "local" / "ladder.yaml"
+
+
+class Settings(ServiceSettings):
+    """Notifier's settings; its own variables start with NOTIFIER_."""
+
+    model_config = SettingsConfigDict(env_prefix="NOTIFIER_", extra="ignore", populate_by_name=True)
+
+    http_port: int = 8003
+    mongo_database: str = "dondoc_notifier"
+    scan_interval_seconds: float = 1.0
+    scan_batch_size: int = 1_000
+    scan_lease_seconds: float = Field(default=120.0, description="a claim held longer is taken over")
+    ladder_path: Path = Field(default=DEFAULT_LADDER, description="the deployment's escalation ladder (YAML)")
+    calendar_overrides_path: Path | None = Field(
+        default=DEFAULT_OVERRIDES, description="the Government's yearly day swaps (YAML)"
+    )
+    sending_window: str = Field(
+        default="07:30-17:00", description="working days between these hours (Vietnam time), or 'always'"
+    )
+    contact: str = Field(default="", description="who recipients should contact; default: the plan's issuer")
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 8025
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    smtp_timeout_seconds: float = 30.0
+    mail_from: str = "Hệ thống đôn đốc <dondoc@localhost>"
+    mail_domain: str = Field(default="dondoc", description="the right-hand side of every Message-ID")
+    mail_max_attempts: int = Field(default=8, description="transient failures before an e-mail is marked failed")
+    mail_retry_base_seconds: float = Field(default=30.0, description="first retry delay; doubles each attempt")
+    mail_retry_max_seconds: float = 3_600.0
+    mail_lease_seconds: float = Field(default=300.0, description="a claimed e-mail not finished by then is retaken")
+    mail_batch_size: int = 100

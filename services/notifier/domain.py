@@ -1,0 +1,71 @@
+"""The notifier's projection: what it keeps about each reporting period and acknowledgement window.
+
+Built from events alone. Each tracked item carries its anchors (when it was assigned, when it is due),
+the ladder steps it opened with (a snapshot) and which occurrences are already handled; the schedule
+itself is recomputed from those (services/notifier/schedule.py).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from services.notifier.ladder import Ladder, Track, snapshot
+
+OPEN = "open"
+SUBMITTED = "submitted"
+ACKNOWLEDGED = "acknowledged"
+CANCELLED = "cancelled"
+
+
+def period_id(assignment_id: str, period: str) -> str:
+    return f"{assignment_id}:{period}"
+
+
+def acknowledgement_id(assignment_id: str) -> str:
+    return f"{assignment_id}:ack"
+
+
+def _common(assignment: dict[str, Any], track: Track, ladder: Ladder, calendar_version: str) -> dict[str, Any]:
+    return {
+        "track": track,
+        "assignment_id": assignment["assignment_id"],
+        "plan_id": assignment["plan_id"],
+        "plan_number": assignment["plan_number"],
+        "plan_title": assignment["plan_title"],
+        "task": assignment.get("task", ""),
+        "issuer": assignment.get("issuer"),
+        "agency": assignment["agency"],
+        "assigned_at": assignment["occurred_at"],
+        "steps": snapshot(ladder.track(track)),
+        "ladder_version": ladder.version,
+        "calendar_version": calendar_version,
+    }
+
+
+def report_period(
+    assignment: dict[str, Any], deadline: dict[str, Any], ladder: Ladder, calendar_version: str
+) -> dict[str, Any]:
+    """One reporting period, from an `assignment.created` event (dumped to python) and one of its deadlines."""
+    return {
+        **_common(assignment, "report", ladder, calendar_version),
+        "period": deadline["period"],
+        "due_at": deadline["due_at"],
+        "wording": deadline.get("wording", ""),
+    }
+
+
+def acknowledgement_window(assignment: dict[str, Any], ladder: Ladder, calendar_version: str) -> dict[str, Any]:
+    """The time an agency has to acknowledge an assignment, chased by the acknowledgement steps."""
+    return {**_common(assignment, "acknowledgement", ladder, calendar_version), "period": None, "due_at": None}
+
+
+def opened(skipped: list[str], first_check: datetime | None, at: datetime) -> dict[str, Any]:
+    """The fields set only when a tracked item is first opened (a report that came first keeps its state)."""
+    return {
+        "state": OPEN,
+        "rev": 0,
+        "done": skipped,
+        "next_check_at": first_check,
+        "opened_at": at,
+    }

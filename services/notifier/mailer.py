@@ -1,0 +1,139 @@
+"""Sends queued e-mails through SMTP (aiosmtplib) and records each outcome.
+
+Rows are claimed with a lease before sending, so two notifiers never send the same row. A row is marked
+sent after the server's 250. Failures are classified: a 4xx reply or a connection problem is retried with
+exponential backoff (up to `mail_max_attempts`), a 5xx reply is permanent and the row is marked failed at
+once. A replica that dies between the server's 250 and the write that records it leaves the row to be
+sent again after the lease: SMTP allows no better, and the deterministic Message-ID lets a mail system
+recognise the copy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+from typing import Any
+
+import aiosmtplib
+import structlog
+from prometheus_client import Counter, Gauge
+
+from services.notifier.config import Settings
+from services.notifier.repository import FAILED, PENDING, SENT, NotifierRepository
+from shared.clock import Clock, as_utc
+
+log = structlog.get_logger()
+
+EMAILS = Counter(
+    "dondoc_emails_sent_total", "E-mail sending attempts, by result (sent, retried, failed).", ["result"]
+)
+EMAILS_QUEUED = Gauge("dondoc_emails_queued", "E-mails waiting to be sent.")
+
+
+def _single_line(text: str) -> str:
+    """Header values never carry line breaks: a name with CR/LF cannot add a header."""
+    return " ".join(str(text).split())
+
+
+def _address(name: str, address: str) -> Address:
+    return Address(display_name=_single_line(name), addr_spec=_single_line(address))
+
+
+def build_message(row: dict[str, Any], sender: str, domain: str = "dondoc") -> EmailMessage:
+    message = EmailMessage()
+    sender_name, sender_address = parseaddr(sender)
+    message["From"] = _address(sender_name, sender_address)
+    message["To"] = _address(row.get("to_name", ""), row["to"])
+    message["Subject"] = _single_line(row["subject"])
+    message["Date"] = format_datetime(as_utc(row["created_at"]))
+    message["Message-ID"] = f"<{row['_id']}@{domain}>"  # stable: a resend can be recognised as one
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(row.get("text") or row.get("body", ""), charset="utf-8", cte="quoted-printable")
+    if row.get("html"):
+        message.add_alternative(row["html"], subtype="html", charset="utf-8", cte="quoted-printable")
+    return message
+
+
+def classify(exc: BaseException) -> tuple[bool, int | None]:
+    """(permanent?, SMTP code): 5xx replies are permanent; 4xx, timeouts and connection errors are not."""
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        codes = [r.code for r in exc.recipients]
+        return all(500 <= c < 600 for c in codes) and bool(codes), (codes[0] if codes else None)
+    code = getattr(exc, "code", None)
+    if isinstance(exc, aiosmtplib.SMTPResponseException) and isinstance(code, int) and code > 0:
+        return 500 <= code < 600, code
+    return False, None
+
+
+class Mailer:
+    def __init__(self, repository: NotifierRepository, settings: Settings, clock: Clock) -> None:
+        self._repo = repository
+        self._settings = settings
+        self._clock = clock
+        self._wakeup = asyncio.Event()
+
+    def wake(self) -> None:
+        self._wakeup.set()
+
+    def _backoff(self, attempts: int) -> timedelta:
+        seconds = self._settings.mail_retry_base_seconds * 2 ** max(0, attempts - 1)
+        return timedelta(seconds=min(seconds, self._settings.mail_retry_max_seconds))
+
+    async def send_pending(self) -> int:
+        """Claim and send one batch of due e-mails; returns how many the server accepted."""
+        settings = self._settings
+        EMAILS_QUEUED.set(await self._repo.emails.count_documents({"status": PENDING}))
+        token, rows = await self._repo.claim_emails(
+            self._clock.now(), settings.mail_batch_size, timedelta(seconds=settings.mail_lease_seconds)
+        )
+        sent = 0
+        for row in rows:
+            try:
+                await aiosmtplib.send(
+                    build_message(row, settings.mail_from, settings.mail_domain),
+                    hostname=settings.smtp_host,
+                    port=settings.smtp_port,
+                    username=settings.smtp_username,
+                    password=settings.smtp_password,
+                    start_tls=settings.smtp_starttls,
+                    timeout=settings.smtp_timeout_seconds,
+                )
+            except (aiosmtplib.SMTPException, OSError) as exc:
+                await self._failed(row, token, exc)
+                continue
+            await self._repo.finish_email(row["_id"], token, {"status": SENT, "sent_at": self._clock.now()})
+            EMAILS.labels("sent").inc()
+            log.info("e-mail sent", email_id=row["_id"], to=row["to"], attempts=row["attempts"] + 1)
+            sent += 1
+        return sent
+
+    async def _failed(self, row: dict[str, Any], token: str, exc: BaseException) -> None:
+        permanent, code = classify(exc)
+        attempts = row["attempts"] + 1
+        final = permanent or attempts >= self._settings.mail_max_attempts
+        now = self._clock.now()
+        fields: dict[str, Any] = {"last_error": repr(exc)[:1_000], "last_code": code, "last_attempt_at": now}
+        if final:
+            fields |= {"status": FAILED, "failed_at": now, "next_attempt_at": None}
+        else:
+            fields["next_attempt_at"] = now + self._backoff(attempts)
+        EMAILS.labels("failed" if final else "retried").inc()
+        log.warning("e-mail not sent", email_id=row["_id"], attempts=attempts, code=code, permanent=permanent,
+                    final=final, error=repr(exc))
+        await self._repo.finish_email(row["_id"], token, fields)
+
+    async def run(self, poll_seconds: float = 2.0) -> None:
+        while True:
+            try:
+                if await self.send_pending() == self._settings.mail_batch_size:
+                    continue  # more is waiting
+            except Exception:  # noqa: BLE001 - keep the loop alive through a database outage
+                log.exception("mailer pass failed")
+            self._wakeup.clear()
+            try:
+                await asyncio.wait_for(self._wakeup.wait(), timeout=poll_seconds)
+            except TimeoutError:
+                pass

@@ -1,0 +1,76 @@
+"""Notifier's composition root."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from services.notifier.config import Settings
+from services.notifier.consumers import PeriodProjector
+from services.notifier.decisions import Rules
+from services.notifier.escalation import EscalationScanner
+from services.notifier.handlers import build_router
+from services.notifier.ladder import Ladder
+from services.notifier.mailer import Mailer
+from services.notifier.recipients import Addressbook
+from services.notifier.repository import NotifierRepository
+from services.notifier.schedule import SendingWindow
+from shared.broker import document_publications
+from shared.calendar import load_calendar
+from shared.clock import Clock, SystemClock
+from shared.consumer import subscribe
+from shared.contracts import EscalationSent
+from shared.directory import Directory
+from shared.http import add_operational_routes
+from shared.mongo import ping
+from shared.outbox import Outbox
+from shared.runtime import ServiceRuntime
+from shared.topology import NOTIFIER_QUEUE
+
+SERVICE = "notifier"
+
+
+def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
+    clock = clock or SystemClock()
+    runtime = ServiceRuntime(SERVICE, settings, queue=NOTIFIER_QUEUE)
+    repository = NotifierRepository(runtime.db)
+    outbox = Outbox(runtime.db, runtime.publisher, SERVICE, clock, settings.outbox_poll_seconds)
+    mailer = Mailer(repository, settings, clock)
+    calendar = load_calendar(settings.calendar_overrides_path)
+    rules = Rules(Ladder.load(settings.ladder_path), calendar, SendingWindow.parse(settings.sending_window, calendar))
+    scanner = EscalationScanner(
+        runtime.client, repository, Addressbook(Directory.load(settings.directory_path), settings.contact), outbox,
+        mailer, clock, rules, settings.scan_interval_seconds, settings.scan_batch_size, settings.scan_lease_seconds,
+    )
+    subscribe(
+        runtime.broker,
+        NOTIFIER_QUEUE,
+        SERVICE,
+        PeriodProjector(runtime.client, repository, rules),
+        runtime.publisher,
+        description="Keeps the notifier's projection of reporting periods from assignment and report events.",
+        database_ready=lambda: ping(runtime.client),
+    )
+
+    document_publications(runtime.broker, [EscalationSent])
+
+    async def prepare() -> None:
+        await repository.ensure_indexes()
+        await outbox.ensure_indexes()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await runtime.start(prepare)
+        runtime.spawn("outbox-relay", outbox.run())
+        runtime.spawn("mailer", mailer.run())
+        runtime.spawn("escalation-scan", scanner.run())
+        yield
+        await runtime.stop()
+
+    app = FastAPI(title="dondoc notifier", version="1", lifespan=lifespan)
+    app.state.runtime = runtime  # the contract generator reads the broker's channels from here
+    app.include_router(build_router(repository, scanner, clock))
+    add_operational_routes(app, runtime.readiness_checks())
+    return app

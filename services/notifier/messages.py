@@ -1,0 +1,176 @@
+"""How a digest e-mail reads: formal Vietnamese follow-up style, one e-mail per recipient listing all its
+items grouped by plan, most overdue first; a plain-text and an HTML rendering of the same content."""
+
+from __future__ import annotations
+
+import html
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from services.notifier.decisions import Notice
+from services.notifier.ladder import Ask, Role, Track
+from shared.clock import VIETNAM, as_utc
+
+
+@dataclass(frozen=True)
+class Item:
+    """One period in one recipient's digest (the highest step due for it in this run)."""
+
+    period_id: str
+    plan_id: str
+    plan_number: str
+    plan_title: str
+    task: str
+    agency_name: str
+    track: Track
+    period: str | None
+    anchor: datetime  # the deadline (report) or the assignment (acknowledgement)
+    wording: str
+    step: str
+    level: int
+    ask: Ask
+    role: Role
+    copy: bool
+    contact: str
+    now: datetime
+
+    @property
+    def overdue_by(self) -> timedelta:
+        return self.now - self.anchor if self.track == "report" else timedelta(0)
+
+
+@dataclass(frozen=True)
+class Digest:
+    subject: str
+    text: str
+    html: str
+
+
+def describe_duration(delta: timedelta) -> str:
+    """'3 ngày 2 giờ', '5 phút', '40 giây' — the two largest units that are not zero."""
+    seconds = max(0, int(delta.total_seconds()))
+    units = (("ngày", 86_400), ("giờ", 3_600), ("phút", 60), ("giây", 1))
+    parts = []
+    for name, size in units:
+        amount, seconds = divmod(seconds, size)
+        if amount:
+            parts.append(f"{amount} {name}")
+        if len(parts) == 2:
+            break
+    return " ".join(parts) or "0 giây"
+
+
+def _days_or_less(delta: timedelta) -> str:
+    """Whole days once a day has passed ('3 ngày'); the exact duration below that."""
+    return f"{delta.days} ngày" if delta >= timedelta(days=1) else describe_duration(delta)
+
+
+def local_time(instant: datetime) -> str:
+    return as_utc(instant).astimezone(VIETNAM).strftime("%H:%M ngày %d/%m/%Y")
+
+
+def local_date(instant: datetime) -> str:
+    return as_utc(instant).astimezone(VIETNAM).strftime("%d/%m/%Y")
+
+
+def items_for(notices: list[Notice], periods: dict[str, dict], contacts: dict[str, str], now: datetime) -> list[Item]:
+    """A recipient's notices of this run, one item per period: the highest step wins."""
+    best: dict[str, Notice] = {}
+    for notice in notices:
+        period_id = notice.key.split("|", 1)[0]
+        current = best.get(period_id)
+        if current is None or (notice.occurrence.step.level, notice.occurrence.at) > (
+            current.occurrence.step.level, current.occurrence.at
+        ):
+            best[period_id] = notice
+    items = []
+    for period_id, notice in best.items():
+        period = periods[period_id]
+        step = notice.occurrence.step
+        items.append(
+            Item(
+                period_id=period_id, plan_id=period["plan_id"], plan_number=period["plan_number"],
+                plan_title=period["plan_title"], task=period.get("task", ""), agency_name=period["agency"]["name"],
+                track=period["track"], period=period.get("period"),
+                anchor=as_utc(period["due_at"] if period["track"] == "report" else period["assigned_at"]),
+                wording=period.get("wording", ""), step=step.name, level=step.level, ask=step.ask,
+                role=notice.recipient.role, copy=notice.recipient.copy, contact=contacts.get(period_id, ""), now=now,
+            )
+        )
+    return items
+
+
+def _status(item: Item) -> str:
+    if item.track == "acknowledgement":
+        return f"chưa xác nhận đã nhận nhiệm vụ (giao lúc {local_time(item.anchor)})."
+    if item.now < item.anchor:
+        return f"còn {_days_or_less(item.anchor - item.now)} đến hạn, chưa nhận được báo cáo."
+    return f"đã quá hạn {_days_or_less(item.overdue_by)}, chưa nhận được báo cáo."
+
+
+def _request(item: Item) -> str:
+    if item.copy:
+        return "Gửi để biết và phối hợp đôn đốc."
+    if item.role != "agency":
+        explain = " và yêu cầu đơn vị báo cáo giải trình" if item.ask == "explain" else ""
+        return f"Đề nghị đồng chí chỉ đạo, đôn đốc đơn vị thực hiện{explain}."
+    if item.ask == "acknowledge":
+        return "Đề nghị đơn vị xác nhận đã nhận nhiệm vụ trên hệ thống đôn đốc."
+    if item.ask == "explain":
+        return "Đề nghị đơn vị gửi ngay báo cáo; trường hợp chưa thể gửi, đề nghị báo cáo giải trình rõ lý do."
+    return "Đề nghị đơn vị khẩn trương hoàn thành và gửi báo cáo qua hệ thống đôn đốc."
+
+
+def _lines(item: Item) -> list[str]:
+    lines = [f"{item.agency_name} — nhiệm vụ: {item.task or '(theo Kế hoạch)'}"]
+    if item.track == "report":
+        written = f"“{item.wording}” " if item.wording else ""
+        period = f" (kỳ báo cáo {item.period})" if item.period else ""
+        lines.append(f"Thời hạn: {written}— hạn cuối {local_time(item.anchor)}{period}.")
+    lines.append(f"Tình trạng: {_status(item)}")
+    lines.append(_request(item))
+    return lines
+
+
+def _subject(items: list[Item]) -> str:
+    if len(items) == 1:
+        item = items[0]
+        if item.track == "acknowledgement":
+            what = "Đề nghị xác nhận nhận nhiệm vụ"
+        elif item.now < item.anchor:
+            what = "Nhắc hạn báo cáo"
+        else:
+            what = "Quá hạn báo cáo" if item.level == 0 else f"Đôn đốc cấp {item.level}: quá hạn báo cáo"
+        return f"[Đôn đốc] {what} – Kế hoạch số {item.plan_number} – {item.agency_name}"
+    overdue = sum(1 for i in items if i.track == "report" and i.now >= i.anchor)
+    return f"[Đôn đốc] {len(items)} nội dung cần đôn đốc ({overdue} quá hạn báo cáo)"
+
+
+def render_digest(recipient_name: str, items: list[Item]) -> Digest:
+    """One e-mail for all of a recipient's items, grouped by plan, most overdue first."""
+    by_plan: dict[str, list[Item]] = defaultdict(list)
+    for item in items:
+        by_plan[item.plan_id].append(item)
+    plans = sorted(by_plan.values(), key=lambda group: -max(i.overdue_by for i in group))
+    intro = "Hệ thống đôn đốc trân trọng thông báo tình hình thực hiện các nhiệm vụ dưới đây:"
+    contacts = sorted({i.contact for i in items if i.contact})
+    closing = [f"Mọi vướng mắc xin liên hệ: {c}." for c in contacts]
+    closing += ["Đây là thư tự động, vui lòng không trả lời thư này.", "Trân trọng,", "Hệ thống đôn đốc"]
+    text = [f"Kính gửi: {recipient_name}.", "", intro]
+    page = [f"<p>Kính gửi: <strong>{html.escape(recipient_name)}</strong>.</p>", f"<p>{html.escape(intro)}</p>"]
+    for group in plans:
+        first = group[0]
+        heading = f"Kế hoạch số {first.plan_number}: {first.plan_title}"
+        text += ["", heading]
+        page += [f"<h3>{html.escape(heading)}</h3>", "<ol>"]
+        for number, item in enumerate(sorted(group, key=lambda i: (-i.overdue_by, i.agency_name)), start=1):
+            lines = _lines(item)
+            text.append(f"  {number}. {lines[0]}")
+            text += [f"     {line}" for line in lines[1:]]
+            page.append("<li>" + "<br>".join(html.escape(line) for line in lines) + "</li>")
+        page.append("</ol>")
+    text += ["", *closing]
+    page += [f"<p>{html.escape(line)}</p>" for line in closing]
+    body = "<!DOCTYPE html><html lang=\"vi\"><meta charset=\"utf-8\"><body>" + "\n".join(page) + "</body></html>"
+    return Digest(_subject(items), "\n".join(text) + "\n", body + "\n")

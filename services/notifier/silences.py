@@ -1,0 +1,49 @@
+"""Operators' silences: mute a plan, an agency or a ladder level for a time window (over Tết, say).
+Muted notices are recorded as suppressed and go out if still due when the silence ends."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from services.notifier.decisions import Silence
+from shared.contracts import UtcDatetime
+
+
+class SilenceRequest(BaseModel):
+    """A silence to create: at least one of plan_id, agency, level; every one given must match."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    plan_id: str | None = Field(default=None, max_length=128, description="mute notices about this plan")
+    agency: str | None = Field(
+        default=None, pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$",
+        description="mute notices about this agency, or addressed to it",
+    )
+    level: int | None = Field(default=None, ge=0, le=9, description="mute this ladder level (0 = notices to agencies)")
+    starts_at: UtcDatetime
+    ends_at: UtcDatetime
+    reason: str = Field(min_length=1, max_length=1_000)
+    created_by: str = Field(min_length=1, max_length=128)
+
+    @model_validator(mode="after")
+    def _sensible(self) -> SilenceRequest:
+        if self.plan_id is None and self.agency is None and self.level is None:
+            raise ValueError("a silence names at least a plan_id, an agency or a level")
+        if self.ends_at <= self.starts_at:
+            raise ValueError("ends_at must be after starts_at")
+        return self
+
+
+def new_row(request: SilenceRequest, now: datetime) -> dict[str, Any]:
+    return {"_id": uuid.uuid4().hex, **request.model_dump(), "created_at": now}
+
+
+def from_row(row: dict[str, Any]) -> Silence:
+    return Silence(
+        id=row["_id"], starts_at=row["starts_at"], ends_at=row["ends_at"], plan_id=row.get("plan_id"),
+        agency=row.get("agency"), level=row.get("level"),
+    )

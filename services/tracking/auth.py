@@ -1,0 +1,72 @@
+"""Who is calling: bearer tokens per agency, issuer and operator, stored only as SHA-256 hashes.
+
+Tokens are looked up on every request, so issuing, rotating and revoking take effect without a
+restart. The token itself is shown once, when it is issued.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime
+from typing import Any
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+from services.tracking.actions import Actor, Role
+
+
+class Unauthenticated(Exception):
+    """No token, or one that is unknown or revoked."""
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class TokenStore:
+    def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
+        self._tokens = db["tokens"]
+
+    async def ensure_indexes(self) -> None:
+        await self._tokens.create_index("token_id", unique=True)
+        await self._tokens.create_index([("subject", 1), ("role", 1)])
+
+    async def issue(self, subject: str, role: Role, at: datetime, label: str = "") -> tuple[str, str]:
+        """Create a token; returns (token_id, token). Only the hash is stored."""
+        token = f"ddc_{secrets.token_urlsafe(32)}"
+        digest = hash_token(token)
+        token_id = digest[:16]
+        await self._tokens.insert_one(
+            {"_id": digest, "token_id": token_id, "subject": subject, "role": role, "label": label,
+             "issued_at": at, "revoked_at": None}
+        )
+        return token_id, token
+
+    async def ensure(self, token: str, subject: str, role: Role, at: datetime) -> None:
+        """Register a token given by configuration (the bootstrap operator token)."""
+        digest = hash_token(token)
+        await self._tokens.update_one(
+            {"_id": digest},
+            {"$setOnInsert": {"token_id": digest[:16], "subject": subject, "role": role, "label": "configured",
+                              "issued_at": at, "revoked_at": None}},
+            upsert=True,
+        )
+
+    async def revoke(self, token_id: str, at: datetime) -> bool:
+        result = await self._tokens.update_one(
+            {"token_id": token_id, "revoked_at": None}, {"$set": {"revoked_at": at}}
+        )
+        return result.modified_count == 1
+
+    async def list(self, subject: str | None = None) -> list[dict[str, Any]]:
+        query: dict[str, Any] = {} if subject is None else {"subject": subject}
+        return await self._tokens.find(query, {"_id": 0}).sort("issued_at", 1).to_list()
+
+    async def identify(self, authorization: str | None) -> Actor:
+        if not authorization or not authorization.startswith("Bearer "):
+            raise Unauthenticated("send the agency's token as `Authorization: Bearer <token>`")
+        row = await self._tokens.find_one({"_id": hash_token(authorization.removeprefix("Bearer ").strip())})
+        if row is None or row["revoked_at"] is not None:
+            raise Unauthenticated("the token is unknown or has been revoked")
+        return Actor(code=row["subject"], role=row["role"], channel="http")

@@ -1,0 +1,16 @@
+from pydantic import SecretStr
+from pydantic_settings import SettingsConfigDict
+
+from shared.settings import ServiceSettings
+
+
+class Settings(ServiceSettings):
+    """Tracking's settings; its own variables start with TRACKING_."""
+
+    model_config = SettingsConfigDict(env_prefix="TRACKING_", extra="ignore", populate_by_name=True)
+
+    http_port: int = 8002
+    mongo_database: str = "dondoc_tracking"
+    operator_token: SecretStr | None = None  # registered at start-up: the first operator's token
+    agency_user_prefix: str = ""  # broker user of agency X is f"{prefix}{X}"
+    status_metrics_seconds: float = 60.0  # how often the four-state gauge is recomputed

@@ -1,0 +1,96 @@
+"""Write what arrives together together: messages taken concurrently from a queue (up to the channel's
+prefetch) are handed to a batch handler in groups, so one bulk write serves many messages. Each message
+is still acked on its own, after the bulk write that covers it returned.
+
+At most `max_writes` bulk writes are in flight: what arrives while they run waits and goes into the next
+batch (group commit). Without the bound, a steady stream made many small concurrent writes, and the
+database's cost is per write as much as per document (docs/performance.md, row 1)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from shared.consumer import Message, Outcome
+
+
+class ProcessAlone(Exception):
+    """Given by a batch handler in place of an outcome: this message takes the one-by-one path instead."""
+
+
+class BatchHandler(Protocol):
+    def accepts(self, message: Message) -> bool:
+        """Whether this message may go through the batch path."""
+        ...
+
+    async def __call__(self, messages: list[Message]) -> list[Outcome | Exception]:
+        """Process the messages together; one outcome per message, in order. An exception in place of an
+        outcome sends that message alone to the one-by-one path (which classifies its error)."""
+        ...
+
+
+class Batcher:
+    def __init__(
+        self, handler: BatchHandler, max_size: int = 256, window_seconds: float = 0.005, max_writes: int = 2
+    ) -> None:
+        self.handler = handler
+        self._max_size = max_size
+        self._window = window_seconds
+        self._max_writes = max_writes
+        self._pending: list[tuple[Message, asyncio.Future[Outcome]]] = []
+        self._timer: asyncio.Task[None] | None = None
+        self._flushes: set[asyncio.Task[None]] = set()
+
+    def accepts(self, message: Message) -> bool:
+        return self.handler.accepts(message)
+
+    async def submit(self, message: Message) -> Outcome:
+        """Wait for the batch that carries `message` to be written; raises what the batch raised."""
+        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        self._pending.append((message, future))
+        if len(self._pending) >= self._max_size:
+            self._flush_now()
+        elif self._timer is None:
+            self._timer = asyncio.create_task(self._flush_after_window())
+        return await future
+
+    async def _flush_after_window(self) -> None:
+        await asyncio.sleep(self._window)
+        self._timer = None
+        self._flush_now()
+
+    def _flush_now(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        while self._pending and len(self._flushes) < self._max_writes:
+            batch, self._pending = self._pending[: self._max_size], self._pending[self._max_size :]
+            task = asyncio.create_task(self._write(batch))
+            self._flushes.add(task)
+            task.add_done_callback(self._written)
+
+    def _written(self, task: asyncio.Task[None]) -> None:
+        self._flushes.discard(task)
+        if self._pending and self._timer is None:
+            self._flush_now()  # what gathered while the writes ran is the next batch
+
+    async def _write(self, batch: list[tuple[Message, asyncio.Future[Outcome]]]) -> None:
+        try:
+            outcomes = await self.handler([message for message, _ in batch])
+            if len(outcomes) != len(batch):
+                raise RuntimeError(f"batch handler returned {len(outcomes)} outcomes for {len(batch)} messages")
+        except BaseException as exc:  # every waiter must hear of it, even on cancellation
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc if isinstance(exc, Exception) else RuntimeError("batch cancelled"))
+            if not isinstance(exc, Exception):
+                raise
+            return
+        for (_, future), outcome in zip(batch, outcomes, strict=True):
+            if future.done():
+                continue
+            if isinstance(outcome, Exception):
+                future.set_exception(outcome)
+            else:
+                future.set_result(outcome)

@@ -1,0 +1,125 @@
+"""RabbitMQ plumbing on FastStream: the broker, topology declaration and a confirming publisher."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from faststream.rabbit import ExchangeType, RabbitBroker, RabbitExchange, RabbitQueue
+from faststream.rabbit.schemas import Channel, QueueType
+
+from shared import topology
+from shared.contracts import Event
+from shared.metrics import MESSAGES_PUBLISHED, PUBLISH_FAILURES
+
+log = structlog.get_logger()
+
+EVENTS = RabbitExchange(topology.EVENTS_EXCHANGE, type=ExchangeType.TOPIC, durable=True)
+DEAD_LETTERS = RabbitExchange(topology.DEAD_LETTER_EXCHANGE, type=ExchangeType.DIRECT, durable=True)
+
+
+class PublishError(RuntimeError):
+    """The broker did not take the message: unroutable (returned), nacked, or unreachable."""
+
+
+def make_broker(amqp_url: str, service: str, prefetch: int = 64) -> RabbitBroker:
+    return RabbitBroker(
+        amqp_url,
+        # Confirms plus on_return_raises: a mandatory message nobody can route is an error, not a silent ack.
+        default_channel=Channel(prefetch_count=prefetch, publisher_confirms=True, on_return_raises=True),
+        app_id=f"dondoc-{service}",
+        graceful_timeout=10.0,
+        logger=None,
+    )
+
+
+def service_queue(queue: topology.ServiceQueue) -> RabbitQueue:
+    return RabbitQueue(queue.name, queue_type=QueueType.QUORUM, durable=True, arguments=queue.arguments())  # type: ignore[arg-type]
+
+
+async def declare_topology(broker: RabbitBroker, queue: topology.ServiceQueue | None = None) -> None:
+    """Declare the exchanges and, for a consuming service, its queue, bindings and dead-letter queue."""
+    events = await broker.declare_exchange(EVENTS)
+    dead_letters = await broker.declare_exchange(DEAD_LETTERS)
+    if queue is None:
+        return
+    declared = await broker.declare_queue(service_queue(queue))
+    for key in queue.bindings:
+        await declared.bind(events, routing_key=key)
+    dlq = await broker.declare_queue(
+        RabbitQueue(queue.dead_letter_queue, queue_type=QueueType.QUORUM, durable=True)
+    )
+    await dlq.bind(dead_letters, routing_key=queue.name)
+
+
+async def declare_agency_queues(broker: RabbitBroker, codes: list[str]) -> None:
+    """One durable queue per agency, bound to the events about its assignments (idempotent)."""
+    events = await broker.declare_exchange(EVENTS)
+    for code in codes:
+        queue = topology.agency_queue(code)
+        declared = await broker.declare_queue(
+            RabbitQueue(queue.name, queue_type=QueueType.QUORUM, durable=True)
+        )
+        for key in queue.bindings:
+            await declared.bind(events, routing_key=key)
+
+
+def document_publications(broker: RabbitBroker, events: list[type[Event]]) -> None:
+    """Declare, for the AsyncAPI document, which events this service publishes (the outbox relay does
+    the publishing; these publisher objects only describe the channels and their payloads)."""
+    for event in events:
+        agency_part = ".{agency_kind}.{agency_code}" if "agency" in event.model_fields else ""
+        broker.publisher(
+            exchange=EVENTS,
+            routing_key=f"{event.entity}.{event.verb}{agency_part}",
+            schema=event,
+            title=f"{event.entity}.{event.verb}",
+            description=(event.__doc__ or "").strip() or f"{event.__name__} event",
+        )
+
+
+class EventPublisher:
+    """Publishes persistent messages to the events exchange and waits for the broker's confirm."""
+
+    def __init__(self, broker: RabbitBroker, service: str) -> None:
+        self._broker = broker
+        self._service = service
+
+    async def publish(self, event: Event) -> None:
+        await self.publish_raw(
+            routing_key=event.routing_key(),
+            body=event.model_dump_json().encode(),
+            event_id=event.event_id,
+            event_type=event.event_type,
+            correlation_id=event.correlation_id,
+        )
+
+    async def publish_raw(
+        self,
+        *,
+        routing_key: str,
+        body: bytes,
+        event_id: str,
+        event_type: str,
+        correlation_id: str,
+        exchange: RabbitExchange = EVENTS,
+        headers: dict[str, Any] | None = None,
+    ) -> None:
+        try:
+            await self._broker.publish(
+                body,
+                exchange=exchange,
+                routing_key=routing_key,
+                mandatory=True,
+                persist=True,
+                message_id=event_id,
+                correlation_id=correlation_id,
+                content_type="application/json",
+                message_type=event_type,
+                headers=headers or {},
+                timeout=10.0,
+            )
+        except Exception as exc:
+            PUBLISH_FAILURES.labels(self._service).inc()
+            raise PublishError(f"publish of {event_type} {event_id} to {routing_key!r} failed: {exc!r}") from exc
+        MESSAGES_PUBLISHED.labels(self._service, event_type).inc()

@@ -1,0 +1,125 @@
+"""Broker identities for agencies: one RabbitMQ user per agency that may configure nothing, publish
+only commands carrying its own agency code to the events exchange, and read only its own queue.
+
+The permissions are computed here once and applied either live (rabbitmqctl) or written into a
+definitions file that RabbitMQ imports at boot (docker compose).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import re
+import shutil
+import signal
+import subprocess
+from dataclasses import dataclass
+from typing import Any
+
+from shared import topology
+
+
+@dataclass(frozen=True)
+class AgencyGrant:
+    user: str
+    configure: str
+    write: str
+    read: str
+    topic_write: str
+    topic_read: str
+
+
+def agency_grant(code: str, user_prefix: str = "") -> AgencyGrant:
+    quoted = re.escape(code)
+    return AgencyGrant(
+        user=f"{user_prefix}{code}",
+        configure="^$",
+        write=f"^{re.escape(topology.EVENTS_EXCHANGE)}$",
+        read=f"^{re.escape(topology.agency_queue(code).name)}$",
+        # Topic permissions: the routing key of every publish must carry the agency's own code.
+        topic_write=rf"^command\.[a-z]+\.[a-z_]+\.{quoted}$",
+        topic_read="^$",
+    )
+
+
+def rabbit_password_hash(password: str, salt: bytes | None = None) -> str:
+    """RabbitMQ's rabbit_password_hashing_sha256: base64(salt + sha256(salt + password))."""
+    salt = salt if salt is not None else os.urandom(4)
+    return base64.b64encode(salt + hashlib.sha256(salt + password.encode()).digest()).decode()
+
+
+def definitions(
+    vhost: str, agency_codes: list[str], passwords: dict[str, str], user_prefix: str = ""
+) -> dict[str, Any]:
+    """A definitions document: vhost, exchanges, service and agency queues, bindings, agency users."""
+    grants = [agency_grant(code, user_prefix) for code in agency_codes]
+    queues: list[dict[str, Any]] = []
+    bindings: list[dict[str, Any]] = []
+    for service in topology.SERVICE_QUEUES.values():
+        queues.append({"name": service.name, "vhost": vhost, "durable": True, "auto_delete": False,
+                       "arguments": service.arguments()})
+        queues.append({"name": service.dead_letter_queue, "vhost": vhost, "durable": True, "auto_delete": False,
+                       "arguments": {"x-queue-type": "quorum"}})
+        bindings += [{"source": topology.EVENTS_EXCHANGE, "vhost": vhost, "destination": service.name,
+                      "destination_type": "queue", "routing_key": key, "arguments": {}} for key in service.bindings]
+        bindings.append({"source": topology.DEAD_LETTER_EXCHANGE, "vhost": vhost,
+                         "destination": service.dead_letter_queue, "destination_type": "queue",
+                         "routing_key": service.name, "arguments": {}})
+    for code in agency_codes:
+        queue = topology.agency_queue(code)
+        queues.append({"name": queue.name, "vhost": vhost, "durable": True, "auto_delete": False,
+                       "arguments": {"x-queue-type": "quorum"}})
+        bindings += [{"source": topology.EVENTS_EXCHANGE, "vhost": vhost, "destination": queue.name,
+                      "destination_type": "queue", "routing_key": key, "arguments": {}} for key in queue.bindings]
+    return {
+        "rabbitmq_version": "3.13",
+        "vhosts": [{"name": vhost}],
+        "users": [
+            {"name": g.user, "password_hash": rabbit_password_hash(passwords[g.user]),
+             "hashing_algorithm": "rabbit_password_hashing_sha256", "tags": []}
+            for g in grants
+        ],
+        "permissions": [
+            {"user": g.user, "vhost": vhost, "configure": g.configure, "write": g.write, "read": g.read}
+            for g in grants
+        ],
+        "topic_permissions": [
+            {"user": g.user, "vhost": vhost, "exchange": topology.EVENTS_EXCHANGE, "write": g.topic_write,
+             "read": g.topic_read}
+            for g in grants
+        ],
+        "exchanges": [
+            {"name": topology.EVENTS_EXCHANGE, "vhost": vhost, "type": "topic", "durable": True,
+             "auto_delete": False, "internal": False, "arguments": {}},
+            {"name": topology.DEAD_LETTER_EXCHANGE, "vhost": vhost, "type": "direct", "durable": True,
+             "auto_delete": False, "internal": False, "arguments": {}},
+        ],
+        "queues": queues,
+        "bindings": bindings,
+    }
+
+
+class BrokerAdminError(RuntimeError):
+    """rabbitmqctl is missing, failed, or did not answer in time."""
+
+
+def rabbitmqctl(*args: str, timeout: float = 60, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run rabbitmqctl with a real time limit: Debian's wrapper runs it through `su`, whose children keep
+    the output pipes open, so a plain timeout would leave the caller waiting; the whole process group
+    is killed instead."""
+    ctl = shutil.which("rabbitmqctl")
+    if ctl is None:
+        raise BrokerAdminError("rabbitmqctl is not installed")
+    process = subprocess.Popen([ctl, "-q", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)
+    try:
+        out, err = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        raise BrokerAdminError(f"rabbitmqctl {' '.join(args[:1])} did not answer within {timeout:.0f}s") from None
+    result = subprocess.CompletedProcess(process.args, process.returncode, out, err)
+    if check and process.returncode != 0:
+        raise BrokerAdminError(f"rabbitmqctl {' '.join(args[:1])} failed: {err.strip() or out.strip()}")
+    return result

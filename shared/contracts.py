@@ -1,0 +1,290 @@
+"""Message contracts: every event on the bus is one of these models, imported by producer and consumer.
+
+Contracts change additively within a schema version; consumers ignore fields they do not know.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, computed_field
+
+SCHEMA_VERSION = 1
+
+AgencyCode = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$", description="stable agency code")]
+AgencyKind = Literal[
+    "ubnd",
+    "propaganda_board",
+    "fatherland_front",
+    "socio_political_org",
+    "party_cell",
+    "education_unit",
+    "office",
+]
+PeriodKey = Annotated[
+    str,
+    Field(
+        pattern=r"^\d{4}-(H[12]|FY|Q[1-4]|(0[1-9]|1[0-2])|D\d{2}-\d{2}|[A-Z0-9-]{1,20})$",
+        description="reporting period: 2023-H1, 2023-FY, 2024-Q3, 2024-05, or a one-off key",
+    ),
+]
+
+
+
+def _to_utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("an instant needs its UTC offset")
+    return value.astimezone(UTC)
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_to_utc)]
+
+_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+
+
+def new_event_id() -> str:
+    return uuid.uuid4().hex
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class AgencyRef(BaseModel):
+    """An agency as events name it: enough to route and to address a person."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    code: AgencyCode
+    kind: AgencyKind
+    name: str = Field(description="display name in Vietnamese")
+
+
+class Event(BaseModel):
+    """The envelope every event carries."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    entity: ClassVar[str]
+    verb: ClassVar[str]
+
+    event_id: str = Field(default_factory=new_event_id, pattern=_ID.pattern, description="unique; for deduplication")
+    occurred_at: UtcDatetime = Field(default_factory=_utcnow, description="when it happened (UTC)")
+    schema_version: int = SCHEMA_VERSION
+    correlation_id: str = Field(description="the plan this event belongs to")
+    actor: AgencyRef | None = Field(default=None, description="the agency that acted, when one did")
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def event_type(self) -> str:
+        """`<entity>.<verb>`: which contract this is."""
+        return f"{self.entity}.{self.verb}"
+
+    def routing_key(self) -> str:
+        return f"{self.entity}.{self.verb}"
+
+
+class AgencyEvent(Event):
+    """An event about one agency's assignment: routed by the agency's kind and code."""
+
+    agency: AgencyRef
+
+    def routing_key(self) -> str:
+        return f"{self.entity}.{self.verb}.{self.agency.kind}.{self.agency.code}"
+
+
+class ReportingDeadline(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    period: PeriodKey
+    due_at: UtcDatetime = Field(description="the last instant a report counts as on time (UTC)")
+    wording: str = Field(default="", description="the deadline as the plan wrote it")
+
+
+_UBND = {"code": "ubnd", "kind": "ubnd", "name": "Ủy ban nhân dân phường Hòa An"}
+_ISSUER = {"code": "dang-uy", "kind": "office", "name": "Đảng ủy phường Hòa An"}
+_ENVELOPE = {
+    "event_id": "5f0c6f1e9a7b4e6c8d2a1b3c4d5e6f70",
+    "occurred_at": "2026-11-20T02:15:00Z",
+    "schema_version": 1,
+    "correlation_id": "0b9a6c1d2e3f40516273",
+}
+
+
+class PlanRegistered(Event):
+    """A plan was registered: its assignments follow as `assignment.created` events.
+    Một kế hoạch đã được tiếp nhận; các nhiệm vụ được giao tiếp theo."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        **_ENVELOPE, "actor": _ISSUER, "plan_id": "0b9a6c1d2e3f40516273", "number": "07-KH/ĐU",
+        "title": "Kế hoạch triển khai phong trào “Phường Hòa An sáng – xanh – sạch” năm 2027",
+        "issuer": _ISSUER, "issued_on": "2026-11-20", "assignment_count": 7,
+    }]})
+
+    entity: ClassVar[str] = "plan"
+    verb: ClassVar[str] = "registered"
+
+    plan_id: str
+    number: str = Field(description="number/symbol, e.g. 85-KH/ĐU")
+    title: str
+    issuer: AgencyRef
+    issued_on: str | None = None
+    assignment_count: int
+
+
+class AssignmentCreated(AgencyEvent):
+    """One body was assigned a task with its reporting deadlines; routed to `agency.<code>`.
+    Một cơ quan được giao nhiệm vụ, kèm các hạn báo cáo."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        **_ENVELOPE, "actor": _ISSUER, "agency": _UBND, "assignment_id": "7c1e2d3f4a5b6c7d8e9f",
+        "plan_id": "0b9a6c1d2e3f40516273", "plan_number": "07-KH/ĐU",
+        "plan_title": "Kế hoạch triển khai phong trào “Phường Hòa An sáng – xanh – sạch” năm 2027",
+        "issuer": _ISSUER,
+        "task": "Chỉ đạo các tổ dân phố ra quân vệ sinh môi trường vào sáng Chủ nhật cuối mỗi tháng.",
+        "deadlines": [{"period": "2027-H1", "due_at": "2027-06-30T16:59:59.999999Z",
+                       "wording": "báo cáo 6 tháng, gửi trước ngày 01 tháng 7"}],
+    }]})
+
+    entity: ClassVar[str] = "assignment"
+    verb: ClassVar[str] = "created"
+
+    assignment_id: str
+    plan_id: str
+    plan_number: str
+    plan_title: str
+    issuer: AgencyRef
+    task: str
+    deadlines: list[ReportingDeadline]
+
+
+class AssignmentCancelled(AgencyEvent):
+    entity: ClassVar[str] = "assignment"
+    verb: ClassVar[str] = "cancelled"
+
+    assignment_id: str
+    plan_id: str
+    reason: str
+
+
+class AssignmentAcknowledged(AgencyEvent):
+    entity: ClassVar[str] = "assignment"
+    verb: ClassVar[str] = "acknowledged"
+
+    assignment_id: str
+    plan_id: str
+
+
+class ProgressReported(AgencyEvent):
+    entity: ClassVar[str] = "assignment"
+    verb: ClassVar[str] = "progress"
+
+    assignment_id: str
+    plan_id: str
+    percent: int = Field(ge=0, le=100)
+    note: str = ""
+
+
+class ReportSubmitted(AgencyEvent):
+    """A body submitted its report for one period (on time, or late by `late_by_seconds`).
+    Cơ quan đã gửi báo cáo của một kỳ."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        **_ENVELOPE, "actor": _UBND, "agency": _UBND, "assignment_id": "7c1e2d3f4a5b6c7d8e9f",
+        "plan_id": "0b9a6c1d2e3f40516273", "period": "2027-H1", "submitted_at": "2027-06-28T08:00:00Z",
+        "due_at": "2027-06-30T16:59:59.999Z", "late_by_seconds": 0, "revision": 1,
+    }]})
+
+    entity: ClassVar[str] = "report"
+    verb: ClassVar[str] = "submitted"
+
+    assignment_id: str
+    plan_id: str
+    period: PeriodKey
+    submitted_at: UtcDatetime
+    due_at: UtcDatetime
+    late_by_seconds: int = Field(ge=0, description="0 when on time")
+    revision: int = Field(ge=1, description="1 for the first report of the period")
+
+
+class EscalationSent(AgencyEvent):
+    """A step of the escalation ladder was taken for one agency's reporting period or acknowledgement."""
+
+    entity: ClassVar[str] = "escalation"
+    verb: ClassVar[str] = "sent"
+
+    assignment_id: str
+    plan_id: str
+    period: PeriodKey | None = Field(default=None, description="the reporting period; null for acknowledgement")
+    step: str = Field(description="the ladder step, e.g. reminder-7d, overdue, level-1, ack-reminder")
+    recipients: list[str]
+    overdue_by_seconds: int
+    level: int = Field(default=0, ge=0, description="0: a notice to the agency; 1, 2: escalation levels")
+    track: Literal["report", "acknowledgement"] = Field(
+        default="report", description="which ladder: a reporting deadline's, or the acknowledgement's"
+    )
+    occurrence: int = Field(default=1, ge=1, description="1 for the step's first sending; repeats count up")
+    due_at: UtcDatetime | None = Field(default=None, description="the period's effective deadline (UTC)")
+    calendar_version: str = Field(default="", description="the working-day calendar the decision used")
+    ladder_version: str = Field(default="", description="the ladder snapshot the period opened with")
+
+
+class ExtensionRequested(AgencyEvent):
+    """An agency asks for a later deadline for one period."""
+
+    entity: ClassVar[str] = "extension"
+    verb: ClassVar[str] = "requested"
+
+    request_id: str
+    assignment_id: str
+    plan_id: str
+    period: PeriodKey
+    current_due_at: UtcDatetime
+    requested_due_at: UtcDatetime
+    reason: str
+
+
+class ExtensionRefused(AgencyEvent):
+    entity: ClassVar[str] = "extension"
+    verb: ClassVar[str] = "refused"
+
+    request_id: str
+    assignment_id: str
+    plan_id: str
+    period: PeriodKey
+    reason: str = ""
+
+
+class DeadlineExtended(AgencyEvent):
+    """The issuer approved an extension: `due_at` is the period's effective deadline from now on."""
+
+    entity: ClassVar[str] = "deadline"
+    verb: ClassVar[str] = "extended"
+
+    request_id: str
+    assignment_id: str
+    plan_id: str
+    period: PeriodKey
+    previous_due_at: UtcDatetime
+    due_at: UtcDatetime
+    wording: str = Field(default="", description="the new deadline as the decision wrote it")
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    f"{cls.entity}.{cls.verb}": cls
+    for cls in (
+        PlanRegistered,
+        AssignmentCreated,
+        AssignmentCancelled,
+        AssignmentAcknowledged,
+        ProgressReported,
+        ReportSubmitted,
+        EscalationSent,
+        ExtensionRequested,
+        ExtensionRefused,
+        DeadlineExtended,
+    )
+}

@@ -1,0 +1,210 @@
+"""The agency directory: who exists, what they are called in text, how to reach them, who supervises them.
+
+Loaded from a YAML file per deployment. Names are matched after normalisation (NFC, one spelling of
+the old/new Vietnamese variants, case and spacing folded); the original names are kept for display.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from shared.contracts import AgencyCode, AgencyKind, AgencyRef
+
+# Old tone placement and spellings that name the same thing; matched in the normalised form.
+_VARIANTS = (("uỷ", "ủy"), ("oá", "óa"), ("oà", "òa"), ("oả", "ỏa"), ("oã", "õa"), ("oạ", "ọa"), ("uý", "úy"))
+
+
+def normalise_name(text: str) -> str:
+    folded = unicodedata.normalize("NFC", text).casefold()
+    for old, new in _VARIANTS:
+        folded = folded.replace(old, new)
+    folded = re.sub(r"[“”\"'.,:;]", " ", folded)
+    return re.sub(r"\s+", " ", folded).strip()
+
+
+_WORD = re.compile(r"\w+")
+
+
+@functools.lru_cache(maxsize=4096)
+def _fold_char(char: str) -> str:
+    base = unicodedata.normalize("NFD", char)[0].casefold()[:1] or char
+    return "d" if base in ("đ", "ð") else base
+
+
+def fold_for_matching(text: str) -> str:
+    """Accents, case and the two tone placements folded away, one character for one (offsets survive)."""
+    return "".join(map(_fold_char, unicodedata.normalize("NFC", text)))
+
+
+@dataclass(frozen=True)
+class Mention:
+    """A directory name found in a text: where (character offsets into the text given), which name, whom."""
+
+    start: int
+    end: int
+    alias: str
+    code: str
+    is_group: bool
+
+
+class Agency(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    code: AgencyCode
+    kind: AgencyKind
+    name: str
+    aliases: tuple[str, ...] = ()
+    emails: tuple[str, ...] = ()
+    parent: str | None = Field(default=None, description="the supervising agency's code")
+
+    def ref(self) -> AgencyRef:
+        return AgencyRef(code=self.code, kind=self.kind, name=self.name)
+
+
+class Group(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    code: AgencyCode
+    name: str
+    aliases: tuple[str, ...] = ()
+    members: tuple[str, ...] = ()
+    member_kinds: tuple[AgencyKind, ...] = Field(default=(), description="every agency of these kinds")
+
+
+class DirectoryFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    agencies: list[Agency]
+    groups: list[Group] = []
+
+
+class DirectoryError(ValueError):
+    pass
+
+
+class UnknownAgency(LookupError):
+    pass
+
+
+class Directory:
+    def __init__(self, agencies: list[Agency], groups: list[Group]) -> None:
+        self.agencies = {a.code: a for a in agencies}
+        if len(self.agencies) != len(agencies):
+            raise DirectoryError("agency codes must be unique")
+        self.groups = {g.code: g for g in groups}
+        if len(self.groups) != len(groups):
+            raise DirectoryError("group codes must be unique")
+        self._mention_index: dict[str, list[tuple[tuple[str, ...], str, str, bool]]] | None = None
+        self._by_name: dict[str, str] = {}
+        for agency in agencies:
+            for name in (agency.code, agency.name, *agency.aliases):
+                self._by_name[normalise_name(name)] = agency.code
+        for agency in agencies:
+            if agency.parent and agency.parent not in self.agencies:
+                raise DirectoryError(f"agency {agency.code}: parent {agency.parent!r} is not in the directory")
+        self._groups_by_name: dict[str, str] = {}
+        for group in groups:
+            for name in (group.code, group.name, *group.aliases):
+                self._groups_by_name[normalise_name(name)] = group.code
+            for member in group.members:
+                if member not in self.agencies:
+                    raise DirectoryError(f"group {group.code}: member {member!r} is not in the directory")
+
+    @classmethod
+    def load(cls, path: Path) -> Directory:
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise DirectoryError(f"cannot read the agency directory {path}: {exc.strerror}") from exc
+        except UnicodeDecodeError as exc:
+            raise DirectoryError(f"the agency directory {path} is not UTF-8 text (save it as UTF-8)") from exc
+        except yaml.YAMLError as exc:
+            raise DirectoryError(f"the agency directory {path} is not valid YAML: {exc}") from exc
+        try:
+            parsed = DirectoryFile.model_validate(raw)
+        except ValidationError as exc:
+            raise DirectoryError(f"the agency directory {path} is invalid: {exc}") from exc
+        return cls(parsed.agencies, parsed.groups)
+
+    def get(self, code: str) -> Agency:
+        try:
+            return self.agencies[code]
+        except KeyError:
+            raise UnknownAgency(f"no agency with code {code!r} in the directory") from None
+
+    def resolve(self, name_or_code: str) -> list[Agency]:
+        """The agencies a name denotes: one agency, or every member of a group."""
+        key = normalise_name(name_or_code)
+        if key in self._by_name:
+            return [self.agencies[self._by_name[key]]]
+        if key in self._groups_by_name:
+            group = self.groups[self._groups_by_name[key]]
+            members = [self.agencies[c] for c in group.members]
+            members += [a for a in self.agencies.values() if a.kind in group.member_kinds and a not in members]
+            return members
+        raise UnknownAgency(f"no agency or group named {name_or_code!r} in the directory")
+
+    def members(self, code: str) -> list[Agency]:
+        """An agency code names itself; a group code names its members (explicit ones, then by kind)."""
+        if code in self.agencies:
+            return [self.agencies[code]]
+        group = self.groups[code]
+        named = set(group.members)
+        members = [self.agencies[c] for c in group.members]
+        members += [a for a in self.agencies.values() if a.kind in group.member_kinds and a.code not in named]
+        return members
+
+    def _alias_index(self) -> dict[str, list[tuple[tuple[str, ...], str, str, bool]]]:
+        if self._mention_index is not None:
+            return self._mention_index
+        index: dict[str, list[tuple[tuple[str, ...], str, str, bool]]] = {}
+        named = [(a.code, (a.name, *a.aliases), False) for a in self.agencies.values()]
+        named += [(g.code, (g.name, *g.aliases), True) for g in self.groups.values()]
+        for code, names, is_group in named:
+            for name in names:
+                words = tuple(_WORD.findall(fold_for_matching(normalise_name(name))))
+                if words:
+                    index.setdefault(words[0], []).append((words, name, code, is_group))
+        for entries in index.values():
+            entries.sort(key=lambda entry: -len(entry[0]))
+        self._mention_index = index
+        return index
+
+    def find_mentions(self, text: str) -> list[Mention]:
+        """Every directory name in `text`, longest first and without overlaps, accent- and case-insensitive.
+
+        A one-word name (UBND, MTTQ, ĐU) must match with its accents too: folded, short words collide
+        with ordinary ones ("đu", "du")."""
+        index = self._alias_index()
+        words = [(m.start(), m.end(), m.group()) for m in _WORD.finditer(fold_for_matching(text))]
+        mentions: list[Mention] = []
+        position = 0
+        while position < len(words):
+            found = None
+            for alias_words, name, code, is_group in index.get(words[position][2], ()):
+                size = len(alias_words)
+                window = tuple(w for _, _, w in words[position:position + size])
+                if window != alias_words:
+                    continue
+                start, end, _ = words[position]
+                if size == 1 and normalise_name(text[start:end]) != normalise_name(name):
+                    continue
+                found = Mention(words[position][0], words[position + size - 1][1], name, code, is_group)
+                position += size
+                break
+            if found is None:
+                position += 1
+            else:
+                mentions.append(found)
+        return mentions
+
+    def supervisor(self, code: str) -> Agency | None:
+        parent = self.get(code).parent
+        return self.agencies[parent] if parent else None

@@ -1,0 +1,38 @@
+"""Settings every service shares; each service subclasses with its own env prefix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DIRECTORY = Path(__file__).resolve().parent.parent / "deploy" / "local" / "directory.yaml"
+
+
+def _shared(name: str, default: object, description: str) -> object:
+    """A field read from an unprefixed variable (AMQP_URL) or the service-prefixed one."""
+    return Field(default=default, validation_alias=AliasChoices(name), description=description)
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    amqp_url: str = _shared(  # type: ignore[assignment]
+        "AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/", "RabbitMQ connection URL"
+    )
+    mongo_url: str = _shared(  # type: ignore[assignment]
+        "MONGO_URL", "mongodb://127.0.0.1:27017/", "MongoDB connection URL"
+    )
+    directory_path: Path = _shared(  # type: ignore[assignment]
+        "DIRECTORY_PATH", DEFAULT_DIRECTORY, "agency directory (YAML)"
+    )
+    log_format: Literal["json", "console", "auto"] = _shared(  # type: ignore[assignment]
+        "LOG_FORMAT", "auto", "json in production, readable lines on a terminal"
+    )
+    log_level: str = _shared("LOG_LEVEL", "info", "minimum log level")  # type: ignore[assignment]
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    mongo_database: str = "dondoc"
+    outbox_poll_seconds: float = 0.5

@@ -1,0 +1,106 @@
+"""A service as its own process, with a crash hook for the fault scenarios.
+
+    python -m tests.chaos.worker tracking   the tracking consumer; with CHAOS_KILL_AFTER=N it SIGKILLs
+                                            itself after the write that takes it past N new events, i.e.
+                                            after the database write returned and before the broker ack
+    python -m tests.chaos.worker intake     intake over HTTP; with CHAOS_KILL_AFTER=N it SIGKILLs itself
+                                            after its outbox relay's N-th confirmed publish, mid-batch,
+                                            before the rows are marked published
+
+CHAOS_RECORDS names a file the tracking worker appends `processed duplicate` counts to, written before
+any kill, so the test can count deliveries the consumer recognised as duplicates across incarnations.
+CHAOS_OUTBOX_LEASE_SECONDS shortens intake's outbox lease so a restarted relay takes over sooner.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from typing import Any
+
+from shared.consumer import Outcome
+
+KILL_AFTER = int(os.environ.get("CHAOS_KILL_AFTER", "0"))
+RECORDS = os.environ.get("CHAOS_RECORDS", "")
+_count = 0
+
+
+def _die_if_due(new: int) -> None:
+    global _count
+    _count += new
+    if KILL_AFTER and _count >= KILL_AFTER:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _record(outcomes: list[Outcome]) -> None:
+    processed = sum(1 for o in outcomes if o is Outcome.PROCESSED)
+    duplicate = sum(1 for o in outcomes if o is Outcome.DUPLICATE)
+    if RECORDS:
+        fd = os.open(RECORDS, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, f"{processed} {duplicate}\n".encode())
+        finally:
+            os.close(fd)
+    _die_if_due(processed)
+
+
+def run_tracking() -> None:
+    from services.tracking import main
+    from services.tracking.config import Settings
+    from shared.logs import configure_logging
+
+    class KillableRecorder(main.EventRecorder):
+        async def __call__(self, message: Any) -> Outcome:
+            outcome = await super().__call__(message)
+            _record([outcome])
+            return outcome
+
+    class KillableBulk(main.AssignmentsInBulk):
+        async def __call__(self, messages: list[Any]) -> list[Outcome]:
+            outcomes = await super().__call__(messages)
+            _record(outcomes)
+            return outcomes
+
+    main.EventRecorder = KillableRecorder  # type: ignore[misc]
+    main.AssignmentsInBulk = KillableBulk  # type: ignore[misc]
+    settings = Settings()
+    configure_logging("tracking", "json", "warning")
+    app = main.create_app(settings)
+
+    async def serve() -> None:
+        async with app.router.lifespan_context(app):
+            print("ready", flush=True)  # noqa: T201 - the test waits for this line
+            await asyncio.Event().wait()
+
+    asyncio.run(serve())
+
+
+def run_intake() -> None:
+    from services.intake import main
+    from services.intake.config import Settings
+    from shared import broker
+    from shared.http import run_service
+    from shared.outbox import Outbox
+
+    lease = float(os.environ.get("CHAOS_OUTBOX_LEASE_SECONDS", "30"))
+
+    class ShortLease(Outbox):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            kwargs.setdefault("lease_seconds", lease)
+            super().__init__(*args, **kwargs)
+
+    publish = broker.EventPublisher.publish_raw
+
+    async def publish_then_maybe_die(self: broker.EventPublisher, **kwargs: Any) -> None:
+        await publish(self, **kwargs)
+        _die_if_due(1)
+
+    main.Outbox = ShortLease  # type: ignore[misc]
+    broker.EventPublisher.publish_raw = publish_then_maybe_die  # type: ignore[method-assign]
+    run_service(main.SERVICE, Settings(), main.create_app)
+
+
+if __name__ == "__main__":
+    {"tracking": run_tracking, "intake": run_intake}[sys.argv[1]]()

@@ -1,0 +1,193 @@
+"""End to end: the three services as separate processes, a plan for four agencies with a deadline a
+few seconds away; two acknowledge, one reports; after the deadline exactly the agencies without a
+report get one notice each; restarting the notifier sends nothing again."""
+
+from __future__ import annotations
+
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from pathlib import Path
+
+import httpx
+import pytest
+
+from deploy.local.infra import Processes, free_port, http_ready, wait_until
+from tests.conftest import random_ref
+
+SERVICES = ("intake", "tracking", "notifier")
+DEADLINE_SECONDS = 8
+SCAN_SECONDS = 0.3
+OPERATOR = {"Authorization": "Bearer e2e-operator-token"}
+
+
+@pytest.fixture
+def stack(amqp_url: str, mongo_url: str, mail_folder, tmp_path: Path):
+    folder, smtp_port = mail_folder
+    ports = {name: free_port() for name in SERVICES}
+    env = {"AMQP_URL": amqp_url, "MONGO_URL": mongo_url, "LOG_FORMAT": "json", "LOG_LEVEL": "info",
+           "NOTIFIER_SMTP_PORT": str(smtp_port),
+           "TRACKING_OPERATOR_TOKEN": OPERATOR["Authorization"].removeprefix("Bearer "),
+           "NOTIFIER_SCAN_INTERVAL_SECONDS": str(SCAN_SECONDS),
+           # The test runs at any hour of any day: no working-hours window, or a night run would wait for 07:30.
+           "NOTIFIER_SENDING_WINDOW": "always"}
+    run = random_ref()
+    for name, port in ports.items():
+        env[f"{name.upper()}_HTTP_PORT"] = str(port)
+        env[f"{name.upper()}_MONGO_DATABASE"] = f"dondoc_e2e_{name}_{run}"
+    processes = Processes()
+
+    def start(name: str) -> None:
+        processes.start(name, [sys.executable, "-m", f"services.{name}"], tmp_path / f"{name}.log", env)
+        wait_until(lambda: (processes.check_alive(), http_ready(f"http://127.0.0.1:{ports[name]}/readyz"))[1],
+                   60, f"{name} ready (log {tmp_path / f'{name}.log'})")
+
+    for name in SERVICES:
+        start(name)
+    urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+    yield urls, folder, start, processes
+    processes.stop()
+
+
+def read_mail(folder: Path) -> list[EmailMessage]:
+    parser = BytesParser(policy=policy.default)
+    return [parser.parsebytes(p.read_bytes()) for p in sorted(folder.glob("*.eml"))]  # type: ignore[misc]
+
+
+def plain_text(message: EmailMessage) -> str:
+    """The plain-text part (the e-mails are multipart/alternative: plain text and HTML)."""
+    part = message.get_body(("plain",))
+    assert part is not None, "no plain-text part"
+    return str(part.get_content())
+
+
+def last_scan(notifier: str) -> float:
+    for line in httpx.get(f"{notifier}/metrics", timeout=5).text.splitlines():
+        if line.startswith("dondoc_notifier_last_scan_timestamp_seconds "):
+            return float(line.split()[1])
+    return 0.0
+
+
+def test_a_missed_deadline_reaches_exactly_the_agencies_that_did_not_report(stack) -> None:
+    urls, mail, start, processes = stack
+    number = f"{random_ref('e')}-KH/ĐU"
+    due = datetime.now(UTC) + timedelta(seconds=DEADLINE_SECONDS)
+    plan = {
+        "issuer": "Đảng ủy phường",
+        "number": number,
+        "title": "Kế hoạch tổng kết công tác dân vận năm 2026",
+        "assignments": [
+            {"agency": "UBND phường", "task": "Tổng hợp số liệu."},
+            {"agency": "Ban Tuyên giáo", "task": "Viết báo cáo chuyên đề."},
+            {"agency": "UBMTTQ phường", "task": "Lấy ý kiến nhân dân."},
+            {"agency": "Chi bộ khu dân cư số 1", "task": "Báo cáo kết quả ở khu dân cư."},
+        ],
+        "deadlines": [{"period": "2026-DEMO", "due": due.isoformat(), "wording": "gửi trong 8 giây"}],
+    }
+    response = httpx.post(f"{urls['intake']}/plans", json=plan, timeout=30)
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assignments = {a["agency"]: a["assignment_id"] for a in body["assignments"]}
+    assert set(assignments) == {"ubnd", "tuyen-giao", "mttq", "chi-bo-khu-1"}
+    tracking = urls["tracking"]
+
+    tokens = {}
+    for agency in ("ubnd", "tuyen-giao"):
+        issued = httpx.post(f"{tracking}/tokens", json={"subject": agency, "role": "agency"}, headers=OPERATOR)
+        tokens[agency] = {"Authorization": f"Bearer {issued.json()['token']}"}
+        path = f"{tracking}/assignments/{assignments[agency]}"
+        wait_until(lambda path=path: httpx.get(path, headers=OPERATOR, timeout=5).status_code == 200, 10,
+                   "tracking to record it")
+        ack = httpx.post(f"{path}/acknowledge", headers=tokens[agency], timeout=10)
+        assert ack.status_code == 200, ack.text
+    report = httpx.post(
+        f"{tracking}/assignments/{assignments['ubnd']}/reports", json={"period": "2026-DEMO"},
+        headers=tokens["ubnd"], timeout=10,
+    )
+    assert report.status_code == 200 and report.json()["event"]["late_by_seconds"] == 0
+    assert datetime.now(UTC) < due, "the set-up took longer than the deadline; raise DEADLINE_SECONDS"
+
+    # Before the deadline, the preview already says who will be notified once it has passed.
+    import subprocess
+
+    preview = subprocess.run(
+        [sys.executable, "-m", "services.cli", "escalations", "preview", "--url", urls["notifier"],
+         "--at", (due + timedelta(minutes=1)).isoformat()],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert preview.returncode == 0, preview.stderr
+    assert "4 thư sẽ được gửi" in preview.stdout and "ubnd@hoa-an.example" not in preview.stdout
+    assert list(mail.glob("*.eml")) == []  # a preview sends nothing
+
+    # Expected: one notice to each agency without a report, one digest to their supervisor.
+    wait_until(lambda: len(list(mail.glob("*.eml"))) >= 4, DEADLINE_SECONDS + 20, "four e-mails")
+    settle = time.time()
+    wait_until(lambda: last_scan(urls["notifier"]) > settle + SCAN_SECONDS, 10, "two more scans")
+    messages = read_mail(mail)
+    # Recipients carry their directory display names ("Ban Tuyên giáo … <tuyen-giao@…>"): compare addresses.
+    by_recipient = {m["To"].addresses[0].addr_spec: m for m in messages}
+    assert sorted(by_recipient) == sorted(
+        ["tuyen-giao@hoa-an.example", "mttq@hoa-an.example", "chi-bo-khu-1@hoa-an.example",
+         "thuong-truc@hoa-an.example"]
+    )
+    agency_names = {
+        "tuyen-giao@hoa-an.example": "Ban Tuyên giáo Đảng ủy phường",
+        "mttq@hoa-an.example": "Ủy ban Mặt trận Tổ quốc Việt Nam phường",
+        "chi-bo-khu-1@hoa-an.example": "Chi bộ khu dân cư số 1",
+    }
+    for address, name in agency_names.items():
+        text = plain_text(by_recipient[address])
+        assert f"Kế hoạch số {number}" in text and name in text and "đã quá hạn" in text
+        assert number in str(by_recipient[address]["Subject"])
+    digest = plain_text(by_recipient["thuong-truc@hoa-an.example"])
+    assert all(name in digest for name in agency_names.values())
+    assert "Ủy ban nhân dân" not in digest
+
+    status = httpx.get(f"{tracking}/plans/{body['plan_id']}/status", headers=OPERATOR, timeout=10).json()
+    assert status["totals"]["overdue"] == 3 and status["totals"]["done_on_time"] == 1
+
+    processes.stop("notifier")
+    restarted = time.time()
+    start("notifier")
+    wait_until(lambda: last_scan(urls["notifier"]) > restarted + 2 * SCAN_SECONDS, 15, "scans after restart")
+    assert len(list(mail.glob("*.eml"))) == 4, "the restarted notifier sent a notice again"
+
+
+def test_a_real_prometheus_scrapes_the_business_metrics(stack, tmp_path: Path) -> None:
+    """Prometheus (Debian's package) scrapes the three services; one business metric comes back
+    through its HTTP API with the value the system produced."""
+    import shutil
+
+    binary = shutil.which("prometheus")
+    if binary is None:
+        pytest.skip("prometheus is not installed (apt-get install prometheus; `make test-tools` does it)")
+    urls, _, _, processes = stack
+    targets = ", ".join(f"'{url.removeprefix('http://')}'" for url in urls.values())
+    config = tmp_path / "prometheus.yml"
+    config.write_text(f"global: {{scrape_interval: 1s}}\nscrape_configs:\n  - job_name: dondoc\n"
+                      f"    static_configs: [{{targets: [{targets}]}}]\n", encoding="utf-8")
+    port = free_port()
+    processes.start("prometheus", [binary, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+                                   f"--web.listen-address=127.0.0.1:{port}"], tmp_path / "prometheus.log")
+    plan = {
+        "issuer": "Đảng ủy phường", "number": f"{random_ref('p')}-KH/ĐU", "title": "Kế hoạch đo đếm",
+        "assignments": [{"agency": "UBND phường", "task": "Báo cáo."},
+                        {"agency": "Ban Tuyên giáo", "task": "Báo cáo."}],
+        "deadlines": [{"period": "2027-H1", "due": "2027-06-30"}],
+    }
+    assert httpx.post(f"{urls['intake']}/plans", json=plan, timeout=30).status_code == 201
+
+    def assignments_created() -> float:
+        try:
+            answer = httpx.get(f"http://127.0.0.1:{port}/api/v1/query",
+                               params={"query": "sum(dondoc_assignments_created_total)"}, timeout=5).json()
+        except httpx.HTTPError:
+            return 0.0
+        result = answer.get("data", {}).get("result", [])
+        return float(result[0]["value"][1]) if result else 0.0
+
+    wait_until(lambda: assignments_created() >= 2, 60, "Prometheus to scrape dondoc_assignments_created_total")
+    assert assignments_created() == 2

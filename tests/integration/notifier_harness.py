@@ -1,0 +1,124 @@
+"""A notifier assembled in-process on the real database, driven by a fake clock: projector, scanner and
+mailer, without a broker (the outbox rows are written, not relayed). Shared by the notifier's tests."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiosmtpd.controller import Controller
+from fastapi import FastAPI
+
+from deploy.local.infra import free_port
+from deploy.local.smtp_sink import MailFolder
+from services.notifier.config import DEFAULT_LADDER, Settings
+from services.notifier.consumers import PeriodProjector
+from services.notifier.decisions import Rules
+from services.notifier.escalation import EscalationScanner
+from services.notifier.handlers import build_router
+from services.notifier.ladder import Ladder
+from services.notifier.mailer import Mailer
+from services.notifier.recipients import Addressbook
+from services.notifier.repository import NotifierRepository
+from services.notifier.schedule import SendingWindow
+from shared.calendar import DEFAULT_OVERRIDES, load_calendar
+from shared.clock import FakeClock
+from shared.contracts import AssignmentCreated, ReportingDeadline
+from shared.directory import Directory
+from shared.mongo import make_client
+from shared.outbox import Outbox
+from shared.settings import DEFAULT_DIRECTORY
+from tests.conftest import random_ref
+
+DIRECTORY = Directory.load(DEFAULT_DIRECTORY)
+CALENDAR = load_calendar(DEFAULT_OVERRIDES)
+
+
+@dataclass
+class Notifier:
+    repository: NotifierRepository
+    projector: PeriodProjector
+    scanner: EscalationScanner
+    mailer: Mailer
+    clock: FakeClock
+    rules: Rules
+
+    def http(self) -> httpx.AsyncClient:
+        app = FastAPI()
+        app.include_router(build_router(self.repository, self.scanner, self.clock))
+        return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://notifier")
+
+    async def scan_all(self) -> int:
+        total = 0
+        while taken := await self.scanner.scan_once():
+            total += taken
+        return total
+
+
+@asynccontextmanager
+async def notifier(
+    mongo_url: str, database: str, clock: FakeClock, smtp_port: int = 1, window: str = "always",
+    ladder: Ladder | None = None, **settings: Any,
+) -> AsyncIterator[Notifier]:
+    """One notifier replica; several may share a database (each has its own client)."""
+    client = make_client(mongo_url)
+    db = client[database]
+    repository = NotifierRepository(db)
+    await repository.ensure_indexes()
+    rules = Rules(ladder or Ladder.load(DEFAULT_LADDER), CALENDAR, SendingWindow.parse(window, CALENDAR))
+    config = Settings(**{"smtp_port": smtp_port, "smtp_timeout_seconds": 5, "mail_retry_base_seconds": 0, **settings})
+    outbox = Outbox(db, None, "notifier", clock)  # type: ignore[arg-type] - never relayed here
+    mailer = Mailer(repository, config, clock)
+    scanner = EscalationScanner(client, repository, Addressbook(DIRECTORY), outbox, mailer, clock, rules,
+                                interval_seconds=0.1, batch_size=50, lease_seconds=60)
+    try:
+        yield Notifier(repository, PeriodProjector(client, repository, rules), scanner, mailer, clock, rules)
+    finally:
+        await client.close()
+
+
+def created(agency: str, due_at: datetime, at: datetime, plan_id: str | None = None, number: str = "85-KH/ĐU",
+            title: str = "Kế hoạch tổng kết công tác dân vận năm 2026", period: str = "2026-FY") -> AssignmentCreated:
+    plan = plan_id or random_ref("plan-")
+    return AssignmentCreated(
+        occurred_at=at, correlation_id=plan, agency=DIRECTORY.get(agency).ref(), assignment_id=random_ref("a"),
+        plan_id=plan, plan_number=number, plan_title=title, issuer=DIRECTORY.get("dang-uy").ref(),
+        task=f"Báo cáo kết quả thực hiện của {DIRECTORY.get(agency).name}.",
+        deadlines=[ReportingDeadline(period=period, due_at=due_at, wording="gửi trước ngày 01 tháng 7")],
+    )
+
+
+class ScriptedServer(MailFolder):
+    """An SMTP server that answers DATA with the scripted codes first, then accepts (250) and stores."""
+
+    def __init__(self, folder: Path, script: list[str], forever: str | None = None) -> None:
+        super().__init__(folder)
+        self.script = list(script)
+        self.forever = forever
+        self.attempts = 0
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        self.attempts += 1
+        if self.forever:
+            return self.forever
+        if self.script:
+            return self.script.pop(0)
+        return await super().handle_DATA(server, session, envelope)
+
+
+@asynccontextmanager
+async def smtp_server(folder: Path, script: list[str] = (), forever: str | None = None  # type: ignore[assignment]
+                      ) -> AsyncIterator[tuple[int, ScriptedServer]]:
+    port = free_port()
+    handler = ScriptedServer(folder, list(script), forever)
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield port, handler
+    finally:
+        controller.stop()

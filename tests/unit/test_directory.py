@@ -1,0 +1,199 @@
+"""The agency directory: name normalisation, resolving codes, names and groups, supervisors, and a clear
+DirectoryError for every way a directory file can be wrong."""
+
+from __future__ import annotations
+
+import unicodedata
+import uuid
+from pathlib import Path
+
+import pytest
+
+from shared.directory import Agency, Directory, DirectoryError, Group, UnknownAgency, normalise_name
+
+WARD = Directory.load(Path(__file__).resolve().parents[2] / "deploy" / "local" / "directory.yaml")
+
+
+def code() -> str:
+    return f"cq-{uuid.uuid4().hex[:8]}"
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / f"{uuid.uuid4().hex[:6]}.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+# --- normalisation ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("written", "normalised"),
+    [
+        ("Uỷ ban nhân dân", "ủy ban nhân dân"),
+        ("ỦY BAN NHÂN DÂN", "ủy ban nhân dân"),
+        (unicodedata.normalize("NFD", "Uỷ ban nhân dân"), "ủy ban nhân dân"),
+        ("Bộ phận Văn hoá", "bộ phận văn hóa"),
+        ("Khu phố Hoà Bình", "khu phố hòa bình"),
+        ("  Đảng   ủy\tphường. ", "đảng ủy phường"),
+        ("“Chi bộ số 1”: ", "chi bộ số 1"),
+        ("Ban Tuyên giáo, Dân vận; 'A'", "ban tuyên giáo dân vận a"),
+        ("Hội Nông dân - phường", "hội nông dân - phường"),
+    ],
+)
+def test_normalise_name(written: str, normalised: str) -> None:
+    assert normalise_name(written) == normalised
+    assert unicodedata.is_normalized("NFC", normalise_name(written))
+
+
+def test_the_old_and_new_spellings_normalise_alike() -> None:
+    old, new = "Ủy ban Kiểm tra Đảng uỷ, Văn phòng hoá đơn", "Ủy ban Kiểm tra Đảng ủy, Văn phòng hóa đơn"
+    assert normalise_name(old) == normalise_name(new) == normalise_name(unicodedata.normalize("NFD", old))
+
+
+# --- resolving --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("ubnd", "ubnd"),
+        ("UBND", "ubnd"),
+        ("Uỷ ban nhân dân phường", "ubnd"),
+        ("Ủy ban nhân dân phường Hòa An", "ubnd"),
+        ("ủy ban nhân dân phường hoà an", "ubnd"),
+        ("Văn phòng Đảng ủy", "van-phong"),
+        ("VPĐU", "van-phong"),
+        ("Ban Tuyên giáo Quận ủy", "quan-uy-tuyen-giao"),
+        ("Ban Tuyên giáo", "tuyen-giao"),
+        ("hoi-phu-nu", "hoi-phu-nu"),
+        ("Bộ phận Văn hoá - Thông tin", "van-hoa-thong-tin"),
+    ],
+)
+def test_one_agency_by_code_name_or_alias(name: str, expected: str) -> None:
+    assert [a.code for a in WARD.resolve(name)] == [expected]
+
+
+def test_a_group_resolves_to_every_member() -> None:
+    cells = WARD.resolve("Các chi bộ trực thuộc")
+    assert {a.kind for a in cells} == {"party_cell"}
+    assert len(cells) == 12 and len({a.code for a in cells}) == 12
+    assert [a.code for a in WARD.resolve("chi bộ trực thuộc")] == [a.code for a in cells]
+    front = [a.code for a in WARD.resolve("Ủy ban Mặt trận Tổ quốc và các tổ chức chính trị - xã hội phường")]
+    assert front[0] == "mttq"  # named members first, then by kind
+    assert sorted(front[1:]) == ["cong-doan", "doan-thanh-nien", "hoi-cuu-chien-binh", "hoi-nong-dan", "hoi-phu-nu"]
+
+
+def test_a_member_named_and_matching_a_kind_is_listed_once() -> None:
+    cell, other = code(), code()
+    directory = Directory(
+        [Agency(code=cell, kind="party_cell", name="Chi bộ A"), Agency(code=other, kind="party_cell", name="Chi bộ B")],
+        [Group(code="nhom", name="Nhóm chi bộ", members=(other,), member_kinds=("party_cell",))],
+    )
+    assert [a.code for a in directory.resolve("nhóm chi bộ")] == [other, cell]
+    assert [a.code for a in directory.members("nhom")] == [other, cell]
+    assert [a.code for a in directory.members(cell)] == [cell]
+
+
+def test_an_unknown_name_raises_unknown_agency_naming_it() -> None:
+    name = f"Hội Những người {uuid.uuid4().hex[:5]}"
+    with pytest.raises(UnknownAgency, match=name):
+        WARD.resolve(name)
+    with pytest.raises(UnknownAgency, match="no agency with code 'khong-co'"):
+        WARD.get("khong-co")
+
+
+def test_supervisors_follow_the_parent_chain() -> None:
+    assert WARD.supervisor("chi-bo-khu-1").code == "thuong-truc"
+    assert WARD.supervisor("thuong-truc").code == "quan-uy-tuyen-giao"
+    assert WARD.supervisor("hoi-nong-dan").code == "mttq"
+    assert WARD.supervisor("quan-uy-tuyen-giao") is None
+    with pytest.raises(UnknownAgency):
+        WARD.supervisor("khong-co")
+
+
+def test_an_agency_ref_is_what_events_carry() -> None:
+    assert WARD.get("mttq").ref().model_dump() == {
+        "code": "mttq", "kind": "fatherland_front", "name": "Ủy ban Mặt trận Tổ quốc Việt Nam phường"
+    }
+
+
+# --- loading ----------------------------------------------------------------------------------------------
+
+
+def test_a_directory_loads_from_a_file(tmp_path: Path) -> None:
+    top, cell = code(), code()
+    path = write(tmp_path, f"""
+agencies:
+  - {{code: {top}, kind: office, name: Đảng ủy xã Thử, aliases: [ĐU xã]}}
+  - code: {cell}
+    kind: party_cell
+    name: Chi bộ thôn Đông
+    aliases: [Chi bộ Đông]
+    emails: [dong@xa-thu.example]
+    parent: {top}
+groups:
+  - {{code: chi-bo, name: Các chi bộ, member_kinds: [party_cell]}}
+""")
+    directory = Directory.load(path)
+    assert [a.code for a in directory.resolve("chi bộ đông")] == [cell]
+    assert [a.code for a in directory.resolve("Các chi bộ")] == [cell]
+    assert directory.supervisor(cell).code == top
+    assert directory.get(cell).emails == ("dong@xa-thu.example",)
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("agencies:\n  - {code: a, kind: office, name: A, parent: khong-co}\n",
+         "agency a: parent 'khong-co' is not in the directory"),
+        ("agencies:\n  - {code: a, kind: office, name: A}\n  - {code: a, kind: ubnd, name: B}\n",
+         "agency codes must be unique"),
+        ("agencies:\n  - {code: a, kind: office, name: A}\ngroups:\n  - {code: g, name: G, members: [b]}\n",
+         "group g: member 'b' is not in the directory"),
+        ("agencies: [\n  - code: a\n", "is not valid YAML"),
+        ("agencies:\n  - {code: a, kind: office, name: A, emial: [x@y]}\n", "is invalid"),
+        ("agencies:\n  - {code: a, kind: chua_co, name: A}\n", "is invalid"),
+        ("agencies:\n  - {code: 'Có dấu', kind: office, name: A}\n", "is invalid"),
+        ("", "is invalid"),
+        ("- just\n- a list\n", "is invalid"),
+    ],
+    ids=["unknown-parent", "duplicate-codes", "unknown-member", "bad-yaml", "unknown-field", "unknown-kind",
+         "bad-code", "empty", "not-a-mapping"],
+)
+def test_every_broken_file_is_a_directory_error(tmp_path: Path, text: str, fragment: str) -> None:
+    with pytest.raises(DirectoryError) as caught:
+        Directory.load(write(tmp_path, text))
+    assert fragment in str(caught.value)
+
+
+def test_a_missing_file_is_a_directory_error_naming_it(tmp_path: Path) -> None:
+    missing = tmp_path / "khong-co.yaml"
+    with pytest.raises(DirectoryError, match="cannot read the agency directory .*khong-co.yaml"):
+        Directory.load(missing)
+
+
+def test_an_unknown_parent_is_refused_when_built_in_code_too() -> None:
+    with pytest.raises(DirectoryError, match="parent 'nobody'"):
+        Directory([Agency(code="a", kind="office", name="A", parent="nobody")], [])
+
+
+def test_duplicate_group_codes_are_refused(tmp_path: Path) -> None:
+    text = """
+agencies:
+  - {code: a, kind: party_cell, name: Chi bộ A}
+  - {code: b, kind: socio_political_org, name: Hội B}
+groups:
+  - {code: g, name: Các chi bộ, member_kinds: [party_cell]}
+  - {code: g, name: Các đoàn thể, member_kinds: [socio_political_org]}
+"""
+    with pytest.raises(DirectoryError, match="unique"):
+        Directory.load(write(tmp_path, text))
+
+
+def test_a_file_not_in_utf8_is_a_directory_error(tmp_path: Path) -> None:
+    path = tmp_path / "legacy.yaml"
+    # "Đảng" in Windows-1258: Đ is 0xD0, then a, then the combining hook 0xD2 - not a valid UTF-8 sequence
+    path.write_bytes(b"agencies:\n  - {code: a, kind: office, name: \xd0a\xd2ng}\n")
+    with pytest.raises(DirectoryError, match="legacy.yaml"):
+        Directory.load(path)

@@ -1,0 +1,28 @@
+"""Secrets and tokens never reach the logs: not as fields, not inside messages, URLs or tracebacks."""
+
+from __future__ import annotations
+
+import structlog
+
+from shared.logs import configure_logging, redact
+
+
+def test_secrets_are_redacted_from_fields_values_and_tracebacks(capsys) -> None:
+    configure_logging("test", "json")
+    log = structlog.get_logger()
+    log.info("connecting", url="amqp://tracking:s3cr3t-pass@rabbit:5672/dondoc", operator_token="tok-123456")
+    log.info("request", note="header was Authorization: Bearer ddc_abcdefghijkl")
+    try:
+        raise ConnectionError("cannot reach mongodb://admin:hunter2-db@mongo:27017/")
+    except ConnectionError:
+        log.exception("failed")
+    output = capsys.readouterr().err
+    for secret in ("s3cr3t-pass", "tok-123456", "ddc_abcdefghijkl", "hunter2-db"):
+        assert secret not in output
+    assert "amqp://tracking:***@rabbit:5672/dondoc" in output
+    assert "mongodb://admin:***@mongo" in output
+
+
+def test_redact_leaves_ordinary_text_alone() -> None:
+    text = "Kế hoạch số 85-KH/ĐU: báo cáo 6 tháng, http://example.org/a:b"
+    assert redact(text) == text

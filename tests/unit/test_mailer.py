@@ -1,0 +1,122 @@
+"""An e-mail built from a queued row: no header can be injected through a name or a subject, the Message-ID is
+stable, and the Vietnamese body survives the trip through bytes."""
+
+from __future__ import annotations
+
+import email
+import uuid
+from datetime import UTC, datetime, timedelta, timezone
+from email import policy
+from email.message import EmailMessage
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import pytest
+
+from services.notifier.mailer import build_message
+
+SENDER = "Hệ thống đôn đốc <dondoc@hoa-an.example>"
+BODY = (
+    "Kính gửi: Ủy ban nhân dân phường Hòa An.\n\n"
+    "Kế hoạch số 15-KH/ĐU: nhiệm vụ tổng vệ sinh đường phố đã quá hạn 4 ngày, chưa nhận được báo cáo.\n"
+    "Đề nghị đơn vị khẩn trương gửi báo cáo.\n"
+)
+HEADERS = ["From", "To", "Subject", "Date", "Message-ID", "Auto-Submitted", "MIME-Version", "Content-Type"]
+
+
+def row(**changes: Any) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "_id": uuid.uuid4().hex, "to": "ubnd@hoa-an.example", "to_name": "Ủy ban nhân dân phường Hòa An",
+        "subject": "[Đôn đốc] Quá hạn báo cáo – Kế hoạch số 15-KH/ĐU", "text": BODY,
+        "created_at": datetime(2027, 7, 5, 2, 0, tzinfo=UTC),
+    }
+    values.update(changes)
+    return values
+
+
+def reparsed(message: EmailMessage) -> EmailMessage:
+    parsed = email.message_from_bytes(message.as_bytes(), policy=policy.default)
+    assert isinstance(parsed, EmailMessage)
+    return parsed
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "Quá hạn báo cáo\r\nBcc: thu-bi-mat@evil.example",
+        "Quá hạn báo cáo\nBcc: thu-bi-mat@evil.example",
+        "Quá hạn báo cáo\rBcc: thu-bi-mat@evil.example",
+        "Quá hạn báo cáo\r\n\r\nBcc: thu-bi-mat@evil.example",
+        "Quá hạn báo cáo\u2028Bcc: thu-bi-mat@evil.example",
+        "Quá hạn báo cáo\x85Bcc: thu-bi-mat@evil.example",
+    ],
+    ids=["crlf", "lf", "cr", "blank-line", "line-separator", "next-line"],
+)
+def test_a_line_break_in_the_subject_cannot_add_a_header(subject: str) -> None:
+    message = build_message(row(subject=subject, html="<p>x</p>"), SENDER)
+    raw = message.as_bytes()
+
+    assert message.keys() == HEADERS
+    assert message["Subject"] == "Quá hạn báo cáo Bcc: thu-bi-mat@evil.example"
+    assert b"\nBcc:" not in raw and b"\rBcc:" not in raw
+    back = reparsed(message)
+    assert "Bcc" not in back and back.keys() == HEADERS
+    assert back["Subject"] == "Quá hạn báo cáo Bcc: thu-bi-mat@evil.example"
+    assert back.get_body(("plain",)).get_content() == BODY  # the blank line did not start the body early
+
+
+def test_a_line_break_in_the_recipient_name_cannot_add_a_header() -> None:
+    message = build_message(row(to_name="Chi bộ khu 1\r\nBcc: x@evil.example\r\nX-Priority: 1"), SENDER)
+    back = reparsed(message)
+    assert sorted(back.keys()) == sorted([*HEADERS, "Content-Transfer-Encoding"])
+    assert back["To"].addresses[0].addr_spec == "ubnd@hoa-an.example"
+    assert back["To"].addresses[0].display_name == "Chi bộ khu 1 Bcc: x@evil.example X-Priority: 1"
+
+
+def test_a_line_break_in_the_address_itself_is_refused() -> None:
+    with pytest.raises(ValueError, match="Invalid addr_spec"):
+        build_message(row(to="ubnd@hoa-an.example\r\nBcc: x@evil.example"), SENDER)
+
+
+def test_the_message_id_is_stable_for_a_row_and_differs_between_rows() -> None:
+    first = row()
+    assert build_message(first, SENDER)["Message-ID"] == f"<{first['_id']}@dondoc>"
+    assert build_message(dict(first), SENDER)["Message-ID"] == build_message(first, SENDER)["Message-ID"]
+    assert build_message(first, SENDER, domain="hoa-an.example")["Message-ID"] == f"<{first['_id']}@hoa-an.example>"
+    assert build_message(row(), SENDER)["Message-ID"] != build_message(first, SENDER)["Message-ID"]
+
+
+def test_the_vietnamese_body_is_utf8_quoted_printable_and_decodes_back() -> None:
+    message = build_message(row(), SENDER)
+    raw = message.as_bytes()
+
+    assert message.get_content_type() == "text/plain"
+    assert message.get_content_charset() == "utf-8"
+    assert message["Content-Transfer-Encoding"] == "quoted-printable"
+    raw.decode("ascii")  # nothing but ASCII on the wire
+    assert "Kính gửi".encode() not in raw
+    assert reparsed(message).get_content() == BODY
+
+
+def test_an_html_alternative_decodes_back_too() -> None:
+    page = "<p>Kính gửi: <strong>Hội Cựu chiến binh</strong>.</p>"
+    back = reparsed(build_message(row(html=page), SENDER))
+    assert back.get_content_type() == "multipart/alternative"
+    assert back.get_body(("plain",)).get_content() == BODY
+    assert back.get_body(("html",)).get_content().strip() == page
+
+
+def test_sender_recipient_and_date_headers() -> None:
+    back = reparsed(build_message(row(created_at=datetime(2027, 7, 5, 9, 0, tzinfo=timezone(timedelta(hours=7)))),
+                                  SENDER))
+    assert back["From"].addresses[0].display_name == "Hệ thống đôn đốc"
+    assert back["From"].addresses[0].addr_spec == "dondoc@hoa-an.example"
+    assert back["To"].addresses[0].display_name == "Ủy ban nhân dân phường Hòa An"
+    assert parsedate_to_datetime(back["Date"]) == datetime(2027, 7, 5, 2, 0, tzinfo=UTC)
+    assert back["Auto-Submitted"] == "auto-generated"
+    assert back["Subject"] == "[Đôn đốc] Quá hạn báo cáo – Kế hoạch số 15-KH/ĐU"
+
+
+def test_a_naive_creation_time_from_the_database_is_utc() -> None:
+    back = reparsed(build_message(row(created_at=datetime(2027, 7, 5, 2, 0)), SENDER))
+    assert parsedate_to_datetime(back["Date"]) == datetime(2027, 7, 5, 2, 0, tzinfo=UTC)
