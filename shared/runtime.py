@@ -4,7 +4,8 @@ topology, run background loops, and shut all of it down in order."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import structlog
@@ -31,6 +32,28 @@ class ServiceRuntime:
         self._amqp_url = settings.amqp_url
         self._tasks: list[asyncio.Task[None]] = []
 
+    def lifespan(
+        self, prepare: Callable[[], Awaitable[None]], loops: Callable[[], dict[str, Coroutine[Any, Any, None]]]
+    ) -> Callable[[Any], AbstractAsyncContextManager[None]]:
+        """The service's FastAPI lifespan: start, run `loops`, and stop again however the service ends.
+
+        The stop is in a `finally`: when whatever runs the service fails (a test that raises inside it, a
+        start that fails half-way), the consumer must not stay subscribed. A forgotten consumer keeps taking
+        its share of the queue's messages into a service nobody reads any more.
+        """
+
+        @asynccontextmanager
+        async def lifespan(_: Any) -> AsyncIterator[None]:
+            try:
+                await self.start(prepare)
+                for name, loop in loops().items():
+                    self.spawn(name, loop)
+                yield
+            finally:
+                await self.stop()
+
+        return lifespan
+
     async def start(self, prepare: Callable[[], Awaitable[None]]) -> None:
         """Connect, declare, run `prepare` (indexes), then start consuming."""
         await self.broker.connect()
@@ -56,7 +79,12 @@ class ServiceRuntime:
         self._tasks.append(asyncio.create_task(guarded(), name=name))
 
     async def stop(self) -> None:
-        await self.broker.stop()  # stops consuming and waits for in-flight handlers
+        """Stop consuming (waiting for in-flight handlers), then the loops, then the database client.
+        Safe after a start that failed half-way: every step runs even if an earlier one fails."""
+        try:
+            await self.broker.stop()
+        except Exception:  # noqa: BLE001 - the loops and the client must still be stopped
+            log.warning("broker did not stop cleanly", exc_info=True)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

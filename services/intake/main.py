@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 from fastapi import FastAPI
 
 from services.intake.config import Settings
@@ -41,13 +38,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         await plans.ensure_indexes()
         await outbox.ensure_indexes()
 
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await runtime.start(prepare)
-        runtime.spawn("outbox-relay", outbox.run())
-        yield
-        await runtime.stop()
-
+    lifespan = runtime.lifespan(prepare, lambda: {"outbox-relay": outbox.run()})
     app = FastAPI(title="dondoc intake", version="1", lifespan=lifespan)
     app.state.runtime = runtime  # the contract generator reads the broker's channels from here
     app.include_router(build_router(deps))

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 from fastapi import FastAPI
 
 from services.notifier.config import Settings
@@ -60,15 +57,9 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         await repository.ensure_indexes()
         await outbox.ensure_indexes()
 
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await runtime.start(prepare)
-        runtime.spawn("outbox-relay", outbox.run())
-        runtime.spawn("mailer", mailer.run())
-        runtime.spawn("escalation-scan", scanner.run())
-        yield
-        await runtime.stop()
-
+    lifespan = runtime.lifespan(
+        prepare, lambda: {"outbox-relay": outbox.run(), "mailer": mailer.run(), "escalation-scan": scanner.run()}
+    )
     app = FastAPI(title="dondoc notifier", version="1", lifespan=lifespan)
     app.state.runtime = runtime  # the contract generator reads the broker's channels from here
     app.include_router(build_router(repository, scanner, clock))

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 from fastapi import FastAPI
 
 from services.tracking import status_metrics
@@ -77,14 +74,13 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         if settings.operator_token is not None:
             await tokens.ensure(settings.operator_token.get_secret_value(), "operator", "operator", clock.now())
 
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await runtime.start(prepare)
-        runtime.spawn("outbox-relay", outbox.run())
-        runtime.spawn("status-metrics", status_metrics.run(repository, clock, settings.status_metrics_seconds))
-        yield
-        await runtime.stop()
-
+    lifespan = runtime.lifespan(
+        prepare,
+        lambda: {
+            "outbox-relay": outbox.run(),
+            "status-metrics": status_metrics.run(repository, clock, settings.status_metrics_seconds),
+        },
+    )
     app = FastAPI(title="dondoc tracking", version="1", lifespan=lifespan)
     app.state.runtime = runtime  # the contract generator reads the broker's channels from here
     app.include_router(build_router(TrackingDeps(repository, actions, tokens, clock)))

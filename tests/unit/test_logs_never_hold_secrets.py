@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import pytest
 import structlog
 
 from shared.logs import configure_logging, redact
 
 
+@pytest.fixture
+def logging_configured_for_this_test() -> Iterator[None]:
+    """configure_logging changes structlog for the whole process; put back what other tests run with."""
+    saved = structlog.get_config()
+    yield
+    structlog.configure(**saved)
+    structlog.contextvars.clear_contextvars()
+
+
+@pytest.mark.usefixtures("logging_configured_for_this_test")
 def test_secrets_are_redacted_from_fields_values_and_tracebacks(capsys) -> None:
     configure_logging("test", "json")
     log = structlog.get_logger()

@@ -1,0 +1,78 @@
+"""A service stops consuming however its run ends, and an operator's listing sees a dead letter that
+someone else was holding for a moment."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aio_pika
+import pytest
+
+from services.tracking.config import Settings
+from services.tracking.main import create_app
+from shared import dead_letters
+from shared.broker import declare_topology, make_broker
+from shared.topology import DEAD_LETTER_EXCHANGE, REASON_HEADER, TRACKING_QUEUE
+from tests.integration.conftest import OPERATOR_TOKEN, running
+from tests.integration.test_tracking_consumer import assignment_created
+
+
+class Boom(Exception):
+    pass
+
+
+async def consumers_of(amqp_url: str, queue: str) -> int:
+    connection = await aio_pika.connect(amqp_url)
+    try:
+        channel = await connection.channel()
+        declared = await channel.declare_queue(queue, passive=True)
+        return declared.declaration_result.consumer_count or 0
+    finally:
+        await connection.close()
+
+
+async def declared_topology(amqp_url: str) -> None:
+    broker = make_broker(amqp_url, "test")
+    await broker.connect()
+    try:
+        await declare_topology(broker, TRACKING_QUEUE)
+    finally:
+        await broker.stop()
+
+
+async def test_a_service_whose_runner_fails_stops_consuming(service_settings, amqp_url) -> None:
+    with pytest.raises(Boom):
+        async with running(create_app(service_settings(Settings, operator_token=OPERATOR_TOKEN))):
+            while_running = await consumers_of(amqp_url, TRACKING_QUEUE.name)
+            assert while_running >= 1
+            raise Boom
+    # A consumer left subscribed would take its share of every later message into a service nobody reads.
+    assert await consumers_of(amqp_url, TRACKING_QUEUE.name) == while_running - 1
+
+
+async def test_a_listing_waits_for_a_dead_letter_held_by_another_reader(amqp, amqp_url) -> None:
+    await declared_topology(amqp_url)
+    dlq = await amqp.get_queue(TRACKING_QUEUE.dead_letter_queue)
+    await dlq.purge()
+    exchange = await amqp.get_exchange(DEAD_LETTER_EXCHANGE)
+    events = [assignment_created() for _ in range(2)]
+    for event in events:
+        await exchange.publish(
+            aio_pika.Message(event.model_dump_json().encode(), message_id=event.event_id,
+                             headers={REASON_HEADER: "test"}),
+            routing_key=TRACKING_QUEUE.name,
+        )
+    connection = await aio_pika.connect(amqp_url)
+    try:
+        channel = await connection.channel()
+        queue = await channel.get_queue(TRACKING_QUEUE.dead_letter_queue, ensure=True)
+        held = await queue.get(no_ack=False, timeout=5)  # as a service's monitor does when it peeks at the head
+        listing = asyncio.create_task(
+            dead_letters.list_dead_letters(amqp_url, TRACKING_QUEUE.dead_letter_queue, lambda _: True)
+        )
+        await asyncio.sleep(0.3)
+        await held.nack(requeue=True)
+        found = await listing
+    finally:
+        await connection.close()
+    assert sorted(letter.id for letter in found) == sorted(event.event_id for event in events)
