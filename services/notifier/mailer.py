@@ -11,7 +11,7 @@ recognise the copy.
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
@@ -23,6 +23,7 @@ from prometheus_client import Counter, Gauge
 
 from services.notifier.config import Settings
 from services.notifier.repository import FAILED, PENDING, SENT, NotifierRepository
+from services.notifier.schedule import SendingWindow
 from shared.clock import Clock, as_utc
 
 log = structlog.get_logger()
@@ -68,19 +69,26 @@ def classify(exc: BaseException) -> tuple[bool, int | None]:
     return False, None
 
 
+def retry_at(now: datetime, attempts: int, settings: Settings, window: SendingWindow | None) -> datetime:
+    """When to try again after `attempts` failed tries: exponential backoff, then the next moment the sending
+    window is open. A notice held back until 07:30 must not go out at 22:00 because its first try failed."""
+    seconds = settings.mail_retry_base_seconds * 2 ** max(0, attempts - 1)
+    at = now + timedelta(seconds=min(seconds, settings.mail_retry_max_seconds))
+    return window.next_open(at) if window is not None else at
+
+
 class Mailer:
-    def __init__(self, repository: NotifierRepository, settings: Settings, clock: Clock) -> None:
+    def __init__(
+        self, repository: NotifierRepository, settings: Settings, clock: Clock, window: SendingWindow | None = None
+    ) -> None:
         self._repo = repository
         self._settings = settings
         self._clock = clock
+        self._window = window
         self._wakeup = asyncio.Event()
 
     def wake(self) -> None:
         self._wakeup.set()
-
-    def _backoff(self, attempts: int) -> timedelta:
-        seconds = self._settings.mail_retry_base_seconds * 2 ** max(0, attempts - 1)
-        return timedelta(seconds=min(seconds, self._settings.mail_retry_max_seconds))
 
     async def send_pending(self) -> int:
         """Claim and send one batch of due e-mails; returns how many the server accepted."""
@@ -119,7 +127,7 @@ class Mailer:
         if final:
             fields |= {"status": FAILED, "failed_at": now, "next_attempt_at": None}
         else:
-            fields["next_attempt_at"] = now + self._backoff(attempts)
+            fields["next_attempt_at"] = retry_at(now, attempts, self._settings, self._window)
         EMAILS.labels("failed" if final else "retried").inc()
         log.warning("e-mail not sent", email_id=row["_id"], attempts=attempts, code=code, permanent=permanent,
                     final=final, error=repr(exc))

@@ -34,9 +34,10 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     runtime = ServiceRuntime(SERVICE, settings, queue=NOTIFIER_QUEUE)
     repository = NotifierRepository(runtime.db)
     outbox = Outbox(runtime.db, runtime.publisher, SERVICE, clock, settings.outbox_poll_seconds)
-    mailer = Mailer(repository, settings, clock)
     calendar = load_calendar(settings.calendar_overrides_path)
-    rules = Rules(Ladder.load(settings.ladder_path), calendar, SendingWindow.parse(settings.sending_window, calendar))
+    window = SendingWindow.parse(settings.sending_window, calendar)
+    mailer = Mailer(repository, settings, clock, window)
+    rules = Rules(Ladder.load(settings.ladder_path), calendar, window)
     scanner = EscalationScanner(
         runtime.client, repository, Addressbook(Directory.load(settings.directory_path), settings.contact), outbox,
         mailer, clock, rules, settings.scan_interval_seconds, settings.scan_batch_size, settings.scan_lease_seconds,

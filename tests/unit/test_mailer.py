@@ -120,3 +120,28 @@ def test_sender_recipient_and_date_headers() -> None:
 def test_a_naive_creation_time_from_the_database_is_utc() -> None:
     back = reparsed(build_message(row(created_at=datetime(2027, 7, 5, 2, 0)), SENDER))
     assert parsedate_to_datetime(back["Date"]) == datetime(2027, 7, 5, 2, 0, tzinfo=UTC)
+
+
+def test_a_retry_waits_for_the_sending_window_and_backs_off_inside_it() -> None:
+    from services.notifier.config import Settings
+    from services.notifier.mailer import retry_at
+    from services.notifier.schedule import SendingWindow
+    from shared.calendar import DEFAULT_OVERRIDES, load_calendar
+    from shared.clock import VIETNAM
+
+    window = SendingWindow(load_calendar(DEFAULT_OVERRIDES))
+    settings = Settings(mail_retry_base_seconds=60, mail_retry_max_seconds=3_600)
+
+    def vn(day: int, hour: int, minute: int = 0) -> datetime:
+        return datetime(2026, 12, day, hour, minute, tzinfo=VIETNAM)
+
+    # Thursday 3 December 2026, 10:00: inside the window, plain backoff (60 s, then 120 s, capped at one hour).
+    assert retry_at(vn(3, 10), 1, settings, window) == vn(3, 10, 1)
+    assert retry_at(vn(3, 10), 2, settings, window) == vn(3, 10, 2)
+    assert retry_at(vn(3, 10), 12, settings, window) == vn(3, 11)
+    # 16:59:30 + 60 s falls after 17:00: the retry waits for Friday 07:30, not the evening.
+    assert retry_at(vn(3, 16, 59) + timedelta(seconds=30), 1, settings, window) == vn(4, 7, 30)
+    # Friday 16:30 + one hour: past the window, and the weekend is not working time: Monday 7 December 07:30.
+    assert retry_at(vn(4, 16, 30), 12, settings, window) == vn(7, 7, 30)
+    # With no window (always open), only the backoff.
+    assert retry_at(vn(4, 16, 30), 12, settings, None) == vn(4, 17, 30)
