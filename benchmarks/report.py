@@ -77,8 +77,8 @@ compared with every candidate (cost grows with its square), and only `insert_man
 
 Still missed, and why: the pipeline and the burst stay far under 0.7 on the stand-in because the work the
 system must do beyond the ceiling is all updates — the relay's claim and mark (two updates a row) and the
-notifier's projection (one transaction per event: `services/notifier/` is being rewritten and was left
-alone) — and every update costs the stand-in 10–30 times an insert, on the same one-core database process.
+notifier's projection (one transaction per event, no bulk path yet) — and every update costs the stand-in
+10–30 times an insert, on the same one-core database process.
 Against a real `mongod` those are index-driven and cheap; the ratios here are the stand-in's, not the
 design's. The next steps, not done: a relay that holds one leader lease instead of a lease per row (one
 update a row fewer), a bulk path in the notifier's projection, and re-measuring against a real replica set.
@@ -97,11 +97,11 @@ What the design already allows, and what the figures above say about a national 
   one queue (the raw ceiling above is that figure on this machine); past it, split by routing key
   (e.g. a consistent-hash exchange over four `tracking.N` queues) — the consumers are idempotent and do not
   need global order, only the per-assignment retry they already have.
-- **Agency queues**: intake declares one quorum queue per agency of the directory at start-up (row 2's
-  note: minutes for 10,000). Nationally that is hundreds of thousands of Raft groups — not viable. Agency
-  queues should be declared when an agency is provisioned for AMQP (`dondoc agencies provision`), as
-  classic or stream queues for agencies that read by e-mail and HTTP only, or replaced by one stream per
-  province that agencies read with a filter.
+- **Agency queues**: declared only for agencies provisioned for AMQP (`dondoc agencies provision`), one
+  quorum queue each. Until 2026-11-23 intake declared one per agency of the directory at start-up: minutes
+  for 10,000, and queues filling for agencies nobody could read them for. Nationally, tens of thousands of
+  provisioned agencies are still tens of thousands of Raft groups: past that, one stream per province that
+  agencies read with a filter.
 - **MongoDB**: a replica set (three members; the services already write `w: majority, j: true` and read
   their own writes from the primary). Transactions need it; the bulk paths do not use transactions and
   stay correct through ordering (effect first, then the audit row that marks the event processed).
@@ -112,7 +112,7 @@ What the design already allows, and what the figures above say about a national 
   taken over. Scale tracking and the notifier on queue depth (`dondoc_outbox_pending`, the queue's
   `messages_ready`), intake on HTTP load.
 - **Sharding keys** (when one replica set is not enough): tracking's `assignments` and `events` by
-  `{plan_id: 1, _id: 1}` — a plan's status query and export stay on one shard, and a national plan's
+  `{{plan_id: 1, _id: 1}}` — a plan's status query and export stay on one shard, and a national plan's
   assignments spread because `_id` follows within it (hashed `_id` would spread writes better but
   scatter every status query); the notifier's `periods` by hashed `_id`, because its hot query is the
   due scan on `(state, next_check_at)`, which every shard answers from its own index for its own share —

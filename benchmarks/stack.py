@@ -24,6 +24,9 @@ ISSUER = "dang-uy-xa"
 GROUP = "cac-chi-bo"
 GROUP_NAME = "Các chi bộ trực thuộc"
 
+OPERATOR_TOKEN = "benchmark-operator-token"  # each service accepts it (the stack lives for one run)
+OPERATOR = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
+
 
 def ctl() -> str:
     found = shutil.which("rabbitmqctl")
@@ -109,7 +112,7 @@ class Services:
         port = self.ports.setdefault(name, free_port())
         env = {"AMQP_URL": self.amqp_url, "MONGO_URL": self.mongo_url, "LOG_FORMAT": "json", "LOG_LEVEL": "info",
                f"{name.upper()}_HTTP_PORT": str(port), f"{name.upper()}_MONGO_DATABASE": self.database(name),
-               **self.extra_env}
+               f"{name.upper()}_OPERATOR_TOKEN": OPERATOR_TOKEN, **self.extra_env}
         if self.directory is not None:
             env["DIRECTORY_PATH"] = str(self.directory)
         log = self.folder / f"{name}.log"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DIRECTORY = Path(__file__).resolve().parent.parent / "deploy" / "local" / "directory.yaml"
@@ -36,3 +36,12 @@ class ServiceSettings(BaseSettings):
     http_port: int = 8000
     mongo_database: str = "dondoc"
     outbox_poll_seconds: float = 0.5
+    operator_token: SecretStr | None = Field(
+        default=None, description="the bootstrap operator's token (tracking registers it; the others accept it)"
+    )
+    auth_url: str | None = _shared(  # type: ignore[assignment]
+        "AUTH_URL", None, "tracking's base URL, where intake and the notifier ask who a token belongs to"
+    )
+    auth_cache_seconds: float = Field(
+        default=30.0, description="how long intake and the notifier trust an answer about a token"
+    )

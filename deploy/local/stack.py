@@ -77,7 +77,7 @@ def stop_recorded() -> int:
     return stopped
 
 
-def submit_sample_plan() -> dict[str, Any]:
+def submit_sample_plan(operator_token: str) -> dict[str, Any]:
     plan = json.loads((REPO / "deploy" / "local" / "sample-plan.json").read_text(encoding="utf-8"))
     now = datetime.now(UTC)
     # A new number each run (the plan number identifies a plan), and a deadline close enough to watch pass.
@@ -92,7 +92,8 @@ def submit_sample_plan() -> dict[str, Any]:
             "wording": f"báo cáo nhanh, gửi trong {DEMO_DEADLINE_SECONDS} giây (thử nghiệm)",
         },
     )
-    response = httpx.post(f"http://127.0.0.1:{SERVICES['intake']}/plans", json=plan, timeout=30)
+    response = httpx.post(f"http://127.0.0.1:{SERVICES['intake']}/plans", json=plan, timeout=30,
+                          headers={"Authorization": f"Bearer {operator_token}"})
     response.raise_for_status()
     result: dict[str, Any] = response.json()
     result["number"] = plan["number"]
@@ -159,6 +160,8 @@ def run() -> int:
         operator_token = secrets.token_urlsafe(24)
         env = {
             "TRACKING_OPERATOR_TOKEN": operator_token,
+            # Intake and the notifier ask tracking who a token belongs to.
+            "AUTH_URL": f"http://127.0.0.1:{SERVICES['tracking']}",
             "AMQP_URL": amqp_url,
             "MONGO_URL": mongo_url,
             "LOG_FORMAT": "json",
@@ -173,7 +176,7 @@ def run() -> int:
         for name, port in SERVICES.items():
             wait_until(lambda port=port: (processes.check_alive(), http_ready(f"http://127.0.0.1:{port}/readyz"))[1],
                        60, f"{name} to be ready (log: {logs / f'{name}.log'})")
-        plan = submit_sample_plan()
+        plan = submit_sample_plan(operator_token)
         act_as_agencies(plan, operator_token)
         tracking = f"http://127.0.0.1:{SERVICES['tracking']}"
         say("")

@@ -8,6 +8,8 @@ import sys
 
 import httpx
 
+from services.cli.token import add_token_argument, authorization
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     escalations = subparsers.add_parser("escalations", help="the notifier's escalation ladder")
@@ -22,13 +24,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     preview.add_argument("--at", help="thời điểm, ví dụ 2026-07-01T08:00:00+07:00 (mặc định: bây giờ)")
     preview.add_argument("--url", default=os.environ.get("DONDOC_NOTIFIER_URL", "http://127.0.0.1:8003"),
                          help="địa chỉ dịch vụ notifier (mặc định %(default)s)")
+    add_token_argument(preview)
     preview.set_defaults(handler=run_preview)
 
 
 def run_preview(args: argparse.Namespace) -> int:
+    headers = authorization(args)
+    if headers is None:
+        return 2
     params = {"at": args.at} if args.at else {}
     try:
-        response = httpx.get(f"{args.url.rstrip('/')}/escalations/preview", params=params, timeout=60)
+        response = httpx.get(f"{args.url.rstrip('/')}/escalations/preview", params=params, headers=headers,
+                             timeout=60)
     except httpx.HTTPError as exc:
         sys.stderr.write(f"Không kết nối được tới {args.url}: {exc}\n")
         return 1

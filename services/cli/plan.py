@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 
+from services.cli.token import add_token_argument, authorization
 from shared.settings import DEFAULT_DIRECTORY
 
 _EPILOG = (
@@ -52,6 +53,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     submit.add_argument("file", type=Path, metavar="FILE", help="tệp kế hoạch: .docx, .txt hoặc .json")
     submit.add_argument("--url", default=os.environ.get("DONDOC_INTAKE_URL", "http://127.0.0.1:8001"),
                         help="địa chỉ dịch vụ intake (mặc định %(default)s, hoặc biến DONDOC_INTAKE_URL)")
+    add_token_argument(submit)
     submit.add_argument("--skip-unresolved", action="store_true",
                         help="vẫn đăng ký khi có cơ quan chưa có trong danh bạ (các cơ quan đó không được giao)")
     submit.set_defaults(handler=run_submit)
@@ -134,9 +136,12 @@ def run_submit(args: argparse.Namespace) -> int:
     data = _read(args.file)
     if data is None:
         return 1
+    headers = authorization(args)
+    if headers is None:
+        return 2
     url = f"{args.url.rstrip('/')}/plans/document"
     try:
-        response = httpx.post(url, files={"file": (args.file.name, data)},
+        response = httpx.post(url, files={"file": (args.file.name, data)}, headers=headers,
                               data={"skip_unresolved": "true" if args.skip_unresolved else "false"}, timeout=60)
     except httpx.HTTPError as exc:
         sys.stderr.write(f"Không kết nối được tới {args.url}: {exc}. Dịch vụ intake đã chạy chưa?\n")

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import httpx
 
+from services.cli.token import add_token_argument, authorization
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     report = subparsers.add_parser("report", help="báo cáo tình hình thực hiện / plan status reports")
@@ -25,17 +27,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     export.add_argument("-o", "--output", type=Path, help="tệp ghi ra (mặc định PLAN.xlsx / PLAN.csv)")
     export.add_argument("--url", default=os.environ.get("DONDOC_TRACKING_URL", "http://127.0.0.1:8002"),
                         help="địa chỉ dịch vụ tracking (mặc định %(default)s)")
-    export.add_argument("--token", default=os.environ.get("DONDOC_TOKEN"), help="token (hoặc DONDOC_TOKEN)")
+    add_token_argument(export)
     export.set_defaults(handler=run_export)
 
 
 def run_export(args: argparse.Namespace) -> int:
-    if not args.token:
-        sys.stderr.write("Thiếu token: đặt biến DONDOC_TOKEN hoặc dùng --token.\n")
+    headers = authorization(args)
+    if headers is None:
         return 2
     url = f"{args.url.rstrip('/')}/plans/{args.plan_id}/status.{args.format}"
     try:
-        response = httpx.get(url, headers={"Authorization": f"Bearer {args.token}"}, timeout=60)
+        response = httpx.get(url, headers=headers, timeout=60)
     except httpx.HTTPError as exc:
         sys.stderr.write(f"Không kết nối được tới {args.url}: {exc}\n")
         return 1

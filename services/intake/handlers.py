@@ -19,6 +19,7 @@ from services.intake.documents.readers import MAX_BYTES
 from services.intake.documents.to_submission import to_submission
 from services.intake.domain import PlanRejected, PlanSubmission, register_plan
 from services.intake.repository import PlanRepository
+from shared.auth import IssuerOrOperator, Principal
 from shared.clock import VIETNAM, Clock
 from shared.contracts import Event
 from shared.directory import Directory
@@ -74,19 +75,29 @@ def _public_assignments(record: dict[str, Any]) -> list[dict[str, Any]]:
     return [{k: a[k] for k in ("assignment_id", "agency", "task")} for a in record["assignments"]]
 
 
+def _may_act_for(principal: Principal, issuer_code: str) -> None:
+    """An issuer submits and reads only its own plans; an operator any."""
+    if principal.role == "issuer" and principal.code != issuer_code:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"this plan is issued by {issuer_code}, not by {principal.code}")
+
+
 def build_router(deps: IntakeDeps) -> APIRouter:
     router = APIRouter(tags=["plans"])
 
     @router.post("/plans", status_code=status.HTTP_201_CREATED)
-    async def submit_plan(submission: PlanSubmission, response: Response) -> dict[str, Any]:
+    async def submit_plan(
+        submission: PlanSubmission, response: Response, principal: IssuerOrOperator
+    ) -> dict[str, Any]:
         """Register a structured plan: one assignment per responsible agency is published. Submitted again,
-        an unchanged plan publishes nothing (200); a corrected one publishes only the difference (200)."""
+        an unchanged plan publishes nothing (200); a corrected one publishes only the difference (200).
+        An issuer's token submits only plans it issues; an operator's any."""
         today = deps.clock.now().astimezone(VIETNAM).date()
         try:
             record, events = register_plan(submission, deps.directory, today, deps.max_assignments)
         except PlanRejected as exc:
             PLANS_REJECTED.labels("unresolved").inc()
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=exc.problems) from exc
+        _may_act_for(principal, str(record["issuer"]))
         plan_id = str(record["_id"])
         structlog.contextvars.bind_contextvars(plan_id=plan_id)
         record["registered_at"] = deps.clock.now()
@@ -147,7 +158,7 @@ def build_router(deps: IntakeDeps) -> APIRouter:
         }
 
     @router.post("/plans/preview", openapi_extra=_UPLOAD_OR_JSON)
-    async def preview_plan(request: Request) -> dict[str, Any]:
+    async def preview_plan(request: Request, principal: IssuerOrOperator) -> dict[str, Any]:
         """Show what a plan document (.txt, .docx or JSON; a `file` upload or the request body) would publish:
         assignments with agency code, kind, clause, source line and task; deadlines with period, wording and
         instant; recipients; and every phrase that could not be resolved, with its line. Nothing is stored."""
@@ -171,6 +182,7 @@ def build_router(deps: IntakeDeps) -> APIRouter:
     @router.post("/plans/document", status_code=status.HTTP_201_CREATED)
     async def submit_plan_document(
         response: Response,
+        principal: IssuerOrOperator,
         file: UploadFile = File(description="the plan: .txt (UTF-8 or UTF-16), .docx, or .json"),  # noqa: B008
         skip_unresolved: bool = Form(  # noqa: B008
             False, description="publish even though some bodies named in the plan are not in the directory"
@@ -192,16 +204,17 @@ def build_router(deps: IntakeDeps) -> APIRouter:
         except DocumentError as exc:
             raise _document_refused(exc) from exc
         DOCUMENTS_READ.labels("submitted").inc()
-        result = await submit_plan(submission, response)
+        result = await submit_plan(submission, response, principal)
         log.info("plan document registered", file=file.filename, skipped=len(skipped))
         return {**result, "skipped": skipped}
 
     @router.get("/plans/{plan_id}")
-    async def get_plan(plan_id: str) -> dict[str, Any]:
-        """A registered plan and the assignments it created."""
+    async def get_plan(plan_id: str, principal: IssuerOrOperator) -> dict[str, Any]:
+        """A registered plan and the assignments it created (its issuer's and operators' to read)."""
         plan = await deps.plans.get(plan_id)
         if plan is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no plan {plan_id}")
+        _may_act_for(principal, str(plan["issuer"]))
         plan["plan_id"] = plan.pop("_id")
         return plan
 

@@ -7,7 +7,8 @@ from fastapi import FastAPI
 from services.intake.config import Settings
 from services.intake.handlers import IntakeDeps, build_router
 from services.intake.repository import PlanRepository
-from shared.broker import declare_agency_queues, document_publications
+from shared.auth import TokenVerifier, install
+from shared.broker import document_publications
 from shared.clock import Clock, SystemClock
 from shared.contracts import AssignmentCancelled, AssignmentCreated, PlanRegistered
 from shared.directory import Directory
@@ -34,12 +35,15 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     )
 
     async def prepare() -> None:
-        await declare_agency_queues(runtime.broker, sorted(deps.directory.agencies))
+        # Agency queues are not declared here: `dondoc agencies provision` declares them for the agencies it
+        # gives a broker user. Declared for every agency of the directory, they took minutes to start with
+        # 10,000 agencies and filled, for agencies without a broker user, with messages nobody could read.
         await plans.ensure_indexes()
         await outbox.ensure_indexes()
 
     lifespan = runtime.lifespan(prepare, lambda: {"outbox-relay": outbox.run()})
     app = FastAPI(title="dondoc intake", version="1", lifespan=lifespan)
+    install(app, TokenVerifier(settings.operator_token, settings.auth_url, settings.auth_cache_seconds))
     app.state.runtime = runtime  # the contract generator reads the broker's channels from here
     app.include_router(build_router(deps))
     add_operational_routes(app, runtime.readiness_checks(), settings.max_request_bytes)

@@ -11,6 +11,7 @@ from fastapi import APIRouter, HTTPException, Query
 from services.notifier.escalation import EscalationScanner
 from services.notifier.repository import NotifierRepository
 from services.notifier.silences import SilenceRequest, new_row
+from shared.auth import Operator
 from shared.clock import Clock, as_utc
 
 
@@ -23,6 +24,7 @@ def build_router(repository: NotifierRepository, scanner: EscalationScanner, clo
 
     @router.get("/escalations/preview")
     async def preview(
+        operator: Operator,
         at: Annotated[datetime | None, Query(description="the moment to preview (ISO 8601); default now")] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 200,
     ) -> dict[str, Any]:
@@ -46,13 +48,14 @@ def build_router(repository: NotifierRepository, scanner: EscalationScanner, clo
         }
 
     @router.get("/assignments/{assignment_id}/periods")
-    async def periods(assignment_id: str) -> dict[str, Any]:
+    async def periods(assignment_id: str, operator: Operator) -> dict[str, Any]:
         """The notifier's view of one assignment's reporting periods, acknowledgement window and next checks."""
         rows = await repository.periods.find({"assignment_id": assignment_id}, {"steps": 0}).to_list()
         return {"assignment_id": assignment_id, "periods": [_public(r, "period_id") for r in rows]}
 
     @router.get("/emails")
     async def emails(
+        operator: Operator,
         status: Literal["pending", "sent", "failed"] | None = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> dict[str, Any]:
@@ -64,7 +67,7 @@ def build_router(repository: NotifierRepository, scanner: EscalationScanner, clo
         return {"emails": [_public(r, "email_id") for r in rows]}
 
     @router.post("/silences", status_code=201)
-    async def create_silence(request: SilenceRequest) -> dict[str, Any]:
+    async def create_silence(request: SilenceRequest, operator: Operator) -> dict[str, Any]:
         """Mute a plan, an agency or a ladder level for a time window; muted notices are kept, not lost."""
         row = new_row(request, clock.now())
         await repository.silences.insert_one(dict(row))
@@ -72,6 +75,7 @@ def build_router(repository: NotifierRepository, scanner: EscalationScanner, clo
 
     @router.get("/silences")
     async def list_silences(
+        operator: Operator,
         active: Annotated[bool, Query(description="only those not yet ended")] = True,
     ) -> dict[str, Any]:
         """Operators' silences."""
@@ -80,7 +84,7 @@ def build_router(repository: NotifierRepository, scanner: EscalationScanner, clo
         return {"silences": [_public(r, "silence_id") for r in rows]}
 
     @router.delete("/silences/{silence_id}", status_code=204)
-    async def delete_silence(silence_id: str) -> None:
+    async def delete_silence(silence_id: str, operator: Operator) -> None:
         """End a silence now: what it held back goes out at the next scan if still due."""
         result = await repository.silences.delete_one({"_id": silence_id})
         if result.deleted_count != 1:

@@ -14,6 +14,7 @@ from services.notifier.mailer import Mailer
 from services.notifier.recipients import Addressbook
 from services.notifier.repository import NotifierRepository
 from services.notifier.schedule import SendingWindow
+from shared.auth import TokenVerifier, install
 from shared.broker import document_publications
 from shared.calendar import load_calendar
 from shared.clock import Clock, SystemClock
@@ -62,6 +63,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         prepare, lambda: {"outbox-relay": outbox.run(), "mailer": mailer.run(), "escalation-scan": scanner.run()}
     )
     app = FastAPI(title="dondoc notifier", version="1", lifespan=lifespan)
+    install(app, TokenVerifier(settings.operator_token, settings.auth_url, settings.auth_cache_seconds))
     app.state.runtime = runtime  # the contract generator reads the broker's channels from here
     app.include_router(build_router(repository, scanner, clock))
     add_operational_routes(app, runtime.readiness_checks())

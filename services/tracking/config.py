@@ -1,4 +1,3 @@
-from pydantic import SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings
@@ -11,6 +10,5 @@ class Settings(ServiceSettings):
 
     http_port: int = 8002
     mongo_database: str = "dondoc_tracking"
-    operator_token: SecretStr | None = None  # registered at start-up: the first operator's token
     agency_user_prefix: str = ""  # broker user of agency X is f"{prefix}{X}"
     status_metrics_seconds: float = 60.0  # how often the four-state gauge is recomputed

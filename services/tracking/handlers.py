@@ -255,6 +255,12 @@ def build_router(deps: TrackingDeps) -> APIRouter:
         token_id, token = await deps.tokens.issue(body.subject, body.role, deps.clock.now(), body.label)
         return {"token_id": token_id, "token": token, "subject": body.subject, "role": body.role}
 
+    @router.get("/tokens/me", tags=["tokens"])
+    async def who_am_i(actor: Caller) -> dict[str, Any]:
+        """Who the token in the request belongs to. Intake and the notifier ask this (token introspection)
+        and trust the answer for a short while (`AUTH_CACHE_SECONDS`)."""
+        return {"subject": actor.code, "role": actor.role}
+
     @router.delete("/tokens/{token_id}", tags=["operators"])
     async def revoke_token(token_id: Identifier, actor: Operator) -> dict[str, Any]:
         """Revoke a token at once."""

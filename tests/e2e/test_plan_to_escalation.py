@@ -38,6 +38,8 @@ def stack(amqp_url: str, mongo_url: str, mail_folder, tmp_path: Path):
     for name, port in ports.items():
         env[f"{name.upper()}_HTTP_PORT"] = str(port)
         env[f"{name.upper()}_MONGO_DATABASE"] = f"dondoc_e2e_{name}_{run}"
+    # Intake and the notifier ask tracking who a token belongs to: the operator's token works everywhere.
+    env["AUTH_URL"] = f"http://127.0.0.1:{ports['tracking']}"
     processes = Processes()
 
     def start(name: str) -> None:
@@ -87,7 +89,7 @@ def test_a_missed_deadline_reaches_exactly_the_agencies_that_did_not_report(stac
         ],
         "deadlines": [{"period": "2026-DEMO", "due": due.isoformat(), "wording": "gửi trong 8 giây"}],
     }
-    response = httpx.post(f"{urls['intake']}/plans", json=plan, timeout=30)
+    response = httpx.post(f"{urls['intake']}/plans", json=plan, headers=OPERATOR, timeout=30)
     assert response.status_code == 201, response.text
     body = response.json()
     assignments = {a["agency"]: a["assignment_id"] for a in body["assignments"]}
@@ -115,6 +117,7 @@ def test_a_missed_deadline_reaches_exactly_the_agencies_that_did_not_report(stac
 
     preview = subprocess.run(
         [sys.executable, "-m", "services.cli", "escalations", "preview", "--url", urls["notifier"],
+         "--token", OPERATOR["Authorization"].removeprefix("Bearer "),
          "--at", (due + timedelta(minutes=1)).isoformat()],
         capture_output=True, text=True, timeout=60,
     )
@@ -178,7 +181,7 @@ def test_a_real_prometheus_scrapes_the_business_metrics(stack, tmp_path: Path) -
                         {"agency": "Ban Tuyên giáo", "task": "Báo cáo."}],
         "deadlines": [{"period": "2027-H1", "due": "2027-06-30"}],
     }
-    assert httpx.post(f"{urls['intake']}/plans", json=plan, timeout=30).status_code == 201
+    assert httpx.post(f"{urls['intake']}/plans", json=plan, headers=OPERATOR, timeout=30).status_code == 201
 
     def assignments_created() -> float:
         try:

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 from aiosmtpd.controller import Controller
 from fastapi import FastAPI
+from pydantic import SecretStr
 
 from deploy.local.infra import free_port
 from deploy.local.smtp_sink import MailFolder
@@ -26,6 +27,7 @@ from services.notifier.mailer import Mailer
 from services.notifier.recipients import Addressbook
 from services.notifier.repository import NotifierRepository
 from services.notifier.schedule import SendingWindow
+from shared.auth import TokenVerifier, install
 from shared.calendar import DEFAULT_OVERRIDES, load_calendar
 from shared.clock import FakeClock
 from shared.contracts import AssignmentCreated, ReportingDeadline
@@ -34,6 +36,7 @@ from shared.mongo import make_client
 from shared.outbox import Outbox
 from shared.settings import DEFAULT_DIRECTORY
 from tests.conftest import random_ref
+from tests.integration.conftest import OPERATOR, OPERATOR_TOKEN
 
 DIRECTORY = Directory.load(DEFAULT_DIRECTORY)
 CALENDAR = load_calendar(DEFAULT_OVERRIDES)
@@ -50,8 +53,9 @@ class Notifier:
 
     def http(self) -> httpx.AsyncClient:
         app = FastAPI()
+        install(app, TokenVerifier(SecretStr(OPERATOR_TOKEN), auth_url=None))
         app.include_router(build_router(self.repository, self.scanner, self.clock))
-        return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://notifier")
+        return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://notifier", headers=OPERATOR)
 
     async def scan_all(self) -> int:
         total = 0

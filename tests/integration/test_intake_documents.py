@@ -14,7 +14,7 @@ from services.intake.main import create_app
 from shared.topology import EVENTS_EXCHANGE
 from tests.conftest import eventually, random_ref
 from tests.fixtures.docx_plans import text_to_docx
-from tests.integration.conftest import running
+from tests.integration.conftest import OPERATOR, running
 from tests.unit.documents_support import FIXTURES, REAL_PLAN
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -31,7 +31,7 @@ def cell_plan(number: str) -> str:
 
 async def test_preview_shows_the_parse_and_stores_nothing(service_settings) -> None:
     app = create_app(service_settings(Settings))
-    async with running(app) as http:
+    async with running(app, OPERATOR) as http:
         text = (FIXTURES / "ward-cleanup-plan.txt").read_bytes()
         response = await http.post("/plans/preview", files={"file": ("ward.txt", text, "text/plain")})
         assert response.status_code == 200, response.text
@@ -67,7 +67,7 @@ async def test_a_document_publishes_one_message_per_body(service_settings, amqp)
     listener = await amqp.declare_queue(random_ref("listen-"), exclusive=True)
     await listener.bind(exchange, "assignment.created.#")
     app = create_app(service_settings(Settings))
-    async with running(app) as http:
+    async with running(app, OPERATOR) as http:
         number = plan_number()
         docx = text_to_docx(cell_plan(number))
         response = await http.post("/plans/document", files={"file": ("plan.docx", docx, DOCX)})
@@ -89,7 +89,7 @@ async def test_a_document_publishes_one_message_per_body(service_settings, amqp)
 
 async def test_unresolved_bodies_are_refused_unless_skipped(service_settings) -> None:
     app = create_app(service_settings(Settings))
-    async with running(app) as http:
+    async with running(app, OPERATOR) as http:
         text = (FIXTURES / "ward-cleanup-plan.txt").read_text(encoding="utf-8")
         text = text.replace("12-KH/ĐU", plan_number()).encode()
         refused = await http.post("/plans/document", files={"file": ("ward.txt", text)})
@@ -111,7 +111,7 @@ async def test_unresolved_bodies_are_refused_unless_skipped(service_settings) ->
 )
 async def test_unreadable_files_get_typed_errors(service_settings, data: bytes, status: int, code: str) -> None:
     app = create_app(service_settings(Settings))
-    async with running(app) as http:
+    async with running(app, OPERATOR) as http:
         for path in ("/plans/preview", "/plans/document"):
             response = await http.post(path, files={"file": ("x", data)})
             assert response.status_code == status, response.text
@@ -122,7 +122,7 @@ async def test_the_real_plan_over_http(service_settings) -> None:
     if not REAL_PLAN.exists():
         pytest.skip("the real plan (../shared/plans) is not beside the repository")
     app = create_app(service_settings(Settings))
-    async with running(app) as http:
+    async with running(app, OPERATOR) as http:
         response = await http.post("/plans/preview", files={"file": ("85.txt", REAL_PLAN.read_bytes())})
         assert response.status_code == 200, response.text
         body = response.json()

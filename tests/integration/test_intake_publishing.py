@@ -12,7 +12,7 @@ from services.intake.main import create_app
 from shared.broker import EventPublisher, PublishError, declare_topology, make_broker
 from shared.topology import EVENTS_EXCHANGE
 from tests.conftest import eventually, random_ref
-from tests.integration.conftest import running
+from tests.integration.conftest import OPERATOR, running
 
 
 async def amqp_listener_bind(listener, exchange) -> None:  # type: ignore[no-untyped-def]
@@ -39,7 +39,7 @@ async def test_a_plan_becomes_one_persistent_message_per_agency(service_settings
     listener = await amqp.declare_queue(random_ref("listen-"), exclusive=True)
     await listener.bind(exchange, "assignment.created.#")
     app = create_app(service_settings(Settings))
-    async with running(app) as http:
+    async with running(app, OPERATOR) as http:
         number = f"{random_ref('n')}-KH/ĐU"
         response = await http.post("/plans", json=plan(number))
         assert response.status_code == 201, response.text

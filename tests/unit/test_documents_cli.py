@@ -28,5 +28,8 @@ def test_an_unreadable_file_is_a_message_not_a_traceback(tmp_path, capsys: pytes
     empty.write_bytes(b"")
     assert main(["plan", "parse", str(empty)]) == 1
     assert "rỗng" in capsys.readouterr().err
-    assert main(["plan", "submit", str(FIXTURES / "cell-meeting-plan.txt"), "--url", "http://127.0.0.1:9"]) == 1
+    plan = str(FIXTURES / "cell-meeting-plan.txt")
+    assert main(["plan", "submit", plan, "--url", "http://127.0.0.1:9", "--token", ""]) == 2
+    assert "Thiếu token" in capsys.readouterr().err
+    assert main(["plan", "submit", plan, "--url", "http://127.0.0.1:9", "--token", "t"]) == 1
     assert "Không kết nối được" in capsys.readouterr().err

@@ -31,8 +31,9 @@ async def test_an_oversized_body_is_refused_with_413_with_or_without_content_len
 
 
 async def test_intake_allows_a_document_sized_body_but_not_more() -> None:
-    app = intake_app(IntakeSettings(max_request_bytes=3 * 1024 * 1024))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://i") as client:
+    app = intake_app(IntakeSettings(max_request_bytes=3 * 1024 * 1024, operator_token="operator"))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://i",
+                                 headers={"Authorization": "Bearer operator"}) as client:
         within = await client.post("/plans", content=b"{" + b" " * (2 * 1024 * 1024) + b"}",
                                    headers={"Content-Type": "application/json"})
         assert within.status_code == 422  # parsed and refused as an invalid plan, not as too large

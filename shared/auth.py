@@ -1,0 +1,137 @@
+"""Who is calling intake's and the notifier's HTTP routes.
+
+Tokens are issued, stored (as hashes) and revoked by tracking (`POST /tokens`, `DELETE /tokens/{id}`); an
+agency, issuer or operator holds one token for every service. Intake and the notifier ask tracking who a
+token belongs to (`GET /tokens/me`, token introspection) and keep the answer for `auth_cache_seconds`, so a
+revoked token stops working there within that time (at once in tracking itself).
+
+The bootstrap operator token from the settings (`<SERVICE>_OPERATOR_TOKEN`) is also accepted directly,
+so an operator can still act when tracking is down. With neither a token nor `AUTH_URL` configured, every
+request is refused: a route is never open by omission.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+import httpx
+import structlog
+from fastapi import Depends, FastAPI, Header, HTTPException, Request, status
+from pydantic import SecretStr
+
+log = structlog.get_logger()
+
+Role = Literal["agency", "issuer", "operator"]
+ROLES: tuple[Role, ...] = ("agency", "issuer", "operator")
+NEGATIVE_CACHE_SECONDS = 5.0  # an unknown token is asked about again after this long, not on every request
+MAX_CACHED = 10_000
+
+
+@dataclass(frozen=True)
+class Principal:
+    code: str
+    role: Role
+
+
+class Unauthenticated(Exception):
+    """No token, or one that is unknown or revoked."""
+
+
+class AuthUnavailable(Exception):
+    """The token service could not be asked; the caller may try again."""
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class TokenVerifier:
+    def __init__(
+        self,
+        operator_token: SecretStr | None,
+        auth_url: str | None,
+        cache_seconds: float = 30.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._operator_digest = _digest(operator_token.get_secret_value()) if operator_token else None
+        self._auth_url = auth_url.rstrip("/") if auth_url else None
+        self._cache_seconds = cache_seconds
+        self._transport = transport
+        self._cache: dict[str, tuple[float, Principal | None]] = {}
+
+    async def identify(self, authorization: str | None) -> Principal:
+        if not authorization or not authorization.startswith("Bearer "):
+            raise Unauthenticated("send your token as `Authorization: Bearer <token>`")
+        token = authorization.removeprefix("Bearer ").strip()
+        digest = _digest(token)
+        if self._operator_digest is not None and hmac.compare_digest(digest, self._operator_digest):
+            return Principal(code="operator", role="operator")
+        now = time.monotonic()
+        cached = self._cache.get(digest)
+        if cached is not None and cached[0] > now:
+            return self._known(cached[1])
+        principal = await self._ask(token)
+        if len(self._cache) >= MAX_CACHED:
+            self._cache = {k: v for k, v in self._cache.items() if v[0] > now}
+        ttl = self._cache_seconds if principal is not None else NEGATIVE_CACHE_SECONDS
+        self._cache[digest] = (now + ttl, principal)
+        return self._known(principal)
+
+    @staticmethod
+    def _known(principal: Principal | None) -> Principal:
+        if principal is None:
+            raise Unauthenticated("the token is unknown or has been revoked")
+        return principal
+
+    async def _ask(self, token: str) -> Principal | None:
+        if self._auth_url is None:
+            return None
+        try:
+            async with httpx.AsyncClient(base_url=self._auth_url, timeout=5.0, transport=self._transport) as client:
+                response = await client.get("/tokens/me", headers={"Authorization": f"Bearer {token}"})
+        except httpx.HTTPError as exc:
+            log.warning("token service unreachable", auth_url=self._auth_url, error=type(exc).__name__)
+            raise AuthUnavailable("the token service does not answer; try again shortly") from None
+        if response.status_code == status.HTTP_401_UNAUTHORIZED:
+            return None
+        if response.status_code != status.HTTP_200_OK:
+            log.warning("token service failed", auth_url=self._auth_url, status=response.status_code)
+            raise AuthUnavailable("the token service failed; try again shortly")
+        body = response.json()
+        if body.get("role") not in ROLES or not isinstance(body.get("subject"), str):
+            raise AuthUnavailable("the token service answered something unexpected")
+        return Principal(code=body["subject"], role=body["role"])
+
+
+def requires(*roles: Role) -> Callable[..., Awaitable[Principal]]:
+    """A FastAPI dependency: the caller, who must hold one of `roles` (401, 403 or 503 otherwise). The
+    service's verifier is `app.state.token_verifier` (set by `install`)."""
+
+    async def check(request: Request, authorization: Annotated[str | None, Header()] = None) -> Principal:
+        verifier: TokenVerifier = request.app.state.token_verifier
+        try:
+            principal = await verifier.identify(authorization)
+        except Unauthenticated as exc:
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, str(exc),
+                                headers={"WWW-Authenticate": "Bearer"}) from None
+        except AuthUnavailable as exc:
+            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc),
+                                headers={"Retry-After": "5"}) from None
+        if principal.role not in roles:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"this needs the role {' or '.join(roles)}")
+        return principal
+
+    return check
+
+
+def install(app: FastAPI, verifier: TokenVerifier) -> None:
+    app.state.token_verifier = verifier
+
+
+Operator = Annotated[Principal, Depends(requires("operator"))]
+IssuerOrOperator = Annotated[Principal, Depends(requires("issuer", "operator"))]
