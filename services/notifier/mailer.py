@@ -97,8 +97,19 @@ class Mailer:
         token, rows = await self._repo.claim_emails(
             self._clock.now(), settings.mail_batch_size, timedelta(seconds=settings.mail_lease_seconds)
         )
+        return await self.send_claimed(token, rows)
+
+    async def send_claimed(self, token: str, rows: list[dict[str, Any]]) -> int:
+        """Send e-mails this replica claimed under `token`, each only while the claim still holds."""
+        settings = self._settings
         sent = 0
+        lease = timedelta(seconds=settings.mail_lease_seconds)
         for row in rows:
+            # One claim covers the batch, but a slow server can outlast it: each e-mail is sent only while its
+            # claim still holds, renewed first, or a replica that took the expired rows over would send it too.
+            if not await self._repo.renew_email(row["_id"], token, self._clock.now() + lease):
+                log.warning("e-mail claim expired; left to the replica that took it", email_id=row["_id"])
+                continue
             try:
                 await aiosmtplib.send(
                     build_message(row, settings.mail_from, settings.mail_domain),

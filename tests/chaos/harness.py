@@ -1,6 +1,7 @@
 """What the fault scenarios share: a RabbitMQ node and a MongoDB-wire server owned by the test, a
 confirming producer that retries until the broker confirms, the tally of every message, and the
-summary line each scenario prints (and appends to $CHAOS_SUMMARY_FILE for docs/reliability.md)."""
+summary line each scenario prints (and appends to $CHAOS_SUMMARY_FILE for docs/reliability.md); for the
+e-mail scenarios, a real SMTP server that counts what it accepts."""
 
 from __future__ import annotations
 
@@ -12,18 +13,21 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from email.parser import BytesHeaderParser
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import aio_pika
 import structlog
+from aiosmtpd.controller import Controller
 from fastapi import FastAPI
 from prometheus_client import REGISTRY
 from pymongo import AsyncMongoClient
@@ -71,19 +75,59 @@ class Tally:
 
     def report(self) -> str:
         """Print the summary line (and keep it for the reliability record)."""
-        text = self.line()
-        print(f"\n{text}", flush=True)  # noqa: T201 - the summary line is this test's output
-        target = os.environ.get(SUMMARY_FILE_ENV)
-        if target:
-            with open(target, "a", encoding="utf-8") as out:
-                out.write(text + "\n")
-        return text
+        return record_summary(self.line())
 
     def check(self, poison: int = 0) -> None:
         self.report()
         assert self.lost == 0, f"{self.lost} confirmed messages were never stored: {self.line()}"
         assert self.duplicated == 0, f"{self.duplicated} stored duplicates: {self.line()}"
         assert self.dead_lettered == poison, f"dead-lettered {self.dead_lettered}, expected {poison}: {self.line()}"
+
+
+def record_summary(text: str) -> str:
+    print(f"\n{text}", flush=True)  # noqa: T201 - the summary line is this test's output
+    target = os.environ.get(SUMMARY_FILE_ENV)
+    if target:
+        with open(target, "a", encoding="utf-8") as out:
+            out.write(text + "\n")
+    return text
+
+
+@dataclass
+class MailTally:
+    """The counts of an e-mail scenario (7, 8), from the notifier's `emails` collection and what the SMTP
+    server accepted: `queued` rows, `delivered` distinct Message-IDs accepted (250), `lost` rows that should
+    have been delivered and were not, `duplicated` copies accepted beyond the first per Message-ID, `failed`
+    rows that ended with status failed."""
+
+    scenario: str
+    queued: int = 0
+    delivered: int = 0
+    lost: int = 0
+    duplicated: int = 0
+    failed: int = 0
+    extra: dict[str, object] = field(default_factory=dict)
+    started: float = field(default_factory=time.monotonic)
+
+    def line(self) -> str:
+        fields = {
+            "scenario": self.scenario, "queued": self.queued, "delivered": self.delivered, "lost": self.lost,
+            "duplicated": self.duplicated, "failed": self.failed, **self.extra,
+            "seconds": f"{time.monotonic() - self.started:.1f}",
+        }
+        return " ".join(f"{key}={value}" for key, value in fields.items())
+
+    def report(self) -> str:
+        return record_summary(self.line())
+
+    def check(self, failed: int = 0, duplicates_allowed: int = 0) -> None:
+        """lost = 0, at most `duplicates_allowed` copies, and exactly `failed` rows failed."""
+        self.report()
+        assert self.lost == 0, f"{self.lost} e-mails were never delivered: {self.line()}"
+        assert self.duplicated <= duplicates_allowed, (
+            f"{self.duplicated} duplicate e-mails, at most {duplicates_allowed} allowed: {self.line()}"
+        )
+        assert self.failed == failed, f"{self.failed} e-mails failed, expected {failed}: {self.line()}"
 
 
 def consumed(outcome: str, event_type: str = "assignment.created") -> float:
@@ -431,6 +475,54 @@ class MongoStandIn:
                 await self.kill()
 
 
+class MailServer:
+    """An aiosmtpd handler that counts every message it accepts by Message-ID. `answer(recipients)` may
+    refuse a message (return an SMTP reply such as "421 …" or "554 …"; None accepts it) and `accepted(id)`
+    is called on the server's event loop right after a message is taken, just before its 250 is written."""
+
+    def __init__(
+        self, answer: Callable[[list[str]], str | None] | None = None,
+        accepted: Callable[[str], None] | None = None,
+    ) -> None:
+        self.answer = answer
+        self.accepted = accepted
+        self.received: Counter[str] = Counter()
+        self.replies: Counter[str] = Counter()
+        self._lock = threading.Lock()  # the server runs in a thread of its own; the test reads from its loop
+
+    def snapshot(self) -> tuple[Counter[str], Counter[str]]:
+        """Copies of (accepted per Message-ID, replies per code)."""
+        with self._lock:
+            return Counter(self.received), Counter(self.replies)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        refusal = self.answer(list(envelope.rcpt_tos)) if self.answer else None
+        if refusal:
+            with self._lock:
+                self.replies[refusal[:3]] += 1
+            return refusal
+        headers = BytesHeaderParser().parsebytes(envelope.original_content or envelope.content or b"")
+        message_id = str(headers.get("Message-ID", "")).strip()
+        with self._lock:
+            self.received[message_id] += 1
+            self.replies["250"] += 1
+        if self.accepted is not None:
+            self.accepted(message_id)
+        return "250 2.0.0 OK: queued"
+
+
+@contextlib.contextmanager
+def smtp_server(handler: MailServer) -> Iterator[int]:
+    """A real SMTP server (aiosmtpd, in a thread of its own) on a free port; yields the port."""
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield port
+    finally:
+        controller.stop()
+
+
 @contextlib.asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[FastAPI]:
     """Run a service in-process: broker, database, consumers and background loops, no HTTP server."""
@@ -439,10 +531,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[FastAPI]:
 
 
 @contextlib.contextmanager
-def quiet_logs() -> Iterator[None]:
-    """Keep only warnings from the services' per-message log lines for the length of a scenario."""
+def quiet_logs(level: int = logging.WARNING) -> Iterator[None]:
+    """Keep only warnings (or `level`) from the services' per-message log lines for the length of a scenario."""
     saved = structlog.get_config()
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(level))
     try:
         yield
     finally:

@@ -5,12 +5,18 @@ the caller checks it (which prints the summary line first, so a failing run stil
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import logging
+import os
 import random
+import signal
 import subprocess
 import sys
 import time
 import uuid
+from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +25,20 @@ from pymongo import AsyncMongoClient
 
 from deploy.local.infra import free_port
 from services.intake.config import Settings as IntakeSettings
+from services.notifier.config import Settings as NotifierSettings
+from services.notifier.mailer import Mailer
+from services.notifier.repository import FAILED, PENDING, SENT, NotifierRepository
 from services.tracking.config import Settings as TrackingSettings
 from services.tracking.main import create_app as create_tracking
 from shared import dead_letters
 from shared.broker import declare_topology, make_broker
+from shared.clock import SystemClock
+from shared.mongo import make_client
 from shared.topology import TRACKING_QUEUE
 from tests.chaos.harness import (
     ChaosError,
+    MailServer,
+    MailTally,
     MongoStandIn,
     Outgoing,
     Producer,
@@ -37,7 +50,9 @@ from tests.chaos.harness import (
     lifespan,
     outgoing,
     queue_depth,
+    quiet_logs,
     settle,
+    smtp_server,
     spawn,
     stored_duplicates,
     tracking_records,
@@ -333,7 +348,207 @@ async def proxy_faults(
     return tally
 
 
+# --------------------------------------------------------------------------------------------- 7 and 8
+
+
+async def queue_emails(repository: NotifierRepository, recipients: list[str]) -> list[str]:
+    """Rows in the notifier's `emails` collection, as its escalation scan queues them: due now, untried."""
+    now = datetime.now(UTC)
+    rows = [
+        {"_id": f"m{uuid.uuid4().hex[:20]}", "to": to, "to_name": "Chi bộ khu dân cư",
+         "subject": "[Đôn đốc] Báo cáo quá hạn", "text": "Kính gửi: Chi bộ khu dân cư,\nĐề nghị gửi báo cáo.\n",
+         "status": PENDING, "attempts": 0, "created_at": now, "next_attempt_at": now}
+        for to in recipients
+    ]
+    await repository.emails.insert_many(rows)
+    return [row["_id"] for row in rows]
+
+
+def message_id(row_id: str, settings: NotifierSettings) -> str:
+    return f"<{row_id}@{settings.mail_domain}>"
+
+
+async def smtp_refusals(
+    mongo_url: str, database: str, emails: int, refusals: int, rejected: int, retry_base_seconds: float = 0.05,
+    seed: int = 7,
+) -> MailTally:
+    """The notifier's Mailer against an SMTP server that answers 421 to the first `refusals` attempts and
+    250 after that, while `rejected` other recipients get 554 on every attempt. Every deliverable e-mail must
+    arrive exactly once; exactly the rejected ones end failed, each after one try."""
+    rng = random.Random(seed)
+    tally = MailTally("smtp_421_then_554")
+    good = [f"chi-bo-{i}@hoa-an.example" for i in range(emails)]
+    refused = {f"tu-choi-{i}@rejected.example" for i in range(rejected)}
+    recipients = good + sorted(refused)
+    rng.shuffle(recipients)
+    temporary = [refusals]
+
+    def answer(to: list[str]) -> str | None:
+        if refused & set(to):
+            return "554 5.7.1 Message rejected"
+        if temporary[0] > 0:
+            temporary[0] -= 1
+            return "421 4.3.2 Service not available, try later"
+        return None
+
+    server = MailServer(answer)
+    client = make_client(mongo_url)
+    try:
+        repository = NotifierRepository(client[database])
+        await repository.ensure_indexes()
+        ids = await queue_emails(repository, recipients)
+        with smtp_server(server) as port:
+            settings = NotifierSettings(
+                smtp_port=port, smtp_timeout_seconds=5, mail_retry_base_seconds=retry_base_seconds,
+                mail_retry_max_seconds=max(1.0, retry_base_seconds), mail_batch_size=50,
+            )
+            mailer = Mailer(repository, settings, SystemClock())
+
+            async def settled() -> bool:
+                return await repository.emails.count_documents({"_id": {"$in": ids}, "status": PENDING}) == 0
+
+            with quiet_logs(logging.ERROR):  # one warning per refusal; the tally counts them
+                running = asyncio.create_task(mailer.run(poll_seconds=0.05))
+                try:
+                    await settle(settled, timeout=30 + 0.2 * (emails + refusals + rejected), interval=0.2)
+                finally:
+                    running.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await running
+        rows = await repository.emails.find({"_id": {"$in": ids}}).to_list()
+    finally:
+        await client.close()
+    received, replies = server.snapshot()
+    deliverable = {message_id(r["_id"], settings) for r in rows if r["to"] not in refused}
+    tally.queued = len(rows)
+    tally.delivered = len(deliverable & received.keys())
+    tally.lost = len(deliverable - received.keys())
+    tally.duplicated = sum(n - 1 for n in received.values() if n > 1)
+    tally.failed = sum(1 for r in rows if r["status"] == FAILED)
+    tally.extra.update(
+        refused_421=replies["421"], rejected_554=replies["554"],
+        sent_rows=sum(1 for r in rows if r["status"] == SENT and r["to"] not in refused),
+        failed_554_once=sum(1 for r in rows if r["status"] == FAILED and r["to"] in refused
+                            and r.get("last_code") == 554 and r["attempts"] == 1),
+        attempts=sum(r["attempts"] for r in rows),
+    )
+    if replies["421"] < refusals:
+        raise ChaosError(f"only {replies['421']} of {refusals} 421 replies were ever asked for")
+    return tally
+
+
+class KillOnAccept:
+    """The SMTP server's `accepted` hook: once armed with a pid, it SIGKILLs that process on the server
+    loop's next turn after the `after`-th message it accepts — the 250 is already written by then, and the
+    worker can neither hear the reply to its QUIT nor mark the row sent."""
+
+    def __init__(self) -> None:
+        self.pid: int | None = None
+        self.after = 0
+        self.seen = 0
+        self.in_flight: list[str] = []
+
+    def arm(self, pid: int, after: int) -> None:
+        self.seen, self.after, self.pid = 0, after, pid
+
+    def disarm(self) -> None:
+        self.pid = None
+
+    def __call__(self, message: str) -> None:
+        pid = self.pid
+        if pid is None:
+            return
+        self.seen += 1
+        if self.seen < self.after:
+            return
+        self.pid = None
+        self.in_flight.append(message)
+        asyncio.get_running_loop().call_soon(_sigkill, pid)
+
+
+def _sigkill(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+
+
+async def mailer_kills(
+    base: Path, mongo_url: str, database: str, emails: int, kills: int, lease_seconds: float = 1.0, seed: int = 8
+) -> MailTally:
+    """The Mailer runs as its own process; the test's SMTP server SIGKILLs it right after answering 250 to a
+    random message, before the row is marked sent, `kills` times; it is started again each time (lease
+    shortened to `lease_seconds`), then once more without a kill. Nothing may be lost; the e-mail in flight
+    at each kill may arrive twice (SMTP cannot do better), and nothing else may."""
+    rng = random.Random(seed)
+    tally = MailTally("mailer_killed_after_250", extra={"kills": 0, "duplicates_bound": kills})
+    switch = KillOnAccept()
+    server = MailServer(accepted=switch)
+    log = base / "mailer.log"
+    settings = NotifierSettings()
+    client = make_client(mongo_url)
+    try:
+        repository = NotifierRepository(client[database])
+        await repository.ensure_indexes()
+        ids = await queue_emails(repository, [f"chi-bo-{i}@hoa-an.example" for i in range(emails)])
+        expected = {message_id(i, settings) for i in ids}
+        with smtp_server(server) as port:
+            env = {"MONGO_URL": mongo_url, "NOTIFIER_MONGO_DATABASE": database, "NOTIFIER_SMTP_PORT": str(port),
+                   "NOTIFIER_SMTP_TIMEOUT_SECONDS": "5", "NOTIFIER_MAIL_LEASE_SECONDS": str(lease_seconds),
+                   "NOTIFIER_MAIL_RETRY_BASE_SECONDS": "0.05", "NOTIFIER_MAIL_BATCH_SIZE": "10",
+                   "CHAOS_POLL_SECONDS": "0.1", "LOG_LEVEL": "warning"}
+            killed = 0
+            while killed < kills:
+                left = len(expected - server.snapshot()[0].keys())
+                if left == 0:
+                    raise ChaosError(f"every e-mail was delivered after only {killed} kills")
+                threshold = rng.randint(1, max(1, min(left, 2 * left // (kills - killed + 1))))
+                worker = _start_worker("mailer", env, log)
+                switch.arm(worker.pid, threshold)
+                try:
+                    if not await settle(lambda w=worker: _exited(w), timeout=60, interval=0.05):
+                        raise ChaosError(f"the mailer was not killed after {threshold} e-mails (kill {killed + 1})")
+                finally:
+                    switch.disarm()
+                    if worker.poll() is None:
+                        worker.kill()
+                        worker.wait()
+                if worker.returncode != -signal.SIGKILL:
+                    raise ChaosError(f"the mailer exited with {worker.returncode}; see {log}")
+                killed += 1
+            tally.extra["kills"] = killed
+            worker = _start_worker("mailer", env, log)
+
+            async def all_sent() -> bool:
+                return await repository.emails.count_documents({"_id": {"$in": ids}, "status": {"$ne": SENT}}) == 0
+
+            try:
+                await settle(all_sent, timeout=60 + 0.1 * emails, interval=0.2)
+            finally:
+                worker.terminate()
+                await asyncio.to_thread(worker.wait, 30)
+        rows = await repository.emails.find({"_id": {"$in": ids}}).to_list()
+    finally:
+        await client.close()
+    received, _ = server.snapshot()
+    in_flight = Counter(switch.in_flight)
+    tally.queued = len(rows)
+    tally.delivered = len(expected & received.keys())
+    tally.lost = len(expected - received.keys())
+    tally.duplicated = sum(n - 1 for n in received.values() if n > 1)
+    tally.failed = sum(1 for r in rows if r["status"] == FAILED)
+    tally.extra.update(
+        # kills that landed between the 250 and the mark: the e-mail in flight came again
+        landed=sum(min(in_flight[m], received[m] - 1) for m in in_flight),
+        # copies no kill accounts for: each kill may explain one copy of the e-mail it interrupted
+        unexplained=sum(max(0, n - 1 - in_flight[m]) for m, n in received.items()),
+        sent_rows=sum(1 for r in rows if r["status"] == SENT),
+    )
+    return tally
+
+
 # --------------------------------------------------------------------------------------------- 9
+
+
+CHAOS_OPERATOR_TOKEN = "chaos-operator-token"
 
 
 def plan_body(number: str) -> dict[str, Any]:
@@ -359,7 +574,7 @@ async def relay_kills(
     port = free_port()
     env = {"AMQP_URL": amqp_url, "MONGO_URL": mongo_url, "INTAKE_MONGO_DATABASE": intake_db,
            "INTAKE_HTTP_PORT": str(port), "INTAKE_OUTBOX_POLL_SECONDS": "0.2", "LOG_LEVEL": "warning",
-           "CHAOS_OUTBOX_LEASE_SECONDS": "1"}
+           "CHAOS_OUTBOX_LEASE_SECONDS": "1", "INTAKE_OPERATOR_TOKEN": CHAOS_OPERATOR_TOKEN}
     duplicates_before = consumed("duplicate")
     posted = 0
     async with lifespan(tracking_app(amqp_url, mongo_url, database)), httpx.AsyncClient(timeout=10) as http:
@@ -381,7 +596,8 @@ async def relay_kills(
                 while worker.poll() is None and time.monotonic() < deadline:
                     try:
                         response = await http.post(f"http://127.0.0.1:{port}/plans",
-                                                   json=plan_body(f"{uuid.uuid4().hex[:8]}-KH/ĐU"))
+                                                   json=plan_body(f"{uuid.uuid4().hex[:8]}-KH/ĐU"),
+                                                   headers={"Authorization": f"Bearer {CHAOS_OPERATOR_TOKEN}"})
                         posted += response.status_code == 201
                     except httpx.HTTPError:
                         break  # it died under us; the outbox decides what must arrive

@@ -1,6 +1,6 @@
 """The fault scenarios at full size (`make chaos`): each prints its summary line and asserts lost = 0,
-stored duplicates = 0 and dead-lettered = exactly the poison sent. Issue 6 lists them; 7 and 8 (SMTP
-failures, the notifier killed between 250 and marking the row sent) belong to the notifier's own work."""
+stored duplicates = 0 and dead-lettered = exactly the poison sent; for the e-mail scenarios (7, 8) lost = 0,
+failed = exactly the 554s, and no duplicate but the one e-mail in flight at each kill."""
 
 from __future__ import annotations
 
@@ -66,6 +66,20 @@ async def test_6_fault_proxy_latency_and_resets(mongo_url, database_name) -> Non
             reset_every=(2.0, 5.0),
         )
     tally.check()
+
+
+async def test_7_smtp_421_for_a_while_then_250_and_a_permanent_554(mongo_url, database_name) -> None:
+    tally = await scenarios.smtp_refusals(mongo_url, database_name, emails=300, refusals=600, rejected=30)
+    tally.check(failed=30)
+    assert tally.extra["refused_421"] == 600 and tally.extra["rejected_554"] == 30  # each 554 tried once
+    assert tally.extra["sent_rows"] == 300 and tally.extra["failed_554_once"] == 30
+
+
+async def test_8_mailer_killed_between_250_and_marking_sent_20_times(tmp_path, mongo_url, database_name) -> None:
+    tally = await scenarios.mailer_kills(tmp_path, mongo_url, database_name, emails=400, kills=20)
+    tally.check(duplicates_allowed=20)  # at most one per kill: the e-mail in flight
+    assert tally.extra["kills"] == 20 and tally.extra["unexplained"] == 0
+    assert tally.extra["sent_rows"] == 400
 
 
 async def test_9_outbox_relay_killed_mid_batch_10_times(tmp_path, mongo_url, database_name) -> None:

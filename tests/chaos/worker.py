@@ -6,6 +6,9 @@
     python -m tests.chaos.worker intake     intake over HTTP; with CHAOS_KILL_AFTER=N it SIGKILLs itself
                                             after its outbox relay's N-th confirmed publish, mid-batch,
                                             before the rows are marked published
+    python -m tests.chaos.worker mailer     the notifier's Mailer alone (its real class, on NOTIFIER_*
+                                            settings), polling every CHAOS_POLL_SECONDS; the test's SMTP
+                                            server SIGKILLs it between its 250 and the row marked sent
 
 CHAOS_RECORDS names a file the tracking worker appends `processed duplicate` counts to, written before
 any kill, so the test can count deliveries the consumer recognised as duplicates across incarnations.
@@ -102,5 +105,26 @@ def run_intake() -> None:
     run_service(main.SERVICE, Settings(), main.create_app)
 
 
+def run_mailer() -> None:
+    from services.notifier.config import Settings
+    from services.notifier.mailer import Mailer
+    from services.notifier.repository import NotifierRepository
+    from shared.clock import SystemClock
+    from shared.logs import configure_logging
+    from shared.mongo import make_client
+
+    settings = Settings()
+    configure_logging("notifier", "json", "warning")
+    poll = float(os.environ.get("CHAOS_POLL_SECONDS", "0.1"))
+
+    async def serve() -> None:
+        client = make_client(settings.mongo_url)
+        mailer = Mailer(NotifierRepository(client[settings.mongo_database]), settings, SystemClock())
+        print("ready", flush=True)  # noqa: T201
+        await mailer.run(poll_seconds=poll)
+
+    asyncio.run(serve())
+
+
 if __name__ == "__main__":
-    {"tracking": run_tracking, "intake": run_intake}[sys.argv[1]]()
+    {"tracking": run_tracking, "intake": run_intake, "mailer": run_mailer}[sys.argv[1]]()

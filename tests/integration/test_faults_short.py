@@ -1,5 +1,6 @@
 """The fault scenarios of `tests/chaos/` at small sizes, so `make test` proves the same properties on every
-run: nothing lost, nothing stored twice, exactly the poison dead-lettered. `make chaos` runs them in full."""
+run: nothing lost, nothing stored twice, exactly the poison dead-lettered; no e-mail lost, exactly the 554s
+failed, no e-mail twice but the one in flight at each kill. `make chaos` runs them in full."""
 
 from __future__ import annotations
 
@@ -61,6 +62,20 @@ async def test_proxy_latency_and_connection_resets(mongo_url, database_name) -> 
             reset_every=(0.7, 1.5),
         )
     tally.check()
+
+
+async def test_smtp_421_for_a_while_then_250_and_a_permanent_554(mongo_url, database_name) -> None:
+    tally = await scenarios.smtp_refusals(mongo_url, database_name, emails=20, refusals=40, rejected=4)
+    tally.check(failed=4)
+    assert tally.extra["refused_421"] == 40 and tally.extra["rejected_554"] == 4
+    assert tally.extra["sent_rows"] == 20 and tally.extra["failed_554_once"] == 4
+
+
+async def test_mailer_killed_between_250_and_marking_sent(tmp_path, mongo_url, database_name) -> None:
+    tally = await scenarios.mailer_kills(tmp_path, mongo_url, database_name, emails=20, kills=3)
+    tally.check(duplicates_allowed=3)
+    assert tally.extra["kills"] == 3 and tally.extra["unexplained"] == 0
+    assert tally.extra["sent_rows"] == 20
 
 
 async def test_outbox_relay_killed_mid_batch(tmp_path, mongo_url, database_name) -> None:

@@ -180,3 +180,21 @@ async def test_a_replica_that_dies_mid_run_has_its_claims_taken_over_after_the_l
         await n.mailer.send_pending()
         assert len(read_mail(tmp_path / "mail")) == 3
     await drop(mongo_url, database_name)
+
+
+async def test_a_replica_whose_claim_expired_mid_batch_does_not_send_what_another_took_over(
+    mongo_url: str, database_name: str, tmp_path: Path
+) -> None:
+    """A slow server can outlast a batch's claim; the rows another replica took over meanwhile are sent once."""
+    clock = FakeClock(START)
+    async with smtp_server(tmp_path / "mail") as (port, _), notifier(mongo_url, database_name, clock, port) as n:
+        await overdue_plans(n, clock, CELLS[:2])
+        clock.advance(timedelta(days=1))
+        await n.scan_all()
+        slow_token, slow_rows = await n.repository.claim_emails(clock.now(), 100, timedelta(seconds=300))
+        assert len(slow_rows) == 3
+        clock.advance(timedelta(seconds=301))  # the slow replica's claim runs out before it gets to its rows
+        assert await n.mailer.send_pending() == 3  # another replica takes them over and sends them
+        assert await n.mailer.send_claimed(slow_token, slow_rows) == 0  # the slow one must not send them again
+        assert len(read_mail(tmp_path / "mail")) == 3
+    await drop(mongo_url, database_name)
