@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -21,7 +22,11 @@ from shared import topology
 log = structlog.get_logger()
 
 DEAD_LETTERS = Gauge("dondoc_dead_letters", "Messages waiting in a dead-letter queue.", ["queue"])
-DEAD_LETTER_AGE = Gauge("dondoc_dead_letter_oldest_age_seconds", "Age of the oldest dead letter.", ["queue"])
+DEAD_LETTER_AGE = Gauge(
+    "dondoc_dead_letter_oldest_age_seconds",
+    "Seconds since this service last saw its dead-letter queue empty (0 while it is empty).",
+    ["queue"],
+)
 
 
 @dataclass(frozen=True)
@@ -169,21 +174,21 @@ async def purge(amqp_url: str, queue_name: str, select: Selector, limit: int = 1
 
 
 async def monitor(amqp_url: str, queue: topology.ServiceQueue, interval_seconds: float = 30.0) -> None:
-    """Keep the dead-letter count and the oldest one's age in metrics (peeks at the head only)."""
+    """Keep in metrics how many dead letters wait, and for how long the queue has not been empty (as seen by
+    this service since it started). It only asks the broker for the count. It used to read the head message
+    for its age, and a letter it held that moment was missing from `dondoc dlq list` (CI saw it: the broker
+    took seconds to answer the read, and the letter stayed with the monitor's channel meanwhile)."""
     name = queue.dead_letter_queue
+    waiting_since: float | None = None
     while True:
         try:
             async with _channel(amqp_url) as channel:
                 declared = await channel.get_queue(name, ensure=True)
                 count = declared.declaration_result.message_count or 0
-                DEAD_LETTERS.labels(name).set(count)
-                age = 0.0
-                if count:
-                    head = await declared.get(no_ack=False, fail=False, timeout=2)
-                    if head is not None:
-                        age = describe(name, head).age_seconds(datetime.now(UTC)) or 0.0
-                        await head.nack(requeue=True)
-                DEAD_LETTER_AGE.labels(name).set(max(age, 0.0))
+            now = time.monotonic()
+            waiting_since = None if count == 0 else (waiting_since or now)
+            DEAD_LETTERS.labels(name).set(count)
+            DEAD_LETTER_AGE.labels(name).set(now - waiting_since if waiting_since is not None else 0.0)
         except Exception:  # noqa: BLE001 - metrics must not stop a service
             log.warning("dead-letter monitor pass failed", queue=name, exc_info=True)
         await asyncio.sleep(interval_seconds)

@@ -105,6 +105,14 @@ class Processes:
             if process.poll() is not None:
                 raise InfrastructureError(f"{name} exited with code {process.returncode}; see its log")
 
+    def kill(self, name: str) -> None:
+        """SIGKILL the named process (a crash, for fault tests): no chance to finish anything."""
+        for entry in list(self.started):
+            if entry[0] == name:
+                entry[1].kill()
+                entry[1].wait()
+                self.started.remove(entry)
+
     def stop(self, name: str | None = None, timeout: float = 15) -> None:
         for entry in reversed(list(self.started)):
             proc_name, process = entry

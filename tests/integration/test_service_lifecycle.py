@@ -13,6 +13,7 @@ from services.tracking.main import create_app
 from shared import dead_letters
 from shared.broker import declare_topology, make_broker
 from shared.topology import DEAD_LETTER_EXCHANGE, REASON_HEADER, TRACKING_QUEUE
+from tests.conftest import eventually
 from tests.integration.conftest import OPERATOR_TOKEN, running
 from tests.integration.test_tracking_consumer import assignment_created
 
@@ -76,3 +77,33 @@ async def test_a_listing_waits_for_a_dead_letter_held_by_another_reader(amqp, am
     finally:
         await connection.close()
     assert sorted(letter.id for letter in found) == sorted(event.event_id for event in events)
+
+
+async def test_the_dead_letter_monitor_counts_without_taking_letters_from_a_listing(amqp, amqp_url) -> None:
+    await declared_topology(amqp_url)
+    dlq = await amqp.get_queue(TRACKING_QUEUE.dead_letter_queue)
+    await dlq.purge()
+    exchange = await amqp.get_exchange(DEAD_LETTER_EXCHANGE)
+    events = [assignment_created() for _ in range(3)]
+    for event in events:
+        await exchange.publish(
+            aio_pika.Message(event.model_dump_json().encode(), message_id=event.event_id,
+                             headers={REASON_HEADER: "test"}),
+            routing_key=TRACKING_QUEUE.name,
+        )
+    watching = asyncio.create_task(dead_letters.monitor(amqp_url, TRACKING_QUEUE, interval_seconds=0.02))
+    try:
+        expected = sorted(event.event_id for event in events)
+        for _ in range(5):  # each listing overlaps dozens of monitor passes
+            found = await dead_letters.list_dead_letters(amqp_url, TRACKING_QUEUE.dead_letter_queue, lambda _: True)
+            assert sorted(letter.id for letter in found) == expected
+        count = dead_letters.DEAD_LETTERS.labels(TRACKING_QUEUE.dead_letter_queue)
+        age = dead_letters.DEAD_LETTER_AGE.labels(TRACKING_QUEUE.dead_letter_queue)
+
+        async def counted() -> bool:  # a pass during a listing sees none ready: the letters are being read
+            return count._value.get() == 3 and age._value.get() > 0
+
+        await eventually(counted, timeout=10, what="the monitor to count the three dead letters")
+    finally:
+        watching.cancel()
+        await asyncio.gather(watching, return_exceptions=True)
