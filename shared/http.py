@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Annotated, Any
 
 import uvicorn
-from fastapi import FastAPI, Response
+from fastapi import FastAPI, Path, Response
 from fastapi.responses import JSONResponse
 
 from shared.logs import configure_logging
@@ -16,6 +16,10 @@ from shared.settings import ServiceSettings
 ReadinessCheck = Callable[[], Awaitable[bool]]
 
 DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024
+
+# Every path parameter that names something dondoc issued: letters, digits, "-" and "_", nothing a query could read
+# as an operator or a path.
+Identifier = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="an identifier issued by dondoc")]
 
 
 class RequestMetrics:

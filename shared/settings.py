@@ -36,6 +36,9 @@ class ServiceSettings(BaseSettings):
     http_port: int = 8000
     mongo_database: str = "dondoc"
     outbox_poll_seconds: float = 0.5
+    outbox_lease_seconds: float = Field(
+        default=30.0, description="a relay's claim on outbox rows; a crashed relay's rows are taken over after it"
+    )
     operator_token: SecretStr | None = Field(
         default=None, description="the bootstrap operator's token (tracking registers it; the others accept it)"
     )

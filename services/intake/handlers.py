@@ -23,6 +23,7 @@ from shared.auth import IssuerOrOperator, Principal
 from shared.clock import VIETNAM, Clock
 from shared.contracts import Event
 from shared.directory import Directory
+from shared.http import Identifier
 from shared.mongo import in_transaction
 from shared.outbox import Outbox
 
@@ -209,7 +210,7 @@ def build_router(deps: IntakeDeps) -> APIRouter:
         return {**result, "skipped": skipped}
 
     @router.get("/plans/{plan_id}")
-    async def get_plan(plan_id: str, principal: IssuerOrOperator) -> dict[str, Any]:
+    async def get_plan(plan_id: Identifier, principal: IssuerOrOperator) -> dict[str, Any]:
         """A registered plan and the assignments it created (its issuer's and operators' to read)."""
         plan = await deps.plans.get(plan_id)
         if plan is None:

@@ -24,7 +24,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     runtime = ServiceRuntime(SERVICE, settings, queue=None)
     document_publications(runtime.broker, [PlanRegistered, AssignmentCreated, AssignmentCancelled])
     plans = PlanRepository(runtime.db)
-    outbox = Outbox(runtime.db, runtime.publisher, SERVICE, clock, settings.outbox_poll_seconds)
+    outbox = Outbox(runtime.db, runtime.publisher, SERVICE, clock, settings.outbox_poll_seconds,
+                    lease_seconds=settings.outbox_lease_seconds)
     deps = IntakeDeps(
         client=runtime.client,
         plans=plans,

@@ -13,6 +13,7 @@ from services.notifier.repository import NotifierRepository
 from services.notifier.silences import SilenceRequest, new_row
 from shared.auth import Operator
 from shared.clock import Clock, as_utc
+from shared.http import Identifier
 
 
 def _public(row: dict[str, Any], key: str) -> dict[str, Any]:
@@ -48,7 +49,7 @@ def build_router(repository: NotifierRepository, scanner: EscalationScanner, clo
         }
 
     @router.get("/assignments/{assignment_id}/periods")
-    async def periods(assignment_id: str, operator: Operator) -> dict[str, Any]:
+    async def periods(assignment_id: Identifier, operator: Operator) -> dict[str, Any]:
         """The notifier's view of one assignment's reporting periods, acknowledgement window and next checks."""
         rows = await repository.periods.find({"assignment_id": assignment_id}, {"steps": 0}).to_list()
         return {"assignment_id": assignment_id, "periods": [_public(r, "period_id") for r in rows]}
@@ -84,7 +85,7 @@ def build_router(repository: NotifierRepository, scanner: EscalationScanner, clo
         return {"silences": [_public(r, "silence_id") for r in rows]}
 
     @router.delete("/silences/{silence_id}", status_code=204)
-    async def delete_silence(silence_id: str, operator: Operator) -> None:
+    async def delete_silence(silence_id: Identifier, operator: Operator) -> None:
         """End a silence now: what it held back goes out at the next scan if still due."""
         result = await repository.silences.delete_one({"_id": silence_id})
         if result.deleted_count != 1:

@@ -34,7 +34,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     clock = clock or SystemClock()
     runtime = ServiceRuntime(SERVICE, settings, queue=NOTIFIER_QUEUE)
     repository = NotifierRepository(runtime.db)
-    outbox = Outbox(runtime.db, runtime.publisher, SERVICE, clock, settings.outbox_poll_seconds)
+    outbox = Outbox(runtime.db, runtime.publisher, SERVICE, clock, settings.outbox_poll_seconds,
+                    lease_seconds=settings.outbox_lease_seconds)
     calendar = load_calendar(settings.calendar_overrides_path)
     window = SendingWindow.parse(settings.sending_window, calendar)
     mailer = Mailer(repository, settings, clock, window)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, status
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, status
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -34,6 +34,7 @@ from shared.commands import (
     SubmitReport,
 )
 from shared.contracts import AgencyCode, PeriodKey
+from shared.http import Identifier
 
 _ERROR_STATUS = {
     "not_found": status.HTTP_404_NOT_FOUND,
@@ -43,7 +44,6 @@ _ERROR_STATUS = {
     "invalid": status.HTTP_422_UNPROCESSABLE_CONTENT,
 }
 # Identifiers are validated by pattern before they reach a query: never an object, never an operator.
-Identifier = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="an identifier issued by dondoc")]
 IdempotencyKey = Annotated[
     str | None,
     Header(alias="Idempotency-Key", pattern=r"^[A-Za-z0-9_.:-]{1,128}$",

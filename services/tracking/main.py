@@ -49,7 +49,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
          DeadlineExtended],
     )
     repository = TrackingRepository(runtime.db)
-    outbox = Outbox(runtime.db, runtime.publisher, SERVICE, clock, settings.outbox_poll_seconds)
+    outbox = Outbox(runtime.db, runtime.publisher, SERVICE, clock, settings.outbox_poll_seconds,
+                    lease_seconds=settings.outbox_lease_seconds)
     actions = AssignmentActions(runtime.client, repository, outbox, clock)
     tokens = TokenStore(runtime.db)
     subscribe(

@@ -35,7 +35,12 @@ def stack(amqp_url: str, mongo_url: str, mail_folder, tmp_path: Path):
            "TRACKING_OPERATOR_TOKEN": OPERATOR["Authorization"].removeprefix("Bearer "),
            "NOTIFIER_SCAN_INTERVAL_SECONDS": str(SCAN_SECONDS),
            # The test runs at any hour of any day: no working-hours window, or a night run would wait for 07:30.
-           "NOTIFIER_SENDING_WINDOW": "always"}
+           "NOTIFIER_SENDING_WINDOW": "always",
+           # A service SIGKILLed holding claims (outbox rows, periods, e-mails) has them taken over once its lease
+           # runs out: short leases, so the crash tests wait seconds, not the production minutes.
+           "INTAKE_OUTBOX_LEASE_SECONDS": "2", "TRACKING_OUTBOX_LEASE_SECONDS": "2",
+           "NOTIFIER_OUTBOX_LEASE_SECONDS": "2", "NOTIFIER_SCAN_LEASE_SECONDS": "2",
+           "NOTIFIER_MAIL_LEASE_SECONDS": "5"}
     run = random_ref()
     for name, port in ports.items():
         env[f"{name.upper()}_HTTP_PORT"] = str(port)

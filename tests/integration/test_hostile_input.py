@@ -42,3 +42,58 @@ async def test_operator_payloads_are_refused_everywhere(service_settings, amqp) 
         assert statuses.count(422) >= len(OPERATORS) * 4
         state = (await http.get(base, headers=OPERATOR)).json()
         assert state["state"] == "assigned" and state["progress"] == 0
+
+
+def plan_with(field: str, payload: object) -> dict[str, object]:
+    plan: dict[str, object] = {
+        "issuer": "Đảng ủy phường", "number": "12-KH/ĐU", "title": "Kế hoạch",
+        "assignments": [{"agency": "UBND phường", "task": "Báo cáo."}],
+        "deadlines": [{"period": "2027-H1", "due": "2027-06-30"}],
+    }
+    if field == "agency":
+        plan["assignments"] = [{"agency": payload, "task": "Báo cáo."}]
+    elif field == "due":
+        plan["deadlines"] = [{"period": "2027-H1", "due": payload}]
+    elif field == "extra":
+        plan["$where"] = payload
+    else:
+        plan[field] = payload
+    return plan
+
+
+async def test_operator_payloads_are_refused_by_intake(service_settings) -> None:
+    from services.intake.config import Settings as IntakeSettings
+    from services.intake.main import create_app as create_intake
+
+    async with running(create_intake(service_settings(IntakeSettings)), OPERATOR) as http:
+        answers = [await http.post("/plans", json=plan_with(field, payload))
+                   for payload in OPERATORS for field in ("issuer", "number", "title", "agency", "due", "extra")]
+        for path in ("/plans/$where", "/plans/a.b", "/plans/{$ne}", "/plans/%24gt"):
+            answers.append(await http.get(path))
+        answers.append(await http.post("/plans/preview", json={"issuer": {"$ne": ""}}))
+        statuses = [a.status_code for a in answers]
+        assert all(code == 422 for code in statuses), statuses  # each names the field it refused
+        assert all("detail" in a.json() for a in answers)
+
+
+async def test_operator_payloads_are_refused_by_the_notifier(mongo_url, database_name) -> None:
+    from datetime import UTC, datetime
+
+    from shared.clock import FakeClock
+    from tests.integration.notifier_harness import notifier
+
+    async with notifier(mongo_url, database_name, FakeClock(datetime(2026, 12, 1, tzinfo=UTC))) as engine, \
+            engine.http() as http:
+        silence = {"starts_at": "2026-12-01T00:00:00Z", "ends_at": "2026-12-02T00:00:00Z", "reason": "Tết",
+                   "created_by": "operator"}
+        answers = []
+        for payload in OPERATORS:
+            for field in ("plan_id", "agency", "level", "created_by", "$where"):
+                answers.append(await http.post("/silences", json={**silence, "agency": "ubnd", field: payload}))
+        for method, path in (("GET", "/assignments/$where/periods"), ("GET", "/assignments/a.b/periods"),
+                             ("DELETE", "/silences/{$ne}"), ("GET", "/emails?status=$ne"),
+                             ("GET", "/emails?limit[$gt]=0&limit=$gt"), ("GET", "/escalations/preview?at=$gt")):
+            answers.append(await http.request(method, path))
+        statuses = [a.status_code for a in answers]
+        assert all(code == 422 for code in statuses), [(str(a.request.url), a.status_code) for a in answers]
+        assert await engine.repository.silences.count_documents({}) == 0  # nothing was stored
