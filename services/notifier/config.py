@@ -32,6 +32,10 @@ class Settings(ServiceSettings):
     smtp_username: str | None = None
     smtp_password: str | None = None
     smtp_starttls: bool = False
+    smtp_tls: bool = Field(default=False, description="TLS from the first byte (SMTPS, usually port 465)")
+    smtp_ca_file: Path | None = Field(
+        default=None, description="CA certificates (PEM) to verify the SMTP server with, instead of the system's"
+    )
     smtp_timeout_seconds: float = 30.0
     mail_from: str = "Hệ thống đôn đốc <dondoc@localhost>"
     mail_domain: str = Field(default="dondoc", description="the right-hand side of every Message-ID")

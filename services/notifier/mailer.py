@@ -118,6 +118,8 @@ class Mailer:
                     username=settings.smtp_username,
                     password=settings.smtp_password,
                     start_tls=settings.smtp_starttls,
+                    use_tls=settings.smtp_tls,
+                    cert_bundle=str(settings.smtp_ca_file) if settings.smtp_ca_file else None,  # always verified
                     timeout=settings.smtp_timeout_seconds,
                 )
             except (aiosmtplib.SMTPException, OSError) as exc:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from services.tracking.config import Settings
 from services.tracking.main import create_app
-from tests.conftest import eventually
+from tests.conftest import eventually, random_ref
 from tests.integration.conftest import OPERATOR_TOKEN, issue_token, running
 from tests.integration.test_tracking_consumer import assignment_created, publish
 
@@ -97,3 +97,45 @@ async def test_operator_payloads_are_refused_by_the_notifier(mongo_url, database
         statuses = [a.status_code for a in answers]
         assert all(code == 422 for code in statuses), [(str(a.request.url), a.status_code) for a in answers]
         assert await engine.repository.silences.count_documents({}) == 0  # nothing was stored
+
+
+async def test_operator_payloads_in_amqp_bodies_are_dead_lettered_with_the_field_named(service_settings, amqp) -> None:
+    """The same table through the broker: commands and events whose fields carry operators end in the
+    dead-letter queue with a reason naming the field (a `$` key is dropped by the contract); nothing applied."""
+    import json
+
+    from shared.dead_letters import describe
+    from shared.topology import TRACKING_QUEUE
+
+    event = assignment_created()
+    bodies: list[tuple[str, dict[str, object], str]] = []
+    for payload in OPERATORS:
+        command = {"command_id": random_ref("c"), "assignment_id": event.assignment_id}
+        bodies += [
+            ("command.acknowledge.ubnd.ubnd", {**command, "assignment_id": payload}, "assignment_id"),
+            ("command.progress.ubnd.ubnd", {**command, "percent": payload}, "percent"),
+            ("command.report.ubnd.ubnd", {**command, "period": payload}, "period"),
+            ("command.acknowledge.ubnd.ubnd", {**command, "command_id": payload}, "command_id"),
+            # An unknown key is dropped by the contract, never read; this one is then refused for its sender.
+            ("command.progress.ubnd.ubnd", {**command, "percent": 5, "$set": payload}, "no user_id"),
+            ("assignment.created.ubnd.ubnd", {**json.loads(event.model_dump_json()), "agency": payload}, "agency"),
+        ]
+    app = create_app(service_settings(Settings))
+    async with running(app, OPERATOR) as http:
+        dlq = await amqp.get_queue(TRACKING_QUEUE.dead_letter_queue)
+        await dlq.purge()
+        for routing_key, body, _ in bodies:
+            await publish(amqp, routing_key, json.dumps(body).encode())
+
+        reasons: list[str] = []
+
+        async def all_dead_lettered() -> bool:
+            while (message := await dlq.get(no_ack=True, fail=False)) is not None:
+                reasons.append(describe(TRACKING_QUEUE.dead_letter_queue, message).reason)
+            return len(reasons) >= len(bodies)
+
+        await eventually(all_dead_lettered, what="every hostile body dead-lettered")
+        assert len(reasons) == len(bodies)
+        for (_, _, field), reason in zip(bodies, reasons, strict=True):  # a quorum queue keeps their order
+            assert field in reason, reason
+        assert (await http.get(f"/assignments/{event.assignment_id}")).status_code == 404  # nothing applied
