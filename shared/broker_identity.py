@@ -1,5 +1,6 @@
-"""Broker identities for agencies: one RabbitMQ user per agency that may configure nothing, publish
-only commands carrying its own agency code to the events exchange, and read only its own queue.
+"""Broker identities: one RabbitMQ user per agency that may configure nothing, publish only commands
+carrying its own agency code to the events exchange, and read only its own queue; one user per service that
+may touch only the exchanges and its own queues; and an administrator for operators.
 
 The permissions are computed here once and applied either live (rabbitmqctl) or written into a
 definitions file that RabbitMQ imports at boot (docker compose).
@@ -43,17 +44,44 @@ def agency_grant(code: str, user_prefix: str = "") -> AgencyGrant:
     )
 
 
+SERVICES = ("intake", "tracking", "notifier")
+
+
+def service_user(service: str, user_prefix: str = "") -> str:
+    return f"{user_prefix}dondoc-{service}"
+
+
+def service_grant(service: str, user_prefix: str = "") -> AgencyGrant:
+    """What a service may do: declare and use the two exchanges and its own queue and dead-letter queue
+    (binding a queue needs write on it and read on the exchange), publish events under any routing key."""
+    names = [topology.EVENTS_EXCHANGE, topology.DEAD_LETTER_EXCHANGE]
+    queue = topology.SERVICE_QUEUES.get(service)
+    if queue is not None:
+        names += [queue.name, queue.dead_letter_queue]
+    own = "^(" + "|".join(re.escape(name) for name in names) + ")$"
+    return AgencyGrant(user=service_user(service, user_prefix), configure=own, write=own, read=own,
+                       topic_write=".*", topic_read=".*")
+
+
 def rabbit_password_hash(password: str, salt: bytes | None = None) -> str:
     """RabbitMQ's rabbit_password_hashing_sha256: base64(salt + sha256(salt + password))."""
     salt = salt if salt is not None else os.urandom(4)
     return base64.b64encode(salt + hashlib.sha256(salt + password.encode()).digest()).decode()
 
 
+def admin_user(user_prefix: str = "") -> str:
+    return f"{user_prefix}dondoc-admin"
+
+
 def definitions(
     vhost: str, agency_codes: list[str], passwords: dict[str, str], user_prefix: str = ""
 ) -> dict[str, Any]:
-    """A definitions document: vhost, exchanges, service and agency queues, bindings, agency users."""
-    grants = [agency_grant(code, user_prefix) for code in agency_codes]
+    """A definitions document: vhost, exchanges, service and agency queues, bindings, and the users: one
+    per agency, one per service, and an administrator (a node that imports definitions at boot creates no
+    default user). `passwords` holds one for each of them, by user name."""
+    admin = admin_user(user_prefix)
+    grants = [service_grant(s, user_prefix) for s in SERVICES] + [agency_grant(c, user_prefix) for c in agency_codes]
+    everything = AgencyGrant(admin, ".*", ".*", ".*", ".*", ".*")
     queues: list[dict[str, Any]] = []
     bindings: list[dict[str, Any]] = []
     for service in topology.SERVICE_QUEUES.values():
@@ -77,12 +105,13 @@ def definitions(
         "vhosts": [{"name": vhost}],
         "users": [
             {"name": g.user, "password_hash": rabbit_password_hash(passwords[g.user]),
-             "hashing_algorithm": "rabbit_password_hashing_sha256", "tags": []}
-            for g in grants
+             "hashing_algorithm": "rabbit_password_hashing_sha256",
+             "tags": ["administrator"] if g.user == admin else []}
+            for g in [everything, *grants]
         ],
         "permissions": [
             {"user": g.user, "vhost": vhost, "configure": g.configure, "write": g.write, "read": g.read}
-            for g in grants
+            for g in [everything, *grants]
         ],
         "topic_permissions": [
             {"user": g.user, "vhost": vhost, "exchange": topology.EVENTS_EXCHANGE, "write": g.topic_write,

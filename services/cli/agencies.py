@@ -13,7 +13,15 @@ import sys
 from pathlib import Path
 
 from shared.broker import declare_agency_queues, declare_topology, make_broker
-from shared.broker_identity import BrokerAdminError, agency_grant, definitions, rabbitmqctl
+from shared.broker_identity import (
+    SERVICES,
+    BrokerAdminError,
+    admin_user,
+    agency_grant,
+    definitions,
+    rabbitmqctl,
+    service_user,
+)
 from shared.directory import Directory, DirectoryError
 from shared.settings import DEFAULT_DIRECTORY
 from shared.topology import EVENTS_EXCHANGE
@@ -103,10 +111,15 @@ def run_provision(args: argparse.Namespace) -> int:
 def run_definitions(args: argparse.Namespace) -> int:
     directory = _load(args.directory)
     codes = sorted(directory.agencies)
-    passwords = {agency_grant(code, args.user_prefix).user: secrets.token_hex(24) for code in codes}
+    users = [admin_user(args.user_prefix), *(service_user(s, args.user_prefix) for s in SERVICES),
+             *(agency_grant(code, args.user_prefix).user for code in codes)]
+    passwords = {user: secrets.token_hex(24) for user in users}
     document = definitions(args.vhost, codes, passwords, args.user_prefix)
     args.output.write_text(json.dumps(document, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     for user, password in passwords.items():
         sys.stdout.write(f"{user}\t{password}\n")
-    sys.stdout.write(f"wrote {args.output} with {len(codes)} agency users; passwords are shown only here\n")
+    sys.stdout.write(
+        f"wrote {args.output}: an administrator, {len(SERVICES)} service users and {len(codes)} agency users; "
+        "passwords are shown only here (put the services' into .env: RABBITMQ_<SERVICE>_PASSWORD)\n"
+    )
     return 0

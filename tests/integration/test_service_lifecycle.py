@@ -41,6 +41,21 @@ async def declared_topology(amqp_url: str) -> None:
         await broker.stop()
 
 
+async def dead_letters_waiting(amqp, amqp_url: str, count: int) -> list:  # type: ignore[no-untyped-def]
+    """An empty dead-letter queue of tracking, then `count` dead letters in it; returns their events."""
+    await declared_topology(amqp_url)
+    await (await amqp.get_queue(TRACKING_QUEUE.dead_letter_queue)).purge()
+    exchange = await amqp.get_exchange(DEAD_LETTER_EXCHANGE)
+    events = [assignment_created() for _ in range(count)]
+    for event in events:
+        await exchange.publish(
+            aio_pika.Message(event.model_dump_json().encode(), message_id=event.event_id,
+                             headers={REASON_HEADER: "test"}),
+            routing_key=TRACKING_QUEUE.name,
+        )
+    return events
+
+
 async def test_a_service_whose_runner_fails_stops_consuming(service_settings, amqp_url) -> None:
     with pytest.raises(Boom):
         async with running(create_app(service_settings(Settings, operator_token=OPERATOR_TOKEN))):
@@ -52,17 +67,7 @@ async def test_a_service_whose_runner_fails_stops_consuming(service_settings, am
 
 
 async def test_a_listing_waits_for_a_dead_letter_held_by_another_reader(amqp, amqp_url) -> None:
-    await declared_topology(amqp_url)
-    dlq = await amqp.get_queue(TRACKING_QUEUE.dead_letter_queue)
-    await dlq.purge()
-    exchange = await amqp.get_exchange(DEAD_LETTER_EXCHANGE)
-    events = [assignment_created() for _ in range(2)]
-    for event in events:
-        await exchange.publish(
-            aio_pika.Message(event.model_dump_json().encode(), message_id=event.event_id,
-                             headers={REASON_HEADER: "test"}),
-            routing_key=TRACKING_QUEUE.name,
-        )
+    events = await dead_letters_waiting(amqp, amqp_url, 2)
     connection = await aio_pika.connect(amqp_url)
     try:
         channel = await connection.channel()
@@ -80,17 +85,7 @@ async def test_a_listing_waits_for_a_dead_letter_held_by_another_reader(amqp, am
 
 
 async def test_the_dead_letter_monitor_counts_without_taking_letters_from_a_listing(amqp, amqp_url) -> None:
-    await declared_topology(amqp_url)
-    dlq = await amqp.get_queue(TRACKING_QUEUE.dead_letter_queue)
-    await dlq.purge()
-    exchange = await amqp.get_exchange(DEAD_LETTER_EXCHANGE)
-    events = [assignment_created() for _ in range(3)]
-    for event in events:
-        await exchange.publish(
-            aio_pika.Message(event.model_dump_json().encode(), message_id=event.event_id,
-                             headers={REASON_HEADER: "test"}),
-            routing_key=TRACKING_QUEUE.name,
-        )
+    events = await dead_letters_waiting(amqp, amqp_url, 3)
     watching = asyncio.create_task(dead_letters.monitor(amqp_url, TRACKING_QUEUE, interval_seconds=0.02))
     try:
         expected = sorted(event.event_id for event in events)

@@ -21,7 +21,9 @@ pytestmark = pytest.mark.unit
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE = REPO / "docker-compose.yml"
-SECRETS = ("RABBITMQ_PASSWORD", "GRAFANA_ADMIN_PASSWORD", "TRACKING_OPERATOR_TOKEN")
+SECRETS = ("RABBITMQ_INTAKE_PASSWORD", "RABBITMQ_TRACKING_PASSWORD", "RABBITMQ_NOTIFIER_PASSWORD",
+           "GRAFANA_ADMIN_PASSWORD", "TRACKING_OPERATOR_TOKEN")
+VHOST = "dondoc"
 INFRA = ("mongo", "rabbitmq", "mailpit", "prometheus", "grafana")
 APPS = {"intake": 8001, "tracking": 8002, "notifier": 8003}
 PUBLISHED = {**APPS, "rabbitmq": 15672, "mailpit": 8025, "prometheus": 9090, "grafana": 3000}
@@ -190,8 +192,13 @@ def test_no_default_passwords() -> None:
 
 def test_the_services_are_configured_for_the_stack() -> None:
     all_services = services()
-    rabbit = environment(all_services["rabbitmq"])
-    vhost, user = rabbit["RABBITMQ_DEFAULT_VHOST"], rabbit["RABBITMQ_DEFAULT_USER"]
+    # The broker's users come from the definitions file it loads at boot; each service has its own.
+    rabbit_mounts = {target: source for source, target in bind_mounts(all_services["rabbitmq"])}
+    conf = REPO / rabbit_mounts["/etc/rabbitmq/conf.d/20-dondoc.conf"]
+    definitions = re.search(r"^load_definitions = (\S+)$", conf.read_text(encoding="utf-8"), re.MULTILINE)
+    assert definitions and definitions[1].startswith("/etc/dondoc/rabbitmq/")
+    assert rabbit_mounts["/etc/dondoc/rabbitmq"] == "./deploy/rabbitmq"  # where `dondoc agencies definitions` writes
+    assert "RABBITMQ_DEFAULT_USER" not in environment(all_services["rabbitmq"])
     mongo_command = all_services["mongo"]["command"]
     mongo_command = mongo_command if isinstance(mongo_command, list) else mongo_command.split()
     replica_set = mongo_command[mongo_command.index("--replSet") + 1]
@@ -201,7 +208,8 @@ def test_the_services_are_configured_for_the_stack() -> None:
         build = service["build"]
         assert (REPO / build["context"] / build["dockerfile"]).is_file(), f"{app}: no {build['dockerfile']}"
         assert build.get("args", {}).get("SERVICE") == app, f"{app} must be built with SERVICE={app}"
-        assert env["AMQP_URL"].startswith(f"amqp://{user}:") and env["AMQP_URL"].endswith(f"@rabbitmq:5672/{vhost}")
+        user = f"dondoc-{app}"
+        assert env["AMQP_URL"].startswith(f"amqp://{user}:") and env["AMQP_URL"].endswith(f"@rabbitmq:5672/{VHOST}")
         assert env["MONGO_URL"].startswith("mongodb://mongo:27017/") and f"replicaSet={replica_set}" in env["MONGO_URL"]
         assert env["LOG_FORMAT"] == "json" and env["DIRECTORY_PATH"]
         prefix = app.upper()
