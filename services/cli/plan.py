@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from services.cli.token import add_token_argument, authorization
+from services.intake.documents.deadlines import DEFAULT_REPORTING_CHOICES
 from shared.settings import DEFAULT_DIRECTORY
 
 _EPILOG = (
@@ -41,6 +42,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parse.add_argument("--directory", type=Path, metavar="DIR.yaml",
                        default=Path(os.environ.get("DIRECTORY_PATH", DEFAULT_DIRECTORY)),
                        help="danh bạ cơ quan (mặc định: biến DIRECTORY_PATH hoặc danh bạ mẫu)")
+    parse.add_argument("--default-reporting", choices=DEFAULT_REPORTING_CHOICES,
+                       default=os.environ.get("INTAKE_DEFAULT_REPORTING", "annual"),
+                       help="hạn báo cáo áp dụng khi kế hoạch không nêu hạn nào: annual (báo cáo năm), semiannual "
+                       "(thêm báo cáo 6 tháng), quarterly (hằng quý) hoặc none (không mặc định); "
+                       "mặc định: biến INTAKE_DEFAULT_REPORTING hoặc annual")
     parse.add_argument("--json", action="store_true", help="in toàn bộ kết quả dạng JSON (cho máy đọc)")
     parse.set_defaults(handler=run_parse)
 
@@ -82,7 +88,8 @@ def run_parse(args: argparse.Namespace) -> int:
         sys.stderr.write(f"Danh bạ cơ quan không dùng được: {exc}\n")
         return 1
     try:
-        document = parse_document(data, args.file.name, directory, date.today())
+        document = parse_document(data, args.file.name, directory, date.today(),
+                                  default_reporting=args.default_reporting)
     except DocumentError as exc:
         sys.stderr.write(f"{exc.message}\n")
         for problem in exc.problems:

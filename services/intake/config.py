@@ -1,5 +1,7 @@
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from services.intake.documents.deadlines import DefaultReporting
 from shared.settings import ServiceSettings
 
 
@@ -12,3 +14,8 @@ class Settings(ServiceSettings):
     mongo_database: str = "dondoc_intake"
     max_assignments_per_plan: int = 100_000
     max_request_bytes: int = 8 * 1024 * 1024  # room for a 5 MB document in a multipart upload
+    default_reporting: DefaultReporting = Field(
+        default="annual",
+        description="the reports a plan document owes when it names no deadline: annual, semiannual (also before "
+        "1 July), quarterly, or none (such a plan is refused, saying why)",
+    )

@@ -14,6 +14,7 @@ from starlette.datastructures import UploadFile as StarletteUpload
 
 from services.intake.amendments import Amendment, UnsupportedAmendment, plan_amendment
 from services.intake.documents import DocumentError, parse_document
+from services.intake.documents.deadlines import DefaultReporting
 from services.intake.documents.preview import preview
 from services.intake.documents.readers import MAX_BYTES
 from services.intake.documents.to_submission import to_submission
@@ -69,6 +70,7 @@ class IntakeDeps:
     directory: Directory
     clock: Clock
     max_assignments: int
+    default_reporting: DefaultReporting = "annual"
     max_document_bytes: int = MAX_BYTES
 
 
@@ -174,7 +176,8 @@ def build_router(deps: IntakeDeps) -> APIRouter:
             name = "plan.json" if "json" in request.headers.get("content-type", "") else "plan.txt"
         today = deps.clock.now().astimezone(VIETNAM).date()
         try:
-            document = parse_document(data, name, deps.directory, today, max_bytes=deps.max_document_bytes)
+            document = parse_document(data, name, deps.directory, today, max_bytes=deps.max_document_bytes,
+                                      default_reporting=deps.default_reporting)
         except DocumentError as exc:
             raise _document_refused(exc) from exc
         DOCUMENTS_READ.labels("previewed").inc()
@@ -196,6 +199,7 @@ def build_router(deps: IntakeDeps) -> APIRouter:
         skipped: list[dict[str, str]] = []
         try:
             document = parse_document(data, file.filename or "", deps.directory, today,
+                                      default_reporting=deps.default_reporting,
                                       max_bytes=deps.max_document_bytes)
             if isinstance(document, PlanSubmission):
                 submission = document

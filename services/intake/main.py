@@ -33,6 +33,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         directory=Directory.load(settings.directory_path),
         clock=clock,
         max_assignments=settings.max_assignments_per_plan,
+        default_reporting=settings.default_reporting,
     )
 
     async def prepare() -> None:

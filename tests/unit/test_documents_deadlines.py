@@ -87,3 +87,16 @@ def test_the_default_is_the_annual_report_before_1_january() -> None:
 
 def test_no_deadline_words_no_deadline() -> None:
     assert read("Thông báo Kết luận 264-TB/TW ngày 31/7/2009 của Bộ Chính trị; các mô hình (15/3)") == []
+
+
+def test_the_deployment_chooses_the_default_semiannual_quarterly_or_none() -> None:
+    assert [(d.period, d.due) for d in default_deadlines(2025, "semiannual")] == [
+        ("2025-H1", date(2025, 6, 30)), ("2025-FY", date(2025, 12, 31))]
+    quarters = default_deadlines(2025, "quarterly")
+    assert [(d.period, d.due) for d in quarters] == [
+        ("2025-Q1", date(2025, 3, 31)), ("2025-Q2", date(2025, 6, 30)), ("2025-Q3", date(2025, 9, 30)),
+        ("2025-Q4", date(2025, 12, 31))]
+    assert "trước ngày 01 tháng 04 năm 2025" in quarters[0].wording
+    assert "trước ngày 01 tháng 01 năm 2026" in quarters[3].wording
+    assert all(d.kind == "default" and "(mặc định)" in d.wording for d in quarters)
+    assert default_deadlines(2025, "none") == []

@@ -13,7 +13,7 @@ from services.intake.documents.errors import NotAPlan
 from services.intake.documents.model import ParsedPlan
 from services.intake.documents.parser import parse_text
 from services.intake.documents.to_submission import UnresolvedBodies, to_submission
-from services.intake.domain import PlanSubmission, register_plan
+from services.intake.domain import PlanRejected, PlanSubmission, register_plan
 from tests.fixtures.docx_plans import task_table_docx, text_to_docx
 from tests.unit.documents_support import FIXTURES, REAL_PLAN, TODAY, WeekdaysOnly, directory
 
@@ -183,3 +183,16 @@ def test_a_plan_with_no_organisation_section_is_reported_not_guessed() -> None:
     assert plan.clauses == [] and plan.unresolved[0].where == "sections"
     with pytest.raises(UnresolvedBodies, match="thiếu thông tin"):
         to_submission(plan)
+
+
+def test_the_deployments_default_applies_and_none_means_the_plan_must_name_its_deadline() -> None:
+    text = (FIXTURES / "cell-meeting-plan.txt").read_text(encoding="utf-8").encode()
+    semiannual = parse_document(text, "cell.txt", directory(), TODAY, WeekdaysOnly(), default_reporting="semiannual")
+    assert isinstance(semiannual, ParsedPlan) and semiannual.default_deadlines_applied
+    assert [d.period for d in semiannual.deadlines] == ["2025-H1", "2025-FY"]
+    none = parse_document(text, "cell.txt", directory(), TODAY, WeekdaysOnly(), default_reporting="none")
+    assert isinstance(none, ParsedPlan) and not none.default_deadlines_applied and none.deadlines == []
+    submission = to_submission(none)
+    with pytest.raises(PlanRejected) as refused:
+        register_plan(submission, directory(), TODAY, 1000)
+    assert any("deadline" in p["problem"] or "hạn" in p["problem"] for p in refused.value.problems)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from services.intake.documents.deadlines import DefaultReporting
 from services.intake.documents.errors import DocumentError
 from services.intake.documents.model import ParsedPlan
 from services.intake.documents.parser import parse_lines
@@ -22,9 +23,10 @@ __all__ = ["DocumentError", "ParsedPlan", "parse_document"]
 def parse_document(
     data: bytes, name: str, directory: Directory, today: date,
     calendar: WorkingCalendar | None = None, max_bytes: int = MAX_BYTES,
+    default_reporting: DefaultReporting = "annual",
 ) -> ParsedPlan | PlanSubmission:
     """A text or .docx plan parsed, or a structured JSON plan as it came; only DocumentError escapes."""
     document = read_document(data, name, max_bytes)
     if isinstance(document, PlanSubmission):
         return document
-    return parse_lines(document.lines, directory, today, calendar)
+    return parse_lines(document.lines, directory, today, calendar, default_reporting)

@@ -243,9 +243,27 @@ def _wording(segment: str, context: str, match: re.Match[str]) -> str:
     return text + (")" if text.count("(") > text.count(")") else "")
 
 
-def default_deadlines(year: int) -> list[Deadline]:
-    """The deployment's default when a plan names no deadline: the annual report, due before 1 January."""
-    return [
-        Deadline("default", f"{year}-FY", f"báo cáo năm, gửi trước ngày 01 tháng 01 năm {year + 1} (mặc định)",
-                 date(year, 12, 31), 0)
-    ]
+DefaultReporting = Literal["annual", "semiannual", "quarterly", "none"]
+DEFAULT_REPORTING_CHOICES: tuple[DefaultReporting, ...] = ("annual", "semiannual", "quarterly", "none")
+_QUARTERS = ("I", "II", "III", "IV")
+
+
+def default_deadlines(year: int, policy: DefaultReporting = "annual") -> list[Deadline]:
+    """The deployment's default when a plan names no deadline (`INTAKE_DEFAULT_REPORTING`): the annual report
+    due before 1 January; or also the semi-annual one before 1 July; or one each quarter; or none, and then a
+    plan without a deadline is refused and says so."""
+    annual = Deadline("default", f"{year}-FY", f"báo cáo năm, gửi trước ngày 01 tháng 01 năm {year + 1} (mặc định)",
+                      date(year, 12, 31), 0)
+    if policy == "none":
+        return []
+    if policy == "semiannual":
+        return [Deadline("default", f"{year}-H1", f"báo cáo 6 tháng, gửi trước ngày 01 tháng 7 năm {year} (mặc định)",
+                         date(year, 6, 30), 0), annual]
+    if policy == "quarterly":
+        return [
+            Deadline("default", f"{year}-Q{q}",
+                     f"báo cáo quý {_QUARTERS[q - 1]}, gửi trước ngày 01 tháng {q * 3 % 12 + 1:02d} năm "
+                     f"{year + (q == 4)} (mặc định)", date(year, q * 3, 30 if q in (2, 3) else 31), 0)
+            for q in (1, 2, 3, 4)
+        ]
+    return [annual]

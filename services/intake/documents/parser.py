@@ -8,7 +8,7 @@ import re
 from datetime import date
 
 from services.intake.documents.clauses import ClauseReader, to_clause
-from services.intake.documents.deadlines import Deadline, DeadlineReader, default_deadlines
+from services.intake.documents.deadlines import Deadline, DeadlineReader, DefaultReporting, default_deadlines
 from services.intake.documents.errors import NotAPlan
 from services.intake.documents.model import (
     Assignment,
@@ -72,27 +72,36 @@ def _out(deadline: Deadline) -> DeadlineOut:
 
 
 def parse_lines(
-    lines: list[str], directory: Directory, today: date, calendar: WorkingCalendar | None = None
+    lines: list[str], directory: Directory, today: date, calendar: WorkingCalendar | None = None,
+    default_reporting: DefaultReporting = "annual",
 ) -> ParsedPlan:
-    return parse_paragraphs(paragraphs(lines), directory, today, calendar)
+    return parse_paragraphs(paragraphs(lines), directory, today, calendar, default_reporting)
 
 
-def parse_text(text: str, directory: Directory, today: date, calendar: WorkingCalendar | None = None) -> ParsedPlan:
-    return parse_lines(split_lines(text), directory, today, calendar)
+def parse_text(
+    text: str, directory: Directory, today: date, calendar: WorkingCalendar | None = None,
+    default_reporting: DefaultReporting = "annual",
+) -> ParsedPlan:
+    return parse_lines(split_lines(text), directory, today, calendar, default_reporting)
 
 
 def parse_paragraphs(
-    items: list[Paragraph], directory: Directory, today: date, calendar: WorkingCalendar | None = None
+    items: list[Paragraph], directory: Directory, today: date, calendar: WorkingCalendar | None = None,
+    default_reporting: DefaultReporting = "annual",
 ) -> ParsedPlan:
-    return _PlanParser(items, directory, today, calendar or load_calendar()).parse()
+    return _PlanParser(items, directory, today, calendar or load_calendar(), default_reporting).parse()
 
 
 class _PlanParser:
-    def __init__(self, items: list[Paragraph], directory: Directory, today: date, calendar: WorkingCalendar) -> None:
+    def __init__(
+        self, items: list[Paragraph], directory: Directory, today: date, calendar: WorkingCalendar,
+        default_reporting: DefaultReporting,
+    ) -> None:
         self.items = items
         self.directory = directory
         self.today = today
         self.calendar = calendar
+        self.default_reporting = default_reporting
         self.unresolved: list[Unresolved] = []
 
     def parse(self) -> ParsedPlan:
@@ -164,8 +173,8 @@ class _PlanParser:
                 plan.reporting.append(Reporting(text=clause.task, line=clause.line,
                                                 deliverables=_deliverables(clause.task)))
         if not plan_deadlines:
-            plan_deadlines = default_deadlines(plan.year)
-            plan.default_deadlines_applied = True
+            plan_deadlines = default_deadlines(plan.year, self.default_reporting)
+            plan.default_deadlines_applied = bool(plan_deadlines)
         reporting_lines = {r.line for r in plan.reporting}
         plan.notes = [n for n in plan.notes if n.line not in reporting_lines]
         plan.deadlines = [_out(d) for d in _unique(plan_deadlines)]
