@@ -46,7 +46,8 @@ class AuthUnavailable(Exception):
     """The token service could not be asked; the caller may try again."""
 
 
-def _digest(token: str) -> str:
+def hash_token(token: str) -> str:
+    """How tokens are stored and compared: SHA-256, hex."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -58,7 +59,7 @@ class TokenVerifier:
         cache_seconds: float = 30.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self._operator_digest = _digest(operator_token.get_secret_value()) if operator_token else None
+        self._operator_digest = hash_token(operator_token.get_secret_value()) if operator_token else None
         self._auth_url = auth_url.rstrip("/") if auth_url else None
         self._cache_seconds = cache_seconds
         self._transport = transport
@@ -68,7 +69,7 @@ class TokenVerifier:
         if not authorization or not authorization.startswith("Bearer "):
             raise Unauthenticated("send your token as `Authorization: Bearer <token>`")
         token = authorization.removeprefix("Bearer ").strip()
-        digest = _digest(token)
+        digest = hash_token(token)
         if self._operator_digest is not None and hmac.compare_digest(digest, self._operator_digest):
             return Principal(code="operator", role="operator")
         now = time.monotonic()

@@ -88,32 +88,18 @@ async def _channel(amqp_url: str) -> AsyncIterator[AbstractChannel]:
 Selector = Callable[[DeadLetter], bool]
 
 
-# How long a walk keeps looking once the queue seems empty. Another reader (a service's monitor peeking at
-# the head) may hold a dead letter for a moment; it comes back to the queue when that reader lets go, and a
-# listing taken in that moment would silently miss it.
-SETTLE_SECONDS = 1.0
-
-
 async def _walk(
     amqp_url: str, queue_name: str, decide: Callable[[DeadLetter, AbstractIncomingMessage], Any], limit: int
 ) -> int:
     """Visit up to `limit` dead letters once; `decide` acks what it consumed. The rest go back when the
-    channel closes (unacked messages are returned to the queue). What this walk holds is never handed to it
-    again, so waiting out the settle time visits each dead letter once."""
+    channel closes (unacked messages are returned to the queue)."""
     visited = 0
     async with _channel(amqp_url) as channel:
         queue = await channel.get_queue(queue_name, ensure=True)
-        settle_until: float | None = None
         while visited < limit:
             message = await queue.get(no_ack=False, fail=False, timeout=10)
             if message is None:
-                now = asyncio.get_running_loop().time()
-                settle_until = settle_until or now + SETTLE_SECONDS
-                if now >= settle_until:
-                    break
-                await asyncio.sleep(0.1)
-                continue
-            settle_until = None
+                break
             visited += 1
             await decide(describe(queue_name, message), message)
     return visited

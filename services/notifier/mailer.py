@@ -104,10 +104,19 @@ class Mailer:
         settings = self._settings
         sent = 0
         lease = timedelta(seconds=settings.mail_lease_seconds)
-        for row in rows:
-            # One claim covers the batch, but a slow server can outlast it: each e-mail is sent only while its
-            # claim still holds, renewed first, or a replica that took the expired rows over would send it too.
-            if not await self._repo.renew_email(row["_id"], token, self._clock.now() + lease):
+        longest_send = timedelta(seconds=settings.smtp_timeout_seconds)
+        held_until = min((row["next_attempt_at"] for row in rows), default=None)
+        lost: set[str] = set()
+        for index, row in enumerate(rows):
+            # One claim covers the batch, but a slow server can outlast it, and a replica that took the expired
+            # rows over would send them too. When a send might end after the claim, what is left is renewed first
+            # (one round trip, rarely), and what was already taken over is left alone.
+            now = self._clock.now()
+            if held_until is not None and now + longest_send >= held_until:
+                remaining = [r["_id"] for r in rows[index:]]
+                lost |= set(remaining) - await self._repo.renew_emails(remaining, token, now + lease)
+                held_until = now + lease
+            if row["_id"] in lost:
                 log.warning("e-mail claim expired; left to the replica that took it", email_id=row["_id"])
                 continue
             try:

@@ -146,13 +146,12 @@ class NotifierRepository:
         rows = await self.emails.find({**ids, "claimed_by": token, "status": PENDING}).to_list()
         return token, sorted(rows, key=lambda r: r["created_at"])
 
-    async def renew_email(self, email_id: str, token: str, until: datetime) -> bool:
-        """Extend this replica's claim on one e-mail just before sending it; False if the claim was lost
-        (it expired and another replica took the row), and then this replica must not send it."""
-        result = await self.emails.update_one(
-            {"_id": email_id, "claimed_by": token, "status": PENDING}, {"$set": {"next_attempt_at": until}}
-        )
-        return result.matched_count == 1
+    async def renew_emails(self, email_ids: list[str], token: str, until: datetime) -> set[str]:
+        """Extend this replica's claim on the e-mails it has yet to send; returns those it still holds. The
+        others expired and another replica took them: this one must not send them."""
+        mine = {"_id": {"$in": email_ids}, "claimed_by": token, "status": PENDING}
+        await self.emails.update_many(mine, {"$set": {"next_attempt_at": until}})
+        return {row["_id"] for row in await self.emails.find(mine, {"_id": 1}).to_list()}
 
     async def finish_email(self, email_id: str, token: str, fields: dict[str, Any], attempted: bool = True) -> bool:
         """Record the outcome of a sending attempt, if this replica still holds the claim."""

@@ -15,6 +15,7 @@ from pymongo.errors import BulkWriteError
 
 from services.tracking import domain, status_metrics
 from services.tracking.repository import TrackingRepository
+from shared.auth import Role
 from shared.clock import Clock, as_utc
 from shared.commands import AcknowledgeAssignment, Command, ReportProgress, RequestExtension, SubmitReport
 from shared.contracts import (
@@ -37,7 +38,6 @@ DUPLICATE_KEY = 11000
 FORBIDDEN = Counter("dondoc_forbidden_total", "Actions refused because the actor may not act on the object.",
                     ["channel"])
 
-Role = Literal["agency", "issuer", "operator"]
 Channel = Literal["http", "amqp"]
 
 

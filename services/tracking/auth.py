@@ -6,22 +6,14 @@ restart. The token itself is shown once, when it is issued.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from datetime import datetime
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.tracking.actions import Actor, Role
-
-
-class Unauthenticated(Exception):
-    """No token, or one that is unknown or revoked."""
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+from services.tracking.actions import Actor
+from shared.auth import Role, Unauthenticated, hash_token
 
 
 class TokenStore:

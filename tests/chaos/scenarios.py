@@ -574,7 +574,7 @@ async def relay_kills(
     port = free_port()
     env = {"AMQP_URL": amqp_url, "MONGO_URL": mongo_url, "INTAKE_MONGO_DATABASE": intake_db,
            "INTAKE_HTTP_PORT": str(port), "INTAKE_OUTBOX_POLL_SECONDS": "0.2", "LOG_LEVEL": "warning",
-           "CHAOS_OUTBOX_LEASE_SECONDS": "1", "INTAKE_OPERATOR_TOKEN": CHAOS_OPERATOR_TOKEN}
+           "INTAKE_OUTBOX_LEASE_SECONDS": "1", "INTAKE_OPERATOR_TOKEN": CHAOS_OPERATOR_TOKEN}
     duplicates_before = consumed("duplicate")
     posted = 0
     async with lifespan(tracking_app(amqp_url, mongo_url, database)), httpx.AsyncClient(timeout=10) as http:

@@ -12,7 +12,7 @@
 
 CHAOS_RECORDS names a file the tracking worker appends `processed duplicate` counts to, written before
 any kill, so the test can count deliveries the consumer recognised as duplicates across incarnations.
-CHAOS_OUTBOX_LEASE_SECONDS shortens intake's outbox lease so a restarted relay takes over sooner.
+A short INTAKE_OUTBOX_LEASE_SECONDS (a service setting) lets a restarted relay take over sooner.
 """
 
 from __future__ import annotations
@@ -85,14 +85,6 @@ def run_intake() -> None:
     from services.intake.config import Settings
     from shared import broker
     from shared.http import run_service
-    from shared.outbox import Outbox
-
-    lease = float(os.environ.get("CHAOS_OUTBOX_LEASE_SECONDS", "30"))
-
-    class ShortLease(Outbox):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            kwargs.setdefault("lease_seconds", lease)
-            super().__init__(*args, **kwargs)
 
     publish = broker.EventPublisher.publish_raw
 
@@ -100,7 +92,6 @@ def run_intake() -> None:
         await publish(self, **kwargs)
         _die_if_due(1)
 
-    main.Outbox = ShortLease  # type: ignore[misc]
     broker.EventPublisher.publish_raw = publish_then_maybe_die  # type: ignore[method-assign]
     run_service(main.SERVICE, Settings(), main.create_app)
 

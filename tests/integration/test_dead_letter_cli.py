@@ -34,7 +34,7 @@ def dondoc(amqp_url: str, *args: str) -> str:
 
 
 async def test_list_replay_and_purge(service_settings, amqp, amqp_url) -> None:
-    app = create_app(service_settings(Settings, operator_token=OPERATOR_TOKEN))
+    app = create_app(service_settings(Settings))
     async with running(app) as http:
         dlq = await amqp.get_queue(TRACKING_QUEUE.dead_letter_queue)
         await dlq.purge()

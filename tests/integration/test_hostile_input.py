@@ -14,7 +14,7 @@ OPERATORS = [{"$ne": ""}, {"$gt": ""}, {"$where": "sleep(1000)"}, {"a.b": 1}, {"
 
 
 async def test_operator_payloads_are_refused_everywhere(service_settings, amqp) -> None:
-    app = create_app(service_settings(Settings, operator_token=OPERATOR_TOKEN))
+    app = create_app(service_settings(Settings))
     event = assignment_created()
     async with running(app) as http:
         await publish(amqp, event.routing_key(), event.model_dump_json().encode())

@@ -15,10 +15,9 @@ from deploy.local.infra import free_port
 from services.intake.config import Settings as IntakeSettings
 from services.intake.main import create_app as create_intake
 from services.notifier.handlers import build_router as notifier_routes
-from services.tracking.auth import hash_token
 from services.tracking.config import Settings as TrackingSettings
 from services.tracking.main import create_app as create_tracking
-from shared.auth import TokenVerifier, install
+from shared.auth import TokenVerifier, hash_token, install
 from shared.clock import FakeClock
 from tests.conftest import random_ref
 from tests.integration.conftest import OPERATOR, issue_token, running

@@ -62,7 +62,7 @@ async def test_an_acknowledgement_over_amqp_is_recorded_like_one_over_http_and_i
     service_settings, amqp, amqp_url, broker_users
 ) -> None:
     prefix, urls = broker_users
-    app = create_app(service_settings(Settings, operator_token=OPERATOR_TOKEN, agency_user_prefix=prefix))
+    app = create_app(service_settings(Settings, agency_user_prefix=prefix))
     cell_assignment = two_quarters(random_ref("plan"))
     ubnd_assignment = two_quarters(random_ref("plan")).model_copy(update={"agency": UBND})
     async with running(app) as http:

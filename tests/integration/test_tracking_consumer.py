@@ -47,7 +47,7 @@ def consumed(outcome: str) -> float:
 async def test_malformed_messages_are_dead_lettered_with_their_reason_and_the_consumer_goes_on(
     service_settings, amqp
 ) -> None:
-    app = create_app(service_settings(Settings, operator_token=OPERATOR_TOKEN))
+    app = create_app(service_settings(Settings))
     async with running(app) as http:
         dlq = await amqp.get_queue(TRACKING_QUEUE.dead_letter_queue)
         await dlq.purge()
@@ -71,7 +71,7 @@ async def test_malformed_messages_are_dead_lettered_with_their_reason_and_the_co
 
 
 async def test_a_redelivered_event_changes_nothing(service_settings, amqp, mongo_url, database_name) -> None:
-    app = create_app(service_settings(Settings, operator_token=OPERATOR_TOKEN))
+    app = create_app(service_settings(Settings))
     async with running(app) as http:
         event = assignment_created()
         duplicates_before = consumed("duplicate")
@@ -92,7 +92,7 @@ async def test_a_redelivered_event_changes_nothing(service_settings, amqp, mongo
 async def test_a_deadline_moved_by_a_corrected_plan_is_applied(service_settings, amqp) -> None:
     from shared.contracts import DeadlineExtended
 
-    app = create_app(service_settings(Settings, operator_token=OPERATOR_TOKEN))
+    app = create_app(service_settings(Settings))
     async with running(app) as http:
         created = assignment_created()
         await publish(amqp, created.routing_key(), created.model_dump_json().encode())

@@ -35,7 +35,7 @@ AGENCIES = [
 
 async def test_four_state_counts_match_a_hand_computed_table_in_api_xlsx_and_csv(service_settings, amqp) -> None:
     clock = FakeClock(H1 - timedelta(days=5))
-    app = create_app(service_settings(Settings, operator_token=OPERATOR_TOKEN), clock=clock)
+    app = create_app(service_settings(Settings), clock=clock)
     plan_id = random_ref("plan")
     events = [
         AssignmentCreated(

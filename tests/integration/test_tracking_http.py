@@ -33,7 +33,7 @@ async def _status_is(http, path: str, code: int, headers) -> bool:
 
 async def test_the_assignment_lifecycle_and_its_refusals(service_settings, amqp) -> None:
     clock = FakeClock(NOW)
-    app = create_app(service_settings(Settings, operator_token=OPERATOR_TOKEN), clock=clock)
+    app = create_app(service_settings(Settings), clock=clock)
     plan_id = random_ref("plan")
     event = two_quarters(plan_id)
     async with running(app) as http:
@@ -90,7 +90,7 @@ async def test_an_approved_extension_moves_the_deadline_and_a_revoked_token_stop
     service_settings, amqp
 ) -> None:
     clock = FakeClock(NOW)
-    app = create_app(service_settings(Settings, operator_token=OPERATOR_TOKEN), clock=clock)
+    app = create_app(service_settings(Settings), clock=clock)
     event = two_quarters(random_ref("plan"))
     async with running(app) as http:
         await publish(amqp, event.routing_key(), event.model_dump_json().encode())

@@ -10,7 +10,7 @@ import calendar as month_calendar
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Literal
+from typing import Literal, get_args
 
 from shared.calendar import WorkingCalendar
 from shared.clock import VIETNAM
@@ -244,7 +244,7 @@ def _wording(segment: str, context: str, match: re.Match[str]) -> str:
 
 
 DefaultReporting = Literal["annual", "semiannual", "quarterly", "none"]
-DEFAULT_REPORTING_CHOICES: tuple[DefaultReporting, ...] = ("annual", "semiannual", "quarterly", "none")
+DEFAULT_REPORTING_CHOICES: tuple[DefaultReporting, ...] = get_args(DefaultReporting)
 _QUARTERS = ("I", "II", "III", "IV")
 
 
