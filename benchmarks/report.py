@@ -75,13 +75,52 @@ compared with every candidate (cost grows with its square), and only `insert_man
   decision; anything unusual goes the one-by-one path as before. Tracking's own published facts coming back
   to its queue (and escalations) are appended in one bulk insert (`AuditOnlyInBulk`).
 
-Still missed, and why: the pipeline and the burst stay far under 0.7 on the stand-in because the work the
-system must do beyond the ceiling is all updates — the relay's claim and mark (two updates a row) and the
-notifier's projection (one transaction per event, no bulk path yet) — and every update costs the stand-in
-10–30 times an insert, on the same one-core database process.
-Against a real `mongod` those are index-driven and cheap; the ratios here are the stand-in's, not the
-design's. The next steps, not done: a relay that holds one leader lease instead of a lease per row (one
-update a row fewer), a bulk path in the notifier's projection, and re-measuring against a real replica set.
+### Writes per assignment, counted (2026-11-23, later)
+
+Database round trips and documents written along the pipeline, per batch of 1,000 `assignment.created`
+and what an update costs the stand-in against an insert (measured alone, with the
+services' indexes: insert 0.1–0.3 ms a document, update or upsert 0.4–0.7 ms):
+
+| step | before | after |
+|---|---|---|
+| relay: read | 1 sorted `find` | 1 sorted `find` |
+| relay: claim | 10 `update_many`, 1,000 updated | 1 `update_one` (the leader lease) |
+| relay: mark | 10 `update_many`, 1,000 updated | 20 `update_many`, 1,000 updated (overlapped) |
+| tracking | bulk upsert (1,000) + `insert_many` (1,000) | `insert_many` (1,000) + `insert_many` (1,000) |
+| notifier | 1 transaction an event: 3 writes, 3 round trips | 1 transaction a batch (≤ 500): 2 bulk writes |
+
+So an assignment cost the database two updates in intake, an upsert and an insert in tracking, and (row 2)
+a three-write transaction in the notifier; it now costs one update in intake, two inserts in tracking and
+its share of one notifier transaction per batch. What changed:
+
+- Outbox relay (`shared/outbox.py`): one relay at a time holds a leader lease (one `outbox_relay` document,
+  renewed every pass; a replica that is not the leader only tries to take it; a clean stop gives it up, a
+  crashed leader's runs out after `OUTBOX_LEASE_SECONDS`). The leader publishes 500 at a time in flight and
+  marks a confirmed batch published while it publishes the next one (those rows are left out of its next
+  read until their mark is written; a mark that fails means those rows are published again, which consumers
+  recognise by `event_id`). Guarantees as before: a row is marked only after its confirm, so nothing is lost;
+  a leader that dies between confirm and mark, or whose lease ran out while it was paused, republishes.
+- Tracking (`AssignmentsInBulk`): the effect is an `insert_many` of the new records instead of upserts with
+  `$setOnInsert` — the same effect (a record already there is left as it is) at a third of the cost.
+- Notifier (`services/notifier/bulk.py`, `ProjectionInBulk`): creations, acknowledgements and reports go
+  through the projector's own per-event logic, whose writes are gathered and written in one transaction per
+  batch (prefetch 500). A batch holding an event processed before is rolled back whole and goes one by one.
+- Tried and left out: transactions around the relay's marks and tracking's upserts make the stand-in commit
+  once per batch (a third cheaper), but under concurrent writes its `commitTransaction` sometimes fails with an
+  internal WiredTiger conflict, and reads on the same connections after a transaction saw rows as they were
+  before it (1,000 rows relayed twice in one run). The notifier's batch keeps its transaction: a failure
+  there sends the batch one by one, and nothing reads its rows back to decide what to publish.
+
+Still missed, and why: the work the system must do beyond the ceiling is still there — the relay's mark
+(one update a row, the one write the outbox cannot do without: it is what says a row was published), the
+services' indexes (the ceiling writes into collections with none; they make tracking's two inserts cost
+about what the ceiling's upsert and insert cost), and for acknowledgements the guarded state change (an
+update a command, as in the ceiling, plus the relay's mark and the notifier's projection of the fact it
+publishes). All of it runs on the same one-core database process as the ceiling's writes. The ceiling for
+row 1 on this stand-in, counting only writes, is near 0.6 of the raw figure; against a real `mongod`, where
+an update by `_id` costs about an insert, the same design should be near the raw figure. Next steps, not
+done: re-measure against a real replica set; for row 3, gather the acknowledgement's guarded update, outbox
+and audit rows in one transaction once the stand-in's transactions are sound under concurrency.
 """
 
 PAST_ONE_MACHINE = """
@@ -106,11 +145,12 @@ What the design already allows, and what the figures above say about a national 
   their own writes from the primary). Transactions need it; the bulk paths do not use transactions and
   stay correct through ordering (effect first, then the audit row that marks the event processed).
 - **Services as stateless replicas**: all state is in MongoDB and RabbitMQ. Consumers compete on the
-  same queue (each message to one replica; idempotency by `event_id` makes a redelivery harmless). The
-  outbox relay and the notifier's scan and mailer claim work with leases stored in the rows they claim, so
-  several replicas never publish or send the same batch at once, and a dead replica's claim expires and is
-  taken over. Scale tracking and the notifier on queue depth (`dondoc_outbox_pending`, the queue's
-  `messages_ready`), intake on HTTP load.
+  same queue (each message to one replica; idempotency by `event_id` makes a redelivery harmless). One
+  replica's outbox relay publishes at a time, under a leader lease it renews every pass; when that replica
+  dies its lease runs out and another takes over. The notifier's scan and mailer claim work with leases
+  stored in the rows they claim, so several replicas never send the same batch at once, and a dead
+  replica's claim expires and is taken over. Scale tracking and the notifier on queue depth
+  (`dondoc_outbox_pending`, the queue's `messages_ready`), intake on HTTP load.
 - **Sharding keys** (when one replica set is not enough): tracking's `assignments` and `events` by
   `{{plan_id: 1, _id: 1}}` — a plan's status query and export stay on one shard, and a national plan's
   assignments spread because `_id` follows within it (hashed `_id` would spread writes better but

@@ -55,6 +55,16 @@ Message = Event | Command
 Handler = Callable[[Message], Awaitable[Outcome]]
 MESSAGE_TYPES: dict[str, type[Event] | type[Command]] = {**EVENT_TYPES, **COMMAND_TYPES}
 
+
+def by_event_type(handlers: dict[type[Any], Callable[[Any], Awaitable[Outcome]]], default: Handler) -> Handler:
+    """One handler for a queue that carries several kinds of message: each type to its own, the rest to `default`."""
+
+    async def handle(message: Message) -> Outcome:
+        handler = handlers.get(type(message), default)
+        return await handler(message)
+
+    return handle
+
 RETRY_PAUSE_SECONDS = 1.0
 IN_PROCESS_ATTEMPTS = 3  # a transient failure is retried here first, so an outage does not burn deliveries
 DATABASE_PAUSE_LIMIT_SECONDS = 120.0

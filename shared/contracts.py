@@ -12,6 +12,8 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, computed_field
 
+from shared.ladder import EventLadder
+
 SCHEMA_VERSION = 1
 
 AgencyCode = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$", description="stable agency code")]
@@ -61,6 +63,34 @@ class AgencyRef(BaseModel):
     code: AgencyCode
     kind: AgencyKind
     name: str = Field(description="display name in Vietnamese")
+
+
+class Agency(BaseModel):
+    """A body as the agency directory describes it: how text names it, how to reach it, who supervises it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    code: AgencyCode
+    kind: AgencyKind
+    name: str = Field(min_length=1, max_length=300)
+    aliases: tuple[str, ...] = ()
+    emails: tuple[str, ...] = ()
+    parent: str | None = Field(default=None, description="the supervising agency's code")
+
+    def ref(self) -> AgencyRef:
+        return AgencyRef(code=self.code, kind=self.kind, name=self.name)
+
+
+class Group(BaseModel):
+    """A name that stands for several bodies: its explicit members, then every agency of `member_kinds`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    code: AgencyCode
+    name: str = Field(min_length=1, max_length=300)
+    aliases: tuple[str, ...] = ()
+    members: tuple[str, ...] = ()
+    member_kinds: tuple[AgencyKind, ...] = Field(default=(), description="every agency of these kinds")
 
 
 class Event(BaseModel):
@@ -159,6 +189,11 @@ class AssignmentCreated(AgencyEvent):
     issuer: AgencyRef
     task: str
     deadlines: list[ReportingDeadline]
+    escalation_ladder: EventLadder | None = Field(
+        default=None,
+        description="the plan's own escalation ladder (the shape of the deployment's ladder file); a track it "
+        "leaves out, or no ladder at all, follows the deployment's ladder",
+    )
 
 
 class AssignmentCancelled(AgencyEvent):
@@ -168,6 +203,28 @@ class AssignmentCancelled(AgencyEvent):
     assignment_id: str
     plan_id: str
     reason: str
+
+
+class AssignmentRevised(AgencyEvent):
+    """A corrected plan rewords one body's task: `task` is the text from now on; deadlines are unchanged.
+    Bản kế hoạch sửa đổi thay đổi nội dung nhiệm vụ giao cho một cơ quan."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        **_ENVELOPE, "actor": _ISSUER, "agency": _UBND, "assignment_id": "7c1e2d3f4a5b6c7d8e9f",
+        "plan_id": "0b9a6c1d2e3f40516273",
+        "task": "Chỉ đạo các tổ dân phố ra quân vệ sinh môi trường vào sáng thứ Bảy và Chủ nhật cuối mỗi tháng.",
+        "previous_task": "Chỉ đạo các tổ dân phố ra quân vệ sinh môi trường vào sáng Chủ nhật cuối mỗi tháng.",
+        "plan_version": 1,
+    }]})
+
+    entity: ClassVar[str] = "assignment"
+    verb: ClassVar[str] = "revised"
+
+    assignment_id: str
+    plan_id: str
+    task: str = Field(description="the task as the corrected plan words it")
+    previous_task: str = Field(description="the task as it was worded before this correction")
+    plan_version: int = Field(ge=1, description="the correction that made the change: 1 for the plan's first")
 
 
 class AssignmentAcknowledged(AgencyEvent):
@@ -273,12 +330,30 @@ class DeadlineExtended(AgencyEvent):
     wording: str = Field(default="", description="the new deadline as the decision wrote it")
 
 
+class DirectoryUpdated(Event):
+    """The agency directory changed: entries added or changed, and codes removed, as of `version`.
+
+    `complete` means the event lists the whole directory: entries it does not name are removed."""
+
+    entity: ClassVar[str] = "directory"
+    verb: ClassVar[str] = "updated"
+
+    version: int = Field(ge=1, description="the directory's version after this change; applied only if newer")
+    agencies: list[Agency] = Field(default_factory=list, description="agencies added or changed")
+    groups: list[Group] = Field(default_factory=list, description="groups added or changed")
+    removed_agencies: list[AgencyCode] = Field(default_factory=list)
+    removed_groups: list[AgencyCode] = Field(default_factory=list)
+    complete: bool = False
+    changed_by: str = Field(default="", description="who made the change (operator or service)")
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     f"{cls.entity}.{cls.verb}": cls
     for cls in (
         PlanRegistered,
         AssignmentCreated,
         AssignmentCancelled,
+        AssignmentRevised,
         AssignmentAcknowledged,
         ProgressReported,
         ReportSubmitted,
@@ -286,5 +361,6 @@ EVENT_TYPES: dict[str, type[Event]] = {
         ExtensionRequested,
         ExtensionRefused,
         DeadlineExtended,
+        DirectoryUpdated,
     )
 }

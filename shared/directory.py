@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
-from shared.contracts import AgencyCode, AgencyKind, AgencyRef
+from shared.contracts import Agency, Group
 
 # Old tone placement and spellings that name the same thing; matched in the normalised form.
 _VARIANTS = (("uỷ", "ủy"), ("oá", "óa"), ("oà", "òa"), ("oả", "ỏa"), ("oã", "õa"), ("oạ", "ọa"), ("uý", "úy"))
@@ -54,30 +54,6 @@ class Mention:
     is_group: bool
 
 
-class Agency(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    code: AgencyCode
-    kind: AgencyKind
-    name: str
-    aliases: tuple[str, ...] = ()
-    emails: tuple[str, ...] = ()
-    parent: str | None = Field(default=None, description="the supervising agency's code")
-
-    def ref(self) -> AgencyRef:
-        return AgencyRef(code=self.code, kind=self.kind, name=self.name)
-
-
-class Group(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    code: AgencyCode
-    name: str
-    aliases: tuple[str, ...] = ()
-    members: tuple[str, ...] = ()
-    member_kinds: tuple[AgencyKind, ...] = Field(default=(), description="every agency of these kinds")
-
-
 class DirectoryFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -91,6 +67,10 @@ class DirectoryError(ValueError):
 
 class UnknownAgency(LookupError):
     pass
+
+
+class StillReferenced(DirectoryError):
+    """An entry cannot go while others name it (as their supervisor, or as a group member)."""
 
 
 class Directory:
@@ -116,6 +96,21 @@ class Directory:
             for member in group.members:
                 if member not in self.agencies:
                     raise DirectoryError(f"group {group.code}: member {member!r} is not in the directory")
+        self._refuse_supervision_cycles()
+
+    def _refuse_supervision_cycles(self) -> None:
+        """Escalation climbs `parent`: a chain that comes back to where it started would never reach the top."""
+        settled: set[str] = set()
+        for code in self.agencies:
+            chain: list[str] = []
+            current: str | None = code
+            while current is not None and current not in settled:
+                if current in chain:
+                    loop = " → ".join([*chain[chain.index(current):], current])
+                    raise DirectoryError(f"the supervision chain loops: {loop}")
+                chain.append(current)
+                current = self.agencies[current].parent
+            settled.update(chain)
 
     @classmethod
     def load(cls, path: Path) -> Directory:
@@ -127,11 +122,51 @@ class Directory:
             raise DirectoryError(f"the agency directory {path} is not UTF-8 text (save it as UTF-8)") from exc
         except yaml.YAMLError as exc:
             raise DirectoryError(f"the agency directory {path} is not valid YAML: {exc}") from exc
+        if isinstance(raw, dict):
+            raw.pop("version", None)  # written by `dondoc directory export`; the file itself has no version
         try:
             parsed = DirectoryFile.model_validate(raw)
         except ValidationError as exc:
             raise DirectoryError(f"the agency directory {path} is invalid: {exc}") from exc
         return cls(parsed.agencies, parsed.groups)
+
+    def to_file(self) -> DirectoryFile:
+        """The directory as its YAML file describes it (agencies and groups sorted by code)."""
+        return DirectoryFile(
+            agencies=sorted(self.agencies.values(), key=lambda a: a.code),
+            groups=sorted(self.groups.values(), key=lambda g: g.code),
+        )
+
+    def with_agency(self, agency: Agency) -> Directory:
+        """A new directory with `agency` added or replaced; checked like a loaded file."""
+        if agency.code in self.groups:
+            raise DirectoryError(f"{agency.code!r} is already the code of a group")
+        return Directory([*(a for a in self.agencies.values() if a.code != agency.code), agency],
+                         list(self.groups.values()))
+
+    def without_agency(self, code: str) -> Directory:
+        """A new directory without the agency `code`; refused while another agency or a group names it."""
+        self.get(code)
+        supervised = sorted(a.code for a in self.agencies.values() if a.parent == code)
+        if supervised:
+            raise StillReferenced(f"{code} still supervises {', '.join(supervised)}: give them another parent first")
+        grouped = sorted(g.code for g in self.groups.values() if code in g.members)
+        if grouped:
+            raise StillReferenced(
+                f"{code} is still a member of the group(s) {', '.join(grouped)}: remove it there first"
+            )
+        return Directory([a for a in self.agencies.values() if a.code != code], list(self.groups.values()))
+
+    def with_group(self, group: Group) -> Directory:
+        if group.code in self.agencies:
+            raise DirectoryError(f"{group.code!r} is already the code of an agency")
+        return Directory(list(self.agencies.values()),
+                         [*(g for g in self.groups.values() if g.code != group.code), group])
+
+    def without_group(self, code: str) -> Directory:
+        if code not in self.groups:
+            raise UnknownAgency(f"no group with code {code!r} in the directory")
+        return Directory(list(self.agencies.values()), [g for g in self.groups.values() if g.code != code])
 
     def get(self, code: str) -> Agency:
         try:

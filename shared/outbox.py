@@ -2,10 +2,13 @@
 and a relay publishes them with broker confirms afterwards. Nothing is published that was not
 stored; nothing stored is left unpublished while the broker is reachable.
 
-Several relays (replicas of a service) may run: each claims a batch with a lease before publishing.
-A relay that dies mid-batch leaves its claim to expire; another relay then publishes those rows
-again. That can publish a row twice (after its confirm, before it was marked) — consumers are
-idempotent by `event_id`, so a second copy changes nothing.
+Several relays (replicas of a service) may run; one of them relays at a time. It holds a *leader lease*:
+one document (`outbox_relay`) naming it, renewed on every pass. The others only check, once a pass,
+whether the lease has run out, and the first to see it expired takes over. Per row, the relay writes once:
+it marks the rows published (one `update_many` per chunk of ids, after their confirms). A leader that dies
+mid-batch leaves rows confirmed but not yet marked; the next leader publishes them again, and so does a
+leader whose lease ran out while it was paused (two leaders for a moment). Consumers are idempotent by
+`event_id`, so a second copy changes nothing.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import structlog
 from pymongo import ASCENDING
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
 from shared.broker import EventPublisher, PublishError
 from shared.clock import Clock, as_utc
@@ -31,8 +35,9 @@ log = structlog.get_logger()
 
 PENDING = "pending"
 PUBLISHED = "published"
+LEADER = "relay"  # the `_id` of the one lease document in `outbox_relay`
 BACKLOG_REPORT_SECONDS = 1.0
-ID_CHUNK = 100  # the stand-in compares every row with every id of an `$in`: keep the lists short
+ID_CHUNK = 50  # the stand-in compares every row with every id of an `$in`: keep the lists short
 
 
 def _chunks(ids: list[Any]) -> list[list[Any]]:
@@ -48,10 +53,11 @@ class Outbox:
         clock: Clock,
         poll_seconds: float = 0.5,
         batch_size: int = 1000,
-        concurrency: int = 64,
+        concurrency: int = 500,
         lease_seconds: float = 30.0,
     ) -> None:
         self._rows = db["outbox"]
+        self._leases = db["outbox_relay"]
         self._publisher = publisher
         self._service = service
         self._clock = clock
@@ -59,8 +65,12 @@ class Outbox:
         self._batch_size = batch_size
         self._concurrency = concurrency
         self._lease = timedelta(seconds=lease_seconds)
+        self._holder = uuid.uuid4().hex  # this relay, for the leader lease
         self._wakeup = asyncio.Event()
         self._backlog_reported = float("-inf")
+        # Rows confirmed by the broker whose mark is still being written: the next batch is published meanwhile.
+        self._marking: set[str] = set()
+        self._marks: list[asyncio.Task[None]] = []
 
     async def ensure_indexes(self) -> None:
         await self._rows.create_index([("status", ASCENDING), ("created_at", ASCENDING)])
@@ -80,7 +90,6 @@ class Outbox:
                 "status": PENDING,
                 "created_at": now,
                 "attempts": 0,
-                "lease_until": None,
             }
             for event in events
         ]
@@ -90,45 +99,47 @@ class Outbox:
     def wake(self) -> None:
         self._wakeup.set()
 
-    async def claim(self) -> list[dict[str, Any]]:
-        """Take a lease on the oldest unclaimed (or abandoned) pending rows; return the rows we hold."""
+    async def lead(self) -> bool:
+        """Take or renew the leader lease; False while another relay holds a lease that has not run out."""
         now = self._clock.now()
-        claimable = {"status": PENDING, "$or": [{"lease_until": None}, {"lease_until": {"$lt": now}}]}
-        candidates = await self._rows.find(claimable).sort("created_at", ASCENDING).limit(self._batch_size).to_list()
-        if not candidates:
-            return []
-        token = uuid.uuid4().hex
-        until = now + self._lease
-        lease = {"$set": {"lease_until": until, "claimed_by": token}}
-        # Each row is claimed only if it is still claimable (another relay may have taken it since the read). The
-        # filters are `_id` lookups plus equality, in chunks: a top-level `$or`, or one long `$in`, made the
-        # MongoDB-wire stand-in scan or compare far more than the batch (docs/performance.md, row 1).
-        unleased = [c["_id"] for c in candidates if c.get("lease_until") is None]
-        expired = [c["_id"] for c in candidates if c.get("lease_until") is not None]
-        claimed = 0
-        for ids in _chunks(unleased):
-            result = await self._rows.update_many({"_id": {"$in": ids}, "status": PENDING, "lease_until": None}, lease)
-            claimed += result.modified_count
-        for ids in _chunks(expired):
-            result = await self._rows.update_many(
-                {"_id": {"$in": ids}, "status": PENDING, "lease_until": {"$lt": now}}, lease
+        try:
+            # Matches our own lease or an expired one. When neither matches, the upsert's insert collides with
+            # the live lease's `_id`: someone else leads.
+            await self._leases.update_one(
+                {"_id": LEADER, "$or": [{"holder": self._holder}, {"until": {"$lt": now}}]},
+                {"$set": {"holder": self._holder, "until": now + self._lease, "renewed_at": now}},
+                upsert=True,
             )
-            claimed += result.modified_count
-        if claimed == len(candidates):  # every row is ours (the usual case): no need to read them again
-            for row in candidates:
-                row.update(lease_until=until, claimed_by=token)
-            return candidates
-        rows: list[dict[str, Any]] = []
-        for ids in _chunks([c["_id"] for c in candidates]):
-            rows += await self._rows.find({"_id": {"$in": ids}, "claimed_by": token, "status": PENDING}).to_list()
-        return sorted(rows, key=lambda row: row["created_at"])
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def resign(self) -> None:
+        """Give the lease up (on a clean stop), so another replica takes over at once instead of after it."""
+        await self._leases.update_one(
+            {"_id": LEADER, "holder": self._holder}, {"$set": {"until": self._clock.now() - self._lease}}
+        )
+
+    async def pending(self) -> list[dict[str, Any]]:
+        """The oldest rows not yet published (nor confirmed and being marked)."""
+        rows = await self._rows.find({"status": PENDING}).sort("created_at", ASCENDING).limit(
+            self._batch_size + len(self._marking)
+        ).to_list()
+        return [row for row in rows if row["_id"] not in self._marking][: self._batch_size]
 
     async def publish_pending(self) -> int:
-        """Publish one claimed batch; returns how many rows were published."""
-        rows = await self.claim()
+        """As the leader, publish one batch; returns how many rows were published (0 when not the leader)."""
         await self._report_backlog()
-        if not rows:
+        if not await self.lead():
+            await self._marks_written()
             return 0
+        await self._marks_written(keep=1)  # one batch's mark may still be written while this one is published
+        started = time.perf_counter()
+        rows = await self.pending()
+        if not rows:
+            await self._marks_written()
+            return 0
+        read = time.perf_counter()
         limiter = asyncio.Semaphore(self._concurrency)
 
         async def publish(row: dict[str, Any]) -> str | None:
@@ -144,20 +155,48 @@ class Outbox:
                 except PublishError as exc:
                     log.error("outbox publish failed", outbox_id=row["_id"], error=str(exc))
                     await self._rows.update_one(
-                        {"_id": row["_id"], "claimed_by": row["claimed_by"]},
-                        {"$inc": {"attempts": 1}, "$set": {"last_error": str(exc), "lease_until": None}},
+                        {"_id": row["_id"], "status": PENDING},
+                        {"$inc": {"attempts": 1}, "$set": {"last_error": str(exc)}},
                     )
                     return None
                 return str(row["_id"])
 
         published = [row_id for row_id in await asyncio.gather(*(publish(r) for r in rows)) if row_id]
-        published_at = self._clock.now()
-        for ids in _chunks(published):
-            await self._rows.update_many(
-                {"_id": {"$in": ids}},
-                {"$set": {"status": PUBLISHED, "published_at": published_at, "lease_until": None}},
-            )
+        log.info("outbox batch published", published=len(published), failed=len(rows) - len(published),
+                 read_seconds=round(read - started, 3), publish_seconds=round(time.perf_counter() - read, 3))
+        self._mark_in_background(published)
         return len(published)
+
+    def _mark_in_background(self, ids: list[str]) -> None:
+        """Mark confirmed rows published while the next batch is read and published. Those rows are left out
+        of the next reads until their mark is written; if it fails they are read again and published twice,
+        which consumers recognise by `event_id`."""
+        if not ids:
+            return
+        self._marking.update(ids)
+        task = asyncio.create_task(self._mark_published(ids))
+
+        def done(finished: asyncio.Task[None]) -> None:
+            self._marking.difference_update(ids)
+            if not finished.cancelled() and finished.exception() is not None:
+                log.error("outbox rows published but not marked; they will be published again",
+                          rows=len(ids), error=repr(finished.exception()))
+
+        task.add_done_callback(done)
+        self._marks.append(task)
+
+    async def _marks_written(self, keep: int = 0) -> None:
+        """Wait until at most `keep` marks are still being written."""
+        while len(self._marks) > keep:
+            await asyncio.wait([self._marks.pop(0)])
+
+    async def _mark_published(self, ids: list[str]) -> None:
+        """One write a row, after its confirm."""
+        published_at = self._clock.now()
+        for chunk in _chunks(ids):
+            await self._rows.update_many(
+                {"_id": {"$in": chunk}}, {"$set": {"status": PUBLISHED, "published_at": published_at}}
+            )
 
     async def _report_backlog(self) -> None:
         # A gauge for scrapes: once a second is enough, and counting pending rows on every pass of a busy relay
@@ -175,21 +214,29 @@ class Outbox:
     async def run(self) -> None:
         """Relay loop: publish what is pending, then wait for a wake-up or the poll interval."""
         failures = 0
-        while True:
+        try:
+            while True:
+                try:
+                    published = await self.publish_pending()
+                    failures = 0
+                except Exception:  # noqa: BLE001 - the relay must outlive a database or broker outage
+                    failures += 1
+                    log.exception("outbox relay pass failed", consecutive_failures=failures)
+                    await asyncio.sleep(min(30.0, self._poll_seconds * 2**failures))
+                    continue
+                if published == self._batch_size:
+                    continue  # more is waiting
+                self._wakeup.clear()
+                try:
+                    await asyncio.wait_for(self._wakeup.wait(), timeout=self._poll_seconds)
+                except TimeoutError:
+                    pass
+        finally:
             try:
-                published = await self.publish_pending()
-                failures = 0
-            except Exception:  # noqa: BLE001 - the relay must outlive a database or broker outage
-                failures += 1
-                log.exception("outbox relay pass failed", consecutive_failures=failures)
-                await asyncio.sleep(min(30.0, self._poll_seconds * 2**failures))
-                continue
-            if published == self._batch_size:
-                continue  # more is waiting
-            self._wakeup.clear()
+                await asyncio.wait_for(self._marks_written(), timeout=5.0)
+            except Exception:  # noqa: BLE001 - unmarked rows are published again by the next relay
+                log.warning("outbox relay stopped before its last marks were written", exc_info=True)
             try:
-                await asyncio.wait_for(self._wakeup.wait(), timeout=self._poll_seconds)
-            except TimeoutError:
-                pass
-
-
+                await asyncio.wait_for(self.resign(), timeout=2.0)
+            except Exception:  # noqa: BLE001 - best effort: otherwise the lease simply runs out
+                log.warning("outbox relay could not give up its lease", exc_info=True)

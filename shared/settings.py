@@ -26,7 +26,11 @@ class ServiceSettings(BaseSettings):
         "MONGO_URL", "mongodb://127.0.0.1:27017/", "MongoDB connection URL"
     )
     directory_path: Path = _shared(  # type: ignore[assignment]
-        "DIRECTORY_PATH", DEFAULT_DIRECTORY, "agency directory (YAML)"
+        "DIRECTORY_PATH", DEFAULT_DIRECTORY,
+        "agency directory (YAML): seeds the service's database on its first start; later changes go over HTTP",
+    )
+    directory_refresh_seconds: float = Field(
+        default=2.0, description="how often a replica checks whether the stored agency directory changed"
     )
     log_format: Literal["json", "console", "auto"] = _shared(  # type: ignore[assignment]
         "LOG_FORMAT", "auto", "json in production, readable lines on a terminal"
@@ -37,7 +41,7 @@ class ServiceSettings(BaseSettings):
     mongo_database: str = "dondoc"
     outbox_poll_seconds: float = 0.5
     outbox_lease_seconds: float = Field(
-        default=30.0, description="a relay's claim on outbox rows; a crashed relay's rows are taken over after it"
+        default=30.0, description="the outbox relay's leader lease; a crashed leader is replaced after it"
     )
     operator_token: SecretStr | None = Field(
         default=None, description="the bootstrap operator's token (tracking registers it; the others accept it)"

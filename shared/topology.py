@@ -53,9 +53,11 @@ NOTIFIER_QUEUE = ServiceQueue(
     bindings=(
         "assignment.created.#",
         "assignment.cancelled.#",
+        "assignment.revised.#",
         "assignment.acknowledged.#",
         "report.submitted.#",
         "deadline.extended.#",
+        "directory.updated",  # the notifier keeps its own copy of the agency directory
     ),
 )
 SERVICE_QUEUES = {q.name: q for q in (TRACKING_QUEUE, NOTIFIER_QUEUE)}

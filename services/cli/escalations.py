@@ -1,4 +1,5 @@
-"""`dondoc escalations preview [--at WHEN]`: who would be notified, about what, at that moment."""
+"""`dondoc escalations preview [--at WHEN]`: who would be notified, about what, at that moment.
+`dondoc escalations reapply-ladder [--plan ID] [--agency CODE]`: give open periods the deployment's current ladder."""
 
 from __future__ import annotations
 
@@ -27,6 +28,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     add_token_argument(preview)
     preview.set_defaults(handler=run_preview)
 
+    reapply = commands.add_parser(
+        "reapply-ladder",
+        help="áp dụng thang đôn đốc hiện hành của hệ thống cho các kỳ báo cáo đang mở",
+        description="Mỗi kỳ báo cáo giữ thang đôn đốc có hiệu lực khi nó được mở. Lệnh này thay thang của các kỳ "
+        "đang theo dõi (chưa nộp báo cáo hoặc chưa xác nhận, chưa hủy) bằng thang hiện hành mà dịch vụ notifier "
+        "đang dùng (sửa tệp thang và khởi động lại notifier trước), rồi tính lại thời điểm nhắc tiếp theo. Bước "
+        "nào đã gửi thì không gửi lại. Kỳ theo thang riêng của kế hoạch được giữ nguyên, trừ khi dùng "
+        "--include-plan-overrides. Mỗi kỳ ghi lại ai đổi, lúc nào, từ phiên bản thang nào sang phiên bản nào.",
+    )
+    reapply.add_argument("--plan", help="chỉ các kỳ của kế hoạch có mã này (plan_id)")
+    reapply.add_argument("--agency", help="chỉ các kỳ của cơ quan có mã này, ví dụ ubnd")
+    reapply.add_argument("--include-plan-overrides", action="store_true",
+                         help="thay cả thang riêng mà kế hoạch đã quy định")
+    reapply.add_argument("--reason", default="", help="lý do thay đổi, được ghi lại cùng thay đổi")
+    reapply.add_argument("--url", default=os.environ.get("DONDOC_NOTIFIER_URL", "http://127.0.0.1:8003"),
+                         help="địa chỉ dịch vụ notifier (mặc định %(default)s)")
+    add_token_argument(reapply)
+    reapply.set_defaults(handler=run_reapply)
+
 
 def run_preview(args: argparse.Namespace) -> int:
     headers = authorization(args)
@@ -50,4 +70,30 @@ def run_preview(args: argparse.Namespace) -> int:
         out.write(f"  {len(email['periods'])} kỳ báo cáo: {', '.join(email['periods'])}\n")
     out.write(f"\n{len(body['emails'])} thư sẽ được gửi; {len(body['suppressed'])} thông báo đang tạm dừng; "
               f"{len(body['deferred_to_window'])} chờ đến giờ gửi.\n")
+    return 0
+
+
+def run_reapply(args: argparse.Namespace) -> int:
+    headers = authorization(args)
+    if headers is None:
+        return 2
+    body: dict[str, object] = {"include_plan_overrides": args.include_plan_overrides, "reason": args.reason}
+    if args.plan:
+        body["plan_id"] = args.plan
+    if args.agency:
+        body["agency"] = args.agency
+    try:
+        response = httpx.post(f"{args.url.rstrip('/')}/ladder/reapply", json=body, headers=headers, timeout=600)
+    except httpx.HTTPError as exc:
+        sys.stderr.write(f"Không kết nối được tới {args.url}: {exc}\n")
+        return 1
+    if response.status_code != 200:
+        sys.stderr.write(f"Notifier trả lời {response.status_code}: {response.text}\n")
+        return 1
+    result = response.json()
+    sys.stdout.write(f"Đã áp dụng thang đôn đốc phiên bản {result['ladder_version']} cho {result['changed']} kỳ "
+                     f"đang mở (mã thay đổi {result['change_id']}).\n")
+    if result["conflicts"]:
+        sys.stdout.write(f"{result['conflicts']} kỳ thay đổi liên tục trong lúc áp dụng nên được giữ nguyên; "
+                         "hãy chạy lại lệnh.\n")
     return 0

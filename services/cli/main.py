@@ -13,6 +13,7 @@ COMMAND_GROUPS: tuple[str, ...] = (
     "services.cli.report",
     "services.cli.dlq",
     "services.cli.agencies",
+    "services.cli.directory",
     "services.cli.plan",
     "services.cli.contracts",
     "services.cli.escalations",

@@ -103,6 +103,10 @@ def run_parse(args: argparse.Namespace) -> int:
     return 0 if result["ready"] else 3
 
 
+def _note(deadline: dict[str, Any]) -> str:
+    return f"\n      ({deadline['note']})" if deadline.get("note") else ""
+
+
 def _summary(result: dict[str, Any]) -> str:
     if result["format"] == "json":
         lines = [f"Kế hoạch (JSON) số {result['submission']['number']}: {len(result['assignments'])} phân công."]
@@ -123,10 +127,11 @@ def _summary(result: dict[str, Any]) -> str:
             codes = ", ".join(a["code"] for a in clause["agencies"]) or "—"
             lines.append(f"  [{clause['number'] or '-'}] dòng {clause['line']}: {clause['body']} → {codes}")
         lines += ["", "Hạn báo cáo chung:" + (" (mặc định)" if result["default_deadlines_applied"] else "")]
-        lines += [f"  {d['period']}: hạn cuối {d['due']} — {d['wording']}" for d in result["deadlines"]]
+        lines += [f"  {d['period']}: hạn cuối {d['due']} — {d['wording']}{_note(d)}" for d in result["deadlines"]]
         for clause in result["clauses"]:
             for d in clause["deadlines"]:
-                lines.append(f"  [{clause['number'] or '-'}] {d['period']}: hạn cuối {d['due']} — {d['wording']}")
+                lines.append(f"  [{clause['number'] or '-'}] {d['period']}: hạn cuối {d['due']} — {d['wording']}"
+                             f"{_note(d)}")
         lines += ["", f"Nơi nhận (chỉ để biết, không giao việc): {len(result['recipients'])}"]
         lines += [f"  - {r['text']}" for r in result["recipients"]]
         if result["unresolved"]:
@@ -154,7 +159,7 @@ def run_submit(args: argparse.Namespace) -> int:
         sys.stderr.write(f"Không kết nối được tới {args.url}: {exc}. Dịch vụ intake đã chạy chưa?\n")
         return 1
     body = response.json() if response.headers.get("content-type", "").startswith("application/json") else {}
-    if response.status_code != 201:
+    if response.status_code not in (200, 201):
         detail = body.get("detail", response.text)
         if isinstance(detail, dict):
             sys.stderr.write(f"Không đăng ký được ({response.status_code}): {detail.get('message', '')}\n")
@@ -163,7 +168,19 @@ def run_submit(args: argparse.Namespace) -> int:
         else:
             sys.stderr.write(f"Không đăng ký được ({response.status_code}): {detail}\n")
         return 1
-    sys.stdout.write(f"Đã đăng ký kế hoạch {body['plan_id']}: {len(body['assignments'])} phân công đã gửi đi.\n")
+    sys.stdout.write(_outcome(body))
     for skipped in body.get("skipped", []):
         sys.stdout.write(f"  bỏ qua dòng {skipped['line']}: {skipped['phrase']!r}\n")
     return 0
+
+
+def _outcome(body: dict[str, Any]) -> str:
+    """What the submission did, in the clerk's words: registered, unchanged, or amended (and how)."""
+    plan = body["plan_id"]
+    if body.get("status") == "unchanged":
+        return f"Kế hoạch {plan} đã được đăng ký trước đây và không thay đổi: không gửi thêm gì.\n"
+    if body.get("status") == "amended":
+        return (f"Đã cập nhật kế hoạch {plan} theo bản sửa đổi: {len(body.get('created', []))} phân công mới, "
+                f"{len(body.get('cancelled', []))} phân công hủy, {len(body.get('deadlines_changed', []))} thời hạn "
+                f"thay đổi, {len(body.get('tasks_changed', []))} nhiệm vụ sửa nội dung.\n")
+    return f"Đã đăng ký kế hoạch {plan}: {len(body['assignments'])} phân công đã gửi đi.\n"

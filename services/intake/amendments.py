@@ -1,6 +1,6 @@
 """A plan submitted again: the same text changes nothing; a corrected version (same number, issuer and
-year) publishes only the difference — new assignments, cancellations for bodies no longer named, and
-new deadlines for periods whose date moved."""
+year) publishes only the difference — new assignments, cancellations for bodies no longer named, new
+deadlines for periods whose date moved, and the new wording of tasks that changed."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from shared.contracts import (
     AgencyRef,
     AssignmentCancelled,
     AssignmentCreated,
+    AssignmentRevised,
     DeadlineExtended,
     Event,
 )
@@ -84,5 +85,10 @@ def plan_amendment(
                 ))
                 amendment.deadlines_changed.append(f"{after[assignment_id]['agency']}:{period}")
         if before[assignment_id]["task"] != after[assignment_id]["task"]:
+            amendment.events.append(AssignmentRevised(
+                correlation_id=record["_id"], actor=issuer, agency=event.agency, occurred_at=now,
+                assignment_id=assignment_id, plan_id=record["_id"], task=after[assignment_id]["task"],
+                previous_task=before[assignment_id]["task"], plan_version=version,
+            ))
             amendment.tasks_changed.append(after[assignment_id]["agency"])
     return amendment

@@ -8,8 +8,9 @@ import uuid
 from datetime import date, datetime, time
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
 
+from shared.calendar import WorkingCalendar, end_of_day, load_calendar
 from shared.clock import VIETNAM
 from shared.contracts import (
     AssignmentCreated,
@@ -19,6 +20,7 @@ from shared.contracts import (
     ReportingDeadline,
 )
 from shared.directory import Directory, UnknownAgency
+from shared.ladder import EventLadder, LadderSpec
 
 _HAS_TIME = re.compile(r"^\s*\d{4}-\d{2}-\d{2}[Tt ]\d")
 _INSTANT = TypeAdapter(datetime)
@@ -27,13 +29,29 @@ _PLAN_NAMESPACE = uuid.UUID("6f1c8d52-4a0e-4c36-9d53-5b2f0b6a7e11")
 Text = Annotated[str, Field(min_length=1, max_length=20_000)]
 
 
+class AfterReceipt(BaseModel):
+    """A deadline counted from the day the plan is received (`trong vòng 10 ngày kể từ ngày nhận được`). The plan
+    cannot know when each body receives it; the day intake registers the plan stands for it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    days: int = Field(ge=0, le=999)
+    working_days: bool = Field(default=False, description="working days (`ngày làm việc`) rather than calendar days")
+
+
 class DeadlineIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     period: PeriodKey
-    due: date | datetime = Field(
+    due: date | datetime | None = Field(
+        default=None,
         description="a date (the report is on time until the end of that day, Asia/Ho_Chi_Minh) "
-        "or an instant with its UTC offset"
+        "or an instant with its UTC offset; leave it out with `after_receipt`",
+    )
+    after_receipt: AfterReceipt | None = Field(
+        default=None,
+        description="a duration counted from the day intake registers the plan, instead of `due`: Civil Code "
+        "arts. 147-148 (that day is not counted; a last day that is not a working day moves to the next working day)",
     )
     wording: str = Field(default="", max_length=2_000, description="the deadline as the plan wrote it")
 
@@ -51,12 +69,30 @@ class DeadlineIn(BaseModel):
 
     @field_validator("due")
     @classmethod
-    def _aware(cls, value: date | datetime) -> date | datetime:
+    def _aware(cls, value: date | datetime | None) -> date | datetime | None:
         if isinstance(value, datetime) and value.tzinfo is None:
             raise ValueError("an instant needs its UTC offset, e.g. 2026-06-30T23:59:59+07:00")
         return value
 
-    def to_contract(self) -> ReportingDeadline:
+    @model_validator(mode="after")
+    def _due_or_after_receipt(self) -> DeadlineIn:
+        if (self.due is None) == (self.after_receipt is None):
+            raise ValueError("give either `due` or `after_receipt`")
+        return self
+
+    def to_contract(
+        self, received_on: date | None = None, calendar: WorkingCalendar | None = None
+    ) -> ReportingDeadline:
+        """The deadline as published; one counted from receipt runs from `received_on`, the day of registration."""
+        if self.after_receipt is not None:
+            if received_on is None:
+                raise ValueError(f"the deadline of {self.period} runs from receipt: give the day of registration")
+            last_day = (calendar or load_calendar()).duration_end(
+                received_on, self.after_receipt.days, working_days=self.after_receipt.working_days
+            )
+            return ReportingDeadline(period=self.period, due_at=end_of_day(last_day), wording=self.wording)
+        if self.due is None:  # excluded by validation
+            raise ValueError(f"the deadline of {self.period} has neither `due` nor `after_receipt`")
         return ReportingDeadline(period=self.period, due_at=effective_instant(self.due), wording=self.wording)
 
 
@@ -79,6 +115,11 @@ class PlanSubmission(BaseModel):
     issued_on: date | None = None
     assignments: list[AssignmentIn] = Field(min_length=1)
     deadlines: list[DeadlineIn] = Field(default_factory=list, description="reporting deadlines for every assignment")
+    escalation_ladder: LadderSpec | None = Field(
+        default=None,
+        description="this plan's own escalation ladder, in the shape of the deployment's ladder file "
+        "(`acknowledgement: [...]`, `report: [...]`); a track left out follows the deployment's ladder",
+    )
 
 
 class PlanRejected(ValueError):
@@ -105,10 +146,18 @@ def assignment_id_for(plan_id: str, agency_code: str) -> str:
     return uuid.uuid5(_PLAN_NAMESPACE, f"{plan_id}|{agency_code}").hex[:20]
 
 
+def counts_from_receipt(submission: PlanSubmission) -> bool:
+    """Whether a deadline of the plan runs from the day it is received (registered)."""
+    deadlines = [*submission.deadlines, *(d for a in submission.assignments for d in a.deadlines or [])]
+    return any(d.after_receipt is not None for d in deadlines)
+
+
 def register_plan(
-    submission: PlanSubmission, directory: Directory, today: date, max_assignments: int
+    submission: PlanSubmission, directory: Directory, today: date, max_assignments: int,
+    calendar: WorkingCalendar | None = None,
 ) -> tuple[dict[str, object], list[Event]]:
-    """Resolve every agency the plan names; return the plan record and the events it causes."""
+    """Resolve every agency the plan names; return the plan record and the events it causes. `today` is the day
+    of registration, from which deadlines counted from receipt run (with `calendar`, default the deployment's)."""
     problems: list[dict[str, str]] = []
     try:
         issuers = directory.resolve(submission.issuer)
@@ -127,6 +176,11 @@ def register_plan(
     for index, item in enumerate(submission.assignments):
         if not (item.deadlines if item.deadlines is not None else submission.deadlines):
             problems.append({"where": f"assignments[{index}]", "problem": "no reporting deadline for this task"})
+    ladder = submission.escalation_ladder
+    if ladder is not None and not (ladder.given("acknowledgement") or ladder.given("report")):
+        problems.append({"where": "escalation_ladder",
+                         "problem": "gives neither acknowledgement nor report steps; leave it out to follow the "
+                         "deployment's ladder"})
     if problems:
         raise PlanRejected(problems)
 
@@ -145,7 +199,7 @@ def register_plan(
     if problems:
         raise PlanRejected(problems)
     for _, item, codes in resolved:
-        item_deadlines = [d.to_contract() for d in (item.deadlines or submission.deadlines)]
+        item_deadlines = [d.to_contract(today, calendar) for d in (item.deadlines or submission.deadlines)]
         for code in codes:
             tasks.setdefault(code, []).append(item.task)
             merged = {d.period: d for d in deadlines_for.get(code, [])}
@@ -186,6 +240,7 @@ def register_plan(
                 issuer=issuer_ref,
                 task=task,
                 deadlines=deadlines_for[code],
+                escalation_ladder=EventLadder.model_validate(ladder.model_dump()) if ladder is not None else None,
             )
         )
         assignments.append(

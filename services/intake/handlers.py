@@ -18,12 +18,13 @@ from services.intake.documents.deadlines import DefaultReporting
 from services.intake.documents.preview import preview
 from services.intake.documents.readers import MAX_BYTES
 from services.intake.documents.to_submission import to_submission
-from services.intake.domain import PlanRejected, PlanSubmission, register_plan
+from services.intake.domain import PlanRejected, PlanSubmission, counts_from_receipt, register_plan
 from services.intake.repository import PlanRepository
 from shared.auth import IssuerOrOperator, Principal
-from shared.clock import VIETNAM, Clock
+from shared.clock import VIETNAM, Clock, as_utc
 from shared.contracts import Event
 from shared.directory import Directory
+from shared.directory_store import DirectoryHolder
 from shared.http import Identifier
 from shared.mongo import in_transaction
 from shared.outbox import Outbox
@@ -67,11 +68,16 @@ class IntakeDeps:
     client: AsyncMongoClient[dict[str, Any]]
     plans: PlanRepository
     outbox: Outbox
-    directory: Directory
+    directories: DirectoryHolder
     clock: Clock
     max_assignments: int
     default_reporting: DefaultReporting = "annual"
     max_document_bytes: int = MAX_BYTES
+
+    @property
+    def directory(self) -> Directory:
+        """The agency directory as this replica last loaded it (kept current by `DirectoryHolder.follow`)."""
+        return self.directories.directory
 
 
 def _public_assignments(record: dict[str, Any]) -> list[dict[str, Any]]:
@@ -112,6 +118,7 @@ def build_router(deps: IntakeDeps) -> APIRouter:
         try:
             await in_transaction(deps.client, write)
         except DuplicateKeyError:
+            record, events = await _as_first_received(submission, record, events)
             return await _submit_again(record, events, response)
         deps.outbox.wake()
         PLANS_INGESTED.labels("json").inc()
@@ -119,6 +126,24 @@ def build_router(deps: IntakeDeps) -> APIRouter:
             ASSIGNMENTS_CREATED.labels(event.agency.kind).inc()  # type: ignore[attr-defined]
         log.info("plan registered", assignments=len(events) - 1, number=submission.number)
         return {"plan_id": plan_id, "status": "registered", "assignments": _public_assignments(record)}
+
+    async def _as_first_received(
+        submission: PlanSubmission, record: dict[str, Any], events: list[Event]
+    ) -> tuple[dict[str, Any], list[Event]]:
+        """A plan submitted again was received when it was first registered: its deadlines counted from receipt
+        run from that day, not from the day of the correction (else every correction would move them)."""
+        if not counts_from_receipt(submission):
+            return record, events
+        stored = await deps.plans.stored(str(record["_id"]))
+        if stored is None or stored.get("registered_at") is None:
+            return record, events
+        received_on = as_utc(stored["registered_at"]).astimezone(VIETNAM).date()
+        if received_on == deps.clock.now().astimezone(VIETNAM).date():
+            return record, events
+        again, again_events = register_plan(submission, deps.directory, received_on, deps.max_assignments)
+        if again["_id"] != record["_id"]:  # a plan without a date of issue is keyed by the year it came in
+            return record, events
+        return {**again, "registered_at": record["registered_at"]}, again_events
 
     async def _submit_again(record: dict[str, Any], events: list[Event], response: Response) -> dict[str, Any]:
         """The plan is known: publish only what the corrected version changes (nothing if it is the same)."""
@@ -149,14 +174,14 @@ def build_router(deps: IntakeDeps) -> APIRouter:
             return {"plan_id": record["_id"], "status": "unchanged", "assignments": _public_assignments(record)}
         deps.outbox.wake()
         log.info("plan amended", created=len(amendment.created), cancelled=len(amendment.cancelled),
-                 deadlines_changed=len(amendment.deadlines_changed))
+                 deadlines_changed=len(amendment.deadlines_changed), tasks_changed=len(amendment.tasks_changed))
         return {
             "plan_id": record["_id"],
             "status": "amended",
             "created": amendment.created,
             "cancelled": amendment.cancelled,
             "deadlines_changed": amendment.deadlines_changed,
-            "tasks_changed_not_republished": amendment.tasks_changed,
+            "tasks_changed": amendment.tasks_changed,
             "assignments": _public_assignments(record),
         }
 

@@ -5,13 +5,22 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.intake.config import Settings
+from services.intake.directory_routes import build_directory_router
 from services.intake.handlers import IntakeDeps, build_router
 from services.intake.repository import PlanRepository
 from shared.auth import TokenVerifier, install
 from shared.broker import document_publications
 from shared.clock import Clock, SystemClock
-from shared.contracts import AssignmentCancelled, AssignmentCreated, PlanRegistered
+from shared.contracts import (
+    AssignmentCancelled,
+    AssignmentCreated,
+    AssignmentRevised,
+    DeadlineExtended,
+    DirectoryUpdated,
+    PlanRegistered,
+)
 from shared.directory import Directory
+from shared.directory_store import DirectoryHolder, DirectoryStore
 from shared.http import add_operational_routes
 from shared.outbox import Outbox
 from shared.runtime import ServiceRuntime
@@ -22,15 +31,20 @@ SERVICE = "intake"
 def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     clock = clock or SystemClock()
     runtime = ServiceRuntime(SERVICE, settings, queue=None)
-    document_publications(runtime.broker, [PlanRegistered, AssignmentCreated, AssignmentCancelled])
+    # DeadlineExtended: a corrected plan that moves a deadline publishes one, as an issuer's approval would.
+    document_publications(runtime.broker, [
+        PlanRegistered, AssignmentCreated, AssignmentCancelled, AssignmentRevised, DeadlineExtended, DirectoryUpdated,
+    ])
     plans = PlanRepository(runtime.db)
+    seed = Directory.load(settings.directory_path)
+    directories = DirectoryHolder(DirectoryStore(runtime.db), seed)
     outbox = Outbox(runtime.db, runtime.publisher, SERVICE, clock, settings.outbox_poll_seconds,
                     lease_seconds=settings.outbox_lease_seconds)
     deps = IntakeDeps(
         client=runtime.client,
         plans=plans,
         outbox=outbox,
-        directory=Directory.load(settings.directory_path),
+        directories=directories,
         clock=clock,
         max_assignments=settings.max_assignments_per_plan,
         default_reporting=settings.default_reporting,
@@ -42,11 +56,15 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         # 10,000 agencies and filled, for agencies without a broker user, with messages nobody could read.
         await plans.ensure_indexes()
         await outbox.ensure_indexes()
+        await directories.start(seed, str(settings.directory_path), clock.now())
 
-    lifespan = runtime.lifespan(prepare, lambda: {"outbox-relay": outbox.run()})
+    lifespan = runtime.lifespan(prepare, lambda: {
+        "outbox-relay": outbox.run(), "directory-refresh": directories.follow(settings.directory_refresh_seconds),
+    })
     app = FastAPI(title="dondoc intake", version="1", lifespan=lifespan)
     install(app, TokenVerifier(settings.operator_token, settings.auth_url, settings.auth_cache_seconds))
     app.state.runtime = runtime  # the contract generator reads the broker's channels from here
     app.include_router(build_router(deps))
+    app.include_router(build_directory_router(runtime.client, directories, outbox, plans, clock))
     add_operational_routes(app, runtime.readiness_checks(), settings.max_request_bytes)
     return app

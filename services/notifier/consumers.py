@@ -17,6 +17,7 @@ from shared.contracts import (
     AssignmentAcknowledged,
     AssignmentCancelled,
     AssignmentCreated,
+    AssignmentRevised,
     DeadlineExtended,
     Event,
     ReportSubmitted,
@@ -25,7 +26,10 @@ from shared.mongo import in_transaction
 
 log = structlog.get_logger()
 
-Handled = AssignmentCreated | AssignmentAcknowledged | ReportSubmitted | AssignmentCancelled | DeadlineExtended
+Handled = (
+    AssignmentCreated | AssignmentAcknowledged | ReportSubmitted | AssignmentCancelled | DeadlineExtended
+    | AssignmentRevised
+)
 
 
 class PeriodProjector:
@@ -75,6 +79,8 @@ class PeriodProjector:
             await repo.acknowledge(domain.acknowledgement_id(event.assignment_id), event.occurred_at, session)
         elif isinstance(event, DeadlineExtended):
             await self._extend(event, session)
+        elif isinstance(event, AssignmentRevised):
+            await self._revise(event, session)
         elif not await repo.cancel_assignment(event.assignment_id, session):
             # Messages are processed concurrently: the cancellation overtook the assignment it cancels.
             # Retry (bounded by the delivery limit) rather than cancel nothing and open its periods later.
@@ -95,3 +101,9 @@ class PeriodProjector:
             skipped, first = opening_state(changed, event.occurred_at, self._rules.calendar, self._rules.window)
             fields |= {"rev": period.get("rev", 0) + 1, "done": skipped, "next_check_at": first}
         await self._repository.rebase(item_id, fields, session)
+
+    async def _revise(self, event: AssignmentRevised, session: Any) -> None:
+        """A corrected plan reworded the task: the e-mails still to come about its open items quote the new text."""
+        if not await self._repository.revise_task(event.assignment_id, event.task, event.plan_version, session):
+            # The revision overtook the assignment it rewords: retry, bounded by the delivery limit.
+            raise TransientError("the assignment this revision rewords is not known yet")

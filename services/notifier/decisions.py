@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from services.notifier.ladder import Ladder, Role, Step, from_snapshot
+from services.notifier.ladder import Ladder, Role, Step, from_snapshot, snapshot
 from services.notifier.schedule import Occurrence, SendingWindow, ceil_ms, next_check, schedule, skipped_at_open
 from shared.calendar import WorkingCalendar
 from shared.clock import as_utc
@@ -17,7 +17,8 @@ from shared.clock import as_utc
 
 @dataclass(frozen=True)
 class Rules:
-    """What decisions are made with: the deployment's ladder (for new periods), the calendar, the window."""
+    """What decisions are made with: the deployment's ladder (for new periods whose plan has none of its
+    own, and what an operator re-applies), the calendar, the window."""
 
     ladder: Ladder
     calendar: WorkingCalendar
@@ -151,3 +152,26 @@ def opening_state(
     skipped = skipped_at_open(occ, opened_at)
     remaining = [o.send_at for o in occ if o.key not in skipped]
     return skipped, (ceil_ms(min(remaining)) if remaining else None)
+
+
+def reapplied_state(
+    period: dict[str, Any], steps: list[Step], now: datetime, calendar: WorkingCalendar, window: SendingWindow
+) -> tuple[list[str], datetime | None]:
+    """For an open period an operator gives new ladder `steps` at `now`: the occurrences handled for good,
+    and the next check.
+
+    What was handled stays handled, and the period keeps its revision, so a step already sent (same name,
+    same occurrence) is never sent again to the same recipient. Of the new occurrences, those that make no
+    sense for when the period opened are skipped as at opening, and so are reminders whose moment passed
+    before the change (a "7 days ahead" reminder is not sent 3 days ahead because the policy changed),
+    unless the old ladder already owed them. Escalations the new ladder makes due go out at the next scan.
+    """
+    done = list(period.get("done") or [])
+    handled = set(done)
+    owed = {o.key for o in occurrences(period, calendar, window) if o.key not in handled and o.send_at <= now}
+    new = occurrences({**period, "steps": snapshot(steps)}, calendar, window)
+    skipped = set(skipped_at_open(new, as_utc(period.get("opened_at") or period["assigned_at"])))
+    skipped |= {o.key for o in new if o.step.before_deadline and o.send_at < now and o.key not in owed}
+    done += [o.key for o in new if o.key in skipped and o.key not in handled]
+    remaining = [o.send_at for o in new if o.key not in handled and o.key not in skipped]
+    return done, (ceil_ms(min(remaining)) if remaining else None)

@@ -2,7 +2,8 @@
 
 Built from events alone. Each tracked item carries its anchors (when it was assigned, when it is due),
 the ladder steps it opened with (a snapshot) and which occurrences are already handled; the schedule
-itself is recomputed from those (services/notifier/schedule.py).
+itself is recomputed from those (services/notifier/schedule.py). `ladder_source` says whether the steps
+are the deployment's or the plan's own; `ladder_changes` lists operators' re-applications of the ladder.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from services.notifier.ladder import Ladder, Track, snapshot
+from services.notifier.ladder import Ladder, Track, for_track
 
 OPEN = "open"
 SUBMITTED = "submitted"
@@ -27,6 +28,8 @@ def acknowledgement_id(assignment_id: str) -> str:
 
 
 def _common(assignment: dict[str, Any], track: Track, ladder: Ladder, calendar_version: str) -> dict[str, Any]:
+    # The plan's own ladder for this track when the assignment carries one, else the deployment's `ladder`.
+    chosen = for_track(ladder, assignment.get("escalation_ladder"), track)
     return {
         "track": track,
         "assignment_id": assignment["assignment_id"],
@@ -37,8 +40,7 @@ def _common(assignment: dict[str, Any], track: Track, ladder: Ladder, calendar_v
         "issuer": assignment.get("issuer"),
         "agency": assignment["agency"],
         "assigned_at": assignment["occurred_at"],
-        "steps": snapshot(ladder.track(track)),
-        "ladder_version": ladder.version,
+        **chosen.fields(),
         "calendar_version": calendar_version,
     }
 

@@ -78,6 +78,10 @@ class EscalationScanner:
         self._batch = batch_size
         self._lease = timedelta(seconds=lease_seconds)
 
+    @property
+    def rules(self) -> Rules:
+        return self._rules
+
     async def run(self) -> None:
         while True:
             started = time.perf_counter()

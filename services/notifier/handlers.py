@@ -1,5 +1,5 @@
 """Notifier's HTTP routes: what is being watched, who would be notified at a given moment, the e-mail
-outbox, and operators' silences."""
+outbox, operators' silences, and re-applying the deployment's ladder to open periods."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Query
 
 from services.notifier.escalation import EscalationScanner
+from services.notifier.reapply import LadderReapplier, ReapplyRequest
 from services.notifier.repository import NotifierRepository
 from services.notifier.silences import SilenceRequest, new_row
 from shared.auth import Operator
@@ -20,8 +21,11 @@ def _public(row: dict[str, Any], key: str) -> dict[str, Any]:
     return {key: row.pop("_id"), **row}
 
 
-def build_router(repository: NotifierRepository, scanner: EscalationScanner, clock: Clock) -> APIRouter:
+def build_router(
+    repository: NotifierRepository, scanner: EscalationScanner, clock: Clock, reapply_batch: int = 500
+) -> APIRouter:
     router = APIRouter(tags=["escalation"])
+    reapplier = LadderReapplier(repository, scanner.rules, reapply_batch)
 
     @router.get("/escalations/preview")
     async def preview(
@@ -47,6 +51,16 @@ def build_router(repository: NotifierRepository, scanner: EscalationScanner, clo
             ],
             "deferred_to_window": [d.period["_id"] for d in run.decisions if d.outside_window],
         }
+
+    @router.post("/ladder/reapply")
+    async def reapply_ladder(operator: Operator, request: ReapplyRequest | None = None) -> dict[str, Any]:
+        """Give the matching open periods the deployment's current ladder (the one this notifier opens new
+        periods with). Steps already sent are not sent again; each period records who changed its ladder,
+        when, and from which version to which. Periods following their plan's own ladder keep it unless
+        `include_plan_overrides` is true."""
+        result = await reapplier(request or ReapplyRequest(), operator.code, clock.now())
+        return {"change_id": result.change_id, "ladder_version": result.ladder_version,
+                "changed": result.changed, "conflicts": result.conflicts}
 
     @router.get("/assignments/{assignment_id}/periods")
     async def periods(assignment_id: Identifier, operator: Operator) -> dict[str, Any]:

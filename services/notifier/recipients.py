@@ -11,14 +11,21 @@ import structlog
 from services.notifier.decisions import Recipient
 from services.notifier.ladder import Role, Step
 from shared.directory import Agency, Directory, UnknownAgency
+from shared.directory_store import DirectoryHolder
 
 log = structlog.get_logger()
 
 
 class Addressbook:
-    def __init__(self, directory: Directory, contact: str = "") -> None:
-        self._directory = directory
+    def __init__(self, directory: Directory | DirectoryHolder, contact: str = "") -> None:
+        """`directory`: a fixed one, or a holder whose current directory is read at each use (it follows the
+        changes made over intake's HTTP routes)."""
+        self._source = directory
         self._contact = contact
+
+    @property
+    def _directory(self) -> Directory:
+        return self._source.directory if isinstance(self._source, DirectoryHolder) else self._source
 
     def _chain(self, code: str) -> dict[Role, Agency]:
         found: dict[Role, Agency] = {}

@@ -13,7 +13,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from pymongo import ASCENDING
+from pymongo import ASCENDING, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -40,6 +40,7 @@ class NotifierRepository:
         await self.emails.create_index([("status", ASCENDING), ("next_attempt_at", ASCENDING)])
         await self.notices.create_index("period_id")
         await self.suppressions.create_index("period_id")
+        await self.suppressions.create_index("silence_id")  # releasing what a silence held back
         await self.silences.create_index("ends_at")
 
     async def mark_processed(self, event_id: str, event_type: str, at: datetime, session: AsyncClientSession) -> None:
@@ -83,11 +84,37 @@ class NotifierRepository:
             return True
         return await self.periods.count_documents({"assignment_id": assignment_id}, limit=1, session=session) > 0
 
+    async def revise_task(
+        self, assignment_id: str, task: str, plan_version: int, session: AsyncClientSession
+    ) -> bool:
+        """Put a reworded task on the assignment's open items, unless a later revision is already there.
+        False when nothing of the assignment is known yet."""
+        await self.periods.update_many(
+            {"assignment_id": assignment_id, "state": OPEN,
+             "$or": [{"task_revision": {"$exists": False}}, {"task_revision": {"$lt": plan_version}}]},
+            {"$set": {"task": task, "task_revision": plan_version}},
+            session=session,
+        )
+        return await self.periods.count_documents({"assignment_id": assignment_id}, limit=1, session=session) > 0
+
     async def get(self, item_id: str, session: AsyncClientSession | None = None) -> dict[str, Any] | None:
         return await self.periods.find_one({"_id": item_id}, session=session)
 
     async def rebase(self, item_id: str, fields: dict[str, Any], session: AsyncClientSession) -> None:
         await self.periods.update_one({"_id": item_id}, {"$set": {**fields, "claimed_by": None}}, session=session)
+
+    async def open_page(self, query: dict[str, Any], after: str | None, limit: int) -> list[dict[str, Any]]:
+        """Up to `limit` open periods matching `query`, in `_id` order after `after`: callers walk every match
+        page by page (keyset, through the `_id` index) instead of holding them all."""
+        page = {**query, "state": OPEN, **({"_id": {"$gt": after}} if after is not None else {})}
+        return await self.periods.find(page).sort("_id", ASCENDING).limit(limit).to_list()
+
+    async def replace_ladders(self, changes: list[tuple[dict[str, Any], dict[str, Any]]]) -> int:
+        """Apply (filter, update) pairs in one round trip; returns how many matched."""
+        if not changes:
+            return 0
+        result = await self.periods.bulk_write([UpdateOne(f, u) for f, u in changes], ordered=False)
+        return result.matched_count
 
     # --- claiming due work ------------------------------------------------------------------------------
 

@@ -51,11 +51,12 @@ class Notifier:
     clock: FakeClock
     rules: Rules
 
-    def http(self) -> httpx.AsyncClient:
+    def http(self, reapply_batch: int = 500, headers: dict[str, str] | None = None) -> httpx.AsyncClient:
         app = FastAPI()
         install(app, TokenVerifier(SecretStr(OPERATOR_TOKEN), auth_url=None))
-        app.include_router(build_router(self.repository, self.scanner, self.clock))
-        return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://notifier", headers=OPERATOR)
+        app.include_router(build_router(self.repository, self.scanner, self.clock, reapply_batch))
+        return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://notifier",
+                                 headers=OPERATOR if headers is None else headers)
 
     async def scan_all(self) -> int:
         total = 0

@@ -128,3 +128,55 @@ async def test_the_real_plan_over_http(service_settings) -> None:
         body = response.json()
         assert body["ready"] is True and body["number"]["text"] == "85-KH/ĐU"
         assert len(body["assignments"]) == 20 and len(body["recipients"]) == 7
+
+
+def receipt_plan(number: str, task: str) -> bytes:
+    return "\n".join([
+        "ĐẢNG ỦY PHƯỜNG HÒA AN", f"Số {number}", "Hòa An, ngày 05 tháng 01 năm 2026", "", "KẾ HOẠCH",
+        "rà soát hộ cần hỗ trợ dịp Tết năm 2026", "", "III. TỔ CHỨC THỰC HIỆN", "",
+        f"1. Ủy ban nhân dân phường: {task} trong vòng 10 ngày kể từ ngày nhận được kế hoạch.", "",
+        "Nơi nhận:", "- Lưu VPĐU.",
+    ]).encode()
+
+
+async def test_a_deadline_from_receipt_runs_from_the_day_of_registration(service_settings, amqp) -> None:
+    from datetime import datetime, timedelta
+
+    from shared.clock import VIETNAM, FakeClock
+
+    exchange = await amqp.declare_exchange(EVENTS_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
+    listener = await amqp.declare_queue(random_ref("listen-"), exclusive=True)
+    await listener.bind(exchange, "#")
+    clock = FakeClock(datetime(2026, 1, 15, 9, 0, tzinfo=VIETNAM))  # a Thursday
+    app = create_app(service_settings(Settings), clock=clock)
+    number = plan_number()
+    plan = receipt_plan(number, "Gửi danh sách hộ cần hỗ trợ")
+    async with running(app, OPERATOR) as http:
+        preview = (await http.post("/plans/preview", files={"file": ("p.txt", plan)})).json()
+        (shown,) = preview["assignments"][0]["deadlines"]
+        assert (shown["counted_from"], shown["period"], shown["due"]) == ("receipt", "2026-R10D", "2026-01-26")
+        assert "tạm tính từ hôm nay (15/01/2026)" in shown["note"]
+
+        registered = await http.post("/plans/document", files={"file": ("p.txt", plan)})
+        assert registered.status_code == 201, registered.text
+        plan_id = registered.json()["plan_id"]
+
+        async def due_at() -> str:
+            stored = (await http.get(f"/plans/{plan_id}")).json()
+            return stored["assignments"][0]["deadlines"][0]["due_at"]
+
+        # Registered on Thursday 15 January: ten days end on Sunday 25 January, so at the end of Monday 26.
+        first_due = await due_at()
+        assert first_due == "2026-01-26T16:59:59.999999Z"
+
+        clock.advance(timedelta(days=4))  # Monday 19 January: the preview counts from this day now, and says so
+        preview = (await http.post("/plans/preview", files={"file": ("p.txt", plan)})).json()
+        (later,) = preview["assignments"][0]["deadlines"]
+        assert later["due"] == "2026-01-29" and "(19/01/2026)" in later["note"]
+        again = await http.post("/plans/document", files={"file": ("p.txt", plan)})
+        assert again.status_code == 200 and again.json()["status"] == "unchanged"  # still from 15 January
+        corrected = receipt_plan(number, "Gửi danh sách hộ cần hỗ trợ, kèm số điện thoại liên hệ")
+        amended = (await http.post("/plans/document", files={"file": ("p.txt", corrected)})).json()
+        assert amended["status"] == "amended" and amended["tasks_changed"] == ["ubnd"]
+        assert amended["deadlines_changed"] == []
+        assert await due_at() == first_due

@@ -10,6 +10,7 @@ import pytest
 from services.intake.config import Settings
 from services.intake.main import create_app
 from shared.broker import EventPublisher, PublishError, declare_topology, make_broker
+from shared.mongo import make_client
 from shared.topology import EVENTS_EXCHANGE
 from tests.conftest import eventually, random_ref
 from tests.integration.conftest import OPERATOR, running
@@ -108,3 +109,58 @@ async def test_an_unroutable_publish_is_an_error_not_a_silent_confirm(amqp_url: 
             )
     finally:
         await broker.stop()
+
+
+async def test_a_corrected_plan_that_rewords_one_task_publishes_one_revision_and_nothing_else(
+    service_settings, amqp, mongo_url: str, database_name: str
+) -> None:
+    exchange = await amqp.declare_exchange(EVENTS_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
+    app = create_app(service_settings(Settings))
+    number = f"{random_ref('n')}-KH/ĐU"
+    first = plan(number)
+    first["assignments"] = [
+        {"agency": "Uỷ ban nhân dân phường", "task": "Rà soát các hộ kinh doanh."},
+        {"agency": "Ban Tuyên giáo", "task": "Tuyên truyền trên loa phường."},
+    ]
+    corrected = {**first, "assignments": [
+        {"agency": "Uỷ ban nhân dân phường", "task": "Rà soát các hộ kinh doanh và nhà trọ."},
+        {"agency": "Ban Tuyên giáo", "task": "Tuyên truyền trên loa phường."},
+    ]}
+    client = make_client(mongo_url)
+    outbox = client[database_name]["outbox"]
+
+    async def relayed(plan_id: str) -> bool:
+        return await outbox.count_documents({"correlation_id": plan_id, "status": {"$ne": "published"}}) == 0
+
+    try:
+        listener = await amqp.declare_queue(random_ref("listen-"), exclusive=True)
+        await listener.bind(exchange, "#")  # everything intake publishes
+        async with running(app, OPERATOR) as http:
+            registered = await http.post("/plans", json=first)
+            assert registered.status_code == 201, registered.text
+            plan_id = registered.json()["plan_id"]
+            await eventually(lambda: relayed(plan_id), what="the registration to be relayed")
+            await listener.purge()
+
+            amended = await http.post("/plans", json=corrected)
+            assert amended.status_code == 200, amended.text
+            body = amended.json()
+            assert body["status"] == "amended" and body["tasks_changed"] == ["ubnd"]
+            assert body["created"] == body["cancelled"] == body["deadlines_changed"] == []
+            message = await eventually(lambda: listener.get(no_ack=True, fail=False), what="the revision")
+            await eventually(lambda: relayed(plan_id), what="the amendment to be relayed")
+            assert await listener.get(no_ack=True, fail=False) is None  # exactly one message
+            assert message.routing_key == "assignment.revised.ubnd.ubnd"
+            revised = json.loads(message.body)
+            ubnd = next(a for a in body["assignments"] if a["agency"] == "ubnd")
+            assert revised["assignment_id"] == ubnd["assignment_id"] and revised["plan_id"] == plan_id
+            assert revised["task"] == "Rà soát các hộ kinh doanh và nhà trọ."
+            assert revised["previous_task"] == "Rà soát các hộ kinh doanh."
+            assert revised["plan_version"] == 1 and revised["event_type"] == "assignment.revised"
+
+            again = await http.post("/plans", json=corrected)  # the same correction again publishes nothing
+            assert again.status_code == 200 and again.json()["status"] == "unchanged"
+            await eventually(lambda: relayed(plan_id), what="nothing left to relay")
+            assert await listener.get(no_ack=True, fail=False) is None
+    finally:
+        await client.close()

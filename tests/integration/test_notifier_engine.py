@@ -200,3 +200,29 @@ async def test_silences_over_http_hold_notices_as_suppressed_and_release_them(
 def test_the_directory_chain_used_here_has_three_levels() -> None:
     assert DIRECTORY.supervisor("hoi-phu-nu").code == "mttq"
     assert DIRECTORY.supervisor("chi-bo-khu-1").code == "thuong-truc"
+
+
+async def test_later_emails_quote_a_reworded_task(mongo_url: str, database_name: str) -> None:
+    from shared.contracts import AssignmentRevised
+
+    clock = FakeClock(START)
+    async with notifier(mongo_url, database_name, clock) as n:
+        event = created("chi-bo-khu-2", DUE, START)
+        revised = AssignmentRevised(
+            correlation_id=event.plan_id, agency=event.agency, assignment_id=event.assignment_id,
+            plan_id=event.plan_id, task="Báo cáo kết quả, kèm danh sách đảng viên tham gia.",
+            previous_task=event.task, plan_version=1, occurred_at=START,
+        )
+        with pytest.raises(TransientError):
+            await n.projector(revised)  # before its assignment: the consumer will redeliver it
+        await n.projector(event)
+        assert (await n.projector(revised)).value == "processed"
+        assert (await n.projector(revised)).value == "duplicate"
+        items = await n.repository.periods.find({"assignment_id": event.assignment_id}).to_list()
+        assert len(items) == 2 and {i["task"] for i in items} == {revised.task}  # the period and the ack window
+
+        clock.set(DUE - timedelta(days=7) + timedelta(hours=1))
+        await n.scan_all()
+        emails = await n.repository.emails.find({}).to_list()
+        assert emails and all(revised.task in e["text"] and event.task not in e["text"] for e in emails)
+    await drop(mongo_url, database_name)

@@ -84,7 +84,8 @@ async def test_the_notifiers_routes_are_for_operators(service_settings, mongo_ur
         agency = await issue_token(tracking_http, "ubnd", "agency")
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://notifier") as http:
             for method, path in (("GET", "/emails"), ("GET", "/silences"), ("GET", "/escalations/preview"),
-                                 ("GET", "/assignments/a1/periods"), ("DELETE", "/silences/s1")):
+                                 ("GET", "/assignments/a1/periods"), ("DELETE", "/silences/s1"),
+                                 ("POST", "/ladder/reapply")):
                 assert (await http.request(method, path)).status_code == 401, path
                 assert (await http.request(method, path, headers=agency)).status_code == 403, path
             assert (await http.get("/emails", headers=OPERATOR)).status_code == 200

@@ -112,3 +112,49 @@ async def test_a_deadline_moved_by_a_corrected_plan_is_applied(service_settings,
             return abs((due - moved.due_at).total_seconds()) < 0.001  # MongoDB keeps milliseconds
 
         await eventually(deadline_moved, what="the moved deadline to be applied")
+
+
+async def test_a_reworded_task_is_served_and_kept_in_the_history(service_settings, amqp) -> None:
+    from shared.contracts import AssignmentRevised
+
+    app = create_app(service_settings(Settings))
+    async with running(app) as http:
+        created = assignment_created()
+
+        def revision(task: str, previous: str, version: int) -> AssignmentRevised:
+            return AssignmentRevised(
+                correlation_id=created.plan_id, agency=UBND, actor=ISSUER, assignment_id=created.assignment_id,
+                plan_id=created.plan_id, task=task, previous_task=previous, plan_version=version,
+            )
+
+        second = revision("Báo cáo kết quả và danh sách hộ đã kiểm tra", created.task, 2)
+        # The revision overtakes the assignment it rewords: it is retried until the assignment is recorded.
+        await publish(amqp, second.routing_key(), second.model_dump_json().encode())
+        await publish(amqp, created.routing_key(), created.model_dump_json().encode())
+
+        async def history() -> list[str]:
+            response = await http.get(f"/assignments/{created.assignment_id}/history", headers=OPERATOR)
+            return [e["event_type"] for e in response.json()["events"]] if response.status_code == 200 else []
+
+        assert await eventually(
+            lambda: _has(history, "assignment.revised"), what="the revision in the history"
+        ) == ["assignment.created", "assignment.revised"]
+        record = (await http.get(f"/assignments/{created.assignment_id}", headers=OPERATOR)).json()
+        assert record["task"] == second.task and record["task_revision"] == 2
+
+        # A replay and an older revision that arrives late change nothing but the audit trail of the latter.
+        first = revision("Báo cáo kết quả (bản sửa lần 1)", created.task, 1)
+        for event in (second, first):
+            await publish(amqp, event.routing_key(), event.model_dump_json().encode())
+        await eventually(lambda: _count(history, "assignment.revised", 2), what="the late revision recorded")
+        record = (await http.get(f"/assignments/{created.assignment_id}", headers=OPERATOR)).json()
+        assert record["task"] == second.task and record["task_revision"] == 2
+
+
+async def _has(history, event_type: str) -> list[str] | None:  # type: ignore[no-untyped-def]
+    events = await history()
+    return events if event_type in events else None
+
+
+async def _count(history, event_type: str, count: int) -> bool:  # type: ignore[no-untyped-def]
+    return (await history()).count(event_type) == count

@@ -8,8 +8,18 @@ import uuid
 from pathlib import Path
 
 import pytest
+import yaml
 
-from shared.directory import Agency, Directory, DirectoryError, Group, UnknownAgency, normalise_name
+from shared.directory import (
+    Agency,
+    Directory,
+    DirectoryError,
+    Group,
+    StillReferenced,
+    UnknownAgency,
+    normalise_name,
+)
+from shared.directory_store import changes_between
 
 WARD = Directory.load(Path(__file__).resolve().parents[2] / "deploy" / "local" / "directory.yaml")
 
@@ -197,3 +207,54 @@ def test_a_file_not_in_utf8_is_a_directory_error(tmp_path: Path) -> None:
     path.write_bytes(b"agencies:\n  - {code: a, kind: office, name: \xd0a\xd2ng}\n")
     with pytest.raises(DirectoryError, match="legacy.yaml"):
         Directory.load(path)
+
+
+# --- editing (the HTTP routes build on these) ---------------------------------------------------------------
+
+
+def test_an_edit_returns_a_new_checked_directory_and_leaves_the_old_one_alone() -> None:
+    changed = WARD.with_agency(WARD.get("ubnd").model_copy(update={"emails": ("moi@hoa-an.example",)}))
+    assert changed.get("ubnd").emails == ("moi@hoa-an.example",)
+    assert WARD.get("ubnd").emails == ("ubnd@hoa-an.example",)
+    assert changed.resolve("UBND phường")[0].emails == ("moi@hoa-an.example",)
+
+
+def test_a_supervision_loop_is_refused_naming_the_loop() -> None:
+    top = WARD.get("quan-uy-tuyen-giao").model_copy(update={"parent": "ubkt"})
+    with pytest.raises(DirectoryError, match="loops: quan-uy-tuyen-giao → ubkt → thuong-truc → quan-uy-tuyen-giao"):
+        WARD.with_agency(top)
+    with pytest.raises(DirectoryError, match="loops"):
+        WARD.with_agency(WARD.get("ubnd").model_copy(update={"parent": "ubnd"}))
+
+
+def test_an_agency_others_name_cannot_be_removed() -> None:
+    with pytest.raises(StillReferenced, match="supervises"):
+        WARD.without_agency("thuong-truc")
+    with pytest.raises(StillReferenced, match="ubnd is still a member of the group\\(s\\) cac-don-vi"):
+        WARD.without_agency("van-hoa-thong-tin").without_agency("ubnd")  # no longer a supervisor, still named
+    assert "chi-bo-khu-8" not in WARD.without_agency("chi-bo-khu-8").agencies
+    with pytest.raises(UnknownAgency):
+        WARD.without_agency("khong-co")
+
+
+def test_an_agency_and_a_group_cannot_share_a_code() -> None:
+    with pytest.raises(DirectoryError, match="group"):
+        WARD.with_agency(Agency(code="chi-bo-truc-thuoc", kind="office", name="Trùng mã"))
+    with pytest.raises(DirectoryError, match="agency"):
+        WARD.with_group(Group(code="ubnd", name="Trùng mã"))
+
+
+def test_the_difference_between_two_directories_names_only_what_changed() -> None:
+    after = WARD.with_agency(WARD.get("ubnd").model_copy(update={"name": "UBND phường Hòa An"}))
+    after = after.without_agency("chi-bo-khu-8").without_group("cac-don-vi")
+    after = after.with_agency(Agency(code="chi-bo-moi", kind="party_cell", name="Chi bộ mới", parent="thuong-truc"))
+    changes = changes_between(WARD, after)
+    assert [a.code for a in changes["agencies"]] == ["chi-bo-moi", "ubnd"]
+    assert changes == {**changes, "groups": [], "removed_agencies": ["chi-bo-khu-8"], "removed_groups": ["cac-don-vi"]}
+    assert changes_between(WARD, WARD) == {"agencies": [], "groups": [], "removed_agencies": [], "removed_groups": []}
+
+
+def test_an_exported_file_with_its_version_loads(tmp_path: Path) -> None:
+    exported = {"version": 4, **WARD.to_file().model_dump(mode="json")}
+    loaded = Directory.load(write(tmp_path, yaml.safe_dump(exported, allow_unicode=True)))
+    assert loaded.to_file() == WARD.to_file()

@@ -100,3 +100,35 @@ def test_the_deployment_chooses_the_default_semiannual_quarterly_or_none() -> No
     assert "trước ngày 01 tháng 01 năm 2026" in quarters[3].wording
     assert all(d.kind == "default" and "(mặc định)" in d.wording for d in quarters)
     assert default_deadlines(2025, "none") == []
+
+
+def receipt(text: str, received_on: date | None) -> list[tuple[str, str, date, str | None, date | None]]:
+    reader = DeadlineReader(2023, date(2023, 3, 22), WeekdaysOnly(), received_on=received_on)
+    return [(d.kind, d.period, d.due, d.counted_from, d.start) for d in reader.read(text, 7)]
+
+
+def test_a_duration_from_receipt_runs_from_the_day_the_plan_is_received_not_from_its_issue() -> None:
+    # Received on Thursday 15 January 2026: ten days end on Sunday 25 January, so on Monday 26 January.
+    text = "Gửi danh sách về Văn phòng trong vòng 10 ngày kể từ ngày nhận được Kế hoạch này."
+    assert receipt(text, date(2026, 1, 15)) == [
+        ("duration", "2023-R10D", date(2026, 1, 26), "receipt", date(2026, 1, 15))]
+    # The period is named by the rule: received another day, the same period with another last day.
+    assert receipt(text, date(2026, 1, 19)) == [
+        ("duration", "2023-R10D", date(2026, 1, 29), "receipt", date(2026, 1, 19))]
+    (found,) = DeadlineReader(2023, date(2023, 3, 22), WeekdaysOnly(), received_on=date(2026, 1, 15)).read(text, 7)
+    assert found.wording == "trong vòng 10 ngày kể từ ngày nhận được Kế hoạch này"  # as written
+    assert (found.days, found.working_days, found.calendar) == (10, False, "test-weekdays")
+
+
+def test_working_days_from_receipt_and_other_wordings_of_receipt() -> None:
+    # Friday 16 January 2026 is not counted; five working days end on Friday 23 January.
+    assert receipt("trong thời hạn 05 ngày làm việc kể từ ngày nhận được kế hoạch", date(2026, 1, 16)) == [
+        ("duration", "2023-R5WD", date(2026, 1, 23), "receipt", date(2026, 1, 16))]
+    assert receipt("báo cáo chậm nhất sau 3 ngày sau khi nhận được văn bản", date(2026, 1, 16))[0][1:4] == (
+        "2023-R3D", date(2026, 1, 19), "receipt")
+    assert receipt("trong vòng 7 ngày kể từ ngày tiếp nhận", date(2026, 1, 16))[0][3] == "receipt"
+
+
+def test_a_duration_from_issue_is_still_counted_from_the_date_of_issue() -> None:
+    assert receipt("sau 10 ngày kể từ ngày ban hành", date(2026, 1, 15)) == [
+        ("duration", "2023-D04-03", date(2023, 4, 3), "issue", date(2023, 3, 22))]

@@ -14,7 +14,7 @@ from services.intake.documents.model import ParsedPlan
 from services.intake.documents.parser import parse_text
 from services.intake.documents.to_submission import UnresolvedBodies, to_submission
 from services.intake.domain import PlanRejected, PlanSubmission, register_plan
-from tests.fixtures.docx_plans import task_table_docx, text_to_docx
+from tests.fixtures.docx_plans import restarting_list_docx, task_table_docx, text_to_docx
 from tests.unit.documents_support import FIXTURES, REAL_PLAN, TODAY, WeekdaysOnly, directory
 
 CELLS = ["chi-bo-khu-1", "chi-bo-khu-2", "chi-bo-khu-3", "chi-bo-truong-thcs", "chi-bo-khu-4", "chi-bo-khu-5",
@@ -147,6 +147,13 @@ def test_every_deadline_form(kind: str) -> None:
     assert by_clause["6"] == [("date", "2024-D05-19", date(2024, 5, 19))]
     assert by_clause["7"][0] == ("monthly", "2024-01", date(2024, 1, 24)) and len(by_clause["7"]) == 12
     assert by_clause["8"] == [("quarterly", f"2024-Q{q}", date(2024, 3 * q, 19)) for q in range(1, 5)]
+    # from receipt: provisionally from "today" (Thursday 15 January 2026); Sunday 25 January → Monday 26
+    assert by_clause["9"] == [("duration", "2024-R10D", date(2026, 1, 26))]
+    from_receipt = plan.clauses[8].deadlines[0]
+    assert (from_receipt.counted_from, from_receipt.start, from_receipt.days) == ("receipt", TODAY, 10)
+    assert from_receipt.wording == "trong vòng 10 ngày kể từ ngày nhận được kế hoạch"
+    assert from_receipt.note is not None and "tạm tính từ hôm nay (15/01/2026)" in from_receipt.note
+    assert plan.clauses[0].deadlines[0].counted_from == "issue"
     assert plan.clauses[0].deadlines[0].calendar == "test-weekdays"
     assert [(d.kind, d.period, d.due) for d in plan.deadlines] == [("annual", "2024-FY", date(2025, 1, 14))]
     assert plan.reporting[0].report_to == ["ubnd"]
@@ -196,3 +203,42 @@ def test_the_deployments_default_applies_and_none_means_the_plan_must_name_its_d
     with pytest.raises(PlanRejected) as refused:
         register_plan(submission, directory(), TODAY, 1000)
     assert any("deadline" in p["problem"] or "hạn" in p["problem"] for p in refused.value.problems)
+
+
+def test_a_deadline_from_receipt_is_counted_from_the_day_of_registration_not_of_the_parse() -> None:
+    from services.intake.domain import AfterReceipt
+    from shared.calendar import end_of_day
+    from shared.contracts import AssignmentCreated
+
+    plan = parse((FIXTURES / "ubnd-deadlines-plan.txt").read_bytes(), "ubnd.txt")
+    submission = to_submission(plan, skip_unresolved=True)
+    farmers = next(a for a in submission.assignments if a.agency == "hoi-nong-dan")
+    (rule,) = [d for d in farmers.deadlines or [] if d.period == "2024-R10D"]
+    assert rule.due is None and rule.after_receipt == AfterReceipt(days=10, working_days=False)
+    assert rule.wording == "trong vòng 10 ngày kể từ ngày nhận được kế hoạch"
+    # Registered on Thursday 29 January 2026: ten days end on Sunday 8 February, so on Monday 9 February.
+    _, events = register_plan(submission, directory(), date(2026, 1, 29), 500, WeekdaysOnly())
+    created = next(e for e in events if isinstance(e, AssignmentCreated) and e.agency.code == "hoi-nong-dan")
+    due = {d.period: d.due_at for d in created.deadlines}
+    assert due["2024-R10D"] == end_of_day(date(2026, 2, 9))
+    assert due["2024-FY"] == end_of_day(date(2025, 1, 14))  # the plan's own deadlines are not moved
+
+
+@pytest.mark.parametrize(("restart", "numbers"), [
+    ("override", ["1", "2", "3", "4"]),  # what Word writes for "Restart at 1"
+    ("override_first_item", ["1", "2", "3", "4"]),  # the items after the restarted one go on from it
+    ("new_list", ["1", "2", "3", "4"]),
+    ("same_list_new_num", ["4", "5", "6", "7"]),  # no override: Word goes on counting the abstract list
+])
+def test_clause_numbers_are_those_word_shows_when_a_list_restarts(restart: str, numbers: list[str]) -> None:
+    plan = parse(restarting_list_docx(restart), "52.docx")  # type: ignore[arg-type]
+    assert plan.number is not None and plan.number.text == "52-KH/ĐU"
+    assert [s.heading for s in plan.content] == ["II. NỘI DUNG"]  # the headings' own numbers are Word's too
+    assert [p.text[:3] for p in plan.content[0].paragraphs] == ["1. ", "2. ", "3. "]
+    assert [(c.number, c.body) for c in plan.clauses] == list(zip(numbers, [
+        "Ủy ban nhân dân phường", "Ban Tuyên giáo", "Ủy ban Mặt trận Tổ quốc phường", "Các chi bộ trực thuộc"],
+        strict=True))
+    assert [a.code for a in plan.clauses[3].agencies] == CELLS
+    assert {a.clause for a in plan.assignments} == set(numbers)
+    assert [n.text for n in plan.notes] == ["Các đồng chí trong đoàn kiểm tra phối hợp chặt chẽ với các khu dân cư."]
+    assert [(d.period, d.due) for d in plan.deadlines] == [("2025-D05-14", date(2025, 5, 14))]

@@ -7,6 +7,7 @@ import zipfile
 
 import docx
 import pytest
+from docx.oxml.ns import qn
 
 from services.intake.documents.errors import (
     BinaryDocument,
@@ -111,6 +112,32 @@ def test_docx_numbering_bullets_and_tables_become_lines() -> None:
     table = read_document(task_table_docx(), "t.docx")
     assert isinstance(table, TextDocument)
     assert "1 | Hội Nông dân | Lập danh sách hộ cần hỗ trợ | trước ngày 15/12/2025" in table.lines
+
+
+def test_word_list_overrides_starts_and_empty_items_count_as_word_counts_them() -> None:
+    from docx.oxml import parse_xml
+    from docx.oxml.ns import nsdecls
+
+    document = docx.Document()
+    numbering = document.part.numbering_part.element
+    numbering.find(qn("w:num")).addprevious(parse_xml(
+        f'<w:abstractNum {nsdecls("w")} w:abstractNumId="40"><w:lvl w:ilvl="0"><w:start w:val="3"/>'
+        '<w:numFmt w:val="decimal"/><w:lvlText w:val="%1."/></w:lvl></w:abstractNum>'))
+    numbering.append(parse_xml(f'<w:num {nsdecls("w")} w:numId="40"><w:abstractNumId w:val="40"/></w:num>'))
+    numbering.append(parse_xml(  # the same list, restarted at 1 and drawn `a)`
+        f'<w:num {nsdecls("w")} w:numId="41"><w:abstractNumId w:val="40"/><w:lvlOverride w:ilvl="0">'
+        '<w:startOverride w:val="1"/><w:lvl w:ilvl="0"><w:numFmt w:val="lowerLetter"/><w:lvlText w:val="%1)"/>'
+        '</w:lvl></w:lvlOverride></w:num>'))
+    for text, num_id in (("Một", 40), ("", 40), ("Hai", 40), ("Ba", 41), ("Bốn", 41), ("Năm", 0), ("Sáu", 40)):
+        num_pr = document.add_paragraph(text)._p.get_or_add_pPr().get_or_add_numPr()
+        num_pr.get_or_add_numId().val = num_id
+    out = io.BytesIO()
+    document.save(out)
+    read = read_document(out.getvalue(), "plan.docx")
+    assert isinstance(read, TextDocument)
+    # starts at 3; the empty item takes 4; numId 0 switches numbering off; 41 restarts the shared count, and
+    # numId 40 then goes on from it
+    assert [line for line in read.lines if line] == ["3. Một", "5. Hai", "a) Ba", "b) Bốn", "Năm", "3. Sáu"]
 
 
 def test_a_docx_zip_bomb_is_refused_before_it_is_inflated() -> None:

@@ -404,3 +404,15 @@ def test_a_date_in_python_data_is_still_the_end_of_that_day() -> None:
     parsed = DeadlineIn.model_validate({"period": "2027-H1", "due": "2027-06-30"})
     assert parsed.due == date(2027, 6, 30)
     assert parsed.to_contract().due_at == datetime(2027, 6, 30, 16, 59, 59, 999_999, tzinfo=UTC)
+
+
+def test_a_deadline_is_a_date_or_a_duration_from_receipt_never_both_nor_neither() -> None:
+    from services.intake.domain import AfterReceipt
+
+    rule = {"period": "2027-R10D", "after_receipt": {"days": 10}, "wording": "trong vòng 10 ngày kể từ ngày nhận được"}
+    assert DeadlineIn.model_validate(rule).after_receipt == AfterReceipt(days=10, working_days=False)
+    for wrong in ({**rule, "due": "2027-01-31"}, {"period": "2027-R10D"}):
+        with pytest.raises(ValidationError, match="either `due` or `after_receipt`"):
+            DeadlineIn.model_validate(wrong)
+    with pytest.raises(ValueError, match="give the day of registration"):
+        DeadlineIn.model_validate(rule).to_contract()

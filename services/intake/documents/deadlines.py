@@ -40,9 +40,11 @@ _WITHIN_QUARTER = re.compile(
 )
 _DURATION = re.compile(
     r"(?:trong\s+(?:thời\s+hạn|vòng|thời\s+gian)|chậm\s+nhất\s+sau|sau|trong)\s+(?P<days>\d{1,3})\s+ngày"
-    r"(?P<working>\s+làm\s+việc)?(?:\s*,?\s*(?:kể\s+)?từ\s+(?:ngày\s+)?(?P<start>[^,.;)]{0,40}))?",
+    r"(?P<working>\s+làm\s+việc)?(?:\s*,?\s*(?:(?:kể\s+)?từ|sau\s+khi)\s+(?:ngày\s+)?(?P<start>[^,.;)]{0,40}))?",
     re.IGNORECASE,
 )
+# `kể từ ngày nhận được kế hoạch`, `sau khi tiếp nhận`: counted from receipt, which the plan cannot date.
+_RECEIPT = re.compile(r"\bnhận\b", re.IGNORECASE)
 _PERIOD_WORDS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("semiannual", re.compile(r"(?:báo\s+cáo\s+)?(?:6|sáu)\s+tháng|sơ\s+kết|bán\s+niên", re.IGNORECASE)),
     ("annual", re.compile(r"báo\s+cáo\s+(?:cả\s+)?năm|tổng\s+kết\s+(?:cả\s+)?năm|(?:hằng|hàng)\s+năm|"
@@ -66,6 +68,10 @@ class Deadline:
     due: date
     line: int
     calendar: str | None = None
+    counted_from: Literal["issue", "receipt"] | None = None  # durations only
+    start: date | None = None  # the day a duration is counted from (itself not counted)
+    days: int | None = None
+    working_days: bool = False
 
     @property
     def effective(self) -> datetime:
@@ -103,12 +109,16 @@ def _kind_of(context: str) -> str | None:
 
 
 class DeadlineReader:
-    """Reads deadlines from a plan's paragraphs, given the plan's year and issue date."""
+    """Reads deadlines from a plan's paragraphs, given the plan's year and issue date, and the day it is received
+    (registered) for durations counted from receipt."""
 
-    def __init__(self, year: int, issued_on: date | None, calendar: WorkingCalendar) -> None:
+    def __init__(
+        self, year: int, issued_on: date | None, calendar: WorkingCalendar, received_on: date | None = None
+    ) -> None:
         self.year = year
         self.issued_on = issued_on
         self.calendar = calendar
+        self.received_on = received_on
 
     def read(self, text: str, line: int) -> list[Deadline]:
         if not _ANY_DEADLINE.search(text):
@@ -225,9 +235,18 @@ class DeadlineReader:
         return found
 
     def _duration(self, match: re.Match[str], line: int) -> Deadline:
-        start = self.issued_on or date(self.year, 1, 1)
-        due = self.calendar.duration_end(start, int(match["days"]), working_days=bool(match["working"]))
-        return Deadline("duration", _one_off(due), match.group().strip(), due, line, calendar=self.calendar.version)
+        days, working = int(match["days"]), bool(match["working"])
+        fallback = self.issued_on or date(self.year, 1, 1)
+        if match["start"] and _RECEIPT.search(match["start"]):
+            # The period is named by the rule, not by its last day: that day moves with the day of registration.
+            start = self.received_on or fallback
+            due = self.calendar.duration_end(start, days, working_days=working)
+            return Deadline("duration", f"{self.year}-R{days}{'WD' if working else 'D'}", match.group().strip(), due,
+                            line, calendar=self.calendar.version, counted_from="receipt", start=start, days=days,
+                            working_days=working)
+        due = self.calendar.duration_end(fallback, days, working_days=working)
+        return Deadline("duration", _one_off(due), match.group().strip(), due, line, calendar=self.calendar.version,
+                        counted_from="issue", start=fallback, days=days, working_days=working)
 
 
 def _wording(segment: str, context: str, match: re.Match[str]) -> str:

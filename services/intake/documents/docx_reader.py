@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any
 
 from services.intake.documents.errors import BinaryDocument
@@ -35,73 +36,142 @@ def _format(fmt: str, number: int) -> str:
     return str(number)
 
 
+@dataclass(frozen=True)
+class _Level:
+    fmt: str  # decimal, upperRoman, lowerLetter, bullet, none …
+    text: str  # `%1.`, `%1.%2.`, `a)` …
+    start: int
+
+
+def _level(node: Any, ilvl: int) -> _Level:
+    fmt, text, start = node.find(f"{_W}numFmt"), node.find(f"{_W}lvlText"), node.find(f"{_W}start")
+    return _Level(
+        fmt.get(f"{_W}val", "decimal") if fmt is not None else "decimal",
+        text.get(f"{_W}val", f"%{ilvl + 1}.") if text is not None else f"%{ilvl + 1}.",
+        _int(start.get(f"{_W}val")) if start is not None else 1,
+    )
+
+
+def _int(value: str | None, default: int = 1) -> int:
+    try:
+        return int(value or "")
+    except ValueError:
+        return default
+
+
 class _Numbering:
-    """Counters per list and level, formats from numbering.xml (when the part is there)."""
+    """Lists as Word numbers them, from numbering.xml (when the part is there).
+
+    Word keeps one running count per abstract list (`w:abstractNum`), not per list instance (`w:num`):
+    a new `w:num` over the same abstract list goes on counting, and a list restarts only where a `w:num`
+    says so with `w:lvlOverride/w:startOverride` — at that instance's first paragraph of that level.
+    A `w:lvl` inside an override changes the level's look for that instance only."""
 
     def __init__(self, document: Any) -> None:
-        self.formats: dict[tuple[str, int], tuple[str, str]] = {}
+        self.levels: dict[tuple[str, int], _Level] = {}
+        self.abstract_of: dict[str, str] = {}
+        self.restart_at: dict[tuple[str, int], int] = {}
+        self.restarted: set[tuple[str, int]] = set()
         self.counters: dict[str, dict[int, int]] = defaultdict(dict)
         try:
             root = document.part.numbering_part.element
         except (KeyError, NotImplementedError, AttributeError):
             return
-        abstract: dict[str, dict[int, tuple[str, str]]] = {}
+        abstract: dict[str, dict[int, _Level]] = {}
         for node in root.findall(f"{_W}abstractNum"):
             levels = {}
             for level in node.findall(f"{_W}lvl"):
-                fmt = level.find(f"{_W}numFmt")
-                text = level.find(f"{_W}lvlText")
-                levels[int(level.get(f"{_W}ilvl", "0"))] = (
-                    fmt.get(f"{_W}val", "decimal") if fmt is not None else "decimal",
-                    text.get(f"{_W}val", "%1.") if text is not None else "%1.",
-                )
+                ilvl = _int(level.get(f"{_W}ilvl"), 0)
+                levels[ilvl] = _level(level, ilvl)
             abstract[node.get(f"{_W}abstractNumId", "")] = levels
         for node in root.findall(f"{_W}num"):
             ref = node.find(f"{_W}abstractNumId")
             if ref is None:
                 continue
-            for ilvl, spec in abstract.get(ref.get(f"{_W}val", ""), {}).items():
-                self.formats[(node.get(f"{_W}numId", ""), ilvl)] = spec
+            num_id, abstract_id = node.get(f"{_W}numId", ""), ref.get(f"{_W}val", "")
+            self.abstract_of[num_id] = f"abstract:{abstract_id}"
+            for ilvl, spec in abstract.get(abstract_id, {}).items():
+                self.levels[(num_id, ilvl)] = spec
+            for override in node.findall(f"{_W}lvlOverride"):
+                ilvl = _int(override.get(f"{_W}ilvl"), 0)
+                if (level := override.find(f"{_W}lvl")) is not None:
+                    self.levels[(num_id, ilvl)] = _level(level, ilvl)
+                if (start := override.find(f"{_W}startOverride")) is not None:
+                    self.restart_at[(num_id, ilvl)] = _int(start.get(f"{_W}val"))
+
+    def _spec(self, num_id: str, ilvl: int) -> _Level:
+        return self.levels.get((num_id, ilvl)) or _Level("decimal", f"%{ilvl + 1}.", 1)
 
     def label(self, num_id: str, ilvl: int) -> str:
-        fmt, text = self.formats.get((num_id, ilvl), ("decimal", "%1."))
-        if fmt == "bullet":
+        spec = self._spec(num_id, ilvl)
+        if spec.fmt == "bullet":
             return "-"
-        if fmt == "none":
+        if spec.fmt == "none":
             return ""
-        levels = self.counters[num_id]
-        levels[ilvl] = levels.get(ilvl, 0) + 1
+        levels = self.counters[self.abstract_of.get(num_id, num_id)]
+        if (num_id, ilvl) in self.restart_at and (num_id, ilvl) not in self.restarted:
+            self.restarted.add((num_id, ilvl))
+            levels[ilvl] = self.restart_at[(num_id, ilvl)]
+        else:
+            levels[ilvl] = levels[ilvl] + 1 if ilvl in levels else spec.start
         for deeper in [lvl for lvl in levels if lvl > ilvl]:
             del levels[deeper]
-        label = text
+        label = spec.text
         for lvl in range(ilvl + 1):
-            spec = self.formats.get((num_id, lvl), ("decimal", "%1."))[0]
-            label = label.replace(f"%{lvl + 1}", _format(spec, levels.get(lvl, 1)))
+            outer = self._spec(num_id, lvl)
+            label = label.replace(f"%{lvl + 1}", _format(outer.fmt, levels.get(lvl, outer.start)))
         return label
 
 
-def _numbering_of(paragraph: Any) -> tuple[str, int] | None:
+def _style_numbering(style: Any) -> tuple[str | None, int | None]:
+    """The `w:numPr` a paragraph style gives its paragraphs (List Number …), looked up through `basedOn`."""
+    for _ in range(10):  # a `basedOn` chain is short; a cycle in a damaged file must not hang the reader
+        if style is None:
+            break
+        ppr = style.element.pPr
+        num_pr = ppr.numPr if ppr is not None else None
+        if num_pr is not None:
+            return _num_pr(num_pr)
+        style = style.base_style
+    return None, None
+
+
+def _num_pr(num_pr: Any) -> tuple[str | None, int | None]:
+    """numId and ilvl of a `w:numPr`, read as raw attributes: a damaged value reads as absent, not as an error."""
+    num_id = num_pr.numId.get(f"{_W}val") if num_pr.numId is not None else None
+    ilvl = num_pr.ilvl.get(f"{_W}val") if num_pr.ilvl is not None else None
+    return (num_id.strip() or None) if num_id is not None else None, _int(ilvl, 0) if ilvl is not None else None
+
+
+def _numbering_of(paragraph: Any, numbering: _Numbering) -> tuple[str, int] | None:
     ppr = paragraph._p.pPr
     num_pr = ppr.numPr if ppr is not None else None
-    if num_pr is not None and num_pr.numId is not None:
-        ilvl = num_pr.ilvl.val if num_pr.ilvl is not None else 0
-        return str(num_pr.numId.val), int(ilvl)
-    style = (paragraph.style.name or "") if paragraph.style is not None else ""
-    if style.startswith("List Number"):
-        return f"style:{style}", 0
-    if style.startswith("List Bullet"):
+    num_id, ilvl = _num_pr(num_pr) if num_pr is not None else (None, None)
+    style = paragraph.style if paragraph.style is not None else None
+    if num_id is None or ilvl is None:
+        style_num_id, style_ilvl = _style_numbering(style)
+        num_id = num_id or style_num_id
+        ilvl = ilvl if ilvl is not None else style_ilvl
+    if num_id == "0":
+        return None  # numbering switched off on this paragraph
+    if num_id is not None and (num_id in numbering.abstract_of or num_pr is not None):
+        return num_id, ilvl or 0
+    name = (style.name or "") if style is not None else ""
+    if name.startswith("List Number"):
+        return f"style:{name}", 0
+    if name.startswith("List Bullet"):
         return "bullet", 0
     return None
 
 
 def _paragraph_line(paragraph: Any, numbering: _Numbering) -> str:
     text = paragraph.text
-    numbered = _numbering_of(paragraph)
-    if numbered is None or not text.strip():
+    numbered = _numbering_of(paragraph, numbering)
+    if numbered is None:
         return text
     num_id, ilvl = numbered
-    label = "-" if num_id == "bullet" else numbering.label(num_id, ilvl)
-    return f"{label} {text}" if label else text
+    label = "-" if num_id == "bullet" else numbering.label(num_id, ilvl)  # an empty item takes its number too
+    return f"{label} {text}" if label and text.strip() else text
 
 
 def docx_lines(data: bytes) -> list[str]:

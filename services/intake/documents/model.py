@@ -38,6 +38,14 @@ class DeadlineOut(BaseModel):
     effective_at: datetime = Field(description="the last on-time instant, UTC")
     line: int = Field(description="0 for the deployment's default")
     calendar: str | None = Field(default=None, description="the working-day calendar, for durations")
+    counted_from: Literal["issue", "receipt"] | None = Field(
+        default=None, description="durations: from the plan's date of issue, or from the day it is received "
+        "(`kể từ ngày nhận được`), which is the day intake registers it",
+    )
+    start: date | None = Field(default=None, description="durations: the day counted from (itself not counted)")
+    days: int | None = Field(default=None, description="durations: how many days")
+    working_days: bool = Field(default=False, description="durations: working days rather than calendar days")
+    note: str | None = Field(default=None, description="what a clerk should know about this deadline (Vietnamese)")
 
 
 class AssigneeOut(BaseModel):

@@ -67,8 +67,14 @@ def _is_heading_text(text: str) -> bool:
 
 
 def _out(deadline: Deadline) -> DeadlineOut:
+    note = None
+    if deadline.counted_from == "receipt" and deadline.start is not None:
+        note = (f"Thời hạn tính từ ngày nhận kế hoạch: ở đây tạm tính từ hôm nay ({deadline.start:%d/%m/%Y}). "
+                "Khi đăng ký, hạn được tính từ ngày hệ thống tiếp nhận kế hoạch.")
     return DeadlineOut(kind=deadline.kind, period=deadline.period, wording=deadline.wording, due=deadline.due,
-                       effective_at=deadline.effective, line=deadline.line, calendar=deadline.calendar)
+                       effective_at=deadline.effective, line=deadline.line, calendar=deadline.calendar,
+                       counted_from=deadline.counted_from, start=deadline.start, days=deadline.days,
+                       working_days=deadline.working_days, note=note)
 
 
 def parse_lines(
@@ -125,7 +131,7 @@ class _PlanParser:
         self._issuer(header, intro, items[end:], plan)
         self._repair_place(plan)
 
-        reader = DeadlineReader(plan.year, plan.issued_on, self.calendar)
+        reader = DeadlineReader(plan.year, plan.issued_on, self.calendar, received_on=self.today)
         organisation: list[Paragraph] = []
         after: list[Paragraph] = []
         for index, (start, match) in enumerate(headings):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from services.intake.documents.errors import DocumentError
 from services.intake.documents.model import DeadlineOut, ParsedPlan
-from services.intake.domain import AssignmentIn, DeadlineIn, PlanSubmission
+from services.intake.domain import AfterReceipt, AssignmentIn, DeadlineIn, PlanSubmission
 
 
 class UnresolvedBodies(DocumentError):
@@ -14,6 +14,10 @@ class UnresolvedBodies(DocumentError):
 
 
 def _deadline(deadline: DeadlineOut) -> DeadlineIn:
+    if deadline.counted_from == "receipt" and deadline.days is not None:
+        # Counted from the day intake registers the plan, not from the day it was parsed (the preview's "today").
+        return DeadlineIn(period=deadline.period, wording=deadline.wording[:2_000],
+                          after_receipt=AfterReceipt(days=deadline.days, working_days=deadline.working_days))
     return DeadlineIn(period=deadline.period, due=deadline.effective_at, wording=deadline.wording[:2_000])
 
 

@@ -1,0 +1,64 @@
+"""A plan submitted again: only what the correction changes is published, and a reworded task is one
+`assignment.revised` for its assignment with the new and the previous text."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from services.intake.amendments import plan_amendment
+from shared.contracts import AssignmentRevised, DeadlineExtended
+from tests.unit.test_intake_domain import register, submission
+
+NOW = datetime(2026, 12, 3, 2, 0, tzinfo=UTC)
+CLEAN_UP = "Chỉ đạo các tổ dân phố ra quân tổng vệ sinh vào sáng Chủ nhật cuối tháng."
+CLEAN_UP_REWORDED = "Chỉ đạo các tổ dân phố ra quân tổng vệ sinh vào sáng thứ Bảy và Chủ nhật cuối tháng."
+LOUDSPEAKERS = "Tuyên truyền trên hệ thống loa truyền thanh của phường."
+
+
+def plan(ubnd_task: str, number: str = "12-KH/ĐU", **changes: Any):  # type: ignore[no-untyped-def]
+    return register(submission([
+        {"agency": "Ủy ban nhân dân phường", "task": ubnd_task},
+        {"agency": "Ban Tuyên giáo", "task": LOUDSPEAKERS},
+    ], number=number, **changes))
+
+
+def test_a_reworded_task_is_published_once_with_its_previous_text() -> None:
+    stored, _ = plan(CLEAN_UP)
+    record, events = plan(CLEAN_UP_REWORDED)
+
+    amendment = plan_amendment(stored, record, events, 1, NOW)
+
+    assert amendment.tasks_changed == ["ubnd"]
+    assert not (amendment.created or amendment.cancelled or amendment.deadlines_changed)
+    assert not amendment.unchanged
+    (revised,) = amendment.events
+    assert isinstance(revised, AssignmentRevised)
+    ubnd = next(a for a in record["assignments"] if a["agency"] == "ubnd")  # type: ignore[union-attr]
+    assert (revised.assignment_id, revised.plan_id) == (ubnd["assignment_id"], record["_id"])
+    assert (revised.task, revised.previous_task, revised.plan_version) == (CLEAN_UP_REWORDED, CLEAN_UP, 1)
+    assert revised.agency.code == "ubnd" and revised.actor is not None and revised.actor.code == "dang-uy"
+    assert revised.occurred_at == NOW
+    assert revised.routing_key() == "assignment.revised.ubnd.ubnd"
+
+
+def test_the_same_text_again_changes_nothing() -> None:
+    stored, _ = plan(CLEAN_UP)
+    record, events = plan(CLEAN_UP)
+    amendment = plan_amendment(stored, record, events, 1, NOW)
+    assert amendment.unchanged and amendment.events == []
+
+
+def test_a_reworded_task_and_a_moved_deadline_publish_one_event_each() -> None:
+    stored, _ = plan(CLEAN_UP)
+    h1 = {"period": "2027-H1", "due": "2027-06-15", "wording": "gửi trước ngày 16 tháng 6"}
+    fy = {"period": "2027-FY", "due": "2027-12-31", "wording": "báo cáo tổng kết, gửi trước ngày 01 tháng 01"}
+    record, events = plan(CLEAN_UP_REWORDED, deadlines=[h1, fy])
+
+    amendment = plan_amendment(stored, record, events, 3, NOW)
+
+    kinds = sorted((type(e).__name__, e.agency.code) for e in amendment.events)  # type: ignore[attr-defined]
+    assert kinds == [("AssignmentRevised", "ubnd"), ("DeadlineExtended", "tuyen-giao"),
+                     ("DeadlineExtended", "ubnd")]
+    assert all(e.plan_version == 3 for e in amendment.events if isinstance(e, AssignmentRevised))
+    assert all(e.request_id == "amendment-3" for e in amendment.events if isinstance(e, DeadlineExtended))
