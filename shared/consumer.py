@@ -2,10 +2,14 @@
 
 - processed or duplicate            -> ack (only after the handler's database write returned)
 - invalid, forbidden, unknown type  -> copied to the service's dead-letter queue with the reason, then acked
-- transient (database unreachable)  -> requeued; the quorum queue counts deliveries and dead-letters the
-                                        message itself once its delivery limit is reached
-- anything unexpected               -> retried like a transient error, but on the last allowed delivery
-                                        we dead-letter it ourselves so the reason is kept
+- transient (database unreachable)  -> requeued (basic.reject); the quorum queue counts deliveries and
+                                        dead-letters the message itself once its delivery limit is reached
+- anything unexpected               -> retried like a transient error, but on its `handler_attempts`-th
+                                        delivery we dead-letter it ourselves so the reason is kept
+
+Requeueing is `basic.reject`, not `basic.nack`: from RabbitMQ 4.3 a quorum queue counts a delivery toward its
+limit only when the message comes back rejected (or its consumer timed out), so a nacked message would loop
+forever; before 4.3 every return counts, both work.
 
 FastStream's default would drop a message whose handler raised; here every path is explicit.
 """
@@ -193,7 +197,11 @@ def subscribe(
         )
         await message.ack()
 
-    async def on_message(message: RabbitMessage) -> None:
+    async def on_message() -> None:
+        # The message from FastStream's context, not from a `message: RabbitMessage` parameter: FastStream resolves
+        # such a parameter in a worker thread for every message, which halved what one consumer could take
+        # (measured: 2,700 vs 6,100 messages/s with manual acks, same run).
+        message: RabbitMessage = broker.context.get_local("message")
         raw = message.raw_message
         routing_key = raw.routing_key or ""
         event_type = ".".join(routing_key.split(".")[:2]) or "unknown"
@@ -215,17 +223,17 @@ def subscribe(
         except (TransientError, *TRANSIENT_ERRORS) as exc:
             log.warning("transient failure, message requeued", error=repr(exc), attempt=_delivery_count(message) + 1)
             MESSAGES_CONSUMED.labels(service, event_type, "retried").inc()
-            await message.nack(requeue=True)
+            await message.reject(requeue=True)
         except Exception as exc:
             attempt = _delivery_count(message) + 1
-            if attempt >= queue.delivery_limit:
+            if attempt >= queue.handler_attempts:
                 log.exception("handler failed on the last allowed delivery; dead-lettered", attempt=attempt)
                 await dead_letter(message, f"handler failed {attempt} times: {exc!r}", "error")
                 MESSAGES_CONSUMED.labels(service, event_type, "dead_lettered").inc()
             else:
                 log.exception("handler failed; message requeued", attempt=attempt)
                 MESSAGES_CONSUMED.labels(service, event_type, "retried").inc()
-                await message.nack(requeue=True)
+                await message.reject(requeue=True)
         else:
             await message.ack()
             HANDLER_SECONDS.labels(service, event_type).observe(time.perf_counter() - started)

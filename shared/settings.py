@@ -9,6 +9,10 @@ from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DIRECTORY = Path(__file__).resolve().parent.parent / "deploy" / "local" / "directory.yaml"
+PREFETCH_HELP = (
+    "messages in flight to this consumer, and the largest batch written at once. On RabbitMQ before 4.3 each "
+    "consumer crash counts one delivery against every message in flight (the queue dead-letters at 20)"
+)
 
 
 def _shared(name: str, default: object, description: str) -> object:

@@ -10,13 +10,13 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Any
 
-import httpx
 import yaml
 
-from services.cli.token import add_token_argument, authorization
+from services.cli.http import Refused, call
+from services.cli.token import add_token_argument
 
+SERVICE = "Intake"
 VERSION_KEY = "version"
 
 
@@ -49,29 +49,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         parser.set_defaults(handler=handler)
 
 
-def _call(args: argparse.Namespace, method: str, path: str, **kwargs: Any) -> dict[str, Any] | None:
-    headers = authorization(args)
-    if headers is None:
-        return None
-    headers |= kwargs.pop("headers", {})
-    try:
-        response = httpx.request(method, f"{args.url.rstrip('/')}{path}", headers=headers, timeout=120, **kwargs)
-    except httpx.HTTPError as exc:
-        sys.stderr.write(f"Không kết nối được tới {args.url}: {exc}\n")
-        return None
-    if response.status_code != 200:
-        detail = response.json().get("detail", response.text) if "json" in response.headers.get(
-            "content-type", "") else response.text
-        sys.stderr.write(f"Intake từ chối ({response.status_code}): {detail}\n")
-        return None
-    result: dict[str, Any] = response.json()
-    return result
-
-
 def run_export(args: argparse.Namespace) -> int:
-    body = _call(args, "GET", "/directory")
-    if body is None:
-        return 1
+    try:
+        body = call(args, SERVICE, "GET", "/directory")
+    except Refused as refused:
+        return refused.exit_code
     text = (f"# Danh bạ cơ quan, phiên bản {body[VERSION_KEY]}. Sửa rồi áp dụng bằng: dondoc directory import TỆP\n"
             + yaml.safe_dump(body, allow_unicode=True, sort_keys=False))
     if args.out is None:
@@ -93,9 +75,10 @@ def run_import(args: argparse.Namespace) -> int:
         return 1
     version = content.pop(VERSION_KEY, None)
     headers = {"If-Match": str(version)} if version is not None else {}
-    result = _call(args, "PUT", "/directory", json=content, headers=headers)
-    if result is None:
-        return 1
+    try:
+        result = call(args, SERVICE, "PUT", "/directory", json=content, headers=headers)
+    except Refused as refused:
+        return refused.exit_code
     if not result["changed"]:
         sys.stdout.write(f"Không có thay đổi; danh bạ vẫn ở phiên bản {result[VERSION_KEY]}.\n")
         return 0
@@ -108,8 +91,9 @@ def run_import(args: argparse.Namespace) -> int:
 
 
 def run_republish(args: argparse.Namespace) -> int:
-    result = _call(args, "POST", "/directory/republish")
-    if result is None:
-        return 1
+    try:
+        result = call(args, SERVICE, "POST", "/directory/republish")
+    except Refused as refused:
+        return refused.exit_code
     sys.stdout.write(f"Đã gửi lại toàn bộ danh bạ (phiên bản {result[VERSION_KEY]}).\n")
     return 0

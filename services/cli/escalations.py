@@ -7,9 +7,10 @@ import argparse
 import os
 import sys
 
-import httpx
+from services.cli.http import Refused, call
+from services.cli.token import add_token_argument
 
-from services.cli.token import add_token_argument, authorization
+SERVICE = "Notifier"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -49,20 +50,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def run_preview(args: argparse.Namespace) -> int:
-    headers = authorization(args)
-    if headers is None:
-        return 2
     params = {"at": args.at} if args.at else {}
     try:
-        response = httpx.get(f"{args.url.rstrip('/')}/escalations/preview", params=params, headers=headers,
-                             timeout=60)
-    except httpx.HTTPError as exc:
-        sys.stderr.write(f"Không kết nối được tới {args.url}: {exc}\n")
-        return 1
-    if response.status_code != 200:
-        sys.stderr.write(f"Notifier trả lời {response.status_code}: {response.text}\n")
-        return 1
-    body = response.json()
+        body = call(args, SERVICE, "GET", "/escalations/preview", params=params)
+    except Refused as refused:
+        return refused.exit_code
     out = sys.stdout
     out.write(f"Thời điểm: {body['at']}\n")
     for email in body["emails"]:
@@ -74,23 +66,15 @@ def run_preview(args: argparse.Namespace) -> int:
 
 
 def run_reapply(args: argparse.Namespace) -> int:
-    headers = authorization(args)
-    if headers is None:
-        return 2
     body: dict[str, object] = {"include_plan_overrides": args.include_plan_overrides, "reason": args.reason}
     if args.plan:
         body["plan_id"] = args.plan
     if args.agency:
         body["agency"] = args.agency
     try:
-        response = httpx.post(f"{args.url.rstrip('/')}/ladder/reapply", json=body, headers=headers, timeout=600)
-    except httpx.HTTPError as exc:
-        sys.stderr.write(f"Không kết nối được tới {args.url}: {exc}\n")
-        return 1
-    if response.status_code != 200:
-        sys.stderr.write(f"Notifier trả lời {response.status_code}: {response.text}\n")
-        return 1
-    result = response.json()
+        result = call(args, SERVICE, "POST", "/ladder/reapply", json=body, timeout=600)
+    except Refused as refused:
+        return refused.exit_code
     sys.stdout.write(f"Đã áp dụng thang đôn đốc phiên bản {result['ladder_version']} cho {result['changed']} kỳ "
                      f"đang mở (mã thay đổi {result['change_id']}).\n")
     if result["conflicts"]:

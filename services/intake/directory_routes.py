@@ -43,6 +43,12 @@ def _who(principal: Principal) -> str:
     return f"{principal.role}:{principal.code}"
 
 
+def _same_code(in_path: str, in_body: str) -> None:
+    if in_body != in_path:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                            f"the body describes {in_body!r} but the path names {in_path!r}")
+
+
 def build_directory_router(
     client: AsyncMongoClient[dict[str, Any]], holder: DirectoryHolder, outbox: Outbox, plans: PlanRepository,
     clock: Clock,
@@ -133,9 +139,7 @@ def build_directory_router(
     async def put_agency(code: Identifier, agency: Agency, operator: Operator,
                          if_match: IfMatch = None) -> dict[str, Any]:
         """Add an agency or change one (names, aliases, e-mail addresses, supervisor)."""
-        if agency.code != code:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                                f"the body describes {agency.code!r} but the path names {code!r}")
+        _same_code(code, agency.code)
         return await change(lambda d: d.with_agency(agency), operator, if_match)
 
     @router.delete("/agencies/{code}")
@@ -148,9 +152,7 @@ def build_directory_router(
     @router.put("/groups/{code}")
     async def put_group(code: Identifier, group: Group, operator: Operator, if_match: IfMatch = None) -> dict[str, Any]:
         """Add a group or change one (names, members, member kinds)."""
-        if group.code != code:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                                f"the body describes {group.code!r} but the path names {code!r}")
+        _same_code(code, group.code)
         return await change(lambda d: d.with_group(group), operator, if_match)
 
     @router.delete("/groups/{code}")

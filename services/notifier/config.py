@@ -4,7 +4,7 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from shared.calendar import DEFAULT_OVERRIDES
-from shared.settings import ServiceSettings
+from shared.settings import PREFETCH_HELP, ServiceSettings
 
 DEFAULT_LADDER = Path(__file__).resolve().parents[2] / "deploy" / "local" / "ladder.yaml"
 
@@ -17,6 +17,7 @@ class Settings(ServiceSettings):
     http_port: int = 8003
     mongo_database: str = "dondoc_notifier"
     scan_interval_seconds: float = 1.0
+    prefetch: int = Field(default=500, ge=1, le=10_000, description=PREFETCH_HELP)
     scan_batch_size: int = 1_000
     scan_lease_seconds: float = Field(default=120.0, description="a claim held longer is taken over")
     ladder_path: Path = Field(default=DEFAULT_LADDER, description="the deployment's escalation ladder (YAML)")

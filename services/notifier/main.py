@@ -31,14 +31,11 @@ from shared.runtime import ServiceRuntime
 from shared.topology import NOTIFIER_QUEUE
 
 SERVICE = "notifier"
-# A large plan or a burst of acknowledgements arrives as thousands of events: with this many in flight, the
-# projection writes them in batches this large (ProjectionInBulk), one transaction each instead of one per event.
-PREFETCH = 500
 
 
 def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     clock = clock or SystemClock()
-    runtime = ServiceRuntime(SERVICE, settings, queue=NOTIFIER_QUEUE, prefetch=PREFETCH)
+    runtime = ServiceRuntime(SERVICE, settings, queue=NOTIFIER_QUEUE, prefetch=settings.prefetch)
     repository = NotifierRepository(runtime.db)
     seed = Directory.load(settings.directory_path)
     directories = DirectoryHolder(DirectoryStore(runtime.db), seed)
@@ -62,7 +59,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         description="Keeps the notifier's projection of reporting periods from assignment and report events.",
         database_ready=lambda: ping(runtime.client),
         batch_handler=ProjectionInBulk(runtime.client, repository, rules),
-        batch_size=PREFETCH,
+        batch_size=settings.prefetch,
     )
 
     document_publications(runtime.broker, [EscalationSent])

@@ -1,6 +1,7 @@
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from shared.settings import ServiceSettings
+from shared.settings import PREFETCH_HELP, ServiceSettings
 
 
 class Settings(ServiceSettings):
@@ -12,3 +13,4 @@ class Settings(ServiceSettings):
     mongo_database: str = "dondoc_tracking"
     agency_user_prefix: str = ""  # broker user of agency X is f"{prefix}{X}"
     status_metrics_seconds: float = 60.0  # how often the four-state gauge is recomputed
+    prefetch: int = Field(default=1000, ge=1, le=10_000, description=PREFETCH_HELP)

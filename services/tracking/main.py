@@ -34,15 +34,14 @@ from shared.runtime import ServiceRuntime
 from shared.topology import TRACKING_QUEUE
 
 SERVICE = "tracking"
-# Large plans arrive as bursts of assignment.created and agencies acknowledge in bursts: with up to this many
-# messages in flight, the bulk paths write them in batches this large (one database round trip and commit
-# per batch, instead of one per 64). Every message is still acked alone, after the write that covers it.
-PREFETCH = 1000
+# Large plans arrive as bursts of assignment.created and agencies acknowledge in bursts: with up to
+# `settings.prefetch` messages in flight, the bulk paths write them in batches that large (one database round
+# trip per batch, instead of one per message). Every message is still acked alone, after the write that covers it.
 
 
 def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     clock = clock or SystemClock()
-    runtime = ServiceRuntime(SERVICE, settings, queue=TRACKING_QUEUE, prefetch=PREFETCH)
+    runtime = ServiceRuntime(SERVICE, settings, queue=TRACKING_QUEUE, prefetch=settings.prefetch)
     document_publications(
         runtime.broker,
         [AssignmentAcknowledged, ProgressReported, ReportSubmitted, ExtensionRequested, ExtensionRefused,
@@ -65,7 +64,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         batch_handler=[AssignmentsInBulk(repository),
                        AcknowledgementsInBulk(repository, actions, settings.agency_user_prefix),
                        AuditOnlyInBulk(repository)],
-        batch_size=PREFETCH,
+        batch_size=settings.prefetch,
     )
 
     async def prepare() -> None:

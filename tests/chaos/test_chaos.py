@@ -31,7 +31,7 @@ async def test_1_broker_stopped_three_times_and_killed_once(tmp_path, mongo_url,
 
 async def test_2_consumer_killed_after_write_before_ack_50_times(tmp_path, mongo_url, database_name) -> None:
     with fresh_vhost() as amqp_url:
-        tally = await scenarios.consumer_kills(tmp_path, amqp_url, mongo_url, database_name, events=3000, kills=50)
+        tally = await scenarios.consumer_kills(tmp_path, amqp_url, mongo_url, database_name, events=6000, kills=50)
     tally.check()
     assert tally.extra["kills"] == 50
 

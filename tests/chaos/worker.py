@@ -30,10 +30,10 @@ RECORDS = os.environ.get("CHAOS_RECORDS", "")
 _count = 0
 
 
-def _die_if_due(new: int) -> None:
+def _die_if_due(new: int, may_die: bool = True) -> None:
     global _count
     _count += new
-    if KILL_AFTER and _count >= KILL_AFTER:
+    if KILL_AFTER and _count >= KILL_AFTER and may_die:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
@@ -46,7 +46,10 @@ def _record(outcomes: list[Outcome]) -> None:
             os.write(fd, f"{processed} {duplicate}\n".encode())
         finally:
             os.close(fd)
-    _die_if_due(processed)
+    # Never die on a write that also held redeliveries: the messages the last incarnation left unacked come
+    # first, and killing on them every time would keep them unacked forever (each return counts toward the
+    # queue's delivery limit on RabbitMQ before 4.3, until the broker dead-letters them).
+    _die_if_due(processed, may_die=duplicate == 0)
 
 
 def run_tracking() -> None:

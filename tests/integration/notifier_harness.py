@@ -87,6 +87,18 @@ async def notifier(
         await client.close()
 
 
+async def steps_taken(n: Notifier, assignment_id: str) -> list[tuple[str, str]]:
+    """The (occurrence, address) of every notice taken for one assignment's periods."""
+    rows = await n.repository.notices.find({"period_id": {"$regex": f"^{assignment_id}:"}}).to_list()
+    return sorted((row["occurrence"], row["address"]) for row in rows)
+
+
+async def drop(mongo_url: str, database: str) -> None:
+    client = make_client(mongo_url)
+    await client.drop_database(database)
+    await client.close()
+
+
 def created(agency: str, due_at: datetime, at: datetime, plan_id: str | None = None, number: str = "85-KH/ĐU",
             title: str = "Kế hoạch tổng kết công tác dân vận năm 2026", period: str = "2026-FY") -> AssignmentCreated:
     plan = plan_id or random_ref("plan-")

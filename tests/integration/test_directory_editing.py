@@ -225,3 +225,30 @@ async def test_a_clerk_exports_edits_and_imports_the_directory_with_the_cli(serv
     finally:
         server.should_exit = True
         await serving
+
+
+async def test_a_late_older_change_never_overwrites_a_newer_one(mongo_url, database_name) -> None:
+    """What the notifier's copy does with messages out of order, replayed, or a complete republication."""
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_url)
+    store = DirectoryStore(client[f"{database_name}_copy"])
+    ward = Directory.load(DEFAULT_DIRECTORY)
+    await store.seed(ward, "test", datetime.now(UTC))
+    ubnd = ward.get("ubnd")
+
+    def change(version: int, **fields: Any) -> DirectoryUpdated:
+        return DirectoryUpdated(correlation_id="directory", version=version, **fields)
+
+    assert await store.apply(change(2, agencies=[ubnd.model_copy(update={"emails": ("v2@x.example",)})])) == 1
+    assert await store.apply(change(1, agencies=[ubnd.model_copy(update={"emails": ("v1@x.example",)})])) == 0
+    assert await store.apply(change(2, agencies=[ubnd.model_copy(update={"emails": ("v2@x.example",)})])) == 0
+    assert await store.apply(change(3, removed_agencies=["chi-bo-khu-8"])) == 1
+    assert await store.apply(change(1, agencies=[ward.get("chi-bo-khu-8")])) == 0  # the tombstone holds
+    version, copy = await store.load()
+    assert version == 3 and copy.get("ubnd").emails == ("v2@x.example",) and "chi-bo-khu-8" not in copy.agencies
+
+    everything_but_one = [a for a in copy.agencies.values() if a.code != "chi-bo-khu-7"]
+    groups = list(copy.groups.values())
+    assert await store.apply(change(4, complete=True, agencies=everything_but_one, groups=groups)) >= 1
+    version, copy = await store.load()
+    assert version == 4 and "chi-bo-khu-7" not in copy.agencies and copy.get("ubnd").emails == ("v2@x.example",)
+    await client.close()

@@ -16,9 +16,9 @@ from services.notifier.ladder import Ladder
 from shared.calendar import end_of_day
 from shared.clock import VIETNAM, FakeClock
 from shared.contracts import AssignmentAcknowledged, AssignmentCreated, ReportSubmitted
-from shared.mongo import in_transaction, make_client
+from shared.mongo import in_transaction
 from tests.conftest import random_ref
-from tests.integration.notifier_harness import created, notifier
+from tests.integration.notifier_harness import created, drop, notifier, steps_taken
 
 START = datetime(2026, 6, 1, 10, 0, tzinfo=VIETNAM).astimezone(UTC)
 DUE = end_of_day(datetime(2026, 6, 30).date())
@@ -46,16 +46,6 @@ def with_ladder(event: AssignmentCreated, ladder: dict[str, Any]) -> AssignmentC
                                                              "escalation_ladder": ladder}))
 
 
-async def taken(n: Any, assignment_id: str) -> list[tuple[str, str]]:
-    rows = await n.repository.notices.find({"period_id": {"$regex": f"^{assignment_id}:"}}).to_list()
-    return sorted((row["occurrence"], row["address"]) for row in rows)
-
-
-async def drop(mongo_url: str, database: str) -> None:
-    client = make_client(mongo_url)
-    await client.drop_database(database)
-    await client.close()
-
 
 async def scan_at(n: Any, *moments: datetime) -> None:
     for moment in moments:
@@ -80,8 +70,9 @@ async def test_a_plan_with_its_own_ladder_gets_its_notices_on_its_own_steps(
         second = timedelta(seconds=1)
         await scan_at(n, *(DUE + timedelta(days=days) + second for days in (-14, -7, -1, 0, 1, 30)))
         agency = AGENCY["chi-bo-khu-1"]
-        assert await taken(n, own.assignment_id) == [("early#1", agency), ("late#1", agency), ("late#1", SUPERVISOR)]
-        steps = {step for step, _ in await taken(n, plain.assignment_id)}
+        assert await steps_taken(n, own.assignment_id) == [
+            ("early#1", agency), ("late#1", agency), ("late#1", SUPERVISOR)]
+        steps = {step for step, _ in await steps_taken(n, plain.assignment_id)}
         assert {"ack-reminder#1", "reminder-7d#1", "reminder-1d#1", "overdue#1", "level-1#1"} <= steps
         assert not steps & {"early#1", "late#1"}
         rows = await n.repository.periods.database["outbox"].find({"event_type": "escalation.sent"}).to_list()
@@ -111,7 +102,7 @@ async def test_reapplying_the_ladder_changes_open_periods_and_never_resends_a_st
             submitted_at=START, due_at=DUE, late_by_seconds=0, revision=1,
         ))
         await scan_at(n, DUE - timedelta(days=14) + timedelta(seconds=1), DUE + timedelta(seconds=1))
-        before = {e.assignment_id: await taken(n, e.assignment_id) for e in (a, b, c, d)}
+        before = {e.assignment_id: await steps_taken(n, e.assignment_id) for e in (a, b, c, d)}
         assert ("overdue#1", AGENCY["mttq"]) in before[b.assignment_id]
         assert ("overdue#1", SUPERVISOR) in before[b.assignment_id]  # a copy under the old ladder
         old = await n.repository.get(f"{b.assignment_id}:2026-FY")
@@ -146,11 +137,11 @@ async def test_reapplying_the_ladder_changes_open_periods_and_never_resends_a_st
         assert (await http.post("/ladder/reapply")).json()["changed"] == 0  # no body: everything, already done
 
         await scan_at(n, DUE + timedelta(days=2, seconds=1), DUE + timedelta(days=40))
-        after = await taken(n, b.assignment_id)
+        after = await steps_taken(n, b.assignment_id)
         assert len(after) == len(set(after))  # never twice for the same (period, step, recipient)
         new_ones = sorted(set(after) - set(before[b.assignment_id]))
         assert new_ones == [("follow-up#1", UPPER)]  # overdue already went to both; no late reminder
-        steps_c = {step for step, _ in await taken(n, c.assignment_id)}
+        steps_c = {step for step, _ in await steps_taken(n, c.assignment_id)}
         assert "late#1" in steps_c and "follow-up#1" not in steps_c
 
         moved = await http.post("/ladder/reapply", json={"plan_id": p3, "include_plan_overrides": True})
@@ -178,7 +169,7 @@ async def test_a_scan_holding_a_claim_across_a_reapply_writes_nothing(mongo_url:
             await in_transaction(old.scanner._client, lambda s: old.scanner._write(run, token, s))
         assert await old.repository.notices.count_documents({}) == 0
         await new.scan_all()
-        assert await taken(new, event.assignment_id) == [  # the new ladder's steps, each once
+        assert await steps_taken(new, event.assignment_id) == [  # the new ladder's steps, each once
             ("ack-reminder#1", AGENCY["mttq"]), ("overdue#1", AGENCY["mttq"]), ("overdue#1", SUPERVISOR)]
     await drop(mongo_url, database_name)
 

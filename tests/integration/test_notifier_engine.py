@@ -17,22 +17,11 @@ from shared.contracts import (
     DeadlineExtended,
     ReportSubmitted,
 )
-from shared.mongo import make_client
-from tests.integration.notifier_harness import DIRECTORY, created, notifier
+from tests.integration.notifier_harness import DIRECTORY, created, drop, notifier, steps_taken
 
 START = datetime(2026, 6, 1, 10, 0, tzinfo=VIETNAM).astimezone(UTC)
 DUE = end_of_day(datetime(2026, 6, 30).date())
 
-
-async def steps_taken(n, assignment_id: str) -> list[tuple[str, str]]:
-    rows = await n.repository.notices.find({"period_id": {"$regex": f"^{assignment_id}:"}}).to_list()
-    return sorted((row["occurrence"], row["address"]) for row in rows)
-
-
-async def drop(mongo_url: str, database: str) -> None:
-    client = make_client(mongo_url)
-    await client.drop_database(database)
-    await client.close()
 
 
 async def test_a_report_stops_its_period_at_once_and_an_acknowledgement_stops_only_its_ladder(

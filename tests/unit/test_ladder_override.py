@@ -250,7 +250,7 @@ def test_the_cli_sends_the_filters_and_the_token_and_answers_in_vietnamese(
         sent.append(request)
         return httpx.Response(200, json={"change_id": "c1", "ladder_version": "abc123", "changed": 7, "conflicts": 0})
 
-    monkeypatch.setattr(httpx, "post", httpx.Client(transport=httpx.MockTransport(answer)).post)
+    monkeypatch.setattr(httpx, "request", httpx.Client(transport=httpx.MockTransport(answer)).request)
     code = main(["escalations", "reapply-ladder", "--plan", "p1", "--agency", "ubnd", "--token", "secret",
                  "--url", "http://notifier:8003/"])
     assert code == 0
