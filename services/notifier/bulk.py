@@ -21,7 +21,7 @@ from services.notifier.decisions import Rules
 from services.notifier.repository import NotifierRepository
 from shared.consumer import Message, Outcome
 from shared.contracts import AssignmentAcknowledged, AssignmentCreated, ReportSubmitted
-from shared.mongo import in_transaction
+from shared.mongo import in_one_transaction
 
 BULK_EVENTS = (AssignmentCreated, AssignmentAcknowledged, ReportSubmitted)
 
@@ -84,5 +84,5 @@ class ProjectionInBulk:
             for name, operations in writes:
                 await self._db[name].bulk_write(operations, ordered=True, session=session)
 
-        await in_transaction(self._client, write)
+        await in_one_transaction(self._client, write)  # on failure the batch goes one by one, at once
         return [Outcome.PROCESSED] * len(messages)
