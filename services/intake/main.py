@@ -36,8 +36,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         PlanRegistered, AssignmentCreated, AssignmentCancelled, AssignmentRevised, DeadlineExtended, DirectoryUpdated,
     ])
     plans = PlanRepository(runtime.db)
-    seed = Directory.load(settings.directory_path)
-    directories = DirectoryHolder(DirectoryStore(runtime.db), seed)
+    directories = DirectoryHolder(DirectoryStore(runtime.db), Directory.load(settings.directory_path))
     outbox = Outbox(runtime.db, runtime.publisher, SERVICE, clock, settings.outbox_poll_seconds,
                     lease_seconds=settings.outbox_lease_seconds)
     deps = IntakeDeps(
@@ -56,7 +55,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         # 10,000 agencies and filled, for agencies without a broker user, with messages nobody could read.
         await plans.ensure_indexes()
         await outbox.ensure_indexes()
-        await directories.start(seed, str(settings.directory_path), clock.now())
+        await directories.start(str(settings.directory_path), clock.now())
 
     lifespan = runtime.lifespan(prepare, lambda: {
         "outbox-relay": outbox.run(), "directory-refresh": directories.follow(settings.directory_refresh_seconds),

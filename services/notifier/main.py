@@ -37,8 +37,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     clock = clock or SystemClock()
     runtime = ServiceRuntime(SERVICE, settings, queue=NOTIFIER_QUEUE, prefetch=settings.prefetch)
     repository = NotifierRepository(runtime.db)
-    seed = Directory.load(settings.directory_path)
-    directories = DirectoryHolder(DirectoryStore(runtime.db), seed)
+    directories = DirectoryHolder(DirectoryStore(runtime.db), Directory.load(settings.directory_path))
     follow_directory = DirectoryFollower(directories)
     outbox = Outbox(runtime.db, runtime.publisher, SERVICE, clock, settings.outbox_poll_seconds,
                     lease_seconds=settings.outbox_lease_seconds)
@@ -67,7 +66,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     async def prepare() -> None:
         await repository.ensure_indexes()
         await outbox.ensure_indexes()
-        await directories.start(seed, str(settings.directory_path), clock.now())
+        await directories.start(str(settings.directory_path), clock.now())
 
     lifespan = runtime.lifespan(
         prepare, lambda: {"outbox-relay": outbox.run(), "mailer": mailer.run(), "escalation-scan": scanner.run(),
