@@ -26,6 +26,7 @@ from services.notifier.main import create_app as create_notifier
 from services.tracking.config import Settings as TrackingSettings
 from services.tracking.main import create_app as create_tracking
 from shared.clock import FakeClock
+from tests.chaos.harness import fresh_vhost
 from tests.conftest import eventually, random_ref
 from tests.integration.conftest import OPERATOR, issue_token, running
 
@@ -124,13 +125,16 @@ def _stages(plan: dict[str, Any]) -> Iterator[str]:
         yield from _stages(child)
 
 
-async def _campaign(service_settings: Any, database_name: str, mail_port: int) -> None:
+async def _campaign(service_settings: Any, database_name: str, mail_port: int, amqp_url: str) -> None:
     clock = FakeClock(NOW)
-    tracking = create_tracking(service_settings(TrackingSettings, mongo_database=f"{database_name}_t",
-                                                status_metrics_seconds=0.5), clock=clock)
-    intake = create_intake(service_settings(IntakeSettings, mongo_database=f"{database_name}_i"), clock=clock)
+    tracking = create_tracking(service_settings(
+        TrackingSettings, AMQP_URL=amqp_url, mongo_database=f"{database_name}_t", status_metrics_seconds=0.5),
+        clock=clock)
+    intake = create_intake(service_settings(IntakeSettings, AMQP_URL=amqp_url, mongo_database=f"{database_name}_i"),
+                           clock=clock)
     notifier = create_notifier(service_settings(
-        NotifierSettings, mongo_database=f"{database_name}_n", smtp_port=mail_port, sending_window="always",
+        NotifierSettings, AMQP_URL=amqp_url, mongo_database=f"{database_name}_n", smtp_port=mail_port,
+        sending_window="always",
         scan_interval_seconds=0.2, mail_retry_base_seconds=0), clock=clock)
     number = f"{random_ref('n')}-KH/ĐU"
     plan = {"issuer": "Đảng ủy phường", "number": number, "title": "Kế hoạch kiểm tra chỉ mục",
@@ -211,7 +215,11 @@ async def test_every_query_of_a_whole_campaign_uses_an_index(
     recorder = QueryRecorder()
     monkeypatch.setattr(shared.mongo, "AsyncMongoClient",
                         functools.partial(AsyncMongoClient, event_listeners=[recorder]))
-    await _campaign(service_settings, database_name, mail_folder[1])
+    # A vhost of its own: the session's vhost holds what earlier tests published to queues nobody drains
+    # (cancellations and revisions of assignments this database never saw), which the services here would
+    # retry until their delivery budget ran out, holding the test's shutdown for minutes.
+    with fresh_vhost() as amqp_url:
+        await _campaign(service_settings, database_name, mail_folder[1], amqp_url)
     monkeypatch.undo()
 
     assert len(recorder.queries) >= 30, sorted(recorder.queries)  # the campaign reached the services' queries
