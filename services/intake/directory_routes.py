@@ -108,6 +108,14 @@ def build_directory_router(
         log.info("agency directory changed", version=event.version, changed_by=event.changed_by, **summary)
         return {"version": event.version, "changed": True, **summary}
 
+    async def refuse_if_assigned(codes: list[str]) -> None:
+        """One query for all of `codes`: an agency with work assigned cannot leave the directory."""
+        plan_ids = await plans.assigning(codes, limit=5)
+        if plan_ids:
+            DIRECTORY_CHANGES.labels("refused").inc()
+            raise HTTPException(status.HTTP_409_CONFLICT, f"{', '.join(codes)}: assigned work by plan(s) "
+                                f"{', '.join(plan_ids)}: amend or cancel them first")
+
     @router.get("")
     async def read_directory(principal: IssuerOrOperator) -> dict[str, Any]:
         """The whole directory, as its YAML file describes it, with its version (send it back as If-Match)."""
@@ -118,13 +126,8 @@ def build_directory_router(
     async def replace_directory(body: DirectoryFile, operator: Operator, if_match: IfMatch = None) -> dict[str, Any]:
         """Replace the whole directory (e.g. an edited export). Only the difference is stored and published.
         Refused while an agency it drops is still assigned work by a registered plan."""
-
-        async def removed_in_use(before: Directory) -> None:
-            for code in sorted(before.agencies.keys() - {a.code for a in body.agencies}):
-                await refuse_if_assigned(code)
-
         await holder.refresh()
-        await removed_in_use(holder.directory)
+        await refuse_if_assigned(sorted(holder.directory.agencies.keys() - {a.code for a in body.agencies}))
         return await change(lambda _: Directory(body.agencies, body.groups), operator, if_match)
 
     @router.get("/agencies/{code}")
@@ -146,7 +149,7 @@ def build_directory_router(
     async def delete_agency(code: Identifier, operator: Operator, if_match: IfMatch = None) -> dict[str, Any]:
         """Remove an agency. Refused (409) while it supervises another, belongs to a group by name, or is
         assigned work by a registered plan: escalations about it would have nowhere to go."""
-        await refuse_if_assigned(code)
+        await refuse_if_assigned([code])
         return await change(lambda d: d.without_agency(code), operator, if_match)
 
     @router.put("/groups/{code}")
@@ -164,12 +167,5 @@ def build_directory_router(
         """Publish the whole directory again (`complete`, under a new version), for a notifier whose copy was
         lost or restored from an old backup: it ends up with exactly these entries."""
         return await change(lambda d: d, operator, None, complete=True)
-
-    async def refuse_if_assigned(code: str) -> None:
-        plan_ids = await plans.assigning(code, limit=5)
-        if plan_ids:
-            DIRECTORY_CHANGES.labels("refused").inc()
-            raise HTTPException(status.HTTP_409_CONFLICT,
-                                f"{code} is assigned work by plan(s) {', '.join(plan_ids)}: amend or cancel them first")
 
     return router

@@ -16,9 +16,11 @@ class PlanRepository:
         await self._plans.create_index([("issuer", 1), ("number", 1)])
         await self._plans.create_index([("assignments.agency", 1)])
 
-    async def assigning(self, agency: str, limit: int) -> list[str]:
-        """Plans (up to `limit`) whose current version assigns work to `agency`."""
-        rows = self._plans.find({"assignments.agency": agency}, {"_id": 1}).limit(limit)
+    async def assigning(self, agencies: list[str], limit: int) -> list[str]:
+        """Plans (up to `limit`) whose current version assigns work to any of `agencies`."""
+        if not agencies:
+            return []
+        rows = self._plans.find({"assignments.agency": {"$in": agencies}}, {"_id": 1}).limit(limit)
         return [str(row["_id"]) async for row in rows]
 
     async def add(self, record: dict[str, Any], session: AsyncClientSession) -> None:

@@ -372,6 +372,15 @@ def message_id(row_id: str, settings: NotifierSettings) -> str:
     return f"<{row_id}@{settings.mail_domain}>"
 
 
+def _count_emails(tally: MailTally, rows: list[dict[str, Any]], deliverable: set[str], received: Counter[str]) -> None:
+    """The e-mail scenarios' common counts: rows queued, deliverable ones received once, lost, copies, failed."""
+    tally.queued = len(rows)
+    tally.delivered = len(deliverable & received.keys())
+    tally.lost = len(deliverable - received.keys())
+    tally.duplicated = sum(n - 1 for n in received.values() if n > 1)
+    tally.failed = sum(1 for r in rows if r["status"] == FAILED)
+
+
 async def smtp_refusals(
     mongo_url: str, database: str, emails: int, refusals: int, rejected: int, retry_base_seconds: float = 0.05,
     seed: int = 7,
@@ -424,11 +433,7 @@ async def smtp_refusals(
         await client.close()
     received, replies = server.snapshot()
     deliverable = {message_id(r["_id"], settings) for r in rows if r["to"] not in refused}
-    tally.queued = len(rows)
-    tally.delivered = len(deliverable & received.keys())
-    tally.lost = len(deliverable - received.keys())
-    tally.duplicated = sum(n - 1 for n in received.values() if n > 1)
-    tally.failed = sum(1 for r in rows if r["status"] == FAILED)
+    _count_emails(tally, rows, deliverable, received)
     tally.extra.update(
         refused_421=replies["421"], rejected_554=replies["554"],
         sent_rows=sum(1 for r in rows if r["status"] == SENT and r["to"] not in refused),
@@ -534,11 +539,7 @@ async def mailer_kills(
         await client.close()
     received, _ = server.snapshot()
     in_flight = Counter(switch.in_flight)
-    tally.queued = len(rows)
-    tally.delivered = len(expected & received.keys())
-    tally.lost = len(expected - received.keys())
-    tally.duplicated = sum(n - 1 for n in received.values() if n > 1)
-    tally.failed = sum(1 for r in rows if r["status"] == FAILED)
+    _count_emails(tally, rows, expected, received)
     tally.extra.update(
         # kills that landed between the 250 and the mark: the e-mail in flight came again
         landed=sum(min(in_flight[m], received[m] - 1) for m in in_flight),

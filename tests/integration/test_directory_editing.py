@@ -125,6 +125,10 @@ async def test_an_agency_with_work_assigned_cannot_be_removed(service_settings) 
         assert registered.status_code == 201, registered.text
         refused = await http.delete("/directory/agencies/chi-bo-khu-1")
         assert refused.status_code == 409 and registered.json()["plan_id"] in refused.json()["detail"]
+        whole = (await http.get("/directory")).json()
+        whole = {"agencies": [a for a in whole["agencies"] if a["code"] != "chi-bo-khu-1"], "groups": whole["groups"]}
+        refused_whole = await http.put("/directory", json=whole)
+        assert refused_whole.status_code == 409 and registered.json()["plan_id"] in refused_whole.json()["detail"]
         removed = await http.delete("/directory/agencies/chi-bo-khu-2")
         assert removed.status_code == 200 and removed.json()["agencies_removed"] == ["chi-bo-khu-2"]
 
