@@ -4,15 +4,32 @@ is still acked on its own, after the bulk write that covers it returned.
 
 At most `max_writes` bulk writes are in flight: what arrives while they run waits and goes into the next
 batch (group commit). Without the bound, a steady stream made many small concurrent writes, and the
-database's cost is per write as much as per document (docs/performance.md, row 1)."""
+database's cost is per write as much as per document (docs/performance.md, row 1).
+
+Every batch is counted in `dondoc_batch_writes_total` by outcome: `written`, or `failed` (its messages then
+take the one-by-one path, a batch's worth of single writes)."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import TYPE_CHECKING, Protocol
 
+import structlog
+from prometheus_client import Counter
+
 if TYPE_CHECKING:
     from shared.consumer import Message, Outcome
+
+
+log = structlog.get_logger()
+
+BATCH_WRITES = Counter(
+    "dondoc_batch_writes_total", "Bulk writes of consumers' batch paths, by outcome (written, failed).",
+    ["service", "outcome"],
+)
+BATCHED_MESSAGES = Counter(
+    "dondoc_batched_messages_total", "Messages in those bulk writes, by the write's outcome.", ["service", "outcome"]
+)
 
 
 class ProcessAlone(Exception):
@@ -32,12 +49,18 @@ class BatchHandler(Protocol):
 
 class Batcher:
     def __init__(
-        self, handler: BatchHandler, max_size: int = 256, window_seconds: float = 0.005, max_writes: int = 2
+        self,
+        handler: BatchHandler,
+        max_size: int = 256,
+        window_seconds: float = 0.005,
+        max_writes: int = 2,
+        service: str = "",
     ) -> None:
         self.handler = handler
         self._max_size = max_size
         self._window = window_seconds
         self._max_writes = max_writes
+        self._service = service
         self._pending: list[tuple[Message, asyncio.Future[Outcome]]] = []
         self._timer: asyncio.Task[None] | None = None
         self._flushes: set[asyncio.Task[None]] = set()
@@ -81,12 +104,16 @@ class Batcher:
             if len(outcomes) != len(batch):
                 raise RuntimeError(f"batch handler returned {len(outcomes)} outcomes for {len(batch)} messages")
         except BaseException as exc:  # every waiter must hear of it, even on cancellation
+            self._count("failed", len(batch))
+            # Once for the batch (each waiter then goes one by one, where a message's own error is logged).
+            log.info("batch write failed; its messages go one by one", messages=len(batch), error=repr(exc)[:500])
             for _, future in batch:
                 if not future.done():
                     future.set_exception(exc if isinstance(exc, Exception) else RuntimeError("batch cancelled"))
             if not isinstance(exc, Exception):
                 raise
             return
+        self._count("written", len(batch))
         for (_, future), outcome in zip(batch, outcomes, strict=True):
             if future.done():
                 continue
@@ -94,3 +121,7 @@ class Batcher:
                 future.set_exception(outcome)
             else:
                 future.set_result(outcome)
+
+    def _count(self, outcome: str, size: int) -> None:
+        BATCH_WRITES.labels(self._service, outcome).inc()
+        BATCHED_MESSAGES.labels(self._service, outcome).inc(size)

@@ -31,7 +31,7 @@ from faststream.rabbit.annotations import RabbitMessage
 from pydantic import ValidationError
 
 from shared import topology
-from shared.batching import Batcher, BatchHandler, ProcessAlone
+from shared.batching import Batcher, BatchHandler
 from shared.broker import DEAD_LETTERS, EventPublisher, service_queue
 from shared.commands import COMMAND_TYPES, Command
 from shared.contracts import EVENT_TYPES, Event
@@ -142,7 +142,7 @@ def subscribe(
         handlers = batch_handler
     else:
         handlers = (batch_handler,)
-    batchers = [Batcher(h, max_size=batch_size) for h in handlers]  # one per kind: a batch holds one kind
+    batchers = [Batcher(h, max_size=batch_size, service=service) for h in handlers]  # a batch holds one kind
 
     async def wait_for_database() -> None:
         if database_ready is None:
@@ -159,10 +159,8 @@ def subscribe(
         if batcher is not None:
             try:
                 return await batcher.submit(message_model)
-            except ProcessAlone:
-                pass
-            except Exception:  # noqa: BLE001 - fall back to the one-by-one path, which classifies errors
-                log.info("batch write failed; processing its messages one by one", exc_info=True)
+            except Exception:  # noqa: BLE001 - ProcessAlone, or a failed batch (logged once by the batcher):
+                pass  # the one-by-one path below classifies the message's own error
         attempt = 1
         while True:
             try:

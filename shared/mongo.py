@@ -24,8 +24,14 @@ def make_client(url: str) -> AsyncMongoClient[dict[str, Any]]:
     # A message is acked once its write is acknowledged, so the acknowledgement must mean durable: journaled
     # (and on a replica set, on a majority). The driver's default (w:1, unjournaled on a standalone server or
     # the stand-in) acknowledged writes that a SIGKILLed server then lost (tests/chaos, scenario 5).
+    # connectTimeoutMS is also how long the driver's monitor waits for its heartbeat (`hello`); a heartbeat
+    # that times out marks the server unknown and cancels every operation in flight on its pool. The stand-in
+    # answers one command at a time, so behind a large bulk write on a loaded machine a heartbeat waited more
+    # than the 5 s this was: each batch in flight failed with "operation cancelled" and went one by one, which
+    # loaded the database more (docs/performance.md). The driver's default, 20 s, rides that out; a server that
+    # is down refuses connections at once, and server selection still gives up after 5 s.
     return AsyncMongoClient(
-        url, tz_aware=True, serverSelectionTimeoutMS=5000, connectTimeoutMS=5000, w="majority", journal=True
+        url, tz_aware=True, serverSelectionTimeoutMS=5000, connectTimeoutMS=20_000, w="majority", journal=True
     )
 
 

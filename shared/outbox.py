@@ -14,15 +14,18 @@ leader whose lease ran out while it was paused (two leaders for a moment). Consu
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 import uuid
+from collections import deque
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
 from pymongo import ASCENDING
 from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -37,11 +40,23 @@ PENDING = "pending"
 PUBLISHED = "published"
 LEADER = "relay"  # the `_id` of the one lease document in `outbox_relay`
 BACKLOG_REPORT_SECONDS = 1.0
+# A query costs the MongoDB-wire stand-in every row its index bounds match, whatever its `limit`: reading the
+# oldest 1,000 of 50,000 pending rows took 1.3-1.9 s, counting them 1.4-2.0 s (docs/performance.md). So the
+# leader reads the backlog's keys once (a *snapshot*, oldest first) and then each batch's rows by a narrow
+# `created_at` range; what was added meanwhile is in the next snapshot, taken when this one is used up.
+SNAPSHOT_KEYS = 50_000  # keys held at most (a few MB); a larger backlog is taken in several snapshots
+COUNT_COST_SHARE = 0.05  # a count over a large backlog may take at most this share of the relay's time
 ID_CHUNK = 50  # the stand-in compares every row with every id of an `$in`: keep the lists short
 
 
 def _chunks(ids: list[Any]) -> list[list[Any]]:
     return [ids[i:i + ID_CHUNK] for i in range(0, len(ids), ID_CHUNK)]
+
+
+async def ensure_outbox_indexes(rows: AsyncCollection[dict[str, Any]]) -> None:
+    await rows.create_index([("status", ASCENDING), ("created_at", ASCENDING)])
+    # Published rows are kept a week for inspection, then expire.
+    await rows.create_index("published_at", expireAfterSeconds=7 * 24 * 3600)
 
 
 class Outbox:
@@ -68,14 +83,15 @@ class Outbox:
         self._holder = uuid.uuid4().hex  # this relay, for the leader lease
         self._wakeup = asyncio.Event()
         self._backlog_reported = float("-inf")
+        self._count_seconds = 0.0  # what the last count of the backlog cost
+        self._snapshot: deque[tuple[datetime, str]] = deque()  # (created_at, _id) of pending rows, oldest first
+        self._beyond_snapshot = 0  # pending rows the last snapshot left out (it holds SNAPSHOT_KEYS at most)
         # Rows confirmed by the broker whose mark is still being written: the next batch is published meanwhile.
         self._marking: set[str] = set()
         self._marks: list[asyncio.Task[None]] = []
 
     async def ensure_indexes(self) -> None:
-        await self._rows.create_index([("status", ASCENDING), ("created_at", ASCENDING)])
-        # Published rows are kept a week for inspection, then expire.
-        await self._rows.create_index("published_at", expireAfterSeconds=7 * 24 * 3600)
+        await ensure_outbox_indexes(self._rows)
 
     async def add(self, events: Iterable[Event], session: AsyncClientSession | None) -> None:
         """Store events inside the caller's transaction (or alone, with None); call `wake()` after it commits."""
@@ -121,16 +137,56 @@ class Outbox:
         )
 
     async def pending(self) -> list[dict[str, Any]]:
-        """The oldest rows not yet published (nor confirmed and being marked)."""
-        rows = await self._rows.find({"status": PENDING}).sort("created_at", ASCENDING).limit(
-            self._batch_size + len(self._marking)
+        """The oldest rows not yet published (nor confirmed and being marked), at most one batch."""
+        if not self._snapshot:
+            await self._take_snapshot()
+        keys: list[tuple[datetime, str]] = []
+        while self._snapshot and len(keys) < self._batch_size:
+            key = self._snapshot.popleft()
+            if key[1] not in self._marking:
+                keys.append(key)
+        self._report_snapshot()
+        if not keys:
+            return []
+        wanted = {row_id for _, row_id in keys}
+        first, last = keys[0][0], keys[-1][0]
+        # Rows of one transaction share their `created_at`: when many more rows than this batch sit in its
+        # range, read the batch by id instead.
+        sharing = sum(1 for created_at, _ in itertools.takewhile(lambda k: k[0] == last, self._snapshot))
+        if sharing <= len(keys):
+            found = await self._rows.find(
+                {"status": PENDING, "created_at": {"$gte": first, "$lte": last}}
+            ).to_list()
+        else:
+            found = [row for chunk in _chunks(sorted(wanted))
+                     for row in await self._rows.find({"_id": {"$in": chunk}, "status": PENDING}).to_list()]
+        order = {row_id: index for index, (_, row_id) in enumerate(keys)}
+        return sorted((row for row in found if row["_id"] in wanted), key=lambda row: order[row["_id"]])
+
+    async def _take_snapshot(self) -> None:
+        """Read the keys of the oldest pending rows (one query: its cost is the backlog's size, once)."""
+        keys = await self._rows.find({"status": PENDING}, {"created_at": 1}).sort("created_at", ASCENDING).limit(
+            SNAPSHOT_KEYS
         ).to_list()
-        return [row for row in rows if row["_id"] not in self._marking][: self._batch_size]
+        self._snapshot.extend((as_utc(k["created_at"]), k["_id"]) for k in keys)
+        self._beyond_snapshot = 0
+        if len(keys) == SNAPSHOT_KEYS:
+            counted = await self._count_backlog()
+            if counted is not None:
+                self._beyond_snapshot = max(counted - len(keys), 0)
+
+    def _report_snapshot(self) -> None:
+        """The leader's gauges, from its snapshot: rows added since are counted from the next one."""
+        OUTBOX_PENDING.labels(self._service).set(len(self._snapshot) + self._beyond_snapshot)
+        oldest = self._snapshot[0][0] if self._snapshot else None
+        age = (self._clock.now() - oldest).total_seconds() if oldest else 0.0
+        OUTBOX_OLDEST_AGE.labels(self._service).set(max(age, 0.0))
 
     async def publish_pending(self) -> int:
         """As the leader, publish one batch; returns how many rows were published (0 when not the leader)."""
-        await self._report_backlog()
         if not await self.lead():
+            self._snapshot.clear()  # the leader's now: what this relay read may be published already
+            await self._report_backlog()
             await self._marks_written()
             return 0
         await self._marks_written(keep=1)  # one batch's mark may still be written while this one is published
@@ -198,16 +254,27 @@ class Outbox:
                 {"_id": {"$in": chunk}}, {"$set": {"status": PUBLISHED, "published_at": published_at}}
             )
 
-    async def _report_backlog(self) -> None:
-        # A gauge for scrapes: once a second is enough, and counting pending rows on every pass of a busy relay
-        # cost the database as much as the relaying (a count walks every pending index entry).
+    async def _count_backlog(self) -> int | None:
+        """Count pending rows, unless the last count was too recent for its cost (None then): once a second at
+        most, and less often when counting is slow (a count walks every pending row)."""
         moment = time.monotonic()
-        if moment - self._backlog_reported < BACKLOG_REPORT_SECONDS:
-            return
+        if moment - self._backlog_reported < max(BACKLOG_REPORT_SECONDS, self._count_seconds / COUNT_COST_SHARE):
+            return None
         self._backlog_reported = moment
-        pending = await self._rows.count_documents({"status": PENDING})
+        counted = await self._rows.count_documents({"status": PENDING})
+        self._count_seconds = time.monotonic() - moment
+        return counted
+
+    async def _report_backlog(self) -> None:
+        """A relay that does not lead still reports the backlog (if the leader is gone, its gauges are too)."""
+        pending = await self._count_backlog()
+        if pending is None:
+            return
         OUTBOX_PENDING.labels(self._service).set(pending)
-        oldest = await self._rows.find_one({"status": PENDING}, {"created_at": 1}, sort=[("created_at", ASCENDING)])
+        oldest = None
+        if pending:
+            oldest = await self._rows.find_one({"status": PENDING}, {"created_at": 1},
+                                               sort=[("created_at", ASCENDING)])
         age = (self._clock.now() - as_utc(oldest["created_at"])).total_seconds() if oldest else 0.0
         OUTBOX_OLDEST_AGE.labels(self._service).set(max(age, 0.0))
 

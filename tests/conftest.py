@@ -10,6 +10,7 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -64,17 +65,24 @@ def amqp_url() -> Iterator[str]:
         pass  # a vhost left behind is harmless
 
 
-@pytest.fixture(scope="session")
-def mongo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+@contextmanager
+def mongo_server(folder: Path) -> Iterator[str]:
+    """MONGO_URL when it is set; otherwise a SecantusDB of its own with its data in `folder`, stopped on exit."""
     given = os.environ.get("MONGO_URL")
     if given:
         yield given
         return
-    folder = tmp_path_factory.mktemp("secantus")
     processes = Processes()
-    url = start_mongo_stand_in(processes, folder / "data", folder / "secantusdb.log")
-    yield url
-    processes.stop()
+    try:
+        yield start_mongo_stand_in(processes, folder / "data", folder / "secantusdb.log")
+    finally:
+        processes.stop()
+
+
+@pytest.fixture(scope="session")
+def mongo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with mongo_server(tmp_path_factory.mktemp("secantus")) as url:
+        yield url
 
 
 @pytest.fixture
