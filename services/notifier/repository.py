@@ -18,6 +18,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.notifier.domain import ACKNOWLEDGED, CANCELLED, OPEN, SUBMITTED
+from shared.mongo import in_transaction
 
 PENDING = "pending"
 SENT = "sent"
@@ -135,8 +136,16 @@ class NotifierRepository:
             return token, []
         # Every query here goes through an index (_id, or state+next_check_at): the cost is what is due.
         ids = {"_id": {"$in": [c["_id"] for c in candidates]}}
-        await self.periods.update_many(
-            {**ids, **due}, {"$set": {"next_check_at": now + lease, "claimed_by": token, "claimed_at": now}}
+        claim = {"$set": {"next_check_at": now + lease, "claimed_by": token, "claimed_at": now}}
+        # In a transaction of its own: a replica SIGKILLed inside its scan's transaction leaves that transaction's
+        # writes on its periods until the server reaps it (transactionLifetimeLimitSeconds, 60 s). A plain update
+        # waits behind them inside the server, and the MongoDB-wire stand-in reaps only when another transaction
+        # comes along: an idle system sent no notice again (tests/e2e, the notifier killed mid-scan). A statement
+        # in a transaction gets a write conflict at once instead, which the driver retries with backoff for up to
+        # 120 s: the scan resumes once the dead transaction is reaped, 60 s after its last statement.
+        await in_transaction(
+            self.periods.database.client,
+            lambda session: self.periods.update_many({**ids, **due}, claim, session=session),
         )
         return token, await self.periods.find({**ids, "claimed_by": token, "state": OPEN}).to_list()
 

@@ -4,6 +4,7 @@ a 554 recorded as failed, and several replicas (or a dead one) sending every not
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from email import policy
@@ -15,6 +16,7 @@ from prometheus_client import REGISTRY
 
 from shared.calendar import end_of_day
 from shared.clock import VIETNAM, FakeClock
+from shared.mongo import make_client
 from tests.conftest import random_ref
 from tests.integration.notifier_harness import created, notifier, smtp_server
 from tests.integration.test_notifier_engine import drop
@@ -180,6 +182,35 @@ async def test_a_replica_that_dies_mid_run_has_its_claims_taken_over_after_the_l
         await n.mailer.send_pending()
         assert len(read_mail(tmp_path / "mail")) == 3
     await drop(mongo_url, database_name)
+
+
+async def test_a_replica_killed_inside_its_scan_transaction_holds_its_periods_only_until_the_server_reaps_it(
+    mongo_url: str, database_name: str, tmp_path: Path
+) -> None:
+    """SIGKILLed between the statements of its scan's transaction, a replica leaves the transaction open on the
+    server: its periods stay written-to until the server aborts it, 60 s after its last statement. The next scan
+    must then take them over, on the MongoDB-wire stand-in too (it reaps a dead transaction only when another
+    transaction's statement arrives; a plain update waited behind it for as long as the system stayed idle)."""
+    clock = FakeClock(START)
+    async with smtp_server(tmp_path / "mail") as (port, _), notifier(mongo_url, database_name, clock, port) as n:
+        await overdue_plans(n, clock, CELLS[:2])
+        token, claimed = await n.repository.claim_due(clock.now(), 100, timedelta(seconds=60))
+        assert len(claimed) == 4
+        dead = make_client(mongo_url)  # the replica that dies: never closed before the end, never aborts
+        session = dead.start_session()
+        await session.start_transaction()
+        await dead[database_name]["periods"].update_many(
+            {"claimed_by": token}, {"$set": {"checked_at": clock.now()}}, session=session
+        )
+        clock.advance(timedelta(seconds=61))  # its claim has run out
+        started = time.monotonic()
+        assert await asyncio.wait_for(n.scanner.scan_once(), timeout=150) == 4
+        waited = time.monotonic() - started
+        await n.mailer.send_pending()
+        assert len(read_mail(tmp_path / "mail")) == 3
+        await dead.close()
+    await drop(mongo_url, database_name)
+    print(f"the scan took the dead replica's periods over after {waited:.1f} s")
 
 
 async def test_a_replica_whose_claim_expired_mid_batch_does_not_send_what_another_took_over(
