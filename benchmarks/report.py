@@ -23,8 +23,8 @@ by a tenth. No test asserts on any of these numbers.
 ## Latest run
 
 {when} — {kind} run, {seconds:.0f} s. Machine: {cpus} CPUs, {memory} RAM, Linux {kernel}, load average
-at the end {load}; Python {python}; RabbitMQ {rabbitmq} (quorum queues); SecantusDB {secantusdb} (the
-MongoDB-wire stand-in, `retryWrites=false`, writes `w: majority, j: true` as the services make them).
+at the end {load}; Python {python}; RabbitMQ {rabbitmq} (quorum queues); {database}; writes `w: majority,
+j: true` as the services make them.
 
 {table}
 
@@ -46,9 +46,10 @@ How each row is measured:
    with their AMQP `user_id`. The ceiling reads the assignments, moves their state, and writes the audit
    and outbox rows in bulk. Latency: every 100th message's publish time, and the time its audit row is first
    seen by a 50 ms poll (the same for ceiling and system).
-4. `benchmarks/notifier_scan.py` (its own SecantusDB): a due scan (query + claim) of 100 due periods among
-   many open ones. And, in the running stack of row 2, a plan whose deadline is six seconds away: the time
-   from the deadline to the last of its overdue notices being queued, at the default scan interval.
+4. `benchmarks/notifier_scan.py` (on `MONGO_URL`'s server, or a SecantusDB of its own): a due scan (query +
+   claim) of 100 due periods among many open ones. And, in the running stack of row 2, a plan whose deadline
+   is six seconds away: the time from the deadline to the last of its overdue notices being queued, at the
+   default scan interval.
 5. `VmHWM` from `/proc/<pid>/status` of each service process: the peak since it started.
 6. `benchmarks/parse_plan.py`.
 """

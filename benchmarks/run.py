@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import re
 import signal
 import subprocess
@@ -45,6 +46,7 @@ from services.tracking import domain  # noqa: E402
 from services.tracking.repository import TrackingRepository  # noqa: E402
 from shared.commands import AcknowledgeAssignment  # noqa: E402
 from shared.contracts import AgencyRef, AssignmentCreated, ReportingDeadline  # noqa: E402
+from shared.mongo import make_client  # noqa: E402
 from shared.outbox import ensure_outbox_indexes  # noqa: E402
 
 ISSUER_REF = AgencyRef(code=stack.ISSUER, kind="office", name="Đảng ủy xã Thử Nghiệm")
@@ -70,6 +72,7 @@ class Context:
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
     rows: list[Row] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    database: str = "?"  # what the figures were measured on, for the page's header
 
     def say(self, text: str) -> None:
         sys.stderr.write(f"[bench {time.strftime('%H:%M:%S')}] {text}\n")
@@ -466,13 +469,25 @@ def table(rows: list[Row]) -> str:
 def write_document(ctx: Context, seconds: float) -> None:
     from benchmarks.report import document
 
-    info = stack.machine()
+    info = {**stack.machine(), "database": ctx.database}
     text = document(table(ctx.rows), info, ctx.notes, quick=ctx.quick, seconds=seconds,
                     when=datetime.now(UTC).astimezone().strftime("%Y-%m-%d %H:%M %Z"))
     DOC.write_text(text, encoding="utf-8")
 
 
+async def describe_database(ctx: Context) -> str:
+    if not os.environ.get("MONGO_URL"):
+        return f"SecantusDB {stack.machine()['secantusdb']} (the MongoDB-wire stand-in, `retryWrites=false`)"
+    client = make_client(ctx.mongo_url)
+    try:
+        version = (await client.admin.command("buildInfo")).get("version", "?")
+    finally:
+        await client.close()
+    return f"MongoDB {version} at `MONGO_URL`"
+
+
 async def measure(ctx: Context, args: argparse.Namespace) -> None:
+    ctx.database = await describe_database(ctx)
     quick = ctx.quick
     if "1" in args.rows:
         await pipeline(ctx, args.assignments or (5_000 if quick else 50_000))
