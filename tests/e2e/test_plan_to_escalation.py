@@ -189,11 +189,22 @@ def run_plan(stack, crash: str | None = None) -> Run:  # type: ignore[no-untyped
     messages = read_mail(mail)
     distinct = {str(m["Message-ID"]): m["To"].addresses[0].addr_spec for m in messages}
     status = httpx.get(f"{tracking}/plans/{body['plan_id']}/status", headers=OPERATOR, timeout=10).json()
-    histories = {
-        agency: [e["event_type"] for e in httpx.get(f"{tracking}/assignments/{assignment_id}/history",
-                                                    headers=OPERATOR, timeout=10).json()["events"]]
-        for agency, assignment_id in assignments.items()
-    }
+
+    def read_histories() -> dict[str, list[str]]:
+        return {
+            agency: [e["event_type"] for e in httpx.get(f"{tracking}/assignments/{assignment_id}/history",
+                                                        headers=OPERATOR, timeout=10).json()["events"]]
+            for agency, assignment_id in assignments.items()
+        }
+
+    # The escalation.sent facts reach tracking through the notifier's outbox, which may trail the e-mails: a
+    # restarted notifier sends the e-mails at once but takes the relay over only when its predecessor's lease
+    # runs out. Read until tracking has them all, or for 15 s; the caller's assertion shows any difference.
+    histories = read_histories()
+    deadline = time.monotonic() + 15
+    while histories != EXPECTED_HISTORIES and time.monotonic() < deadline:
+        time.sleep(0.2)
+        histories = read_histories()
     return Run(number, body["plan_id"], assignments, messages, dict(Counter(distinct.values())), len(messages),
                {k: status["totals"][k] for k in EXPECTED_TOTALS}, histories)
 
