@@ -1,21 +1,27 @@
-"""HTTP pieces every service has: /healthz, /readyz, /metrics, and a uvicorn runner."""
+"""HTTP pieces every service has: /healthz, /readyz, /metrics, 503 during a database outage, and a uvicorn
+runner."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
+import structlog
 import uvicorn
-from fastapi import FastAPI, Path, Response
+from fastapi import FastAPI, Path, Request, Response
 from fastapi.responses import JSONResponse
 
 from shared.logs import configure_logging
 from shared.metrics import HTTP_REQUESTS, render_latest
+from shared.mongo import TRANSIENT_ERRORS
 from shared.settings import ServiceSettings
 
 ReadinessCheck = Callable[[], Awaitable[bool]]
 
 DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024
+DATABASE_RETRY_AFTER_SECONDS = 5
+
+log = structlog.get_logger()
 
 # Every path parameter that names something dondoc issued: letters, digits, "-" and "_", nothing a query could read
 # as an operator or a path.
@@ -85,12 +91,21 @@ class RequestSizeLimit:
         await response({"type": "http"}, None, send)  # type: ignore[arg-type]
 
 
+async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """A request that met a database outage: 503 and when to retry, not a 500 that reads like a bug."""
+    log.warning("database unavailable", method=request.method, path=request.url.path, error=repr(exc)[:300])
+    return JSONResponse({"detail": "the database is unavailable; retry shortly"}, status_code=503,
+                        headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)})
+
+
 def add_operational_routes(
     app: FastAPI, checks: dict[str, ReadinessCheck], max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
 ) -> None:
     """Health, readiness and metrics routes, and the request size limit every service applies."""
     app.add_middleware(RequestSizeLimit, max_bytes=max_request_bytes)
     app.add_middleware(RequestMetrics, service=app.title.removeprefix("dondoc "))
+    for error in TRANSIENT_ERRORS:
+        app.add_exception_handler(error, database_unavailable)
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, str]:

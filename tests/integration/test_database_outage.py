@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+import httpx
 from prometheus_client import REGISTRY
 
 from deploy.local.infra import Processes, free_port, start_mongo_stand_in
@@ -46,8 +47,16 @@ async def test_the_consumer_waits_out_a_database_outage_and_loses_nothing(
             events = [assignment_created() for _ in range(20)]
             for event in events:
                 await publish(amqp, event.routing_key(), event.model_dump_json().encode())
-            await asyncio.sleep(3)  # the consumer meets the outage
+            await asyncio.sleep(1)  # the consumer meets the outage
+            # Meanwhile an operator's request is told the database is away and when to retry (not a 500).
+            try:
+                answer: object = await http.get(f"/assignments/{events[0].assignment_id}", headers=OPERATOR)
+            except Exception as exc:  # noqa: BLE001 - asserted below, once the database is back (or shutdown hangs)
+                answer = exc
             start_mongo_stand_in(processes, data, tmp_path / "db.log", port=port)
+            assert isinstance(answer, httpx.Response), f"the request raised {answer!r}"
+            assert answer.status_code == 503 and answer.headers["Retry-After"] == "5", answer.text
+            assert "database is unavailable" in answer.json()["detail"]
 
             async def all_recorded() -> bool:
                 for event in events:
