@@ -72,7 +72,7 @@ class Context:
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
     rows: list[Row] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    database: str = "?"  # what the figures were measured on, for the page's header
+    mongodb_version: str | None = None  # set when MONGO_URL named a real MongoDB; None: the run's own stand-in
 
     def say(self, text: str) -> None:
         sys.stderr.write(f"[bench {time.strftime('%H:%M:%S')}] {text}\n")
@@ -469,25 +469,25 @@ def table(rows: list[Row]) -> str:
 def write_document(ctx: Context, seconds: float) -> None:
     from benchmarks.report import document
 
-    info = {**stack.machine(), "database": ctx.database}
+    info = stack.machine()
+    info["database"] = (f"MongoDB {ctx.mongodb_version} at `MONGO_URL`" if ctx.mongodb_version else
+                        f"SecantusDB {info['secantusdb']} (the MongoDB-wire stand-in, `retryWrites=false`)")
     text = document(table(ctx.rows), info, ctx.notes, quick=ctx.quick, seconds=seconds,
                     when=datetime.now(UTC).astimezone().strftime("%Y-%m-%d %H:%M %Z"))
     DOC.write_text(text, encoding="utf-8")
 
 
-async def describe_database(ctx: Context) -> str:
-    if not os.environ.get("MONGO_URL"):
-        return f"SecantusDB {stack.machine()['secantusdb']} (the MongoDB-wire stand-in, `retryWrites=false`)"
-    client = make_client(ctx.mongo_url)
+async def mongodb_version(url: str) -> str:
+    client = make_client(url)
     try:
-        version = (await client.admin.command("buildInfo")).get("version", "?")
+        return str((await client.admin.command("buildInfo")).get("version", "?"))
     finally:
         await client.close()
-    return f"MongoDB {version} at `MONGO_URL`"
 
 
 async def measure(ctx: Context, args: argparse.Namespace) -> None:
-    ctx.database = await describe_database(ctx)
+    if os.environ.get("MONGO_URL"):
+        ctx.mongodb_version = await mongodb_version(ctx.mongo_url)
     quick = ctx.quick
     if "1" in args.rows:
         await pipeline(ctx, args.assignments or (5_000 if quick else 50_000))
