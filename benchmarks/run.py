@@ -47,7 +47,7 @@ from services.tracking.repository import TrackingRepository  # noqa: E402
 from shared.commands import AcknowledgeAssignment  # noqa: E402
 from shared.contracts import AgencyRef, AssignmentCreated, ReportingDeadline  # noqa: E402
 from shared.mongo import make_client  # noqa: E402
-from shared.outbox import ensure_outbox_indexes  # noqa: E402
+from shared.outbox import ensure_outbox_indexes, stored_rows  # noqa: E402
 
 ISSUER_REF = AgencyRef(code=stack.ISSUER, kind="office", name="Đảng ủy xã Thử Nghiệm")
 DOC = ROOT / "docs" / "performance.md"
@@ -272,8 +272,8 @@ async def fan_out_and_acknowledgements(ctx: Context, cells: int, acks: int) -> N
         rss_after_fan_out = {name: services.peak_rss_mb(name) for name in ("intake", "tracking", "notifier")}
 
         ctx.say("fan-out: raw ceiling (the same messages, read back from intake's outbox)")
-        outbox = await intake_db.outbox.find({"correlation_id": plan_id, "event_type": "assignment.created"},
-                                             {"routing_key": 1, "body": 1}).to_list()
+        outbox = await stored_rows(intake_db, {"correlation_id": plan_id, "event_type": "assignment.created"},
+                                   {"routing_key": 1, "body": 1})
         messages = [(r["routing_key"], r["body"].encode(), r["_id"]) for r in outbox]
         raw_tracking, raw_notifier = client[f"bench_raw_ft_{ctx.run_id}"], client[f"bench_raw_fn_{ctx.run_id}"]
         await TrackingRepository(raw_tracking).ensure_indexes()

@@ -4,11 +4,13 @@ stored; nothing stored is left unpublished while the broker is reachable.
 
 Several relays (replicas of a service) may run; one of them relays at a time. It holds a *leader lease*:
 one document (`outbox_relay`) naming it, renewed on every pass. The others only check, once a pass,
-whether the lease has run out, and the first to see it expired takes over. Per row, the relay writes once:
-it marks the rows published (one `update_many` per chunk of ids, after their confirms). A leader that dies
-mid-batch leaves rows confirmed but not yet marked; the next leader publishes them again, and so does a
-leader whose lease ran out while it was paused (two leaders for a moment). Consumers are idempotent by
-`event_id`, so a second copy changes nothing.
+whether the lease has run out, and the first to see it expired takes over. After their confirms, the relay
+moves the rows out of the outbox: one `insert_many` of the batch into `outbox_published` (kept a week for
+inspection), then one `delete_many` per chunk of ids. On the MongoDB-wire stand-in that is 0.28-0.31 ms a
+row against 0.47-0.53 ms for an `update_many` marking them in place (docs/performance.md), and the outbox
+holds only what is still to be sent. A leader that dies mid-batch leaves rows confirmed but not yet moved;
+the next leader publishes them again, and so does a leader whose lease ran out while it was paused (two
+leaders for a moment). Consumers are idempotent by `event_id`, so a second copy changes nothing.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from shared.broker import EventPublisher, PublishError
 from shared.clock import Clock, as_utc
@@ -46,7 +48,10 @@ BACKLOG_REPORT_SECONDS = 1.0
 # `created_at` range; what was added meanwhile is in the next snapshot, taken when this one is used up.
 SNAPSHOT_KEYS = 50_000  # keys held at most (a few MB); a larger backlog is taken in several snapshots
 COUNT_COST_SHARE = 0.05  # a count over a large backlog may take at most this share of the relay's time
-ID_CHUNK = 50  # the stand-in compares every row with every id of an `$in`: keep the lists short
+ID_CHUNK = 25  # the stand-in compares every row with every id of an `$in`: keep the lists short
+PUBLISHED_ROWS = "outbox_published"  # the rows already sent, kept a week
+KEPT_FOR = 7 * 24 * 3600
+DUPLICATE_KEY = 11000
 
 
 def _chunks(ids: list[Any]) -> list[list[Any]]:
@@ -55,8 +60,19 @@ def _chunks(ids: list[Any]) -> list[list[Any]]:
 
 async def ensure_outbox_indexes(rows: AsyncCollection[dict[str, Any]]) -> None:
     await rows.create_index([("status", ASCENDING), ("created_at", ASCENDING)])
-    # Published rows are kept a week for inspection, then expire.
-    await rows.create_index("published_at", expireAfterSeconds=7 * 24 * 3600)
+    # Rows marked published in place by versions before 2026-12 expire from the outbox itself.
+    await rows.create_index("published_at", expireAfterSeconds=KEPT_FOR)
+    await rows.database[PUBLISHED_ROWS].create_index("published_at", expireAfterSeconds=KEPT_FOR)
+
+
+async def stored_rows(
+    db: AsyncDatabase[dict[str, Any]], query: dict[str, Any], projection: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """The outbox rows matching `query`, still pending or already published (for inspection and tests)."""
+    pending = await db["outbox"].find(query, projection).to_list()
+    published = await db[PUBLISHED_ROWS].find(query, projection).to_list()
+    seen = {row["_id"] for row in published}  # a row moved twice is in both for a moment
+    return published + [row for row in pending if row["_id"] not in seen]
 
 
 class Outbox:
@@ -72,6 +88,7 @@ class Outbox:
         lease_seconds: float = 30.0,
     ) -> None:
         self._rows = db["outbox"]
+        self._published = db[PUBLISHED_ROWS]
         self._leases = db["outbox_relay"]
         self._publisher = publisher
         self._service = service
@@ -198,7 +215,7 @@ class Outbox:
         read = time.perf_counter()
         limiter = asyncio.Semaphore(self._concurrency)
 
-        async def publish(row: dict[str, Any]) -> str | None:
+        async def publish(row: dict[str, Any]) -> dict[str, Any] | None:
             async with limiter:
                 try:
                     await self._publisher.publish_raw(
@@ -215,27 +232,28 @@ class Outbox:
                         {"$inc": {"attempts": 1}, "$set": {"last_error": str(exc)}},
                     )
                     return None
-                return str(row["_id"])
+                return row
 
-        published = [row_id for row_id in await asyncio.gather(*(publish(r) for r in rows)) if row_id]
+        published = [row for row in await asyncio.gather(*(publish(r) for r in rows)) if row]
         log.info("outbox batch published", published=len(published), failed=len(rows) - len(published),
                  read_seconds=round(read - started, 3), publish_seconds=round(time.perf_counter() - read, 3))
         self._mark_in_background(published)
         return len(published)
 
-    def _mark_in_background(self, ids: list[str]) -> None:
-        """Mark confirmed rows published while the next batch is read and published. Those rows are left out
-        of the next reads until their mark is written; if it fails they are read again and published twice,
+    def _mark_in_background(self, rows: list[dict[str, Any]]) -> None:
+        """Move confirmed rows out of the outbox while the next batch is read and published. Those rows are left
+        out of the next reads until they are moved; if that fails they are read again and published twice,
         which consumers recognise by `event_id`."""
-        if not ids:
+        if not rows:
             return
+        ids = [row["_id"] for row in rows]
         self._marking.update(ids)
-        task = asyncio.create_task(self._mark_published(ids))
+        task = asyncio.create_task(self._mark_published(rows))
 
         def done(finished: asyncio.Task[None]) -> None:
             self._marking.difference_update(ids)
             if not finished.cancelled() and finished.exception() is not None:
-                log.error("outbox rows published but not marked; they will be published again",
+                log.error("outbox rows published but not moved out; they will be published again",
                           rows=len(ids), error=repr(finished.exception()))
 
         task.add_done_callback(done)
@@ -246,13 +264,18 @@ class Outbox:
         while len(self._marks) > keep:
             await asyncio.wait([self._marks.pop(0)])
 
-    async def _mark_published(self, ids: list[str]) -> None:
-        """One write a row, after its confirm."""
+    async def _mark_published(self, rows: list[dict[str, Any]]) -> None:
+        """After their confirms: copy the rows to `outbox_published`, then delete them from the outbox. In that
+        order, a failure in between leaves a row in both, which is published again (and its copy kept)."""
         published_at = self._clock.now()
-        for chunk in _chunks(ids):
-            await self._rows.update_many(
-                {"_id": {"$in": chunk}}, {"$set": {"status": PUBLISHED, "published_at": published_at}}
-            )
+        copies = [{**row, "status": PUBLISHED, "published_at": published_at} for row in rows]
+        try:
+            await self._published.insert_many(copies, ordered=False)
+        except BulkWriteError as exc:  # a row published twice: its first copy stays
+            if any(error.get("code") != DUPLICATE_KEY for error in exc.details.get("writeErrors", [])):
+                raise
+        for chunk in _chunks([row["_id"] for row in rows]):
+            await self._rows.delete_many({"_id": {"$in": chunk}})
 
     async def _count_backlog(self) -> int | None:
         """Count pending rows, unless the last count was too recent for its cost (None then): once a second at

@@ -34,6 +34,7 @@ from shared import dead_letters
 from shared.broker import declare_topology, make_broker
 from shared.clock import SystemClock
 from shared.mongo import make_client
+from shared.outbox import stored_rows
 from shared.topology import TRACKING_QUEUE
 from tests.chaos.harness import (
     ChaosError,
@@ -627,7 +628,7 @@ async def relay_kills(
                 return await outbox.count_documents({"status": {"$ne": "published"}}) == 0
 
             await settle(relayed, timeout=120)
-            rows = await outbox.find({"event_type": "assignment.created"}, {"_id": 1, "status": 1}).to_list()
+            rows = await stored_rows(client[intake_db], {"event_type": "assignment.created"}, {"_id": 1, "status": 1})
             expected = {str(r["_id"]) for r in rows}
             await settle(lambda: all_stored(mongo_url, database, expected), timeout=120)
             await drained(amqp_url, lambda: consumed("duplicate"))

@@ -5,7 +5,7 @@
                                             after the database write returned and before the broker ack
     python -m tests.chaos.worker intake     intake over HTTP; with CHAOS_KILL_AFTER=N it SIGKILLs itself
                                             after its outbox relay's N-th confirmed publish, mid-batch,
-                                            before the rows are marked published
+                                            before the rows are moved out of the outbox
     python -m tests.chaos.worker mailer     the notifier's Mailer alone (its real class, on NOTIFIER_*
                                             settings), polling every CHAOS_POLL_SECONDS; the test's SMTP
                                             server SIGKILLs it between its 250 and the row marked sent

@@ -17,6 +17,7 @@ from shared.calendar import end_of_day
 from shared.clock import VIETNAM, FakeClock
 from shared.contracts import AssignmentAcknowledged, AssignmentCreated, ReportSubmitted
 from shared.mongo import in_transaction
+from shared.outbox import stored_rows
 from tests.conftest import random_ref
 from tests.integration.notifier_harness import created, drop, notifier, steps_taken
 
@@ -75,7 +76,7 @@ async def test_a_plan_with_its_own_ladder_gets_its_notices_on_its_own_steps(
         steps = {step for step, _ in await steps_taken(n, plain.assignment_id)}
         assert {"ack-reminder#1", "reminder-7d#1", "reminder-1d#1", "overdue#1", "level-1#1"} <= steps
         assert not steps & {"early#1", "late#1"}
-        rows = await n.repository.periods.database["outbox"].find({"event_type": "escalation.sent"}).to_list()
+        rows = await stored_rows(n.repository.periods.database, {"event_type": "escalation.sent"})
         sent = [json.loads(row["body"]) for row in rows]
         mine = [e for e in sent if e["assignment_id"] == own.assignment_id]
         assert {e["step"] for e in mine} == {"early", "late"}

@@ -17,6 +17,7 @@ from shared.contracts import (
     DeadlineExtended,
     ReportSubmitted,
 )
+from shared.outbox import stored_rows
 from tests.integration.notifier_harness import DIRECTORY, created, drop, notifier, steps_taken
 
 START = datetime(2026, 6, 1, 10, 0, tzinfo=VIETNAM).astimezone(UTC)
@@ -127,7 +128,7 @@ async def test_an_extended_deadline_moves_the_ladder_and_a_redelivered_event_cha
         overdue = sorted((row["rev"], row["address"]) for row in rows if row["step"] == "overdue")
         assert overdue == [(0, "thuong-truc@hoa-an.example"), (0, "ubnd@hoa-an.example"),
                            (1, "thuong-truc@hoa-an.example"), (1, "ubnd@hoa-an.example")]
-        events = await n.repository.periods.database["outbox"].find({"event_type": "escalation.sent"}).to_list()
+        events = await stored_rows(n.repository.periods.database, {"event_type": "escalation.sent"})
         assert events and all(e["routing_key"] == "escalation.sent.ubnd.ubnd" for e in events)
     await drop(mongo_url, database_name)
 

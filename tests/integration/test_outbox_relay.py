@@ -16,7 +16,7 @@ from prometheus_client import REGISTRY
 from shared.broker import EventPublisher, declare_topology, make_broker
 from shared.clock import FakeClock
 from shared.mongo import make_client
-from shared.outbox import Outbox
+from shared.outbox import Outbox, stored_rows
 from shared.topology import EVENTS_EXCHANGE
 from tests.conftest import eventually, random_ref
 from tests.integration.test_tracking_consumer import assignment_created
@@ -85,9 +85,11 @@ async def test_one_replica_relays_and_another_takes_over_when_its_lease_runs_out
 
     received = await relaying.received()
     assert sorted(received) == sorted(stored)  # each once, none lost
-    rows = await db.outbox.find({}, {"status": 1, "published_at": 1}).to_list()
-    assert len(rows) == 6 and all(r["status"] == "published" and r["published_at"] for r in rows)
-    # One lease document, whatever the number of rows: the relay writes once a row (its mark).
+    assert await db.outbox.count_documents({}) == 0  # the outbox holds only what is still to be sent
+    rows = await stored_rows(db, {}, {"status": 1, "published_at": 1})
+    assert sorted(r["_id"] for r in rows) == sorted(stored)
+    assert all(r["status"] == "published" and r["published_at"] for r in rows)  # kept a week, for inspection
+    # One lease document, whatever the number of rows: the relay writes per batch, not per row and lease.
     assert await db.outbox_relay.count_documents({}) == 1
 
 
@@ -136,3 +138,32 @@ async def test_the_leader_reads_a_backlog_once_and_publishes_it_in_order_in_batc
     assert received[:3] == order[:3]  # oldest first (the ten sharing a time in any order after them)
     assert sorted(received) == sorted(order + [late[0].event_id])  # each once, none lost
     assert await db.outbox.count_documents({"status": "pending"}) == 0
+
+
+async def test_a_leader_that_died_between_copying_and_deleting_its_rows_leaves_them_to_be_sent_again(
+    relaying: Relaying,
+) -> None:
+    """The relay copies a published batch to `outbox_published` and then deletes it from the outbox. A leader
+    that dies in between leaves the rows in both: the next one publishes them again (consumers recognise the
+    `event_id`), keeps their first copy and empties the outbox."""
+    db = relaying.db
+    clock = FakeClock(datetime(2027, 3, 1, 8, 0, tzinfo=UTC))
+    outbox = Outbox(db, EventPublisher(relaying.broker, "test"), "test", clock)
+    await outbox.ensure_indexes()
+    events = [assignment_created() for _ in range(5)]
+    await outbox.add(events, None)
+    died_after_copying = await db.outbox.find({"_id": {"$in": [e.event_id for e in events[:3]]}}).to_list()
+    first_copied_at = clock.now() - timedelta(seconds=5)
+    await db.outbox_published.insert_many(
+        [{**row, "status": "published", "published_at": first_copied_at} for row in died_after_copying]
+    )
+
+    assert await outbox.publish_pending() == 5
+    await outbox._marks_written()  # noqa: SLF001 - the move, before looking at both collections
+
+    assert sorted(await relaying.received()) == sorted(e.event_id for e in events)
+    assert await db.outbox.count_documents({}) == 0
+    copies = await db.outbox_published.find({}, {"published_at": 1}).to_list()
+    assert sorted(c["_id"] for c in copies) == sorted(e.event_id for e in events)  # one copy each
+    kept = {c["_id"]: c["published_at"].replace(tzinfo=UTC) for c in copies}
+    assert all(kept[row["_id"]] == first_copied_at for row in died_after_copying)
