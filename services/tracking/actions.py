@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 
 import structlog
@@ -180,10 +181,14 @@ class AssignmentActions:
         return result
 
     def decide(
-        self, command: Command, assignment: dict[str, Any], event_id: str
+        self, command: Command, assignment: dict[str, Any], event_id: str, now: datetime | None = None
     ) -> tuple[dict[str, Any], Event, dict[str, Any] | None]:
-        """The change and the event an agency's command makes to its assignment (no I/O): for the bulk path."""
-        return self._decide(command, assignment, event_id)
+        """The change and the event an agency's command makes to its assignment (no I/O): for the bulk path,
+        which decides a batch at one moment (`now`), as it writes it at once."""
+        return self._decide(command, assignment, event_id, now)
+
+    def now(self) -> datetime:
+        return self._clock.now()
 
     def wake_outbox(self) -> None:
         self._outbox.wake()
@@ -197,9 +202,9 @@ class AssignmentActions:
                 raise
 
     def _decide(
-        self, command: Command, assignment: dict[str, Any], event_id: str
+        self, command: Command, assignment: dict[str, Any], event_id: str, now: datetime | None = None
     ) -> tuple[dict[str, Any], Event, dict[str, Any] | None]:
-        now = self._clock.now()
+        now = now or self._clock.now()
         agency = AgencyRef.model_validate(assignment["agency"])
         common: dict[str, Any] = {
             "event_id": event_id, "correlation_id": assignment["plan_id"], "actor": agency, "agency": agency,

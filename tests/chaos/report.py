@@ -91,8 +91,8 @@ SCENARIOS: dict[str, tuple[str, str]] = {
     "outbox_relay_killed": (
         "9. Outbox relay killed mid-batch 10 times",
         "Intake runs as its own process; plans are POSTed to it, and a hook SIGKILLs it after a random number "
-        "(1–40) of confirmed publishes of its outbox relay, before the rows are moved to `outbox_published`; it is started "
-        "again each time (lease shortened to 1 s), 10 times, then once more without the hook. Every "
+        "(1–40) of confirmed publishes of its outbox relay, before the rows are moved to `outbox_published`; "
+        "it is started again each time (lease shortened to 1 s), 10 times, then once more without the hook. Every "
         "`assignment.created` row of intake's outbox must be in tracking's records exactly once.",
     ),
 }
@@ -170,8 +170,8 @@ def render(lines: list[str], when: datetime, kept: list[str] | None = None, prev
         "",
         "Counts come from the databases, not from logs: `published` distinct messages sent (for scenario 9: "
         "`assignment.created` rows in intake's outbox), `confirmed` distinct messages the broker confirmed (9: "
-        "outbox rows moved to `outbox_published`), `stored` of those in tracking's `events` collection, `lost` confirmed "
-        "but never stored, `duplicated` stored duplicates (more than one row per `event_id` or per "
+        "outbox rows moved to `outbox_published`), `stored` of those in tracking's `events` collection, "
+        "`lost` confirmed but never stored, `duplicated` stored duplicates (more than one row per `event_id` or per "
         "`assignment_id`), `dead_lettered` messages in `tracking.dead-letter`. `redelivered` is the "
         "deliveries the consumer recognised as already applied — duplicate deliveries, harmless by design. "
         "Scenarios 1–6 and 9 assert lost = 0, duplicated = 0 and dead_lettered = the poison count.",
