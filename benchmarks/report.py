@@ -158,13 +158,41 @@ the assignments the ceiling upserts (the issue defines the ceiling as bulk upser
 each batch in one transaction, which the stand-in commits once; with indexes to maintain, both cost it less
 than the ceiling's plain upserts.
 
-Still missed, and why: row 3. An acknowledgement costs the system, beyond what the ceiling writes, the relay's
-read and mark of the fact it publishes (about 0.5 ms of the stand-in a row), the notifier's projection of that
-fact (a processed mark and a period update, in a transaction a batch) and tracking's own copy of the fact
-coming back to its queue (recognised as a copy by a duplicate-key insert). All of it runs on the one-core
-database process the ceiling has to itself. Next steps, not done: re-measure against a real replica set;
-recognise tracking's own facts without a database write; the full-size run (50,000 / 10,000 / 100,000 /
-1,000,000), which takes over 40 minutes here.
+### Fewer statements per row (2026-12-03)
+
+Measured alone on the stand-in (scripts of the session, 1,000–5,000 documents with the services' indexes):
+
+| write | before | after |
+|---|---|---|
+| relay: a sent row leaves the outbox | marked published in place: 0.47–0.53 ms | copied, then deleted: 0.28–0.31 ms |
+| tracking: an acknowledgement moves its assignment | 1.2 ms; 5.3 ms beside another writer | 0.6 ms; 2.0 ms |
+
+- Relay (`shared/outbox.py`): after their confirms, a batch's rows are copied to `outbox_published` (one
+  `insert_many`; kept a week) and deleted from the outbox (`delete_many` by chunks of 25), instead of one
+  `update_many` by chunks of 50 marking them published in place.
+- Tracking (`AcknowledgementsInBulk`): one `update_many` per 25 assignments read at the same version, guarded
+  by it, a pipeline `$set` giving each its own event id, instead of a `bulk_write` of one `UpdateOne` each.
+- The outbox now holds only what is still to be sent; `stored_rows` (`shared/outbox.py`) reads both
+  collections for inspection. A leader that dies between the copy and the delete leaves a row in both: it is
+  sent again and its first copy kept (`test_outbox_relay.py`).
+- The bulk path decides a batch at one moment and keeps each assignment's guard (its version): a change made
+  meanwhile leaves that one to the one-by-one path (`test_tracking_bulk_acknowledgements.py`). The ceiling of
+  row 3 moves its assignments the same cheapest way (`update_many` by chunks of 25), so the ratio compares
+  like with like.
+- Row 1 at 20,000 assignments, six runs of the new relay: 0.46, 0.60, 0.67, 0.72, 0.72, 0.80; three of the
+  old one the same hour: 0.59, 0.62, 0.66.
+
+Still missed, and why: row 3. The stand-in's profiler (`profile: 2`, every operation timed) over 48 s of the
+quick burst (operation times overlap: several clients wait at once): tracking's assignment updates 38 s, the
+notifier's period updates 23 s, tracking's outbox 36 s (inserts 9, copies 9, deletes 17), audit inserts 10 s,
+reads 15 s — every operation 5–40 times slower than alone, while the database process used 60 % of a core
+and the machine had most of a core to spare. The ceiling writes state, audit and outbox rows from one
+client; the system adds the relay of every fact, the notifier's projection of it (a processed mark and a
+period update) and tracking's own copy of the fact coming back to its queue, all concurrently on the one
+database process. Next steps, not done:
+re-measure against a real replica set (`MONGO_URL=… make bench`); recognise tracking's own facts without a
+database write (dropping its bindings for them would make a fact nobody else binds unroutable for the
+relay's mandatory publish).
 """
 
 # What these figures mean past one machine (the Kubernetes manifests, what scales on what, shard keys, the
