@@ -7,9 +7,16 @@ from typing import Any, TypeVar
 
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.errors import AutoReconnect, ConnectionFailure, NetworkTimeout, ServerSelectionTimeoutError
+from pymongo.errors import (
+    AutoReconnect,
+    BulkWriteError,
+    ConnectionFailure,
+    NetworkTimeout,
+    ServerSelectionTimeoutError,
+)
 
 T = TypeVar("T")
+DUPLICATE_KEY = 11000
 
 # Failures that say "the database is not there right now", as opposed to "this write is wrong".
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
@@ -61,3 +68,15 @@ async def ping(client: AsyncMongoClient[dict[str, Any]]) -> bool:
     except Exception:  # noqa: BLE001 - readiness reports any failure as "not ready"
         return False
     return True
+
+
+async def insert_new(collection: Any, rows: list[dict[str, Any]]) -> set[int]:
+    """Insert the rows in one write; returns the indexes of those already there (by a unique key), left unchanged."""
+    try:
+        await collection.insert_many(rows, ordered=False)
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        if any(error.get("code") != DUPLICATE_KEY for error in errors):
+            raise
+        return {error["index"] for error in errors}
+    return set()

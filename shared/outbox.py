@@ -29,12 +29,13 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import DuplicateKeyError
 
 from shared.broker import EventPublisher, PublishError
 from shared.clock import Clock, as_utc
 from shared.contracts import Event
 from shared.metrics import OUTBOX_OLDEST_AGE, OUTBOX_PENDING
+from shared.mongo import insert_new
 
 log = structlog.get_logger()
 
@@ -51,7 +52,6 @@ COUNT_COST_SHARE = 0.05  # a count over a large backlog may take at most this sh
 ID_CHUNK = 25  # the stand-in compares every row with every id of an `$in`: keep the lists short
 PUBLISHED_ROWS = "outbox_published"  # the rows already sent, kept a week
 KEPT_FOR = 7 * 24 * 3600
-DUPLICATE_KEY = 11000
 
 
 def _chunks(ids: list[Any]) -> list[list[Any]]:
@@ -268,12 +268,8 @@ class Outbox:
         """After their confirms: copy the rows to `outbox_published`, then delete them from the outbox. In that
         order, a failure in between leaves a row in both, which is published again (and its copy kept)."""
         published_at = self._clock.now()
-        copies = [{**row, "status": PUBLISHED, "published_at": published_at} for row in rows]
-        try:
-            await self._published.insert_many(copies, ordered=False)
-        except BulkWriteError as exc:  # a row published twice: its first copy stays
-            if any(error.get("code") != DUPLICATE_KEY for error in exc.details.get("writeErrors", [])):
-                raise
+        # A row published twice keeps its first copy.
+        await insert_new(self._published, [{**row, "status": PUBLISHED, "published_at": published_at} for row in rows])
         for chunk in _chunks([row["_id"] for row in rows]):
             await self._rows.delete_many({"_id": {"$in": chunk}})
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import structlog
 from pymongo import AsyncMongoClient
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import DuplicateKeyError
 
 from services.tracking import domain
 from services.tracking.actions import ActionError, Actor, AssignmentActions, NotFound
@@ -27,7 +27,7 @@ from shared.contracts import (
     Event,
     PlanRegistered,
 )
-from shared.mongo import in_transaction
+from shared.mongo import in_transaction, insert_new
 
 # Messages are processed concurrently, so a change can overtake the assignment it changes: retry it
 # (bounded by the delivery limit) instead of applying it to nothing.
@@ -110,9 +110,6 @@ class EventRecorder:
         return Outcome.PROCESSED
 
 
-DUPLICATE_KEY = 11000
-
-
 async def record_in_bulk(repository: TrackingRepository, rows: list[dict[str, Any]]) -> list[Outcome]:
     """Append audit rows in one write; a row whose event id is already recorded is a duplicate, not an error."""
     duplicates = await insert_new(repository.events, rows)
@@ -138,18 +135,6 @@ class AssignmentsInBulk:
         records = [domain.new_assignment(event.model_dump(mode="python")) for event in events]
         await insert_new(self._repository.assignments, records)
         return await record_in_bulk(self._repository, [audit_row(e) for e in events])
-
-
-async def insert_new(collection: Any, rows: list[dict[str, Any]]) -> set[int]:
-    """Insert the rows in one write; returns the indexes of those already there (by `_id`), left unchanged."""
-    try:
-        await collection.insert_many(rows, ordered=False)
-    except BulkWriteError as exc:
-        errors = exc.details.get("writeErrors", [])
-        if any(error.get("code") != DUPLICATE_KEY for error in errors):
-            raise
-        return {error["index"] for error in errors}
-    return set()
 
 
 class AcknowledgementsInBulk:
@@ -237,14 +222,7 @@ class AcknowledgementsInBulk:
 
     async def _audit(self, rows: list[dict[str, Any]]) -> set[str]:
         """Append the audit rows; returns the ids already there (a redelivered command finished earlier)."""
-        try:
-            await self._repository.events.insert_many(rows, ordered=False)
-        except BulkWriteError as exc:
-            errors = exc.details.get("writeErrors", [])
-            if any(error.get("code") != DUPLICATE_KEY for error in errors):
-                raise
-            return {rows[error["index"]]["_id"] for error in errors}
-        return set()
+        return {rows[index]["_id"] for index in await insert_new(self._repository.events, rows)}
 
 
 class AuditOnlyInBulk:
