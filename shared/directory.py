@@ -219,14 +219,14 @@ class Directory:
         with ordinary ones ("đu", "du")."""
         index = self._alias_index()
         words = [(m.start(), m.end(), m.group()) for m in _WORD.finditer(fold_for_matching(text))]
+        folded = [w for _, _, w in words]
         mentions: list[Mention] = []
         position = 0
         while position < len(words):
             found = None
-            for alias_words, name, code, is_group in index.get(words[position][2], ()):
+            for alias_words, name, code, is_group in index.get(folded[position], ()):
                 size = len(alias_words)
-                window = tuple(w for _, _, w in words[position:position + size])
-                if window != alias_words:
+                if tuple(folded[position:position + size]) != alias_words:
                     continue
                 start, end, _ = words[position]
                 if size == 1 and normalise_name(text[start:end]) != normalise_name(name):
