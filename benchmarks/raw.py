@@ -18,14 +18,19 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 
 Writer = Callable[[list[dict[str, Any]]], Awaitable[None]]
+Publish = Callable[[str, bytes, str], Awaitable[None]]  # routing key, body, message id: confirmed
+Relay = Callable[[Publish, list[dict[str, Any]]], Awaitable[None]]
 
 
 @dataclass
 class Sink:
-    """One consuming queue and what it writes for a batch of decoded messages."""
+    """One consuming queue and what it writes for a batch of decoded messages. With `relay`, each written batch
+    is then handed, one batch at a time and off the consuming path, to it: an outbox relay's work, which may
+    publish (to the same exchange) what the write queued."""
 
     write: Writer
     bindings: tuple[str, ...] = ("#",)
+    relay: Relay | None = None
 
 
 @dataclass
@@ -33,6 +38,7 @@ class RawResult:
     seconds: float
     published: int
     consumed: dict[int, int] = field(default_factory=dict)
+    finished: dict[int, float] = field(default_factory=dict)  # seconds until each sink had written its last
 
 
 async def raw_pipeline(
@@ -63,6 +69,22 @@ async def raw_pipeline(
         total = len(messages)
         done = [asyncio.Event() for _ in sinks]
         consumed = dict.fromkeys(range(len(sinks)), 0)
+        finished: dict[int, float] = {}
+        relayed: list[asyncio.Queue[list[dict[str, Any]] | None]] = [asyncio.Queue() for _ in sinks]
+        relay_channel = await connection.channel(publisher_confirms=True)
+        relay_exchange = await relay_channel.get_exchange(exchange_name, ensure=False)
+
+        async def publish_fact(routing_key: str, body: bytes, message_id: str) -> None:
+            await relay_exchange.publish(
+                aio_pika.Message(body, message_id=message_id, content_type="application/json",
+                                 delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+                routing_key=routing_key,
+            )
+
+        async def relay(index: int, sink: Sink) -> None:
+            while (docs := await relayed[index].get()) is not None:
+                if sink.relay is not None:
+                    await sink.relay(publish_fact, docs)
 
         async def consume(index: int, sink: Sink) -> None:
             channel = await connection.channel()
@@ -85,11 +107,16 @@ async def raw_pipeline(
                         arrived.clear()
                     if not taken:
                         continue
-                    await sink.write([{**json.loads(m.body), "_message_id": m.message_id} for m in taken])
+                    docs = [{**json.loads(m.body), "_message_id": m.message_id} for m in taken]
+                    await sink.write(docs)
                     await taken[-1].ack(multiple=True)  # after the write: durable before acked
                     consumed[index] += len(taken)
+                    if sink.relay is not None:
+                        relayed[index].put_nowait(docs)
+                finished[index] = time.perf_counter() - started
             finally:
                 await queue.cancel(tag)
+                relayed[index].put_nowait(None)
                 done[index].set()
 
         async def publish() -> None:
@@ -111,13 +138,15 @@ async def raw_pipeline(
 
         started = time.perf_counter()
         consumers = [asyncio.create_task(consume(i, s)) for i, s in enumerate(sinks)]
+        relays = [asyncio.create_task(relay(i, s)) for i, s in enumerate(sinks)]
         await publish()
         await asyncio.gather(*consumers)
+        await asyncio.gather(*relays)
         seconds = time.perf_counter() - started
         for name in queues:
             await setup.queue_delete(name)
         await setup.exchange_delete(exchange_name)
-        return RawResult(seconds=seconds, published=total, consumed=consumed)
+        return RawResult(seconds=seconds, published=total, consumed=consumed, finished=finished)
     finally:
         await connection.close()
 
