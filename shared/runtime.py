@@ -79,17 +79,15 @@ class ServiceRuntime:
         self._tasks.append(asyncio.create_task(guarded(), name=name))
 
     async def stop(self) -> None:
-        """Stop the loops, then consuming (waiting for in-flight handlers) and the broker connection, then the
-        database client. The loops first: the outbox relay publishes through the broker's channel, and closing it
-        under a batch in flight failed every row of it (sent again at the next start, but logged as errors).
+        """Stop consuming (waiting for in-flight handlers), then the loops, then the database client.
         Safe after a start that failed half-way: every step runs even if an earlier one fails."""
+        try:
+            await self.broker.stop()
+        except Exception:  # noqa: BLE001 - the loops and the client must still be stopped
+            log.warning("broker did not stop cleanly", exc_info=True)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        try:
-            await self.broker.stop()
-        except Exception:  # noqa: BLE001 - the client must still be closed
-            log.warning("broker did not stop cleanly", exc_info=True)
         await self.client.close()
         log.info("service stopped")
 
