@@ -81,10 +81,9 @@ async def raw_pipeline(
                 routing_key=routing_key,
             )
 
-        async def relay(index: int, sink: Sink) -> None:
+        async def relay(index: int, work: Relay) -> None:
             while (docs := await relayed[index].get()) is not None:
-                if sink.relay is not None:
-                    await sink.relay(publish_fact, docs)
+                await work(publish_fact, docs)
 
         async def consume(index: int, sink: Sink) -> None:
             channel = await connection.channel()
@@ -116,7 +115,7 @@ async def raw_pipeline(
                 finished[index] = time.perf_counter() - started
             finally:
                 await queue.cancel(tag)
-                relayed[index].put_nowait(None)
+                relayed[index].put_nowait(None)  # the relay, if any, ends after what is queued
                 done[index].set()
 
         async def publish() -> None:
@@ -138,7 +137,7 @@ async def raw_pipeline(
 
         started = time.perf_counter()
         consumers = [asyncio.create_task(consume(i, s)) for i, s in enumerate(sinks)]
-        relays = [asyncio.create_task(relay(i, s)) for i, s in enumerate(sinks)]
+        relays = [asyncio.create_task(relay(i, s.relay)) for i, s in enumerate(sinks) if s.relay is not None]
         await publish()
         await asyncio.gather(*consumers)
         await asyncio.gather(*relays)

@@ -42,13 +42,21 @@ from deploy.local.infra import (  # noqa: E402
     ensure_rabbitmq,
     free_port,
 )
+from services.notifier.domain import ACKNOWLEDGED, CANCELLED, acknowledgement_id  # noqa: E402
 from services.notifier.repository import NotifierRepository  # noqa: E402
 from services.tracking import domain  # noqa: E402
 from services.tracking.repository import TrackingRepository  # noqa: E402
 from shared.commands import AcknowledgeAssignment  # noqa: E402
 from shared.contracts import AgencyRef, AssignmentCreated, ReportingDeadline  # noqa: E402
 from shared.mongo import make_client  # noqa: E402
-from shared.outbox import PUBLISHED_ROWS, ensure_outbox_indexes, stored_rows  # noqa: E402
+from shared.outbox import (  # noqa: E402
+    ID_CHUNK,
+    PENDING,
+    PUBLISHED,
+    PUBLISHED_ROWS,
+    ensure_outbox_indexes,
+    stored_rows,
+)
 
 ISSUER_REF = AgencyRef(code=stack.ISSUER, kind="office", name="Đảng ủy xã Thử Nghiệm")
 DOC = ROOT / "docs" / "performance.md"
@@ -168,16 +176,16 @@ def acknowledgement_relay(db: Any) -> raw.Relay:
     async def relay(publish: raw.Publish, docs: list[dict[str, Any]]) -> None:
         ids = [d["_message_id"] for d in docs]
         rows = []
-        for first in range(0, len(ids), 100):
-            rows += await db.outbox.find({"_id": {"$in": ids[first:first + 100]}, "status": "pending"}).to_list()
+        for first in range(0, len(ids), ID_CHUNK):
+            rows += await db.outbox.find({"_id": {"$in": ids[first:first + ID_CHUNK]}, "status": PENDING}).to_list()
         await asyncio.gather(*(publish("assignment.acknowledged.party_cell.raw", json.dumps(
             {"event_id": r["_id"], "assignment_id": r["assignment_id"], "occurred_at": r["occurred_at"].isoformat()}
         ).encode(), r["_id"]) for r in rows))
         published_at = datetime.now(UTC)
-        await db[PUBLISHED_ROWS].insert_many([{**r, "status": "published", "published_at": published_at}
+        await db[PUBLISHED_ROWS].insert_many([{**r, "status": PUBLISHED, "published_at": published_at}
                                               for r in rows], ordered=False)
-        for first in range(0, len(ids), 25):
-            await db.outbox.delete_many({"_id": {"$in": ids[first:first + 25]}})
+        for first in range(0, len(ids), ID_CHUNK):
+            await db.outbox.delete_many({"_id": {"$in": ids[first:first + ID_CHUNK]}})
 
     return relay
 
@@ -186,13 +194,15 @@ def acknowledgement_projection(db: Any) -> raw.Writer:
     """What the notifier writes for an acknowledgement's fact: its processed mark, and the acknowledgement window
     closed (an upsert: the window may not be known yet)."""
 
+    notifier = NotifierRepository(db)  # its collections, written the raw way
+
     async def write(docs: list[dict[str, Any]]) -> None:
         at = {d["event_id"]: datetime.fromisoformat(d["occurred_at"]) for d in docs}
-        await db.processed_events.insert_many([{"_id": d["event_id"], "event_type": "assignment.acknowledged",
-                                                "at": at[d["event_id"]]} for d in docs], ordered=False)
-        await db.periods.bulk_write([UpdateOne(
-            {"_id": f"{d['assignment_id']}|ack", "state": {"$ne": "cancelled"}},
-            {"$set": {"state": "acknowledged", "acknowledged_at": at[d["event_id"]], "next_check_at": None,
+        await notifier.processed.insert_many([{"_id": d["event_id"], "event_type": "assignment.acknowledged",
+                                               "at": at[d["event_id"]]} for d in docs], ordered=False)
+        await notifier.periods.bulk_write([UpdateOne(
+            {"_id": acknowledgement_id(d["assignment_id"]), "state": {"$ne": CANCELLED}},
+            {"$set": {"state": ACKNOWLEDGED, "acknowledged_at": at[d["event_id"]], "next_check_at": None,
                       "claimed_by": None}}, upsert=True) for d in docs], ordered=False)
 
     return write
