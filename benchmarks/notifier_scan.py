@@ -37,9 +37,16 @@ CHUNK = 10_000
 
 def period(index: int, now: datetime, due: bool) -> dict[str, object]:
     return {
-        "_id": f"bench-{index}", "track": "report", "state": "open", "assignment_id": f"a{index}",
-        "plan_id": f"p{index % 500}", "agency": {"code": f"chi-bo-{index % 60}", "kind": "party_cell", "name": "x"},
-        "period": "2026-FY", "due_at": now + timedelta(days=30), "rev": 0, "done": [],
+        "_id": f"bench-{index}",
+        "track": "report",
+        "state": "open",
+        "assignment_id": f"a{index}",
+        "plan_id": f"p{index % 500}",
+        "agency": {"code": f"chi-bo-{index % 60}", "kind": "party_cell", "name": "x"},
+        "period": "2026-FY",
+        "due_at": now + timedelta(days=30),
+        "rev": 0,
+        "done": [],
         # Not due: weeks ahead, spread so the index has a realistic shape. Due: a moment ago.
         "next_check_at": now - timedelta(seconds=index % 60 + 1) if due else now + timedelta(days=7, seconds=index),
     }
@@ -83,8 +90,10 @@ async def main(sizes: list[int], mongo_url: str) -> None:
             count = await repository.periods.count_documents({})
             took = await scan_time(repository, now)
             results.append((count, took))
-            sys.stdout.write(f"{count:>10,} open periods, {DUE} due: scan {took * 1000:8.2f} ms "
-                             f"(loaded in {time.perf_counter() - started:.0f} s)\n")
+            sys.stdout.write(
+                f"{count:>10,} open periods, {DUE} due: scan {took * 1000:8.2f} ms "
+                f"(loaded in {time.perf_counter() - started:.0f} s)\n"
+            )
             sys.stdout.flush()
         if len(results) > 1:
             ratio = results[-1][1] / results[0][1]

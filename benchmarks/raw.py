@@ -61,8 +61,9 @@ async def raw_pipeline(
         exchange = await setup.declare_exchange(exchange_name, aio_pika.ExchangeType.TOPIC, durable=True)
         queues = []
         for index, sink in enumerate(sinks):
-            queue = await setup.declare_queue(f"bench.raw.{run}.{index}", durable=True,
-                                              arguments={"x-queue-type": "quorum"})
+            queue = await setup.declare_queue(
+                f"bench.raw.{run}.{index}", durable=True, arguments={"x-queue-type": "quorum"}
+            )
             for key in sink.bindings:
                 await queue.bind(exchange, routing_key=key)
             queues.append(queue.name)
@@ -76,8 +77,12 @@ async def raw_pipeline(
 
         async def publish_fact(routing_key: str, body: bytes, message_id: str) -> None:
             await relay_exchange.publish(
-                aio_pika.Message(body, message_id=message_id, content_type="application/json",
-                                 delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+                aio_pika.Message(
+                    body,
+                    message_id=message_id,
+                    content_type="application/json",
+                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                ),
                 routing_key=routing_key,
             )
 
@@ -128,8 +133,12 @@ async def raw_pipeline(
                     if on_published is not None:
                         on_published(message_id)
                     await target.publish(
-                        aio_pika.Message(body, message_id=message_id, content_type="application/json",
-                                         delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+                        aio_pika.Message(
+                            body,
+                            message_id=message_id,
+                            content_type="application/json",
+                            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                        ),
                         routing_key=routing_key,
                     )
 
@@ -192,8 +201,10 @@ class LatencySampler:
         latencies = sorted(self.seen[i] - self.sent[i] for i in self.seen)
         if not latencies:
             return float("nan"), float("nan"), 0
-        return latencies[len(latencies) // 2], latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))], len(
-            latencies
+        return (
+            latencies[len(latencies) // 2],
+            latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
+            len(latencies),
         )
 
 

@@ -226,13 +226,24 @@ def national_estimate(table: str) -> str:
             seconds = float(cells[3].removesuffix(" s"))
             count = int("".join(ch for ch in cells[2].split("group of", 1)[1].split("party", 1)[0] if ch.isdigit()))
             rate = count / seconds
-            return (f"At row 2's rate on this machine, {count:,} assignments in {seconds:.0f} s is about {rate:,.0f} a "
-                    f"second, so 200,000 would take about {200_000 / rate / 60:.0f} minutes end to end.")
+            return (
+                f"At row 2's rate on this machine, {count:,} assignments in {seconds:.0f} s is about {rate:,.0f} a "
+                f"second, so 200,000 would take about {200_000 / rate / 60:.0f} minutes end to end."
+            )
     return "Row 2 was not measured in this run."
 
 
 def document(table: str, info: dict[str, str], notes: list[str], *, quick: bool, seconds: float, when: str) -> str:
     notes_text = "".join(f"- {note}\n" for note in notes)
-    return (HEADER.format(table=table, notes=notes_text + ("\n" if notes_text else ""), kind="quick" if quick
-                          else "full", seconds=seconds, when=when, **info)
-            + CHANGES + PAST_ONE_MACHINE.format(national=national_estimate(table)))
+    return (
+        HEADER.format(
+            table=table,
+            notes=notes_text + ("\n" if notes_text else ""),
+            kind="quick" if quick else "full",
+            seconds=seconds,
+            when=when,
+            **info,
+        )
+        + CHANGES
+        + PAST_ONE_MACHINE.format(national=national_estimate(table))
+    )

@@ -97,25 +97,44 @@ def verdict(ok: bool) -> str:
 
 def assignment_event(plan: str, index: int, agency: AgencyRef) -> AssignmentCreated:
     return AssignmentCreated(
-        correlation_id=plan, actor=ISSUER_REF, agency=agency, assignment_id=f"a{plan}{index:07d}", plan_id=plan,
-        plan_number=f"{plan}-KH/ĐU", plan_title="Kế hoạch đo năng lực hệ thống", issuer=ISSUER_REF,
+        correlation_id=plan,
+        actor=ISSUER_REF,
+        agency=agency,
+        assignment_id=f"a{plan}{index:07d}",
+        plan_id=plan,
+        plan_number=f"{plan}-KH/ĐU",
+        plan_title="Kế hoạch đo năng lực hệ thống",
+        issuer=ISSUER_REF,
         task="Báo cáo kết quả triển khai kế hoạch ở đơn vị mình.",
-        deadlines=[ReportingDeadline(period="2027-H1", due_at=datetime(2027, 6, 30, 16, 59, 59, tzinfo=UTC),
-                                     wording="trước ngày 01 tháng 7")],
+        deadlines=[
+            ReportingDeadline(
+                period="2027-H1", due_at=datetime(2027, 6, 30, 16, 59, 59, tzinfo=UTC), wording="trước ngày 01 tháng 7"
+            )
+        ],
     )
 
 
 def audit(doc: dict[str, Any]) -> dict[str, Any]:
     """The audit row tracking writes, from the decoded message (no contract models: the ceiling's way)."""
-    return {"channel": "amqp", "actor_role": None, "_id": doc["event_id"], "event_type": doc["event_type"],
-            "plan_id": doc["correlation_id"], "assignment_id": doc.get("assignment_id"),
-            "occurred_at": doc["occurred_at"], "actor": doc.get("actor"), "data": doc}
+    return {
+        "channel": "amqp",
+        "actor_role": None,
+        "_id": doc["event_id"],
+        "event_type": doc["event_type"],
+        "plan_id": doc["correlation_id"],
+        "assignment_id": doc.get("assignment_id"),
+        "occurred_at": doc["occurred_at"],
+        "actor": doc.get("actor"),
+        "data": doc,
+    }
 
 
 def tracking_writer(db: Any) -> raw.Writer:
     async def write(docs: list[dict[str, Any]]) -> None:
-        upserts = [UpdateOne({"_id": r["_id"]}, {"$setOnInsert": r}, upsert=True)
-                   for r in (domain.new_assignment(d) for d in docs)]
+        upserts = [
+            UpdateOne({"_id": r["_id"]}, {"$setOnInsert": r}, upsert=True)
+            for r in (domain.new_assignment(d) for d in docs)
+        ]
         await db.assignments.bulk_write(upserts, ordered=False)
         await db.events.insert_many([audit(d) for d in docs], ordered=False)
 
@@ -127,19 +146,41 @@ def notifier_writer(db: Any) -> raw.Writer:
     and one row per reporting period (with its next check time)."""
 
     async def write(docs: list[dict[str, Any]]) -> None:
-        await db.processed.insert_many([{"_id": d["event_id"], "type": d["event_type"], "at": d["occurred_at"]}
-                                        for d in docs], ordered=False)
+        await db.processed.insert_many(
+            [{"_id": d["event_id"], "type": d["event_type"], "at": d["occurred_at"]} for d in docs], ordered=False
+        )
         upserts = []
         for d in docs:
-            base = {"assignment_id": d["assignment_id"], "plan_id": d["plan_id"], "agency": d["agency"],
-                    "state": "open", "rev": 0, "done": []}
-            upserts.append(UpdateOne({"_id": f"{d['assignment_id']}|ack"},
-                                     {"$setOnInsert": {**base, "track": "acknowledgement",
-                                                       "next_check_at": d["occurred_at"]}}, upsert=True))
+            base = {
+                "assignment_id": d["assignment_id"],
+                "plan_id": d["plan_id"],
+                "agency": d["agency"],
+                "state": "open",
+                "rev": 0,
+                "done": [],
+            }
+            upserts.append(
+                UpdateOne(
+                    {"_id": f"{d['assignment_id']}|ack"},
+                    {"$setOnInsert": {**base, "track": "acknowledgement", "next_check_at": d["occurred_at"]}},
+                    upsert=True,
+                )
+            )
             for deadline in d["deadlines"]:
-                upserts.append(UpdateOne({"_id": f"{d['assignment_id']}|{deadline['period']}"},
-                                         {"$setOnInsert": {**base, "track": "report", "due_at": deadline["due_at"],
-                                                           "next_check_at": deadline["due_at"]}}, upsert=True))
+                upserts.append(
+                    UpdateOne(
+                        {"_id": f"{d['assignment_id']}|{deadline['period']}"},
+                        {
+                            "$setOnInsert": {
+                                **base,
+                                "track": "report",
+                                "due_at": deadline["due_at"],
+                                "next_check_at": deadline["due_at"],
+                            }
+                        },
+                        upsert=True,
+                    )
+                )
         await db.periods.bulk_write(upserts, ordered=False)
 
     return write
@@ -154,15 +195,29 @@ def acknowledgement_writer(db: Any) -> raw.Writer:
         ids = [d["assignment_id"] for d in docs]
         found = {}
         for first in range(0, len(ids), 100):  # short `$in` lists: the stand-in's cost grows with their square
-            found |= {a["_id"]: a for a in await db.assignments.find({"_id": {"$in": ids[first:first + 100]}},
-                                                                      {"agency": 1, "state": 1}).to_list()}
+            found |= {
+                a["_id"]: a
+                for a in await db.assignments.find(
+                    {"_id": {"$in": ids[first : first + 100]}}, {"agency": 1, "state": 1}
+                ).to_list()
+            }
         moving = [i for i in ids if i in found]
         for first in range(0, len(moving), 25):  # the cheapest way the stand-in moves many (see tracking's `_move`)
-            await db.assignments.update_many({"_id": {"$in": moving[first:first + 25]}, "state": "assigned"},
-                                             {"$set": {"state": "acknowledged", "acknowledged_at": now},
-                                              "$inc": {"version": 1}})
-        rows = [{"_id": d["_message_id"], "event_type": "assignment.acknowledged", "assignment_id": d["assignment_id"],
-                 "occurred_at": now, "channel": "amqp", "data": d} for d in docs]
+            await db.assignments.update_many(
+                {"_id": {"$in": moving[first : first + 25]}, "state": "assigned"},
+                {"$set": {"state": "acknowledged", "acknowledged_at": now}, "$inc": {"version": 1}},
+            )
+        rows = [
+            {
+                "_id": d["_message_id"],
+                "event_type": "assignment.acknowledged",
+                "assignment_id": d["assignment_id"],
+                "occurred_at": now,
+                "channel": "amqp",
+                "data": d,
+            }
+            for d in docs
+        ]
         await db.events.insert_many(rows, ordered=False)
         await db.outbox.insert_many([{**r, "status": "pending", "created_at": now} for r in rows], ordered=False)
 
@@ -177,15 +232,29 @@ def acknowledgement_relay(db: Any) -> raw.Relay:
         ids = [d["_message_id"] for d in docs]
         rows = []
         for first in range(0, len(ids), ID_CHUNK):
-            rows += await db.outbox.find({"_id": {"$in": ids[first:first + ID_CHUNK]}, "status": PENDING}).to_list()
-        await asyncio.gather(*(publish("assignment.acknowledged.party_cell.raw", json.dumps(
-            {"event_id": r["_id"], "assignment_id": r["assignment_id"], "occurred_at": r["occurred_at"].isoformat()}
-        ).encode(), r["_id"]) for r in rows))
+            rows += await db.outbox.find({"_id": {"$in": ids[first : first + ID_CHUNK]}, "status": PENDING}).to_list()
+        await asyncio.gather(
+            *(
+                publish(
+                    "assignment.acknowledged.party_cell.raw",
+                    json.dumps(
+                        {
+                            "event_id": r["_id"],
+                            "assignment_id": r["assignment_id"],
+                            "occurred_at": r["occurred_at"].isoformat(),
+                        }
+                    ).encode(),
+                    r["_id"],
+                )
+                for r in rows
+            )
+        )
         published_at = datetime.now(UTC)
-        await db[PUBLISHED_ROWS].insert_many([{**r, "status": PUBLISHED, "published_at": published_at}
-                                              for r in rows], ordered=False)
+        await db[PUBLISHED_ROWS].insert_many(
+            [{**r, "status": PUBLISHED, "published_at": published_at} for r in rows], ordered=False
+        )
         for first in range(0, len(ids), ID_CHUNK):
-            await db.outbox.delete_many({"_id": {"$in": ids[first:first + ID_CHUNK]}})
+            await db.outbox.delete_many({"_id": {"$in": ids[first : first + ID_CHUNK]}})
 
     return relay
 
@@ -198,12 +267,28 @@ def acknowledgement_projection(db: Any) -> raw.Writer:
 
     async def write(docs: list[dict[str, Any]]) -> None:
         at = {d["event_id"]: datetime.fromisoformat(d["occurred_at"]) for d in docs}
-        await notifier.processed.insert_many([{"_id": d["event_id"], "event_type": "assignment.acknowledged",
-                                               "at": at[d["event_id"]]} for d in docs], ordered=False)
-        await notifier.periods.bulk_write([UpdateOne(
-            {"_id": acknowledgement_id(d["assignment_id"]), "state": {"$ne": CANCELLED}},
-            {"$set": {"state": ACKNOWLEDGED, "acknowledged_at": at[d["event_id"]], "next_check_at": None,
-                      "claimed_by": None}}, upsert=True) for d in docs], ordered=False)
+        await notifier.processed.insert_many(
+            [{"_id": d["event_id"], "event_type": "assignment.acknowledged", "at": at[d["event_id"]]} for d in docs],
+            ordered=False,
+        )
+        await notifier.periods.bulk_write(
+            [
+                UpdateOne(
+                    {"_id": acknowledgement_id(d["assignment_id"]), "state": {"$ne": CANCELLED}},
+                    {
+                        "$set": {
+                            "state": ACKNOWLEDGED,
+                            "acknowledged_at": at[d["event_id"]],
+                            "next_check_at": None,
+                            "claimed_by": None,
+                        }
+                    },
+                    upsert=True,
+                )
+                for d in docs
+            ],
+            ordered=False,
+        )
 
     return write
 
@@ -235,28 +320,46 @@ async def pipeline(ctx: Context, n: int) -> None:
         # (one update each) would charge the system the cost of a write the service never makes.
         await intake_db.outbox_relay.insert_one({"_id": "relay", "holder": "bench", "until": datetime(9999, 1, 1)})
         now = datetime.now(UTC)
-        rows = [{"_id": e.event_id, "event_type": e.event_type, "routing_key": key, "correlation_id": plan,
-                 "body": body.decode(), "status": "pending", "created_at": now + timedelta(microseconds=i),
-                 "attempts": 0}
-                for i, ((key, body, _), e) in enumerate(zip(messages, events, strict=True))]
+        rows = [
+            {
+                "_id": e.event_id,
+                "event_type": e.event_type,
+                "routing_key": key,
+                "correlation_id": plan,
+                "body": body.decode(),
+                "status": "pending",
+                "created_at": now + timedelta(microseconds=i),
+                "attempts": 0,
+            }
+            for i, ((key, body, _), e) in enumerate(zip(messages, events, strict=True))
+        ]
         for first in range(0, n, 10_000):
-            await intake_db.outbox.insert_many(rows[first:first + 10_000], ordered=False)
+            await intake_db.outbox.insert_many(rows[first : first + 10_000], ordered=False)
         del rows
         services.start("tracking")
         services.start("intake")
         ctx.say("pipeline: system")
         started = time.perf_counter()
         await intake_db.outbox_relay.update_one({"_id": "relay"}, {"$set": {"until": datetime(2000, 1, 1)}})
-        finished = await raw.wait_for_count(lambda: services.recorded("tracking", "assignment.created"), n, 900,
-                                            "tracking to record every assignment")
+        finished = await raw.wait_for_count(
+            lambda: services.recorded("tracking", "assignment.created"), n, 900, "tracking to record every assignment"
+        )
         system = finished - started
         recorded = await tracking_db.events.count_documents({"event_type": "assignment.created"})
         if recorded != n:
             raise RuntimeError(f"tracking recorded {recorded} assignment.created events, expected {n}")
         ratio = ceiling.seconds / system
-        ctx.rows.append(Row("1", f"pipeline: {n:,} assignments, intake outbox relay → tracking records",
-                            f"{n / system:,.0f}/s ({system:.1f} s)", f"{n / ceiling.seconds:,.0f}/s "
-                            f"({ceiling.seconds:.1f} s)", f"{ratio:.2f}", "≥ 0.70", verdict(ratio >= 0.7)))
+        ctx.rows.append(
+            Row(
+                "1",
+                f"pipeline: {n:,} assignments, intake outbox relay → tracking records",
+                f"{n / system:,.0f}/s ({system:.1f} s)",
+                f"{n / ceiling.seconds:,.0f}/s ({ceiling.seconds:.1f} s)",
+                f"{ratio:.2f}",
+                "≥ 0.70",
+                verdict(ratio >= 0.7),
+            )
+        )
     finally:
         services.stop()
         for name in ("intake", "tracking"):
@@ -280,9 +383,17 @@ async def fan_out_and_acknowledgements(ctx: Context, cells: int, acks: int) -> N
     sink = start_sink(ctx.folder / "mail", port=smtp_port)
     directory = stack.write_directory(ctx.folder / "directory.yaml", cells)
     services = stack.Services(
-        ctx.folder / "stack", vhost.url, ctx.mongo_url, ctx.run_id + "s", directory,
-        {"NOTIFIER_SMTP_PORT": str(smtp_port), "NOTIFIER_SENDING_WINDOW": "always",
-         "TRACKING_AGENCY_USER_PREFIX": prefix, "INTAKE_MAX_REQUEST_BYTES": str(64 * 1024 * 1024)},
+        ctx.folder / "stack",
+        vhost.url,
+        ctx.mongo_url,
+        ctx.run_id + "s",
+        directory,
+        {
+            "NOTIFIER_SMTP_PORT": str(smtp_port),
+            "NOTIFIER_SENDING_WINDOW": "always",
+            "TRACKING_AGENCY_USER_PREFIX": prefix,
+            "INTAKE_MAX_REQUEST_BYTES": str(64 * 1024 * 1024),
+        },
     )
     client = raw.client(ctx.mongo_url)
     try:
@@ -291,15 +402,21 @@ async def fan_out_and_acknowledgements(ctx: Context, cells: int, acks: int) -> N
         started = time.perf_counter()
         services.start("intake")
         intake_start = time.perf_counter() - started
-        ctx.notes.append(f"intake start-up with {cells:,} agencies in the directory took {intake_start:.1f} s "
-                         f"(agency queues are declared by `dondoc agencies provision`, not at start-up).")
+        ctx.notes.append(
+            f"intake start-up with {cells:,} agencies in the directory took {intake_start:.1f} s "
+            f"(agency queues are declared by `dondoc agencies provision`, not at start-up)."
+        )
         tracking_db = client[services.database("tracking")]
         notifier_db = client[services.database("notifier")]
         intake_db = client[services.database("intake")]
 
-        plan = {"issuer": "Đảng ủy xã", "number": f"{ctx.run_id}-KH/ĐU", "title": "Kế hoạch toàn quốc (đo tải)",
-                "assignments": [{"agency": stack.GROUP_NAME, "task": "Tổ chức quán triệt và báo cáo kết quả."}],
-                "deadlines": [{"period": "2027-H1", "due": "2027-06-30", "wording": "trước ngày 01 tháng 7"}]}
+        plan = {
+            "issuer": "Đảng ủy xã",
+            "number": f"{ctx.run_id}-KH/ĐU",
+            "title": "Kế hoạch toàn quốc (đo tải)",
+            "assignments": [{"agency": stack.GROUP_NAME, "task": "Tổ chức quán triệt và báo cáo kết quả."}],
+            "deadlines": [{"period": "2027-H1", "due": "2027-06-30", "wording": "trước ngày 01 tháng 7"}],
+        }
         ctx.say("fan-out: system")
         started = time.perf_counter()
         async with httpx.AsyncClient(timeout=600) as http:
@@ -308,48 +425,83 @@ async def fan_out_and_acknowledgements(ctx: Context, cells: int, acks: int) -> N
             raise RuntimeError(f"POST /plans answered {response.status_code}: {response.text[:500]}")
         accepted = time.perf_counter() - started
         plan_id = response.json()["plan_id"]
-        await raw.wait_for_count(lambda: services.recorded("tracking", "assignment.created"), cells, 1800,
-                                 "tracking to record every assignment")
-        await raw.wait_for_count(lambda: services.recorded("notifier", "assignment.created"), cells, 1800,
-                                 "the notifier to know every period")
+        await raw.wait_for_count(
+            lambda: services.recorded("tracking", "assignment.created"),
+            cells,
+            1800,
+            "tracking to record every assignment",
+        )
+        await raw.wait_for_count(
+            lambda: services.recorded("notifier", "assignment.created"),
+            cells,
+            1800,
+            "the notifier to know every period",
+        )
         system = time.perf_counter() - started
-        recorded = (await tracking_db.assignments.count_documents({"plan_id": plan_id}),
-                    await notifier_db.periods.count_documents({"plan_id": plan_id}))
+        recorded = (
+            await tracking_db.assignments.count_documents({"plan_id": plan_id}),
+            await notifier_db.periods.count_documents({"plan_id": plan_id}),
+        )
         if recorded != (cells, 2 * cells):
-            raise RuntimeError(f"recorded {recorded[0]} assignments and {recorded[1]} periods; expected {cells} "
-                               f"and {2 * cells}")
+            raise RuntimeError(
+                f"recorded {recorded[0]} assignments and {recorded[1]} periods; expected {cells} and {2 * cells}"
+            )
         rss_after_fan_out = {name: services.peak_rss_mb(name) for name in ("intake", "tracking", "notifier")}
 
         ctx.say("fan-out: raw ceiling (the same messages, read back from intake's outbox)")
-        outbox = await stored_rows(intake_db, {"correlation_id": plan_id, "event_type": "assignment.created"},
-                                   {"routing_key": 1, "body": 1})
+        outbox = await stored_rows(
+            intake_db, {"correlation_id": plan_id, "event_type": "assignment.created"}, {"routing_key": 1, "body": 1}
+        )
         messages = [(r["routing_key"], r["body"].encode(), r["_id"]) for r in outbox]
         raw_tracking, raw_notifier = client[f"bench_raw_ft_{ctx.run_id}"], client[f"bench_raw_fn_{ctx.run_id}"]
         await TrackingRepository(raw_tracking).ensure_indexes()
         await NotifierRepository(raw_notifier).ensure_indexes()
         try:
             # Bounded: twice a raw run with two queues stalled in a vhost holding the agency queues (not understood).
-            ceiling = await asyncio.wait_for(raw.raw_pipeline(vhost.url, messages, [
-                raw.Sink(tracking_writer(raw_tracking)), raw.Sink(notifier_writer(raw_notifier))]), 180)
+            ceiling = await asyncio.wait_for(
+                raw.raw_pipeline(
+                    vhost.url,
+                    messages,
+                    [raw.Sink(tracking_writer(raw_tracking)), raw.Sink(notifier_writer(raw_notifier))],
+                ),
+                180,
+            )
             ceiling_text, ratio = f"{ceiling.seconds:.1f} s", ceiling.seconds / system
         except TimeoutError:
             ceiling_text, ratio = "stalled (> 180 s)", float("nan")
             ctx.notes.append("row 2's raw ceiling stalled and was abandoned after 180 s; see the report.")
         await client.drop_database(raw_tracking.name)
         await client.drop_database(raw_notifier.name)
-        ctx.rows.append(Row("2", f"national fan-out: one plan to a group of {cells:,} party cells, POST /plans → "
-                            f"every assignment in tracking and every period in the notifier "
-                            f"(POST answered in {accepted:.1f} s)", f"{system:.1f} s", ceiling_text,
-                            f"{ratio:.2f}", "report (≥ 0.70 as for 1)", verdict(ratio >= 0.7)))
+        ctx.rows.append(
+            Row(
+                "2",
+                f"national fan-out: one plan to a group of {cells:,} party cells, POST /plans → "
+                f"every assignment in tracking and every period in the notifier "
+                f"(POST answered in {accepted:.1f} s)",
+                f"{system:.1f} s",
+                ceiling_text,
+                f"{ratio:.2f}",
+                "report (≥ 0.70 as for 1)",
+                verdict(ratio >= 0.7),
+            )
+        )
 
         await notice_latency(ctx, services, notifier_db)
         await acknowledgement_burst(ctx, services, vhost, users, prefix, agency_codes, acks, client)
 
         rss = {name: services.peak_rss_mb(name) for name in ("intake", "tracking", "notifier")}
         for name in ("intake", "tracking", "notifier"):
-            ctx.rows.append(Row("5", f"peak RSS (VmHWM) of {name}: after row 2 / after rows 2 and 3",
-                                f"{rss_after_fan_out[name]:.0f} MB / {rss[name]:.0f} MB", "", "", "≤ 200 MB",
-                                verdict(rss[name] <= 200)))
+            ctx.rows.append(
+                Row(
+                    "5",
+                    f"peak RSS (VmHWM) of {name}: after row 2 / after rows 2 and 3",
+                    f"{rss_after_fan_out[name]:.0f} MB / {rss[name]:.0f} MB",
+                    "",
+                    "",
+                    "≤ 200 MB",
+                    verdict(rss[name] <= 200),
+                )
+            )
     finally:
         services.stop()
         sink.stop()
@@ -365,9 +517,13 @@ async def notice_latency(ctx: Context, services: stack.Services, notifier_db: An
     queued, at the notifier's default scan interval."""
     ctx.say("deadline -> notice queued")
     due = datetime.now(UTC) + timedelta(seconds=6)
-    plan = {"issuer": "Đảng ủy xã", "number": f"{ctx.run_id}-N/ĐU", "title": "Kế hoạch hạn gần",
-            "assignments": [{"agency": stack.cell_code(i), "task": "Báo cáo ngay."} for i in (1, 2, 3)],
-            "deadlines": [{"period": "2026-NOW", "due": due.isoformat()}]}
+    plan = {
+        "issuer": "Đảng ủy xã",
+        "number": f"{ctx.run_id}-N/ĐU",
+        "title": "Kế hoạch hạn gần",
+        "assignments": [{"agency": stack.cell_code(i), "task": "Báo cáo ngay."} for i in (1, 2, 3)],
+        "deadlines": [{"period": "2026-NOW", "due": due.isoformat()}],
+    }
     async with httpx.AsyncClient(timeout=60) as http:
         response = await http.post(f"{services.url('intake')}/plans", json=plan, headers=stack.OPERATOR)
     if response.status_code != 201:
@@ -378,17 +534,33 @@ async def notice_latency(ctx: Context, services: stack.Services, notifier_db: An
         return await notifier_db.notices.count_documents({"step": "overdue", "period_id": {"$regex": "2026-NOW"}})
 
     await raw.wait_for_count(queued, len(ids), 60, "the overdue notices", interval=0.2)
-    rows = await notifier_db.notices.find({"step": "overdue", "period_id": {"$regex": "2026-NOW"}},
-                                          {"queued_at": 1}).to_list()
+    rows = await notifier_db.notices.find(
+        {"step": "overdue", "period_id": {"$regex": "2026-NOW"}}, {"queued_at": 1}
+    ).to_list()
     latest = max(r["queued_at"] for r in rows)
     seconds = (latest - due).total_seconds()
-    ctx.rows.append(Row("4", "deadline passing → its overdue notices queued (default scan interval 1 s)",
-                        f"{seconds:.2f} s", "", "", "< 2 s", verdict(seconds < 2)))
+    ctx.rows.append(
+        Row(
+            "4",
+            "deadline passing → its overdue notices queued (default scan interval 1 s)",
+            f"{seconds:.2f} s",
+            "",
+            "",
+            "< 2 s",
+            verdict(seconds < 2),
+        )
+    )
 
 
 async def acknowledgement_burst(
-    ctx: Context, services: stack.Services, vhost: stack.Vhost, users: dict[str, str], prefix: str,
-    codes: list[str], n: int, client: Any,
+    ctx: Context,
+    services: stack.Services,
+    vhost: stack.Vhost,
+    users: dict[str, str],
+    prefix: str,
+    codes: list[str],
+    n: int,
+    client: Any,
 ) -> None:
     import aio_pika
 
@@ -399,8 +571,10 @@ async def acknowledgement_burst(
     raw_db = client[f"bench_raw_ack_{ctx.run_id}"]
     plan = f"k{ctx.run_id}"
     agencies = [AgencyRef(code=c, kind="party_cell", name=f"Chi bộ {c}") for c in codes]
-    records = [domain.new_assignment(assignment_event(plan, i, agencies[i % len(agencies)]).model_dump(mode="python"))
-               for i in range(n)]
+    records = [
+        domain.new_assignment(assignment_event(plan, i, agencies[i % len(agencies)]).model_dump(mode="python"))
+        for i in range(n)
+    ]
     # The second ceiling does the same work as the whole system: the facts relayed and projected as well.
     whole_db = client[f"bench_raw_ack_whole_{ctx.run_id}"]
     for db in (raw_db, whole_db):
@@ -409,28 +583,37 @@ async def acknowledgement_burst(
     await NotifierRepository(whole_db).ensure_indexes()
     for first in range(0, n, 10_000):
         for db in (tracking_db, raw_db, whole_db):
-            await db.assignments.insert_many(records[first:first + 10_000], ordered=False)
+            await db.assignments.insert_many(records[first : first + 10_000], ordered=False)
     commands = []
     for i, record in enumerate(records):
         code = codes[i % len(codes)]
         command = AcknowledgeAssignment(command_id=f"{plan}-{i}", assignment_id=record["_id"])
-        commands.append((code, f"command.acknowledge.party_cell.{code}", command.model_dump_json().encode(),
-                         command.event_id(code)))
+        commands.append(
+            (code, f"command.acknowledge.party_cell.{code}", command.model_dump_json().encode(), command.event_id(code))
+        )
     del records
 
     ctx.say("acknowledgements: raw ceiling")
     sampler = raw.LatencySampler(raw_db.events)
     sampler.start()
-    ceiling = await raw.raw_pipeline(vhost.url, [(k, b, e) for _, k, b, e in commands],
-                                     [raw.Sink(acknowledgement_writer(raw_db))], on_published=sampler.published)
+    ceiling = await raw.raw_pipeline(
+        vhost.url,
+        [(k, b, e) for _, k, b, e in commands],
+        [raw.Sink(acknowledgement_writer(raw_db))],
+        on_published=sampler.published,
+    )
     ceiling_p50, ceiling_p99, _ = await sampler.stop()
     await client.drop_database(raw_db.name)
 
     ctx.say("acknowledgements: raw ceiling of the whole work (facts relayed, notifier's projection)")
-    whole = await raw.raw_pipeline(vhost.url, [(k, b, e) for _, k, b, e in commands], [
-        raw.Sink(acknowledgement_writer(whole_db), ("command.#",), relay=acknowledgement_relay(whole_db)),
-        raw.Sink(acknowledgement_projection(whole_db), ("assignment.acknowledged.#",)),
-    ])
+    whole = await raw.raw_pipeline(
+        vhost.url,
+        [(k, b, e) for _, k, b, e in commands],
+        [
+            raw.Sink(acknowledgement_writer(whole_db), ("command.#",), relay=acknowledgement_relay(whole_db)),
+            raw.Sink(acknowledgement_projection(whole_db), ("assignment.acknowledged.#",)),
+        ],
+    )
     whole_seconds = whole.finished[0]  # tracking's records written: the end the system is measured to as well
     await client.drop_database(whole_db.name)
 
@@ -449,36 +632,70 @@ async def acknowledgement_burst(
             async with limiter:
                 sampler.published(event_id)
                 await exchanges[code].publish(
-                    aio_pika.Message(body, user_id=f"{prefix}{code}", content_type="application/json",
-                                     delivery_mode=aio_pika.DeliveryMode.PERSISTENT), routing_key=key)
+                    aio_pika.Message(
+                        body,
+                        user_id=f"{prefix}{code}",
+                        content_type="application/json",
+                        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                    ),
+                    routing_key=key,
+                )
 
         sampler.start()
         started = time.perf_counter()
         await asyncio.gather(*(send(*c) for c in commands))
         published = time.perf_counter() - started
-        finished = await raw.wait_for_count(lambda: services.recorded("tracking", "command.acknowledge"), before + n,
-                                            1800, "tracking to record every acknowledgement")
+        finished = await raw.wait_for_count(
+            lambda: services.recorded("tracking", "command.acknowledge"),
+            before + n,
+            1800,
+            "tracking to record every acknowledgement",
+        )
         system = finished - started
         p50, p99, samples = await sampler.stop()
     finally:
         for connection in connections.values():
             await connection.close()
-    acknowledged = await tracking_db.assignments.count_documents({"_id": {"$regex": f"^a{plan}"},
-                                                                  "state": "acknowledged"})
+    acknowledged = await tracking_db.assignments.count_documents(
+        {"_id": {"$regex": f"^a{plan}"}, "state": "acknowledged"}
+    )
     if acknowledged != n:
         raise RuntimeError(f"{acknowledged} of {n} assignments acknowledged")
     ratio = ceiling.seconds / system
-    ctx.rows.append(Row("3", f"acknowledgement burst: {n:,} commands over AMQP → recorded "
-                        f"(published in {published:.1f} s)", f"{n / system:,.0f}/s ({system:.1f} s)",
-                        f"{n / ceiling.seconds:,.0f}/s ({ceiling.seconds:.1f} s)", f"{ratio:.2f}", "≥ 0.70",
-                        verdict(ratio >= 0.7)))
-    ctx.rows.append(Row("3", "the same burst against a ceiling doing the system's whole work: also relaying each "
-                        "fact from the outbox and projecting it as the notifier does (end: tracking's records)",
-                        f"{n / system:,.0f}/s ({system:.1f} s)", f"{n / whole_seconds:,.0f}/s ({whole_seconds:.1f} s)",
-                        f"{whole_seconds / system:.2f}", "report", ""))
-    ctx.rows.append(Row("3", f"acknowledgement latency, publish → durable record, p50 / p99 ({samples} samples)",
-                        f"{p50 * 1000:,.0f} / {p99 * 1000:,.0f} ms", f"{ceiling_p50 * 1000:,.0f} / "
-                        f"{ceiling_p99 * 1000:,.0f} ms", "", "report", ""))
+    ctx.rows.append(
+        Row(
+            "3",
+            f"acknowledgement burst: {n:,} commands over AMQP → recorded (published in {published:.1f} s)",
+            f"{n / system:,.0f}/s ({system:.1f} s)",
+            f"{n / ceiling.seconds:,.0f}/s ({ceiling.seconds:.1f} s)",
+            f"{ratio:.2f}",
+            "≥ 0.70",
+            verdict(ratio >= 0.7),
+        )
+    )
+    ctx.rows.append(
+        Row(
+            "3",
+            "the same burst against a ceiling doing the system's whole work: also relaying each "
+            "fact from the outbox and projecting it as the notifier does (end: tracking's records)",
+            f"{n / system:,.0f}/s ({system:.1f} s)",
+            f"{n / whole_seconds:,.0f}/s ({whole_seconds:.1f} s)",
+            f"{whole_seconds / system:.2f}",
+            "report",
+            "",
+        )
+    )
+    ctx.rows.append(
+        Row(
+            "3",
+            f"acknowledgement latency, publish → durable record, p50 / p99 ({samples} samples)",
+            f"{p50 * 1000:,.0f} / {p99 * 1000:,.0f} ms",
+            f"{ceiling_p50 * 1000:,.0f} / {ceiling_p99 * 1000:,.0f} ms",
+            "",
+            "report",
+            "",
+        )
+    )
 
 
 # ---------------------------------------------------------------------------------------------- rows 4, 6
@@ -488,8 +705,9 @@ def notifier_scan(ctx: Context) -> None:
     sizes = ["10000", "100000"] if ctx.quick else ["10000", "1000000"]
     ctx.say(f"notifier due scan: benchmarks/notifier_scan.py --sizes {' '.join(sizes)}")
     script = ROOT / "benchmarks" / "notifier_scan.py"
-    result = subprocess.run([sys.executable, str(script), "--sizes", *sizes], capture_output=True, text=True,
-                            timeout=1200, cwd=ROOT)
+    result = subprocess.run(
+        [sys.executable, str(script), "--sizes", *sizes], capture_output=True, text=True, timeout=1200, cwd=ROOT
+    )
     if result.returncode != 0:
         ctx.rows.append(Row("4", "notifier due scan", "failed", target="≤ 1.5", met="**no**"))
         ctx.notes.append(f"notifier_scan.py failed: {result.stderr.strip()[-500:]}")
@@ -501,9 +719,17 @@ def notifier_scan(ctx: Context) -> None:
         return
     ratio = float(ratio_match.group(1))
     (small, due, small_ms), (large, _, large_ms) = scans[0], scans[-1]
-    ctx.rows.append(Row("4", f"notifier due scan: {due} due among {large} vs {small} open periods "
-                        "(benchmarks/notifier_scan.py)", f"{large_ms} ms", f"{small_ms} ms", f"{ratio:.2f}", "≤ 1.5",
-                        verdict(ratio <= 1.5)))
+    ctx.rows.append(
+        Row(
+            "4",
+            f"notifier due scan: {due} due among {large} vs {small} open periods (benchmarks/notifier_scan.py)",
+            f"{large_ms} ms",
+            f"{small_ms} ms",
+            f"{ratio:.2f}",
+            "≤ 1.5",
+            verdict(ratio <= 1.5),
+        )
+    )
 
 
 def parse_plan(ctx: Context) -> None:
@@ -517,8 +743,17 @@ def parse_plan(ctx: Context) -> None:
         ctx.notes.append(f"parse_plan.py failed: {(result.stderr or result.stdout).strip()[-500:]}")
         return
     median = float(found.group(1))
-    ctx.rows.append(Row("6", "document parse: a 30-page plan (benchmarks/parse_plan.py), median", f"{median:.1f} ms",
-                        "", "", "< 100 ms", verdict(median < 100)))
+    ctx.rows.append(
+        Row(
+            "6",
+            "document parse: a 30-page plan (benchmarks/parse_plan.py), median",
+            f"{median:.1f} ms",
+            "",
+            "",
+            "< 100 ms",
+            verdict(median < 100),
+        )
+    )
 
 
 # ---------------------------------------------------------------------------------------------- report
@@ -526,8 +761,10 @@ def parse_plan(ctx: Context) -> None:
 
 def table(rows: list[Row]) -> str:
     lines = ["| # | measure | system | raw ceiling | ratio | target | met |", "|---|---|---|---|---|---|---|"]
-    lines += [f"| {r.number} | {r.measure} | {r.system} | {r.ceiling} | {r.ratio} | {r.target} | {r.met} |"
-              for r in sorted(rows, key=lambda r: r.number)]
+    lines += [
+        f"| {r.number} | {r.measure} | {r.system} | {r.ceiling} | {r.ratio} | {r.target} | {r.met} |"
+        for r in sorted(rows, key=lambda r: r.number)
+    ]
     return "\n".join(lines)
 
 
@@ -535,10 +772,19 @@ def write_document(ctx: Context, seconds: float) -> None:
     from benchmarks.report import document
 
     info = stack.machine()
-    info["database"] = (f"MongoDB {ctx.mongodb_version} at `MONGO_URL`" if ctx.mongodb_version else
-                        f"SecantusDB {info['secantusdb']} (the MongoDB-wire stand-in, `retryWrites=false`)")
-    text = document(table(ctx.rows), info, ctx.notes, quick=ctx.quick, seconds=seconds,
-                    when=datetime.now(UTC).astimezone().strftime("%Y-%m-%d %H:%M %Z"))
+    info["database"] = (
+        f"MongoDB {ctx.mongodb_version} at `MONGO_URL`"
+        if ctx.mongodb_version
+        else f"SecantusDB {info['secantusdb']} (the MongoDB-wire stand-in, `retryWrites=false`)"
+    )
+    text = document(
+        table(ctx.rows),
+        info,
+        ctx.notes,
+        quick=ctx.quick,
+        seconds=seconds,
+        when=datetime.now(UTC).astimezone().strftime("%Y-%m-%d %H:%M %Z"),
+    )
     DOC.write_text(text, encoding="utf-8")
 
 
@@ -557,8 +803,9 @@ async def measure(ctx: Context, args: argparse.Namespace) -> None:
     if "1" in args.rows:
         await pipeline(ctx, args.assignments or (5_000 if quick else 50_000))
     if "2" in args.rows:
-        await fan_out_and_acknowledgements(ctx, args.cells or (1_000 if quick else 10_000),
-                                           args.acks or (10_000 if quick else 100_000))
+        await fan_out_and_acknowledgements(
+            ctx, args.cells or (1_000 if quick else 10_000), args.acks or (10_000 if quick else 100_000)
+        )
     if "4" in args.rows:
         notifier_scan(ctx)
     if "6" in args.rows:
@@ -600,7 +847,10 @@ if __name__ == "__main__":
     parser.add_argument("--assignments", type=int, help="row 1 size (default 50,000; quick 5,000)")
     parser.add_argument("--cells", type=int, help="row 2 directory size (default 10,000; quick 1,000)")
     parser.add_argument("--acks", type=int, help="row 3 size (default 100,000; quick 10,000)")
-    parser.add_argument("--rows", default="1246", help="which parts to run: 1 pipeline, 2 fan-out+acks+memory, "
-                        "4 notifier scan, 6 parse (default all)")
+    parser.add_argument(
+        "--rows",
+        default="1246",
+        help="which parts to run: 1 pipeline, 2 fan-out+acks+memory, 4 notifier scan, 6 parse (default all)",
+    )
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/performance.md alone")
     main(parser.parse_args())

@@ -82,11 +82,23 @@ def cell_code(index: int) -> str:
 
 def write_directory(path: Path, cells: int) -> Path:
     """An issuer, and `cells` party cells gathered by one group that names its members by kind."""
-    agencies = [{"code": ISSUER, "kind": "office", "name": "Đảng ủy xã Thử Nghiệm", "aliases": ["Đảng ủy xã"],
-                 "emails": ["dang-uy@bench.example"]}]
+    agencies = [
+        {
+            "code": ISSUER,
+            "kind": "office",
+            "name": "Đảng ủy xã Thử Nghiệm",
+            "aliases": ["Đảng ủy xã"],
+            "emails": ["dang-uy@bench.example"],
+        }
+    ]
     agencies += [
-        {"code": cell_code(i), "kind": "party_cell", "name": f"Chi bộ số {i}",
-         "emails": [f"{cell_code(i)}@bench.example"], "parent": ISSUER}
+        {
+            "code": cell_code(i),
+            "kind": "party_cell",
+            "name": f"Chi bộ số {i}",
+            "emails": [f"{cell_code(i)}@bench.example"],
+            "parent": ISSUER,
+        }
         for i in range(1, cells + 1)
     ]
     groups = [{"code": GROUP, "name": GROUP_NAME, "member_kinds": ["party_cell"]}]
@@ -112,15 +124,26 @@ class Services:
 
     def start(self, name: str, timeout: float = 900) -> None:
         port = self.ports.setdefault(name, free_port())
-        env = {"AMQP_URL": self.amqp_url, "MONGO_URL": self.mongo_url, "LOG_FORMAT": "json", "LOG_LEVEL": "info",
-               f"{name.upper()}_HTTP_PORT": str(port), f"{name.upper()}_MONGO_DATABASE": self.database(name),
-               f"{name.upper()}_OPERATOR_TOKEN": OPERATOR_TOKEN, **self.extra_env}
+        env = {
+            "AMQP_URL": self.amqp_url,
+            "MONGO_URL": self.mongo_url,
+            "LOG_FORMAT": "json",
+            "LOG_LEVEL": "info",
+            f"{name.upper()}_HTTP_PORT": str(port),
+            f"{name.upper()}_MONGO_DATABASE": self.database(name),
+            f"{name.upper()}_OPERATOR_TOKEN": OPERATOR_TOKEN,
+            **self.extra_env,
+        }
         if self.directory is not None:
             env["DIRECTORY_PATH"] = str(self.directory)
         log = self.folder / f"{name}.log"
         self.processes.start(name, [sys.executable, "-m", f"services.{name}"], log, env)
-        wait_until(lambda: (self.processes.check_alive(), http_ready(f"{self.url(name)}/readyz"))[1],
-                   timeout, f"{name} ready (log {log})", interval=0.5)
+        wait_until(
+            lambda: (self.processes.check_alive(), http_ready(f"{self.url(name)}/readyz"))[1],
+            timeout,
+            f"{name} ready (log {log})",
+            interval=0.5,
+        )
 
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.ports[name]}"
@@ -132,10 +155,16 @@ class Services:
         of the database from the system being measured. The raw ceiling also stops on its own acks."""
         async with httpx.AsyncClient(timeout=30) as http:
             text = (await http.get(f"{self.url(name)}/metrics")).text
-        return int(sum(sample.value for family in text_string_to_metric_families(text) for sample in family.samples
-                       if sample.name == "dondoc_messages_consumed_total"
-                       and sample.labels.get("event_type") == event_type
-                       and sample.labels.get("outcome") in ("processed", "duplicate")))
+        return int(
+            sum(
+                sample.value
+                for family in text_string_to_metric_families(text)
+                for sample in family.samples
+                if sample.name == "dondoc_messages_consumed_total"
+                and sample.labels.get("event_type") == event_type
+                and sample.labels.get("outcome") in ("processed", "duplicate")
+            )
+        )
 
     def pid(self, name: str) -> int:
         return next(p.pid for n, p in self.processes.started if n == name)
@@ -165,6 +194,13 @@ def machine() -> dict[str, str]:
     except metadata.PackageNotFoundError:
         secantus = "?"
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    return {"cpus": str(os.cpu_count()), "memory": memory, "python": platform.python_version(),
-            "rabbitmq": rabbit or "?", "secantusdb": secantus, "kernel": platform.release(), "load": load,
-            "repo": str(REPO)}
+    return {
+        "cpus": str(os.cpu_count()),
+        "memory": memory,
+        "python": platform.python_version(),
+        "rabbitmq": rabbit or "?",
+        "secantusdb": secantus,
+        "kernel": platform.release(),
+        "load": load,
+        "repo": str(REPO),
+    }

@@ -118,11 +118,11 @@ def requires(*roles: Role) -> Callable[..., Awaitable[Principal]]:
         try:
             principal = await verifier.identify(authorization)
         except Unauthenticated as exc:
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, str(exc),
-                                headers={"WWW-Authenticate": "Bearer"}) from None
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED, str(exc), headers={"WWW-Authenticate": "Bearer"}
+            ) from None
         except AuthUnavailable as exc:
-            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc),
-                                headers={"Retry-After": "5"}) from None
+            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc), headers={"Retry-After": "5"}) from None
         if principal.role not in roles:
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"this needs the role {' or '.join(roles)}")
         return principal

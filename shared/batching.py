@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 log = structlog.get_logger()
 
 BATCH_WRITES = Counter(
-    "dondoc_batch_writes_total", "Bulk writes of consumers' batch paths, by outcome (written, failed).",
+    "dondoc_batch_writes_total",
+    "Bulk writes of consumers' batch paths, by outcome (written, failed).",
     ["service", "outcome"],
 )
 BATCHED_MESSAGES = Counter(

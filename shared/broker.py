@@ -46,9 +46,7 @@ async def declare_topology(broker: RabbitBroker, queue: topology.ServiceQueue | 
     declared = await broker.declare_queue(service_queue(queue))
     for key in queue.bindings:
         await declared.bind(events, routing_key=key)
-    dlq = await broker.declare_queue(
-        RabbitQueue(queue.dead_letter_queue, queue_type=QueueType.QUORUM, durable=True)
-    )
+    dlq = await broker.declare_queue(RabbitQueue(queue.dead_letter_queue, queue_type=QueueType.QUORUM, durable=True))
     await dlq.bind(dead_letters, routing_key=queue.name)
 
 
@@ -57,9 +55,7 @@ async def declare_agency_queues(broker: RabbitBroker, codes: list[str]) -> None:
     events = await broker.declare_exchange(EVENTS)
     for code in codes:
         queue = topology.agency_queue(code)
-        declared = await broker.declare_queue(
-            RabbitQueue(queue.name, queue_type=QueueType.QUORUM, durable=True)
-        )
+        declared = await broker.declare_queue(RabbitQueue(queue.name, queue_type=QueueType.QUORUM, durable=True))
         for key in queue.bindings:
             await declared.bind(events, routing_key=key)
 

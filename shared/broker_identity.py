@@ -59,8 +59,9 @@ def service_grant(service: str, user_prefix: str = "") -> AgencyGrant:
     if queue is not None:
         names += [queue.name, queue.dead_letter_queue]
     own = "^(" + "|".join(re.escape(name) for name in names) + ")$"
-    return AgencyGrant(user=service_user(service, user_prefix), configure=own, write=own, read=own,
-                       topic_write=".*", topic_read=".*")
+    return AgencyGrant(
+        user=service_user(service, user_prefix), configure=own, write=own, read=own, topic_write=".*", topic_read=".*"
+    )
 
 
 def rabbit_password_hash(password: str, salt: bytes | None = None) -> str:
@@ -85,28 +86,77 @@ def definitions(
     queues: list[dict[str, Any]] = []
     bindings: list[dict[str, Any]] = []
     for service in topology.SERVICE_QUEUES.values():
-        queues.append({"name": service.name, "vhost": vhost, "durable": True, "auto_delete": False,
-                       "arguments": service.arguments()})
-        queues.append({"name": service.dead_letter_queue, "vhost": vhost, "durable": True, "auto_delete": False,
-                       "arguments": {"x-queue-type": "quorum"}})
-        bindings += [{"source": topology.EVENTS_EXCHANGE, "vhost": vhost, "destination": service.name,
-                      "destination_type": "queue", "routing_key": key, "arguments": {}} for key in service.bindings]
-        bindings.append({"source": topology.DEAD_LETTER_EXCHANGE, "vhost": vhost,
-                         "destination": service.dead_letter_queue, "destination_type": "queue",
-                         "routing_key": service.name, "arguments": {}})
+        queues.append(
+            {
+                "name": service.name,
+                "vhost": vhost,
+                "durable": True,
+                "auto_delete": False,
+                "arguments": service.arguments(),
+            }
+        )
+        queues.append(
+            {
+                "name": service.dead_letter_queue,
+                "vhost": vhost,
+                "durable": True,
+                "auto_delete": False,
+                "arguments": {"x-queue-type": "quorum"},
+            }
+        )
+        bindings += [
+            {
+                "source": topology.EVENTS_EXCHANGE,
+                "vhost": vhost,
+                "destination": service.name,
+                "destination_type": "queue",
+                "routing_key": key,
+                "arguments": {},
+            }
+            for key in service.bindings
+        ]
+        bindings.append(
+            {
+                "source": topology.DEAD_LETTER_EXCHANGE,
+                "vhost": vhost,
+                "destination": service.dead_letter_queue,
+                "destination_type": "queue",
+                "routing_key": service.name,
+                "arguments": {},
+            }
+        )
     for code in agency_codes:
         queue = topology.agency_queue(code)
-        queues.append({"name": queue.name, "vhost": vhost, "durable": True, "auto_delete": False,
-                       "arguments": {"x-queue-type": "quorum"}})
-        bindings += [{"source": topology.EVENTS_EXCHANGE, "vhost": vhost, "destination": queue.name,
-                      "destination_type": "queue", "routing_key": key, "arguments": {}} for key in queue.bindings]
+        queues.append(
+            {
+                "name": queue.name,
+                "vhost": vhost,
+                "durable": True,
+                "auto_delete": False,
+                "arguments": {"x-queue-type": "quorum"},
+            }
+        )
+        bindings += [
+            {
+                "source": topology.EVENTS_EXCHANGE,
+                "vhost": vhost,
+                "destination": queue.name,
+                "destination_type": "queue",
+                "routing_key": key,
+                "arguments": {},
+            }
+            for key in queue.bindings
+        ]
     return {
         "rabbitmq_version": "3.13",
         "vhosts": [{"name": vhost}],
         "users": [
-            {"name": g.user, "password_hash": rabbit_password_hash(passwords[g.user]),
-             "hashing_algorithm": "rabbit_password_hashing_sha256",
-             "tags": ["administrator"] if g.user == admin else []}
+            {
+                "name": g.user,
+                "password_hash": rabbit_password_hash(passwords[g.user]),
+                "hashing_algorithm": "rabbit_password_hashing_sha256",
+                "tags": ["administrator"] if g.user == admin else [],
+            }
             for g in [everything, *grants]
         ],
         "permissions": [
@@ -114,15 +164,34 @@ def definitions(
             for g in [everything, *grants]
         ],
         "topic_permissions": [
-            {"user": g.user, "vhost": vhost, "exchange": topology.EVENTS_EXCHANGE, "write": g.topic_write,
-             "read": g.topic_read}
+            {
+                "user": g.user,
+                "vhost": vhost,
+                "exchange": topology.EVENTS_EXCHANGE,
+                "write": g.topic_write,
+                "read": g.topic_read,
+            }
             for g in grants
         ],
         "exchanges": [
-            {"name": topology.EVENTS_EXCHANGE, "vhost": vhost, "type": "topic", "durable": True,
-             "auto_delete": False, "internal": False, "arguments": {}},
-            {"name": topology.DEAD_LETTER_EXCHANGE, "vhost": vhost, "type": "direct", "durable": True,
-             "auto_delete": False, "internal": False, "arguments": {}},
+            {
+                "name": topology.EVENTS_EXCHANGE,
+                "vhost": vhost,
+                "type": "topic",
+                "durable": True,
+                "auto_delete": False,
+                "internal": False,
+                "arguments": {},
+            },
+            {
+                "name": topology.DEAD_LETTER_EXCHANGE,
+                "vhost": vhost,
+                "type": "direct",
+                "durable": True,
+                "auto_delete": False,
+                "internal": False,
+                "arguments": {},
+            },
         ],
         "queues": queues,
         "bindings": bindings,
@@ -140,8 +209,9 @@ def rabbitmqctl(*args: str, timeout: float = 60, check: bool = True) -> subproce
     ctl = shutil.which("rabbitmqctl")
     if ctl is None:
         raise BrokerAdminError("rabbitmqctl is not installed")
-    process = subprocess.Popen([ctl, "-q", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               start_new_session=True)
+    process = subprocess.Popen(
+        [ctl, "-q", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
     try:
         out, err = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:

@@ -69,6 +69,7 @@ def by_event_type(handlers: dict[type[Any], Callable[[Any], Awaitable[Outcome]]]
 
     return handle
 
+
 RETRY_PAUSE_SECONDS = 1.0
 IN_PROCESS_ATTEMPTS = 3  # a transient failure is retried here first, so an outage does not burn deliveries
 DATABASE_PAUSE_LIMIT_SECONDS = 120.0

@@ -35,7 +35,6 @@ PeriodKey = Annotated[
 ]
 
 
-
 def _to_utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("an instant needs its UTC offset")
@@ -148,11 +147,22 @@ class PlanRegistered(Event):
     """A plan was registered: its assignments follow as `assignment.created` events.
     Một kế hoạch đã được tiếp nhận; các nhiệm vụ được giao tiếp theo."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        **_ENVELOPE, "actor": _ISSUER, "plan_id": "0b9a6c1d2e3f40516273", "number": "07-KH/ĐU",
-        "title": "Kế hoạch triển khai phong trào “Phường Hòa An sáng – xanh – sạch” năm 2027",
-        "issuer": _ISSUER, "issued_on": "2026-11-20", "assignment_count": 7,
-    }]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    **_ENVELOPE,
+                    "actor": _ISSUER,
+                    "plan_id": "0b9a6c1d2e3f40516273",
+                    "number": "07-KH/ĐU",
+                    "title": "Kế hoạch triển khai phong trào “Phường Hòa An sáng – xanh – sạch” năm 2027",
+                    "issuer": _ISSUER,
+                    "issued_on": "2026-11-20",
+                    "assignment_count": 7,
+                }
+            ]
+        }
+    )
 
     entity: ClassVar[str] = "plan"
     verb: ClassVar[str] = "registered"
@@ -169,15 +179,30 @@ class AssignmentCreated(AgencyEvent):
     """One body was assigned a task with its reporting deadlines; routed to `agency.<code>`.
     Một cơ quan được giao nhiệm vụ, kèm các hạn báo cáo."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        **_ENVELOPE, "actor": _ISSUER, "agency": _UBND, "assignment_id": "7c1e2d3f4a5b6c7d8e9f",
-        "plan_id": "0b9a6c1d2e3f40516273", "plan_number": "07-KH/ĐU",
-        "plan_title": "Kế hoạch triển khai phong trào “Phường Hòa An sáng – xanh – sạch” năm 2027",
-        "issuer": _ISSUER,
-        "task": "Chỉ đạo các tổ dân phố ra quân vệ sinh môi trường vào sáng Chủ nhật cuối mỗi tháng.",
-        "deadlines": [{"period": "2027-H1", "due_at": "2027-06-30T16:59:59.999999Z",
-                       "wording": "báo cáo 6 tháng, gửi trước ngày 01 tháng 7"}],
-    }]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    **_ENVELOPE,
+                    "actor": _ISSUER,
+                    "agency": _UBND,
+                    "assignment_id": "7c1e2d3f4a5b6c7d8e9f",
+                    "plan_id": "0b9a6c1d2e3f40516273",
+                    "plan_number": "07-KH/ĐU",
+                    "plan_title": "Kế hoạch triển khai phong trào “Phường Hòa An sáng – xanh – sạch” năm 2027",
+                    "issuer": _ISSUER,
+                    "task": "Chỉ đạo các tổ dân phố ra quân vệ sinh môi trường vào sáng Chủ nhật cuối mỗi tháng.",
+                    "deadlines": [
+                        {
+                            "period": "2027-H1",
+                            "due_at": "2027-06-30T16:59:59.999999Z",
+                            "wording": "báo cáo 6 tháng, gửi trước ngày 01 tháng 7",
+                        }
+                    ],
+                }
+            ]
+        }
+    )
 
     entity: ClassVar[str] = "assignment"
     verb: ClassVar[str] = "created"
@@ -209,13 +234,26 @@ class AssignmentRevised(AgencyEvent):
     """A corrected plan rewords one body's task: `task` is the text from now on; deadlines are unchanged.
     Bản kế hoạch sửa đổi thay đổi nội dung nhiệm vụ giao cho một cơ quan."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        **_ENVELOPE, "actor": _ISSUER, "agency": _UBND, "assignment_id": "7c1e2d3f4a5b6c7d8e9f",
-        "plan_id": "0b9a6c1d2e3f40516273",
-        "task": "Chỉ đạo các tổ dân phố ra quân vệ sinh môi trường vào sáng thứ Bảy và Chủ nhật cuối mỗi tháng.",
-        "previous_task": "Chỉ đạo các tổ dân phố ra quân vệ sinh môi trường vào sáng Chủ nhật cuối mỗi tháng.",
-        "plan_version": 1,
-    }]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    **_ENVELOPE,
+                    "actor": _ISSUER,
+                    "agency": _UBND,
+                    "assignment_id": "7c1e2d3f4a5b6c7d8e9f",
+                    "plan_id": "0b9a6c1d2e3f40516273",
+                    "task": (
+                        "Chỉ đạo các tổ dân phố ra quân vệ sinh môi trường vào sáng thứ Bảy và Chủ nhật cuối mỗi tháng."
+                    ),
+                    "previous_task": (
+                        "Chỉ đạo các tổ dân phố ra quân vệ sinh môi trường vào sáng Chủ nhật cuối mỗi tháng."
+                    ),
+                    "plan_version": 1,
+                }
+            ]
+        }
+    )
 
     entity: ClassVar[str] = "assignment"
     verb: ClassVar[str] = "revised"
@@ -249,11 +287,24 @@ class ReportSubmitted(AgencyEvent):
     """A body submitted its report for one period (on time, or late by `late_by_seconds`).
     Cơ quan đã gửi báo cáo của một kỳ."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        **_ENVELOPE, "actor": _UBND, "agency": _UBND, "assignment_id": "7c1e2d3f4a5b6c7d8e9f",
-        "plan_id": "0b9a6c1d2e3f40516273", "period": "2027-H1", "submitted_at": "2027-06-28T08:00:00Z",
-        "due_at": "2027-06-30T16:59:59.999Z", "late_by_seconds": 0, "revision": 1,
-    }]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    **_ENVELOPE,
+                    "actor": _UBND,
+                    "agency": _UBND,
+                    "assignment_id": "7c1e2d3f4a5b6c7d8e9f",
+                    "plan_id": "0b9a6c1d2e3f40516273",
+                    "period": "2027-H1",
+                    "submitted_at": "2027-06-28T08:00:00Z",
+                    "due_at": "2027-06-30T16:59:59.999Z",
+                    "late_by_seconds": 0,
+                    "revision": 1,
+                }
+            ]
+        }
+    )
 
     entity: ClassVar[str] = "report"
     verb: ClassVar[str] = "submitted"

@@ -70,9 +70,14 @@ def describe(queue: str, message: AbstractIncomingMessage) -> DeadLetter:
         routing_key = str(keys[0])
     ident = message.message_id or hashlib.sha256(message.body).hexdigest()[:32]
     return DeadLetter(
-        id=ident, queue=queue, routing_key=routing_key, reason=reason or "unknown",
+        id=ident,
+        queue=queue,
+        routing_key=routing_key,
+        reason=reason or "unknown",
         error_class=str(headers.get(topology.ERROR_CLASS_HEADER) or ("delivery_limit" if deaths else "unknown")),
-        dead_lettered_at=_when(headers), headers=headers, body=message.body,
+        dead_lettered_at=_when(headers),
+        headers=headers,
+        body=message.body,
     )
 
 
@@ -132,8 +137,12 @@ async def replay(amqp_url: str, queue_name: str, select: Selector, limit: int = 
             headers["x-dondoc-replayed-from"] = queue_name
             await exchange.publish(
                 aio_pika.Message(
-                    letter.body, headers=headers, message_id=message.message_id, type=message.type,
-                    correlation_id=message.correlation_id, content_type=message.content_type,
+                    letter.body,
+                    headers=headers,
+                    message_id=message.message_id,
+                    type=message.type,
+                    correlation_id=message.correlation_id,
+                    content_type=message.content_type,
                     delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
                 ),
                 routing_key=letter.routing_key,

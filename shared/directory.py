@@ -106,7 +106,7 @@ class Directory:
             current: str | None = code
             while current is not None and current not in settled:
                 if current in chain:
-                    loop = " → ".join([*chain[chain.index(current):], current])
+                    loop = " → ".join([*chain[chain.index(current) :], current])
                     raise DirectoryError(f"the supervision chain loops: {loop}")
                 chain.append(current)
                 current = self.agencies[current].parent
@@ -141,8 +141,9 @@ class Directory:
         """A new directory with `agency` added or replaced; checked like a loaded file."""
         if agency.code in self.groups:
             raise DirectoryError(f"{agency.code!r} is already the code of a group")
-        return Directory([*(a for a in self.agencies.values() if a.code != agency.code), agency],
-                         list(self.groups.values()))
+        return Directory(
+            [*(a for a in self.agencies.values() if a.code != agency.code), agency], list(self.groups.values())
+        )
 
     def without_agency(self, code: str) -> Directory:
         """A new directory without the agency `code`; refused while another agency or a group names it."""
@@ -160,8 +161,9 @@ class Directory:
     def with_group(self, group: Group) -> Directory:
         if group.code in self.agencies:
             raise DirectoryError(f"{group.code!r} is already the code of an agency")
-        return Directory(list(self.agencies.values()),
-                         [*(g for g in self.groups.values() if g.code != group.code), group])
+        return Directory(
+            list(self.agencies.values()), [*(g for g in self.groups.values() if g.code != group.code), group]
+        )
 
     def without_group(self, code: str) -> Directory:
         if code not in self.groups:
@@ -226,7 +228,7 @@ class Directory:
             found = None
             for alias_words, name, code, is_group in index.get(folded[position], ()):
                 size = len(alias_words)
-                if tuple(folded[position:position + size]) != alias_words:
+                if tuple(folded[position : position + size]) != alias_words:
                     continue
                 start, end, _ = words[position]
                 if size == 1 and normalise_name(text[start:end]) != normalise_name(name):

@@ -72,8 +72,9 @@ class DirectoryStore:
             await self._meta.insert_one({"_id": META_ID, "version": 0, "seeded_from": source, "updated_at": now})
         except DuplicateKeyError:
             return False
-        log.info("agency directory seeded", source=source, agencies=len(directory.agencies),
-                 groups=len(directory.groups))
+        log.info(
+            "agency directory seeded", source=source, agencies=len(directory.agencies), groups=len(directory.groups)
+        )
         return True
 
     async def load(self) -> tuple[int, Directory]:
@@ -128,8 +129,10 @@ class DirectoryStore:
             )
             changed += gone.modified_count
         await self._meta.update_one(
-            {"_id": META_ID}, {"$max": {"version": version}, "$set": {"updated_at": change.occurred_at}},
-            upsert=True, session=session,
+            {"_id": META_ID},
+            {"$max": {"version": version}, "$set": {"updated_at": change.occurred_at}},
+            upsert=True,
+            session=session,
         )
         return changed
 
@@ -171,8 +174,9 @@ class DirectoryHolder:
             return False
         version, directory = await self.store.load()
         self.version, self.directory = version, directory
-        log.info("agency directory loaded", version=version, agencies=len(directory.agencies),
-                 groups=len(directory.groups))
+        log.info(
+            "agency directory loaded", version=version, agencies=len(directory.agencies), groups=len(directory.groups)
+        )
         return True
 
     async def follow(self, interval_seconds: float) -> None:

@@ -94,8 +94,11 @@ class RequestSizeLimit:
 async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
     """A request that met a database outage: 503 and when to retry, not a 500 that reads like a bug."""
     log.warning("database unavailable", method=request.method, path=request.url.path, error=repr(exc)[:300])
-    return JSONResponse({"detail": "the database is unavailable; retry shortly"}, status_code=503,
-                        headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)})
+    return JSONResponse(
+        {"detail": "the database is unavailable; retry shortly"},
+        status_code=503,
+        headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+    )
 
 
 def add_operational_routes(

@@ -103,8 +103,10 @@ class StepRule(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$",
-                      description="unique and stable: part of every notice's key (never rename a step in use)")
+    name: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$",
+        description="unique and stable: part of every notice's key (never rename a step in use)",
+    )
     at: str = Field(description="relative to the anchor: 0, -7d, +3wd, +4h (d days, wd working days, h hours)")
     to: tuple[Role, ...] = Field(min_length=1, description="who is asked")
     cc: tuple[Role, ...] = Field(default=(), description="who gets a copy to follow up")
@@ -132,14 +134,22 @@ class StepRule(BaseModel):
             errors = exc.errors()
             # `to: [boss]` fails as "to.0: not a role" and again as "to: too short": keep the precise one.
             locs = [error["loc"] for error in errors]
-            precise = [e for e in errors if not any(len(o) > len(e["loc"]) and o[:len(e["loc"])] == e["loc"]
-                                                    for o in locs)]
-            raise ValidationError.from_exception_data(exc.title, [
-                {"type": PydanticCustomError("ladder_step", "step {step}: {problem}",
-                                             {"step": repr(name[:40]), "problem": error["msg"]}),
-                 "loc": error["loc"], "input": error["input"]}
-                for error in precise
-            ]) from None
+            precise = [
+                e for e in errors if not any(len(o) > len(e["loc"]) and o[: len(e["loc"])] == e["loc"] for o in locs)
+            ]
+            raise ValidationError.from_exception_data(
+                exc.title,
+                [
+                    {
+                        "type": PydanticCustomError(
+                            "ladder_step", "step {step}: {problem}", {"step": repr(name[:40]), "problem": error["msg"]}
+                        ),
+                        "loc": error["loc"],
+                        "input": error["input"],
+                    }
+                    for error in precise
+                ],
+            ) from None
 
 
 class Step(StepRule):
@@ -164,11 +174,13 @@ class LadderSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     acknowledgement: list[StepRule] | None = Field(
-        default=None, max_length=MAX_STEPS_PER_TRACK,
+        default=None,
+        max_length=MAX_STEPS_PER_TRACK,
         description="counted from the assignment; stop once the agency acknowledges",
     )
     report: list[StepRule] | None = Field(
-        default=None, max_length=MAX_STEPS_PER_TRACK,
+        default=None,
+        max_length=MAX_STEPS_PER_TRACK,
         description="counted from each reporting deadline; stop once that period's report is in",
     )
 
@@ -214,10 +226,13 @@ class Ladder:
     @classmethod
     def from_spec(cls, spec: LadderSpec) -> Ladder:
         """The steps of a spec; a track it leaves out has none."""
-        return cls(tuple(
-            Step.model_validate({**rule.model_dump(), "track": track})
-            for track in TRACKS for rule in (getattr(spec, track) or [])
-        ))
+        return cls(
+            tuple(
+                Step.model_validate({**rule.model_dump(), "track": track})
+                for track in TRACKS
+                for rule in (getattr(spec, track) or [])
+            )
+        )
 
     @classmethod
     def from_data(cls, raw: Any) -> Ladder:

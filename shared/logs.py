@@ -33,8 +33,11 @@ def configure_logging(service: str, fmt: str = "auto", level: str = "info") -> N
     use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
     # Plain tracebacks on the console: the default (rich, with every frame's locals) took seconds per logged
     # exception on a loaded machine, and a database outage logs one per failed batch.
-    renderer: Any = (structlog.processors.JSONRenderer() if use_json
-                     else structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.plain_traceback))
+    renderer: Any = (
+        structlog.processors.JSONRenderer()
+        if use_json
+        else structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.plain_traceback)
+    )
     numeric_level = logging.getLevelName(level.upper())
     if not isinstance(numeric_level, int):
         numeric_level = logging.INFO

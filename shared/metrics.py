@@ -16,11 +16,10 @@ PUBLISH_FAILURES = Counter(
     "dondoc_publish_failures_total", "Publishes that were not confirmed or were returned.", ["service"]
 )
 OUTBOX_PENDING = Gauge("dondoc_outbox_pending", "Outbox rows not yet published.", ["service"])
-OUTBOX_OLDEST_AGE = Gauge(
-    "dondoc_outbox_oldest_age_seconds", "Age of the oldest unpublished outbox row.", ["service"]
-)
+OUTBOX_OLDEST_AGE = Gauge("dondoc_outbox_oldest_age_seconds", "Age of the oldest unpublished outbox row.", ["service"])
 HTTP_REQUESTS = Counter(
-    "dondoc_http_requests_total", "HTTP requests answered, by service, method and status class.",
+    "dondoc_http_requests_total",
+    "HTTP requests answered, by service, method and status class.",
     ["service", "method", "status"],
 )
 HANDLER_SECONDS = Histogram(

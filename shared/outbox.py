@@ -55,7 +55,7 @@ KEPT_FOR = 7 * 24 * 3600
 
 
 def _chunks(ids: list[Any]) -> list[list[Any]]:
-    return [ids[i:i + ID_CHUNK] for i in range(0, len(ids), ID_CHUNK)]
+    return [ids[i : i + ID_CHUNK] for i in range(0, len(ids), ID_CHUNK)]
 
 
 async def ensure_outbox_indexes(rows: AsyncCollection[dict[str, Any]]) -> None:
@@ -171,20 +171,24 @@ class Outbox:
         # range, read the batch by id instead.
         sharing = sum(1 for created_at, _ in itertools.takewhile(lambda k: k[0] == last, self._snapshot))
         if sharing <= len(keys):
-            found = await self._rows.find(
-                {"status": PENDING, "created_at": {"$gte": first, "$lte": last}}
-            ).to_list()
+            found = await self._rows.find({"status": PENDING, "created_at": {"$gte": first, "$lte": last}}).to_list()
         else:
-            found = [row for chunk in _chunks(sorted(wanted))
-                     for row in await self._rows.find({"_id": {"$in": chunk}, "status": PENDING}).to_list()]
+            found = [
+                row
+                for chunk in _chunks(sorted(wanted))
+                for row in await self._rows.find({"_id": {"$in": chunk}, "status": PENDING}).to_list()
+            ]
         order = {row_id: index for index, (_, row_id) in enumerate(keys)}
         return sorted((row for row in found if row["_id"] in wanted), key=lambda row: order[row["_id"]])
 
     async def _take_snapshot(self) -> None:
         """Read the keys of the oldest pending rows (one query: its cost is the backlog's size, once)."""
-        keys = await self._rows.find({"status": PENDING}, {"created_at": 1}).sort("created_at", ASCENDING).limit(
-            SNAPSHOT_KEYS
-        ).to_list()
+        keys = (
+            await self._rows.find({"status": PENDING}, {"created_at": 1})
+            .sort("created_at", ASCENDING)
+            .limit(SNAPSHOT_KEYS)
+            .to_list()
+        )
         self._snapshot.extend((as_utc(k["created_at"]), k["_id"]) for k in keys)
         self._beyond_snapshot = 0
         if len(keys) == SNAPSHOT_KEYS:
@@ -235,8 +239,13 @@ class Outbox:
                 return row
 
         published = [row for row in await asyncio.gather(*(publish(r) for r in rows)) if row]
-        log.info("outbox batch published", published=len(published), failed=len(rows) - len(published),
-                 read_seconds=round(read - started, 3), publish_seconds=round(time.perf_counter() - read, 3))
+        log.info(
+            "outbox batch published",
+            published=len(published),
+            failed=len(rows) - len(published),
+            read_seconds=round(read - started, 3),
+            publish_seconds=round(time.perf_counter() - read, 3),
+        )
         self._mark_in_background(published)
         return len(published)
 
@@ -253,8 +262,11 @@ class Outbox:
         def done(finished: asyncio.Task[None]) -> None:
             self._marking.difference_update(ids)
             if not finished.cancelled() and finished.exception() is not None:
-                log.error("outbox rows published but not moved out; they will be published again",
-                          rows=len(ids), error=repr(finished.exception()))
+                log.error(
+                    "outbox rows published but not moved out; they will be published again",
+                    rows=len(ids),
+                    error=repr(finished.exception()),
+                )
 
         task.add_done_callback(done)
         self._marks.append(task)
@@ -292,8 +304,7 @@ class Outbox:
         OUTBOX_PENDING.labels(self._service).set(pending)
         oldest = None
         if pending:
-            oldest = await self._rows.find_one({"status": PENDING}, {"created_at": 1},
-                                               sort=[("created_at", ASCENDING)])
+            oldest = await self._rows.find_one({"status": PENDING}, {"created_at": 1}, sort=[("created_at", ASCENDING)])
         age = (self._clock.now() - as_utc(oldest["created_at"])).total_seconds() if oldest else 0.0
         OUTBOX_OLDEST_AGE.labels(self._service).set(max(age, 0.0))
 

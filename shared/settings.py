@@ -30,7 +30,8 @@ class ServiceSettings(BaseSettings):
         "MONGO_URL", "mongodb://127.0.0.1:27017/", "MongoDB connection URL"
     )
     directory_path: Path = _shared(  # type: ignore[assignment]
-        "DIRECTORY_PATH", DEFAULT_DIRECTORY,
+        "DIRECTORY_PATH",
+        DEFAULT_DIRECTORY,
         "agency directory (YAML): seeds the service's database on its first start; later changes go over HTTP",
     )
     directory_refresh_seconds: float = Field(

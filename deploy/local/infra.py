@@ -92,7 +92,11 @@ class Processes:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         log = log_path.open("ab")
         process = subprocess.Popen(
-            argv, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
+            argv,
+            cwd=REPO,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
             start_new_session=True,  # Ctrl-C in the terminal reaches the runner, which stops these in order
         )
         self.started.append((name, process))
@@ -137,8 +141,17 @@ def start_mongo_stand_in(processes: Processes, data_dir: Path, log_path: Path, p
     data_dir.mkdir(parents=True, exist_ok=True)
     processes.start(
         "secantusdb",
-        [str(executable), "--host", "127.0.0.1", "--port", str(port), "--storage-path", str(data_dir),
-         "--log-level", "WARNING"],
+        [
+            str(executable),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--storage-path",
+            str(data_dir),
+            "--log-level",
+            "WARNING",
+        ],
         log_path,
     )
     # Retryable writes make the stand-in slow down as writes accumulate; a real mongod keeps the default.
@@ -161,4 +174,3 @@ def http_ready(url: str) -> bool:
         return httpx.get(url, timeout=2).status_code == 200
     except httpx.HTTPError:
         return False
-

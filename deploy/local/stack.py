@@ -92,8 +92,12 @@ def submit_sample_plan(operator_token: str) -> dict[str, Any]:
             "wording": f"báo cáo nhanh, gửi trong {DEMO_DEADLINE_SECONDS} giây (thử nghiệm)",
         },
     )
-    response = httpx.post(f"http://127.0.0.1:{SERVICES['intake']}/plans", json=plan, timeout=30,
-                          headers={"Authorization": f"Bearer {operator_token}"})
+    response = httpx.post(
+        f"http://127.0.0.1:{SERVICES['intake']}/plans",
+        json=plan,
+        timeout=30,
+        headers={"Authorization": f"Bearer {operator_token}"},
+    )
     response.raise_for_status()
     result: dict[str, Any] = response.json()
     result["number"] = plan["number"]
@@ -111,16 +115,21 @@ def act_as_agencies(plan: dict[str, Any], operator_token: str) -> None:
         return httpx.get(f"{tracking}/assignments/{assignment_id}", headers=operator, timeout=5).status_code == 200
 
     def token_for(agency: str) -> dict[str, str]:
-        issued = httpx.post(f"{tracking}/tokens", json={"subject": agency, "role": "agency", "label": "make run"},
-                            headers=operator, timeout=10)
+        issued = httpx.post(
+            f"{tracking}/tokens",
+            json={"subject": agency, "role": "agency", "label": "make run"},
+            headers=operator,
+            timeout=10,
+        )
         issued.raise_for_status()
         return {"Authorization": f"Bearer {issued.json()['token']}"}
 
     for item in assignments[:2]:
         wait_until(lambda item=item: assignment_known(item["assignment_id"]), 30, "tracking to record the plan")
         item["headers"] = token_for(item["agency"])
-        httpx.post(f"{tracking}/assignments/{item['assignment_id']}/acknowledge", headers=item["headers"],
-                   timeout=10).raise_for_status()
+        httpx.post(
+            f"{tracking}/assignments/{item['assignment_id']}/acknowledge", headers=item["headers"], timeout=10
+        ).raise_for_status()
     first = assignments[0]
     httpx.post(
         f"{tracking}/assignments/{first['assignment_id']}/reports",
@@ -174,8 +183,11 @@ def run() -> int:
         for name in SERVICES:
             processes.start(name, [python, "-m", f"services.{name}"], logs / f"{name}.log", env)
         for name, port in SERVICES.items():
-            wait_until(lambda port=port: (processes.check_alive(), http_ready(f"http://127.0.0.1:{port}/readyz"))[1],
-                       60, f"{name} to be ready (log: {logs / f'{name}.log'})")
+            wait_until(
+                lambda port=port: (processes.check_alive(), http_ready(f"http://127.0.0.1:{port}/readyz"))[1],
+                60,
+                f"{name} to be ready (log: {logs / f'{name}.log'})",
+            )
         plan = submit_sample_plan(operator_token)
         act_as_agencies(plan, operator_token)
         tracking = f"http://127.0.0.1:{SERVICES['tracking']}"

@@ -32,8 +32,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     commands = agencies.add_subparsers(dest="command", metavar="COMMAND")
 
     def common(parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--directory", type=Path, default=Path(os.environ.get("DIRECTORY_PATH", DEFAULT_DIRECTORY)),
-                            help="the agency directory (YAML)")
+        parser.add_argument(
+            "--directory",
+            type=Path,
+            default=Path(os.environ.get("DIRECTORY_PATH", DEFAULT_DIRECTORY)),
+            help="the agency directory (YAML)",
+        )
         parser.add_argument("--vhost", default="/", help="the RabbitMQ virtual host (default /)")
         parser.add_argument("--user-prefix", default="", help="broker user of agency X is PREFIX+X")
 
@@ -46,8 +50,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "directory changes; --rotate gives every user a new password.",
     )
     common(provision)
-    provision.add_argument("--amqp-url", default=os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"),
-                           help="an administrator's AMQP URL for the same vhost, to declare the queues")
+    provision.add_argument(
+        "--amqp-url",
+        default=os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"),
+        help="an administrator's AMQP URL for the same vhost, to declare the queues",
+    )
     provision.add_argument("--rotate", action="store_true", help="give existing users a new password too")
     provision.set_defaults(handler=run_provision)
 
@@ -91,8 +98,9 @@ def run_provision(args: argparse.Namespace) -> int:
             _ctl("change_password", grant.user, password)
             sys.stdout.write(f"{code}\t{grant.user}\t{password}\t(rotated)\n")
         _ctl("set_permissions", "-p", args.vhost, grant.user, grant.configure, grant.write, grant.read)
-        _ctl("set_topic_permissions", "-p", args.vhost, grant.user, EVENTS_EXCHANGE, grant.topic_write,
-             grant.topic_read)
+        _ctl(
+            "set_topic_permissions", "-p", args.vhost, grant.user, EVENTS_EXCHANGE, grant.topic_write, grant.topic_read
+        )
 
     async def declare() -> None:
         broker = make_broker(args.amqp_url, "provision")
@@ -111,8 +119,11 @@ def run_provision(args: argparse.Namespace) -> int:
 def run_definitions(args: argparse.Namespace) -> int:
     directory = _load(args.directory)
     codes = sorted(directory.agencies)
-    users = [admin_user(args.user_prefix), *(service_user(s, args.user_prefix) for s in SERVICES),
-             *(agency_grant(code, args.user_prefix).user for code in codes)]
+    users = [
+        admin_user(args.user_prefix),
+        *(service_user(s, args.user_prefix) for s in SERVICES),
+        *(agency_grant(code, args.user_prefix).user for code in codes),
+    ]
     passwords = {user: secrets.token_hex(24) for user in users}
     document = definitions(args.vhost, codes, passwords, args.user_prefix)
     args.output.write_text(json.dumps(document, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")

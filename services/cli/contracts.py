@@ -68,7 +68,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def stale_documents() -> list[str]:
     return [
-        name for name, content in render().items()
+        name
+        for name, content in render().items()
         if not (CONTRACTS / name).exists() or (CONTRACTS / name).read_text(encoding="utf-8") != content
     ]
 

@@ -24,13 +24,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     directory = subparsers.add_parser("directory", help="danh bạ cơ quan mà intake đang dùng (xem, sửa)")
     commands = directory.add_subparsers(dest="command", metavar="COMMAND")
     export = commands.add_parser(
-        "export", help="ghi danh bạ hiện hành ra tệp YAML",
+        "export",
+        help="ghi danh bạ hiện hành ra tệp YAML",
         description="Lấy danh bạ cơ quan hiện hành từ intake và ghi ra tệp YAML (hoặc màn hình), kèm số phiên bản. "
         "Sửa tệp rồi dùng `dondoc directory import` để áp dụng.",
     )
     export.add_argument("--out", type=Path, help="tệp YAML sẽ ghi (mặc định: in ra màn hình)")
     imported = commands.add_parser(
-        "import", help="áp dụng một tệp danh bạ YAML đã sửa",
+        "import",
+        help="áp dụng một tệp danh bạ YAML đã sửa",
         description="Gửi cả danh bạ trong tệp cho intake. Intake kiểm tra toàn bộ (cơ quan cấp trên, thành viên "
         "nhóm, vòng lặp cấp trên), chỉ lưu và thông báo phần thay đổi. Nếu tệp được xuất từ một phiên bản cũ hơn "
         "phiên bản hiện hành, lệnh bị từ chối: hãy xuất lại và sửa lại. Không xóa được cơ quan đang được giao "
@@ -38,13 +40,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     imported.add_argument("file", type=Path, help="tệp YAML: agencies, groups (và version nếu xuất bằng export)")
     republish = commands.add_parser(
-        "republish", help="gửi lại toàn bộ danh bạ cho notifier",
+        "republish",
+        help="gửi lại toàn bộ danh bạ cho notifier",
         description="Gửi lại cả danh bạ với một phiên bản mới, cho trường hợp bản sao của notifier bị mất "
         "hoặc được khôi phục từ bản sao lưu cũ.",
     )
     for parser, handler in ((export, run_export), (imported, run_import), (republish, run_republish)):
-        parser.add_argument("--url", default=os.environ.get("DONDOC_INTAKE_URL", "http://127.0.0.1:8001"),
-                            help="địa chỉ dịch vụ intake (mặc định %(default)s)")
+        parser.add_argument(
+            "--url",
+            default=os.environ.get("DONDOC_INTAKE_URL", "http://127.0.0.1:8001"),
+            help="địa chỉ dịch vụ intake (mặc định %(default)s)",
+        )
         add_token_argument(parser)
         parser.set_defaults(handler=handler)
 
@@ -54,8 +60,10 @@ def run_export(args: argparse.Namespace) -> int:
         body = call(args, SERVICE, "GET", "/directory")
     except Refused as refused:
         return refused.exit_code
-    text = (f"# Danh bạ cơ quan, phiên bản {body[VERSION_KEY]}. Sửa rồi áp dụng bằng: dondoc directory import TỆP\n"
-            + yaml.safe_dump(body, allow_unicode=True, sort_keys=False))
+    text = (
+        f"# Danh bạ cơ quan, phiên bản {body[VERSION_KEY]}. Sửa rồi áp dụng bằng: dondoc directory import TỆP\n"
+        + yaml.safe_dump(body, allow_unicode=True, sort_keys=False)
+    )
     if args.out is None:
         sys.stdout.write(text)
     else:

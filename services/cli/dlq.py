@@ -30,8 +30,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
     def command(name: str, help_text: str) -> argparse.ArgumentParser:
         parser = commands.add_parser(name, help=help_text, description=help_text)
-        parser.add_argument("--queue", choices=sorted(SERVICE_QUEUES), action="append",
-                            help="the consuming service whose dead letters to use (default: all)")
+        parser.add_argument(
+            "--queue",
+            choices=sorted(SERVICE_QUEUES),
+            action="append",
+            help="the consuming service whose dead letters to use (default: all)",
+        )
         parser.add_argument("--reason", help="only dead letters whose reason contains this text")
         parser.add_argument("--older-than", type=duration, help="only dead letters older than this (30m, 6h, 2d)")
         parser.add_argument("--id", dest="ids", action="append", help="only this message id (repeatable)")
@@ -93,9 +97,21 @@ def run_show(args: argparse.Namespace) -> int:
     for queue in _queues(args):
         for letter in asyncio.run(dead_letters.list_dead_letters(args.amqp_url, queue, _selector(args), args.limit)):
             headers = {k: str(v) for k, v in letter.headers.items()}
-            _out(json.dumps({"queue": queue, "id": letter.id, "routing_key": letter.routing_key,
-                             "reason": letter.reason, "error_class": letter.error_class, "headers": headers,
-                             "body": letter.body.decode("utf-8", "replace")}, ensure_ascii=False, indent=2))
+            _out(
+                json.dumps(
+                    {
+                        "queue": queue,
+                        "id": letter.id,
+                        "routing_key": letter.routing_key,
+                        "reason": letter.reason,
+                        "error_class": letter.error_class,
+                        "headers": headers,
+                        "body": letter.body.decode("utf-8", "replace"),
+                    },
+                    ensure_ascii=False,
+                    indent=2,
+                )
+            )
     return 0
 
 

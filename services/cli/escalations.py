@@ -24,8 +24,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "Không gửi thư nào.",
     )
     preview.add_argument("--at", help="thời điểm, ví dụ 2026-07-01T08:00:00+07:00 (mặc định: bây giờ)")
-    preview.add_argument("--url", default=os.environ.get("DONDOC_NOTIFIER_URL", "http://127.0.0.1:8003"),
-                         help="địa chỉ dịch vụ notifier (mặc định %(default)s)")
+    preview.add_argument(
+        "--url",
+        default=os.environ.get("DONDOC_NOTIFIER_URL", "http://127.0.0.1:8003"),
+        help="địa chỉ dịch vụ notifier (mặc định %(default)s)",
+    )
     add_token_argument(preview)
     preview.set_defaults(handler=run_preview)
 
@@ -40,11 +43,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     reapply.add_argument("--plan", help="chỉ các kỳ của kế hoạch có mã này (plan_id)")
     reapply.add_argument("--agency", help="chỉ các kỳ của cơ quan có mã này, ví dụ ubnd")
-    reapply.add_argument("--include-plan-overrides", action="store_true",
-                         help="thay cả thang riêng mà kế hoạch đã quy định")
+    reapply.add_argument(
+        "--include-plan-overrides", action="store_true", help="thay cả thang riêng mà kế hoạch đã quy định"
+    )
     reapply.add_argument("--reason", default="", help="lý do thay đổi, được ghi lại cùng thay đổi")
-    reapply.add_argument("--url", default=os.environ.get("DONDOC_NOTIFIER_URL", "http://127.0.0.1:8003"),
-                         help="địa chỉ dịch vụ notifier (mặc định %(default)s)")
+    reapply.add_argument(
+        "--url",
+        default=os.environ.get("DONDOC_NOTIFIER_URL", "http://127.0.0.1:8003"),
+        help="địa chỉ dịch vụ notifier (mặc định %(default)s)",
+    )
     add_token_argument(reapply)
     reapply.set_defaults(handler=run_reapply)
 
@@ -60,8 +67,10 @@ def run_preview(args: argparse.Namespace) -> int:
     for email in body["emails"]:
         out.write(f"\n→ {email['to_name']} <{email['to']}>: {email['subject']}\n")
         out.write(f"  {len(email['periods'])} kỳ báo cáo: {', '.join(email['periods'])}\n")
-    out.write(f"\n{len(body['emails'])} thư sẽ được gửi; {len(body['suppressed'])} thông báo đang tạm dừng; "
-              f"{len(body['deferred_to_window'])} chờ đến giờ gửi.\n")
+    out.write(
+        f"\n{len(body['emails'])} thư sẽ được gửi; {len(body['suppressed'])} thông báo đang tạm dừng; "
+        f"{len(body['deferred_to_window'])} chờ đến giờ gửi.\n"
+    )
     return 0
 
 
@@ -75,9 +84,12 @@ def run_reapply(args: argparse.Namespace) -> int:
         result = call(args, SERVICE, "POST", "/ladder/reapply", json=body, timeout=600)
     except Refused as refused:
         return refused.exit_code
-    sys.stdout.write(f"Đã áp dụng thang đôn đốc phiên bản {result['ladder_version']} cho {result['changed']} kỳ "
-                     f"đang mở (mã thay đổi {result['change_id']}).\n")
+    sys.stdout.write(
+        f"Đã áp dụng thang đôn đốc phiên bản {result['ladder_version']} cho {result['changed']} kỳ "
+        f"đang mở (mã thay đổi {result['change_id']}).\n"
+    )
     if result["conflicts"]:
-        sys.stdout.write(f"{result['conflicts']} kỳ thay đổi liên tục trong lúc áp dụng nên được giữ nguyên; "
-                         "hãy chạy lại lệnh.\n")
+        sys.stdout.write(
+            f"{result['conflicts']} kỳ thay đổi liên tục trong lúc áp dụng nên được giữ nguyên; hãy chạy lại lệnh.\n"
+        )
     return 0

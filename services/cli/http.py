@@ -20,8 +20,9 @@ class Refused(Exception):
         self.exit_code = exit_code
 
 
-def call(args: argparse.Namespace, service: str, method: str, path: str, timeout: float = 60,
-         **kwargs: Any) -> dict[str, Any]:
+def call(
+    args: argparse.Namespace, service: str, method: str, path: str, timeout: float = 60, **kwargs: Any
+) -> dict[str, Any]:
     """`method path` on the service at `args.url` with the caller's token; its JSON answer, or `Refused`."""
     headers = authorization(args)
     if headers is None:

@@ -26,42 +26,59 @@ _EPILOG = (
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     plan = subparsers.add_parser(
-        "plan", help="đọc và đăng ký kế hoạch từ tệp văn bản / read and register plan documents",
+        "plan",
+        help="đọc và đăng ký kế hoạch từ tệp văn bản / read and register plan documents",
         description="Đọc tệp kế hoạch (.docx, .txt hoặc .json), xem trước các phân công và hạn báo cáo, "
         "rồi đăng ký để hệ thống theo dõi, đôn đốc.",
-        epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = plan.add_subparsers(dest="command", metavar="COMMAND")
     parse = commands.add_parser(
-        "parse", help="xem trước kết quả đọc kế hoạch (không gửi gì đi)",
+        "parse",
+        help="xem trước kết quả đọc kế hoạch (không gửi gì đi)",
         description="Đọc tệp kế hoạch và in ra: số hiệu, ngày ban hành, cơ quan ban hành, các phân công "
         "(cơ quan, điều khoản, dòng trong tệp, nội dung), hạn báo cáo, nơi nhận, và những cụm từ chưa "
         "nhận ra được (kèm số dòng) để sửa văn bản hoặc bổ sung danh bạ. Không gửi gì đi.",
     )
     parse.add_argument("file", type=Path, metavar="FILE", help="tệp kế hoạch: .docx, .txt (UTF-8/UTF-16) hoặc .json")
-    parse.add_argument("--directory", type=Path, metavar="DIR.yaml",
-                       default=Path(os.environ.get("DIRECTORY_PATH", DEFAULT_DIRECTORY)),
-                       help="danh bạ cơ quan (mặc định: biến DIRECTORY_PATH hoặc danh bạ mẫu)")
-    parse.add_argument("--default-reporting", choices=DEFAULT_REPORTING_CHOICES,
-                       default=os.environ.get("INTAKE_DEFAULT_REPORTING", "annual"),
-                       help="hạn báo cáo áp dụng khi kế hoạch không nêu hạn nào: annual (báo cáo năm), semiannual "
-                       "(thêm báo cáo 6 tháng), quarterly (hằng quý) hoặc none (không mặc định); "
-                       "mặc định: biến INTAKE_DEFAULT_REPORTING hoặc annual")
+    parse.add_argument(
+        "--directory",
+        type=Path,
+        metavar="DIR.yaml",
+        default=Path(os.environ.get("DIRECTORY_PATH", DEFAULT_DIRECTORY)),
+        help="danh bạ cơ quan (mặc định: biến DIRECTORY_PATH hoặc danh bạ mẫu)",
+    )
+    parse.add_argument(
+        "--default-reporting",
+        choices=DEFAULT_REPORTING_CHOICES,
+        default=os.environ.get("INTAKE_DEFAULT_REPORTING", "annual"),
+        help="hạn báo cáo áp dụng khi kế hoạch không nêu hạn nào: annual (báo cáo năm), semiannual "
+        "(thêm báo cáo 6 tháng), quarterly (hằng quý) hoặc none (không mặc định); "
+        "mặc định: biến INTAKE_DEFAULT_REPORTING hoặc annual",
+    )
     parse.add_argument("--json", action="store_true", help="in toàn bộ kết quả dạng JSON (cho máy đọc)")
     parse.set_defaults(handler=run_parse)
 
     submit = commands.add_parser(
-        "submit", help="đăng ký kế hoạch và gửi phân công tới các cơ quan",
+        "submit",
+        help="đăng ký kế hoạch và gửi phân công tới các cơ quan",
         description="Gửi tệp kế hoạch tới dịch vụ intake để đăng ký. Nếu kế hoạch nêu cơ quan chưa có trong "
         "danh bạ, kế hoạch bị từ chối và lệnh in ra các cụm từ đó; sửa rồi gửi lại, hoặc dùng "
         "--skip-unresolved để bỏ qua các cơ quan ấy.",
     )
     submit.add_argument("file", type=Path, metavar="FILE", help="tệp kế hoạch: .docx, .txt hoặc .json")
-    submit.add_argument("--url", default=os.environ.get("DONDOC_INTAKE_URL", "http://127.0.0.1:8001"),
-                        help="địa chỉ dịch vụ intake (mặc định %(default)s, hoặc biến DONDOC_INTAKE_URL)")
+    submit.add_argument(
+        "--url",
+        default=os.environ.get("DONDOC_INTAKE_URL", "http://127.0.0.1:8001"),
+        help="địa chỉ dịch vụ intake (mặc định %(default)s, hoặc biến DONDOC_INTAKE_URL)",
+    )
     add_token_argument(submit)
-    submit.add_argument("--skip-unresolved", action="store_true",
-                        help="vẫn đăng ký khi có cơ quan chưa có trong danh bạ (các cơ quan đó không được giao)")
+    submit.add_argument(
+        "--skip-unresolved",
+        action="store_true",
+        help="vẫn đăng ký khi có cơ quan chưa có trong danh bạ (các cơ quan đó không được giao)",
+    )
     submit.set_defaults(handler=run_submit)
     plan.set_defaults(handler=lambda _args: plan.print_help() or 2)
 
@@ -88,8 +105,9 @@ def run_parse(args: argparse.Namespace) -> int:
         sys.stderr.write(f"Danh bạ cơ quan không dùng được: {exc}\n")
         return 1
     try:
-        document = parse_document(data, args.file.name, directory, date.today(),
-                                  default_reporting=args.default_reporting)
+        document = parse_document(
+            data, args.file.name, directory, date.today(), default_reporting=args.default_reporting
+        )
     except DocumentError as exc:
         sys.stderr.write(f"{exc.message}\n")
         for problem in exc.problems:
@@ -112,6 +130,7 @@ def _summary(result: dict[str, Any]) -> str:
         lines = [f"Kế hoạch (JSON) số {result['submission']['number']}: {len(result['assignments'])} phân công."]
         lines += [f"  - {a['agency']}: {a['task'][:80]}" for a in result["assignments"]]
     else:
+
         def text(key: str) -> str:
             return (result.get(key) or {}).get("text", "?")
 
@@ -130,8 +149,9 @@ def _summary(result: dict[str, Any]) -> str:
         lines += [f"  {d['period']}: hạn cuối {d['due']} — {d['wording']}{_note(d)}" for d in result["deadlines"]]
         for clause in result["clauses"]:
             for d in clause["deadlines"]:
-                lines.append(f"  [{clause['number'] or '-'}] {d['period']}: hạn cuối {d['due']} — {d['wording']}"
-                             f"{_note(d)}")
+                lines.append(
+                    f"  [{clause['number'] or '-'}] {d['period']}: hạn cuối {d['due']} — {d['wording']}{_note(d)}"
+                )
         lines += ["", f"Nơi nhận (chỉ để biết, không giao việc): {len(result['recipients'])}"]
         lines += [f"  - {r['text']}" for r in result["recipients"]]
         if result["unresolved"]:
@@ -153,8 +173,13 @@ def run_submit(args: argparse.Namespace) -> int:
         return 2
     url = f"{args.url.rstrip('/')}/plans/document"
     try:
-        response = httpx.post(url, files={"file": (args.file.name, data)}, headers=headers,
-                              data={"skip_unresolved": "true" if args.skip_unresolved else "false"}, timeout=60)
+        response = httpx.post(
+            url,
+            files={"file": (args.file.name, data)},
+            headers=headers,
+            data={"skip_unresolved": "true" if args.skip_unresolved else "false"},
+            timeout=60,
+        )
     except httpx.HTTPError as exc:
         sys.stderr.write(f"Không kết nối được tới {args.url}: {exc}. Dịch vụ intake đã chạy chưa?\n")
         return 1
@@ -180,7 +205,9 @@ def _outcome(body: dict[str, Any]) -> str:
     if body.get("status") == "unchanged":
         return f"Kế hoạch {plan} đã được đăng ký trước đây và không thay đổi: không gửi thêm gì.\n"
     if body.get("status") == "amended":
-        return (f"Đã cập nhật kế hoạch {plan} theo bản sửa đổi: {len(body.get('created', []))} phân công mới, "
-                f"{len(body.get('cancelled', []))} phân công hủy, {len(body.get('deadlines_changed', []))} thời hạn "
-                f"thay đổi, {len(body.get('tasks_changed', []))} nhiệm vụ sửa nội dung.\n")
+        return (
+            f"Đã cập nhật kế hoạch {plan} theo bản sửa đổi: {len(body.get('created', []))} phân công mới, "
+            f"{len(body.get('cancelled', []))} phân công hủy, {len(body.get('deadlines_changed', []))} thời hạn "
+            f"thay đổi, {len(body.get('tasks_changed', []))} nhiệm vụ sửa nội dung.\n"
+        )
     return f"Đã đăng ký kế hoạch {plan}: {len(body['assignments'])} phân công đã gửi đi.\n"

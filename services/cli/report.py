@@ -25,8 +25,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     export.add_argument("plan_id", metavar="PLAN", help="mã kế hoạch (plan_id) do hệ thống cấp")
     export.add_argument("--format", choices=["xlsx", "csv"], default="xlsx", help="định dạng tệp (mặc định xlsx)")
     export.add_argument("-o", "--output", type=Path, help="tệp ghi ra (mặc định PLAN.xlsx / PLAN.csv)")
-    export.add_argument("--url", default=os.environ.get("DONDOC_TRACKING_URL", "http://127.0.0.1:8002"),
-                        help="địa chỉ dịch vụ tracking (mặc định %(default)s)")
+    export.add_argument(
+        "--url",
+        default=os.environ.get("DONDOC_TRACKING_URL", "http://127.0.0.1:8002"),
+        help="địa chỉ dịch vụ tracking (mặc định %(default)s)",
+    )
     add_token_argument(export)
     export.set_defaults(handler=run_export)
 

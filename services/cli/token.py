@@ -9,8 +9,11 @@ import sys
 
 
 def add_token_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--token", default=os.environ.get("DONDOC_TOKEN"),
-                        help="token của người ban hành hoặc người vận hành (hoặc biến DONDOC_TOKEN)")
+    parser.add_argument(
+        "--token",
+        default=os.environ.get("DONDOC_TOKEN"),
+        help="token của người ban hành hoặc người vận hành (hoặc biến DONDOC_TOKEN)",
+    )
 
 
 def authorization(args: argparse.Namespace) -> dict[str, str] | None:

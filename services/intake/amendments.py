@@ -62,10 +62,17 @@ def plan_amendment(
         agency = AgencyRef.model_validate(gone["agency_ref"]) if "agency_ref" in gone else None
         if agency is None:
             raise UnsupportedAmendment(f"the stored plan lacks the agency of {assignment_id}")
-        amendment.events.append(AssignmentCancelled(
-            correlation_id=record["_id"], actor=issuer, agency=agency, occurred_at=now,
-            assignment_id=assignment_id, plan_id=record["_id"], reason=REMOVED_REASON,
-        ))
+        amendment.events.append(
+            AssignmentCancelled(
+                correlation_id=record["_id"],
+                actor=issuer,
+                agency=agency,
+                occurred_at=now,
+                assignment_id=assignment_id,
+                plan_id=record["_id"],
+                reason=REMOVED_REASON,
+            )
+        )
         amendment.cancelled.append(gone["agency"])
     for assignment_id in sorted(before.keys() & after.keys()):
         old, new = _deadlines(before[assignment_id]), _deadlines(after[assignment_id])
@@ -78,17 +85,35 @@ def plan_amendment(
         for period in sorted(new):
             previous, due = _instant(old[period]["due_at"]), _instant(new[period]["due_at"])
             if previous != due:
-                amendment.events.append(DeadlineExtended(
-                    correlation_id=record["_id"], actor=issuer, agency=event.agency, occurred_at=now,
-                    request_id=f"amendment-{version}", assignment_id=assignment_id, plan_id=record["_id"],
-                    period=period, previous_due_at=previous, due_at=due, wording=new[period].get("wording", ""),
-                ))
+                amendment.events.append(
+                    DeadlineExtended(
+                        correlation_id=record["_id"],
+                        actor=issuer,
+                        agency=event.agency,
+                        occurred_at=now,
+                        request_id=f"amendment-{version}",
+                        assignment_id=assignment_id,
+                        plan_id=record["_id"],
+                        period=period,
+                        previous_due_at=previous,
+                        due_at=due,
+                        wording=new[period].get("wording", ""),
+                    )
+                )
                 amendment.deadlines_changed.append(f"{after[assignment_id]['agency']}:{period}")
         if before[assignment_id]["task"] != after[assignment_id]["task"]:
-            amendment.events.append(AssignmentRevised(
-                correlation_id=record["_id"], actor=issuer, agency=event.agency, occurred_at=now,
-                assignment_id=assignment_id, plan_id=record["_id"], task=after[assignment_id]["task"],
-                previous_task=before[assignment_id]["task"], plan_version=version,
-            ))
+            amendment.events.append(
+                AssignmentRevised(
+                    correlation_id=record["_id"],
+                    actor=issuer,
+                    agency=event.agency,
+                    occurred_at=now,
+                    assignment_id=assignment_id,
+                    plan_id=record["_id"],
+                    task=after[assignment_id]["task"],
+                    previous_task=before[assignment_id]["task"],
+                    plan_version=version,
+                )
+            )
             amendment.tasks_changed.append(after[assignment_id]["agency"])
     return amendment

@@ -28,8 +28,9 @@ from shared.outbox import Outbox
 
 log = structlog.get_logger()
 
-DIRECTORY_CHANGES = Counter("dondoc_directory_changes_total", "Changes made to the agency directory, by outcome.",
-                            ["outcome"])
+DIRECTORY_CHANGES = Counter(
+    "dondoc_directory_changes_total", "Changes made to the agency directory, by outcome.", ["outcome"]
+)
 CORRELATION_ID = "directory"
 
 IfMatch = Annotated[int | None, Header(alias="If-Match", description="the directory version this change was made from")]
@@ -45,26 +46,33 @@ def _who(principal: Principal) -> str:
 
 def _same_code(in_path: str, in_body: str) -> None:
     if in_body != in_path:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                            f"the body describes {in_body!r} but the path names {in_path!r}")
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, f"the body describes {in_body!r} but the path names {in_path!r}"
+        )
 
 
 def build_directory_router(
-    client: AsyncMongoClient[dict[str, Any]], holder: DirectoryHolder, outbox: Outbox, plans: PlanRepository,
+    client: AsyncMongoClient[dict[str, Any]],
+    holder: DirectoryHolder,
+    outbox: Outbox,
+    plans: PlanRepository,
     clock: Clock,
 ) -> APIRouter:
     router = APIRouter(prefix="/directory", tags=["directory"])
 
-    async def change(edit: Callable[[Directory], Directory], principal: Principal, if_match: int | None,
-                     complete: bool = False) -> dict[str, Any]:
+    async def change(
+        edit: Callable[[Directory], Directory], principal: Principal, if_match: int | None, complete: bool = False
+    ) -> dict[str, Any]:
         """Apply `edit` to the current directory and store and publish the difference (with `complete`, the
         whole directory) under the next version."""
         await holder.refresh()
         version, before = holder.version, holder.directory
         if if_match is not None and if_match != version:
             DIRECTORY_CHANGES.labels("stale").inc()
-            raise HTTPException(status.HTTP_412_PRECONDITION_FAILED,
-                                f"the directory is at version {version}, not {if_match}: read it again")
+            raise HTTPException(
+                status.HTTP_412_PRECONDITION_FAILED,
+                f"the directory is at version {version}, not {if_match}: read it again",
+            )
         try:
             after = edit(before)
         except UnknownAgency as exc:
@@ -81,8 +89,14 @@ def build_directory_router(
             changes = changes_between(before, after)
             if not any(changes.values()):
                 return {"version": version, "changed": False}
-        event = DirectoryUpdated(correlation_id=CORRELATION_ID, version=version + 1, changed_by=_who(principal),
-                                 occurred_at=clock.now(), complete=complete, **changes)
+        event = DirectoryUpdated(
+            correlation_id=CORRELATION_ID,
+            version=version + 1,
+            changed_by=_who(principal),
+            occurred_at=clock.now(),
+            complete=complete,
+            **changes,
+        )
 
         async def write(session: Any) -> None:
             if not await holder.store.claim_version(version, event.changed_by, event.occurred_at, session):
@@ -94,8 +108,9 @@ def build_directory_router(
             await in_transaction(client, write)
         except _Overtaken:
             DIRECTORY_CHANGES.labels("conflict").inc()
-            raise HTTPException(status.HTTP_409_CONFLICT,
-                                "the directory changed while this request ran: read it again and retry") from None
+            raise HTTPException(
+                status.HTTP_409_CONFLICT, "the directory changed while this request ran: read it again and retry"
+            ) from None
         outbox.wake()
         holder.replace(event.version, after)
         DIRECTORY_CHANGES.labels("applied").inc()
@@ -113,8 +128,10 @@ def build_directory_router(
         plan_ids = await plans.assigning(codes, limit=5)
         if plan_ids:
             DIRECTORY_CHANGES.labels("refused").inc()
-            raise HTTPException(status.HTTP_409_CONFLICT, f"{', '.join(codes)}: assigned work by plan(s) "
-                                f"{', '.join(plan_ids)}: amend or cancel them first")
+            raise HTTPException(
+                status.HTTP_409_CONFLICT,
+                f"{', '.join(codes)}: assigned work by plan(s) {', '.join(plan_ids)}: amend or cancel them first",
+            )
 
     @router.get("")
     async def read_directory(principal: IssuerOrOperator) -> dict[str, Any]:
@@ -139,8 +156,9 @@ def build_directory_router(
             raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
 
     @router.put("/agencies/{code}")
-    async def put_agency(code: Identifier, agency: Agency, operator: Operator,
-                         if_match: IfMatch = None) -> dict[str, Any]:
+    async def put_agency(
+        code: Identifier, agency: Agency, operator: Operator, if_match: IfMatch = None
+    ) -> dict[str, Any]:
         """Add an agency or change one (names, aliases, e-mail addresses, supervisor)."""
         _same_code(code, agency.code)
         return await change(lambda d: d.with_agency(agency), operator, if_match)

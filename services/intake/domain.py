@@ -153,7 +153,10 @@ def counts_from_receipt(submission: PlanSubmission) -> bool:
 
 
 def register_plan(
-    submission: PlanSubmission, directory: Directory, today: date, max_assignments: int,
+    submission: PlanSubmission,
+    directory: Directory,
+    today: date,
+    max_assignments: int,
     calendar: WorkingCalendar | None = None,
 ) -> tuple[dict[str, object], list[Event]]:
     """Resolve every agency the plan names; return the plan record and the events it causes. `today` is the day
@@ -178,9 +181,13 @@ def register_plan(
             problems.append({"where": f"assignments[{index}]", "problem": "no reporting deadline for this task"})
     ladder = submission.escalation_ladder
     if ladder is not None and not (ladder.given("acknowledgement") or ladder.given("report")):
-        problems.append({"where": "escalation_ladder",
-                         "problem": "gives neither acknowledgement nor report steps; leave it out to follow the "
-                         "deployment's ladder"})
+        problems.append(
+            {
+                "where": "escalation_ladder",
+                "problem": "gives neither acknowledgement nor report steps; leave it out to follow the "
+                "deployment's ladder",
+            }
+        )
     if problems:
         raise PlanRejected(problems)
 
@@ -194,8 +201,12 @@ def register_plan(
     deadlines_for: dict[str, list[ReportingDeadline]] = {}
     for index, item, codes in resolved:
         if not codes:
-            problems.append({"where": f"assignments[{index}].agency",
-                             "problem": f"{item.agency!r} names a group with no members in the directory"})
+            problems.append(
+                {
+                    "where": f"assignments[{index}].agency",
+                    "problem": f"{item.agency!r} names a group with no members in the directory",
+                }
+            )
     if problems:
         raise PlanRejected(problems)
     for _, item, codes in resolved:

@@ -43,8 +43,11 @@ _UPLOAD_OR_JSON: dict[str, Any] = {
         "required": True,
         "content": {
             "multipart/form-data": {
-                "schema": {"type": "object", "required": ["file"],
-                           "properties": {"file": {"type": "string", "format": "binary"}}}
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                }
             },
             "application/json": {"schema": {"$ref": "#/components/schemas/PlanSubmission"}},
             "text/plain": {"schema": {"type": "string"}},
@@ -173,8 +176,13 @@ def build_router(deps: IntakeDeps) -> APIRouter:
             log.info("plan submitted again unchanged")
             return {"plan_id": record["_id"], "status": "unchanged", "assignments": _public_assignments(record)}
         deps.outbox.wake()
-        log.info("plan amended", created=len(amendment.created), cancelled=len(amendment.cancelled),
-                 deadlines_changed=len(amendment.deadlines_changed), tasks_changed=len(amendment.tasks_changed))
+        log.info(
+            "plan amended",
+            created=len(amendment.created),
+            cancelled=len(amendment.cancelled),
+            deadlines_changed=len(amendment.deadlines_changed),
+            tasks_changed=len(amendment.tasks_changed),
+        )
         return {
             "plan_id": record["_id"],
             "status": "amended",
@@ -201,8 +209,14 @@ def build_router(deps: IntakeDeps) -> APIRouter:
             name = "plan.json" if "json" in request.headers.get("content-type", "") else "plan.txt"
         today = deps.clock.now().astimezone(VIETNAM).date()
         try:
-            document = parse_document(data, name, deps.directory, today, max_bytes=deps.max_document_bytes,
-                                      default_reporting=deps.default_reporting)
+            document = parse_document(
+                data,
+                name,
+                deps.directory,
+                today,
+                max_bytes=deps.max_document_bytes,
+                default_reporting=deps.default_reporting,
+            )
         except DocumentError as exc:
             raise _document_refused(exc) from exc
         DOCUMENTS_READ.labels("previewed").inc()
@@ -223,9 +237,14 @@ def build_router(deps: IntakeDeps) -> APIRouter:
         today = deps.clock.now().astimezone(VIETNAM).date()
         skipped: list[dict[str, str]] = []
         try:
-            document = parse_document(data, file.filename or "", deps.directory, today,
-                                      default_reporting=deps.default_reporting,
-                                      max_bytes=deps.max_document_bytes)
+            document = parse_document(
+                data,
+                file.filename or "",
+                deps.directory,
+                today,
+                default_reporting=deps.default_reporting,
+                max_bytes=deps.max_document_bytes,
+            )
             if isinstance(document, PlanSubmission):
                 submission = document
             else:

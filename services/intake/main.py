@@ -32,13 +32,27 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     clock = clock or SystemClock()
     runtime = ServiceRuntime(SERVICE, settings, queue=None)
     # DeadlineExtended: a corrected plan that moves a deadline publishes one, as an issuer's approval would.
-    document_publications(runtime.broker, [
-        PlanRegistered, AssignmentCreated, AssignmentCancelled, AssignmentRevised, DeadlineExtended, DirectoryUpdated,
-    ])
+    document_publications(
+        runtime.broker,
+        [
+            PlanRegistered,
+            AssignmentCreated,
+            AssignmentCancelled,
+            AssignmentRevised,
+            DeadlineExtended,
+            DirectoryUpdated,
+        ],
+    )
     plans = PlanRepository(runtime.db)
     directories = DirectoryHolder(DirectoryStore(runtime.db), Directory.load(settings.directory_path))
-    outbox = Outbox(runtime.db, runtime.publisher, SERVICE, clock, settings.outbox_poll_seconds,
-                    lease_seconds=settings.outbox_lease_seconds)
+    outbox = Outbox(
+        runtime.db,
+        runtime.publisher,
+        SERVICE,
+        clock,
+        settings.outbox_poll_seconds,
+        lease_seconds=settings.outbox_lease_seconds,
+    )
     deps = IntakeDeps(
         client=runtime.client,
         plans=plans,
@@ -57,9 +71,13 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         await outbox.ensure_indexes()
         await directories.start(str(settings.directory_path), clock.now())
 
-    lifespan = runtime.lifespan(prepare, lambda: {
-        "outbox-relay": outbox.run(), "directory-refresh": directories.follow(settings.directory_refresh_seconds),
-    })
+    lifespan = runtime.lifespan(
+        prepare,
+        lambda: {
+            "outbox-relay": outbox.run(),
+            "directory-refresh": directories.follow(settings.directory_refresh_seconds),
+        },
+    )
     app = FastAPI(title="dondoc intake", version="1", lifespan=lifespan)
     install(app, TokenVerifier(settings.operator_token, settings.auth_url, settings.auth_cache_seconds))
     app.state.runtime = runtime  # the contract generator reads the broker's channels from here

@@ -40,7 +40,11 @@ class _GatheredCollection:
         self.writes.append(InsertOne(document))
 
     async def update_one(
-        self, filter: dict[str, Any], update: dict[str, Any], upsert: bool = False, session: Any = None  # noqa: A002
+        self,
+        filter: dict[str, Any],
+        update: dict[str, Any],
+        upsert: bool = False,
+        session: Any = None,  # noqa: A002
     ) -> None:
         self.writes.append(UpdateOne(filter, update, upsert=upsert))
 
@@ -77,8 +81,10 @@ class ProjectionInBulk:
             await repository.mark_processed(event.event_id, event.event_type, event.occurred_at, None)  # type: ignore[arg-type]
             await projector._apply(event, None)  # noqa: SLF001 - the per-event logic, unchanged
         # The processed marks first: an event seen before fails the batch before anything else is written.
-        writes = sorted(((name, c.writes) for name, c in gathered.collections.items() if c.writes),
-                        key=lambda item: item[0] != self._processed)
+        writes = sorted(
+            ((name, c.writes) for name, c in gathered.collections.items() if c.writes),
+            key=lambda item: item[0] != self._processed,
+        )
 
         async def write(session: Any) -> None:
             for name, operations in writes:

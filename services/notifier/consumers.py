@@ -27,7 +27,11 @@ from shared.mongo import in_transaction
 log = structlog.get_logger()
 
 Handled = (
-    AssignmentCreated | AssignmentAcknowledged | ReportSubmitted | AssignmentCancelled | DeadlineExtended
+    AssignmentCreated
+    | AssignmentAcknowledged
+    | ReportSubmitted
+    | AssignmentCancelled
+    | DeadlineExtended
     | AssignmentRevised
 )
 
@@ -58,11 +62,17 @@ class PeriodProjector:
         if isinstance(event, AssignmentCreated):
             assignment = event.model_dump(mode="python")
             version = rules.calendar.version
-            items = [(domain.acknowledgement_id(event.assignment_id),
-                      domain.acknowledgement_window(assignment, rules.ladder, version))]
+            items = [
+                (
+                    domain.acknowledgement_id(event.assignment_id),
+                    domain.acknowledgement_window(assignment, rules.ladder, version),
+                )
+            ]
             items += [
-                (domain.period_id(event.assignment_id, d["period"]),
-                 domain.report_period(assignment, d, rules.ladder, version))
+                (
+                    domain.period_id(event.assignment_id, d["period"]),
+                    domain.report_period(assignment, d, rules.ladder, version),
+                )
                 for d in assignment["deadlines"]
             ]
             for item_id, record in items:
@@ -95,8 +105,12 @@ class PeriodProjector:
             # The new deadline overtook the assignment it moves: retry, bounded by the delivery limit.
             raise TransientError(f"deadline extended for period {item_id}, which is not known yet")
         changed = {**period, "due_at": event.due_at, "wording": event.wording or period.get("wording", "")}
-        fields: dict[str, Any] = {"due_at": event.due_at, "wording": changed["wording"],
-                                  "previous_due_at": period.get("due_at"), "extended_at": event.occurred_at}
+        fields: dict[str, Any] = {
+            "due_at": event.due_at,
+            "wording": changed["wording"],
+            "previous_due_at": period.get("due_at"),
+            "extended_at": event.occurred_at,
+        }
         if period.get("state") == domain.OPEN:
             skipped, first = opening_state(changed, event.occurred_at, self._rules.calendar, self._rules.window)
             fields |= {"rev": period.get("rev", 0) + 1, "done": skipped, "next_check_at": first}

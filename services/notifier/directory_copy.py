@@ -24,6 +24,5 @@ class DirectoryFollower:
         if changed == 0:
             return Outcome.DUPLICATE
         await self._holder.refresh()
-        log.info("agency directory change applied", version=event.version, entries=changed,
-                 changed_by=event.changed_by)
+        log.info("agency directory change applied", version=event.version, entries=changed, changed_by=event.changed_by)
         return Outcome.PROCESSED

@@ -99,8 +99,9 @@ class EscalationScanner:
         silences = [from_row(row) for row in await self._repo.active_silences(now)]
         sent = await self._repo.sent_keys_of([p["_id"] for p in periods])
         decisions = [
-            decide(period, now, self._rules.calendar, self._rules.window, self._book.recipients_for(period), sent,
-                   silences)
+            decide(
+                period, now, self._rules.calendar, self._rules.window, self._book.recipients_for(period), sent, silences
+            )
             for period in periods
         ]
         return Run(now, decisions, self._digests(decisions, now))
@@ -119,10 +120,21 @@ class EscalationScanner:
             digest = messages.render_digest(names[address], messages.items_for(notices, periods, contacts, now))
             keys = sorted(n.key for n in notices)
             emails.append(
-                {"_id": stable_id(*keys), "to": address, "to_name": names[address], "subject": digest.subject,
-                 "text": digest.text, "html": digest.html, "notice_keys": keys,
-                 "period_ids": sorted({k.split("|", 1)[0] for k in keys}), "status": PENDING, "attempts": 0,
-                 "created_at": now, "next_attempt_at": now, "calendar_version": self._rules.calendar.version}
+                {
+                    "_id": stable_id(*keys),
+                    "to": address,
+                    "to_name": names[address],
+                    "subject": digest.subject,
+                    "text": digest.text,
+                    "html": digest.html,
+                    "notice_keys": keys,
+                    "period_ids": sorted({k.split("|", 1)[0] for k in keys}),
+                    "status": PENDING,
+                    "attempts": 0,
+                    "created_at": now,
+                    "next_attempt_at": now,
+                    "calendar_version": self._rules.calendar.version,
+                }
             )
         return emails
 
@@ -165,17 +177,25 @@ class EscalationScanner:
             for notice in decision.sends:
                 step = notice.occurrence.step
                 notices.append(
-                    {"_id": notice.key, "period_id": period["_id"], "rev": period.get("rev", 0),
-                     "occurrence": notice.occurrence.key, "step": step.name, "level": step.level,
-                     "address": notice.recipient.address, "role": notice.recipient.role,
-                     "copy": notice.recipient.copy, "email_id": email_of[notice.key], "queued_at": now,
-                     "calendar_version": self._rules.calendar.version}
+                    {
+                        "_id": notice.key,
+                        "period_id": period["_id"],
+                        "rev": period.get("rev", 0),
+                        "occurrence": notice.occurrence.key,
+                        "step": step.name,
+                        "level": step.level,
+                        "address": notice.recipient.address,
+                        "role": notice.recipient.role,
+                        "copy": notice.recipient.copy,
+                        "email_id": email_of[notice.key],
+                        "queued_at": now,
+                        "calendar_version": self._rules.calendar.version,
+                    }
                 )
             for mute in decision.muted:
                 muted.append(mute)
             events += self._events(decision, now)
-            update: dict[str, Any] = {"next_check_at": decision.next_check_at, "claimed_by": None,
-                                      "checked_at": now}
+            update: dict[str, Any] = {"next_check_at": decision.next_check_at, "claimed_by": None, "checked_at": now}
             if decision.done:
                 update["done"] = [*(period.get("done") or []), *decision.done]
             result = await repo.periods.update_one(
@@ -197,10 +217,17 @@ class EscalationScanner:
             notice, step = mute.notice, mute.notice.occurrence.step
             await repo.suppressions.update_one(
                 {"_id": notice.key},
-                {"$set": {"silence_id": mute.silence.id, "last_muted_at": now},
-                 "$setOnInsert": {"period_id": notice.key.split("|", 1)[0], "address": notice.recipient.address,
-                                  "step": step.name, "level": step.level, "first_muted_at": now,
-                                  "released_at": None}},
+                {
+                    "$set": {"silence_id": mute.silence.id, "last_muted_at": now},
+                    "$setOnInsert": {
+                        "period_id": notice.key.split("|", 1)[0],
+                        "address": notice.recipient.address,
+                        "step": step.name,
+                        "level": step.level,
+                        "first_muted_at": now,
+                        "released_at": None,
+                    },
+                },
                 upsert=True,
                 session=session,
             )
@@ -221,12 +248,20 @@ class EscalationScanner:
             events.append(
                 EscalationSent(
                     event_id=stable_id(period["_id"], str(period.get("rev", 0)), key, *recipients),
-                    correlation_id=period["plan_id"], agency=AgencyRef.model_validate(period["agency"]),
-                    occurred_at=now, assignment_id=period["assignment_id"], plan_id=period["plan_id"],
-                    period=period.get("period"), step=occurrence.step.name, recipients=recipients,
+                    correlation_id=period["plan_id"],
+                    agency=AgencyRef.model_validate(period["agency"]),
+                    occurred_at=now,
+                    assignment_id=period["assignment_id"],
+                    plan_id=period["plan_id"],
+                    period=period.get("period"),
+                    step=occurrence.step.name,
+                    recipients=recipients,
                     overdue_by_seconds=max(0, int((now - due_at).total_seconds())) if due_at else 0,
-                    level=occurrence.step.level, track=period["track"], occurrence=occurrence.number,
-                    due_at=due_at, calendar_version=self._rules.calendar.version,
+                    level=occurrence.step.level,
+                    track=period["track"],
+                    occurrence=occurrence.number,
+                    due_at=due_at,
+                    calendar_version=self._rules.calendar.version,
                     ladder_version=period.get("ladder_version", ""),
                 )
             )

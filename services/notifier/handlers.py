@@ -41,13 +41,20 @@ def build_router(
         return {
             "at": moment,
             "emails": [
-                {"to": e["to"], "to_name": e["to_name"], "subject": e["subject"], "text": e["text"],
-                 "periods": e["period_ids"], "notices": e["notice_keys"]}
+                {
+                    "to": e["to"],
+                    "to_name": e["to_name"],
+                    "subject": e["subject"],
+                    "text": e["text"],
+                    "periods": e["period_ids"],
+                    "notices": e["notice_keys"],
+                }
                 for e in run.emails
             ],
             "suppressed": [
                 {"notice": m.notice.key, "silence_id": m.silence.id, "until": m.silence.ends_at}
-                for d in run.decisions for m in d.muted
+                for d in run.decisions
+                for m in d.muted
             ],
             "deferred_to_window": [d.period["_id"] for d in run.decisions if d.outside_window],
         }
@@ -59,8 +66,12 @@ def build_router(
         when, and from which version to which. Periods following their plan's own ladder keep it unless
         `include_plan_overrides` is true."""
         result = await reapplier(request or ReapplyRequest(), operator.code, clock.now())
-        return {"change_id": result.change_id, "ladder_version": result.ladder_version,
-                "changed": result.changed, "conflicts": result.conflicts}
+        return {
+            "change_id": result.change_id,
+            "ladder_version": result.ladder_version,
+            "changed": result.changed,
+            "conflicts": result.conflicts,
+        }
 
     @router.get("/assignments/{assignment_id}/periods")
     async def periods(assignment_id: Identifier, operator: Operator) -> dict[str, Any]:
@@ -76,9 +87,7 @@ def build_router(
     ) -> dict[str, Any]:
         """The e-mail outbox, newest first: `?status=failed` lists what was given up (and why)."""
         query = {"status": status} if status else {}
-        rows = await repository.emails.find(query, {"html": 0, "text": 0}).sort("created_at", -1).limit(
-            limit
-        ).to_list()
+        rows = await repository.emails.find(query, {"html": 0, "text": 0}).sort("created_at", -1).limit(limit).to_list()
         return {"emails": [_public(r, "email_id") for r in rows]}
 
     @router.post("/silences", status_code=201)

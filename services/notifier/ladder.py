@@ -23,8 +23,22 @@ from shared.ladder import (
 )
 
 __all__ = [
-    "Ask", "Ladder", "LadderError", "LadderSpec", "Offset", "Repeat", "Role", "Step", "StepRule", "Track", "Unit",
-    "LadderSource", "TrackLadder", "for_track", "snapshot", "from_snapshot",
+    "Ask",
+    "Ladder",
+    "LadderError",
+    "LadderSpec",
+    "Offset",
+    "Repeat",
+    "Role",
+    "Step",
+    "StepRule",
+    "Track",
+    "Unit",
+    "LadderSource",
+    "TrackLadder",
+    "for_track",
+    "snapshot",
+    "from_snapshot",
 ]
 
 LadderSource = Literal["deployment", "plan"]

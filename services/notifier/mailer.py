@@ -28,9 +28,7 @@ from shared.clock import Clock, as_utc
 
 log = structlog.get_logger()
 
-EMAILS = Counter(
-    "dondoc_emails_sent_total", "E-mail sending attempts, by result (sent, retried, failed).", ["result"]
-)
+EMAILS = Counter("dondoc_emails_sent_total", "E-mail sending attempts, by result (sent, retried, failed).", ["result"])
 EMAILS_QUEUED = Gauge("dondoc_emails_queued", "E-mails waiting to be sent.")
 
 
@@ -151,8 +149,15 @@ class Mailer:
         else:
             fields["next_attempt_at"] = retry_at(now, attempts, self._settings, self._window)
         EMAILS.labels("failed" if final else "retried").inc()
-        log.warning("e-mail not sent", email_id=row["_id"], attempts=attempts, code=code, permanent=permanent,
-                    final=final, error=repr(exc))
+        log.warning(
+            "e-mail not sent",
+            email_id=row["_id"],
+            attempts=attempts,
+            code=code,
+            permanent=permanent,
+            final=final,
+            error=repr(exc),
+        )
         await self._repo.finish_email(row["_id"], token, fields)
 
     async def run(self, poll_seconds: float = 2.0) -> None:

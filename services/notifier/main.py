@@ -39,15 +39,29 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     repository = NotifierRepository(runtime.db)
     directories = DirectoryHolder(DirectoryStore(runtime.db), Directory.load(settings.directory_path))
     follow_directory = DirectoryFollower(directories)
-    outbox = Outbox(runtime.db, runtime.publisher, SERVICE, clock, settings.outbox_poll_seconds,
-                    lease_seconds=settings.outbox_lease_seconds)
+    outbox = Outbox(
+        runtime.db,
+        runtime.publisher,
+        SERVICE,
+        clock,
+        settings.outbox_poll_seconds,
+        lease_seconds=settings.outbox_lease_seconds,
+    )
     calendar = load_calendar(settings.calendar_overrides_path)
     window = SendingWindow.parse(settings.sending_window, calendar)
     mailer = Mailer(repository, settings, clock, window)
     rules = Rules(Ladder.load(settings.ladder_path), calendar, window)
     scanner = EscalationScanner(
-        runtime.client, repository, Addressbook(directories, settings.contact), outbox,
-        mailer, clock, rules, settings.scan_interval_seconds, settings.scan_batch_size, settings.scan_lease_seconds,
+        runtime.client,
+        repository,
+        Addressbook(directories, settings.contact),
+        outbox,
+        mailer,
+        clock,
+        rules,
+        settings.scan_interval_seconds,
+        settings.scan_batch_size,
+        settings.scan_lease_seconds,
     )
     subscribe(
         runtime.broker,
@@ -69,8 +83,13 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         await directories.start(str(settings.directory_path), clock.now())
 
     lifespan = runtime.lifespan(
-        prepare, lambda: {"outbox-relay": outbox.run(), "mailer": mailer.run(), "escalation-scan": scanner.run(),
-                          "directory-refresh": directories.follow(settings.directory_refresh_seconds)}
+        prepare,
+        lambda: {
+            "outbox-relay": outbox.run(),
+            "mailer": mailer.run(),
+            "escalation-scan": scanner.run(),
+            "directory-refresh": directories.follow(settings.directory_refresh_seconds),
+        },
     )
     app = FastAPI(title="dondoc notifier", version="1", lifespan=lifespan)
     install(app, TokenVerifier(settings.operator_token, settings.auth_url, settings.auth_cache_seconds))

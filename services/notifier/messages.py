@@ -81,7 +81,8 @@ def items_for(notices: list[Notice], periods: dict[str, dict], contacts: dict[st
         period_id = notice.key.split("|", 1)[0]
         current = best.get(period_id)
         if current is None or (notice.occurrence.step.level, notice.occurrence.at) > (
-            current.occurrence.step.level, current.occurrence.at
+            current.occurrence.step.level,
+            current.occurrence.at,
         ):
             best[period_id] = notice
     items = []
@@ -90,12 +91,23 @@ def items_for(notices: list[Notice], periods: dict[str, dict], contacts: dict[st
         step = notice.occurrence.step
         items.append(
             Item(
-                period_id=period_id, plan_id=period["plan_id"], plan_number=period["plan_number"],
-                plan_title=period["plan_title"], task=period.get("task", ""), agency_name=period["agency"]["name"],
-                track=period["track"], period=period.get("period"),
+                period_id=period_id,
+                plan_id=period["plan_id"],
+                plan_number=period["plan_number"],
+                plan_title=period["plan_title"],
+                task=period.get("task", ""),
+                agency_name=period["agency"]["name"],
+                track=period["track"],
+                period=period.get("period"),
                 anchor=as_utc(period["due_at"] if period["track"] == "report" else period["assigned_at"]),
-                wording=period.get("wording", ""), step=step.name, level=step.level, ask=step.ask,
-                role=notice.recipient.role, copy=notice.recipient.copy, contact=contacts.get(period_id, ""), now=now,
+                wording=period.get("wording", ""),
+                step=step.name,
+                level=step.level,
+                ask=step.ask,
+                role=notice.recipient.role,
+                copy=notice.recipient.copy,
+                contact=contacts.get(period_id, ""),
+                now=now,
             )
         )
     return items
@@ -172,5 +184,5 @@ def render_digest(recipient_name: str, items: list[Item]) -> Digest:
         page.append("</ol>")
     text += ["", *closing]
     page += [f"<p>{html.escape(line)}</p>" for line in closing]
-    body = "<!DOCTYPE html><html lang=\"vi\"><meta charset=\"utf-8\"><body>" + "\n".join(page) + "</body></html>"
+    body = '<!DOCTYPE html><html lang="vi"><meta charset="utf-8"><body>' + "\n".join(page) + "</body></html>"
     return Digest(_subject(items), "\n".join(text) + "\n", body + "\n")

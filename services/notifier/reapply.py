@@ -34,8 +34,9 @@ class ReapplyRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     plan_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$", description="only this plan's")
-    agency: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$",
-                               description="only periods of the agency with this code")
+    agency: str | None = Field(
+        default=None, pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$", description="only periods of the agency with this code"
+    )
     include_plan_overrides: bool = Field(
         default=False, description="also replace the ladder of periods that follow their plan's own ladder"
     )
@@ -82,23 +83,38 @@ class LadderReapplier:
             done, lost = await self._apply(page, query, request, change_id, by, now)
             changed += done
             conflicts += lost
-        log.info("ladder reapplied", change_id=change_id, ladder_version=version, changed=changed,
-                 conflicts=conflicts, by=by, plan_id=request.plan_id, agency=request.agency,
-                 include_plan_overrides=request.include_plan_overrides)
+        log.info(
+            "ladder reapplied",
+            change_id=change_id,
+            ladder_version=version,
+            changed=changed,
+            conflicts=conflicts,
+            by=by,
+            plan_id=request.plan_id,
+            agency=request.agency,
+            include_plan_overrides=request.include_plan_overrides,
+        )
         return ReapplyResult(change_id, version, changed, conflicts)
 
     async def _apply(
-        self, page: list[dict[str, Any]], query: dict[str, Any], request: ReapplyRequest, change_id: str, by: str,
+        self,
+        page: list[dict[str, Any]],
+        query: dict[str, Any],
+        request: ReapplyRequest,
+        change_id: str,
+        by: str,
         now: datetime,
     ) -> tuple[int, int]:
         changed = 0
         for _ in range(ATTEMPTS):
-            changed += await self._repo.replace_ladders([self._change(p, change_id, by, request.reason, now)
-                                                         for p in page])
+            changed += await self._repo.replace_ladders(
+                [self._change(p, change_id, by, request.reason, now) for p in page]
+            )
             # Those that changed since they were read: read again (if still selected) and try once more.
             ids = [p["_id"] for p in page]
-            page = await self._repo.open_page({**query, "_id": {"$in": ids}, "ladder_change_id": {"$ne": change_id}},
-                                              None, len(ids))
+            page = await self._repo.open_page(
+                {**query, "_id": {"$in": ids}, "ladder_change_id": {"$ne": change_id}}, None, len(ids)
+            )
             if not page:
                 return changed, 0
         return changed, len(page)
@@ -110,16 +126,34 @@ class LadderReapplier:
         ladder = deployment_track(rules.ladder, period["track"])
         done, next_check_at = reapplied_state(period, ladder.steps, now, rules.calendar, rules.window)
         # Written only if nothing moved since the read: a scan's claim or write, a report, an extension.
-        unchanged = {"_id": period["_id"], "state": OPEN, "rev": period.get("rev", 0),
-                     "ladder_version": period.get("ladder_version"), "done": period.get("done"),
-                     "claimed_by": period.get("claimed_by")}
-        record = {"change_id": change_id, "at": now, "by": by, "reason": reason,
-                  "from_version": period.get("ladder_version"),
-                  "from_source": period.get("ladder_source", "deployment"),
-                  "to_version": ladder.version, "to_source": ladder.source}
+        unchanged = {
+            "_id": period["_id"],
+            "state": OPEN,
+            "rev": period.get("rev", 0),
+            "ladder_version": period.get("ladder_version"),
+            "done": period.get("done"),
+            "claimed_by": period.get("claimed_by"),
+        }
+        record = {
+            "change_id": change_id,
+            "at": now,
+            "by": by,
+            "reason": reason,
+            "from_version": period.get("ladder_version"),
+            "from_source": period.get("ladder_source", "deployment"),
+            "to_version": ladder.version,
+            "to_source": ladder.source,
+        }
         # Clearing the claim makes a scan still holding this period drop its whole batch (its write checks
         # the claim), so nothing is decided on the old ladder after this change.
-        update = {"$set": {**ladder.fields(), "done": done, "next_check_at": next_check_at, "claimed_by": None,
-                           "ladder_change_id": change_id},
-                  "$push": {"ladder_changes": record}}
+        update = {
+            "$set": {
+                **ladder.fields(),
+                "done": done,
+                "next_check_at": next_check_at,
+                "claimed_by": None,
+                "ladder_change_id": change_id,
+            },
+            "$push": {"ladder_changes": record},
+        }
         return unchanged, update

@@ -50,8 +50,12 @@ class Addressbook:
                 for role in roles:
                     agency = chain.get(role)
                     if agency is None:
-                        log.warning("no one in the directory for this role", role=role, step=step.name,
-                                    agency=period["agency"]["code"])
+                        log.warning(
+                            "no one in the directory for this role",
+                            role=role,
+                            step=step.name,
+                            agency=period["agency"]["code"],
+                        )
                         continue
                     for address in agency.emails:
                         # One address, one notice: asked ("to") wins over informed ("cc").

@@ -85,14 +85,15 @@ class NotifierRepository:
             return True
         return await self.periods.count_documents({"assignment_id": assignment_id}, limit=1, session=session) > 0
 
-    async def revise_task(
-        self, assignment_id: str, task: str, plan_version: int, session: AsyncClientSession
-    ) -> bool:
+    async def revise_task(self, assignment_id: str, task: str, plan_version: int, session: AsyncClientSession) -> bool:
         """Put a reworded task on the assignment's open items, unless a later revision is already there.
         False when nothing of the assignment is known yet."""
         await self.periods.update_many(
-            {"assignment_id": assignment_id, "state": OPEN,
-             "$or": [{"task_revision": {"$exists": False}}, {"task_revision": {"$lt": plan_version}}]},
+            {
+                "assignment_id": assignment_id,
+                "state": OPEN,
+                "$or": [{"task_revision": {"$exists": False}}, {"task_revision": {"$lt": plan_version}}],
+            },
             {"$set": {"task": task, "task_revision": plan_version}},
             session=session,
         )
@@ -170,9 +171,9 @@ class NotifierRepository:
 
     async def claim_emails(self, now: datetime, limit: int, lease: timedelta) -> tuple[str, list[dict[str, Any]]]:
         claimable = {"status": PENDING, "next_attempt_at": {"$lte": now}}
-        candidates = await self.emails.find(claimable, {"_id": 1}).sort("next_attempt_at", ASCENDING).limit(
-            limit
-        ).to_list()
+        candidates = (
+            await self.emails.find(claimable, {"_id": 1}).sort("next_attempt_at", ASCENDING).limit(limit).to_list()
+        )
         token = uuid.uuid4().hex
         if not candidates:
             return token, []

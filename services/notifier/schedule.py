@@ -91,9 +91,7 @@ class Occurrence:
         return f"{self.step.name}#{self.number}"
 
 
-def schedule(
-    steps: list[Step], anchor: datetime, calendar: WorkingCalendar, window: SendingWindow
-) -> list[Occurrence]:
+def schedule(steps: list[Step], anchor: datetime, calendar: WorkingCalendar, window: SendingWindow) -> list[Occurrence]:
     """Every occurrence of `steps` from `anchor` (the assignment or the deadline), in sending order."""
     found: list[Occurrence] = []
     for step in steps:

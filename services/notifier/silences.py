@@ -20,7 +20,8 @@ class SilenceRequest(BaseModel):
 
     plan_id: str | None = Field(default=None, max_length=128, description="mute notices about this plan")
     agency: str | None = Field(
-        default=None, pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$",
+        default=None,
+        pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$",
         description="mute notices about this agency, or addressed to it",
     )
     level: int | None = Field(default=None, ge=0, le=9, description="mute this ladder level (0 = notices to agencies)")
@@ -44,6 +45,10 @@ def new_row(request: SilenceRequest, now: datetime) -> dict[str, Any]:
 
 def from_row(row: dict[str, Any]) -> Silence:
     return Silence(
-        id=row["_id"], starts_at=row["starts_at"], ends_at=row["ends_at"], plan_id=row.get("plan_id"),
-        agency=row.get("agency"), level=row.get("level"),
+        id=row["_id"],
+        starts_at=row["starts_at"],
+        ends_at=row["ends_at"],
+        plan_id=row.get("plan_id"),
+        agency=row.get("agency"),
+        level=row.get("level"),
     )

@@ -36,8 +36,9 @@ log = structlog.get_logger()
 
 DUPLICATE_KEY = 11000
 
-FORBIDDEN = Counter("dondoc_forbidden_total", "Actions refused because the actor may not act on the object.",
-                    ["channel"])
+FORBIDDEN = Counter(
+    "dondoc_forbidden_total", "Actions refused because the actor may not act on the object.", ["channel"]
+)
 
 Channel = Literal["http", "amqp"]
 
@@ -96,9 +97,7 @@ class AssignmentActions:
             command.assignment_id, actor, event_id, lambda a, _: self._decide(command, a, event_id)
         )
 
-    async def decide_extension(
-        self, request_id: str, approve: bool, actor: Actor, reason: str = ""
-    ) -> ActionResult:
+    async def decide_extension(self, request_id: str, approve: bool, actor: Actor, reason: str = "") -> ActionResult:
         """The issuer (or an operator) approves or refuses an agency's extension request."""
         request = await self._repo.extensions.find_one({"_id": request_id})
         if request is None:
@@ -115,30 +114,54 @@ class AssignmentActions:
             agency = AgencyRef.model_validate(assignment["agency"])
             now = self._clock.now()
             common = {
-                "event_id": event_id, "correlation_id": assignment["plan_id"], "occurred_at": now,
-                "agency": agency, "request_id": request_id, "assignment_id": assignment["_id"],
-                "plan_id": assignment["plan_id"], "period": request["period"],
+                "event_id": event_id,
+                "correlation_id": assignment["plan_id"],
+                "occurred_at": now,
+                "agency": agency,
+                "request_id": request_id,
+                "assignment_id": assignment["_id"],
+                "plan_id": assignment["plan_id"],
+                "period": request["period"],
             }
-            extension_update = {"status": "approved" if approve else "refused", "decided_at": now,
-                                "decided_by": actor.code, "decision_reason": reason}
+            extension_update = {
+                "status": "approved" if approve else "refused",
+                "decided_at": now,
+                "decided_by": actor.code,
+                "decision_reason": reason,
+            }
             if not approve:
                 return {}, ExtensionRefused(**common, reason=reason), extension_update
             previous = as_utc(assignment["periods"][request["period"]]["due_at"])
-            event = DeadlineExtended(**common, previous_due_at=previous, due_at=request["requested_due_at"],
-                                     wording=reason)
+            event = DeadlineExtended(
+                **common, previous_due_at=previous, due_at=request["requested_due_at"], wording=reason
+            )
             period = f"periods.{request['period']}"
             update = {
                 "$set": {f"{period}.due_at": event.due_at},
-                "$push": {f"{period}.extensions": {"request_id": request_id, "from": previous, "to": event.due_at,
-                                                   "approved_by": actor.code, "at": now}},
+                "$push": {
+                    f"{period}.extensions": {
+                        "request_id": request_id,
+                        "from": previous,
+                        "to": event.due_at,
+                        "approved_by": actor.code,
+                        "at": now,
+                    }
+                },
             }
             return update, event, extension_update
 
-        return await self._transact(request["assignment_id"], actor, event_id, decide, check_owner=False,
-                                    extension_id=request_id)
+        return await self._transact(
+            request["assignment_id"], actor, event_id, decide, check_owner=False, extension_id=request_id
+        )
 
     async def _transact(
-        self, assignment_id: str, actor: Actor, event_id: str, decide: Any, *, check_owner: bool = True,
+        self,
+        assignment_id: str,
+        actor: Actor,
+        event_id: str,
+        decide: Any,
+        *,
+        check_owner: bool = True,
         extension_id: str | None = None,
     ) -> ActionResult:
         repo = self._repo
@@ -207,8 +230,13 @@ class AssignmentActions:
         now = now or self._clock.now()
         agency = AgencyRef.model_validate(assignment["agency"])
         common: dict[str, Any] = {
-            "event_id": event_id, "correlation_id": assignment["plan_id"], "actor": agency, "agency": agency,
-            "occurred_at": now, "assignment_id": assignment["_id"], "plan_id": assignment["plan_id"],
+            "event_id": event_id,
+            "correlation_id": assignment["plan_id"],
+            "actor": agency,
+            "agency": agency,
+            "occurred_at": now,
+            "assignment_id": assignment["_id"],
+            "plan_id": assignment["plan_id"],
         }
         if isinstance(command, AcknowledgeAssignment):
             state = domain.acknowledge(assignment)
@@ -220,20 +248,46 @@ class AssignmentActions:
             return {"$set": {"state": state, "progress": command.percent, "progress_note": command.note}}, event, None
         if isinstance(command, SubmitReport):
             result = domain.submit_report(assignment, command.period, now)
-            event = ReportSubmitted(**common, period=command.period, submitted_at=now, due_at=result.due_at,
-                                    late_by_seconds=result.late_by_seconds, revision=result.revision)
-            report = {"event_id": event_id, "submitted_at": now, "late_by_seconds": result.late_by_seconds,
-                      "revision": result.revision, "note": command.note,
-                      "deliverables": [d.model_dump() for d in command.deliverables]}
+            event = ReportSubmitted(
+                **common,
+                period=command.period,
+                submitted_at=now,
+                due_at=result.due_at,
+                late_by_seconds=result.late_by_seconds,
+                revision=result.revision,
+            )
+            report = {
+                "event_id": event_id,
+                "submitted_at": now,
+                "late_by_seconds": result.late_by_seconds,
+                "revision": result.revision,
+                "note": command.note,
+                "deliverables": [d.model_dump() for d in command.deliverables],
+            }
             update = {"$set": {"state": result.state}, "$push": {f"periods.{command.period}.reports": report}}
             return update, event, None
         if isinstance(command, RequestExtension):
             current = domain.request_extension(assignment, command.period, command.requested_due_at)
-            event = ExtensionRequested(**common, request_id=event_id, period=command.period, current_due_at=current,
-                                       requested_due_at=command.requested_due_at, reason=command.reason)
-            extension = {"_id": event_id, "assignment_id": assignment["_id"], "plan_id": assignment["plan_id"],
-                         "agency": assignment["agency"], "issuer": assignment["issuer"], "period": command.period,
-                         "current_due_at": current, "requested_due_at": command.requested_due_at,
-                         "reason": command.reason, "status": "pending", "requested_at": now}
+            event = ExtensionRequested(
+                **common,
+                request_id=event_id,
+                period=command.period,
+                current_due_at=current,
+                requested_due_at=command.requested_due_at,
+                reason=command.reason,
+            )
+            extension = {
+                "_id": event_id,
+                "assignment_id": assignment["_id"],
+                "plan_id": assignment["plan_id"],
+                "agency": assignment["agency"],
+                "issuer": assignment["issuer"],
+                "period": command.period,
+                "current_due_at": current,
+                "requested_due_at": command.requested_due_at,
+                "reason": command.reason,
+                "status": "pending",
+                "requested_at": now,
+            }
             return {}, event, extension
         raise Refused(f"unsupported command {command.command_type}")

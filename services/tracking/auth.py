@@ -30,8 +30,15 @@ class TokenStore:
         digest = hash_token(token)
         token_id = digest[:16]
         await self._tokens.insert_one(
-            {"_id": digest, "token_id": token_id, "subject": subject, "role": role, "label": label,
-             "issued_at": at, "revoked_at": None}
+            {
+                "_id": digest,
+                "token_id": token_id,
+                "subject": subject,
+                "role": role,
+                "label": label,
+                "issued_at": at,
+                "revoked_at": None,
+            }
         )
         return token_id, token
 
@@ -40,15 +47,21 @@ class TokenStore:
         digest = hash_token(token)
         await self._tokens.update_one(
             {"_id": digest},
-            {"$setOnInsert": {"token_id": digest[:16], "subject": subject, "role": role, "label": "configured",
-                              "issued_at": at, "revoked_at": None}},
+            {
+                "$setOnInsert": {
+                    "token_id": digest[:16],
+                    "subject": subject,
+                    "role": role,
+                    "label": "configured",
+                    "issued_at": at,
+                    "revoked_at": None,
+                }
+            },
             upsert=True,
         )
 
     async def revoke(self, token_id: str, at: datetime) -> bool:
-        result = await self._tokens.update_one(
-            {"token_id": token_id, "revoked_at": None}, {"$set": {"revoked_at": at}}
-        )
+        result = await self._tokens.update_one({"token_id": token_id, "revoked_at": None}, {"$set": {"revoked_at": at}})
         return result.modified_count == 1
 
     async def list(self, subject: str | None = None) -> list[dict[str, Any]]:

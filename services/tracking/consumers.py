@@ -99,8 +99,7 @@ class EventRecorder:
                     raise TransientError(NOT_YET)
             elif isinstance(event, AssignmentRevised):
                 # A corrected plan reworded the task: served from now on; the audit row keeps the old wording.
-                if not await self._repository.revise_task(event.assignment_id, event.task, event.plan_version,
-                                                          session):
+                if not await self._repository.revise_task(event.assignment_id, event.task, event.plan_version, session):
                     raise TransientError(NOT_YET)
 
         try:
@@ -255,7 +254,7 @@ async def _move(assignments: Any, changes: list[_Change]) -> int:
     modified = 0
     for version, group in by_version.items():
         for first in range(0, len(group), MOVE_CHUNK):
-            chunk = group[first:first + MOVE_CHUNK]
+            chunk = group[first : first + MOVE_CHUNK]
             result = await assignments.update_many(
                 {"_id": {"$in": [c.assignment_id for c in chunk]}, "version": version}, [{"$set": _per_document(chunk)}]
             )
@@ -293,7 +292,7 @@ ID_CHUNK = 100  # the stand-in compares each document with every id of an `$in`:
 async def _by_ids(collection: Any, ids: list[str], projection: dict[str, int] | None = None) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
     for first in range(0, len(ids), ID_CHUNK):
-        found += await collection.find({"_id": {"$in": ids[first:first + ID_CHUNK]}}, projection).to_list()
+        found += await collection.find({"_id": {"$in": ids[first : first + ID_CHUNK]}}, projection).to_list()
     return found
 
 

@@ -3,7 +3,6 @@
 """Tracking's HTTP routes: agencies acknowledge, report progress, submit reports and ask for more
 time; issuers decide extensions; anyone with a token reads status and history."""
 
-
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -46,8 +45,11 @@ _ERROR_STATUS = {
 # Identifiers are validated by pattern before they reach a query: never an object, never an operator.
 IdempotencyKey = Annotated[
     str | None,
-    Header(alias="Idempotency-Key", pattern=r"^[A-Za-z0-9_.:-]{1,128}$",
-           description="optional; a request repeated with the same key is applied once"),
+    Header(
+        alias="Idempotency-Key",
+        pattern=r"^[A-Za-z0-9_.:-]{1,128}$",
+        description="optional; a request repeated with the same key is applied once",
+    ),
 ]
 
 
@@ -111,8 +113,9 @@ def build_router(deps: TrackingDeps) -> APIRouter:
         try:
             return await deps.tokens.identify(authorization)
         except Unauthenticated as exc:
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, str(exc),
-                                headers={"WWW-Authenticate": "Bearer"}) from None
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED, str(exc), headers={"WWW-Authenticate": "Bearer"}
+            ) from None
 
     Caller = Annotated[Actor, Depends(caller)]
 
@@ -224,15 +227,21 @@ def build_router(deps: TrackingDeps) -> APIRouter:
     async def plan_status_csv(plan_id: Identifier, actor: Caller) -> Response:
         """The plan's status as CSV, one row per body, one column per period, totals at the bottom."""
         body = export.to_csv(await _status(plan_id, actor))
-        return Response(body, media_type="text/csv; charset=utf-8",
-                        headers={"Content-Disposition": f'attachment; filename="{plan_id}.csv"'})
+        return Response(
+            body,
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{plan_id}.csv"'},
+        )
 
     @router.get("/plans/{plan_id}/status.xlsx", tags=["queries"])
     async def plan_status_xlsx(plan_id: Identifier, actor: Caller) -> Response:
         """The plan's status as an Excel workbook laid out the way offices report it."""
         body = export.to_xlsx(await _status(plan_id, actor))
-        return Response(body, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                        headers={"Content-Disposition": f'attachment; filename="{plan_id}.xlsx"'})
+        return Response(
+            body,
+            media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            headers={"Content-Disposition": f'attachment; filename="{plan_id}.xlsx"'},
+        )
 
     @router.get("/agencies/{agency_code}/assignments", tags=["queries"])
     async def agency_assignments(

@@ -44,12 +44,24 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     runtime = ServiceRuntime(SERVICE, settings, queue=TRACKING_QUEUE, prefetch=settings.prefetch)
     document_publications(
         runtime.broker,
-        [AssignmentAcknowledged, ProgressReported, ReportSubmitted, ExtensionRequested, ExtensionRefused,
-         DeadlineExtended],
+        [
+            AssignmentAcknowledged,
+            ProgressReported,
+            ReportSubmitted,
+            ExtensionRequested,
+            ExtensionRefused,
+            DeadlineExtended,
+        ],
     )
     repository = TrackingRepository(runtime.db)
-    outbox = Outbox(runtime.db, runtime.publisher, SERVICE, clock, settings.outbox_poll_seconds,
-                    lease_seconds=settings.outbox_lease_seconds)
+    outbox = Outbox(
+        runtime.db,
+        runtime.publisher,
+        SERVICE,
+        clock,
+        settings.outbox_poll_seconds,
+        lease_seconds=settings.outbox_lease_seconds,
+    )
     actions = AssignmentActions(runtime.client, repository, outbox, clock)
     tokens = TokenStore(runtime.db)
     subscribe(
@@ -61,9 +73,11 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         description="Records every plan, assignment, report and escalation event in the audit trail, and "
         "applies agencies' commands (command.acknowledge|progress|report|extend.<kind>.<code>).",
         database_ready=lambda: ping(runtime.client),
-        batch_handler=[AssignmentsInBulk(repository),
-                       AcknowledgementsInBulk(repository, actions, settings.agency_user_prefix),
-                       AuditOnlyInBulk(repository)],
+        batch_handler=[
+            AssignmentsInBulk(repository),
+            AcknowledgementsInBulk(repository, actions, settings.agency_user_prefix),
+            AuditOnlyInBulk(repository),
+        ],
         batch_size=settings.prefetch,
     )
 

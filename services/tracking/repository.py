@@ -66,14 +66,14 @@ class TrackingRepository:
         )
         return result.matched_count == 1
 
-    async def revise_task(
-        self, assignment_id: str, task: str, plan_version: int, session: AsyncClientSession
-    ) -> bool:
+    async def revise_task(self, assignment_id: str, task: str, plan_version: int, session: AsyncClientSession) -> bool:
         """False when the assignment is not recorded yet. A revision older than the one applied changes nothing
         (corrections can arrive out of order); the history keeps every revision either way."""
         result = await self.assignments.update_one(
-            {"_id": assignment_id,
-             "$or": [{"task_revision": {"$exists": False}}, {"task_revision": {"$lt": plan_version}}]},
+            {
+                "_id": assignment_id,
+                "$or": [{"task_revision": {"$exists": False}}, {"task_revision": {"$lt": plan_version}}],
+            },
             {"$set": {"task": task, "task_revision": plan_version}, "$inc": {"version": 1}},
             session=session,
         )

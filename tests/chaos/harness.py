@@ -67,9 +67,15 @@ class Tally:
     def line(self) -> str:
         seconds = f"{time.monotonic() - self.started:.1f}"
         fields = {
-            "scenario": self.scenario, "published": self.published, "confirmed": self.confirmed,
-            "stored": self.stored, "lost": self.lost, "duplicated": self.duplicated,
-            "dead_lettered": self.dead_lettered, **self.extra, "seconds": seconds,
+            "scenario": self.scenario,
+            "published": self.published,
+            "confirmed": self.confirmed,
+            "stored": self.stored,
+            "lost": self.lost,
+            "duplicated": self.duplicated,
+            "dead_lettered": self.dead_lettered,
+            **self.extra,
+            "seconds": seconds,
         }
         return " ".join(f"{key}={value}" for key, value in fields.items())
 
@@ -111,8 +117,13 @@ class MailTally:
 
     def line(self) -> str:
         fields = {
-            "scenario": self.scenario, "queued": self.queued, "delivered": self.delivered, "lost": self.lost,
-            "duplicated": self.duplicated, "failed": self.failed, **self.extra,
+            "scenario": self.scenario,
+            "queued": self.queued,
+            "delivered": self.delivered,
+            "lost": self.lost,
+            "duplicated": self.duplicated,
+            "failed": self.failed,
+            **self.extra,
             "seconds": f"{time.monotonic() - self.started:.1f}",
         }
         return " ".join(f"{key}={value}" for key, value in fields.items())
@@ -145,9 +156,16 @@ def assignment_events(count: int, plan_id: str | None = None) -> list[Assignment
     due = datetime.now(UTC) + timedelta(days=30)
     return [
         AssignmentCreated(
-            correlation_id=plan_id, agency=UBND, actor=ISSUER, assignment_id=f"a{uuid.uuid4().hex[:16]}",
-            plan_id=plan_id, plan_number="3-KH/ĐU", plan_title="Kế hoạch thử", issuer=ISSUER,
-            task="Báo cáo kết quả", deadlines=[ReportingDeadline(period="2027-H1", due_at=due)],
+            correlation_id=plan_id,
+            agency=UBND,
+            actor=ISSUER,
+            assignment_id=f"a{uuid.uuid4().hex[:16]}",
+            plan_id=plan_id,
+            plan_number="3-KH/ĐU",
+            plan_title="Kế hoạch thử",
+            issuer=ISSUER,
+            task="Báo cáo kết quả",
+            deadlines=[ReportingDeadline(period="2027-H1", due_at=due)],
         )
         for _ in range(count)
     ]
@@ -171,9 +189,11 @@ async def tracking_records(mongo_url: str, database: str) -> tuple[Counter[str],
     """assignment.created rows in tracking's audit trail: how many per event_id and per assignment_id."""
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_url, serverSelectionTimeoutMS=5000)
     try:
-        rows = await client[database]["events"].find(
-            {"event_type": "assignment.created"}, {"_id": 1, "assignment_id": 1}
-        ).to_list()
+        rows = (
+            await client[database]["events"]
+            .find({"event_type": "assignment.created"}, {"_id": 1, "assignment_id": 1})
+            .to_list()
+        )
     finally:
         await client.close()
     return Counter(str(r["_id"]) for r in rows), Counter(str(r["assignment_id"]) for r in rows)
@@ -257,8 +277,11 @@ class Producer:
             self.attempts += 1
             try:
                 message = aio_pika.Message(
-                    item.body, message_id=item.message_id, delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                    content_type="application/json", headers=headers or {},
+                    item.body,
+                    message_id=item.message_id,
+                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                    content_type="application/json",
+                    headers=headers or {},
                 )
                 await self._exchange.publish(message, routing_key=item.routing_key, mandatory=True, timeout=10)
             except Exception as exc:  # noqa: BLE001 - broker gone, channel closed, confirm lost: send again
@@ -296,8 +319,13 @@ def spawn(
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:
         return subprocess.Popen(
-            argv, cwd=cwd, env={**os.environ, **(env or {})}, stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True,
+            argv,
+            cwd=cwd,
+            env={**os.environ, **(env or {})},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
 
 
@@ -416,6 +444,7 @@ class RabbitNode:
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             await asyncio.to_thread(process.wait, 30)
+
         # the VM may outlive the script for a moment; the node is gone when nothing in its group is left
         async def group_gone() -> bool:
             try:
@@ -450,8 +479,17 @@ class MongoStandIn:
     async def start(self, timeout: float = 60) -> None:
         executable = Path(sys.executable).with_name("secantusd-py")
         self.process = spawn(
-            [str(executable), "--host", "127.0.0.1", "--port", str(self.port), "--storage-path",
-             str(self.base / "data"), "--log-level", "WARNING"],
+            [
+                str(executable),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--storage-path",
+                str(self.base / "data"),
+                "--log-level",
+                "WARNING",
+            ],
             self.base / "secantusdb.log",
         )
 
@@ -481,7 +519,8 @@ class MailServer:
     is called on the server's event loop right after a message is taken, just before its 250 is written."""
 
     def __init__(
-        self, answer: Callable[[list[str]], str | None] | None = None,
+        self,
+        answer: Callable[[list[str]], str | None] | None = None,
         accepted: Callable[[str], None] | None = None,
     ) -> None:
         self.answer = answer

@@ -144,7 +144,8 @@ def carried_over(document: str, fresh: list[str]) -> tuple[list[str], str | None
     """The summary lines of scenarios not in `fresh`, from the document as it stands, and its "Last run"."""
     ran = {parse(line).get("scenario") for line in fresh}
     kept = [
-        line.strip() for line in document.splitlines()
+        line.strip()
+        for line in document.splitlines()
         if line.startswith("scenario=") and parse(line).get("scenario") not in ran
     ]
     # Figures the document itself had kept keep their own provenance, not that of the partial run in between.
@@ -156,9 +157,12 @@ def carried_over(document: str, fresh: list[str]) -> tuple[list[str], str | None
 
 def render(lines: list[str], when: datetime, kept: list[str] | None = None, previous: str | None = None) -> str:
     order = list(SCENARIOS)
-    every = sorted([*lines, *(kept or [])], key=lambda line: (
-        order.index(parse(line).get("scenario", "")) if parse(line).get("scenario") in order else len(order)
-    ))
+    every = sorted(
+        [*lines, *(kept or [])],
+        key=lambda line: (
+            order.index(parse(line).get("scenario", "")) if parse(line).get("scenario") in order else len(order)
+        ),
+    )
     rows = [parse(line) for line in every]
     messages = [row for row in rows if "published" in row]
     mails = [row for row in rows if "queued" in row]

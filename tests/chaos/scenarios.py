@@ -66,8 +66,13 @@ _ = IntakeSettings  # intake runs as a subprocess; its settings come from the en
 
 def tracking_app(amqp_url: str, mongo_url: str, database: str) -> Any:
     return create_tracking(
-        TrackingSettings(AMQP_URL=amqp_url, MONGO_URL=mongo_url, mongo_database=database, outbox_poll_seconds=0.2,
-                         status_metrics_seconds=3600)
+        TrackingSettings(
+            AMQP_URL=amqp_url,
+            MONGO_URL=mongo_url,
+            mongo_database=database,
+            outbox_poll_seconds=0.2,
+            status_metrics_seconds=3600,
+        )
     )
 
 
@@ -95,7 +100,12 @@ async def dead_letter_count(amqp_url: str) -> int:
 
 
 async def broker_restarts(
-    base: Path, mongo_url: str, database: str, events: int, per_second: float, faults: list[str],
+    base: Path,
+    mongo_url: str,
+    database: str,
+    events: int,
+    per_second: float,
+    faults: list[str],
     name: str = "broker_restarts",
 ) -> Tally:
     """The test's own RabbitMQ node is stopped and started (`stop`) or SIGKILLed and started (`kill`) while
@@ -166,8 +176,14 @@ async def consumer_kills(
     # a delivery of every message the consumer held, and the queue dead-letters at its delivery limit (20): with
     # the default 1,000 in flight, messages prefetched but never reached ran out of deliveries. 100 in flight
     # keeps what each crash costs within that budget; README, "Settings" (TRACKING_PREFETCH) says so.
-    env = {"AMQP_URL": amqp_url, "MONGO_URL": mongo_url, "TRACKING_MONGO_DATABASE": database,
-           "TRACKING_PREFETCH": "100", "CHAOS_RECORDS": str(records), "LOG_LEVEL": "warning"}
+    env = {
+        "AMQP_URL": amqp_url,
+        "MONGO_URL": mongo_url,
+        "TRACKING_MONGO_DATABASE": database,
+        "TRACKING_PREFETCH": "100",
+        "CHAOS_RECORDS": str(records),
+        "LOG_LEVEL": "warning",
+    }
     killed = 0
     while killed < kills:
         # Spread the kills over what is left: batches written concurrently make each incarnation overshoot.
@@ -316,8 +332,14 @@ async def database_kill(
 
 
 async def proxy_faults(
-    amqp_url: str, mongo_url: str, database: str, events: int, per_second: float,
-    latency: tuple[float, float], reset_every: tuple[float, float], seed: int = 6,
+    amqp_url: str,
+    mongo_url: str,
+    database: str,
+    events: int,
+    per_second: float,
+    latency: tuple[float, float],
+    reset_every: tuple[float, float],
+    seed: int = 6,
 ) -> Tally:
     """Services and producer reach the broker only through a fault proxy that delays every chunk and resets
     every connection at random intervals."""
@@ -360,9 +382,17 @@ async def queue_emails(repository: NotifierRepository, recipients: list[str]) ->
     """Rows in the notifier's `emails` collection, as its escalation scan queues them: due now, untried."""
     now = datetime.now(UTC)
     rows = [
-        {"_id": f"m{uuid.uuid4().hex[:20]}", "to": to, "to_name": "Chi bộ khu dân cư",
-         "subject": "[Đôn đốc] Báo cáo quá hạn", "text": "Kính gửi: Chi bộ khu dân cư,\nĐề nghị gửi báo cáo.\n",
-         "status": PENDING, "attempts": 0, "created_at": now, "next_attempt_at": now}
+        {
+            "_id": f"m{uuid.uuid4().hex[:20]}",
+            "to": to,
+            "to_name": "Chi bộ khu dân cư",
+            "subject": "[Đôn đốc] Báo cáo quá hạn",
+            "text": "Kính gửi: Chi bộ khu dân cư,\nĐề nghị gửi báo cáo.\n",
+            "status": PENDING,
+            "attempts": 0,
+            "created_at": now,
+            "next_attempt_at": now,
+        }
         for to in recipients
     ]
     await repository.emails.insert_many(rows)
@@ -383,7 +413,12 @@ def _count_emails(tally: MailTally, rows: list[dict[str, Any]], deliverable: set
 
 
 async def smtp_refusals(
-    mongo_url: str, database: str, emails: int, refusals: int, rejected: int, retry_base_seconds: float = 0.05,
+    mongo_url: str,
+    database: str,
+    emails: int,
+    refusals: int,
+    rejected: int,
+    retry_base_seconds: float = 0.05,
     seed: int = 7,
 ) -> MailTally:
     """The notifier's Mailer against an SMTP server that answers 421 to the first `refusals` attempts and
@@ -413,8 +448,11 @@ async def smtp_refusals(
         ids = await queue_emails(repository, recipients)
         with smtp_server(server) as port:
             settings = NotifierSettings(
-                smtp_port=port, smtp_timeout_seconds=5, mail_retry_base_seconds=retry_base_seconds,
-                mail_retry_max_seconds=max(1.0, retry_base_seconds), mail_batch_size=50,
+                smtp_port=port,
+                smtp_timeout_seconds=5,
+                mail_retry_base_seconds=retry_base_seconds,
+                mail_retry_max_seconds=max(1.0, retry_base_seconds),
+                mail_batch_size=50,
             )
             mailer = Mailer(repository, settings, SystemClock())
 
@@ -436,10 +474,14 @@ async def smtp_refusals(
     deliverable = {message_id(r["_id"], settings) for r in rows if r["to"] not in refused}
     _count_emails(tally, rows, deliverable, received)
     tally.extra.update(
-        refused_421=replies["421"], rejected_554=replies["554"],
+        refused_421=replies["421"],
+        rejected_554=replies["554"],
         sent_rows=sum(1 for r in rows if r["status"] == SENT and r["to"] not in refused),
-        failed_554_once=sum(1 for r in rows if r["status"] == FAILED and r["to"] in refused
-                            and r.get("last_code") == 554 and r["attempts"] == 1),
+        failed_554_once=sum(
+            1
+            for r in rows
+            if r["status"] == FAILED and r["to"] in refused and r.get("last_code") == 554 and r["attempts"] == 1
+        ),
         attempts=sum(r["attempts"] for r in rows),
     )
     if replies["421"] < refusals:
@@ -501,10 +543,17 @@ async def mailer_kills(
         ids = await queue_emails(repository, [f"chi-bo-{i}@hoa-an.example" for i in range(emails)])
         expected = {message_id(i, settings) for i in ids}
         with smtp_server(server) as port:
-            env = {"MONGO_URL": mongo_url, "NOTIFIER_MONGO_DATABASE": database, "NOTIFIER_SMTP_PORT": str(port),
-                   "NOTIFIER_SMTP_TIMEOUT_SECONDS": "5", "NOTIFIER_MAIL_LEASE_SECONDS": str(lease_seconds),
-                   "NOTIFIER_MAIL_RETRY_BASE_SECONDS": "0.05", "NOTIFIER_MAIL_BATCH_SIZE": "10",
-                   "CHAOS_POLL_SECONDS": "0.1", "LOG_LEVEL": "warning"}
+            env = {
+                "MONGO_URL": mongo_url,
+                "NOTIFIER_MONGO_DATABASE": database,
+                "NOTIFIER_SMTP_PORT": str(port),
+                "NOTIFIER_SMTP_TIMEOUT_SECONDS": "5",
+                "NOTIFIER_MAIL_LEASE_SECONDS": str(lease_seconds),
+                "NOTIFIER_MAIL_RETRY_BASE_SECONDS": "0.05",
+                "NOTIFIER_MAIL_BATCH_SIZE": "10",
+                "CHAOS_POLL_SECONDS": "0.1",
+                "LOG_LEVEL": "warning",
+            }
             killed = 0
             while killed < kills:
                 left = len(expected - server.snapshot()[0].keys())
@@ -559,7 +608,9 @@ CHAOS_OPERATOR_TOKEN = "chaos-operator-token"
 
 def plan_body(number: str) -> dict[str, Any]:
     return {
-        "issuer": "Đảng ủy phường", "number": number, "title": "Kế hoạch kiểm tra năm 2027",
+        "issuer": "Đảng ủy phường",
+        "number": number,
+        "title": "Kế hoạch kiểm tra năm 2027",
         "assignments": [
             {"agency": "Uỷ ban nhân dân phường", "task": "Rà soát các hộ kinh doanh."},
             {"agency": "Các chi bộ trực thuộc", "task": "Phổ biến tới đảng viên."},
@@ -578,9 +629,16 @@ async def relay_kills(
     tally = Tally("outbox_relay_killed")
     intake_db = f"{database}_intake"
     port = free_port()
-    env = {"AMQP_URL": amqp_url, "MONGO_URL": mongo_url, "INTAKE_MONGO_DATABASE": intake_db,
-           "INTAKE_HTTP_PORT": str(port), "INTAKE_OUTBOX_POLL_SECONDS": "0.2", "LOG_LEVEL": "warning",
-           "INTAKE_OUTBOX_LEASE_SECONDS": "1", "INTAKE_OPERATOR_TOKEN": CHAOS_OPERATOR_TOKEN}
+    env = {
+        "AMQP_URL": amqp_url,
+        "MONGO_URL": mongo_url,
+        "INTAKE_MONGO_DATABASE": intake_db,
+        "INTAKE_HTTP_PORT": str(port),
+        "INTAKE_OUTBOX_POLL_SECONDS": "0.2",
+        "LOG_LEVEL": "warning",
+        "INTAKE_OUTBOX_LEASE_SECONDS": "1",
+        "INTAKE_OPERATOR_TOKEN": CHAOS_OPERATOR_TOKEN,
+    }
     duplicates_before = consumed("duplicate")
     posted = 0
     async with lifespan(tracking_app(amqp_url, mongo_url, database)), httpx.AsyncClient(timeout=10) as http:
@@ -601,9 +659,11 @@ async def relay_kills(
                 deadline = time.monotonic() + 60
                 while worker.poll() is None and time.monotonic() < deadline:
                     try:
-                        response = await http.post(f"http://127.0.0.1:{port}/plans",
-                                                   json=plan_body(f"{uuid.uuid4().hex[:8]}-KH/ĐU"),
-                                                   headers={"Authorization": f"Bearer {CHAOS_OPERATOR_TOKEN}"})
+                        response = await http.post(
+                            f"http://127.0.0.1:{port}/plans",
+                            json=plan_body(f"{uuid.uuid4().hex[:8]}-KH/ĐU"),
+                            headers={"Authorization": f"Bearer {CHAOS_OPERATOR_TOKEN}"},
+                        )
                         posted += response.status_code == 201
                     except httpx.HTTPError:
                         break  # it died under us; the outbox decides what must arrive

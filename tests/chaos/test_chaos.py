@@ -22,7 +22,11 @@ def _quiet():
 @pytest.mark.skipif(rabbitmq_server() is None, reason="needs rabbitmq-server to start a node of its own")
 async def test_1_broker_stopped_three_times_and_killed_once(tmp_path, mongo_url, database_name) -> None:
     tally = await scenarios.broker_restarts(
-        tmp_path / "rabbit", mongo_url, database_name, events=20_000, per_second=600,
+        tmp_path / "rabbit",
+        mongo_url,
+        database_name,
+        events=20_000,
+        per_second=600,
         faults=["stop", "stop", "stop", "kill"],
     )
     tally.check()
@@ -62,7 +66,12 @@ async def test_5_database_killed_and_restarted(tmp_path, database_name, monkeypa
 async def test_6_fault_proxy_latency_and_resets(mongo_url, database_name) -> None:
     with fresh_vhost() as amqp_url:
         tally = await scenarios.proxy_faults(
-            amqp_url, mongo_url, database_name, events=5000, per_second=300, latency=(0.0, 0.02),
+            amqp_url,
+            mongo_url,
+            database_name,
+            events=5000,
+            per_second=300,
+            latency=(0.0, 0.02),
             reset_every=(2.0, 5.0),
         )
     tally.check()

@@ -54,6 +54,8 @@ REPLICATED = ("tracking", "notifier")
 
 def far_deadline() -> str:
     return (datetime.now(UTC) + timedelta(days=180)).date().isoformat()
+
+
 FINAL_OUTCOMES = ("processed", "duplicate", "ignored")
 
 
@@ -98,27 +100,38 @@ def stack(own_vhost: str, own_mongo_url: str, mail_folder, tmp_path: Path) -> It
     names = ["tracking-1", "intake", "notifier-1", "tracking-2", "notifier-2"]
     ports: dict[str, int] = {}
     databases = {service: f"dondoc_e2e_{service}_{run}" for service in ("intake", *REPLICATED)}
-    env = {"AMQP_URL": amqp_url, "MONGO_URL": mongo_url, "LOG_FORMAT": "json", "LOG_LEVEL": "info",
-           "DIRECTORY_PATH": str(write_directory(tmp_path / "directory.yaml", CELLS)),
-           "NOTIFIER_SMTP_PORT": str(smtp_port), "NOTIFIER_SENDING_WINDOW": "always",
-           "NOTIFIER_SCAN_INTERVAL_SECONDS": str(SCAN_SECONDS),
-           "TRACKING_PREFETCH": str(PREFETCH), "NOTIFIER_PREFETCH": str(PREFETCH),
-           "NOTIFIER_SCAN_BATCH_SIZE": str(SCAN_BATCH), "NOTIFIER_MAIL_BATCH_SIZE": str(MAIL_BATCH),
-           # Short leases: a SIGKILLed replica's claims (outbox leadership, periods, e-mails) are taken over in seconds.
-           "INTAKE_OUTBOX_LEASE_SECONDS": "2", "TRACKING_OUTBOX_LEASE_SECONDS": "2",
-           "NOTIFIER_OUTBOX_LEASE_SECONDS": "2", "NOTIFIER_SCAN_LEASE_SECONDS": "2",
-           "NOTIFIER_MAIL_LEASE_SECONDS": "5",
-           # Five interpreters import the same code: let the first write its bytecode for the others (an
-           # environment with PYTHONDONTWRITEBYTECODE=1 and no compiled venv made each start take ~20 s of CPU).
-           "PYTHONDONTWRITEBYTECODE": ""}
+    env = {
+        "AMQP_URL": amqp_url,
+        "MONGO_URL": mongo_url,
+        "LOG_FORMAT": "json",
+        "LOG_LEVEL": "info",
+        "DIRECTORY_PATH": str(write_directory(tmp_path / "directory.yaml", CELLS)),
+        "NOTIFIER_SMTP_PORT": str(smtp_port),
+        "NOTIFIER_SENDING_WINDOW": "always",
+        "NOTIFIER_SCAN_INTERVAL_SECONDS": str(SCAN_SECONDS),
+        "TRACKING_PREFETCH": str(PREFETCH),
+        "NOTIFIER_PREFETCH": str(PREFETCH),
+        "NOTIFIER_SCAN_BATCH_SIZE": str(SCAN_BATCH),
+        "NOTIFIER_MAIL_BATCH_SIZE": str(MAIL_BATCH),
+        # Short leases: a SIGKILLed replica's claims (outbox leadership, periods, e-mails) are taken over in seconds.
+        "INTAKE_OUTBOX_LEASE_SECONDS": "2",
+        "TRACKING_OUTBOX_LEASE_SECONDS": "2",
+        "NOTIFIER_OUTBOX_LEASE_SECONDS": "2",
+        "NOTIFIER_SCAN_LEASE_SECONDS": "2",
+        "NOTIFIER_MAIL_LEASE_SECONDS": "5",
+        # Five interpreters import the same code: let the first write its bytecode for the others (an
+        # environment with PYTHONDONTWRITEBYTECODE=1 and no compiled venv made each start take ~20 s of CPU).
+        "PYTHONDONTWRITEBYTECODE": "",
+    }
     for service, database in databases.items():
         env[f"{service.upper()}_MONGO_DATABASE"] = database
         env[f"{service.upper()}_OPERATOR_TOKEN"] = OPERATOR_TOKEN
     processes = Processes()
     # The driver's heartbeat waits connectTimeoutMS; at 20 s a busy stand-in does not get this client's reads
     # cancelled (shared/mongo.py says why).
-    mongo: MongoClient[dict[str, Any]] = MongoClient(mongo_url, connectTimeoutMS=20_000,
-                                                     serverSelectionTimeoutMS=30_000)
+    mongo: MongoClient[dict[str, Any]] = MongoClient(
+        mongo_url, connectTimeoutMS=20_000, serverSelectionTimeoutMS=30_000
+    )
 
     def start(name: str, attempts: int = 3) -> None:
         """Start one process and wait until it is ready. A start that fails is tried again, as a deployment's
@@ -128,11 +141,20 @@ def stack(own_vhost: str, own_mongo_url: str, mail_folder, tmp_path: Path) -> It
         log = tmp_path / f"{name}.log"
         for attempt in range(1, attempts + 1):
             ports[name] = free_port()  # taken just before use: other test runs on this machine pick ports too
-            processes.start(name, [sys.executable, "-m", f"services.{service}"], log,
-                            {**env, f"{service.upper()}_HTTP_PORT": str(ports[name])})
+            processes.start(
+                name,
+                [sys.executable, "-m", f"services.{service}"],
+                log,
+                {**env, f"{service.upper()}_HTTP_PORT": str(ports[name])},
+            )
             process = processes.started[-1][1]
-            wait_until(lambda process=process: process.poll() is not None
-                       or http_ready(f"http://127.0.0.1:{ports[name]}/readyz"), 120, f"{name} ready (log {log})")
+            wait_until(
+                lambda process=process: (
+                    process.poll() is not None or http_ready(f"http://127.0.0.1:{ports[name]}/readyz")
+                ),
+                120,
+                f"{name} ready (log {log})",
+            )
             if process.poll() is None:
                 return
             processes.stop(name)
@@ -147,8 +169,9 @@ def stack(own_vhost: str, own_mongo_url: str, mail_folder, tmp_path: Path) -> It
             start(name)
             if name == "tracking-1":  # intake and the notifiers ask the replica that is never killed about tokens
                 env["AUTH_URL"] = f"http://127.0.0.1:{ports[name]}"
-        yield Stack({name: f"http://127.0.0.1:{port}" for name, port in ports.items()}, processes, mongo,
-                    databases, folder)
+        yield Stack(
+            {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}, processes, mongo, databases, folder
+        )
     finally:
         processes.stop()
         try:
@@ -165,8 +188,9 @@ def stack(own_vhost: str, own_mongo_url: str, mail_folder, tmp_path: Path) -> It
 
 def samples(url: str, name: str) -> list[tuple[dict[str, str], float]]:
     text = call("GET", f"{url}/metrics").text
-    return [(s.labels, s.value) for family in text_string_to_metric_families(text) for s in family.samples
-            if s.name == name]
+    return [
+        (s.labels, s.value) for family in text_string_to_metric_families(text) for s in family.samples if s.name == name
+    ]
 
 
 def consumed(url: str) -> Counter[tuple[str, str]]:
@@ -261,9 +285,13 @@ def call(method: str, url: str, **kwargs: Any) -> httpx.Response:
 
 
 def post_plan(stack: Stack, number: str, due: str, status: str = "registered") -> tuple[str, dict[str, str]]:
-    plan = {"issuer": "Đảng ủy xã", "number": number, "title": "Kế hoạch kiểm tra nhiều bản sao",
-            "assignments": [{"agency": GROUP_NAME, "task": "Báo cáo kết quả thực hiện."}],
-            "deadlines": [{"period": PERIOD, "due": due, "wording": "gửi trước hạn"}]}
+    plan = {
+        "issuer": "Đảng ủy xã",
+        "number": number,
+        "title": "Kế hoạch kiểm tra nhiều bản sao",
+        "assignments": [{"agency": GROUP_NAME, "task": "Báo cáo kết quả thực hiện."}],
+        "deadlines": [{"period": PERIOD, "due": due, "wording": "gửi trước hạn"}],
+    }
     response = call("POST", f"{stack.urls['intake']}/plans", json=plan, headers=OPERATOR)
     # A retried submission that had landed the first time is answered "unchanged".
     assert response.status_code in (200, 201) and response.json()["status"] in (status, "unchanged"), response.text
@@ -285,8 +313,9 @@ def agencies_act(stack: Stack, assignments: dict[str, str]) -> None:
         headers = {"Authorization": f"Bearer {issued.json()['token']}", "Idempotency-Key": f"e2e-{code}"}
         url = tracking[(index + 1) % len(tracking)]  # the token was stored by the other replica
         if code in REPORTERS:
-            answer = call("POST", f"{url}/assignments/{assignments[code]}/reports", json={"period": PERIOD},
-                          headers=headers)
+            answer = call(
+                "POST", f"{url}/assignments/{assignments[code]}/reports", json={"period": PERIOD}, headers=headers
+            )
             assert answer.status_code == 200, answer.text
             assert answer.json()["event"]["late_by_seconds"] == 0
         else:
@@ -305,12 +334,23 @@ def test_replicas_share_the_work_and_nothing_is_done_twice(stack: Stack) -> None
     number = f"{random_ref('r')}-KH/ĐU"
     plan_id, assignments = post_plan(stack, number, far_deadline())
     ids = set(assignments.values())
-    wait_until(lambda: tracking_db.assignments.count_documents({"plan_id": plan_id}) == CELLS, 120,
-               "tracking to record every assignment", interval=1)
+    wait_until(
+        lambda: tracking_db.assignments.count_documents({"plan_id": plan_id}) == CELLS,
+        120,
+        "tracking to record every assignment",
+        interval=1,
+    )
     agencies_act(stack, assignments)
     reported = {f"{assignments[code]}:{PERIOD}" for code in REPORTERS}
-    wait_until(lambda: notifier_db.periods.count_documents({"_id": {"$in": sorted(reported)}, "state": "submitted"})
-               == len(reported), 120, "the notifier to know of every report", interval=1)
+    wait_until(
+        lambda: (
+            notifier_db.periods.count_documents({"_id": {"$in": sorted(reported)}, "state": "submitted"})
+            == len(reported)
+        ),
+        120,
+        "the notifier to know of every report",
+        interval=1,
+    )
 
     due = datetime.now(UTC) + timedelta(seconds=DEADLINE_SECONDS)
     again, _ = post_plan(stack, number, due.isoformat(), status="amended")
@@ -320,23 +360,35 @@ def test_replicas_share_the_work_and_nothing_is_done_twice(stack: Stack) -> None
     # escalations come back to tracking's audit trail, and everything published is consumed. Polled gently: the
     # SMTP server runs in this process, and every poll costs the busy stand-in database too.
     def outcome() -> dict[str, int]:
-        return {"notices": notifier_db.notices.count_documents({}),
-                "emails unsent": notifier_db.emails.count_documents({"status": {"$ne": "sent"}}),
-                "emails": notifier_db.emails.count_documents({}), "received": len(list(stack.mail.glob("*.eml"))),
-                "escalations in tracking": tracking_db.events.count_documents(
-                    {"plan_id": plan_id, "event_type": "escalation.sent"})}
+        return {
+            "notices": notifier_db.notices.count_documents({}),
+            "emails unsent": notifier_db.emails.count_documents({"status": {"$ne": "sent"}}),
+            "emails": notifier_db.emails.count_documents({}),
+            "received": len(list(stack.mail.glob("*.eml"))),
+            "escalations in tracking": tracking_db.events.count_documents(
+                {"plan_id": plan_id, "event_type": "escalation.sent"}
+            ),
+        }
 
     def queues() -> dict[str, tuple[Counter[str], Counter[str]]]:
         """Per queue: what its replicas finished, and what was published to it."""
-        return {service: (finished_by([stack.urls[name] for name in stack.replicas(service)]),
-                          expected_deliveries(stack, queue.bindings))
-                for service, queue in (("tracking", TRACKING_QUEUE), ("notifier", NOTIFIER_QUEUE))}
+        return {
+            service: (
+                finished_by([stack.urls[name] for name in stack.replicas(service)]),
+                expected_deliveries(stack, queue.bindings),
+            )
+            for service, queue in (("tracking", TRACKING_QUEUE), ("notifier", NOTIFIER_QUEUE))
+        }
 
     waited = time.monotonic()
     while True:
         now = outcome()
-        if (now["notices"] >= 2 * len(OVERDUE) and now["emails unsent"] == 0 and now["received"] >= now["emails"]
-                and now["escalations in tracking"] >= len(OVERDUE)):
+        if (
+            now["notices"] >= 2 * len(OVERDUE)
+            and now["emails unsent"] == 0
+            and now["received"] >= now["emails"]
+            and now["escalations in tracking"] >= len(OVERDUE)
+        ):
             balance = queues()
             if all(done == sent for done, sent in balance.values()):
                 break
@@ -350,8 +402,10 @@ def test_replicas_share_the_work_and_nothing_is_done_twice(stack: Stack) -> None
     records = tracking_db.assignments.find({"plan_id": plan_id}, {"agency.code": 1, "state": 1}).to_list()
     assert len(records) == CELLS and {r["_id"] for r in records} == ids
     assert sorted(r["agency"]["code"] for r in records) == sorted(assignments)
-    history = Counter((e["assignment_id"], e["event_type"]) for e in tracking_db.events.find(
-        {"plan_id": plan_id}, {"assignment_id": 1, "event_type": 1}))
+    history = Counter(
+        (e["assignment_id"], e["event_type"])
+        for e in tracking_db.events.find({"plan_id": plan_id}, {"assignment_id": 1, "event_type": 1})
+    )
     assert {a for (a, t) in history if t == "assignment.created"} == ids
     assert set(history.values()) == {1}, [k for k, n in history.items() if n > 1][:5]
     assert {a for (a, t) in history if t == "report.submitted"} == {assignments[c] for c in REPORTERS}
@@ -364,13 +418,16 @@ def test_replicas_share_the_work_and_nothing_is_done_twice(stack: Stack) -> None
     periods = {p["_id"]: p for p in notifier_db.periods.find({"plan_id": plan_id}, {"state": 1})}
     assert set(periods) == {f"{a}:{k}" for a in ids for k in ("ack", PERIOD)}
     assert {p for p, row in periods.items() if row["state"] == "submitted"} == reported
-    notices = notifier_db.notices.find({}, {"period_id": 1, "occurrence": 1, "address": 1, "email_id": 1,
-                                            "step": 1}).to_list()
+    notices = notifier_db.notices.find(
+        {}, {"period_id": 1, "occurrence": 1, "address": 1, "email_id": 1, "step": 1}
+    ).to_list()
     per_key = Counter((n["period_id"], n["occurrence"], n["address"]) for n in notices)
     assert set(per_key.values()) == {1}
     assert {n["step"] for n in notices} == {"overdue"}
-    assert Counter(n["address"] for n in notices) == {**{f"{c}@bench.example": 1 for c in OVERDUE},
-                                                      SUPERVISOR: len(OVERDUE)}
+    assert Counter(n["address"] for n in notices) == {
+        **{f"{c}@bench.example": 1 for c in OVERDUE},
+        SUPERVISOR: len(OVERDUE),
+    }
     assert {n["period_id"] for n in notices} == {f"{assignments[c]}:{PERIOD}" for c in OVERDUE}
 
     # E-mail: what the SMTP server received is exactly the notifier's e-mail outbox, each message once.
@@ -393,11 +450,16 @@ def test_replicas_share_the_work_and_nothing_is_done_twice(stack: Stack) -> None
     for name in stack.replicas("tracking") + stack.replicas("notifier"):
         url = stack.urls[name]
         done = finished(url)
-        work[name] = {"created": done["assignment.created"], "moved": done["deadline.extended"],
-                      "dead_lettered": sum(n for (_, o), n in consumed(url).items() if o == "dead_lettered")}
+        work[name] = {
+            "created": done["assignment.created"],
+            "moved": done["deadline.extended"],
+            "dead_lettered": sum(n for (_, o), n in consumed(url).items() if o == "dead_lettered"),
+        }
         if name.startswith("notifier"):
-            work[name] |= {"notices": counter(url, "dondoc_notices_total", result="queued"),
-                           "sent": counter(url, "dondoc_emails_sent_total", result="sent")}
+            work[name] |= {
+                "notices": counter(url, "dondoc_notices_total", result="queued"),
+                "sent": counter(url, "dondoc_emails_sent_total", result="sent"),
+            }
     print(f"work per replica: {work}")
     for name, done in work.items():
         assert done["dead_lettered"] == 0, name
@@ -420,28 +482,41 @@ def test_replicas_share_the_work_and_nothing_is_done_twice(stack: Stack) -> None
 def second_plan_survives_a_replica_of_each_killed_mid_fan_out(stack: Stack, emails_before: int) -> None:
     tracking_db, notifier_db = stack.db("tracking"), stack.db("notifier")
     plan_id, assignments = post_plan(stack, f"{random_ref('k')}-KH/ĐU", far_deadline())
-    wait_until(lambda: tracking_db.assignments.count_documents({"plan_id": plan_id}) > 0
-               and notifier_db.periods.count_documents({"plan_id": plan_id}) > 0, 30, "the fan-out to start",
-               interval=0.02)
+    wait_until(
+        lambda: (
+            tracking_db.assignments.count_documents({"plan_id": plan_id}) > 0
+            and notifier_db.periods.count_documents({"plan_id": plan_id}) > 0
+        ),
+        30,
+        "the fan-out to start",
+        interval=0.02,
+    )
     recorded = tracking_db.assignments.count_documents({"plan_id": plan_id})
     opened = notifier_db.periods.count_documents({"plan_id": plan_id})
     for name in ("tracking-2", "notifier-2"):
         stack.processes.kill(name)
         del stack.urls[name]
-    print(f"killed mid fan-out: tracking had {recorded}/{CELLS} assignments, the notifier {opened}/{2 * CELLS} "
-          f"periods")
+    print(f"killed mid fan-out: tracking had {recorded}/{CELLS} assignments, the notifier {opened}/{2 * CELLS} periods")
     assert recorded < CELLS or opened < 2 * CELLS, "the fan-out was over before the kill: nothing was tested"
 
     # The messages the killed replicas held unacknowledged go back to the queue and the survivors take them.
     # Records first, then the audit rows that mark their events processed: wait for both.
-    wait_until(lambda: tracking_db.assignments.count_documents({"plan_id": plan_id}) == CELLS
-               and tracking_db.events.count_documents({"plan_id": plan_id, "event_type": "assignment.created"})
-               >= CELLS and notifier_db.periods.count_documents({"plan_id": plan_id}) == 2 * CELLS
-               and notifier_db.processed_events.count_documents({"event_type": "assignment.created"}) >= 2 * CELLS,
-               120, "the survivors to finish the fan-out", interval=1)
+    wait_until(
+        lambda: (
+            tracking_db.assignments.count_documents({"plan_id": plan_id}) == CELLS
+            and tracking_db.events.count_documents({"plan_id": plan_id, "event_type": "assignment.created"}) >= CELLS
+            and notifier_db.periods.count_documents({"plan_id": plan_id}) == 2 * CELLS
+            and notifier_db.processed_events.count_documents({"event_type": "assignment.created"}) >= 2 * CELLS
+        ),
+        120,
+        "the survivors to finish the fan-out",
+        interval=1,
+    )
     ids = set(assignments.values())
-    created = Counter(e["assignment_id"] for e in tracking_db.events.find(
-        {"plan_id": plan_id, "event_type": "assignment.created"}, {"assignment_id": 1}))
+    created = Counter(
+        e["assignment_id"]
+        for e in tracking_db.events.find({"plan_id": plan_id, "event_type": "assignment.created"}, {"assignment_id": 1})
+    )
     assert set(created) == ids and set(created.values()) == {1}
     records = tracking_db.assignments.find({"plan_id": plan_id}, {"agency.code": 1}).to_list()
     assert sorted(r["agency"]["code"] for r in records) == sorted(assignments)

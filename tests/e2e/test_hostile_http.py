@@ -26,8 +26,14 @@ TALLY: Counter[str] = Counter()
 def services(amqp_url: str, mongo_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     logs = tmp_path_factory.mktemp("hostile")
     ports = {name: free_port() for name in SERVICES}
-    env = {"AMQP_URL": amqp_url, "MONGO_URL": mongo_url, "LOG_FORMAT": "json", "LOG_LEVEL": "warning",
-           "TRACKING_OPERATOR_TOKEN": OPERATOR_TOKEN, "NOTIFIER_SMTP_PORT": str(free_port())}
+    env = {
+        "AMQP_URL": amqp_url,
+        "MONGO_URL": mongo_url,
+        "LOG_FORMAT": "json",
+        "LOG_LEVEL": "warning",
+        "TRACKING_OPERATOR_TOKEN": OPERATOR_TOKEN,
+        "NOTIFIER_SMTP_PORT": str(free_port()),
+    }
     run = random_ref()
     for name, port in ports.items():
         env[f"{name.upper()}_HTTP_PORT"] = str(port)
@@ -37,8 +43,11 @@ def services(amqp_url: str, mongo_url: str, tmp_path_factory: pytest.TempPathFac
     for name in SERVICES:
         processes.start(name, [sys.executable, "-m", f"services.{name}"], Path(logs) / f"{name}.log", env)
     for name, port in ports.items():
-        wait_until(lambda port=port: (processes.check_alive(), http_ready(f"http://127.0.0.1:{port}/readyz"))[1],
-                   60, f"{name} ready")
+        wait_until(
+            lambda port=port: (processes.check_alive(), http_ready(f"http://127.0.0.1:{port}/readyz"))[1],
+            60,
+            f"{name} ready",
+        )
     yield {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     processes.check_alive()  # no request crashed a service
     processes.stop()
@@ -50,14 +59,19 @@ def services(amqp_url: str, mongo_url: str, tmp_path_factory: pytest.TempPathFac
 
 @pytest.fixture(scope="module")
 def agency_headers(services: dict[str, str]) -> dict[str, str]:
-    issued = httpx.post(f"{services['tracking']}/tokens", json={"subject": "ubnd", "role": "agency"},
-                        headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"}, timeout=10)
+    issued = httpx.post(
+        f"{services['tracking']}/tokens",
+        json={"subject": "ubnd", "role": "agency"},
+        headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"},
+        timeout=10,
+    )
     return {"Authorization": f"Bearer {issued.json()['token']}"}
 
 
 # Derandomized: the same cases every run, so CI is repeatable; raise max_examples locally to search wider.
-BOUNDED = settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck), database=None,
-                   derandomize=True)
+BOUNDED = settings(
+    max_examples=8, deadline=None, suppress_health_check=list(HealthCheck), database=None, derandomize=True
+)
 
 
 def fuzz(base_url: str, headers: dict[str, str]) -> int:

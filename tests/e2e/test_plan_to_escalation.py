@@ -35,17 +35,24 @@ OPERATOR = {"Authorization": "Bearer e2e-operator-token"}
 def stack(amqp_url: str, mongo_url: str, mail_folder, tmp_path: Path):
     folder, smtp_port = mail_folder
     ports = {name: free_port() for name in SERVICES}
-    env = {"AMQP_URL": amqp_url, "MONGO_URL": mongo_url, "LOG_FORMAT": "json", "LOG_LEVEL": "info",
-           "NOTIFIER_SMTP_PORT": str(smtp_port),
-           "TRACKING_OPERATOR_TOKEN": OPERATOR["Authorization"].removeprefix("Bearer "),
-           "NOTIFIER_SCAN_INTERVAL_SECONDS": str(SCAN_SECONDS),
-           # The test runs at any hour of any day: no working-hours window, or a night run would wait for 07:30.
-           "NOTIFIER_SENDING_WINDOW": "always",
-           # A service SIGKILLed holding claims (outbox rows, periods, e-mails) has them taken over once its lease
-           # runs out: short leases, so the crash tests wait seconds, not the production minutes.
-           "INTAKE_OUTBOX_LEASE_SECONDS": "2", "TRACKING_OUTBOX_LEASE_SECONDS": "2",
-           "NOTIFIER_OUTBOX_LEASE_SECONDS": "2", "NOTIFIER_SCAN_LEASE_SECONDS": "2",
-           "NOTIFIER_MAIL_LEASE_SECONDS": "5"}
+    env = {
+        "AMQP_URL": amqp_url,
+        "MONGO_URL": mongo_url,
+        "LOG_FORMAT": "json",
+        "LOG_LEVEL": "info",
+        "NOTIFIER_SMTP_PORT": str(smtp_port),
+        "TRACKING_OPERATOR_TOKEN": OPERATOR["Authorization"].removeprefix("Bearer "),
+        "NOTIFIER_SCAN_INTERVAL_SECONDS": str(SCAN_SECONDS),
+        # The test runs at any hour of any day: no working-hours window, or a night run would wait for 07:30.
+        "NOTIFIER_SENDING_WINDOW": "always",
+        # A service SIGKILLed holding claims (outbox rows, periods, e-mails) has them taken over once its lease
+        # runs out: short leases, so the crash tests wait seconds, not the production minutes.
+        "INTAKE_OUTBOX_LEASE_SECONDS": "2",
+        "TRACKING_OUTBOX_LEASE_SECONDS": "2",
+        "NOTIFIER_OUTBOX_LEASE_SECONDS": "2",
+        "NOTIFIER_SCAN_LEASE_SECONDS": "2",
+        "NOTIFIER_MAIL_LEASE_SECONDS": "5",
+    }
     run = random_ref()
     for name, port in ports.items():
         env[f"{name.upper()}_HTTP_PORT"] = str(port)
@@ -56,8 +63,11 @@ def stack(amqp_url: str, mongo_url: str, mail_folder, tmp_path: Path):
 
     def start(name: str) -> None:
         processes.start(name, [sys.executable, "-m", f"services.{name}"], tmp_path / f"{name}.log", env)
-        wait_until(lambda: (processes.check_alive(), http_ready(f"http://127.0.0.1:{ports[name]}/readyz"))[1],
-                   60, f"{name} ready (log {tmp_path / f'{name}.log'})")
+        wait_until(
+            lambda: (processes.check_alive(), http_ready(f"http://127.0.0.1:{ports[name]}/readyz"))[1],
+            60,
+            f"{name} ready (log {tmp_path / f'{name}.log'})",
+        )
 
     for name in SERVICES:
         start(name)
@@ -155,13 +165,18 @@ def run_plan(stack, crash: str | None = None) -> Run:  # type: ignore[no-untyped
         issued = httpx.post(f"{tracking}/tokens", json={"subject": agency, "role": "agency"}, headers=OPERATOR)
         tokens[agency] = {"Authorization": f"Bearer {issued.json()['token']}"}
         path = f"{tracking}/assignments/{assignments[agency]}"
-        wait_until(lambda path=path: httpx.get(path, headers=OPERATOR, timeout=5).status_code == 200,
-                   20 + recovery, "tracking to record it")
+        wait_until(
+            lambda path=path: httpx.get(path, headers=OPERATOR, timeout=5).status_code == 200,
+            20 + recovery,
+            "tracking to record it",
+        )
         ack = httpx.post(f"{path}/acknowledge", headers=tokens[agency], timeout=10)
         assert ack.status_code == 200, ack.text
     report = httpx.post(
-        f"{tracking}/assignments/{assignments['ubnd']}/reports", json={"period": "2026-DEMO"},
-        headers=tokens["ubnd"], timeout=10,
+        f"{tracking}/assignments/{assignments['ubnd']}/reports",
+        json={"period": "2026-DEMO"},
+        headers=tokens["ubnd"],
+        timeout=10,
     )
     assert report.status_code == 200 and report.json()["event"]["late_by_seconds"] == 0
 
@@ -170,10 +185,22 @@ def run_plan(stack, crash: str | None = None) -> Run:  # type: ignore[no-untyped
         import subprocess
 
         preview = subprocess.run(
-            [sys.executable, "-m", "services.cli", "escalations", "preview", "--url", urls["notifier"],
-             "--token", OPERATOR["Authorization"].removeprefix("Bearer "),
-             "--at", (due + timedelta(minutes=1)).isoformat()],
-            capture_output=True, text=True, timeout=60,
+            [
+                sys.executable,
+                "-m",
+                "services.cli",
+                "escalations",
+                "preview",
+                "--url",
+                urls["notifier"],
+                "--token",
+                OPERATOR["Authorization"].removeprefix("Bearer "),
+                "--at",
+                (due + timedelta(minutes=1)).isoformat(),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         assert preview.returncode == 0, preview.stderr
         assert "4 thư sẽ được gửi" in preview.stdout and "ubnd@hoa-an.example" not in preview.stdout
@@ -182,8 +209,9 @@ def run_plan(stack, crash: str | None = None) -> Run:  # type: ignore[no-untyped
         time.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds()) + SCAN_SECONDS)
         crash_and_restart("notifier")
 
-    wait_until(lambda: len(list(mail.glob("*.eml"))) >= len(EXPECTED_EMAILS), DEADLINE_SECONDS + 30 + recovery,
-               "the e-mails")
+    wait_until(
+        lambda: len(list(mail.glob("*.eml"))) >= len(EXPECTED_EMAILS), DEADLINE_SECONDS + 30 + recovery, "the e-mails"
+    )
     settle = time.time()
     wait_until(lambda: last_scan(urls["notifier"]) > settle + SCAN_SECONDS, 10, "two more scans")
     messages = read_mail(mail)
@@ -192,8 +220,12 @@ def run_plan(stack, crash: str | None = None) -> Run:  # type: ignore[no-untyped
 
     def read_histories() -> dict[str, list[str]]:
         return {
-            agency: [e["event_type"] for e in httpx.get(f"{tracking}/assignments/{assignment_id}/history",
-                                                        headers=OPERATOR, timeout=10).json()["events"]]
+            agency: [
+                e["event_type"]
+                for e in httpx.get(
+                    f"{tracking}/assignments/{assignment_id}/history", headers=OPERATOR, timeout=10
+                ).json()["events"]
+            ]
             for agency, assignment_id in assignments.items()
         }
 
@@ -205,8 +237,16 @@ def run_plan(stack, crash: str | None = None) -> Run:  # type: ignore[no-untyped
     while histories != EXPECTED_HISTORIES and time.monotonic() < deadline:
         time.sleep(0.2)
         histories = read_histories()
-    return Run(number, body["plan_id"], assignments, messages, dict(Counter(distinct.values())), len(messages),
-               {k: status["totals"][k] for k in EXPECTED_TOTALS}, histories)
+    return Run(
+        number,
+        body["plan_id"],
+        assignments,
+        messages,
+        dict(Counter(distinct.values())),
+        len(messages),
+        {k: status["totals"][k] for k in EXPECTED_TOTALS},
+        histories,
+    )
 
 
 def test_a_missed_deadline_reaches_exactly_the_agencies_that_did_not_report(stack) -> None:
@@ -251,23 +291,41 @@ def test_a_real_prometheus_scrapes_the_business_metrics(stack, tmp_path: Path) -
     urls, _, _, processes = stack
     targets = ", ".join(f"'{url.removeprefix('http://')}'" for url in urls.values())
     config = tmp_path / "prometheus.yml"
-    config.write_text(f"global: {{scrape_interval: 1s}}\nscrape_configs:\n  - job_name: dondoc\n"
-                      f"    static_configs: [{{targets: [{targets}]}}]\n", encoding="utf-8")
+    config.write_text(
+        f"global: {{scrape_interval: 1s}}\nscrape_configs:\n  - job_name: dondoc\n"
+        f"    static_configs: [{{targets: [{targets}]}}]\n",
+        encoding="utf-8",
+    )
     port = free_port()
-    processes.start("prometheus", [binary, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-                                   f"--web.listen-address=127.0.0.1:{port}"], tmp_path / "prometheus.log")
+    processes.start(
+        "prometheus",
+        [
+            binary,
+            f"--config.file={config}",
+            f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        tmp_path / "prometheus.log",
+    )
     plan = {
-        "issuer": "Đảng ủy phường", "number": f"{random_ref('p')}-KH/ĐU", "title": "Kế hoạch đo đếm",
-        "assignments": [{"agency": "UBND phường", "task": "Báo cáo."},
-                        {"agency": "Ban Tuyên giáo", "task": "Báo cáo."}],
+        "issuer": "Đảng ủy phường",
+        "number": f"{random_ref('p')}-KH/ĐU",
+        "title": "Kế hoạch đo đếm",
+        "assignments": [
+            {"agency": "UBND phường", "task": "Báo cáo."},
+            {"agency": "Ban Tuyên giáo", "task": "Báo cáo."},
+        ],
         "deadlines": [{"period": "2027-H1", "due": "2027-06-30"}],
     }
     assert httpx.post(f"{urls['intake']}/plans", json=plan, headers=OPERATOR, timeout=30).status_code == 201
 
     def assignments_created() -> float:
         try:
-            response = httpx.get(f"http://127.0.0.1:{port}/api/v1/query",
-                                 params={"query": "sum(dondoc_assignments_created_total)"}, timeout=5)
+            response = httpx.get(
+                f"http://127.0.0.1:{port}/api/v1/query",
+                params={"query": "sum(dondoc_assignments_created_total)"},
+                timeout=5,
+            )
         except httpx.HTTPError:
             return 0.0
         if response.status_code != 200:  # "Service Unavailable" (plain text) while Prometheus starts up

@@ -24,8 +24,14 @@ async def running(app: FastAPI, headers: dict[str, str] | None = None) -> AsyncI
 def service_settings(amqp_url: str, mongo_url: str, database_name: str) -> Callable[[type[Any]], Any]:
     def make(settings_class: type[Any], **overrides: Any) -> Any:
         return settings_class(
-            **{"AMQP_URL": amqp_url, "MONGO_URL": mongo_url, "mongo_database": database_name,
-               "outbox_poll_seconds": 0.2, "operator_token": OPERATOR_TOKEN, **overrides}
+            **{
+                "AMQP_URL": amqp_url,
+                "MONGO_URL": mongo_url,
+                "mongo_database": database_name,
+                "outbox_poll_seconds": 0.2,
+                "operator_token": OPERATOR_TOKEN,
+                **overrides,
+            }
         )
 
     return make

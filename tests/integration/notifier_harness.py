@@ -55,8 +55,11 @@ class Notifier:
         app = FastAPI()
         install(app, TokenVerifier(SecretStr(OPERATOR_TOKEN), auth_url=None))
         app.include_router(build_router(self.repository, self.scanner, self.clock, reapply_batch))
-        return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://notifier",
-                                 headers=OPERATOR if headers is None else headers)
+        return httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://notifier",
+            headers=OPERATOR if headers is None else headers,
+        )
 
     async def scan_all(self) -> int:
         total = 0
@@ -67,8 +70,13 @@ class Notifier:
 
 @asynccontextmanager
 async def notifier(
-    mongo_url: str, database: str, clock: FakeClock, smtp_port: int = 1, window: str = "always",
-    ladder: Ladder | None = None, **settings: Any,
+    mongo_url: str,
+    database: str,
+    clock: FakeClock,
+    smtp_port: int = 1,
+    window: str = "always",
+    ladder: Ladder | None = None,
+    **settings: Any,
 ) -> AsyncIterator[Notifier]:
     """One notifier replica; several may share a database (each has its own client)."""
     client = make_client(mongo_url)
@@ -79,8 +87,18 @@ async def notifier(
     config = Settings(**{"smtp_port": smtp_port, "smtp_timeout_seconds": 5, "mail_retry_base_seconds": 0, **settings})
     outbox = Outbox(db, None, "notifier", clock)  # type: ignore[arg-type] - never relayed here
     mailer = Mailer(repository, config, clock)
-    scanner = EscalationScanner(client, repository, Addressbook(DIRECTORY), outbox, mailer, clock, rules,
-                                interval_seconds=0.1, batch_size=50, lease_seconds=60)
+    scanner = EscalationScanner(
+        client,
+        repository,
+        Addressbook(DIRECTORY),
+        outbox,
+        mailer,
+        clock,
+        rules,
+        interval_seconds=0.1,
+        batch_size=50,
+        lease_seconds=60,
+    )
     try:
         yield Notifier(repository, PeriodProjector(client, repository, rules), scanner, mailer, clock, rules)
     finally:
@@ -99,12 +117,25 @@ async def drop(mongo_url: str, database: str) -> None:
     await client.close()
 
 
-def created(agency: str, due_at: datetime, at: datetime, plan_id: str | None = None, number: str = "85-KH/ĐU",
-            title: str = "Kế hoạch tổng kết công tác dân vận năm 2026", period: str = "2026-FY") -> AssignmentCreated:
+def created(
+    agency: str,
+    due_at: datetime,
+    at: datetime,
+    plan_id: str | None = None,
+    number: str = "85-KH/ĐU",
+    title: str = "Kế hoạch tổng kết công tác dân vận năm 2026",
+    period: str = "2026-FY",
+) -> AssignmentCreated:
     plan = plan_id or random_ref("plan-")
     return AssignmentCreated(
-        occurred_at=at, correlation_id=plan, agency=DIRECTORY.get(agency).ref(), assignment_id=random_ref("a"),
-        plan_id=plan, plan_number=number, plan_title=title, issuer=DIRECTORY.get("dang-uy").ref(),
+        occurred_at=at,
+        correlation_id=plan,
+        agency=DIRECTORY.get(agency).ref(),
+        assignment_id=random_ref("a"),
+        plan_id=plan,
+        plan_number=number,
+        plan_title=title,
+        issuer=DIRECTORY.get("dang-uy").ref(),
         task=f"Báo cáo kết quả thực hiện của {DIRECTORY.get(agency).name}.",
         deadlines=[ReportingDeadline(period=period, due_at=due_at, wording="gửi trước ngày 01 tháng 7")],
     )
@@ -129,8 +160,11 @@ class ScriptedServer(MailFolder):
 
 
 @asynccontextmanager
-async def smtp_server(folder: Path, script: list[str] = (), forever: str | None = None  # type: ignore[assignment]
-                      ) -> AsyncIterator[tuple[int, ScriptedServer]]:
+async def smtp_server(
+    folder: Path,
+    script: list[str] = (),
+    forever: str | None = None,  # type: ignore[assignment]
+) -> AsyncIterator[tuple[int, ScriptedServer]]:
     port = free_port()
     handler = ScriptedServer(folder, list(script), forever)
     controller = Controller(handler, hostname="127.0.0.1", port=port)

@@ -37,9 +37,24 @@ def imported(tmp_path: Path) -> Iterator[dict[str, str]]:
     directory, output = tmp_path / "directory.yaml", tmp_path / "definitions.json"
     directory.write_text(DIRECTORY, encoding="utf-8")
     result = subprocess.run(
-        [sys.executable, "-m", "services.cli", "agencies", "definitions", "--directory", str(directory),
-         "--vhost", vhost, "--user-prefix", prefix, "-o", str(output)],
-        capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "services.cli",
+            "agencies",
+            "definitions",
+            "--directory",
+            str(directory),
+            "--vhost",
+            vhost,
+            "--user-prefix",
+            prefix,
+            "-o",
+            str(output),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     passwords = dict(line.split("\t")[:2] for line in result.stdout.splitlines() if "\t" in line)
@@ -54,8 +69,10 @@ def imported(tmp_path: Path) -> Iterator[dict[str, str]]:
         rabbitmqctl("import_definitions", str(readable), timeout=120)
     finally:
         readable.unlink()
-    urls = {user.removeprefix(prefix): f"amqp://{user}:{pw}@127.0.0.1:5672/{quote(vhost, safe='')}"
-            for user, pw in passwords.items()}
+    urls = {
+        user.removeprefix(prefix): f"amqp://{user}:{pw}@127.0.0.1:5672/{quote(vhost, safe='')}"
+        for user, pw in passwords.items()
+    }
     yield urls
     for user in passwords:
         rabbitmqctl("delete_user", user, check=False)

@@ -39,9 +39,24 @@ def provisioned(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
     directory.write_text(DIRECTORY, encoding="utf-8")
     admin_url = f"{DEFAULT_AMQP_URL}{quote(vhost, safe='')}"
     result = subprocess.run(
-        [sys.executable, "-m", "services.cli", "agencies", "provision", "--directory", str(directory),
-         "--vhost", vhost, "--user-prefix", prefix, "--amqp-url", admin_url],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "services.cli",
+            "agencies",
+            "provision",
+            "--directory",
+            str(directory),
+            "--vhost",
+            vhost,
+            "--user-prefix",
+            prefix,
+            "--amqp-url",
+            admin_url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     urls = {}
@@ -51,9 +66,24 @@ def provisioned(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
             urls[parts[0]] = f"amqp://{parts[1]}:{parts[2]}@127.0.0.1:5672/{quote(vhost, safe='')}"
     assert set(urls) == {"ubnd", "chi-bo-khu-1"}, result.stdout
     again = subprocess.run(
-        [sys.executable, "-m", "services.cli", "agencies", "provision", "--directory", str(directory),
-         "--vhost", vhost, "--user-prefix", prefix, "--amqp-url", admin_url],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "services.cli",
+            "agencies",
+            "provision",
+            "--directory",
+            str(directory),
+            "--vhost",
+            vhost,
+            "--user-prefix",
+            prefix,
+            "--amqp-url",
+            admin_url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert again.returncode == 0 and "new" not in again.stdout  # idempotent: no new users, no passwords shown
     yield prefix, urls

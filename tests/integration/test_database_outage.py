@@ -21,10 +21,13 @@ OPERATOR = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
 
 
 def dead_lettered() -> float:
-    return REGISTRY.get_sample_value(
-        "dondoc_messages_consumed_total",
-        {"service": "tracking", "event_type": "assignment.created", "outcome": "dead_lettered"},
-    ) or 0.0
+    return (
+        REGISTRY.get_sample_value(
+            "dondoc_messages_consumed_total",
+            {"service": "tracking", "event_type": "assignment.created", "outcome": "dead_lettered"},
+        )
+        or 0.0
+    )
 
 
 async def test_the_consumer_waits_out_a_database_outage_and_loses_nothing(
@@ -35,8 +38,13 @@ async def test_the_consumer_waits_out_a_database_outage_and_loses_nothing(
     port = free_port()
     data = tmp_path / "db"
     url = start_mongo_stand_in(processes, data, tmp_path / "db.log", port=port)
-    settings = Settings(AMQP_URL=amqp_url, MONGO_URL=url, mongo_database=database_name,
-                        operator_token=OPERATOR_TOKEN, outbox_poll_seconds=0.2)
+    settings = Settings(
+        AMQP_URL=amqp_url,
+        MONGO_URL=url,
+        mongo_database=database_name,
+        operator_token=OPERATOR_TOKEN,
+        outbox_poll_seconds=0.2,
+    )
     app = create_app(settings)
     try:
         async with running(app) as http:

@@ -27,7 +27,10 @@ OPERATOR = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
 def dondoc(amqp_url: str, *args: str) -> str:
     result = subprocess.run(
         [sys.executable, "-m", "services.cli", "dlq", *args, "--queue", "tracking"],
-        env={**os.environ, "AMQP_URL": amqp_url}, capture_output=True, text=True, timeout=60,
+        env={**os.environ, "AMQP_URL": amqp_url},
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     return result.stdout
@@ -42,9 +45,15 @@ async def test_list_replay_and_purge(service_settings, amqp, amqp_url) -> None:
         kept, dropped = assignment_created(), assignment_created()
         for event, reason in ((kept, "database schema bug, fixed in 1.2"), (dropped, "sent by mistake")):
             await dead_exchange.publish(
-                aio_pika.Message(event.model_dump_json().encode(), message_id=event.event_id, headers={
-                    REASON_HEADER: reason, ORIGINAL_ROUTING_KEY_HEADER: event.routing_key(),
-                    DEAD_LETTERED_AT_HEADER: "2026-01-01T00:00:00+00:00"}),
+                aio_pika.Message(
+                    event.model_dump_json().encode(),
+                    message_id=event.event_id,
+                    headers={
+                        REASON_HEADER: reason,
+                        ORIGINAL_ROUTING_KEY_HEADER: event.routing_key(),
+                        DEAD_LETTERED_AT_HEADER: "2026-01-01T00:00:00+00:00",
+                    },
+                ),
                 routing_key=TRACKING_QUEUE.name,
             )
 

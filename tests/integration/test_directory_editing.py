@@ -39,9 +39,14 @@ pytestmark = pytest.mark.integration
 
 
 def _ubnd(**changes: Any) -> dict[str, Any]:
-    return {"code": "ubnd", "kind": "ubnd", "name": "Ủy ban nhân dân phường Hòa An",
-            "aliases": ["UBND phường", "Ủy ban nhân dân phường", "UBND"], "emails": ["ubnd@hoa-an.example"],
-            **changes}
+    return {
+        "code": "ubnd",
+        "kind": "ubnd",
+        "name": "Ủy ban nhân dân phường Hòa An",
+        "aliases": ["UBND phường", "Ủy ban nhân dân phường", "UBND"],
+        "emails": ["ubnd@hoa-an.example"],
+        **changes,
+    }
 
 
 async def _directory_listener(amqp: aio_pika.abc.AbstractChannel) -> aio_pika.abc.AbstractQueue:
@@ -58,11 +63,18 @@ async def test_a_changed_agency_is_published_once_and_outlives_a_restart(service
         first = (await http.get("/directory")).json()
         assert first["version"] == 0 and any(a["code"] == "ubnd" for a in first["agencies"])
 
-        changed = await http.put("/directory/agencies/ubnd", json=_ubnd(emails=["chu-tich@hoa-an.example"]),
-                                 headers={"If-Match": "0"})
+        changed = await http.put(
+            "/directory/agencies/ubnd", json=_ubnd(emails=["chu-tich@hoa-an.example"]), headers={"If-Match": "0"}
+        )
         assert changed.status_code == 200, changed.text
-        assert changed.json() == {"version": 1, "changed": True, "agencies_changed": ["ubnd"], "groups_changed": [],
-                                  "agencies_removed": [], "groups_removed": []}
+        assert changed.json() == {
+            "version": 1,
+            "changed": True,
+            "agencies_changed": ["ubnd"],
+            "groups_changed": [],
+            "agencies_removed": [],
+            "groups_removed": [],
+        }
         again = await http.put("/directory/agencies/ubnd", json=_ubnd(emails=["chu-tich@hoa-an.example"]))
         assert again.json() == {"version": 1, "changed": False}
 
@@ -80,9 +92,14 @@ async def test_a_changed_agency_is_published_once_and_outlives_a_restart(service
 
 async def test_a_new_alias_resolves_in_the_next_plan(service_settings) -> None:
     async with running(create_intake(service_settings(IntakeSettings)), OPERATOR) as http:
-        plan = {"issuer": "Đảng ủy phường", "number": f"{random_ref('n')}-KH/ĐU", "title": "Kế hoạch thử",
-                "issued_on": "2026-12-01", "deadlines": [{"period": "2027-FY", "due": "2027-12-31"}],
-                "assignments": [{"agency": "Chính quyền phường", "task": "Rà soát hồ sơ."}]}
+        plan = {
+            "issuer": "Đảng ủy phường",
+            "number": f"{random_ref('n')}-KH/ĐU",
+            "title": "Kế hoạch thử",
+            "issued_on": "2026-12-01",
+            "deadlines": [{"period": "2027-FY", "due": "2027-12-31"}],
+            "assignments": [{"agency": "Chính quyền phường", "task": "Rà soát hồ sơ."}],
+        }
         assert (await http.post("/plans", json=plan)).status_code == 422  # not a name the directory knows yet
         aliases = ["UBND phường", "Ủy ban nhân dân phường", "UBND", "Chính quyền phường"]
         assert (await http.put("/directory/agencies/ubnd", json=_ubnd(aliases=aliases))).status_code == 200
@@ -96,9 +113,15 @@ async def test_changes_that_would_break_the_directory_are_refused_with_the_reaso
         unknown_parent = await http.put("/directory/agencies/ubnd", json=_ubnd(parent="khong-co"))
         assert unknown_parent.status_code == 422 and "khong-co" in unknown_parent.json()["detail"]
 
-        loop = await http.put("/directory/agencies/quan-uy-tuyen-giao", json={
-            "code": "quan-uy-tuyen-giao", "kind": "propaganda_board", "name": "Ban Tuyên giáo Quận ủy",
-            "parent": "ubkt"})  # ubkt → thuong-truc → quan-uy-tuyen-giao → ubkt
+        loop = await http.put(
+            "/directory/agencies/quan-uy-tuyen-giao",
+            json={
+                "code": "quan-uy-tuyen-giao",
+                "kind": "propaganda_board",
+                "name": "Ban Tuyên giáo Quận ủy",
+                "parent": "ubkt",
+            },
+        )  # ubkt → thuong-truc → quan-uy-tuyen-giao → ubkt
         assert loop.status_code == 422 and "loops" in loop.json()["detail"]
 
         supervisor = await http.delete("/directory/agencies/thuong-truc")
@@ -107,8 +130,9 @@ async def test_changes_that_would_break_the_directory_are_refused_with_the_reaso
         mismatch = await http.put("/directory/agencies/ubnd", json=_ubnd(code="ubkt"))
         assert mismatch.status_code == 422
 
-        stale = await http.put("/directory/agencies/ubnd", json=_ubnd(name="UBND phường Hòa An"),
-                               headers={"If-Match": "7"})
+        stale = await http.put(
+            "/directory/agencies/ubnd", json=_ubnd(name="UBND phường Hòa An"), headers={"If-Match": "7"}
+        )
         assert stale.status_code == 412 and "version 0" in stale.json()["detail"]
 
         missing = await http.delete("/directory/groups/khong-co")
@@ -118,9 +142,14 @@ async def test_changes_that_would_break_the_directory_are_refused_with_the_reaso
 
 async def test_an_agency_with_work_assigned_cannot_be_removed(service_settings) -> None:
     async with running(create_intake(service_settings(IntakeSettings)), OPERATOR) as http:
-        plan = {"issuer": "Đảng ủy phường", "number": f"{random_ref('n')}-KH/ĐU", "title": "Kế hoạch thử",
-                "issued_on": "2026-12-01", "deadlines": [{"period": "2027-FY", "due": "2027-12-31"}],
-                "assignments": [{"agency": "Chi bộ khu dân cư số 1", "task": "Họp chi bộ."}]}
+        plan = {
+            "issuer": "Đảng ủy phường",
+            "number": f"{random_ref('n')}-KH/ĐU",
+            "title": "Kế hoạch thử",
+            "issued_on": "2026-12-01",
+            "deadlines": [{"period": "2027-FY", "due": "2027-12-31"}],
+            "assignments": [{"agency": "Chi bộ khu dân cư số 1", "task": "Họp chi bộ."}],
+        }
         registered = await http.post("/plans", json=plan)
         assert registered.status_code == 201, registered.text
         refused = await http.delete("/directory/agencies/chi-bo-khu-1")
@@ -148,8 +177,10 @@ async def test_only_operators_change_the_directory(service_settings) -> None:
 
 async def test_another_replica_sees_a_change_within_its_refresh_interval(service_settings) -> None:
     settings = service_settings(IntakeSettings, directory_refresh_seconds=0.2)
-    async with running(create_intake(settings), OPERATOR) as first, \
-            running(create_intake(settings), OPERATOR) as second:
+    async with (
+        running(create_intake(settings), OPERATOR) as first,
+        running(create_intake(settings), OPERATOR) as second,
+    ):
         await second.get("/directory")
         changed = await first.put("/directory/agencies/ubnd", json=_ubnd(emails=["moi@hoa-an.example"]))
         assert changed.status_code == 200
@@ -177,17 +208,23 @@ async def test_the_notifier_applies_each_change_to_its_copy_once(service_setting
     intake = create_intake(service_settings(IntakeSettings))
     notifier = create_notifier(service_settings(NotifierSettings, mongo_database=f"{database_name}_n"))
     async with running(notifier, OPERATOR), running(intake, OPERATOR) as http:
-        supervisor = {"code": "thuong-truc", "kind": "office", "name": "Thường trực Đảng ủy phường",
-                      "aliases": ["Thường trực Đảng ủy", "TTĐU"], "emails": ["bi-thu@hoa-an.example"],
-                      "parent": "quan-uy-tuyen-giao"}
+        supervisor = {
+            "code": "thuong-truc",
+            "kind": "office",
+            "name": "Thường trực Đảng ủy phường",
+            "aliases": ["Thường trực Đảng ủy", "TTĐU"],
+            "emails": ["bi-thu@hoa-an.example"],
+            "parent": "quan-uy-tuyen-giao",
+        }
         assert (await http.put("/directory/agencies/thuong-truc", json=supervisor)).status_code == 200
         assert (await http.delete("/directory/groups/mat-tran-va-doan-the")).status_code == 200
         addressbook = notifier.state.directories
 
         async def notifier_has_both() -> bool:
             directory = addressbook.directory
-            return ("bi-thu@hoa-an.example",) == directory.get("thuong-truc").emails and \
-                "mat-tran-va-doan-the" not in directory.groups
+            return ("bi-thu@hoa-an.example",) == directory.get(
+                "thuong-truc"
+            ).emails and "mat-tran-va-doan-the" not in directory.groups
 
         await eventually(notifier_has_both, what="the notifier's copy to follow versions 1 and 2")
         assert addressbook.directory.supervisor("ubkt").emails == ("bi-thu@hoa-an.example",)
@@ -217,8 +254,9 @@ async def test_a_clerk_exports_edits_and_imports_the_directory_with_the_cli(serv
 
         edited = yaml.safe_load(text)
         edited["agencies"] = [a for a in edited["agencies"] if a["code"] != "chi-bo-khu-8"]
-        edited["groups"] = [{**g, "members": [m for m in g["members"] if m != "chi-bo-khu-8"]}
-                            for g in edited["groups"]]
+        edited["groups"] = [
+            {**g, "members": [m for m in g["members"] if m != "chi-bo-khu-8"]} for g in edited["groups"]
+        ]
         exported.write_text(yaml.safe_dump(edited, allow_unicode=True), encoding="utf-8")
         assert await asyncio.to_thread(cli, ["directory", "import", str(exported), *common]) == 0
         # The same file again was made from version 0, which is no longer current: refused, nothing changes.

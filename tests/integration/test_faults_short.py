@@ -20,7 +20,12 @@ def _quiet():
 @pytest.mark.skipif(rabbitmq_server() is None, reason="needs rabbitmq-server to start a node of its own")
 async def test_broker_killed_and_restarted(tmp_path, mongo_url, database_name) -> None:
     tally = await scenarios.broker_restarts(
-        tmp_path / "rabbit", mongo_url, database_name, events=1000, per_second=400, faults=["kill"],
+        tmp_path / "rabbit",
+        mongo_url,
+        database_name,
+        events=1000,
+        per_second=400,
+        faults=["kill"],
         name="short_broker_restarts",
     )
     tally.check()
@@ -58,7 +63,12 @@ async def test_database_killed_and_restarted(tmp_path, database_name, monkeypatc
 async def test_proxy_latency_and_connection_resets(mongo_url, database_name) -> None:
     with fresh_vhost() as amqp_url:
         tally = await scenarios.proxy_faults(
-            amqp_url, mongo_url, database_name, events=300, per_second=100, latency=(0.0, 0.005),
+            amqp_url,
+            mongo_url,
+            database_name,
+            events=300,
+            per_second=100,
+            latency=(0.0, 0.005),
             reset_every=(0.7, 1.5),
         )
     tally.check()

@@ -29,13 +29,22 @@ async def test_operator_payloads_are_refused_everywhere(service_settings, amqp) 
         for payload in OPERATORS:
             answers.append(await http.post(f"{base}/reports", json={"period": payload}, headers=me))
             answers.append(await http.post(f"{base}/progress", json={"percent": payload}, headers=me))
-            answers.append(await http.post(f"{base}/progress", json={"percent": 5, "note": "x", **{"$set": payload}},
-                                           headers=me))
+            answers.append(
+                await http.post(f"{base}/progress", json={"percent": 5, "note": "x", **{"$set": payload}}, headers=me)
+            )
             answers.append(await http.post("/tokens", json={"subject": payload, "role": "agency"}, headers=OPERATOR))
-        for path in ("/assignments/$where", "/assignments/a.b/history", "/plans/{$ne}/status",
-                     "/agencies/$gt/assignments", "/extensions/$ne/approve"):
-            answers.append(await http.get(path, headers=OPERATOR) if "approve" not in path
-                           else await http.post(path, json={}, headers=OPERATOR))
+        for path in (
+            "/assignments/$where",
+            "/assignments/a.b/history",
+            "/plans/{$ne}/status",
+            "/agencies/$gt/assignments",
+            "/extensions/$ne/approve",
+        ):
+            answers.append(
+                await http.get(path, headers=OPERATOR)
+                if "approve" not in path
+                else await http.post(path, json={}, headers=OPERATOR)
+            )
         answers.append(await http.get("/agencies/ubnd/assignments?state[$ne]=x&period=$gt", headers=OPERATOR))
         statuses = [a.status_code for a in answers]
         assert all(400 <= code < 500 for code in statuses), statuses
@@ -46,7 +55,9 @@ async def test_operator_payloads_are_refused_everywhere(service_settings, amqp) 
 
 def plan_with(field: str, payload: object) -> dict[str, object]:
     plan: dict[str, object] = {
-        "issuer": "Đảng ủy phường", "number": "12-KH/ĐU", "title": "Kế hoạch",
+        "issuer": "Đảng ủy phường",
+        "number": "12-KH/ĐU",
+        "title": "Kế hoạch",
         "assignments": [{"agency": "UBND phường", "task": "Báo cáo."}],
         "deadlines": [{"period": "2027-H1", "due": "2027-06-30"}],
     }
@@ -66,8 +77,11 @@ async def test_operator_payloads_are_refused_by_intake(service_settings) -> None
     from services.intake.main import create_app as create_intake
 
     async with running(create_intake(service_settings(IntakeSettings)), OPERATOR) as http:
-        answers = [await http.post("/plans", json=plan_with(field, payload))
-                   for payload in OPERATORS for field in ("issuer", "number", "title", "agency", "due", "extra")]
+        answers = [
+            await http.post("/plans", json=plan_with(field, payload))
+            for payload in OPERATORS
+            for field in ("issuer", "number", "title", "agency", "due", "extra")
+        ]
         for path in ("/plans/$where", "/plans/a.b", "/plans/{$ne}", "/plans/%24gt"):
             answers.append(await http.get(path))
         answers.append(await http.post("/plans/preview", json={"issuer": {"$ne": ""}}))
@@ -82,17 +96,28 @@ async def test_operator_payloads_are_refused_by_the_notifier(mongo_url, database
     from shared.clock import FakeClock
     from tests.integration.notifier_harness import notifier
 
-    async with notifier(mongo_url, database_name, FakeClock(datetime(2026, 12, 1, tzinfo=UTC))) as engine, \
-            engine.http() as http:
-        silence = {"starts_at": "2026-12-01T00:00:00Z", "ends_at": "2026-12-02T00:00:00Z", "reason": "Tết",
-                   "created_by": "operator"}
+    async with (
+        notifier(mongo_url, database_name, FakeClock(datetime(2026, 12, 1, tzinfo=UTC))) as engine,
+        engine.http() as http,
+    ):
+        silence = {
+            "starts_at": "2026-12-01T00:00:00Z",
+            "ends_at": "2026-12-02T00:00:00Z",
+            "reason": "Tết",
+            "created_by": "operator",
+        }
         answers = []
         for payload in OPERATORS:
             for field in ("plan_id", "agency", "level", "created_by", "$where"):
                 answers.append(await http.post("/silences", json={**silence, "agency": "ubnd", field: payload}))
-        for method, path in (("GET", "/assignments/$where/periods"), ("GET", "/assignments/a.b/periods"),
-                             ("DELETE", "/silences/{$ne}"), ("GET", "/emails?status=$ne"),
-                             ("GET", "/emails?limit[$gt]=0&limit=$gt"), ("GET", "/escalations/preview?at=$gt")):
+        for method, path in (
+            ("GET", "/assignments/$where/periods"),
+            ("GET", "/assignments/a.b/periods"),
+            ("DELETE", "/silences/{$ne}"),
+            ("GET", "/emails?status=$ne"),
+            ("GET", "/emails?limit[$gt]=0&limit=$gt"),
+            ("GET", "/escalations/preview?at=$gt"),
+        ):
             answers.append(await http.request(method, path))
         statuses = [a.status_code for a in answers]
         assert all(code == 422 for code in statuses), [(str(a.request.url), a.status_code) for a in answers]

@@ -42,16 +42,27 @@ async def test_preview_shows_the_parse_and_stores_nothing(service_settings) -> N
         assert first["task"].startswith("Bố trí kinh phí")
         assert [(d["kind"], d["period"], d["effective_at"]) for d in body["deadlines"]] == [
             ("semiannual", "2025-H1", "2025-06-30T16:59:59.999999Z"),
-            ("annual", "2025-FY", "2025-12-31T16:59:59.999999Z")]
-        assert body["unresolved"] == [{"phrase": "Hội Người cao tuổi phường", "line": 42, "where": "clause 3",
-                                       "reason": "không có trong danh bạ cơ quan"}]
+            ("annual", "2025-FY", "2025-12-31T16:59:59.999999Z"),
+        ]
+        assert body["unresolved"] == [
+            {
+                "phrase": "Hội Người cao tuổi phường",
+                "line": 42,
+                "where": "clause 3",
+                "reason": "không có trong danh bạ cơ quan",
+            }
+        ]
         assert [r["text"] for r in body["recipients"]][:2] == ["Thường trực Quận ủy", "Thường trực Đảng ủy"]
 
         raw = await http.post("/plans/preview", content=text, headers={"content-type": "text/plain"})
         assert raw.status_code == 200 and raw.json()["number"]["text"] == "12-KH/ĐU"
-        structured = {"issuer": "Đảng ủy phường", "number": "9-KH/ĐU", "title": "Kế hoạch thử",
-                      "assignments": [{"agency": "Các tổ chức chính trị - xã hội phường", "task": "Làm."}],
-                      "deadlines": [{"period": "2027-FY", "due": "2027-12-31"}]}
+        structured = {
+            "issuer": "Đảng ủy phường",
+            "number": "9-KH/ĐU",
+            "title": "Kế hoạch thử",
+            "assignments": [{"agency": "Các tổ chức chính trị - xã hội phường", "task": "Làm."}],
+            "deadlines": [{"period": "2027-FY", "due": "2027-12-31"}],
+        }
         as_json = await http.post("/plans/preview", json=structured)
         assert as_json.status_code == 200, as_json.text
         assert as_json.json()["format"] == "json" and len(as_json.json()["assignments"]) == 5
@@ -96,18 +107,25 @@ async def test_unresolved_bodies_are_refused_unless_skipped(service_settings) ->
         assert refused.status_code == 422
         detail = refused.json()["detail"]
         assert detail["code"] == "unresolved" and "Hội Người cao tuổi phường" in detail["problems"][0]["problem"]
-        accepted = await http.post("/plans/document", files={"file": ("ward.txt", text)},
-                                   data={"skip_unresolved": "true"})
+        accepted = await http.post(
+            "/plans/document", files={"file": ("ward.txt", text)}, data={"skip_unresolved": "true"}
+        )
         assert accepted.status_code == 201, accepted.text
         assert accepted.json()["skipped"][0]["phrase"] == "Hội Người cao tuổi phường"
         assert {"ubnd", "tuyen-giao", "doan-thanh-nien", "hoi-phu-nu"} <= {
-            a["agency"] for a in accepted.json()["assignments"]}
+            a["agency"] for a in accepted.json()["assignments"]
+        }
 
 
 @pytest.mark.parametrize(
     ("data", "status", "code"),
-    [(b"", 422, "empty"), (b"%PDF-1.5 ...", 415, "unknown_format"), (bytes(range(256)) * 8, 422, "binary"),
-     (b"a" * (5 * 1024 * 1024 + 10), 413, "too_large"), (b"{\"issuer\": 1}", 422, "invalid_json")],
+    [
+        (b"", 422, "empty"),
+        (b"%PDF-1.5 ...", 415, "unknown_format"),
+        (bytes(range(256)) * 8, 422, "binary"),
+        (b"a" * (5 * 1024 * 1024 + 10), 413, "too_large"),
+        (b'{"issuer": 1}', 422, "invalid_json"),
+    ],
 )
 async def test_unreadable_files_get_typed_errors(service_settings, data: bytes, status: int, code: str) -> None:
     app = create_app(service_settings(Settings))
@@ -131,12 +149,23 @@ async def test_the_real_plan_over_http(service_settings) -> None:
 
 
 def receipt_plan(number: str, task: str) -> bytes:
-    return "\n".join([
-        "ĐẢNG ỦY PHƯỜNG HÒA AN", f"Số {number}", "Hòa An, ngày 05 tháng 01 năm 2026", "", "KẾ HOẠCH",
-        "rà soát hộ cần hỗ trợ dịp Tết năm 2026", "", "III. TỔ CHỨC THỰC HIỆN", "",
-        f"1. Ủy ban nhân dân phường: {task} trong vòng 10 ngày kể từ ngày nhận được kế hoạch.", "",
-        "Nơi nhận:", "- Lưu VPĐU.",
-    ]).encode()
+    return "\n".join(
+        [
+            "ĐẢNG ỦY PHƯỜNG HÒA AN",
+            f"Số {number}",
+            "Hòa An, ngày 05 tháng 01 năm 2026",
+            "",
+            "KẾ HOẠCH",
+            "rà soát hộ cần hỗ trợ dịp Tết năm 2026",
+            "",
+            "III. TỔ CHỨC THỰC HIỆN",
+            "",
+            f"1. Ủy ban nhân dân phường: {task} trong vòng 10 ngày kể từ ngày nhận được kế hoạch.",
+            "",
+            "Nơi nhận:",
+            "- Lưu VPĐU.",
+        ]
+    ).encode()
 
 
 async def test_a_deadline_from_receipt_runs_from_the_day_of_registration(service_settings, amqp) -> None:

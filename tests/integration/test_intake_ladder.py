@@ -18,8 +18,15 @@ LADDER = {
     "acknowledgement": [],
     "report": [
         {"name": "early", "at": "-14d", "to": ["agency"], "level": 0, "ask": "report"},
-        {"name": "late", "at": "+1wd", "to": ["supervisor"], "cc": ["agency"], "level": 1, "ask": "explain",
-         "repeat": {"every": "5wd", "times": 3}},
+        {
+            "name": "late",
+            "at": "+1wd",
+            "to": ["supervisor"],
+            "cc": ["agency"],
+            "level": 1,
+            "ask": "explain",
+            "repeat": {"every": "5wd", "times": 3},
+        },
     ],
 }
 
@@ -30,8 +37,10 @@ def plan(number: str, ladder: Any) -> dict[str, Any]:
         "number": number,
         "title": "Kế hoạch kiểm tra công tác phòng cháy năm 2027",
         "issued_on": "2026-12-01",
-        "assignments": [{"agency": "Uỷ ban nhân dân phường", "task": "Rà soát các hộ kinh doanh."},
-                        {"agency": "Ban Tuyên giáo", "task": "Tuyên truyền trên loa phường."}],
+        "assignments": [
+            {"agency": "Uỷ ban nhân dân phường", "task": "Rà soát các hộ kinh doanh."},
+            {"agency": "Ban Tuyên giáo", "task": "Tuyên truyền trên loa phường."},
+        ],
         "deadlines": [{"period": "2027-H1", "due": "2027-06-30", "wording": "trước ngày 01 tháng 7"}],
         "escalation_ladder": ladder,
     }
@@ -55,8 +64,12 @@ async def test_a_plan_ladder_is_validated_at_intake_and_reaches_assignment_creat
 
         accepted = await http.post("/plans", json=plan(f"{random_ref('n')}-KH/ĐU", LADDER))
         assert accepted.status_code == 201, accepted.text
-        bodies = [json.loads((await eventually(lambda: listener.get(no_ack=True, fail=False),
-                                               what="assignment.created")).body) for _ in range(2)]
+        bodies = [
+            json.loads(
+                (await eventually(lambda: listener.get(no_ack=True, fail=False), what="assignment.created")).body
+            )
+            for _ in range(2)
+        ]
         assert sorted(b["agency"]["code"] for b in bodies) == ["tuyen-giao", "ubnd"]
         for body in bodies:
             ladder = body["escalation_ladder"]

@@ -47,9 +47,19 @@ async def test_a_plan_becomes_one_persistent_message_per_agency(service_settings
         created = response.json()["assignments"]
         # UBND plus the twelve party cells of the sample directory
         assert sorted(a["agency"] for a in created) == [
-            "chi-bo-cong-an", "chi-bo-khu-1", "chi-bo-khu-2", "chi-bo-khu-3", "chi-bo-khu-4", "chi-bo-khu-5",
-            "chi-bo-khu-6", "chi-bo-khu-7", "chi-bo-khu-8", "chi-bo-quan-su", "chi-bo-truong-thcs",
-            "chi-bo-truong-tieu-hoc", "ubnd",
+            "chi-bo-cong-an",
+            "chi-bo-khu-1",
+            "chi-bo-khu-2",
+            "chi-bo-khu-3",
+            "chi-bo-khu-4",
+            "chi-bo-khu-5",
+            "chi-bo-khu-6",
+            "chi-bo-khu-7",
+            "chi-bo-khu-8",
+            "chi-bo-quan-su",
+            "chi-bo-truong-thcs",
+            "chi-bo-truong-tieu-hoc",
+            "ubnd",
         ]
         received = []
         for _ in created:
@@ -104,8 +114,11 @@ async def test_an_unroutable_publish_is_an_error_not_a_silent_confirm(amqp_url: 
         publisher = EventPublisher(broker, "test")
         with pytest.raises(PublishError, match="NO_ROUTE"):
             await publisher.publish_raw(
-                routing_key=f"nobody.listens.{random_ref()}", body=b"{}", event_id=random_ref(),
-                event_type="nobody.listens", correlation_id="c",
+                routing_key=f"nobody.listens.{random_ref()}",
+                body=b"{}",
+                event_id=random_ref(),
+                event_type="nobody.listens",
+                correlation_id="c",
             )
     finally:
         await broker.stop()
@@ -122,10 +135,13 @@ async def test_a_corrected_plan_that_rewords_one_task_publishes_one_revision_and
         {"agency": "Uỷ ban nhân dân phường", "task": "Rà soát các hộ kinh doanh."},
         {"agency": "Ban Tuyên giáo", "task": "Tuyên truyền trên loa phường."},
     ]
-    corrected = {**first, "assignments": [
-        {"agency": "Uỷ ban nhân dân phường", "task": "Rà soát các hộ kinh doanh và nhà trọ."},
-        {"agency": "Ban Tuyên giáo", "task": "Tuyên truyền trên loa phường."},
-    ]}
+    corrected = {
+        **first,
+        "assignments": [
+            {"agency": "Uỷ ban nhân dân phường", "task": "Rà soát các hộ kinh doanh và nhà trọ."},
+            {"agency": "Ban Tuyên giáo", "task": "Tuyên truyền trên loa phường."},
+        ],
+    }
     client = make_client(mongo_url)
     outbox = client[database_name]["outbox"]
 

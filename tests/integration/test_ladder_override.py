@@ -23,29 +23,37 @@ from tests.integration.notifier_harness import created, drop, notifier, steps_ta
 
 START = datetime(2026, 6, 1, 10, 0, tzinfo=VIETNAM).astimezone(UTC)
 DUE = end_of_day(datetime(2026, 6, 30).date())
-AGENCY = {"chi-bo-khu-1": "chi-bo-khu-1@hoa-an.example", "mttq": "mttq@hoa-an.example",
-          "ubnd": "ubnd@hoa-an.example", "tuyen-giao": "tuyen-giao@hoa-an.example"}
+AGENCY = {
+    "chi-bo-khu-1": "chi-bo-khu-1@hoa-an.example",
+    "mttq": "mttq@hoa-an.example",
+    "ubnd": "ubnd@hoa-an.example",
+    "tuyen-giao": "tuyen-giao@hoa-an.example",
+}
 SUPERVISOR = "thuong-truc@hoa-an.example"
 UPPER = "tuyengiao@quan-uy.example"
-OWN = {"report": [
-    {"name": "early", "at": "-14d", "to": ["agency"], "level": 0, "ask": "report"},
-    {"name": "late", "at": "+1wd", "to": ["supervisor"], "cc": ["agency"], "level": 1, "ask": "explain"},
-]}
-NEW = Ladder.from_data({
-    "acknowledgement": [{"name": "ack-reminder", "at": "+2wd", "to": ["agency"], "level": 0, "ask": "acknowledge"}],
+OWN = {
     "report": [
-        {"name": "reminder-3d", "at": "-3d", "to": ["agency"], "level": 0, "ask": "report"},  # already past
-        {"name": "overdue", "at": "0", "to": ["agency", "supervisor"], "level": 0, "ask": "report"},  # both told
-        {"name": "follow-up", "at": "+2d", "to": ["upper_supervisor"], "level": 2, "ask": "explain"},
-    ],
-})
+        {"name": "early", "at": "-14d", "to": ["agency"], "level": 0, "ask": "report"},
+        {"name": "late", "at": "+1wd", "to": ["supervisor"], "cc": ["agency"], "level": 1, "ask": "explain"},
+    ]
+}
+NEW = Ladder.from_data(
+    {
+        "acknowledgement": [{"name": "ack-reminder", "at": "+2wd", "to": ["agency"], "level": 0, "ask": "acknowledge"}],
+        "report": [
+            {"name": "reminder-3d", "at": "-3d", "to": ["agency"], "level": 0, "ask": "report"},  # already past
+            {"name": "overdue", "at": "0", "to": ["agency", "supervisor"], "level": 0, "ask": "report"},  # both told
+            {"name": "follow-up", "at": "+2d", "to": ["upper_supervisor"], "level": 2, "ask": "explain"},
+        ],
+    }
+)
 
 
 def with_ladder(event: AssignmentCreated, ladder: dict[str, Any]) -> AssignmentCreated:
     """The event as the notifier receives it from intake: the plan's ladder on it, through JSON."""
-    return AssignmentCreated.model_validate_json(json.dumps({**json.loads(event.model_dump_json()),
-                                                             "escalation_ladder": ladder}))
-
+    return AssignmentCreated.model_validate_json(
+        json.dumps({**json.loads(event.model_dump_json()), "escalation_ladder": ladder})
+    )
 
 
 async def scan_at(n: Any, *moments: datetime) -> None:
@@ -54,9 +62,7 @@ async def scan_at(n: Any, *moments: datetime) -> None:
         await n.scan_all()
 
 
-async def test_a_plan_with_its_own_ladder_gets_its_notices_on_its_own_steps(
-    mongo_url: str, database_name: str
-) -> None:
+async def test_a_plan_with_its_own_ladder_gets_its_notices_on_its_own_steps(mongo_url: str, database_name: str) -> None:
     clock = FakeClock(START)
     async with notifier(mongo_url, database_name, clock) as n:
         own = with_ladder(created("chi-bo-khu-1", DUE, START), {**OWN, "acknowledgement": []})
@@ -72,7 +78,10 @@ async def test_a_plan_with_its_own_ladder_gets_its_notices_on_its_own_steps(
         await scan_at(n, *(DUE + timedelta(days=days) + second for days in (-14, -7, -1, 0, 1, 30)))
         agency = AGENCY["chi-bo-khu-1"]
         assert await steps_taken(n, own.assignment_id) == [
-            ("early#1", agency), ("late#1", agency), ("late#1", SUPERVISOR)]
+            ("early#1", agency),
+            ("late#1", agency),
+            ("late#1", SUPERVISOR),
+        ]
         steps = {step for step, _ in await steps_taken(n, plain.assignment_id)}
         assert {"ack-reminder#1", "reminder-7d#1", "reminder-1d#1", "overdue#1", "level-1#1"} <= steps
         assert not steps & {"early#1", "late#1"}
@@ -96,12 +105,22 @@ async def test_reapplying_the_ladder_changes_open_periods_and_never_resends_a_st
     async with notifier(mongo_url, database_name, clock) as n:
         for event in (a, b, c, d):
             await n.projector(event)
-        await n.projector(AssignmentAcknowledged(correlation_id=p1, agency=a.agency, assignment_id=a.assignment_id,
-                                                 plan_id=p1))
-        await n.projector(ReportSubmitted(
-            correlation_id=p4, agency=d.agency, assignment_id=d.assignment_id, plan_id=p4, period="2026-FY",
-            submitted_at=START, due_at=DUE, late_by_seconds=0, revision=1,
-        ))
+        await n.projector(
+            AssignmentAcknowledged(correlation_id=p1, agency=a.agency, assignment_id=a.assignment_id, plan_id=p1)
+        )
+        await n.projector(
+            ReportSubmitted(
+                correlation_id=p4,
+                agency=d.agency,
+                assignment_id=d.assignment_id,
+                plan_id=p4,
+                period="2026-FY",
+                submitted_at=START,
+                due_at=DUE,
+                late_by_seconds=0,
+                revision=1,
+            )
+        )
         await scan_at(n, DUE - timedelta(days=14) + timedelta(seconds=1), DUE + timedelta(seconds=1))
         before = {e.assignment_id: await steps_taken(n, e.assignment_id) for e in (a, b, c, d)}
         assert ("overdue#1", AGENCY["mttq"]) in before[b.assignment_id]
@@ -121,7 +140,11 @@ async def test_reapplying_the_ladder_changes_open_periods_and_never_resends_a_st
         assert period["ladder_version"] == NEW.version and period["ladder_source"] == "deployment"
         [change] = period["ladder_changes"]
         assert (change["by"], change["from_version"], change["to_version"], change["reason"]) == (
-            "operator", old_version, NEW.version, "thang mới 2026")
+            "operator",
+            old_version,
+            NEW.version,
+            "thang mới 2026",
+        )
         assert abs(change["at"] - clock.now()) < timedelta(milliseconds=1)
         follow_up = NEW.track("report")[2].offset.apply(DUE, n.rules.calendar)
         assert abs(period["next_check_at"] - follow_up) < timedelta(milliseconds=1)  # was level-1 (+3wd)
@@ -155,9 +178,11 @@ async def test_reapplying_the_ladder_changes_open_periods_and_never_resends_a_st
 async def test_a_scan_holding_a_claim_across_a_reapply_writes_nothing(mongo_url: str, database_name: str) -> None:
     clock = FakeClock(DUE + timedelta(hours=2))
     event = created("mttq", DUE, START)
-    async with notifier(mongo_url, database_name, clock) as old, notifier(
-        mongo_url, database_name, clock, ladder=NEW
-    ) as new, new.http() as http:
+    async with (
+        notifier(mongo_url, database_name, clock) as old,
+        notifier(mongo_url, database_name, clock, ladder=NEW) as new,
+        new.http() as http,
+    ):
         await old.projector(event)
         now = clock.now()
         token, claimed = await old.repository.claim_due(now, 50, timedelta(seconds=60))
@@ -171,7 +196,10 @@ async def test_a_scan_holding_a_claim_across_a_reapply_writes_nothing(mongo_url:
         assert await old.repository.notices.count_documents({}) == 0
         await new.scan_all()
         assert await steps_taken(new, event.assignment_id) == [  # the new ladder's steps, each once
-            ("ack-reminder#1", AGENCY["mttq"]), ("overdue#1", AGENCY["mttq"]), ("overdue#1", SUPERVISOR)]
+            ("ack-reminder#1", AGENCY["mttq"]),
+            ("overdue#1", AGENCY["mttq"]),
+            ("overdue#1", SUPERVISOR),
+        ]
     await drop(mongo_url, database_name)
 
 

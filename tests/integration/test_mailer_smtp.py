@@ -23,14 +23,23 @@ async def test_queued_mail_is_delivered_once_and_a_dead_server_keeps_it_queued(
     row_id = random_ref()
     now = datetime.now(UTC)
     await repository.emails.insert_one(
-        {"_id": row_id, "to": "mttq@hoa-an.example", "to_name": "Ủy ban MTTQ\r\nBcc: ke-xau@example.org",
-         "subject": "[Đôn đốc] Quá hạn\r\nBcc: ke-xau@example.org",
-         "text": "Kính gửi: Ủy ban Mặt trận Tổ quốc phường,\n", "html": "<p>Kính gửi: Ủy ban Mặt trận</p>",
-         "status": "pending", "attempts": 0, "created_at": now, "next_attempt_at": now}
+        {
+            "_id": row_id,
+            "to": "mttq@hoa-an.example",
+            "to_name": "Ủy ban MTTQ\r\nBcc: ke-xau@example.org",
+            "subject": "[Đôn đốc] Quá hạn\r\nBcc: ke-xau@example.org",
+            "text": "Kính gửi: Ủy ban Mặt trận Tổ quốc phường,\n",
+            "html": "<p>Kính gửi: Ủy ban Mặt trận</p>",
+            "status": "pending",
+            "attempts": 0,
+            "created_at": now,
+            "next_attempt_at": now,
+        }
     )
     try:
-        dead = Mailer(repository, Settings(smtp_port=1, smtp_timeout_seconds=2, mail_retry_base_seconds=0),
-                      SystemClock())
+        dead = Mailer(
+            repository, Settings(smtp_port=1, smtp_timeout_seconds=2, mail_retry_base_seconds=0), SystemClock()
+        )
         assert await dead.send_pending() == 0
         row = await repository.emails.find_one({"_id": row_id})
         assert row["status"] == "pending" and row["attempts"] == 1 and row["claimed_by"] is None

@@ -27,9 +27,27 @@ def certificate(tmp_path: Path) -> tuple[Path, Path]:
     """A self-signed certificate for 127.0.0.1 (it is its own CA), made with the openssl command."""
     cert, key = tmp_path / "server.pem", tmp_path / "server.key"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True, timeout=60,
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
     )
     return cert, key
 
@@ -43,9 +61,18 @@ def server_context(cert: Path, key: Path) -> ssl.SSLContext:
 async def queue_one(repository: NotifierRepository) -> str:
     row_id, now = random_ref(), datetime.now(UTC)
     await repository.emails.insert_one(
-        {"_id": row_id, "to": "mttq@hoa-an.example", "to_name": "Ủy ban MTTQ phường", "subject": "[Đôn đốc] Quá hạn",
-         "text": "Kính gửi: Ủy ban Mặt trận Tổ quốc phường,\n", "html": "<p>Kính gửi</p>",
-         "status": "pending", "attempts": 0, "created_at": now, "next_attempt_at": now}
+        {
+            "_id": row_id,
+            "to": "mttq@hoa-an.example",
+            "to_name": "Ủy ban MTTQ phường",
+            "subject": "[Đôn đốc] Quá hạn",
+            "text": "Kính gửi: Ủy ban Mặt trận Tổ quốc phường,\n",
+            "html": "<p>Kính gửi</p>",
+            "status": "pending",
+            "attempts": 0,
+            "created_at": now,
+            "next_attempt_at": now,
+        }
     )
     return row_id
 
@@ -58,8 +85,9 @@ async def test_mail_goes_out_over_tls_only_to_a_server_the_ca_file_vouches_for(
     port, folder = free_port(), tmp_path / "mail"
     context = server_context(cert, key)
     if mode == "starttls":
-        controller = Controller(MailFolder(folder), hostname="127.0.0.1", port=port, tls_context=context,
-                                require_starttls=True)
+        controller = Controller(
+            MailFolder(folder), hostname="127.0.0.1", port=port, tls_context=context, require_starttls=True
+        )
     else:
         controller = Controller(MailFolder(folder), hostname="127.0.0.1", port=port, ssl_context=context)
     controller.start()
@@ -67,8 +95,11 @@ async def test_mail_goes_out_over_tls_only_to_a_server_the_ca_file_vouches_for(
     repository = NotifierRepository(client[database_name])
     try:
         tls = {"smtp_starttls": mode == "starttls", "smtp_tls": mode == "smtps"}
-        untrusting = Mailer(repository, Settings(smtp_port=port, smtp_timeout_seconds=5, mail_retry_base_seconds=0,
-                                                 **tls), SystemClock())
+        untrusting = Mailer(
+            repository,
+            Settings(smtp_port=port, smtp_timeout_seconds=5, mail_retry_base_seconds=0, **tls),
+            SystemClock(),
+        )
         row_id = await queue_one(repository)
         assert await untrusting.send_pending() == 0  # the system's CAs do not know this server
         row = await repository.emails.find_one({"_id": row_id})

@@ -26,11 +26,27 @@ def events() -> list[Event]:
     later = START + timedelta(hours=2)
     return [
         *made,
-        AssignmentAcknowledged(occurred_at=later, correlation_id=acked.plan_id, agency=acked.agency,
-                               actor=acked.agency, assignment_id=acked.assignment_id, plan_id=acked.plan_id),
-        ReportSubmitted(occurred_at=later, correlation_id=reported.plan_id, agency=reported.agency,
-                        actor=reported.agency, assignment_id=reported.assignment_id, plan_id=reported.plan_id,
-                        period="2026-FY", submitted_at=later, due_at=due, late_by_seconds=0, revision=1),
+        AssignmentAcknowledged(
+            occurred_at=later,
+            correlation_id=acked.plan_id,
+            agency=acked.agency,
+            actor=acked.agency,
+            assignment_id=acked.assignment_id,
+            plan_id=acked.plan_id,
+        ),
+        ReportSubmitted(
+            occurred_at=later,
+            correlation_id=reported.plan_id,
+            agency=reported.agency,
+            actor=reported.agency,
+            assignment_id=reported.assignment_id,
+            plan_id=reported.plan_id,
+            period="2026-FY",
+            submitted_at=later,
+            due_at=due,
+            late_by_seconds=0,
+            revision=1,
+        ),
     ]
 
 
@@ -41,8 +57,10 @@ async def periods(repository: Any) -> list[dict[str, Any]]:
 async def test_a_batch_projects_what_the_same_events_one_by_one_do(mongo_url, database_name) -> None:
     batch = events()
     clock = FakeClock(START)
-    async with notifier(mongo_url, database_name, clock) as alone, \
-            notifier(mongo_url, f"{database_name}_bulk", clock) as together:
+    async with (
+        notifier(mongo_url, database_name, clock) as alone,
+        notifier(mongo_url, f"{database_name}_bulk", clock) as together,
+    ):
         for event in batch:
             assert await alone.projector(event) == Outcome.PROCESSED
         bulk = ProjectionInBulk(together.repository.periods.database.client, together.repository, together.rules)

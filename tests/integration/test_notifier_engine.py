@@ -24,7 +24,6 @@ START = datetime(2026, 6, 1, 10, 0, tzinfo=VIETNAM).astimezone(UTC)
 DUE = end_of_day(datetime(2026, 6, 30).date())
 
 
-
 async def test_a_report_stops_its_period_at_once_and_an_acknowledgement_stops_only_its_ladder(
     mongo_url: str, database_name: str
 ) -> None:
@@ -40,11 +39,19 @@ async def test_a_report_stops_its_period_at_once_and_an_acknowledgement_stops_on
         assert ("ack-escalation#1", "thuong-truc@hoa-an.example") in taken  # never acknowledged
         assert ("reminder-7d#1", "chi-bo-khu-1@hoa-an.example") in taken
 
-        await n.projector(ReportSubmitted(
-            correlation_id=event.plan_id, agency=event.agency, assignment_id=event.assignment_id,
-            plan_id=event.plan_id, period="2026-FY", submitted_at=clock.now(), due_at=DUE, late_by_seconds=1,
-            revision=1,
-        ))
+        await n.projector(
+            ReportSubmitted(
+                correlation_id=event.plan_id,
+                agency=event.agency,
+                assignment_id=event.assignment_id,
+                plan_id=event.plan_id,
+                period="2026-FY",
+                submitted_at=clock.now(),
+                due_at=DUE,
+                late_by_seconds=1,
+                revision=1,
+            )
+        )
         clock.advance(timedelta(days=60))
         assert await n.scan_all() == 0
         assert await steps_taken(n, event.assignment_id) == taken  # a late report ends escalation
@@ -52,10 +59,14 @@ async def test_a_report_stops_its_period_at_once_and_an_acknowledgement_stops_on
         # The acknowledgement ladder of another assignment stops; its report ladder goes on.
         other = created("mttq", DUE + timedelta(days=60), clock.now())
         await n.projector(other)
-        await n.projector(AssignmentAcknowledged(
-            correlation_id=other.plan_id, agency=other.agency, assignment_id=other.assignment_id,
-            plan_id=other.plan_id,
-        ))
+        await n.projector(
+            AssignmentAcknowledged(
+                correlation_id=other.plan_id,
+                agency=other.agency,
+                assignment_id=other.assignment_id,
+                plan_id=other.plan_id,
+            )
+        )
         clock.advance(timedelta(days=61))
         await n.scan_all()
         steps = {step for step, _ in await steps_taken(n, other.assignment_id)}
@@ -68,10 +79,15 @@ async def test_cancellation_stops_everything(mongo_url: str, database_name: str)
     async with notifier(mongo_url, database_name, clock) as n:
         event = created("tuyen-giao", DUE, START)
         await n.projector(event)
-        await n.projector(AssignmentCancelled(
-            correlation_id=event.plan_id, agency=event.agency, assignment_id=event.assignment_id,
-            plan_id=event.plan_id, reason="Kế hoạch được thay thế",
-        ))
+        await n.projector(
+            AssignmentCancelled(
+                correlation_id=event.plan_id,
+                agency=event.agency,
+                assignment_id=event.assignment_id,
+                plan_id=event.plan_id,
+                reason="Kế hoạch được thay thế",
+            )
+        )
         clock.set(DUE + timedelta(days=90))
         assert await n.scan_all() == 0
         assert await steps_taken(n, event.assignment_id) == []
@@ -85,8 +101,11 @@ async def test_a_cancellation_that_overtakes_its_assignment_is_retried_not_lost(
     async with notifier(mongo_url, database_name, clock) as n:
         event = created("tuyen-giao", DUE, START)
         cancelled = AssignmentCancelled(
-            correlation_id=event.plan_id, agency=event.agency, assignment_id=event.assignment_id,
-            plan_id=event.plan_id, reason="Kế hoạch được thay thế",
+            correlation_id=event.plan_id,
+            agency=event.agency,
+            assignment_id=event.assignment_id,
+            plan_id=event.plan_id,
+            reason="Kế hoạch được thay thế",
         )
         with pytest.raises(TransientError):
             await n.projector(cancelled)  # before its assignment: the consumer will redeliver it
@@ -105,16 +124,27 @@ async def test_an_extended_deadline_moves_the_ladder_and_a_redelivered_event_cha
     async with notifier(mongo_url, database_name, clock) as n:
         event = created("ubnd", DUE, START)
         await n.projector(event)
-        await n.projector(AssignmentAcknowledged(
-            correlation_id=event.plan_id, agency=event.agency, assignment_id=event.assignment_id,
-            plan_id=event.plan_id,
-        ))
+        await n.projector(
+            AssignmentAcknowledged(
+                correlation_id=event.plan_id,
+                agency=event.agency,
+                assignment_id=event.assignment_id,
+                plan_id=event.plan_id,
+            )
+        )
         clock.set(DUE + timedelta(hours=1))
         await n.scan_all()
         new_due = DUE + timedelta(days=14)
         extension = DeadlineExtended(
-            correlation_id=event.plan_id, agency=event.agency, request_id="r1", assignment_id=event.assignment_id,
-            plan_id=event.plan_id, period="2026-FY", previous_due_at=DUE, due_at=new_due, wording="gia hạn đến 14/7",
+            correlation_id=event.plan_id,
+            agency=event.agency,
+            request_id="r1",
+            assignment_id=event.assignment_id,
+            plan_id=event.plan_id,
+            period="2026-FY",
+            previous_due_at=DUE,
+            due_at=new_due,
+            wording="gia hạn đến 14/7",
             occurred_at=clock.now(),
         )
         assert (await n.projector(extension)).value == "processed"
@@ -126,8 +156,12 @@ async def test_an_extended_deadline_moves_the_ladder_and_a_redelivered_event_cha
         await n.scan_all()
         rows = await n.repository.notices.find({"period_id": f"{event.assignment_id}:2026-FY"}).to_list()
         overdue = sorted((row["rev"], row["address"]) for row in rows if row["step"] == "overdue")
-        assert overdue == [(0, "thuong-truc@hoa-an.example"), (0, "ubnd@hoa-an.example"),
-                           (1, "thuong-truc@hoa-an.example"), (1, "ubnd@hoa-an.example")]
+        assert overdue == [
+            (0, "thuong-truc@hoa-an.example"),
+            (0, "ubnd@hoa-an.example"),
+            (1, "thuong-truc@hoa-an.example"),
+            (1, "ubnd@hoa-an.example"),
+        ]
         events = await stored_rows(n.repository.periods.database, {"event_type": "escalation.sent"})
         assert events and all(e["routing_key"] == "escalation.sent.ubnd.ubnd" for e in events)
     await drop(mongo_url, database_name)
@@ -138,8 +172,9 @@ async def test_an_open_period_keeps_the_ladder_it_opened_with(mongo_url: str, da
     async with notifier(mongo_url, database_name, clock) as n:
         event = created("chi-bo-khu-2", DUE, START)
         await n.projector(event)
-    shorter = Ladder.from_data({"report": [{"name": "only", "at": "0", "to": ["supervisor"], "level": 1,
-                                            "ask": "explain"}]})
+    shorter = Ladder.from_data(
+        {"report": [{"name": "only", "at": "0", "to": ["supervisor"], "level": 1, "ask": "explain"}]}
+    )
     async with notifier(mongo_url, database_name, clock, ladder=shorter) as n:
         clock.set(DUE + timedelta(seconds=1))
         await n.scan_all()
@@ -155,12 +190,21 @@ async def test_silences_over_http_hold_notices_as_suppressed_and_release_them(
     async with notifier(mongo_url, database_name, clock) as n, n.http() as http:
         event = created("hoi-phu-nu", DUE, START)
         await n.projector(event)
-        await n.projector(AssignmentAcknowledged(
-            correlation_id=event.plan_id, agency=event.agency, assignment_id=event.assignment_id,
-            plan_id=event.plan_id,
-        ))
-        silence = {"plan_id": event.plan_id, "starts_at": START.isoformat(),
-                   "ends_at": (DUE + timedelta(days=2)).isoformat(), "reason": "Tết", "created_by": "operator"}
+        await n.projector(
+            AssignmentAcknowledged(
+                correlation_id=event.plan_id,
+                agency=event.agency,
+                assignment_id=event.assignment_id,
+                plan_id=event.plan_id,
+            )
+        )
+        silence = {
+            "plan_id": event.plan_id,
+            "starts_at": START.isoformat(),
+            "ends_at": (DUE + timedelta(days=2)).isoformat(),
+            "reason": "Tết",
+            "created_by": "operator",
+        }
         created_silence = await http.post("/silences", json=silence)
         assert created_silence.status_code == 201, created_silence.text
         silence_id = created_silence.json()["silence_id"]
@@ -199,9 +243,14 @@ async def test_later_emails_quote_a_reworded_task(mongo_url: str, database_name:
     async with notifier(mongo_url, database_name, clock) as n:
         event = created("chi-bo-khu-2", DUE, START)
         revised = AssignmentRevised(
-            correlation_id=event.plan_id, agency=event.agency, assignment_id=event.assignment_id,
-            plan_id=event.plan_id, task="Báo cáo kết quả, kèm danh sách đảng viên tham gia.",
-            previous_task=event.task, plan_version=1, occurred_at=START,
+            correlation_id=event.plan_id,
+            agency=event.agency,
+            assignment_id=event.assignment_id,
+            plan_id=event.plan_id,
+            task="Báo cáo kết quả, kèm danh sách đảng viên tham gia.",
+            previous_task=event.task,
+            plan_version=1,
+            occurred_at=START,
         )
         with pytest.raises(TransientError):
             await n.projector(revised)  # before its assignment: the consumer will redeliver it

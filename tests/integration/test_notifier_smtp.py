@@ -37,8 +37,10 @@ def address(message: EmailMessage) -> str:
 
 async def overdue_plans(n, clock: FakeClock, cells: tuple[str, ...] = CELLS) -> None:
     """Two plans, each assigned to every cell; both deadlines pass, the second plan's a week earlier."""
-    for plan, due, number in ((random_ref("p"), DUE, "85-KH/ĐU"), (random_ref("p"), DUE - timedelta(days=7),
-                                                                   "91-KH/ĐU")):
+    for plan, due, number in (
+        (random_ref("p"), DUE, "85-KH/ĐU"),
+        (random_ref("p"), DUE - timedelta(days=7), "91-KH/ĐU"),
+    ):
         for cell in cells:
             event = created(cell, due, START, plan_id=plan, number=number, title=f"Kế hoạch {number}")
             await n.projector(event)
@@ -49,8 +51,13 @@ async def overdue_plans(n, clock: FakeClock, cells: tuple[str, ...] = CELLS) -> 
 def ack(event, clock):  # type: ignore[no-untyped-def]
     from shared.contracts import AssignmentAcknowledged
 
-    return AssignmentAcknowledged(correlation_id=event.plan_id, agency=event.agency, assignment_id=event.assignment_id,
-                                  plan_id=event.plan_id, occurred_at=clock.now())
+    return AssignmentAcknowledged(
+        correlation_id=event.plan_id,
+        agency=event.agency,
+        assignment_id=event.assignment_id,
+        plan_id=event.plan_id,
+        occurred_at=clock.now(),
+    )
 
 
 def metric(result: str) -> float:
@@ -93,8 +100,10 @@ async def test_a_421_spell_is_retried_with_backoff_and_everything_is_sent_once(
 ) -> None:
     clock = FakeClock(START)
     temporary = ["421 4.3.2 Service not available, try later"] * 5
-    async with smtp_server(tmp_path / "mail", temporary) as (port, server), \
-            notifier(mongo_url, database_name, clock, port, mail_retry_base_seconds=60) as n:
+    async with (
+        smtp_server(tmp_path / "mail", temporary) as (port, server),
+        notifier(mongo_url, database_name, clock, port, mail_retry_base_seconds=60) as n,
+    ):
         await overdue_plans(n, clock, CELLS[:3])
         await n.scan_all()
         retried = metric("retried")
@@ -103,8 +112,11 @@ async def test_a_421_spell_is_retried_with_backoff_and_everything_is_sent_once(
         assert metric("retried") - retried == 4
         rows = await n.repository.emails.find().to_list()
         assert {r["status"] for r in rows} == {"pending"} and {r["attempts"] for r in rows} == {1}
-        assert all(r["next_attempt_at"] == clock.now().replace(microsecond=clock.now().microsecond // 1000 * 1000)
-                   + timedelta(seconds=60) for r in rows)
+        assert all(
+            r["next_attempt_at"]
+            == clock.now().replace(microsecond=clock.now().microsecond // 1000 * 1000) + timedelta(seconds=60)
+            for r in rows
+        )
         assert await n.mailer.send_pending() == 0  # backing off: nothing is due yet
         for _ in range(5):
             clock.advance(timedelta(minutes=5))
@@ -119,8 +131,11 @@ async def test_a_554_is_recorded_as_failed_listed_and_never_retried(
     mongo_url: str, database_name: str, tmp_path: Path
 ) -> None:
     clock = FakeClock(START)
-    async with smtp_server(tmp_path / "mail", forever="554 5.7.1 Message rejected") as (port, server), \
-            notifier(mongo_url, database_name, clock, port) as n, n.http() as http:
+    async with (
+        smtp_server(tmp_path / "mail", forever="554 5.7.1 Message rejected") as (port, server),
+        notifier(mongo_url, database_name, clock, port) as n,
+        n.http() as http,
+    ):
         await overdue_plans(n, clock, CELLS[:1])
         await n.scan_all()
         failed = metric("failed")
@@ -139,9 +154,11 @@ async def test_a_554_is_recorded_as_failed_listed_and_never_retried(
 
 async def test_two_replicas_send_each_notice_exactly_once(mongo_url: str, database_name: str, tmp_path: Path) -> None:
     clock = FakeClock(START)
-    async with smtp_server(tmp_path / "mail") as (port, _), \
-            notifier(mongo_url, database_name, clock, port, mail_batch_size=3) as a, \
-            notifier(mongo_url, database_name, clock, port, mail_batch_size=3) as b:
+    async with (
+        smtp_server(tmp_path / "mail") as (port, _),
+        notifier(mongo_url, database_name, clock, port, mail_batch_size=3) as a,
+        notifier(mongo_url, database_name, clock, port, mail_batch_size=3) as b,
+    ):
         await overdue_plans(a, clock)
         a.scanner._batch = b.scanner._batch = 3  # small claims, so the replicas interleave
         for _ in range(20):

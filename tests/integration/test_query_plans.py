@@ -46,8 +46,10 @@ DELIBERATE_SCANS: dict[tuple[str, str], str] = {
 def _shape(value: Any) -> str:
     """A filter with its values replaced by their types: one entry per query, not per call."""
     if isinstance(value, dict):
-        parts = (f"{k}: {_shape(v) if k.startswith('$') or isinstance(v, dict | list) else type(v).__name__}"
-                 for k, v in value.items())
+        parts = (
+            f"{k}: {_shape(v) if k.startswith('$') or isinstance(v, dict | list) else type(v).__name__}"
+            for k, v in value.items()
+        )
         return "{" + ", ".join(parts) + "}"
     if isinstance(value, list):
         return "[" + ", ".join(sorted({_shape(v) for v in value})) + "]"
@@ -104,8 +106,9 @@ def _selective_fields(query: dict[str, Any]) -> set[str] | None:
             if any(not b for b in branches):
                 continue
             fields.add("$or")
-        elif not key.startswith("$") and (not isinstance(value, dict) or SELECTIVE & value.keys()
-                                             or not any(k.startswith("$") for k in value)):
+        elif not key.startswith("$") and (
+            not isinstance(value, dict) or SELECTIVE & value.keys() or not any(k.startswith("$") for k in value)
+        ):
             fields.add(key)
     return fields
 
@@ -127,24 +130,45 @@ def _stages(plan: dict[str, Any]) -> Iterator[str]:
 
 async def _campaign(service_settings: Any, database_name: str, mail_port: int, amqp_url: str) -> None:
     clock = FakeClock(NOW)
-    tracking = create_tracking(service_settings(
-        TrackingSettings, AMQP_URL=amqp_url, mongo_database=f"{database_name}_t", status_metrics_seconds=0.5),
-        clock=clock)
-    intake = create_intake(service_settings(IntakeSettings, AMQP_URL=amqp_url, mongo_database=f"{database_name}_i"),
-                           clock=clock)
-    notifier = create_notifier(service_settings(
-        NotifierSettings, AMQP_URL=amqp_url, mongo_database=f"{database_name}_n", smtp_port=mail_port,
-        sending_window="always",
-        scan_interval_seconds=0.2, mail_retry_base_seconds=0), clock=clock)
+    tracking = create_tracking(
+        service_settings(
+            TrackingSettings, AMQP_URL=amqp_url, mongo_database=f"{database_name}_t", status_metrics_seconds=0.5
+        ),
+        clock=clock,
+    )
+    intake = create_intake(
+        service_settings(IntakeSettings, AMQP_URL=amqp_url, mongo_database=f"{database_name}_i"), clock=clock
+    )
+    notifier = create_notifier(
+        service_settings(
+            NotifierSettings,
+            AMQP_URL=amqp_url,
+            mongo_database=f"{database_name}_n",
+            smtp_port=mail_port,
+            sending_window="always",
+            scan_interval_seconds=0.2,
+            mail_retry_base_seconds=0,
+        ),
+        clock=clock,
+    )
     number = f"{random_ref('n')}-KH/ĐU"
-    plan = {"issuer": "Đảng ủy phường", "number": number, "title": "Kế hoạch kiểm tra chỉ mục",
-            "issued_on": "2027-02-20",
-            "assignments": [{"agency": "Chi bộ khu dân cư số 1", "task": "Họp chi bộ, báo cáo kết quả."},
-                            {"agency": "Chi bộ khu dân cư số 2", "task": "Họp chi bộ, báo cáo kết quả."},
-                            {"agency": "UBND phường", "task": "Rà soát hồ sơ."}],
-            "deadlines": [{"period": "2027-H1", "due": "2027-06-30", "wording": "trước ngày 01 tháng 7"}]}
-    async with running(tracking, OPERATOR) as track, running(notifier, OPERATOR) as notify, \
-            running(intake, OPERATOR) as take:
+    plan = {
+        "issuer": "Đảng ủy phường",
+        "number": number,
+        "title": "Kế hoạch kiểm tra chỉ mục",
+        "issued_on": "2027-02-20",
+        "assignments": [
+            {"agency": "Chi bộ khu dân cư số 1", "task": "Họp chi bộ, báo cáo kết quả."},
+            {"agency": "Chi bộ khu dân cư số 2", "task": "Họp chi bộ, báo cáo kết quả."},
+            {"agency": "UBND phường", "task": "Rà soát hồ sơ."},
+        ],
+        "deadlines": [{"period": "2027-H1", "due": "2027-06-30", "wording": "trước ngày 01 tháng 7"}],
+    }
+    async with (
+        running(tracking, OPERATOR) as track,
+        running(notifier, OPERATOR) as notify,
+        running(intake, OPERATOR) as take,
+    ):
         registered = await take.post("/plans", json=plan)
         assert registered.status_code == 201, registered.text
         plan_id = registered.json()["plan_id"]
@@ -156,8 +180,12 @@ async def _campaign(service_settings: Any, database_name: str, mail_port: int, a
         async def recorded() -> bool:
             status = await track.get(f"/plans/{plan_id}/status")
             cancelled = await track.get(f"/assignments/{assignments['ubnd']}")
-            return status.status_code == 200 and len(status.json()["assignments"]) == 2 and \
-                cancelled.status_code == 200 and cancelled.json()["state"] == "cancelled"
+            return (
+                status.status_code == 200
+                and len(status.json()["assignments"]) == 2
+                and cancelled.status_code == 200
+                and cancelled.json()["state"] == "cancelled"
+            )
 
         await eventually(recorded, what="tracking to record the plan")
         cell = await issue_token(track, "chi-bo-khu-1")
@@ -165,14 +193,22 @@ async def _campaign(service_settings: Any, database_name: str, mail_port: int, a
         first = f"/assignments/{assignments['chi-bo-khu-1']}"
         assert (await track.post(f"{first}/acknowledge", headers=cell)).status_code == 200
         assert (await track.post(f"{first}/progress", json={"percent": 50}, headers=cell)).status_code == 200
-        asked = await track.post(f"{first}/extensions", headers=cell, json={
-            "period": "2027-H1", "requested_due_at": "2027-07-15T17:00:00+07:00", "reason": "Chờ số liệu."})
+        asked = await track.post(
+            f"{first}/extensions",
+            headers=cell,
+            json={"period": "2027-H1", "requested_due_at": "2027-07-15T17:00:00+07:00", "reason": "Chờ số liệu."},
+        )
         assert asked.status_code == 200, asked.text
         request_id = asked.json()["event"]["request_id"]
         assert (await track.post(f"/extensions/{request_id}/approve", json={}, headers=issuer)).status_code == 200
         assert (await track.post(f"{first}/reports", json={"period": "2027-H1"}, headers=cell)).status_code == 200
-        for path in (first, f"{first}/history", "/agencies/chi-bo-khu-1/assignments", f"/plans/{plan_id}/status.csv",
-                     f"/plans/{plan_id}/status.xlsx"):
+        for path in (
+            first,
+            f"{first}/history",
+            "/agencies/chi-bo-khu-1/assignments",
+            f"/plans/{plan_id}/status.csv",
+            f"/plans/{plan_id}/status.xlsx",
+        ):
             assert (await track.get(path)).status_code == 200, path
         assert (await track.get("/tokens/me", headers=cell)).status_code == 200
 
@@ -183,9 +219,16 @@ async def _campaign(service_settings: Any, database_name: str, mail_port: int, a
             return len(periods) == 2
 
         await eventually(projected, what="the notifier to open the periods")
-        silence = await notify.post("/silences", json={
-            "agency": "chi-bo-khu-2", "starts_at": "2027-03-01T00:00:00+07:00",
-            "ends_at": "2027-03-02T00:00:00+07:00", "reason": "thử", "created_by": "test"})
+        silence = await notify.post(
+            "/silences",
+            json={
+                "agency": "chi-bo-khu-2",
+                "starts_at": "2027-03-01T00:00:00+07:00",
+                "ends_at": "2027-03-02T00:00:00+07:00",
+                "reason": "thử",
+                "created_by": "test",
+            },
+        )
         assert silence.status_code == 201, silence.text
         assert (await notify.get("/silences")).status_code == 200
         assert (await notify.delete(f"/silences/{silence.json()['silence_id']}")).status_code == 204
@@ -213,8 +256,9 @@ async def test_every_query_of_a_whole_campaign_uses_an_index(
     service_settings, mongo_url, database_name, mail_folder, monkeypatch
 ) -> None:
     recorder = QueryRecorder()
-    monkeypatch.setattr(shared.mongo, "AsyncMongoClient",
-                        functools.partial(AsyncMongoClient, event_listeners=[recorder]))
+    monkeypatch.setattr(
+        shared.mongo, "AsyncMongoClient", functools.partial(AsyncMongoClient, event_listeners=[recorder])
+    )
     # A vhost of its own: the session's vhost holds what earlier tests published to queues nobody drains
     # (cancellations and revisions of assignments this database never saw), which the services here would
     # retry until their delivery budget ran out, holding the test's shutdown for minutes.

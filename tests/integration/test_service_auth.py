@@ -42,8 +42,9 @@ async def test_intake_accepts_tokens_tracking_issued_and_checks_who_may_submit(s
         agency = await issue_token(tracking_http, "chi-bo-khu-1", "agency")
 
         assert (await http.post("/plans", json=plan(random_ref("n")))).status_code == 401
-        assert (await http.post("/plans", json=plan(random_ref("n")), headers={"Authorization": "Bearer nope"})
-                ).status_code == 401
+        assert (
+            await http.post("/plans", json=plan(random_ref("n")), headers={"Authorization": "Bearer nope"})
+        ).status_code == 401
         assert (await http.post("/plans", json=plan(random_ref("n")), headers=agency)).status_code == 403
         refused = await http.post("/plans", json=plan(random_ref("n")), headers=other_issuer)
         assert refused.status_code == 403 and "dang-uy" in refused.json()["detail"]
@@ -66,8 +67,12 @@ async def test_intake_accepts_tokens_tracking_issued_and_checks_who_may_submit(s
 
 async def test_without_the_token_service_only_the_bootstrap_operator_gets_in(service_settings) -> None:
     intake = create_intake(service_settings(IntakeSettings))
-    install(intake, TokenVerifier(service_settings(IntakeSettings).operator_token,
-                                  f"http://127.0.0.1:{free_port()}", CACHE_SECONDS))  # nobody listens there
+    install(
+        intake,
+        TokenVerifier(
+            service_settings(IntakeSettings).operator_token, f"http://127.0.0.1:{free_port()}", CACHE_SECONDS
+        ),
+    )  # nobody listens there
     async with running(intake) as http:
         unknown = await http.post("/plans", json=plan(random_ref("n")), headers={"Authorization": "Bearer x"})
         assert unknown.status_code == 503 and unknown.headers["Retry-After"]
@@ -83,9 +88,14 @@ async def test_the_notifiers_routes_are_for_operators(service_settings, mongo_ur
         app.include_router(notifier_routes(engine.repository, engine.scanner, engine.clock))
         agency = await issue_token(tracking_http, "ubnd", "agency")
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://notifier") as http:
-            for method, path in (("GET", "/emails"), ("GET", "/silences"), ("GET", "/escalations/preview"),
-                                 ("GET", "/assignments/a1/periods"), ("DELETE", "/silences/s1"),
-                                 ("POST", "/ladder/reapply")):
+            for method, path in (
+                ("GET", "/emails"),
+                ("GET", "/silences"),
+                ("GET", "/escalations/preview"),
+                ("GET", "/assignments/a1/periods"),
+                ("DELETE", "/silences/s1"),
+                ("POST", "/ladder/reapply"),
+            ):
                 assert (await http.request(method, path)).status_code == 401, path
                 assert (await http.request(method, path, headers=agency)).status_code == 403, path
             assert (await http.get("/emails", headers=OPERATOR)).status_code == 200

@@ -50,8 +50,9 @@ async def dead_letters_waiting(amqp, amqp_url: str, count: int) -> list:  # type
     events = [assignment_created() for _ in range(count)]
     for event in events:
         await exchange.publish(
-            aio_pika.Message(event.model_dump_json().encode(), message_id=event.event_id,
-                             headers={REASON_HEADER: "test"}),
+            aio_pika.Message(
+                event.model_dump_json().encode(), message_id=event.event_id, headers={REASON_HEADER: "test"}
+            ),
             routing_key=TRACKING_QUEUE.name,
         )
     return events
@@ -75,6 +76,7 @@ async def test_the_dead_letter_monitor_counts_without_taking_letters_from_a_list
         for _ in range(50):  # the listings overlap many monitor passes
             found = await dead_letters.list_dead_letters(amqp_url, TRACKING_QUEUE.dead_letter_queue, lambda _: True)
             assert sorted(letter.id for letter in found) == expected
+
         def gauge(name: str) -> float:
             return REGISTRY.get_sample_value(name, {"queue": TRACKING_QUEUE.dead_letter_queue}) or 0.0
 

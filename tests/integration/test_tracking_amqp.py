@@ -51,8 +51,9 @@ async def send_command(url: str, user: str | None, agency: AgencyRef, command: C
     try:
         channel = await connection.channel(publisher_confirms=True)
         exchange = await channel.get_exchange(EVENTS_EXCHANGE, ensure=False)
-        message = aio_pika.Message(command.model_dump_json().encode(), user_id=user,
-                                   delivery_mode=aio_pika.DeliveryMode.PERSISTENT)
+        message = aio_pika.Message(
+            command.model_dump_json().encode(), user_id=user, delivery_mode=aio_pika.DeliveryMode.PERSISTENT
+        )
         await exchange.publish(message, routing_key=f"command.{command.verb}.{agency.kind}.{agency.code}")
     finally:
         await connection.close()
@@ -109,8 +110,10 @@ async def test_an_acknowledgement_over_amqp_is_recorded_like_one_over_http_and_i
                 (e["event_type"], e["actor"]["code"], e["actor_role"], e["channel"]) for e in rows["events"]
             ]
         assert histories[CELL.code] == [
-            ("assignment.created", "dang-uy", None, "amqp"), ("assignment.acknowledged", CELL.code, "agency", "amqp"),
+            ("assignment.created", "dang-uy", None, "amqp"),
+            ("assignment.acknowledged", CELL.code, "agency", "amqp"),
         ]
         assert histories[UBND.code] == [
-            ("assignment.created", "dang-uy", None, "amqp"), ("assignment.acknowledged", UBND.code, "agency", "http"),
+            ("assignment.created", "dang-uy", None, "amqp"),
+            ("assignment.acknowledged", UBND.code, "agency", "http"),
         ]

@@ -71,10 +71,15 @@ async def test_a_burst_of_acknowledgements_is_written_per_chunk_and_version_each
             record["version"] = 1
         await repo.assignments.insert_many(records)
         before = {a["_id"]: a for a in await repo.assignments.find({}).to_list()}
-        commands = [AcknowledgeAssignment(command_id=f"ack-{i}", assignment_id=e.assignment_id,
-                                          broker_user_id=f"agency-{e.agency.code}") for i, e in enumerate(events)]
-        foreign = AcknowledgeAssignment(command_id="ack-foreign", assignment_id=events[0].assignment_id,
-                                        broker_user_id="agency-chi-bo-99")  # not its assignment
+        commands = [
+            AcknowledgeAssignment(
+                command_id=f"ack-{i}", assignment_id=e.assignment_id, broker_user_id=f"agency-{e.agency.code}"
+            )
+            for i, e in enumerate(events)
+        ]
+        foreign = AcknowledgeAssignment(
+            command_id="ack-foreign", assignment_id=events[0].assignment_id, broker_user_id="agency-chi-bo-99"
+        )  # not its assignment
         changed = events[5].assignment_id
         repo.assignments = ChangedMeanwhile(repo.assignments, changed)  # type: ignore[assignment]
 

@@ -24,8 +24,15 @@ ISSUER = AgencyRef(code="dang-uy", kind="office", name="Đảng ủy phường H
 def assignment_created(plan_id: str | None = None) -> AssignmentCreated:
     plan_id = plan_id or random_ref("plan")
     return AssignmentCreated(
-        correlation_id=plan_id, agency=UBND, actor=ISSUER, assignment_id=random_ref("a"), plan_id=plan_id,
-        plan_number="3-KH/ĐU", plan_title="Kế hoạch thử", issuer=ISSUER, task="Báo cáo kết quả",
+        correlation_id=plan_id,
+        agency=UBND,
+        actor=ISSUER,
+        assignment_id=random_ref("a"),
+        plan_id=plan_id,
+        plan_number="3-KH/ĐU",
+        plan_title="Kế hoạch thử",
+        issuer=ISSUER,
+        task="Báo cáo kết quả",
         deadlines=[ReportingDeadline(period="2027-H1", due_at=datetime.now(UTC) + timedelta(days=30))],
     )
 
@@ -98,9 +105,16 @@ async def test_a_deadline_moved_by_a_corrected_plan_is_applied(service_settings,
         await publish(amqp, created.routing_key(), created.model_dump_json().encode())
         old_due = created.deadlines[0].due_at
         moved = DeadlineExtended(
-            correlation_id=created.plan_id, agency=UBND, actor=ISSUER, request_id="amendment-2",
-            assignment_id=created.assignment_id, plan_id=created.plan_id, period="2027-H1",
-            previous_due_at=old_due, due_at=old_due - timedelta(days=10), wording="trước ngày 16 tháng 6",
+            correlation_id=created.plan_id,
+            agency=UBND,
+            actor=ISSUER,
+            request_id="amendment-2",
+            assignment_id=created.assignment_id,
+            plan_id=created.plan_id,
+            period="2027-H1",
+            previous_due_at=old_due,
+            due_at=old_due - timedelta(days=10),
+            wording="trước ngày 16 tháng 6",
         )
         await publish(amqp, moved.routing_key(), moved.model_dump_json().encode())
 
@@ -123,8 +137,14 @@ async def test_a_reworded_task_is_served_and_kept_in_the_history(service_setting
 
         def revision(task: str, previous: str, version: int) -> AssignmentRevised:
             return AssignmentRevised(
-                correlation_id=created.plan_id, agency=UBND, actor=ISSUER, assignment_id=created.assignment_id,
-                plan_id=created.plan_id, task=task, previous_task=previous, plan_version=version,
+                correlation_id=created.plan_id,
+                agency=UBND,
+                actor=ISSUER,
+                assignment_id=created.assignment_id,
+                plan_id=created.plan_id,
+                task=task,
+                previous_task=previous,
+                plan_version=version,
             )
 
         second = revision("Báo cáo kết quả và danh sách hộ đã kiểm tra", created.task, 2)
@@ -136,9 +156,10 @@ async def test_a_reworded_task_is_served_and_kept_in_the_history(service_setting
             response = await http.get(f"/assignments/{created.assignment_id}/history", headers=OPERATOR)
             return [e["event_type"] for e in response.json()["events"]] if response.status_code == 200 else []
 
-        assert await eventually(
-            lambda: _has(history, "assignment.revised"), what="the revision in the history"
-        ) == ["assignment.created", "assignment.revised"]
+        assert await eventually(lambda: _has(history, "assignment.revised"), what="the revision in the history") == [
+            "assignment.created",
+            "assignment.revised",
+        ]
         record = (await http.get(f"/assignments/{created.assignment_id}", headers=OPERATOR)).json()
         assert record["task"] == second.task and record["task_revision"] == 2
 

@@ -39,8 +39,15 @@ async def test_four_state_counts_match_a_hand_computed_table_in_api_xlsx_and_csv
     plan_id = random_ref("plan")
     events = [
         AssignmentCreated(
-            correlation_id=plan_id, agency=agency, actor=ISSUER, assignment_id=random_ref("a"), plan_id=plan_id,
-            plan_number="21-KH/ĐU", plan_title="Kế hoạch thử", issuer=ISSUER, task="Báo cáo",
+            correlation_id=plan_id,
+            agency=agency,
+            actor=ISSUER,
+            assignment_id=random_ref("a"),
+            plan_id=plan_id,
+            plan_number="21-KH/ĐU",
+            plan_title="Kế hoạch thử",
+            issuer=ISSUER,
+            task="Báo cáo",
             deadlines=[ReportingDeadline(period="2027-H1", due_at=H1), ReportingDeadline(period="2027-FY", due_at=FY)],
         )
         for agency in AGENCIES
@@ -58,8 +65,9 @@ async def test_four_state_counts_match_a_hand_computed_table_in_api_xlsx_and_csv
         await eventually(all_recorded, what="four assignments recorded")
 
         async def report(code: str, period: str) -> None:
-            response = await http.post(f"/assignments/{ids[code]}/reports", json={"period": period},
-                                       headers=tokens[code])
+            response = await http.post(
+                f"/assignments/{ids[code]}/reports", json={"period": period}, headers=tokens[code]
+            )
             assert response.status_code == 200, response.text
 
         await report("ubnd", "2027-H1")  # H1 on time
@@ -72,20 +80,33 @@ async def test_four_state_counts_match_a_hand_computed_table_in_api_xlsx_and_csv
         # Hand-computed: H1: 1 on time, 1 late, 2 overdue; FY: 1 on time, 3 open.
         status = (await http.get(f"/plans/{plan_id}/status", headers=OPERATOR)).json()
         assert {k: status["by_period"]["2027-H1"][k] for k in ("done_on_time", "done_late", "open", "overdue")} == {
-            "done_on_time": 1, "done_late": 1, "open": 0, "overdue": 2}
+            "done_on_time": 1,
+            "done_late": 1,
+            "open": 0,
+            "overdue": 2,
+        }
         assert {k: status["by_period"]["2027-FY"][k] for k in ("done_on_time", "done_late", "open", "overdue")} == {
-            "done_on_time": 1, "done_late": 0, "open": 3, "overdue": 0}
+            "done_on_time": 1,
+            "done_late": 0,
+            "open": 3,
+            "overdue": 0,
+        }
         totals = status["totals"]
         assert (totals["total"], totals["done_on_time"], totals["done_late"], totals["open"], totals["overdue"]) == (
-            8, 2, 1, 3, 2)
+            8,
+            2,
+            1,
+            3,
+            2,
+        )
         assert totals["percent"] == {"done_on_time": 25.0, "done_late": 12.5, "open": 37.5, "overdue": 25.0}
         assert status["by_agency_kind"]["party_cell"]["overdue"] == 2
         gauge = await status_metrics.refresh(TrackingRepository(app.state.runtime.db), clock)
         assert gauge[("party_cell", "overdue")] == 2 and gauge[("party_cell", "done_on_time")] == 1
         assert gauge[("party_cell", "open")] == 1 and gauge[("propaganda_board", "done_late")] == 1
-        assert REGISTRY.get_sample_value(
-            "dondoc_reporting_periods", {"agency_kind": "ubnd", "state": "done_on_time"}
-        ) == 1
+        assert (
+            REGISTRY.get_sample_value("dondoc_reporting_periods", {"agency_kind": "ubnd", "state": "done_on_time"}) == 1
+        )
 
         xlsx = await http.get(f"/plans/{plan_id}/status.xlsx", headers=OPERATOR)
         assert xlsx.status_code == 200

@@ -18,8 +18,15 @@ CELL = AgencyRef(code="chi-bo-khu-1", kind="party_cell", name="Chi bộ khu dân
 
 def two_quarters(plan_id: str) -> AssignmentCreated:
     return AssignmentCreated(
-        correlation_id=plan_id, agency=CELL, actor=ISSUER, assignment_id=random_ref("a"), plan_id=plan_id,
-        plan_number="9-KH/ĐU", plan_title="Kế hoạch thử", issuer=ISSUER, task="Tổ chức học tập",
+        correlation_id=plan_id,
+        agency=CELL,
+        actor=ISSUER,
+        assignment_id=random_ref("a"),
+        plan_id=plan_id,
+        plan_number="9-KH/ĐU",
+        plan_title="Kế hoạch thử",
+        issuer=ISSUER,
+        task="Tổ chức học tập",
         deadlines=[
             ReportingDeadline(period="2027-Q1", due_at=NOW + timedelta(days=10)),
             ReportingDeadline(period="2027-Q2", due_at=NOW + timedelta(days=100)),
@@ -78,8 +85,12 @@ async def test_the_assignment_lifecycle_and_its_refusals(service_settings, amqp)
         assert (await http.get(f"/plans/{plan_id}/status", headers=me)).status_code == 403
         history = (await http.get(f"{base}/history", headers=me)).json()["events"]
         assert [(e["event_type"], e["channel"]) for e in history] == [
-            ("assignment.created", "amqp"), ("assignment.acknowledged", "http"), ("assignment.progress", "http"),
-            ("report.submitted", "http"), ("report.submitted", "http"), ("report.submitted", "http"),
+            ("assignment.created", "amqp"),
+            ("assignment.acknowledged", "http"),
+            ("assignment.progress", "http"),
+            ("report.submitted", "http"),
+            ("report.submitted", "http"),
+            ("report.submitted", "http"),
         ]
         listed = (await http.get(f"/agencies/{CELL.code}/assignments?period=2027-Q2", headers=me)).json()
         assert event.assignment_id in [i["assignment_id"] for i in listed["items"]]

@@ -43,7 +43,8 @@ async def test_a_full_batch_is_written_at_once_and_the_rest_waits_for_the_window
 async def test_a_failed_batch_fails_every_waiter() -> None:
     batcher = Batcher(Recorder(fail_on="poison"), max_size=10, window_seconds=0.01)
     results = await asyncio.gather(
-        *(batcher.submit(m) for m in ["a", "poison"]), return_exceptions=True  # type: ignore[arg-type]
+        *(batcher.submit(m) for m in ["a", "poison"]),
+        return_exceptions=True,  # type: ignore[arg-type]
     )
     assert all(isinstance(r, RuntimeError) for r in results)
     with pytest.raises(RuntimeError, match="bulk write refused"):

@@ -62,7 +62,8 @@ async def test_one_message_sent_back_alone_does_not_fail_the_batch() -> None:
     handler.release.set()
     batcher = Batcher(handler, max_size=10, window_seconds=0.001)
     results = await asyncio.gather(
-        *(batcher.submit(m) for m in ["a", "odd", "b"]), return_exceptions=True  # type: ignore[arg-type]
+        *(batcher.submit(m) for m in ["a", "odd", "b"]),
+        return_exceptions=True,  # type: ignore[arg-type]
     )
     assert results[0] == Outcome.PROCESSED and results[2] == Outcome.PROCESSED
     assert isinstance(results[1], ProcessAlone)

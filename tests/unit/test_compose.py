@@ -21,8 +21,13 @@ pytestmark = pytest.mark.unit
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE = REPO / "docker-compose.yml"
-SECRETS = ("RABBITMQ_INTAKE_PASSWORD", "RABBITMQ_TRACKING_PASSWORD", "RABBITMQ_NOTIFIER_PASSWORD",
-           "GRAFANA_ADMIN_PASSWORD", "TRACKING_OPERATOR_TOKEN")
+SECRETS = (
+    "RABBITMQ_INTAKE_PASSWORD",
+    "RABBITMQ_TRACKING_PASSWORD",
+    "RABBITMQ_NOTIFIER_PASSWORD",
+    "GRAFANA_ADMIN_PASSWORD",
+    "TRACKING_OPERATOR_TOKEN",
+)
 VHOST = "dondoc"
 INFRA = ("mongo", "rabbitmq", "mailpit", "prometheus", "grafana")
 APPS = {"intake": 8001, "tracking": 8002, "notifier": 8003}
@@ -112,15 +117,23 @@ def compose_command() -> list[str] | None:
 def run_config(command: list[str], env_file: Path, secrets: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """`config -q` with only these secrets set: none inherited, and an empty env file instead of a local .env."""
     env = {key: value for key, value in os.environ.items() if key not in SECRETS}
-    return subprocess.run([*command, "--env-file", str(env_file), "-f", str(COMPOSE), "config", "-q"],
-                          env={**env, **secrets}, capture_output=True, text=True, timeout=120, cwd=REPO)
+    return subprocess.run(
+        [*command, "--env-file", str(env_file), "-f", str(COMPOSE), "config", "-q"],
+        env={**env, **secrets},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+    )
 
 
 def test_compose_config_accepts_the_file_and_refuses_it_without_each_secret(tmp_path: Path) -> None:
     command = compose_command()
     if command is None:
-        pytest.skip("no docker-compose nor `docker compose` (apt-get install docker-compose; `make test-tools`); "
-                    "the structural checks below still run")
+        pytest.skip(
+            "no docker-compose nor `docker compose` (apt-get install docker-compose; `make test-tools`); "
+            "the structural checks below still run"
+        )
     empty = tmp_path / "empty.env"
     empty.write_text("", encoding="utf-8")
     all_set = {name: f"test-{name.lower()}" for name in SECRETS}
@@ -238,7 +251,8 @@ def test_prometheus_scrapes_the_three_services() -> None:
     config = yaml.safe_load((REPO / "deploy/prometheus/prometheus.yml").read_text(encoding="utf-8"))
     targets = {
         target
-        for job in config["scrape_configs"] if job.get("metrics_path", "/metrics") == "/metrics"
+        for job in config["scrape_configs"]
+        if job.get("metrics_path", "/metrics") == "/metrics"
         for static in job["static_configs"]
         for target in static["targets"]
     }
@@ -248,8 +262,12 @@ def test_prometheus_scrapes_the_three_services() -> None:
     promtool = shutil.which("promtool")
     if promtool is None:
         pytest.skip("promtool is not installed (Debian package prometheus); the structure was checked above")
-    checked = subprocess.run([promtool, "check", "config", str(REPO / "deploy/prometheus/prometheus.yml")],
-                             capture_output=True, text=True, timeout=60)
+    checked = subprocess.run(
+        [promtool, "check", "config", str(REPO / "deploy/prometheus/prometheus.yml")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
@@ -270,7 +288,11 @@ def test_grafana_is_provisioned_with_the_datasource_and_the_dashboard() -> None:
     for panel in panels:
         assert panel["datasource"]["uid"] == datasource["uid"], f"{panel['title']}: unknown datasource"
     expressions = " ".join(target["expr"] for panel in panels for target in panel["targets"])
-    for metric in ("dondoc_messages_consumed_total", "dondoc_emails_sent_total", "dondoc_plans_ingested_total",
-                   "dondoc_outbox_pending"):
+    for metric in (
+        "dondoc_messages_consumed_total",
+        "dondoc_emails_sent_total",
+        "dondoc_plans_ingested_total",
+        "dondoc_outbox_pending",
+    ):
         assert metric in expressions, f"no panel shows {metric}"
     assert len({panel["id"] for panel in dashboard["panels"]}) == len(dashboard["panels"]), "panel ids repeat"

@@ -36,11 +36,22 @@ def a_cell() -> AgencyRef:
 def assignment_created(agency: AgencyRef | None = None) -> AssignmentCreated:
     plan_id = ref("p")
     return AssignmentCreated(
-        correlation_id=plan_id, actor=ISSUER, agency=agency or a_cell(), assignment_id=ref("a"), plan_id=plan_id,
-        plan_number="21-KH/ĐU", plan_title="Kế hoạch học tập chuyên đề năm 2027", issuer=ISSUER,
+        correlation_id=plan_id,
+        actor=ISSUER,
+        agency=agency or a_cell(),
+        assignment_id=ref("a"),
+        plan_id=plan_id,
+        plan_number="21-KH/ĐU",
+        plan_title="Kế hoạch học tập chuyên đề năm 2027",
+        issuer=ISSUER,
         task="Tổ chức cho đảng viên học tập chuyên đề và viết bài thu hoạch.",
-        deadlines=[ReportingDeadline(period="2027-H1", due_at=datetime(2027, 6, 30, 16, 59, 59, 999_999, tzinfo=UTC),
-                                     wording="trước ngày 01 tháng 7")],
+        deadlines=[
+            ReportingDeadline(
+                period="2027-H1",
+                due_at=datetime(2027, 6, 30, 16, 59, 59, 999_999, tzinfo=UTC),
+                wording="trước ngày 01 tháng 7",
+            )
+        ],
     )
 
 
@@ -52,11 +63,21 @@ def test_agency_events_are_routed_by_entity_verb_kind_and_code() -> None:
     event = assignment_created(cell)
     assert event.routing_key() == f"assignment.created.party_cell.{cell.code}"
 
-    common = {"correlation_id": event.plan_id, "agency": cell, "assignment_id": event.assignment_id,
-              "plan_id": event.plan_id}
+    common = {
+        "correlation_id": event.plan_id,
+        "agency": cell,
+        "assignment_id": event.assignment_id,
+        "plan_id": event.plan_id,
+    }
     assert AssignmentAcknowledged(**common).routing_key() == f"assignment.acknowledged.party_cell.{cell.code}"
-    report = ReportSubmitted(**common, period="2027-H1", submitted_at=datetime(2027, 6, 1, tzinfo=UTC),
-                             due_at=datetime(2027, 6, 30, tzinfo=UTC), late_by_seconds=0, revision=1)
+    report = ReportSubmitted(
+        **common,
+        period="2027-H1",
+        submitted_at=datetime(2027, 6, 1, tzinfo=UTC),
+        due_at=datetime(2027, 6, 30, tzinfo=UTC),
+        late_by_seconds=0,
+        revision=1,
+    )
     assert report.routing_key() == f"report.submitted.party_cell.{cell.code}"
     escalation = EscalationSent(**common, step="level-1", recipients=["tt@hoa-an.example"], overdue_by_seconds=10)
     assert escalation.routing_key() == f"escalation.sent.party_cell.{cell.code}"
@@ -64,8 +85,9 @@ def test_agency_events_are_routed_by_entity_verb_kind_and_code() -> None:
 
 def test_a_plan_is_routed_as_plan_registered() -> None:
     plan_id = ref("p")
-    event = PlanRegistered(correlation_id=plan_id, plan_id=plan_id, number="21-KH/ĐU", title="Kế hoạch",
-                           issuer=ISSUER, assignment_count=3)
+    event = PlanRegistered(
+        correlation_id=plan_id, plan_id=plan_id, number="21-KH/ĐU", title="Kế hoạch", issuer=ISSUER, assignment_count=3
+    )
     assert event.routing_key() == "plan.registered"
     assert event.event_type == "plan.registered"
 
@@ -146,20 +168,21 @@ def test_fields_a_consumer_does_not_know_are_ignored() -> None:
 
 
 def test_an_unknown_event_type_is_invalid() -> None:
-    with pytest.raises(InvalidMessage, match=r"unknown event type 'assignment\.exploded' \(routing key "
-                                             r"'assignment\.exploded\.ubnd\.ubnd'\)"):
+    with pytest.raises(
+        InvalidMessage,
+        match=r"unknown event type 'assignment\.exploded' \(routing key "
+        r"'assignment\.exploded\.ubnd\.ubnd'\)",
+    ):
         parse_event("assignment.exploded.ubnd.ubnd", b"{}")
 
 
-@pytest.mark.parametrize(
-    "body", [b"not json", b"{\"a\": ", b"\xff\xfe\x00", b""], ids=["text", "cut", "bytes", "empty"]
-)
+@pytest.mark.parametrize("body", [b"not json", b'{"a": ', b"\xff\xfe\x00", b""], ids=["text", "cut", "bytes", "empty"])
 def test_a_body_that_is_not_json_is_invalid(body: bytes) -> None:
     with pytest.raises(InvalidMessage, match="body is not JSON"):
         parse_event("assignment.created.ubnd.ubnd", body)
 
 
-@pytest.mark.parametrize("body", [b"[]", b"[{\"plan_id\": \"p\"}]", b"\"text\"", b"42", b"null"])
+@pytest.mark.parametrize("body", [b"[]", b'[{"plan_id": "p"}]', b'"text"', b"42", b"null"])
 def test_json_that_is_not_an_object_is_invalid(body: bytes) -> None:
     with pytest.raises(InvalidMessage, match="body must be a JSON object"):
         parse_event("plan.registered", body)
@@ -182,9 +205,17 @@ def test_a_contract_mismatch_names_every_field_at_fault() -> None:
 
 def test_a_negative_lateness_is_a_contract_mismatch() -> None:
     cell = a_cell()
-    payload = {"correlation_id": "p1", "agency": cell.model_dump(), "assignment_id": "a1", "plan_id": "p1",
-               "period": "2027-H1", "submitted_at": "2027-06-01T00:00:00Z", "due_at": "2027-06-30T00:00:00Z",
-               "late_by_seconds": -5, "revision": 1}
+    payload = {
+        "correlation_id": "p1",
+        "agency": cell.model_dump(),
+        "assignment_id": "a1",
+        "plan_id": "p1",
+        "period": "2027-H1",
+        "submitted_at": "2027-06-01T00:00:00Z",
+        "due_at": "2027-06-30T00:00:00Z",
+        "late_by_seconds": -5,
+        "revision": 1,
+    }
     with pytest.raises(InvalidMessage, match="late_by_seconds: Input should be greater than or equal to 0"):
         parse_event(f"report.submitted.party_cell.{cell.code}", json.dumps(payload).encode())
     payload["late_by_seconds"] = 0

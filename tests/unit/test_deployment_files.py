@@ -36,7 +36,8 @@ def test_every_dashboard_query_names_an_exported_metric() -> None:
     exported = exported_metric_names()
     queried = {
         name
-        for panel in dashboard["panels"] if panel["type"] != "row"
+        for panel in dashboard["panels"]
+        if panel["type"] != "row"
         for target in panel["targets"]
         for name in re.findall(r"\bdondoc_[a-z_]+", target["expr"])
     }
@@ -46,8 +47,13 @@ def test_every_dashboard_query_names_an_exported_metric() -> None:
 def test_alert_rules_name_exported_metrics_and_pass_promtool() -> None:
     rules_file = REPO / "deploy/prometheus/alerts.yml"
     rules = yaml.safe_load(rules_file.read_text(encoding="utf-8"))["groups"][0]["rules"]
-    assert {r["alert"] for r in rules} >= {"DeadLettersGrowing", "OutboxStuck", "SmtpFailing",
-                                           "NotifierNotScanning", "OverdueRisingSharply"}
+    assert {r["alert"] for r in rules} >= {
+        "DeadLettersGrowing",
+        "OutboxStuck",
+        "SmtpFailing",
+        "NotifierNotScanning",
+        "OverdueRisingSharply",
+    }
     exported = exported_metric_names()
     for rule in rules:
         for name in re.findall(r"\bdondoc_[a-z_]+", rule["expr"]):

@@ -124,7 +124,9 @@ def test_supervisors_follow_the_parent_chain() -> None:
 
 def test_an_agency_ref_is_what_events_carry() -> None:
     assert WARD.get("mttq").ref().model_dump() == {
-        "code": "mttq", "kind": "fatherland_front", "name": "Ủy ban Mặt trận Tổ quốc Việt Nam phường"
+        "code": "mttq",
+        "kind": "fatherland_front",
+        "name": "Ủy ban Mặt trận Tổ quốc Việt Nam phường",
     }
 
 
@@ -133,7 +135,9 @@ def test_an_agency_ref_is_what_events_carry() -> None:
 
 def test_a_directory_loads_from_a_file(tmp_path: Path) -> None:
     top, cell = code(), code()
-    path = write(tmp_path, f"""
+    path = write(
+        tmp_path,
+        f"""
 agencies:
   - {{code: {top}, kind: office, name: Đảng ủy xã Thử, aliases: [ĐU xã]}}
   - code: {cell}
@@ -144,7 +148,8 @@ agencies:
     parent: {top}
 groups:
   - {{code: chi-bo, name: Các chi bộ, member_kinds: [party_cell]}}
-""")
+""",
+    )
     directory = Directory.load(path)
     assert [a.code for a in directory.resolve("chi bộ đông")] == [cell]
     assert [a.code for a in directory.resolve("Các chi bộ")] == [cell]
@@ -155,12 +160,18 @@ groups:
 @pytest.mark.parametrize(
     ("text", "fragment"),
     [
-        ("agencies:\n  - {code: a, kind: office, name: A, parent: khong-co}\n",
-         "agency a: parent 'khong-co' is not in the directory"),
-        ("agencies:\n  - {code: a, kind: office, name: A}\n  - {code: a, kind: ubnd, name: B}\n",
-         "agency codes must be unique"),
-        ("agencies:\n  - {code: a, kind: office, name: A}\ngroups:\n  - {code: g, name: G, members: [b]}\n",
-         "group g: member 'b' is not in the directory"),
+        (
+            "agencies:\n  - {code: a, kind: office, name: A, parent: khong-co}\n",
+            "agency a: parent 'khong-co' is not in the directory",
+        ),
+        (
+            "agencies:\n  - {code: a, kind: office, name: A}\n  - {code: a, kind: ubnd, name: B}\n",
+            "agency codes must be unique",
+        ),
+        (
+            "agencies:\n  - {code: a, kind: office, name: A}\ngroups:\n  - {code: g, name: G, members: [b]}\n",
+            "group g: member 'b' is not in the directory",
+        ),
         ("agencies: [\n  - code: a\n", "is not valid YAML"),
         ("agencies:\n  - {code: a, kind: office, name: A, emial: [x@y]}\n", "is invalid"),
         ("agencies:\n  - {code: a, kind: chua_co, name: A}\n", "is invalid"),
@@ -168,8 +179,17 @@ groups:
         ("", "is invalid"),
         ("- just\n- a list\n", "is invalid"),
     ],
-    ids=["unknown-parent", "duplicate-codes", "unknown-member", "bad-yaml", "unknown-field", "unknown-kind",
-         "bad-code", "empty", "not-a-mapping"],
+    ids=[
+        "unknown-parent",
+        "duplicate-codes",
+        "unknown-member",
+        "bad-yaml",
+        "unknown-field",
+        "unknown-kind",
+        "bad-code",
+        "empty",
+        "not-a-mapping",
+    ],
 )
 def test_every_broken_file_is_a_directory_error(tmp_path: Path, text: str, fragment: str) -> None:
     with pytest.raises(DirectoryError) as caught:

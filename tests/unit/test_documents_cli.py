@@ -38,10 +38,23 @@ def test_an_unreadable_file_is_a_message_not_a_traceback(tmp_path, capsys: pytes
 def test_submit_tells_a_registered_an_unchanged_and_an_amended_plan_apart() -> None:
     from services.cli.plan import _outcome
 
-    assert _outcome({"plan_id": "p1", "status": "registered", "assignments": [{}, {}]}) == \
-        "Đã đăng ký kế hoạch p1: 2 phân công đã gửi đi.\n"
+    assert (
+        _outcome({"plan_id": "p1", "status": "registered", "assignments": [{}, {}]})
+        == "Đã đăng ký kế hoạch p1: 2 phân công đã gửi đi.\n"
+    )
     assert "không thay đổi" in _outcome({"plan_id": "p1", "status": "unchanged", "assignments": []})
-    amended = _outcome({"plan_id": "p1", "status": "amended", "created": ["a"], "cancelled": [],
-                        "deadlines_changed": ["b", "c"], "tasks_changed": ["d"], "assignments": []})
-    assert amended == ("Đã cập nhật kế hoạch p1 theo bản sửa đổi: 1 phân công mới, 0 phân công hủy, "
-                       "2 thời hạn thay đổi, 1 nhiệm vụ sửa nội dung.\n")
+    amended = _outcome(
+        {
+            "plan_id": "p1",
+            "status": "amended",
+            "created": ["a"],
+            "cancelled": [],
+            "deadlines_changed": ["b", "c"],
+            "tasks_changed": ["d"],
+            "assignments": [],
+        }
+    )
+    assert amended == (
+        "Đã cập nhật kế hoạch p1 theo bản sửa đổi: 1 phân công mới, 0 phân công hủy, "
+        "2 thời hạn thay đổi, 1 nhiệm vụ sửa nội dung.\n"
+    )

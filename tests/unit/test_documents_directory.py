@@ -23,7 +23,7 @@ def test_several_bodies_in_one_phrase_and_offsets_into_the_text() -> None:
     text = "Đoàn Thanh niên, Hội Nông dân và Hội Người cao tuổi"
     mentions = directory().find_mentions(text)
     assert [m.code for m in mentions] == ["doan-thanh-nien", "hoi-nong-dan"]
-    assert text[mentions[1].start:mentions[1].end] == "Hội Nông dân"
+    assert text[mentions[1].start : mentions[1].end] == "Hội Nông dân"
 
 
 def test_a_one_word_abbreviation_needs_its_accents() -> None:

@@ -52,8 +52,14 @@ def test_emphasis_stars_go_and_footnote_markers_stay() -> None:
 
 def test_a_whole_text_is_normalised_as_its_lines_one_by_one() -> None:
     lines = [
-        "[bookmark: _a]  Uỷ ban  nhân dân\t", "", "*hoá* – “quý”\u00a0\u00a0(*)", "\u3000thuỷ\u200b ", "[bookmark: x",
-        "] khoẻ", "quỷ", unicodedata.normalize("NFD", "Mặt trận Tổ quốc"),
+        "[bookmark: _a]  Uỷ ban  nhân dân\t",
+        "",
+        "*hoá* – “quý”\u00a0\u00a0(*)",
+        "\u3000thuỷ\u200b ",
+        "[bookmark: x",
+        "] khoẻ",
+        "quỷ",
+        unicodedata.normalize("NFD", "Mặt trận Tổ quốc"),
     ]
     assert normalise_lines(lines) == [normalise_line(line) for line in lines]
     assert normalise_lines(lines)[4:6] == ["[bookmark: x", "] khỏe"]  # a bookmark does not reach across lines

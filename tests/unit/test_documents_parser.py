@@ -17,8 +17,20 @@ from services.intake.domain import PlanRejected, PlanSubmission, register_plan
 from tests.fixtures.docx_plans import restarting_list_docx, task_table_docx, text_to_docx
 from tests.unit.documents_support import FIXTURES, REAL_PLAN, TODAY, WeekdaysOnly, directory
 
-CELLS = ["chi-bo-khu-1", "chi-bo-khu-2", "chi-bo-khu-3", "chi-bo-truong-thcs", "chi-bo-khu-4", "chi-bo-khu-5",
-         "chi-bo-khu-6", "chi-bo-khu-7", "chi-bo-khu-8", "chi-bo-truong-tieu-hoc", "chi-bo-cong-an", "chi-bo-quan-su"]
+CELLS = [
+    "chi-bo-khu-1",
+    "chi-bo-khu-2",
+    "chi-bo-khu-3",
+    "chi-bo-truong-thcs",
+    "chi-bo-khu-4",
+    "chi-bo-khu-5",
+    "chi-bo-khu-6",
+    "chi-bo-khu-7",
+    "chi-bo-khu-8",
+    "chi-bo-truong-tieu-hoc",
+    "chi-bo-cong-an",
+    "chi-bo-quan-su",
+]
 MASS = ["doan-thanh-nien", "hoi-phu-nu", "hoi-cuu-chien-binh", "hoi-nong-dan", "cong-doan"]
 
 
@@ -54,22 +66,29 @@ def test_the_real_plan(real_plan: bytes, encoding: str) -> None:
     assert plan.issuer is not None and plan.issuer.code == "dang-uy"
     assert plan.issuer.text == "Đảng ủy phường Phương Liệt"
     assert plan.campaign == "Người Việt Nam ưu tiên dùng hàng Việt Nam"
-    assert [r.number for r in plan.references] == ["264-TB/TW", "03-CT/TW", "28/CT-TTg", "36/TT-MTTQ-BTT",
-                                                   "121-KH/QU"]
+    assert [r.number for r in plan.references] == ["264-TB/TW", "03-CT/TW", "28/CT-TTg", "36/TT-MTTQ-BTT", "121-KH/QU"]
     assert plan.references[-1].issued_on == date(2023, 2, 14)
-    assert clauses(plan) == [("1", "request", ["ubnd"]), ("2", "assign", ["tuyen-giao"]),
-                             ("3", "assign", ["mttq", *MASS]), ("4", "assign", CELLS)]
+    assert clauses(plan) == [
+        ("1", "request", ["ubnd"]),
+        ("2", "assign", ["tuyen-giao"]),
+        ("3", "assign", ["mttq", *MASS]),
+        ("4", "assign", CELLS),
+    ]
     assert [c.line for c in plan.clauses] == [42, 44, 46, 48]
     assert plan.clauses[1].task.startswith("Tham mưu giúp Đảng ủy xây dựng kế hoạch")
     assert {a.agency for a in plan.assignments} == {"ubnd", "tuyen-giao", "mttq", *MASS, *CELLS}
     assert len(plan.recipients) == 7 and plan.recipients[0].text == "Ban Tuyên giáo Quận ủy"
     assert "quan-uy-tuyen-giao" not in {a.agency for a in plan.assignments}
     assert plan.default_deadlines_applied
-    assert deadlines(plan) == [("default", "2023-FY", date(2023, 12, 31),
-                                "báo cáo năm, gửi trước ngày 01 tháng 01 năm 2024 (mặc định)")]
+    assert deadlines(plan) == [
+        ("default", "2023-FY", date(2023, 12, 31), "báo cáo năm, gửi trước ngày 01 tháng 01 năm 2024 (mặc định)")
+    ]
     assert plan.signature is not None
     assert (plan.signature.on_behalf_of, plan.signature.role, plan.signature.name) == (
-        "ĐẢNG ỦY", "BÍ THƯ", "Nguyễn Mai Chi")
+        "ĐẢNG ỦY",
+        "BÍ THƯ",
+        "Nguyễn Mai Chi",
+    )
     assert plan.unresolved == []
     assert [n.line for n in plan.notes] == [50]  # the closing sentence assigns nothing, and says so
 
@@ -82,9 +101,13 @@ def test_the_real_plan_registers_through_the_same_path(real_plan: bytes) -> None
     assert all(e.deadlines[0].period == "2023-FY" for e in events[1:])  # type: ignore[attr-defined]
 
 
-WARD_CLAUSES = [("1", "request", ["ubnd"]), ("2", "assign", ["tuyen-giao"]),
-                ("3", "assign", ["doan-thanh-nien", "hoi-phu-nu"]), ("4", "assign", CELLS),
-                (None, "assign", ["ubnd", "mttq", *MASS, *CELLS])]
+WARD_CLAUSES = [
+    ("1", "request", ["ubnd"]),
+    ("2", "assign", ["tuyen-giao"]),
+    ("3", "assign", ["doan-thanh-nien", "hoi-phu-nu"]),
+    ("4", "assign", CELLS),
+    (None, "assign", ["ubnd", "mttq", *MASS, *CELLS]),
+]
 
 
 @pytest.mark.parametrize("kind", ["txt", "docx"])
@@ -97,24 +120,34 @@ def test_the_noisy_ward_plan(kind: str) -> None:
     assert plan.title is not None and plan.title.text.startswith("Kế hoạch ra quân làm sạch đường phố")
     assert plan.campaign == "Phố xanh, nhà sạch"  # curly quotes and `*` emphasis gone
     assert [(r.number, r.issued_on) for r in plan.references] == [
-        ("07-NQ/QU", date(2025, 1, 12)), ("15-HD/BTGQU", date(2025, 1, 20))]
+        ("07-NQ/QU", date(2025, 1, 12)),
+        ("15-HD/BTGQU", date(2025, 1, 20)),
+    ]
     assert any("nơi công cộng và được tổ chức đều đặn" in p.text for p in plan.purpose)  # page break joined
     assert [s.heading for s in plan.content] == ["II. NỘI DUNG"]
     assert "2.1. Dọn dẹp các ngõ, ngách và khu vực công cộng." in [p.text for p in plan.content[0].paragraphs]
     assert clauses(plan) == WARD_CLAUSES
-    assert plan.clauses[3].task.splitlines() == ["- Phổ biến kế hoạch trong buổi sinh hoạt chi bộ gần nhất.",
-                                                 "- Phân công đảng viên phụ trách từng tuyến ngõ."]
+    assert plan.clauses[3].task.splitlines() == [
+        "- Phổ biến kế hoạch trong buổi sinh hoạt chi bộ gần nhất.",
+        "- Phân công đảng viên phụ trách từng tuyến ngõ.",
+    ]
     assert [(d.kind, d.period, d.due) for d in plan.clauses[4].deadlines] == [
-        ("date", "2025-D02-27", date(2025, 2, 27))]
+        ("date", "2025-D02-27", date(2025, 2, 27))
+    ]
     assert [(d.kind, d.period, d.due) for d in plan.deadlines] == [
-        ("semiannual", "2025-H1", date(2025, 6, 30)), ("annual", "2025-FY", date(2025, 12, 31))]
+        ("semiannual", "2025-H1", date(2025, 6, 30)),
+        ("annual", "2025-FY", date(2025, 12, 31)),
+    ]
     assert plan.reporting[0].deliverables == ["01 file word", "01 file scan"]
     assert plan.reporting[0].report_to == ["van-phong"]
     assert [(u.phrase, u.where) for u in plan.unresolved] == [("Hội Người cao tuổi phường", "clause 3")]
-    assert [r.text for r in plan.recipients] == ["Thường trực Quận ủy", "Thường trực Đảng ủy", "Như mục III",
-                                                 "Lưu VPĐU"]
-    assert plan.signature is not None and (plan.signature.role, plan.signature.name) == ("PHÓ BÍ THƯ",
-                                                                                         "Trần Văn Bình")
+    assert [r.text for r in plan.recipients] == [
+        "Thường trực Quận ủy",
+        "Thường trực Đảng ủy",
+        "Như mục III",
+        "Lưu VPĐU",
+    ]
+    assert plan.signature is not None and (plan.signature.role, plan.signature.name) == ("PHÓ BÍ THƯ", "Trần Văn Bình")
 
 
 def test_unresolved_bodies_block_publishing_unless_skipped() -> None:
@@ -128,7 +161,10 @@ def test_unresolved_bodies_block_publishing_unless_skipped() -> None:
     assert cell.deadlines is None  # the plan's reporting deadlines
     heads = [a for a in submission.assignments if a.agency == "ubnd"]
     assert heads[1].deadlines is not None and [d.period for d in heads[1].deadlines] == [
-        "2025-D02-27", "2025-H1", "2025-FY"]
+        "2025-D02-27",
+        "2025-H1",
+        "2025-FY",
+    ]
 
 
 @pytest.mark.parametrize("kind", ["txt", "docx"])
@@ -174,8 +210,10 @@ def test_a_plan_without_deadlines_gets_the_default(kind: str) -> None:
 def test_a_task_table_in_word() -> None:
     plan = parse(task_table_docx(), "table.docx")
     assert [(c.number, c.body, [a.code for a in c.agencies]) for c in plan.clauses] == [
-        ("1", "Hội Nông dân", ["hoi-nong-dan"]), ("2", "Công đoàn cơ sở", ["cong-doan"]),
-        ("3", "Hội Khuyến học", [])]
+        ("1", "Hội Nông dân", ["hoi-nong-dan"]),
+        ("2", "Công đoàn cơ sở", ["cong-doan"]),
+        ("3", "Hội Khuyến học", []),
+    ]
     assert [[d.period for d in c.deadlines] for c in plan.clauses] == [["2025-D12-14"], ["2025-12"], ["2025-Q4"]]
     assert [(u.phrase, u.where) for u in plan.unresolved] == [("Hội Khuyến học", "clause 3")]
 
@@ -224,20 +262,27 @@ def test_a_deadline_from_receipt_is_counted_from_the_day_of_registration_not_of_
     assert due["2024-FY"] == end_of_day(date(2025, 1, 14))  # the plan's own deadlines are not moved
 
 
-@pytest.mark.parametrize(("restart", "numbers"), [
-    ("override", ["1", "2", "3", "4"]),  # what Word writes for "Restart at 1"
-    ("override_first_item", ["1", "2", "3", "4"]),  # the items after the restarted one go on from it
-    ("new_list", ["1", "2", "3", "4"]),
-    ("same_list_new_num", ["4", "5", "6", "7"]),  # no override: Word goes on counting the abstract list
-])
+@pytest.mark.parametrize(
+    ("restart", "numbers"),
+    [
+        ("override", ["1", "2", "3", "4"]),  # what Word writes for "Restart at 1"
+        ("override_first_item", ["1", "2", "3", "4"]),  # the items after the restarted one go on from it
+        ("new_list", ["1", "2", "3", "4"]),
+        ("same_list_new_num", ["4", "5", "6", "7"]),  # no override: Word goes on counting the abstract list
+    ],
+)
 def test_clause_numbers_are_those_word_shows_when_a_list_restarts(restart: str, numbers: list[str]) -> None:
     plan = parse(restarting_list_docx(restart), "52.docx")  # type: ignore[arg-type]
     assert plan.number is not None and plan.number.text == "52-KH/ĐU"
     assert [s.heading for s in plan.content] == ["II. NỘI DUNG"]  # the headings' own numbers are Word's too
     assert [p.text[:3] for p in plan.content[0].paragraphs] == ["1. ", "2. ", "3. "]
-    assert [(c.number, c.body) for c in plan.clauses] == list(zip(numbers, [
-        "Ủy ban nhân dân phường", "Ban Tuyên giáo", "Ủy ban Mặt trận Tổ quốc phường", "Các chi bộ trực thuộc"],
-        strict=True))
+    assert [(c.number, c.body) for c in plan.clauses] == list(
+        zip(
+            numbers,
+            ["Ủy ban nhân dân phường", "Ban Tuyên giáo", "Ủy ban Mặt trận Tổ quốc phường", "Các chi bộ trực thuộc"],
+            strict=True,
+        )
+    )
     assert [a.code for a in plan.clauses[3].agencies] == CELLS
     assert {a.clause for a in plan.assignments} == set(numbers)
     assert [n.text for n in plan.notes] == ["Các đồng chí trong đoàn kiểm tra phối hợp chặt chẽ với các khu dân cư."]

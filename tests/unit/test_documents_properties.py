@@ -17,10 +17,37 @@ from tests.unit.documents_support import FIXTURES, TODAY, WeekdaysOnly, director
 DIRECTORY = directory()
 SAMPLES = [p.read_bytes() for p in sorted(FIXTURES.glob("*.txt"))]
 DOCX = text_to_docx(SAMPLES[0].decode())
-PIECES = ["Số 1-KH/ĐU", "KẾ HOẠCH", "III. TỔ CHỨC THỰC HIỆN", "1. ", "- ", "Đề nghị ", "UBND phường", ": ",
-          "Các chi bộ trực thuộc", "Thủ trưởng các đơn vị ", "trước ngày ", "31/2/2023", "01 tháng 13", "quý V/",
-          "hằng quý ", "trong thời hạn 999 ngày làm việc", "Nơi nhận:", "T/M ", "[bookmark: x]", "*", "“", "\n\n",
-          "ngày 0 tháng 0 năm 0000", "Hà Nội, ngày 31 tháng 2 năm 2023", " | ", "Uỷ", "hoá", "\u0301", "\x00"]
+PIECES = [
+    "Số 1-KH/ĐU",
+    "KẾ HOẠCH",
+    "III. TỔ CHỨC THỰC HIỆN",
+    "1. ",
+    "- ",
+    "Đề nghị ",
+    "UBND phường",
+    ": ",
+    "Các chi bộ trực thuộc",
+    "Thủ trưởng các đơn vị ",
+    "trước ngày ",
+    "31/2/2023",
+    "01 tháng 13",
+    "quý V/",
+    "hằng quý ",
+    "trong thời hạn 999 ngày làm việc",
+    "Nơi nhận:",
+    "T/M ",
+    "[bookmark: x]",
+    "*",
+    "“",
+    "\n\n",
+    "ngày 0 tháng 0 năm 0000",
+    "Hà Nội, ngày 31 tháng 2 năm 2023",
+    " | ",
+    "Uỷ",
+    "hoá",
+    "\u0301",
+    "\x00",
+]
 
 
 def check(data: bytes, name: str = "x.txt") -> None:
@@ -52,8 +79,11 @@ def test_plan_shaped_nonsense(pieces: list[str]) -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.sampled_from(range(len(SAMPLES))), st.randoms(use_true_random=False),
-       st.lists(st.sampled_from(["delete", "flip", "insert", "truncate", "swap_lines"]), min_size=1, max_size=8))
+@given(
+    st.sampled_from(range(len(SAMPLES))),
+    st.randoms(use_true_random=False),
+    st.lists(st.sampled_from(["delete", "flip", "insert", "truncate", "swap_lines"]), min_size=1, max_size=8),
+)
 def test_mutated_sample_plans(index: int, rng: random.Random, mutations: list[str]) -> None:
     data = bytearray(SAMPLES[index])
     for mutation in mutations:
@@ -61,7 +91,7 @@ def test_mutated_sample_plans(index: int, rng: random.Random, mutations: list[st
             break
         at = rng.randrange(len(data))
         if mutation == "delete":
-            del data[at:at + rng.randrange(1, 40)]
+            del data[at : at + rng.randrange(1, 40)]
         elif mutation == "flip":
             data[at] = rng.randrange(256)
         elif mutation == "insert":

@@ -84,8 +84,13 @@ def test_a_broken_docx_is_a_typed_error() -> None:
 
 
 def test_structured_json_is_the_plan_intake_already_takes() -> None:
-    plan = {"issuer": "dang-uy", "number": "1-KH/ĐU", "title": "Kế hoạch", "assignments": [
-        {"agency": "ubnd", "task": "Làm."}], "deadlines": []}
+    plan = {
+        "issuer": "dang-uy",
+        "number": "1-KH/ĐU",
+        "title": "Kế hoạch",
+        "assignments": [{"agency": "ubnd", "task": "Làm."}],
+        "deadlines": [],
+    }
     document = read_document(json.dumps(plan, ensure_ascii=False).encode(), "plan.json")
     assert isinstance(document, PlanSubmission) and document.number == "1-KH/ĐU"
     with pytest.raises(InvalidStructuredPlan) as caught:
@@ -106,7 +111,9 @@ def test_docx_numbering_bullets_and_tables_become_lines() -> None:
     read = read_document(out.getvalue(), "plan.docx")
     assert isinstance(read, TextDocument) and read.format == "docx"
     assert [line for line in read.lines if line] == [
-        "III. TỔ CHỨC THỰC HIỆN", "1. UBND phường: Chỉ đạo.", "2. Ban Tuyên giáo: Biên soạn.",
+        "III. TỔ CHỨC THỰC HIỆN",
+        "1. UBND phường: Chỉ đạo.",
+        "2. Ban Tuyên giáo: Biên soạn.",
         "- Thủ trưởng các đơn vị xây dựng kế hoạch.",
     ]
     table = read_document(task_table_docx(), "t.docx")
@@ -120,14 +127,20 @@ def test_word_list_overrides_starts_and_empty_items_count_as_word_counts_them() 
 
     document = docx.Document()
     numbering = document.part.numbering_part.element
-    numbering.find(qn("w:num")).addprevious(parse_xml(
-        f'<w:abstractNum {nsdecls("w")} w:abstractNumId="40"><w:lvl w:ilvl="0"><w:start w:val="3"/>'
-        '<w:numFmt w:val="decimal"/><w:lvlText w:val="%1."/></w:lvl></w:abstractNum>'))
+    numbering.find(qn("w:num")).addprevious(
+        parse_xml(
+            f'<w:abstractNum {nsdecls("w")} w:abstractNumId="40"><w:lvl w:ilvl="0"><w:start w:val="3"/>'
+            '<w:numFmt w:val="decimal"/><w:lvlText w:val="%1."/></w:lvl></w:abstractNum>'
+        )
+    )
     numbering.append(parse_xml(f'<w:num {nsdecls("w")} w:numId="40"><w:abstractNumId w:val="40"/></w:num>'))
-    numbering.append(parse_xml(  # the same list, restarted at 1 and drawn `a)`
-        f'<w:num {nsdecls("w")} w:numId="41"><w:abstractNumId w:val="40"/><w:lvlOverride w:ilvl="0">'
-        '<w:startOverride w:val="1"/><w:lvl w:ilvl="0"><w:numFmt w:val="lowerLetter"/><w:lvlText w:val="%1)"/>'
-        '</w:lvl></w:lvlOverride></w:num>'))
+    numbering.append(
+        parse_xml(  # the same list, restarted at 1 and drawn `a)`
+            f'<w:num {nsdecls("w")} w:numId="41"><w:abstractNumId w:val="40"/><w:lvlOverride w:ilvl="0">'
+            '<w:startOverride w:val="1"/><w:lvl w:ilvl="0"><w:numFmt w:val="lowerLetter"/><w:lvlText w:val="%1)"/>'
+            "</w:lvl></w:lvlOverride></w:num>"
+        )
+    )
     for text, num_id in (("Một", 40), ("", 40), ("Hai", 40), ("Ba", 41), ("Bốn", 41), ("Năm", 0), ("Sáu", 40)):
         num_pr = document.add_paragraph(text)._p.get_or_add_pPr().get_or_add_numPr()
         num_pr.get_or_add_numId().val = num_id

@@ -17,10 +17,16 @@ LOUDSPEAKERS = "Tuyên truyền trên hệ thống loa truyền thanh của phư
 
 
 def plan(ubnd_task: str, number: str = "12-KH/ĐU", **changes: Any):  # type: ignore[no-untyped-def]
-    return register(submission([
-        {"agency": "Ủy ban nhân dân phường", "task": ubnd_task},
-        {"agency": "Ban Tuyên giáo", "task": LOUDSPEAKERS},
-    ], number=number, **changes))
+    return register(
+        submission(
+            [
+                {"agency": "Ủy ban nhân dân phường", "task": ubnd_task},
+                {"agency": "Ban Tuyên giáo", "task": LOUDSPEAKERS},
+            ],
+            number=number,
+            **changes,
+        )
+    )
 
 
 def test_a_reworded_task_is_published_once_with_its_previous_text() -> None:
@@ -58,7 +64,6 @@ def test_a_reworded_task_and_a_moved_deadline_publish_one_event_each() -> None:
     amendment = plan_amendment(stored, record, events, 3, NOW)
 
     kinds = sorted((type(e).__name__, e.agency.code) for e in amendment.events)  # type: ignore[attr-defined]
-    assert kinds == [("AssignmentRevised", "ubnd"), ("DeadlineExtended", "tuyen-giao"),
-                     ("DeadlineExtended", "ubnd")]
+    assert kinds == [("AssignmentRevised", "ubnd"), ("DeadlineExtended", "tuyen-giao"), ("DeadlineExtended", "ubnd")]
     assert all(e.plan_version == 3 for e in amendment.events if isinstance(e, AssignmentRevised))
     assert all(e.request_id == "amendment-3" for e in amendment.events if isinstance(e, DeadlineExtended))

@@ -71,11 +71,13 @@ def rejection(plan: PlanSubmission, **kwargs: Any) -> list[dict[str, str]]:
 
 
 def test_agencies_are_found_by_code_by_name_and_by_alias() -> None:
-    plan = submission([
-        {"agency": "ubnd", "task": "Bố trí hội trường và loa đài cho ngày hội."},
-        {"agency": "Ban Tuyên giáo Đảng ủy phường", "task": "Viết bài giới thiệu sách hay trên trang của phường."},
-        {"agency": "MTTQ", "task": "Vận động các hộ gia đình quyên góp sách cũ."},
-    ])
+    plan = submission(
+        [
+            {"agency": "ubnd", "task": "Bố trí hội trường và loa đài cho ngày hội."},
+            {"agency": "Ban Tuyên giáo Đảng ủy phường", "task": "Viết bài giới thiệu sách hay trên trang của phường."},
+            {"agency": "MTTQ", "task": "Vận động các hộ gia đình quyên góp sách cũ."},
+        ]
+    )
     record, events = register(plan)
 
     assert [type(e) for e in events] == [PlanRegistered, AssignmentCreated, AssignmentCreated, AssignmentCreated]
@@ -125,10 +127,12 @@ def test_a_group_with_named_members_and_kinds_expands_to_both() -> None:
 
 
 def test_an_agency_named_twice_gets_one_assignment_with_both_tasks() -> None:
-    plan = submission([
-        {"agency": "UBND phường", "task": "Chuẩn bị địa điểm."},
-        {"agency": "Uỷ ban nhân dân phường", "task": "Bố trí kinh phí khen thưởng."},
-    ])
+    plan = submission(
+        [
+            {"agency": "UBND phường", "task": "Chuẩn bị địa điểm."},
+            {"agency": "Uỷ ban nhân dân phường", "task": "Bố trí kinh phí khen thưởng."},
+        ]
+    )
     record, events = register(plan)
 
     assert list(created(events)) == ["ubnd"]
@@ -138,10 +142,12 @@ def test_an_agency_named_twice_gets_one_assignment_with_both_tasks() -> None:
 
 
 def test_an_agency_named_alone_and_in_a_group_gets_both_tasks_once() -> None:
-    plan = submission([
-        {"agency": "Chi bộ khu dân cư số 3", "task": "Làm điểm tại khu dân cư số 3."},
-        {"agency": "các chi bộ trực thuộc Đảng ủy", "task": "Phổ biến kế hoạch trong sinh hoạt chi bộ."},
-    ])
+    plan = submission(
+        [
+            {"agency": "Chi bộ khu dân cư số 3", "task": "Làm điểm tại khu dân cư số 3."},
+            {"agency": "các chi bộ trực thuộc Đảng ủy", "task": "Phổ biến kế hoạch trong sinh hoạt chi bộ."},
+        ]
+    )
     _, events = register(plan)
 
     assignments = created(events)
@@ -154,10 +160,12 @@ def test_an_agency_named_alone_and_in_a_group_gets_both_tasks_once() -> None:
 def test_deadlines_of_an_agency_named_twice_are_merged_by_period_earliest_first() -> None:
     own_fy = {"period": "2027-FY", "due": "2027-12-15", "wording": "riêng: trước ngày 15/12/2027"}
     quarter = {"period": "2027-Q1", "due": "2027-03-20", "wording": "báo cáo quý I"}
-    plan = submission([
-        {"agency": "ubnd", "task": "Việc thứ nhất.", "deadlines": [own_fy]},
-        {"agency": "UBND", "task": "Việc thứ hai.", "deadlines": [quarter, FY]},
-    ])
+    plan = submission(
+        [
+            {"agency": "ubnd", "task": "Việc thứ nhất.", "deadlines": [own_fy]},
+            {"agency": "UBND", "task": "Việc thứ hai.", "deadlines": [quarter, FY]},
+        ]
+    )
     _, events = register(plan)
 
     deadlines = created(events)["ubnd"].deadlines
@@ -169,10 +177,12 @@ def test_deadlines_of_an_agency_named_twice_are_merged_by_period_earliest_first(
 
 def test_a_task_with_its_own_deadlines_does_not_take_the_plans() -> None:
     only_h1 = [{"period": "2027-H1", "due": "2027-06-15"}]
-    plan = submission([
-        {"agency": "ubnd", "task": "Có hạn riêng.", "deadlines": only_h1},
-        {"agency": "mttq", "task": "Theo hạn chung."},
-    ])
+    plan = submission(
+        [
+            {"agency": "ubnd", "task": "Có hạn riêng.", "deadlines": only_h1},
+            {"agency": "mttq", "task": "Theo hạn chung."},
+        ]
+    )
     _, events = register(plan)
 
     assert [d.period for d in created(events)["ubnd"].deadlines] == ["2027-H1"]
@@ -185,10 +195,12 @@ def test_a_task_with_its_own_deadlines_does_not_take_the_plans() -> None:
 
 def test_an_unknown_agency_is_rejected_naming_where_it_is() -> None:
     stranger = f"Hội Người yêu sách {uuid.uuid4().hex[:6]}"
-    plan = submission([
-        {"agency": "ubnd", "task": "Việc đã rõ."},
-        {"agency": stranger, "task": "Việc của một hội không có trong danh bạ."},
-    ])
+    plan = submission(
+        [
+            {"agency": "ubnd", "task": "Việc đã rõ."},
+            {"agency": stranger, "task": "Việc của một hội không có trong danh bạ."},
+        ]
+    )
     problems = rejection(plan)
 
     assert [p["where"] for p in problems] == ["assignments[1].agency"]
@@ -208,8 +220,7 @@ def test_every_problem_is_reported_at_once() -> None:
     problems = rejection(plan)
     wheres = [p["where"] for p in problems]
 
-    assert wheres == ["issuer", "assignments[0].agency", "assignments[2].agency", "assignments[0]",
-                      "assignments[1]"]
+    assert wheres == ["issuer", "assignments[0].agency", "assignments[2].agency", "assignments[0]", "assignments[1]"]
     assert "Đảng ủy xã Bên Kia" in problems[0]["problem"]
     assert problems[3]["problem"] == "no reporting deadline for this task"
 
@@ -275,8 +286,9 @@ def test_identifiers_are_deterministic_and_derived_from_issuer_number_and_year()
     number = plan_number()
     plan = submission([{"agency": "ubnd", "task": "x"}, {"agency": "mttq", "task": "y"}], number=number)
     record, events = register(plan)
-    again_record, again = register(submission([{"agency": "UBND", "task": "x"}, {"agency": "MTTQ", "task": "y"}],
-                                              number=number))
+    again_record, again = register(
+        submission([{"agency": "UBND", "task": "x"}, {"agency": "MTTQ", "task": "y"}], number=number)
+    )
 
     plan_id = plan_id_for("dang-uy", number, 2026)
     assert record["_id"] == again_record["_id"] == plan_id
@@ -321,7 +333,9 @@ def test_the_record_keeps_the_submission_as_written_and_the_events_name_the_issu
     assert record["issued_on"] == "2026-11-20"
     assert record["submission"]["assignments"][0]["agency"] == nfd
     assert record["assignments"][0]["agency_ref"] == {
-        "code": "ubnd", "kind": "ubnd", "name": "Ủy ban nhân dân phường Hòa An"
+        "code": "ubnd",
+        "kind": "ubnd",
+        "name": "Ủy ban nhân dân phường Hòa An",
     }
     registered = events[0]
     assert registered.issuer.code == registered.actor.code == "dang-uy"
@@ -380,18 +394,14 @@ def test_a_midnight_instant_sent_as_json_text_is_that_instant() -> None:
     assert DeadlineIn.model_validate_json(body).to_contract().due_at == datetime(2027, 6, 29, 17, tzinfo=UTC)
 
 
-
-
 @pytest.mark.parametrize(
     ("written", "instant"),
     [
         ("2027-06-30T00:00:00+07:00", datetime(2027, 6, 29, 17, tzinfo=UTC)),
         ("2027-06-30T00:00:00Z", datetime(2027, 6, 30, tzinfo=UTC)),
         ("2027-06-30T00:00:00.000+07:00", datetime(2027, 6, 29, 17, tzinfo=UTC)),
-        pytest.param("2027-06-30 00:00:00+07:00", datetime(2027, 6, 29, 17, tzinfo=UTC),
-                     id="space-separator"),
-        pytest.param("2027-06-30t00:00:00z", datetime(2027, 6, 30, tzinfo=UTC),
-                     id="lower-case"),
+        pytest.param("2027-06-30 00:00:00+07:00", datetime(2027, 6, 29, 17, tzinfo=UTC), id="space-separator"),
+        pytest.param("2027-06-30t00:00:00z", datetime(2027, 6, 30, tzinfo=UTC), id="lower-case"),
     ],
 )
 def test_a_midnight_instant_validated_from_python_data_is_that_instant(written: str, instant: datetime) -> None:

@@ -34,7 +34,9 @@ K8S = REPO / "deploy" / "k8s"
 SECRETS_TEMPLATE = K8S / "secrets.yaml.example"
 NAMESPACE = "dondoc"
 SETTINGS: dict[str, type[BaseSettings]] = {
-    "intake": IntakeSettings, "tracking": TrackingSettings, "notifier": NotifierSettings,
+    "intake": IntakeSettings,
+    "tracking": TrackingSettings,
+    "notifier": NotifierSettings,
 }
 MEMORY_TARGET = 200 * 1000 * 1000  # the project's ≤ 200 MB RSS per service
 CLUSTER_WIDE = {"Namespace"}
@@ -368,8 +370,11 @@ def test_the_adapters_series_is_scraped() -> None:
     compose_job = load(REPO / "deploy/prometheus/prometheus.yml")[0]["scrape_configs"][0]
     assert jobs["dondoc"]["honor_labels"] is compose_job["honor_labels"] is True
     kept_ports = {
-        job: next(r["regex"] for r in jobs[job]["relabel_configs"]
-                  if r.get("source_labels") == ["__meta_kubernetes_pod_container_port_name"])
+        job: next(
+            r["regex"]
+            for r in jobs[job]["relabel_configs"]
+            if r.get("source_labels") == ["__meta_kubernetes_pod_container_port_name"]
+        )
         for job in jobs
     }
     for workload in (*of_kind("Deployment").values(), *of_kind("StatefulSet").values()):
@@ -427,9 +432,11 @@ def test_rabbitmq_is_a_three_node_cluster_formed_by_kubernetes_peer_discovery() 
     plugins = config["enabled_plugins"]
     assert "rabbitmq_peer_discovery_k8s" in plugins and "rabbitmq_prometheus" in plugins
     # RBAC: the pods' service account may read the endpoints peer discovery lists.
-    [binding] = [b for b in of_kind("RoleBinding").values()
-                 if {"kind": "ServiceAccount", "name": spec["serviceAccountName"], "namespace": NAMESPACE}
-                 in b["subjects"]]
+    [binding] = [
+        b
+        for b in of_kind("RoleBinding").values()
+        if {"kind": "ServiceAccount", "name": spec["serviceAccountName"], "namespace": NAMESPACE} in b["subjects"]
+    ]
     assert spec["serviceAccountName"] in of_kind("ServiceAccount")
     role = of_kind("Role")[binding["roleRef"]["name"]]
     assert any("endpoints" in rule["resources"] and "get" in rule["verbs"] for rule in role["rules"])

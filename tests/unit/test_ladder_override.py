@@ -32,10 +32,12 @@ ALWAYS = SendingWindow.parse("always", CALENDAR)
 DEPLOYMENT = Ladder.load(DEFAULT_LADDER)
 DIRECTORY = Directory.load(DEFAULT_DIRECTORY)
 BOOK = Addressbook(DIRECTORY)
-OWN_REPORT = {"report": [
-    {"name": "early", "at": "-14d", "to": ["agency"], "level": 0, "ask": "report"},
-    {"name": "late", "at": "+1wd", "to": ["supervisor"], "cc": ["agency"], "level": 1, "ask": "explain"},
-]}
+OWN_REPORT = {
+    "report": [
+        {"name": "early", "at": "-14d", "to": ["agency"], "level": 0, "ask": "report"},
+        {"name": "late", "at": "+1wd", "to": ["supervisor"], "cc": ["agency"], "level": 1, "ask": "explain"},
+    ]
+}
 
 
 def vn(year: int, month: int, day: int, hour: int = 9) -> datetime:
@@ -44,32 +46,55 @@ def vn(year: int, month: int, day: int, hour: int = 9) -> datetime:
 
 def assignment(at: datetime, ladder: dict[str, Any] | None = None) -> dict[str, Any]:
     return {
-        "assignment_id": "a1", "plan_id": "p1", "plan_number": "85-KH/ĐU", "plan_title": "Kế hoạch thử",
-        "task": "Báo cáo kết quả", "issuer": {"code": "dang-uy", "kind": "office", "name": "Đảng ủy phường"},
+        "assignment_id": "a1",
+        "plan_id": "p1",
+        "plan_number": "85-KH/ĐU",
+        "plan_title": "Kế hoạch thử",
+        "task": "Báo cáo kết quả",
+        "issuer": {"code": "dang-uy", "kind": "office", "name": "Đảng ủy phường"},
         "agency": {"code": "chi-bo-khu-1", "kind": "party_cell", "name": "Chi bộ khu dân cư số 1"},
-        "occurred_at": at, "escalation_ladder": ladder,
+        "occurred_at": at,
+        "escalation_ladder": ladder,
     }
 
 
 def submission(ladder: Any) -> dict[str, Any]:
-    return {"issuer": "Đảng ủy phường", "number": "7-KH/ĐU", "title": "Kế hoạch thử năm 2027",
-            "assignments": [{"agency": "ubnd", "task": "Báo cáo"}],
-            "deadlines": [{"period": "2027-H1", "due": "2027-06-30"}], "escalation_ladder": ladder}
+    return {
+        "issuer": "Đảng ủy phường",
+        "number": "7-KH/ĐU",
+        "title": "Kế hoạch thử năm 2027",
+        "assignments": [{"agency": "ubnd", "task": "Báo cáo"}],
+        "deadlines": [{"period": "2027-H1", "due": "2027-06-30"}],
+        "escalation_ladder": ladder,
+    }
 
 
 # --- the schema, shared ---------------------------------------------------------------------------------
 
+
 def test_the_schema_lives_in_the_shared_library_and_the_notifier_uses_the_same_classes() -> None:
     for name in ("Offset", "Repeat", "Step", "StepRule", "LadderSpec", "Ladder", "LadderError"):
         assert getattr(notifier_ladder, name) is getattr(shared_ladder, name), name
-    assert DEPLOYMENT.version == Ladder.from_spec(LadderSpec.model_validate(
-        {"acknowledgement": [s.model_dump(exclude={"track"}) for s in DEPLOYMENT.track("acknowledgement")],
-         "report": [s.model_dump(exclude={"track"}) for s in DEPLOYMENT.track("report")]})).version
+    assert (
+        DEPLOYMENT.version
+        == Ladder.from_spec(
+            LadderSpec.model_validate(
+                {
+                    "acknowledgement": [s.model_dump(exclude={"track"}) for s in DEPLOYMENT.track("acknowledgement")],
+                    "report": [s.model_dump(exclude={"track"}) for s in DEPLOYMENT.track("report")],
+                }
+            )
+        ).version
+    )
 
 
 def test_an_invalid_step_is_named_by_its_place_its_name_and_its_field() -> None:
-    bad = {"report": [OWN_REPORT["report"][0], {"name": "level-1", "at": "soon", "to": ["boss"], "level": 1,
-                                                 "ask": "explain"}]}
+    bad = {
+        "report": [
+            OWN_REPORT["report"][0],
+            {"name": "level-1", "at": "soon", "to": ["boss"], "level": 1, "ask": "explain"},
+        ]
+    }
     with pytest.raises(ValidationError) as caught:
         LadderSpec.model_validate(bad)
     errors = {".".join(map(str, e["loc"])): e["msg"] for e in caught.value.errors()}
@@ -82,13 +107,36 @@ def test_an_invalid_step_is_named_by_its_place_its_name_and_its_field() -> None:
     [
         ({"report": [{"name": "x", "at": "+401d", "to": ["agency"], "level": 0, "ask": "report"}]}, "400"),
         ({"report": [{"name": "x", "at": "+99999999wd", "to": ["agency"], "level": 0, "ask": "report"}]}, "not like"),
-        ({"report": [{"name": "x", "at": "0", "to": ["agency"], "level": 0, "ask": "report",
-                      "repeat": {"every": "30d", "times": 20}}]}, "every × times"),
-        ({"report": [{"name": "x", "at": "0", "to": ["agency"], "level": 0, "ask": "report"}],
-          "acknowledgement": [{"name": "x", "at": "+1wd", "to": ["agency"], "level": 0, "ask": "acknowledge"}]},
-         "unique"),
-        ({"report": [{"name": f"s{i}", "at": "0", "to": ["agency"], "level": 0, "ask": "report"}
-                     for i in range(21)]}, "at most 20"),
+        (
+            {
+                "report": [
+                    {
+                        "name": "x",
+                        "at": "0",
+                        "to": ["agency"],
+                        "level": 0,
+                        "ask": "report",
+                        "repeat": {"every": "30d", "times": 20},
+                    }
+                ]
+            },
+            "every × times",
+        ),
+        (
+            {
+                "report": [{"name": "x", "at": "0", "to": ["agency"], "level": 0, "ask": "report"}],
+                "acknowledgement": [{"name": "x", "at": "+1wd", "to": ["agency"], "level": 0, "ask": "acknowledge"}],
+            },
+            "unique",
+        ),
+        (
+            {
+                "report": [
+                    {"name": f"s{i}", "at": "0", "to": ["agency"], "level": 0, "ask": "report"} for i in range(21)
+                ]
+            },
+            "at most 20",
+        ),
         ({"reports": []}, "Extra inputs"),
     ],
 )
@@ -98,9 +146,17 @@ def test_a_ladder_is_bounded(ladder: dict[str, Any], fragment: str) -> None:
 
 
 def test_events_carry_the_ladder_and_ignore_what_a_later_version_adds() -> None:
-    base = {"correlation_id": "p1", "agency": {"code": "ubnd", "kind": "ubnd", "name": "UBND"},
-            "assignment_id": "a1", "plan_id": "p1", "plan_number": "1", "plan_title": "t",
-            "issuer": {"code": "dang-uy", "kind": "office", "name": "Đảng ủy"}, "task": "x", "deadlines": []}
+    base = {
+        "correlation_id": "p1",
+        "agency": {"code": "ubnd", "kind": "ubnd", "name": "UBND"},
+        "assignment_id": "a1",
+        "plan_id": "p1",
+        "plan_number": "1",
+        "plan_title": "t",
+        "issuer": {"code": "dang-uy", "kind": "office", "name": "Đảng ủy"},
+        "task": "x",
+        "deadlines": [],
+    }
     assert AssignmentCreated.model_validate(base).escalation_ladder is None  # an old message still parses
     newer = {"report": [{**OWN_REPORT["report"][0], "channel": "sms"}], "priority": "high"}
     event = AssignmentCreated.model_validate({**base, "escalation_ladder": newer})
@@ -111,9 +167,11 @@ def test_events_carry_the_ladder_and_ignore_what_a_later_version_adds() -> None:
 
 # --- which ladder a period opens with --------------------------------------------------------------------
 
+
 def test_without_an_override_a_period_follows_the_deployment() -> None:
-    period = domain.report_period(assignment(vn(2027, 1, 5)), {"period": "2027-H1", "due_at": vn(2027, 6, 30)},
-                                  DEPLOYMENT, "c")
+    period = domain.report_period(
+        assignment(vn(2027, 1, 5)), {"period": "2027-H1", "due_at": vn(2027, 6, 30)}, DEPLOYMENT, "c"
+    )
     assert period["ladder_source"] == "deployment" and period["ladder_version"] == DEPLOYMENT.version
     assert [s["name"] for s in period["steps"]] == [s.name for s in DEPLOYMENT.track("report")]
 
@@ -134,18 +192,22 @@ def test_a_plan_ladder_replaces_the_tracks_it_gives_and_only_those() -> None:
 
 def test_a_plan_ladder_decides_who_is_told_when() -> None:
     due = end_of_day(date(2027, 6, 30))
-    record = domain.report_period(assignment(vn(2027, 1, 5), OWN_REPORT), {"period": "2027-H1", "due_at": due},
-                                  DEPLOYMENT, CALENDAR.version)
+    record = domain.report_period(
+        assignment(vn(2027, 1, 5), OWN_REPORT), {"period": "2027-H1", "due_at": due}, DEPLOYMENT, CALENDAR.version
+    )
     skipped, first = opening_state(record, vn(2027, 1, 5), CALENDAR, ALWAYS)
     period = {"_id": "a1:2027-H1", **record, **domain.opened(skipped, first, vn(2027, 1, 5))}
     assert first == due - timedelta(days=14) + timedelta(microseconds=1)  # "early", rounded up to the ms
     late = decide(period, vn(2027, 7, 2), CALENDAR, ALWAYS, BOOK.recipients_for(period), set(), [])
     assert sorted((n.occurrence.key, n.recipient.role) for n in late.sends) == [
-        ("late#1", "agency"), ("late#1", "supervisor")]
+        ("late#1", "agency"),
+        ("late#1", "supervisor"),
+    ]
     assert "overdue#1" not in {n.occurrence.key for n in late.sends}
 
 
 # --- intake ------------------------------------------------------------------------------------------------
+
 
 def test_intake_puts_a_valid_ladder_on_every_assignment_created() -> None:
     plan = PlanSubmission.model_validate(submission(OWN_REPORT))
@@ -170,9 +232,11 @@ def test_intake_refuses_an_invalid_or_empty_ladder() -> None:
 
 # --- an operator re-applies the ladder ---------------------------------------------------------------------
 
+
 def opened_period(ladder: dict[str, Any] | None, opened: datetime, due: datetime) -> dict[str, Any]:
-    record = domain.report_period(assignment(opened, ladder), {"period": "2027-H1", "due_at": due}, DEPLOYMENT,
-                                  CALENDAR.version)
+    record = domain.report_period(
+        assignment(opened, ladder), {"period": "2027-H1", "due_at": due}, DEPLOYMENT, CALENDAR.version
+    )
     skipped, first = opening_state(record, opened, CALENDAR, ALWAYS)
     return {"_id": "a1:2027-H1", **record, **domain.opened(skipped, first, opened)}
 
@@ -182,10 +246,14 @@ def test_reapplying_keeps_what_was_done_and_schedules_what_is_new() -> None:
     period = opened_period(None, vn(2027, 1, 5), due)
     # Both reminders and the overdue notice were taken; level-1 is next.
     period["done"] = ["reminder-7d#1", "reminder-1d#1", "overdue#1"]
-    shorter = Ladder.from_data({"report": [
-        {"name": "overdue", "at": "+1h", "to": ["agency"], "level": 0, "ask": "report"},  # same step, moved
-        {"name": "level-1", "at": "+1wd", "to": ["supervisor"], "level": 1, "ask": "explain"},
-    ]})
+    shorter = Ladder.from_data(
+        {
+            "report": [
+                {"name": "overdue", "at": "+1h", "to": ["agency"], "level": 0, "ask": "report"},  # same step, moved
+                {"name": "level-1", "at": "+1wd", "to": ["supervisor"], "level": 1, "ask": "explain"},
+            ]
+        }
+    )
     now = vn(2027, 7, 1, 10)
     done, next_check = reapplied_state(period, shorter.track("report"), now, CALENDAR, ALWAYS)
     assert done == ["reminder-7d#1", "reminder-1d#1", "overdue#1"]  # overdue stays sent though it moved
@@ -219,8 +287,12 @@ def test_a_reminder_the_old_ladder_already_owed_is_still_sent() -> None:
 def test_the_selection_leaves_plan_ladders_alone_unless_asked() -> None:
     version = DEPLOYMENT.version
     plain = selection(ReapplyRequest(plan_id="p1", agency="ubnd"), version)
-    assert plain == {"plan_id": "p1", "agency.code": "ubnd", "ladder_version": {"$ne": version},
-                     "ladder_source": {"$ne": "plan"}}
+    assert plain == {
+        "plan_id": "p1",
+        "agency.code": "ubnd",
+        "ladder_version": {"$ne": version},
+        "ladder_source": {"$ne": "plan"},
+    }
     both = selection(ReapplyRequest(include_plan_overrides=True), version)
     assert both == {"$or": [{"ladder_version": {"$ne": version}}, {"ladder_source": "plan"}]}
     assert deployment_track(DEPLOYMENT, "report").source == "deployment"
@@ -230,6 +302,7 @@ def test_the_selection_leaves_plan_ladders_alone_unless_asked() -> None:
 
 
 # --- the command line --------------------------------------------------------------------------------------
+
 
 def test_the_cli_sends_the_filters_and_the_token_and_answers_in_vietnamese(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
@@ -251,12 +324,28 @@ def test_the_cli_sends_the_filters_and_the_token_and_answers_in_vietnamese(
         return httpx.Response(200, json={"change_id": "c1", "ladder_version": "abc123", "changed": 7, "conflicts": 0})
 
     monkeypatch.setattr(httpx, "request", httpx.Client(transport=httpx.MockTransport(answer)).request)
-    code = main(["escalations", "reapply-ladder", "--plan", "p1", "--agency", "ubnd", "--token", "secret",
-                 "--url", "http://notifier:8003/"])
+    code = main(
+        [
+            "escalations",
+            "reapply-ladder",
+            "--plan",
+            "p1",
+            "--agency",
+            "ubnd",
+            "--token",
+            "secret",
+            "--url",
+            "http://notifier:8003/",
+        ]
+    )
     assert code == 0
     [request] = sent
     assert str(request.url) == "http://notifier:8003/ladder/reapply"
     assert request.headers["Authorization"] == "Bearer secret"
-    assert json.loads(request.content) == {"plan_id": "p1", "agency": "ubnd", "include_plan_overrides": False,
-                                           "reason": ""}
+    assert json.loads(request.content) == {
+        "plan_id": "p1",
+        "agency": "ubnd",
+        "include_plan_overrides": False,
+        "reason": "",
+    }
     assert "7 kỳ" in capsys.readouterr().out

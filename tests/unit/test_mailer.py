@@ -26,8 +26,11 @@ HEADERS = ["From", "To", "Subject", "Date", "Message-ID", "Auto-Submitted", "MIM
 
 def row(**changes: Any) -> dict[str, Any]:
     values: dict[str, Any] = {
-        "_id": uuid.uuid4().hex, "to": "ubnd@hoa-an.example", "to_name": "Ủy ban nhân dân phường Hòa An",
-        "subject": "[Đôn đốc] Quá hạn báo cáo – Kế hoạch số 15-KH/ĐU", "text": BODY,
+        "_id": uuid.uuid4().hex,
+        "to": "ubnd@hoa-an.example",
+        "to_name": "Ủy ban nhân dân phường Hòa An",
+        "subject": "[Đôn đốc] Quá hạn báo cáo – Kế hoạch số 15-KH/ĐU",
+        "text": BODY,
         "created_at": datetime(2027, 7, 5, 2, 0, tzinfo=UTC),
     }
     values.update(changes)
@@ -107,8 +110,9 @@ def test_an_html_alternative_decodes_back_too() -> None:
 
 
 def test_sender_recipient_and_date_headers() -> None:
-    back = reparsed(build_message(row(created_at=datetime(2027, 7, 5, 9, 0, tzinfo=timezone(timedelta(hours=7)))),
-                                  SENDER))
+    back = reparsed(
+        build_message(row(created_at=datetime(2027, 7, 5, 9, 0, tzinfo=timezone(timedelta(hours=7)))), SENDER)
+    )
     assert back["From"].addresses[0].display_name == "Hệ thống đôn đốc"
     assert back["From"].addresses[0].addr_spec == "dondoc@hoa-an.example"
     assert back["To"].addresses[0].display_name == "Ủy ban nhân dân phường Hòa An"

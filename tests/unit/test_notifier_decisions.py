@@ -32,8 +32,12 @@ def vn(year: int, month: int, day: int, hour: int = 7, minute: int = 30) -> date
 
 def assignment(assigned_at: datetime) -> dict[str, Any]:
     return {
-        "assignment_id": "a1", "plan_id": "p1", "plan_number": "85-KH/ĐU", "plan_title": "Kế hoạch thử",
-        "task": "Báo cáo kết quả", "issuer": {"code": "dang-uy", "kind": "office", "name": "Đảng ủy phường"},
+        "assignment_id": "a1",
+        "plan_id": "p1",
+        "plan_number": "85-KH/ĐU",
+        "plan_title": "Kế hoạch thử",
+        "task": "Báo cáo kết quả",
+        "issuer": {"code": "dang-uy", "kind": "office", "name": "Đảng ủy phường"},
         "agency": {"code": "chi-bo-khu-1", "kind": "party_cell", "name": "Chi bộ khu dân cư số 1"},
         "occurred_at": assigned_at,
     }
@@ -51,8 +55,9 @@ class Walk:
 
     def check(self) -> PeriodDecision:
         now = self.clock.now()
-        decision = decide(self.period, now, CALENDAR, self.window, BOOK.recipients_for(self.period), self.sent,
-                          self.silences)
+        decision = decide(
+            self.period, now, CALENDAR, self.window, BOOK.recipients_for(self.period), self.sent, self.silences
+        )
         for notice in decision.sends:
             self.sent.add(notice.key)
             self.log.append((now, notice.occurrence.key, notice.recipient.address))
@@ -85,10 +90,13 @@ def test_every_report_step_reaches_its_audience_once_with_repeats_capped() -> No
         (vn(2026, 7, 1), "overdue#1", SUPERVISOR),
         (vn(2026, 7, 6), "level-1#1", SUPERVISOR),
         (vn(2026, 7, 6), "level-1#1", AGENCY),
-        *[(moment, f"level-2#{n}", address)
-          for n, moment in enumerate([vn(2026, 7, 10), vn(2026, 7, 17), vn(2026, 7, 24), vn(2026, 7, 31),
-                                      vn(2026, 8, 7)], start=1)
-          for address in (UPPER, SUPERVISOR, AGENCY)],
+        *[
+            (moment, f"level-2#{n}", address)
+            for n, moment in enumerate(
+                [vn(2026, 7, 10), vn(2026, 7, 17), vn(2026, 7, 24), vn(2026, 7, 31), vn(2026, 8, 7)], start=1
+            )
+            for address in (UPPER, SUPERVISOR, AGENCY)
+        ],
     ]
     assert walk.period["next_check_at"] is None  # the cap: nothing after the 4th repeat
 
@@ -149,7 +157,8 @@ def test_a_level_silence_holds_notices_back_and_they_go_out_when_it_ends() -> No
     assert "level-1#1" not in walk.period["done"]
     walk.run_until(vn(2026, 7, 8, 12, 0))
     assert [(when, address) for when, key, address in walk.log if key == "level-1#1"] == [
-        (vn(2026, 7, 8), SUPERVISOR), (vn(2026, 7, 8), AGENCY)
+        (vn(2026, 7, 8), SUPERVISOR),
+        (vn(2026, 7, 8), AGENCY),
     ]
 
 

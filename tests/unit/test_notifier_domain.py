@@ -63,11 +63,23 @@ def test_local_time_is_vietnam_time() -> None:
 
 def item(**changes: Any) -> Item:
     values: dict[str, Any] = dict(
-        period_id=f"{ref('a')}:2027-H1", plan_id="p-15", plan_number="15-KH/ĐU",
+        period_id=f"{ref('a')}:2027-H1",
+        plan_id="p-15",
+        plan_number="15-KH/ĐU",
         plan_title="Kế hoạch hưởng ứng tuần lễ phòng chống dịch sốt xuất huyết",
-        task="Tổ chức diệt bọ gậy tại các hộ gia đình.", agency_name="Chi bộ khu dân cư số 2", track="report",
-        period="2027-H1", anchor=H1_DUE, wording="gửi trước ngày 01 tháng 7", step="overdue", level=0,
-        ask="report", role="agency", copy=False, contact="", now=NOW,
+        task="Tổ chức diệt bọ gậy tại các hộ gia đình.",
+        agency_name="Chi bộ khu dân cư số 2",
+        track="report",
+        period="2027-H1",
+        anchor=H1_DUE,
+        wording="gửi trước ngày 01 tháng 7",
+        step="overdue",
+        level=0,
+        ask="report",
+        role="agency",
+        copy=False,
+        contact="",
+        now=NOW,
     )
     values.update(changes)
     return Item(**values)
@@ -104,14 +116,29 @@ def test_a_digest_of_several_items_counts_them_and_the_overdue_ones() -> None:
 
 def test_the_body_greets_groups_by_plan_and_puts_the_most_overdue_first() -> None:
     recipient = "Thường trực Đảng ủy phường"
-    digest = render_digest(recipient, [
-        item(agency_name="Chi bộ khu dân cư số 2", anchor=NOW - timedelta(days=1, hours=2), role="supervisor"),
-        item(plan_id="p-ahead", plan_number="40-KH/ĐU", plan_title="Kế hoạch hội thao mừng Xuân",
-             anchor=NOW + timedelta(days=5), agency_name="Đoàn Thanh niên phường", role="supervisor"),
-        item(plan_id="p-3", plan_number="3-KH/UBND", plan_title="Kế hoạch tổng vệ sinh môi trường",
-             anchor=NOW - timedelta(days=10), agency_name="Hội Cựu chiến binh phường", role="supervisor"),
-        item(agency_name="Chi bộ khu dân cư số 8", anchor=NOW - timedelta(days=4), role="supervisor"),
-    ])
+    digest = render_digest(
+        recipient,
+        [
+            item(agency_name="Chi bộ khu dân cư số 2", anchor=NOW - timedelta(days=1, hours=2), role="supervisor"),
+            item(
+                plan_id="p-ahead",
+                plan_number="40-KH/ĐU",
+                plan_title="Kế hoạch hội thao mừng Xuân",
+                anchor=NOW + timedelta(days=5),
+                agency_name="Đoàn Thanh niên phường",
+                role="supervisor",
+            ),
+            item(
+                plan_id="p-3",
+                plan_number="3-KH/UBND",
+                plan_title="Kế hoạch tổng vệ sinh môi trường",
+                anchor=NOW - timedelta(days=10),
+                agency_name="Hội Cựu chiến binh phường",
+                role="supervisor",
+            ),
+            item(agency_name="Chi bộ khu dân cư số 8", anchor=NOW - timedelta(days=4), role="supervisor"),
+        ],
+    )
     lines = digest.text.splitlines()
 
     assert lines[0] == "Kính gửi: Thường trực Đảng ủy phường."
@@ -146,10 +173,19 @@ def test_the_deadline_is_shown_as_written_and_in_vietnam_time() -> None:
 
 def test_an_acknowledgement_item_shows_when_it_was_assigned_in_vietnam_time() -> None:
     assigned = datetime(2027, 6, 28, 18, 15, tzinfo=UTC)  # 01:15 on 29 June in Vietnam
-    digest = render_digest("Đoàn Thanh niên phường", [
-        item(track="acknowledgement", period=None, anchor=assigned, ask="acknowledge", step="ack-reminder",
-             agency_name="Đoàn Thanh niên phường"),
-    ])
+    digest = render_digest(
+        "Đoàn Thanh niên phường",
+        [
+            item(
+                track="acknowledgement",
+                period=None,
+                anchor=assigned,
+                ask="acknowledge",
+                step="ack-reminder",
+                agency_name="Đoàn Thanh niên phường",
+            ),
+        ],
+    )
     assert digest.subject == "[Đôn đốc] Đề nghị xác nhận nhận nhiệm vụ – Kế hoạch số 15-KH/ĐU – Đoàn Thanh niên phường"
     assert "Tình trạng: chưa xác nhận đã nhận nhiệm vụ (giao lúc 01:15 ngày 29/06/2027)." in digest.text
     assert "Đề nghị đơn vị xác nhận đã nhận nhiệm vụ trên hệ thống đôn đốc." in digest.text
@@ -157,11 +193,14 @@ def test_an_acknowledgement_item_shows_when_it_was_assigned_in_vietnam_time() ->
 
 
 def test_contacts_are_listed_once_each_in_order_and_copies_are_marked() -> None:
-    digest = render_digest("Ủy ban nhân dân phường", [
-        item(contact="Văn phòng Đảng ủy (vp@hoa-an.example)", copy=True, role="agency"),
-        item(contact="Thường trực (tt@hoa-an.example)"),
-        item(contact="Văn phòng Đảng ủy (vp@hoa-an.example)"),
-    ])
+    digest = render_digest(
+        "Ủy ban nhân dân phường",
+        [
+            item(contact="Văn phòng Đảng ủy (vp@hoa-an.example)", copy=True, role="agency"),
+            item(contact="Thường trực (tt@hoa-an.example)"),
+            item(contact="Văn phòng Đảng ủy (vp@hoa-an.example)"),
+        ],
+    )
     contacts = [line for line in digest.text.splitlines() if line.startswith("Mọi vướng mắc")]
     assert contacts == [
         "Mọi vướng mắc xin liên hệ: Thường trực (tt@hoa-an.example).",
@@ -171,7 +210,7 @@ def test_contacts_are_listed_once_each_in_order_and_copies_are_marked() -> None:
 
 
 def test_names_are_escaped_in_the_html_but_not_in_the_text() -> None:
-    digest = render_digest("Tổ <dân> phố & khu", [item(agency_name="Chi bộ \"A\" <1>")])
+    digest = render_digest("Tổ <dân> phố & khu", [item(agency_name='Chi bộ "A" <1>')])
     assert "Kính gửi: Tổ <dân> phố & khu." in digest.text
     assert "Tổ &lt;dân&gt; phố &amp; khu" in digest.html and "<dân>" not in digest.html
     assert "Chi bộ &quot;A&quot; &lt;1&gt;" in digest.html
@@ -183,8 +222,11 @@ def test_names_are_escaped_in_the_html_but_not_in_the_text() -> None:
 def created(assignment_id: str, assigned_at: datetime = datetime(2027, 6, 4, 9, 0, tzinfo=UTC)) -> dict[str, Any]:
     """An `assignment.created` event as the notifier consumer sees it (dumped to python)."""
     return {
-        "assignment_id": assignment_id, "plan_id": "p-15", "plan_number": "15-KH/ĐU",
-        "plan_title": "Kế hoạch thử", "task": "Báo cáo kết quả.",
+        "assignment_id": assignment_id,
+        "plan_id": "p-15",
+        "plan_number": "15-KH/ĐU",
+        "plan_title": "Kế hoạch thử",
+        "task": "Báo cáo kết quả.",
         "issuer": {"code": "dang-uy", "kind": "office", "name": "Đảng ủy phường Hòa An"},
         "agency": {"code": "ubnd", "kind": "ubnd", "name": "Ủy ban nhân dân phường Hòa An"},
         "occurred_at": assigned_at,
@@ -222,7 +264,11 @@ def test_an_acknowledgement_window_has_no_period_and_the_acknowledgement_steps()
 def test_an_opened_item_starts_open_at_revision_zero_with_its_first_check() -> None:
     at, first = datetime(2027, 6, 4, 9, 0, tzinfo=UTC), datetime(2027, 6, 8, 9, 0, tzinfo=UTC)
     assert domain.opened(["reminder-7d#1"], first, at) == {
-        "state": "open", "rev": 0, "done": ["reminder-7d#1"], "next_check_at": first, "opened_at": at,
+        "state": "open",
+        "rev": 0,
+        "done": ["reminder-7d#1"],
+        "next_check_at": first,
+        "opened_at": at,
     }
 
 

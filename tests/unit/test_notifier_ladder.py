@@ -66,8 +66,12 @@ def test_every_report_step_in_an_ordinary_summer() -> None:
     assert times["level-1#1"] == vn(2026, 7, 6)  # 3 working days after: end of Fri 3 July → Monday morning
     assert times["level-2#1"] == vn(2026, 7, 10)  # 7 working days: end of Thu 9 July → Friday morning
     # Weekly repeats while overdue, capped at 4 more.
-    assert [times[f"level-2#{n}"] for n in range(2, 6)] == [vn(2026, 7, 17), vn(2026, 7, 24), vn(2026, 7, 31),
-                                                            vn(2026, 8, 7)]
+    assert [times[f"level-2#{n}"] for n in range(2, 6)] == [
+        vn(2026, 7, 17),
+        vn(2026, 7, 24),
+        vn(2026, 7, 31),
+        vn(2026, 8, 7),
+    ]
     assert "level-2#6" not in times
 
 

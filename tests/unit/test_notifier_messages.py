@@ -12,10 +12,23 @@ NOW = datetime(2026, 7, 3, 2, 0, tzinfo=UTC)
 
 def item(**changes: object) -> Item:
     values: dict[str, object] = dict(
-        period_id="a1:2026-FY", plan_id="p1", plan_number="85-KH/ĐU", plan_title="Kế hoạch <b>dân vận</b>",
-        task="Tổng hợp số liệu", agency_name="Chi bộ khu dân cư số 1", track="report", period="2026-FY",
-        anchor=NOW - timedelta(days=3), wording="gửi trước ngày 01 tháng 7", step="overdue", level=0, ask="report",
-        role="agency", copy=False, contact="Đảng ủy phường Hòa An (dang-uy@hoa-an.example)", now=NOW,
+        period_id="a1:2026-FY",
+        plan_id="p1",
+        plan_number="85-KH/ĐU",
+        plan_title="Kế hoạch <b>dân vận</b>",
+        task="Tổng hợp số liệu",
+        agency_name="Chi bộ khu dân cư số 1",
+        track="report",
+        period="2026-FY",
+        anchor=NOW - timedelta(days=3),
+        wording="gửi trước ngày 01 tháng 7",
+        step="overdue",
+        level=0,
+        ask="report",
+        role="agency",
+        copy=False,
+        contact="Đảng ủy phường Hòa An (dang-uy@hoa-an.example)",
+        now=NOW,
     )
     values.update(changes)
     return Item(**values)  # type: ignore[arg-type]
@@ -51,8 +64,15 @@ def test_durations_read_naturally() -> None:
 
 
 def test_names_with_line_breaks_cannot_add_headers() -> None:
-    row = {"_id": "abc", "to": "a@example.org", "to_name": "Chi bộ\r\nBcc: x@evil.example", "subject": "S\nBcc: y",
-           "text": "t", "html": "<p>t</p>", "created_at": NOW}
+    row = {
+        "_id": "abc",
+        "to": "a@example.org",
+        "to_name": "Chi bộ\r\nBcc: x@evil.example",
+        "subject": "S\nBcc: y",
+        "text": "t",
+        "html": "<p>t</p>",
+        "created_at": NOW,
+    }
     message = build_message(row, "Hệ thống đôn đốc <dondoc@localhost>")
     raw = message.as_string()
     assert "\nBcc:" not in raw and message["Message-ID"] == "<abc@dondoc>"

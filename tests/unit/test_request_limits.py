@@ -14,8 +14,9 @@ async def test_an_oversized_body_is_refused_with_413_with_or_without_content_len
     app = tracking_app(TrackingSettings())
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
         big = b'{"percent": 5, "note": "' + b"x" * (2 * 1024 * 1024) + b'"}'
-        declared = await client.post("/assignments/a1/progress", content=big,
-                                     headers={"Content-Type": "application/json"})
+        declared = await client.post(
+            "/assignments/a1/progress", content=big, headers={"Content-Type": "application/json"}
+        )
         assert declared.status_code == 413
         assert "larger than 1048576 bytes" in declared.json()["detail"]
 
@@ -23,8 +24,9 @@ async def test_an_oversized_body_is_refused_with_413_with_or_without_content_len
             for _ in range(40):
                 yield b"y" * 65536
 
-        streamed = await client.post("/assignments/a1/progress", content=chunks(),
-                                     headers={"Content-Type": "application/json"})
+        streamed = await client.post(
+            "/assignments/a1/progress", content=chunks(), headers={"Content-Type": "application/json"}
+        )
         assert streamed.status_code == 413
         small = await client.post("/assignments/a1/progress", json={"percent": 5})
         assert small.status_code == 401  # under the limit, the request reaches the route (and its auth)
@@ -32,11 +34,14 @@ async def test_an_oversized_body_is_refused_with_413_with_or_without_content_len
 
 async def test_intake_allows_a_document_sized_body_but_not_more() -> None:
     app = intake_app(IntakeSettings(max_request_bytes=3 * 1024 * 1024, operator_token="operator"))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://i",
-                                 headers={"Authorization": "Bearer operator"}) as client:
-        within = await client.post("/plans", content=b"{" + b" " * (2 * 1024 * 1024) + b"}",
-                                   headers={"Content-Type": "application/json"})
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://i", headers={"Authorization": "Bearer operator"}
+    ) as client:
+        within = await client.post(
+            "/plans", content=b"{" + b" " * (2 * 1024 * 1024) + b"}", headers={"Content-Type": "application/json"}
+        )
         assert within.status_code == 422  # parsed and refused as an invalid plan, not as too large
-        over = await client.post("/plans", content=b"{" + b" " * (4 * 1024 * 1024) + b"}",
-                                 headers={"Content-Type": "application/json"})
+        over = await client.post(
+            "/plans", content=b"{" + b" " * (4 * 1024 * 1024) + b"}", headers={"Content-Type": "application/json"}
+        )
         assert over.status_code == 413

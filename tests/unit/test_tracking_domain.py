@@ -32,13 +32,20 @@ def ref(prefix: str = "a") -> str:
     return f"{prefix}{uuid.uuid4().hex[:12]}"
 
 
-def assignment(agency: AgencyRef = UBND, periods: tuple[tuple[str, datetime], ...] | None = None,
-               **changes: Any) -> dict[str, Any]:
+def assignment(
+    agency: AgencyRef = UBND, periods: tuple[tuple[str, datetime], ...] | None = None, **changes: Any
+) -> dict[str, Any]:
     """A tracked record built the way the consumer builds it: from a real `assignment.created` event."""
     periods = periods if periods is not None else (("2027-H1", H1_DUE), ("2027-FY", FY_DUE))
     event = AssignmentCreated(
-        correlation_id=ref("p"), actor=ISSUER, agency=agency, assignment_id=ref(), plan_id=ref("p"),
-        plan_number="12-KH/ĐU", plan_title="Kế hoạch thi đua chào mừng ngày thành lập phường", issuer=ISSUER,
+        correlation_id=ref("p"),
+        actor=ISSUER,
+        agency=agency,
+        assignment_id=ref(),
+        plan_id=ref("p"),
+        plan_number="12-KH/ĐU",
+        plan_title="Kế hoạch thi đua chào mừng ngày thành lập phường",
+        issuer=ISSUER,
         task="Tổng hợp kết quả phong trào ở các tổ dân phố.",
         deadlines=[ReportingDeadline(period=p, due_at=d, wording=f"kỳ {p}") for p, d in periods],
         occurred_at=datetime(2027, 1, 5, 2, tzinfo=UTC),
@@ -230,16 +237,27 @@ def test_plan_status_counts_and_percentages_without_cancelled_assignments() -> N
     status = plan_status([on_time, late, silent, cancelled], now)
 
     assert status["totals"] == {
-        "total": 6, "done_on_time": 1, "done_late": 1, "open": 3, "overdue": 1,
+        "total": 6,
+        "done_on_time": 1,
+        "done_late": 1,
+        "open": 3,
+        "overdue": 1,
         "percent": {"done_on_time": 16.7, "done_late": 16.7, "open": 50.0, "overdue": 16.7},
     }
     assert list(status["by_agency_kind"]) == ["party_cell", "ubnd"]
     assert status["by_agency_kind"]["ubnd"] == {
-        "total": 2, "done_on_time": 1, "done_late": 0, "open": 1, "overdue": 0,
+        "total": 2,
+        "done_on_time": 1,
+        "done_late": 0,
+        "open": 1,
+        "overdue": 0,
         "percent": {"done_on_time": 50.0, "done_late": 0.0, "open": 50.0, "overdue": 0.0},
     }
     assert status["by_agency_kind"]["party_cell"]["percent"] == {
-        "done_on_time": 0.0, "done_late": 25.0, "open": 50.0, "overdue": 25.0,
+        "done_on_time": 0.0,
+        "done_late": 25.0,
+        "open": 50.0,
+        "overdue": 25.0,
     }
     assert status["by_period"]["2027-H1"]["total"] == 3
     assert [status["by_period"]["2027-H1"][s] for s in ("done_on_time", "done_late", "open", "overdue")] == [1, 1, 0, 1]
@@ -257,7 +275,11 @@ def test_plan_status_counts_and_percentages_without_cancelled_assignments() -> N
 def test_the_status_of_a_plan_with_nothing_live_is_all_zero() -> None:
     status = plan_status([assignment(state="cancelled")], datetime(2027, 8, 1, tzinfo=UTC))
     assert status["totals"] == {
-        "total": 0, "done_on_time": 0, "done_late": 0, "open": 0, "overdue": 0,
+        "total": 0,
+        "done_on_time": 0,
+        "done_late": 0,
+        "open": 0,
+        "overdue": 0,
         "percent": {"done_on_time": 0.0, "done_late": 0.0, "open": 0.0, "overdue": 0.0},
     }
     assert status["assignments"] == [] and status["by_period"] == {} and status["by_agency_kind"] == {}

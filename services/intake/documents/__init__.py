@@ -21,8 +21,12 @@ __all__ = ["DocumentError", "ParsedPlan", "parse_document"]
 
 
 def parse_document(
-    data: bytes, name: str, directory: Directory, today: date,
-    calendar: WorkingCalendar | None = None, max_bytes: int = MAX_BYTES,
+    data: bytes,
+    name: str,
+    directory: Directory,
+    today: date,
+    calendar: WorkingCalendar | None = None,
+    max_bytes: int = MAX_BYTES,
     default_reporting: DefaultReporting = "annual",
 ) -> ParsedPlan | PlanSubmission:
     """A text or .docx plan parsed, or a structured JSON plan as it came; only DocumentError escapes."""

@@ -18,12 +18,51 @@ _NUMBERED = re.compile(r"^(?P<number>\d{1,2}(?:\.\d{1,2})*|[a-zđ])[.)]\s*(?=\S)
 _BULLET = re.compile(r"^[-+•·]\s*(?=\S)")
 _LEAD = re.compile(r"^(?P<lead>đề\s+nghị|giao(?:\s+cho)?|yêu\s+cầu)\s+", re.IGNORECASE)
 _HEADS = re.compile(r"^(?:thủ\s+trưởng|lãnh\s+đạo|bí\s+thư|trưởng|chủ\s+tịch)\s+", re.IGNORECASE)
-_CONNECTOR = re.compile(r"^[\s,;&/-]*(?:và|với|cùng|phối\s+hợp\s+với|chủ\s+trì,?\s+phối\s+hợp\s+với)?[\s,;&/-]*$",
-                        re.IGNORECASE)
-_FILLER = {"phường", "xã", "thị", "trấn", "các", "và", "với", "cùng", "chủ", "trì", "phối", "hợp", "đề", "nghị",
-           "lãnh", "đạo", "thủ", "trưởng", "đồng", "chí", "bí", "thư", "của", "trực", "thuộc", "tt", "stt"}
-_TABLE_HEADER = {"đơn vị", "đơn vị thực hiện", "cơ quan", "cơ quan thực hiện", "đơn vị chủ trì", "stt", "tt",
-                 "nội dung", "nhiệm vụ", "thời gian", "thời hạn"}
+_CONNECTOR = re.compile(
+    r"^[\s,;&/-]*(?:và|với|cùng|phối\s+hợp\s+với|chủ\s+trì,?\s+phối\s+hợp\s+với)?[\s,;&/-]*$", re.IGNORECASE
+)
+_FILLER = {
+    "phường",
+    "xã",
+    "thị",
+    "trấn",
+    "các",
+    "và",
+    "với",
+    "cùng",
+    "chủ",
+    "trì",
+    "phối",
+    "hợp",
+    "đề",
+    "nghị",
+    "lãnh",
+    "đạo",
+    "thủ",
+    "trưởng",
+    "đồng",
+    "chí",
+    "bí",
+    "thư",
+    "của",
+    "trực",
+    "thuộc",
+    "tt",
+    "stt",
+}
+_TABLE_HEADER = {
+    "đơn vị",
+    "đơn vị thực hiện",
+    "cơ quan",
+    "cơ quan thực hiện",
+    "đơn vị chủ trì",
+    "stt",
+    "tt",
+    "nội dung",
+    "nhiệm vụ",
+    "thời gian",
+    "thời hạn",
+}
 _MAX_BODY_WORDS = 16
 
 
@@ -43,7 +82,7 @@ def _leftovers(phrase: str, mentions: list[Mention]) -> list[str]:
     """What a body phrase says besides the names the directory knows: names it does not."""
     rest, cursor = [], 0
     for mention in mentions:
-        rest.append(phrase[cursor:mention.start])
+        rest.append(phrase[cursor : mention.start])
         cursor = mention.end
     rest.append(phrase[cursor:])
     pieces = []
@@ -61,7 +100,7 @@ def _qualified(phrase: str, mentions: list[Mention]) -> list[Mention]:
     separate bodies are listed with a comma or `và`."""
     kept: list[Mention] = []
     for mention in mentions:
-        if kept and not phrase[kept[-1].end:mention.start].strip():
+        if kept and not phrase[kept[-1].end : mention.start].strip():
             continue
         kept.append(mention)
     return kept
@@ -75,7 +114,7 @@ def _body_prefix(text: str, mentions: list[Mention]) -> int | None:
         return None
     end = mentions[0].end
     for mention in mentions[1:]:
-        if not _CONNECTOR.match(text[end:mention.start]):
+        if not _CONNECTOR.match(text[end : mention.start]):
             break
         end = mention.end
     return end
@@ -111,17 +150,17 @@ class ClauseReader:
         numbered = _NUMBERED.match(text)
         bullet = _BULLET.match(text)
         if numbered:
-            number, text = numbered["number"], text[numbered.end():]
+            number, text = numbered["number"], text[numbered.end() :]
         elif bullet:
-            text = text[bullet.end():]
+            text = text[bullet.end() :]
         mode = "assign"
         lead = _LEAD.match(text)
         if lead:
             mode = "request" if lead["lead"].casefold().startswith("đề") else "assign"
-            text = text[lead.end():]
+            text = text[lead.end() :]
         colon = text.find(":")
         if 0 < colon < 200 and len(text[:colon].split()) <= _MAX_BODY_WORDS:
-            phrase, task = text[:colon].strip(), text[colon + 1:].strip()
+            phrase, task = text[:colon].strip(), text[colon + 1 :].strip()
             mentions = self.directory.find_mentions(phrase)
             if not mentions and not (numbered or lead or bullet):
                 return None
@@ -137,8 +176,9 @@ class ClauseReader:
         phrase = text[:end].strip()
         rest = text[end:].strip(" ,.:")
         heading = not rest
-        draft = self._draft(number, paragraph, mode, phrase, [m for m in mentions if m.end <= end], text.strip(),
-                            numbered is not None)
+        draft = self._draft(
+            number, paragraph, mode, phrase, [m for m in mentions if m.end <= end], text.strip(), numbered is not None
+        )
         if heading:
             draft.task, draft.heading = [], True
         return draft
@@ -157,17 +197,25 @@ class ClauseReader:
         return self._draft(number, paragraph, "assign", phrase, mentions, task, number is not None)
 
     def _draft(
-        self, number: str | None, paragraph: Paragraph, mode: str, phrase: str, mentions: list[Mention],
-        task: str, numbered: bool,
+        self,
+        number: str | None,
+        paragraph: Paragraph,
+        mode: str,
+        phrase: str,
+        mentions: list[Mention],
+        task: str,
+        numbered: bool,
     ) -> _Draft:
         mentions = _qualified(phrase, mentions)
         where = f"clause {number}" if number else f"clause at line {paragraph.line}"
         for piece in _leftovers(phrase, mentions):
-            self.unresolved.append(Unresolved(phrase=piece, line=paragraph.line, where=where,
-                                              reason="không có trong danh bạ cơ quan"))
+            self.unresolved.append(
+                Unresolved(phrase=piece, line=paragraph.line, where=where, reason="không có trong danh bạ cơ quan")
+            )
         if not mentions and not _leftovers(phrase, mentions):
-            self.unresolved.append(Unresolved(phrase=phrase, line=paragraph.line, where=where,
-                                              reason="không có trong danh bạ cơ quan"))
+            self.unresolved.append(
+                Unresolved(phrase=phrase, line=paragraph.line, where=where, reason="không có trong danh bạ cơ quan")
+            )
         return _Draft(number, paragraph.line, mode, phrase, mentions, [task] if task else [], numbered=numbered)
 
 
@@ -175,7 +223,16 @@ def to_clause(draft: _Draft, directory: Directory) -> Clause:
     agencies: list[AssigneeOut] = []
     for mention in draft.mentions:
         for agency in directory.members(mention.code):
-            agencies.append(AssigneeOut(code=agency.code, kind=agency.kind, name=agency.name,
-                                        via=mention.code if mention.is_group else None))
-    return Clause(number=draft.number, line=draft.line, mode=draft.mode,  # type: ignore[arg-type]
-                  body=draft.body, agencies=agencies, task="\n".join(draft.task) or draft.body)
+            agencies.append(
+                AssigneeOut(
+                    code=agency.code, kind=agency.kind, name=agency.name, via=mention.code if mention.is_group else None
+                )
+            )
+    return Clause(
+        number=draft.number,
+        line=draft.line,
+        mode=draft.mode,  # type: ignore[arg-type]
+        body=draft.body,
+        agencies=agencies,
+        task="\n".join(draft.task) or draft.body,
+    )

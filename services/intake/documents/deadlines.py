@@ -47,8 +47,14 @@ _DURATION = re.compile(
 _RECEIPT = re.compile(r"\bnhận\b", re.IGNORECASE)
 _PERIOD_WORDS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("semiannual", re.compile(r"(?:báo\s+cáo\s+)?(?:6|sáu)\s+tháng|sơ\s+kết|bán\s+niên", re.IGNORECASE)),
-    ("annual", re.compile(r"báo\s+cáo\s+(?:cả\s+)?năm|tổng\s+kết\s+(?:cả\s+)?năm|(?:hằng|hàng)\s+năm|"
-                          r"báo\s+cáo\s+tổng\s+kết|cuối\s+năm", re.IGNORECASE)),
+    (
+        "annual",
+        re.compile(
+            r"báo\s+cáo\s+(?:cả\s+)?năm|tổng\s+kết\s+(?:cả\s+)?năm|(?:hằng|hàng)\s+năm|"
+            r"báo\s+cáo\s+tổng\s+kết|cuối\s+năm",
+            re.IGNORECASE,
+        ),
+    ),
     ("quarterly", re.compile(r"(?:hằng|hàng|mỗi)\s+quý|báo\s+cáo\s+quý|định\s+kỳ\s+quý", re.IGNORECASE)),
     ("monthly", re.compile(r"(?:hằng|hàng|mỗi)\s+tháng|báo\s+cáo\s+tháng", re.IGNORECASE)),
 )
@@ -140,7 +146,7 @@ class DeadlineReader:
         for match, how in matches:
             if any(start <= match.start() < end for start, end in covered):
                 continue
-            context = segment[previous_end:match.start()]
+            context = segment[previous_end : match.start()]
             if how == "explicit":
                 found.extend(self._explicit(match, context, segment, line))
             else:
@@ -153,13 +159,19 @@ class DeadlineReader:
             year = int(match["year"]) if match["year"] else self.year
             month = int(match["month"])
             if 1 <= month <= 12:
-                found.append(Deadline("within_period", f"{year}-{month:02d}", match.group().strip(),
-                                      _month_end(year, month), line))
+                found.append(
+                    Deadline(
+                        "within_period", f"{year}-{month:02d}", match.group().strip(), _month_end(year, month), line
+                    )
+                )
         for match in _WITHIN_QUARTER.finditer(segment):
             year = int(match["year"]) if match["year"] else self.year
             quarter = _ROMAN.get(match["quarter"].upper()) or int(match["quarter"])
-            found.append(Deadline("within_period", f"{year}-Q{quarter}", match.group().strip(),
-                                  _month_end(year, 3 * quarter), line))
+            found.append(
+                Deadline(
+                    "within_period", f"{year}-Q{quarter}", match.group().strip(), _month_end(year, 3 * quarter), line
+                )
+            )
         if found:
             return found
         kind = _kind_of(segment)
@@ -207,7 +219,7 @@ class DeadlineReader:
         day = int(match["day"])
         following = "sau" in rest or "tiếp theo" in rest or "đầu" in rest
         starts = [m.start() for _, pattern in _PERIOD_WORDS for m in pattern.finditer(before)]
-        wording = segment[max(starts) if starts else match.start():match.end()]
+        wording = segment[max(starts) if starts else match.start() : match.end()]
         return self._recurring(kind, day, following, wording, line, exclusive=True)
 
     def _recurring(
@@ -241,12 +253,31 @@ class DeadlineReader:
             # The period is named by the rule, not by its last day: that day moves with the day of registration.
             start = self.received_on or fallback
             due = self.calendar.duration_end(start, days, working_days=working)
-            return Deadline("duration", f"{self.year}-R{days}{'WD' if working else 'D'}", match.group().strip(), due,
-                            line, calendar=self.calendar.version, counted_from="receipt", start=start, days=days,
-                            working_days=working)
+            return Deadline(
+                "duration",
+                f"{self.year}-R{days}{'WD' if working else 'D'}",
+                match.group().strip(),
+                due,
+                line,
+                calendar=self.calendar.version,
+                counted_from="receipt",
+                start=start,
+                days=days,
+                working_days=working,
+            )
         due = self.calendar.duration_end(fallback, days, working_days=working)
-        return Deadline("duration", _one_off(due), match.group().strip(), due, line, calendar=self.calendar.version,
-                        counted_from="issue", start=fallback, days=days, working_days=working)
+        return Deadline(
+            "duration",
+            _one_off(due),
+            match.group().strip(),
+            due,
+            line,
+            calendar=self.calendar.version,
+            counted_from="issue",
+            start=fallback,
+            days=days,
+            working_days=working,
+        )
 
 
 def _wording(segment: str, context: str, match: re.Match[str]) -> str:
@@ -258,7 +289,7 @@ def _wording(segment: str, context: str, match: re.Match[str]) -> str:
             kind_start = found.start() if kind_start is None else max(kind_start, found.start())
     if kind_start is not None:
         start = segment.find(context) + kind_start if context else start
-    text = segment[start:match.end()].strip(" (,")
+    text = segment[start : match.end()].strip(" (,")
     return text + (")" if text.count("(") > text.count(")") else "")
 
 
@@ -271,18 +302,36 @@ def default_deadlines(year: int, policy: DefaultReporting = "annual") -> list[De
     """The deployment's default when a plan names no deadline (`INTAKE_DEFAULT_REPORTING`): the annual report
     due before 1 January; or also the semi-annual one before 1 July; or one each quarter; or none, and then a
     plan without a deadline is refused and says so."""
-    annual = Deadline("default", f"{year}-FY", f"báo cáo năm, gửi trước ngày 01 tháng 01 năm {year + 1} (mặc định)",
-                      date(year, 12, 31), 0)
+    annual = Deadline(
+        "default",
+        f"{year}-FY",
+        f"báo cáo năm, gửi trước ngày 01 tháng 01 năm {year + 1} (mặc định)",
+        date(year, 12, 31),
+        0,
+    )
     if policy == "none":
         return []
     if policy == "semiannual":
-        return [Deadline("default", f"{year}-H1", f"báo cáo 6 tháng, gửi trước ngày 01 tháng 7 năm {year} (mặc định)",
-                         date(year, 6, 30), 0), annual]
+        return [
+            Deadline(
+                "default",
+                f"{year}-H1",
+                f"báo cáo 6 tháng, gửi trước ngày 01 tháng 7 năm {year} (mặc định)",
+                date(year, 6, 30),
+                0,
+            ),
+            annual,
+        ]
     if policy == "quarterly":
         return [
-            Deadline("default", f"{year}-Q{q}",
-                     f"báo cáo quý {_QUARTERS[q - 1]}, gửi trước ngày 01 tháng {q * 3 % 12 + 1:02d} năm "
-                     f"{year + (q == 4)} (mặc định)", date(year, q * 3, 30 if q in (2, 3) else 31), 0)
+            Deadline(
+                "default",
+                f"{year}-Q{q}",
+                f"báo cáo quý {_QUARTERS[q - 1]}, gửi trước ngày 01 tháng {q * 3 % 12 + 1:02d} năm "
+                f"{year + (q == 4)} (mặc định)",
+                date(year, q * 3, 30 if q in (2, 3) else 31),
+                0,
+            )
             for q in (1, 2, 3, 4)
         ]
     return [annual]

@@ -39,7 +39,8 @@ class DeadlineOut(BaseModel):
     line: int = Field(description="0 for the deployment's default")
     calendar: str | None = Field(default=None, description="the working-day calendar, for durations")
     counted_from: Literal["issue", "receipt"] | None = Field(
-        default=None, description="durations: from the plan's date of issue, or from the day it is received "
+        default=None,
+        description="durations: from the plan's date of issue, or from the day it is received "
         "(`kể từ ngày nhận được`), which is the day intake registers it",
     )
     start: date | None = Field(default=None, description="durations: the day counted from (itself not counted)")

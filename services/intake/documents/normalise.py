@@ -21,8 +21,20 @@ _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]{2,}|[\t\u00a0\
 # Typographic quotes and dashes to plain ones: `str.replace` each (a `str.translate` table walks every
 # character of the text through a dict: 40 times slower on a long plan).
 _PLAIN = (
-    ("“", '"'), ("”", '"'), ("„", '"'), ("‟", '"'), ("«", '"'), ("»", '"'), ("‘", "'"), ("’", "'"), ("‚", "'"),
-    ("–", "-"), ("—", "-"), ("‐", "-"), ("‑", "-"), ("−", "-"),
+    ("“", '"'),
+    ("”", '"'),
+    ("„", '"'),
+    ("‟", '"'),
+    ("«", '"'),
+    ("»", '"'),
+    ("‘", "'"),
+    ("’", "'"),
+    ("‚", "'"),
+    ("–", "-"),
+    ("—", "-"),
+    ("‐", "-"),
+    ("‑", "-"),
+    ("−", "-"),
 )
 # Old-style tone placement (hoá, thuỷ, khoẻ) moved to the first vowel (hóa, thủy, khỏe) when the pair
 # ends the syllable; `quý`/`quỷ` are left alone (there `u` belongs to the consonant).
@@ -84,12 +96,7 @@ def _is_heading(text: str) -> bool:
 def _continues(previous: str, following: str) -> bool:
     """A paragraph broken by a page break or a hard wrap goes on with a lowercase word."""
     first = following[:1]
-    return (
-        first.isalpha()
-        and first.islower()
-        and not previous.endswith(_SENTENCE_END)
-        and not _is_heading(previous)
-    )
+    return first.isalpha() and first.islower() and not previous.endswith(_SENTENCE_END) and not _is_heading(previous)
 
 
 def split_lines(text: str) -> list[str]:

@@ -38,20 +38,32 @@ _BOILERPLATE = re.compile(
     re.IGNORECASE,
 )
 _BASIS = re.compile(r"^(Căn cứ|Thực hiện|Để|Nhằm|Triển khai|Theo)\b")
-_ISSUED_BY = re.compile(r"(?:^|[,;.]\s*)(?P<who>[^,;.]{3,80}?)\s+(?:ban\s+hành|xây\s+dựng)\s+(?:kế\s+hoạch|Kế\s+hoạch)",
-                        re.IGNORECASE)
+_ISSUED_BY = re.compile(
+    r"(?:^|[,;.]\s*)(?P<who>[^,;.]{3,80}?)\s+(?:ban\s+hành|xây\s+dựng)\s+(?:kế\s+hoạch|Kế\s+hoạch)", re.IGNORECASE
+)
 _REFERENCE = re.compile(
     r"(?P<number>\d{1,5}[-/][A-ZĐ][\wĐđ]*(?:[-/][\wĐđ]+)*)\s*,?\s+(?:ngày\s+)?"
     r"(?:(?P<d1>\d{1,2})/(?P<m1>\d{1,2})/(?P<y1>\d{4})|(?P<d2>\d{1,2})\s+tháng\s+(?P<m2>\d{1,2})\s+năm\s+(?P<y2>\d{4}))"
 )
-_DOC_KINDS = {"KH": "Kế hoạch", "CT": "Chỉ thị", "TB": "Thông báo", "TT": "Thông tri", "NQ": "Nghị quyết",
-              "QĐ": "Quyết định", "CV": "Công văn", "HD": "Hướng dẫn", "KL": "Kết luận", "BC": "Báo cáo"}
+_DOC_KINDS = {
+    "KH": "Kế hoạch",
+    "CT": "Chỉ thị",
+    "TB": "Thông báo",
+    "TT": "Thông tri",
+    "NQ": "Nghị quyết",
+    "QĐ": "Quyết định",
+    "CV": "Công văn",
+    "HD": "Hướng dẫn",
+    "KL": "Kết luận",
+    "BC": "Báo cáo",
+}
 _SYMBOL_ISSUERS = {"ĐU": "Đảng ủy", "UBND": "UBND", "MTTQ": "Ủy ban Mặt trận Tổ quốc", "CB": "Chi bộ"}
 _RECIPIENTS = re.compile(r"^Nơi\s+nhận\s*:?\s*(?P<rest>.*)$", re.IGNORECASE)
 _ON_BEHALF = re.compile(r"^(?:T/M|TM\.?|KT\.?|Q\.|TL\.?)\s*(?P<who>.+)$")
 _ROLE = re.compile(r"^(PHÓ\s+)?(BÍ THƯ|CHỦ TỊCH|TRƯỞNG BAN|CHÁNH VĂN PHÒNG|THƯỜNG TRỰC|TRƯỞNG PHÒNG)\b")
-_DELIVERABLE = re.compile(r"\d{1,3}\s+(?:file|tệp|bản)\s+(?:word|scan|pdf|excel|giấy|mềm|cứng|điện\s+tử)",
-                          re.IGNORECASE)
+_DELIVERABLE = re.compile(
+    r"\d{1,3}\s+(?:file|tệp|bản)\s+(?:word|scan|pdf|excel|giấy|mềm|cứng|điện\s+tử)", re.IGNORECASE
+)
 _REPORT_TO = re.compile(r"(?:\bgửi\s+(?:về\s+)?|\bvề\s+)(?P<to>[^,.;()]{3,80})", re.IGNORECASE)
 _YEAR = re.compile(r"\bnăm\s+(?P<year>(?:19|20)\d{2})\b", re.IGNORECASE)
 _QUOTED = re.compile(r'"(?P<q>[^"]{3,300})"')
@@ -69,30 +81,51 @@ def _is_heading_text(text: str) -> bool:
 def _out(deadline: Deadline) -> DeadlineOut:
     note = None
     if deadline.counted_from == "receipt" and deadline.start is not None:
-        note = (f"Thời hạn tính từ ngày nhận kế hoạch: ở đây tạm tính từ hôm nay ({deadline.start:%d/%m/%Y}). "
-                "Khi đăng ký, hạn được tính từ ngày hệ thống tiếp nhận kế hoạch.")
-    return DeadlineOut(kind=deadline.kind, period=deadline.period, wording=deadline.wording, due=deadline.due,
-                       effective_at=deadline.effective, line=deadline.line, calendar=deadline.calendar,
-                       counted_from=deadline.counted_from, start=deadline.start, days=deadline.days,
-                       working_days=deadline.working_days, note=note)
+        note = (
+            f"Thời hạn tính từ ngày nhận kế hoạch: ở đây tạm tính từ hôm nay ({deadline.start:%d/%m/%Y}). "
+            "Khi đăng ký, hạn được tính từ ngày hệ thống tiếp nhận kế hoạch."
+        )
+    return DeadlineOut(
+        kind=deadline.kind,
+        period=deadline.period,
+        wording=deadline.wording,
+        due=deadline.due,
+        effective_at=deadline.effective,
+        line=deadline.line,
+        calendar=deadline.calendar,
+        counted_from=deadline.counted_from,
+        start=deadline.start,
+        days=deadline.days,
+        working_days=deadline.working_days,
+        note=note,
+    )
 
 
 def parse_lines(
-    lines: list[str], directory: Directory, today: date, calendar: WorkingCalendar | None = None,
+    lines: list[str],
+    directory: Directory,
+    today: date,
+    calendar: WorkingCalendar | None = None,
     default_reporting: DefaultReporting = "annual",
 ) -> ParsedPlan:
     return parse_paragraphs(paragraphs(lines), directory, today, calendar, default_reporting)
 
 
 def parse_text(
-    text: str, directory: Directory, today: date, calendar: WorkingCalendar | None = None,
+    text: str,
+    directory: Directory,
+    today: date,
+    calendar: WorkingCalendar | None = None,
     default_reporting: DefaultReporting = "annual",
 ) -> ParsedPlan:
     return parse_lines(split_lines(text), directory, today, calendar, default_reporting)
 
 
 def parse_paragraphs(
-    items: list[Paragraph], directory: Directory, today: date, calendar: WorkingCalendar | None = None,
+    items: list[Paragraph],
+    directory: Directory,
+    today: date,
+    calendar: WorkingCalendar | None = None,
     default_reporting: DefaultReporting = "annual",
 ) -> ParsedPlan:
     return _PlanParser(items, directory, today, calendar or load_calendar(), default_reporting).parse()
@@ -100,7 +133,11 @@ def parse_paragraphs(
 
 class _PlanParser:
     def __init__(
-        self, items: list[Paragraph], directory: Directory, today: date, calendar: WorkingCalendar,
+        self,
+        items: list[Paragraph],
+        directory: Directory,
+        today: date,
+        calendar: WorkingCalendar,
         default_reporting: DefaultReporting,
     ) -> None:
         self.items = items
@@ -114,8 +151,11 @@ class _PlanParser:
         items = self.items
         end = next((i for i, p in enumerate(items) if _RECIPIENTS.match(p.text)), len(items))
         title_at = next((i for i, p in enumerate(items[:end]) if _TITLE.match(p.text)), None)
-        headings = [(i, m) for i, p in enumerate(items[:end]) if (m := _HEADING.match(p.text))
-                    and _is_heading_text(m["title"]) and (title_at is None or i > title_at)]
+        headings = [
+            (i, m)
+            for i, p in enumerate(items[:end])
+            if (m := _HEADING.match(p.text)) and _is_heading_text(m["title"]) and (title_at is None or i > title_at)
+        ]
         first_section = headings[0][0] if headings else end
         header_end = title_at if title_at is not None else first_section
         header = items[:header_end]
@@ -123,7 +163,7 @@ class _PlanParser:
         plan = ParsedPlan(year=self.today.year)
         self._header(header, plan)
         title_paragraphs = self._title(items, title_at, first_section, plan)
-        intro = items[(title_at or 0) + title_paragraphs + (1 if title_at is not None else 0):first_section]
+        intro = items[(title_at or 0) + title_paragraphs + (1 if title_at is not None else 0) : first_section]
         if title_at is None:
             intro = [p for p in items[:first_section] if _BASIS.match(p.text)]
         plan.year = self._year(plan)
@@ -136,7 +176,7 @@ class _PlanParser:
         after: list[Paragraph] = []
         for index, (start, match) in enumerate(headings):
             stop = headings[index + 1][0] if index + 1 < len(headings) else end
-            body = items[start + 1:stop]
+            body = items[start + 1 : stop]
             title = match["title"].casefold()
             if "tổ chức thực hiện" in title or "phân công" in title or "trách nhiệm" in title:
                 organisation.extend(body)
@@ -145,16 +185,23 @@ class _PlanParser:
             elif "mục đích" in title or "yêu cầu" in title and not plan.purpose:
                 plan.purpose = [_located(p) for p in body]
             else:
-                plan.content.append(Section(heading=items[start].text, line=items[start].line,
-                                            paragraphs=[_located(p) for p in body]))
+                plan.content.append(
+                    Section(heading=items[start].text, line=items[start].line, paragraphs=[_located(p) for p in body])
+                )
         if not organisation and plan.number is None and title_at is None:
             raise NotAPlan(
                 "Không nhận ra kế hoạch: không thấy số hiệu (Số …-KH/…), tiêu đề KẾ HOẠCH hay mục TỔ CHỨC THỰC HIỆN. "
                 "Hãy kiểm tra đúng tệp kế hoạch chưa."
             )
         if not organisation:
-            self.unresolved.append(Unresolved(phrase="III. TỔ CHỨC THỰC HIỆN", line=0, where="sections",
-                                              reason="không tìm thấy mục tổ chức thực hiện: không có phân công"))
+            self.unresolved.append(
+                Unresolved(
+                    phrase="III. TỔ CHỨC THỰC HIỆN",
+                    line=0,
+                    where="sections",
+                    reason="không tìm thấy mục tổ chức thực hiện: không có phân công",
+                )
+            )
 
         clause_reader = ClauseReader(self.directory)
         drafts = clause_reader.read(organisation)
@@ -174,10 +221,14 @@ class _PlanParser:
                 plan_deadlines.extend(found)
                 plan.reporting.append(self._reporting(paragraph))
         for clause in plan.clauses:  # a clause that only states the common reporting rule sets it for all
-            if clause.deadlines and any(d.kind in ("semiannual", "annual", "quarterly", "monthly")
-                                        for d in clause.deadlines) and "báo cáo" in clause.task.casefold():
-                plan.reporting.append(Reporting(text=clause.task, line=clause.line,
-                                                deliverables=_deliverables(clause.task)))
+            if (
+                clause.deadlines
+                and any(d.kind in ("semiannual", "annual", "quarterly", "monthly") for d in clause.deadlines)
+                and "báo cáo" in clause.task.casefold()
+            ):
+                plan.reporting.append(
+                    Reporting(text=clause.task, line=clause.line, deliverables=_deliverables(clause.task))
+                )
         if not plan_deadlines:
             plan_deadlines = default_deadlines(plan.year, self.default_reporting)
             plan.default_deadlines_applied = bool(plan_deadlines)
@@ -195,8 +246,14 @@ class _PlanParser:
                 try:
                     plan.issued_on = date(int(match["y"]), int(match["m"]), int(match["d"]))
                 except ValueError:
-                    self.unresolved.append(Unresolved(phrase=paragraph.text, line=paragraph.line, where="issued_on",
-                                                      reason="ngày ban hành không hợp lệ"))
+                    self.unresolved.append(
+                        Unresolved(
+                            phrase=paragraph.text,
+                            line=paragraph.line,
+                            where="issued_on",
+                            reason="ngày ban hành không hợp lệ",
+                        )
+                    )
                     continue
                 plan.issued_on_line = paragraph.line
                 plan.place = _located(paragraph, match["place"].strip())
@@ -209,7 +266,7 @@ class _PlanParser:
         first = _TITLE.match(items[title_at].text)
         parts = [first["rest"]] if first and first["rest"] else []
         taken = 0
-        for paragraph in items[title_at + 1:min(stop, title_at + 4)]:
+        for paragraph in items[title_at + 1 : min(stop, title_at + 4)]:
             if _BASIS.match(paragraph.text) or len(paragraph.text) > 400 or paragraph.text.startswith("-"):
                 break
             parts.append(paragraph.text)
@@ -237,24 +294,31 @@ class _PlanParser:
                     continue
                 seen.add(number)
                 try:
-                    issued = date(int(match["y1"] or match["y2"]), int(match["m1"] or match["m2"]),
-                                  int(match["d1"] or match["d2"]))
+                    issued = date(
+                        int(match["y1"] or match["y2"]),
+                        int(match["m1"] or match["m2"]),
+                        int(match["d1"] or match["d2"]),
+                    )
                 except ValueError:
                     issued = None
                 symbol = re.split(r"[-/]", number)[1] if re.search(r"[-/]", number) else ""
-                found.append(Reference(number=number, kind=_DOC_KINDS.get(symbol.upper()), issued_on=issued,
-                                       line=paragraph.line))
+                found.append(
+                    Reference(number=number, kind=_DOC_KINDS.get(symbol.upper()), issued_on=issued, line=paragraph.line)
+                )
         return found
 
-    def _issuer(self, header: list[Paragraph], intro: list[Paragraph], tail: list[Paragraph],
-                plan: ParsedPlan) -> None:
+    def _issuer(self, header: list[Paragraph], intro: list[Paragraph], tail: list[Paragraph], plan: ParsedPlan) -> None:
         candidates: list[Issuer] = []
         number_line = plan.number.line if plan.number else None
         for paragraph in reversed(header):
             if number_line is not None and paragraph.line > number_line:
                 continue
-            if _is_heading_text(paragraph.text) and not _BOILERPLATE.match(paragraph.text) \
-                    and not _NUMBER.match(paragraph.text) and not _PLACE_DATE.match(paragraph.text):
+            if (
+                _is_heading_text(paragraph.text)
+                and not _BOILERPLATE.match(paragraph.text)
+                and not _NUMBER.match(paragraph.text)
+                and not _PLACE_DATE.match(paragraph.text)
+            ):
                 candidates.append(Issuer(text=paragraph.text, line=paragraph.line, source="header"))
                 break
         for paragraph in intro:
@@ -278,11 +342,18 @@ class _PlanParser:
                 return
         if candidates:
             plan.issuer = candidates[0]
-            self.unresolved.append(Unresolved(phrase=candidates[0].text, line=candidates[0].line, where="issuer",
-                                              reason="cơ quan ban hành không có trong danh bạ"))
+            self.unresolved.append(
+                Unresolved(
+                    phrase=candidates[0].text,
+                    line=candidates[0].line,
+                    where="issuer",
+                    reason="cơ quan ban hành không có trong danh bạ",
+                )
+            )
         else:
-            self.unresolved.append(Unresolved(phrase="", line=0, where="issuer",
-                                              reason="không tìm thấy cơ quan ban hành"))
+            self.unresolved.append(
+                Unresolved(phrase="", line=0, where="issuer", reason="không tìm thấy cơ quan ban hành")
+            )
 
     def _repair_place(self, plan: ParsedPlan) -> None:
         """`Phường Liệt` where the converter cut `Phương`: the full name appears in the text."""
@@ -305,18 +376,29 @@ class _PlanParser:
         report_to: list[str] = []
         for match in _REPORT_TO.finditer(paragraph.text):
             report_to += [m.code for m in self.directory.find_mentions(match["to"]) if m.code not in report_to]
-        return Reporting(text=paragraph.text, line=paragraph.line, deliverables=_deliverables(paragraph.text),
-                         report_to=report_to)
+        return Reporting(
+            text=paragraph.text, line=paragraph.line, deliverables=_deliverables(paragraph.text), report_to=report_to
+        )
 
     def _assignments(self, plan: ParsedPlan) -> list[Assignment]:
         assignments = []
         for clause in plan.clauses:
-            deadlines = clause.deadlines + ([] if plan.default_deadlines_applied and clause.deadlines
-                                            else plan.deadlines)
+            deadlines = clause.deadlines + (
+                [] if plan.default_deadlines_applied and clause.deadlines else plan.deadlines
+            )
             for agency in clause.agencies:
-                assignments.append(Assignment(agency=agency.code, kind=agency.kind, name=agency.name, via=agency.via,
-                                              clause=clause.number, line=clause.line, task=clause.task,
-                                              deadlines=deadlines))
+                assignments.append(
+                    Assignment(
+                        agency=agency.code,
+                        kind=agency.kind,
+                        name=agency.name,
+                        via=agency.via,
+                        clause=clause.number,
+                        line=clause.line,
+                        task=clause.task,
+                        deadlines=deadlines,
+                    )
+                )
         return assignments
 
     def _tail(self, tail: list[Paragraph]) -> tuple[list[Recipient], Signature | None]:

@@ -12,8 +12,9 @@ from services.intake.domain import PlanRejected, PlanSubmission, register_plan
 from shared.directory import Directory
 
 
-def preview(document: ParsedPlan | PlanSubmission, directory: Directory, today: date,
-            max_assignments: int) -> dict[str, Any]:
+def preview(
+    document: ParsedPlan | PlanSubmission, directory: Directory, today: date, max_assignments: int
+) -> dict[str, Any]:
     if isinstance(document, PlanSubmission):
         return _structured(document, directory, today, max_assignments)
     body: dict[str, Any] = {"format": "document", **document.model_dump(mode="json")}
@@ -35,9 +36,17 @@ def _structured(submission: PlanSubmission, directory: Directory, today: date, m
     except PlanRejected as exc:
         body.update(ready=False, problems=exc.problems, assignments=[])
         return body
-    body.update(ready=True, problems=[], assignments=[
-        {"agency": e.agency.code, "kind": e.agency.kind, "task": e.task,  # type: ignore[attr-defined]
-         "deadlines": [d.model_dump(mode="json") for d in e.deadlines]}  # type: ignore[attr-defined]
-        for e in events[1:]
-    ])
+    body.update(
+        ready=True,
+        problems=[],
+        assignments=[
+            {
+                "agency": e.agency.code,
+                "kind": e.agency.kind,
+                "task": e.task,  # type: ignore[attr-defined]
+                "deadlines": [d.model_dump(mode="json") for d in e.deadlines],
+            }  # type: ignore[attr-defined]
+            for e in events[1:]
+        ],
+    )
     return body

@@ -16,14 +16,18 @@ class UnresolvedBodies(DocumentError):
 def _deadline(deadline: DeadlineOut) -> DeadlineIn:
     if deadline.counted_from == "receipt" and deadline.days is not None:
         # Counted from the day intake registers the plan, not from the day it was parsed (the preview's "today").
-        return DeadlineIn(period=deadline.period, wording=deadline.wording[:2_000],
-                          after_receipt=AfterReceipt(days=deadline.days, working_days=deadline.working_days))
+        return DeadlineIn(
+            period=deadline.period,
+            wording=deadline.wording[:2_000],
+            after_receipt=AfterReceipt(days=deadline.days, working_days=deadline.working_days),
+        )
     return DeadlineIn(period=deadline.period, due=deadline.effective_at, wording=deadline.wording[:2_000])
 
 
 def to_submission(plan: ParsedPlan, skip_unresolved: bool = False) -> PlanSubmission:
-    problems = [{"where": f"{u.where} (line {u.line})", "problem": f"{u.phrase!r}: {u.reason}"}
-                for u in plan.unresolved]
+    problems = [
+        {"where": f"{u.where} (line {u.line})", "problem": f"{u.phrase!r}: {u.reason}"} for u in plan.unresolved
+    ]
     blocking = [p for p, u in zip(problems, plan.unresolved, strict=True) if u.where not in ("sections",)]
     missing = []
     if plan.number is None:
@@ -44,11 +48,13 @@ def to_submission(plan: ParsedPlan, skip_unresolved: bool = False) -> PlanSubmis
     assignments = []
     for item in plan.assignments:
         own = [_deadline(d) for d in item.deadlines]
-        assignments.append(AssignmentIn(
-            agency=item.agency,
-            task=item.task[:20_000],
-            deadlines=own if {d.period for d in own} != {d.period for d in plan_deadlines} else None,
-        ))
+        assignments.append(
+            AssignmentIn(
+                agency=item.agency,
+                task=item.task[:20_000],
+                deadlines=own if {d.period for d in own} != {d.period for d in plan_deadlines} else None,
+            )
+        )
     return PlanSubmission(
         issuer=plan.issuer.code or plan.issuer.text,
         number=plan.number.text[:100],
