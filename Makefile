@@ -72,8 +72,13 @@ chaos: install
 bench: install
 	$(PY) benchmarks/run.py $(ARGS)
 
+## make lint: formatting, lint rules (with size and complexity limits), types and the code's shape; CI runs it first
+LINT_PATHS := shared services deploy tests benchmarks
 lint: install
-	$(VENV)/bin/ruff check shared services deploy tests
+	$(VENV)/bin/ruff format --check $(LINT_PATHS)
+	$(VENV)/bin/ruff check $(LINT_PATHS)
+	$(VENV)/bin/mypy
+	$(PY) -m tests.code_shape shared services
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .run .pytest_cache

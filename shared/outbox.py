@@ -36,10 +36,10 @@ from shared.clock import Clock, as_utc
 from shared.contracts import Event
 from shared.metrics import OUTBOX_OLDEST_AGE, OUTBOX_PENDING
 from shared.mongo import insert_new
+from shared.outbox_writer import OUTBOX, PENDING, OutboxWriter
 
 log = structlog.get_logger()
 
-PENDING = "pending"
 PUBLISHED = "published"
 LEADER = "relay"  # the `_id` of the one lease document in `outbox_relay`
 BACKLOG_REPORT_SECONDS = 1.0
@@ -87,7 +87,8 @@ class Outbox:
         concurrency: int = 500,
         lease_seconds: float = 30.0,
     ) -> None:
-        self._rows = db["outbox"]
+        self._rows = db[OUTBOX]
+        self._writer = OutboxWriter(db, clock)
         self._published = db[PUBLISHED_ROWS]
         self._leases = db["outbox_relay"]
         self._publisher = publisher
@@ -111,23 +112,9 @@ class Outbox:
         await ensure_outbox_indexes(self._rows)
 
     async def add(self, events: Iterable[Event], session: AsyncClientSession | None) -> None:
-        """Store events inside the caller's transaction (or alone, with None); call `wake()` after it commits."""
-        now = self._clock.now()
-        rows = [
-            {
-                "_id": event.event_id,
-                "event_type": event.event_type,
-                "routing_key": event.routing_key(),
-                "correlation_id": event.correlation_id,
-                "body": event.model_dump_json(),
-                "status": PENDING,
-                "created_at": now,
-                "attempts": 0,
-            }
-            for event in events
-        ]
-        if rows:
-            await self._rows.insert_many(rows, ordered=False, session=session)
+        """Deprecated: state changes go through the unit of work (shared/unit_of_work.py), which writes the
+        rows with `OutboxWriter`. Kept while call sites move."""
+        await self._writer.add(events, session)
 
     def wake(self) -> None:
         self._wakeup.set()

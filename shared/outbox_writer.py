@@ -1,0 +1,47 @@
+"""The writing half of the transactional outbox: events become rows of the `outbox` collection inside the
+transaction of the change that caused them. `shared/outbox.py` is the other half, the relay that publishes
+them afterwards. Only the unit of work (`shared/unit_of_work.py`) calls this."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+
+from shared.clock import Clock
+from shared.contracts import Event
+
+OUTBOX = "outbox"
+PENDING = "pending"
+
+
+def outbox_rows(events: Iterable[Event], now: datetime) -> list[dict[str, Any]]:
+    """The stored form of each event, pending until the relay has the broker's confirm."""
+    return [
+        {
+            "_id": event.event_id,
+            "event_type": event.event_type,
+            "routing_key": event.routing_key(),
+            "correlation_id": event.correlation_id,
+            "body": event.model_dump_json(),
+            "status": PENDING,
+            "created_at": now,
+            "attempts": 0,
+        }
+        for event in events
+    ]
+
+
+class OutboxWriter:
+    def __init__(self, db: AsyncDatabase[dict[str, Any]], clock: Clock) -> None:
+        self._rows = db[OUTBOX]
+        self._clock = clock
+
+    async def add(self, events: Iterable[Event], session: AsyncClientSession | None) -> None:
+        """Store events inside the caller's transaction (or alone, with None)."""
+        rows = outbox_rows(events, self._clock.now())
+        if rows:
+            await self._rows.insert_many(rows, ordered=False, session=session)
