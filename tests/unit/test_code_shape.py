@@ -1,0 +1,29 @@
+"""The lint gate's shape check finds what it is meant to find."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from tests.code_shape import cycles, imported_modules, long_functions
+
+pytestmark = pytest.mark.unit
+
+
+def test_a_function_over_sixty_lines_is_reported_with_its_qualified_name() -> None:
+    body = "\n".join(f"    x{i} = {i}" for i in range(60))
+    tree = ast.parse(f"class Reader:\n  def read(self):\n{body}\n    return 1\n  def short(self):\n    return 2\n")
+    found = list(long_functions(Path("m.py"), tree))
+    assert [(f.where, f.lines) for f in found] == [("m.py::Reader.read", 62)]
+
+
+def test_import_cycles_are_found_and_type_checking_imports_are_not_counted() -> None:
+    known = {"pkg.a", "pkg.b", "pkg.c"}
+    a = imported_modules(ast.parse("from pkg import b\n"), known, "pkg")
+    b = imported_modules(ast.parse("from . import a\n"), known, "pkg")
+    c = imported_modules(
+        ast.parse("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import pkg.a\n"), known, "pkg"
+    )
+    assert (a, b, c) == ({"pkg.b"}, {"pkg.a"}, set())
+    assert cycles({"pkg.a": a, "pkg.b": b, "pkg.c": c}) == [["pkg.a", "pkg.b"]]
+    assert cycles({"pkg.a": {"pkg.b"}, "pkg.b": set()}) == []
