@@ -25,7 +25,7 @@ from services.intake.config import Settings as IntakeSettings
 from services.notifier.config import Settings as NotifierSettings
 from services.tracking.config import Settings as TrackingSettings
 from shared.topology import SERVICE_QUEUES
-from tests.unit.test_compose import URL_PASSWORD, strings
+from tests.deploy.test_compose import URL_PASSWORD, strings
 
 pytestmark = pytest.mark.unit
 
