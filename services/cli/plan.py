@@ -24,7 +24,7 @@ _EPILOG = (
 )
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     plan = subparsers.add_parser(
         "plan",
         help="đọc và đăng ký kế hoạch từ tệp văn bản / read and register plan documents",
@@ -80,7 +80,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="vẫn đăng ký khi có cơ quan chưa có trong danh bạ (các cơ quan đó không được giao)",
     )
     submit.set_defaults(handler=run_submit)
-    plan.set_defaults(handler=lambda _args: plan.print_help() or 2)
+
+    def usage(_args: argparse.Namespace) -> int:
+        plan.print_help()
+        return 2
+
+    plan.set_defaults(handler=usage)
 
 
 def _read(path: Path) -> bytes | None:
