@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -80,12 +81,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="vẫn đăng ký khi có cơ quan chưa có trong danh bạ (các cơ quan đó không được giao)",
     )
     submit.set_defaults(handler=run_submit)
+    plan.set_defaults(handler=functools.partial(_usage, plan))
 
-    def usage(_args: argparse.Namespace) -> int:
-        plan.print_help()
-        return 2
 
-    plan.set_defaults(handler=usage)
+def _usage(parser: argparse.ArgumentParser, _args: argparse.Namespace) -> int:
+    parser.print_help()
+    return 2
 
 
 def _read(path: Path) -> bytes | None:
