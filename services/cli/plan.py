@@ -15,6 +15,7 @@ import httpx
 
 from services.cli.token import add_token_argument, authorization
 from services.intake.documents.deadlines import DEFAULT_REPORTING_CHOICES
+from shared.calendar import DEFAULT_OVERRIDES
 from shared.settings import DEFAULT_DIRECTORY
 
 _EPILOG = (
@@ -35,31 +36,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = plan.add_subparsers(dest="command", metavar="COMMAND")
-    parse = commands.add_parser(
-        "parse",
-        help="xem trước kết quả đọc kế hoạch (không gửi gì đi)",
-        description="Đọc tệp kế hoạch và in ra: số hiệu, ngày ban hành, cơ quan ban hành, các phân công "
-        "(cơ quan, điều khoản, dòng trong tệp, nội dung), hạn báo cáo, nơi nhận, và những cụm từ chưa "
-        "nhận ra được (kèm số dòng) để sửa văn bản hoặc bổ sung danh bạ. Không gửi gì đi.",
-    )
-    parse.add_argument("file", type=Path, metavar="FILE", help="tệp kế hoạch: .docx, .txt (UTF-8/UTF-16) hoặc .json")
-    parse.add_argument(
-        "--directory",
-        type=Path,
-        metavar="DIR.yaml",
-        default=Path(os.environ.get("DIRECTORY_PATH", DEFAULT_DIRECTORY)),
-        help="danh bạ cơ quan (mặc định: biến DIRECTORY_PATH hoặc danh bạ mẫu)",
-    )
-    parse.add_argument(
-        "--default-reporting",
-        choices=DEFAULT_REPORTING_CHOICES,
-        default=os.environ.get("INTAKE_DEFAULT_REPORTING", "annual"),
-        help="hạn báo cáo áp dụng khi kế hoạch không nêu hạn nào: annual (báo cáo năm), semiannual "
-        "(thêm báo cáo 6 tháng), quarterly (hằng quý) hoặc none (không mặc định); "
-        "mặc định: biến INTAKE_DEFAULT_REPORTING hoặc annual",
-    )
-    parse.add_argument("--json", action="store_true", help="in toàn bộ kết quả dạng JSON (cho máy đọc)")
-    parse.set_defaults(handler=run_parse)
+    _register_parse(commands)
 
     submit = commands.add_parser(
         "submit",
@@ -84,6 +61,42 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     plan.set_defaults(handler=functools.partial(_usage, plan))
 
 
+def _register_parse(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parse = commands.add_parser(
+        "parse",
+        help="xem trước kết quả đọc kế hoạch (không gửi gì đi)",
+        description="Đọc tệp kế hoạch và in ra: số hiệu, ngày ban hành, cơ quan ban hành, các phân công "
+        "(cơ quan, điều khoản, dòng trong tệp, nội dung), hạn báo cáo, nơi nhận, và những cụm từ chưa "
+        "nhận ra được (kèm số dòng) để sửa văn bản hoặc bổ sung danh bạ. Không gửi gì đi.",
+    )
+    parse.add_argument("file", type=Path, metavar="FILE", help="tệp kế hoạch: .docx, .txt (UTF-8/UTF-16) hoặc .json")
+    parse.add_argument(
+        "--directory",
+        type=Path,
+        metavar="DIR.yaml",
+        default=Path(os.environ.get("DIRECTORY_PATH", DEFAULT_DIRECTORY)),
+        help="danh bạ cơ quan (mặc định: biến DIRECTORY_PATH hoặc danh bạ mẫu)",
+    )
+    parse.add_argument(
+        "--default-reporting",
+        choices=DEFAULT_REPORTING_CHOICES,
+        default=os.environ.get("INTAKE_DEFAULT_REPORTING", "annual"),
+        help="hạn báo cáo áp dụng khi kế hoạch không nêu hạn nào: annual (báo cáo năm), semiannual "
+        "(thêm báo cáo 6 tháng), quarterly (hằng quý) hoặc none (không mặc định); "
+        "mặc định: biến INTAKE_DEFAULT_REPORTING hoặc annual",
+    )
+    parse.add_argument(
+        "--calendar",
+        type=Path,
+        metavar="OVERRIDES.yaml",
+        default=Path(os.environ.get("CALENDAR_OVERRIDES_PATH", DEFAULT_OVERRIDES)),
+        help="bảng ngày nghỉ, ngày làm bù trong năm, để tính hạn theo ngày làm việc "
+        "(mặc định: biến CALENDAR_OVERRIDES_PATH hoặc bảng kèm theo)",
+    )
+    parse.add_argument("--json", action="store_true", help="in toàn bộ kết quả dạng JSON (cho máy đọc)")
+    parse.set_defaults(handler=run_parse)
+
+
 def _usage(parser: argparse.ArgumentParser, _args: argparse.Namespace) -> int:
     parser.print_help()
     return 2
@@ -100,6 +113,7 @@ def _read(path: Path) -> bytes | None:
 def run_parse(args: argparse.Namespace) -> int:
     from services.intake.documents import DocumentError, parse_document
     from services.intake.documents.preview import preview
+    from shared.calendar import CalendarError, load_calendar, use_deployment_calendar
     from shared.directory import Directory, DirectoryError
 
     data = _read(args.file)
@@ -107,8 +121,12 @@ def run_parse(args: argparse.Namespace) -> int:
         return 1
     try:
         directory = Directory.load(args.directory)
+        use_deployment_calendar(load_calendar(args.calendar))
     except DirectoryError as exc:
         sys.stderr.write(f"Danh bạ cơ quan không dùng được: {exc}\n")
+        return 1
+    except CalendarError as exc:
+        sys.stderr.write(f"Bảng ngày nghỉ, ngày làm bù không dùng được: {exc}\n")
         return 1
     try:
         document = parse_document(

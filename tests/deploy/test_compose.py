@@ -237,6 +237,20 @@ def test_the_services_are_configured_for_the_stack() -> None:
     assert notifier["NOTIFIER_MAIL_FROM"]
 
 
+def test_intake_and_the_notifier_count_working_days_by_one_mounted_table() -> None:
+    """Intake's deadlines in working days and the notifier's sending window must agree on every day."""
+    all_services = services()
+    paths = set()
+    for app in ("intake", "notifier"):
+        env = environment(all_services[app])
+        assert "NOTIFIER_CALENDAR_OVERRIDES_PATH" not in env, f"{app}: the deprecated name, not the shared one"
+        path = env["CALENDAR_OVERRIDES_PATH"]
+        mounted = {target: source for source, target in bind_mounts(all_services[app])}
+        assert mounted.get(path) == "./deploy/local/calendar-overrides.yaml", f"{app}: {path} is not mounted"
+        paths.add(path)
+    assert len(paths) == 1
+
+
 def test_every_mounted_file_exists() -> None:
     for name, service in services().items():
         for source, _ in bind_mounts(service):

@@ -313,6 +313,24 @@ def test_every_variable_is_a_setting_the_service_reads(monkeypatch: pytest.Monke
             assert env["TRACKING_OPERATOR_TOKEN"] is None, "the operator token comes from the Secret"
 
 
+def test_intake_and_the_notifier_count_working_days_by_one_mounted_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Intake's deadlines in working days and the notifier's sending window must agree on every day: the same
+    setting, from the common ConfigMap, naming a file of the mounted ConfigMap."""
+    read = set()
+    for name in ("intake", "notifier"):
+        settings_class = SETTINGS[name]
+        for key in env_names(settings_class):
+            monkeypatch.delenv(key, raising=False)
+        env = environment(of_kind("Deployment")[name])
+        assert "NOTIFIER_CALENDAR_OVERRIDES_PATH" not in env, f"{name}: the deprecated name, not the shared one"
+        for key, value in env.items():
+            monkeypatch.setenv(key, "secret-from-the-secret" if value is None else value)
+        read.add(settings_class().calendar_overrides_path)  # type: ignore[attr-defined]
+    assert read == {Path("/etc/dondoc/calendar-overrides.yaml")}
+    assert "calendar-overrides.yaml" in of_kind("ConfigMap")["dondoc-files"]["data"]
+    assert "CALENDAR_OVERRIDES_PATH" in of_kind("ConfigMap")["dondoc-common"]["data"]
+
+
 def test_the_mounted_files_load_with_the_services_own_loaders(tmp_path: Path) -> None:
     from shared.calendar import load_calendar
     from shared.directory import Directory
