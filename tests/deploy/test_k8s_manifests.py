@@ -27,7 +27,7 @@ from services.tracking.config import Settings as TrackingSettings
 from shared.topology import SERVICE_QUEUES
 from tests.deploy.test_compose import URL_PASSWORD, strings
 
-pytestmark = pytest.mark.unit
+pytestmark = pytest.mark.deploy
 
 REPO = Path(__file__).resolve().parents[2]
 K8S = REPO / "deploy" / "k8s"
