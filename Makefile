@@ -12,7 +12,7 @@ PYTEST := $(VENV)/bin/pytest
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: install run stop test test-tools test-unit test-integration test-e2e chaos bench lint clean
+.PHONY: install run stop test test-tools test-unit test-integration test-e2e test-deploy chaos bench lint clean
 
 install: $(VENV)/.installed
 
@@ -49,7 +49,7 @@ test-tools:
 
 ## make test: every tier against the real RabbitMQ and a MongoDB-wire server
 test: install test-tools
-	$(PYTEST) -m "unit or integration or e2e"
+	$(PYTEST) -m "unit or integration or e2e or deploy"
 
 test-unit: install
 	$(PYTEST) -m unit
@@ -59,6 +59,9 @@ test-integration: install
 
 test-e2e: install
 	$(PYTEST) -m e2e
+
+test-deploy: install test-tools
+	$(PYTEST) -m deploy
 
 ## make chaos: the full fault scenarios (minutes); their summary lines become docs/reliability.md
 CHAOS_SUMMARY := .run/chaos-summary.txt

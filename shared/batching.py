@@ -12,13 +12,14 @@ take the one-by-one path, a batch's worth of single writes)."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 
 import structlog
 from prometheus_client import Counter
 
 if TYPE_CHECKING:
-    from shared.consumer import Message, Outcome
+    from shared.messages import Message, Outcome
 
 
 log = structlog.get_logger()
@@ -42,7 +43,7 @@ class BatchHandler(Protocol):
         """Whether this message may go through the batch path."""
         ...
 
-    async def __call__(self, messages: list[Message]) -> list[Outcome | Exception]:
+    async def __call__(self, messages: list[Message]) -> Sequence[Outcome | Exception]:
         """Process the messages together; one outcome per message, in order. An exception in place of an
         outcome sends that message alone to the one-by-one path (which classifies its error)."""
         ...

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import structlog
 from faststream.rabbit import ExchangeType, RabbitBroker, RabbitExchange, RabbitQueue
@@ -11,6 +11,9 @@ from faststream.rabbit.schemas import Channel, QueueType
 from shared import topology
 from shared.contracts import Event
 from shared.metrics import MESSAGES_PUBLISHED, PUBLISH_FAILURES
+
+if TYPE_CHECKING:
+    from faststream.rabbit.schemas.queue import QuorumQueueArgs
 
 log = structlog.get_logger()
 
@@ -33,31 +36,36 @@ def make_broker(amqp_url: str, service: str, prefetch: int = 64) -> RabbitBroker
     )
 
 
+def rabbit_queue(declaration: topology.QueueDeclaration) -> RabbitQueue:
+    # FastStream types quorum arguments as a TypedDict of the keys it knows; ours come from the topology's data.
+    arguments = cast("QuorumQueueArgs", dict(declaration.arguments))
+    return RabbitQueue(declaration.name, queue_type=QueueType.QUORUM, durable=True, arguments=arguments)
+
+
 def service_queue(queue: topology.ServiceQueue) -> RabbitQueue:
-    return RabbitQueue(queue.name, queue_type=QueueType.QUORUM, durable=True, arguments=queue.arguments())  # type: ignore[arg-type]
+    return rabbit_queue(queue.declaration())
+
+
+async def declare(broker: RabbitBroker, declarations: list[topology.QueueDeclaration]) -> None:
+    """Declare the exchanges, then each queue with its bindings (idempotent)."""
+    exchanges = {
+        topology.EVENTS_EXCHANGE: await broker.declare_exchange(EVENTS),
+        topology.DEAD_LETTER_EXCHANGE: await broker.declare_exchange(DEAD_LETTERS),
+    }
+    for declaration in declarations:
+        declared = await broker.declare_queue(rabbit_queue(declaration))
+        for binding in declaration.bindings:
+            await declared.bind(exchanges[binding.exchange], routing_key=binding.routing_key)
 
 
 async def declare_topology(broker: RabbitBroker, queue: topology.ServiceQueue | None = None) -> None:
     """Declare the exchanges and, for a consuming service, its queue, bindings and dead-letter queue."""
-    events = await broker.declare_exchange(EVENTS)
-    dead_letters = await broker.declare_exchange(DEAD_LETTERS)
-    if queue is None:
-        return
-    declared = await broker.declare_queue(service_queue(queue))
-    for key in queue.bindings:
-        await declared.bind(events, routing_key=key)
-    dlq = await broker.declare_queue(RabbitQueue(queue.dead_letter_queue, queue_type=QueueType.QUORUM, durable=True))
-    await dlq.bind(dead_letters, routing_key=queue.name)
+    await declare(broker, topology.service_declarations(queue) if queue is not None else [])
 
 
 async def declare_agency_queues(broker: RabbitBroker, codes: list[str]) -> None:
-    """One durable queue per agency, bound to the events about its assignments (idempotent)."""
-    events = await broker.declare_exchange(EVENTS)
-    for code in codes:
-        queue = topology.agency_queue(code)
-        declared = await broker.declare_queue(RabbitQueue(queue.name, queue_type=QueueType.QUORUM, durable=True))
-        for key in queue.bindings:
-            await declared.bind(events, routing_key=key)
+    """One queue per agency, bound to the events about its assignments, and their dead-letter queue."""
+    await declare(broker, topology.agency_declarations(codes))
 
 
 def document_publications(broker: RabbitBroker, events: list[type[Event]]) -> None:

@@ -13,6 +13,11 @@ Small API, on purpose (the document parser uses it too):
     calendar.duration_end(date, n, working_days=True|False)   # Civil Code arts. 147-148: the last day
     end_of_day(date)                           # 24:00 of that day in Vietnam, as a UTC instant
     calendar.version                           # "holidays-0.108+overrides-1a2b3c4d5e6f": record it with decisions
+
+Which override table a deployment uses is one shared setting, `CALENDAR_OVERRIDES_PATH` (`shared/settings.py`),
+so intake (deadlines counted in working days) and the notifier (the sending window) agree on every day. A
+service's composition root loads it and hands it to `use_deployment_calendar`; code that was given no calendar
+asks `deployment_calendar()`.
 """
 
 from __future__ import annotations
@@ -120,3 +125,20 @@ def load_calendar(path: Path | None = DEFAULT_OVERRIDES) -> WorkingCalendar:
     if len(days) != len(set(days)):
         raise CalendarError(f"the calendar override table {path} lists a date twice")
     return WorkingCalendar({o.date: o.working for o in parsed.overrides}, source=source)
+
+
+_deployment: list[WorkingCalendar] = []  # the one set by the composition root: one deployment per process
+
+
+def use_deployment_calendar(calendar: WorkingCalendar) -> WorkingCalendar:
+    """Make `calendar` (loaded from the deployment's CALENDAR_OVERRIDES_PATH) the one `deployment_calendar()`
+    gives; returns it."""
+    _deployment[:] = [calendar]
+    return calendar
+
+
+def deployment_calendar() -> WorkingCalendar:
+    """The deployment's calendar; the bundled override table until a composition root set one."""
+    if not _deployment:
+        _deployment.append(load_calendar())
+    return _deployment[0]

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Annotated, ClassVar, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, computed_field
+from pydantic.config import JsonDict
 
 from shared.ladder import EventLadder
 
@@ -133,9 +134,9 @@ class ReportingDeadline(BaseModel):
     wording: str = Field(default="", description="the deadline as the plan wrote it")
 
 
-_UBND = {"code": "ubnd", "kind": "ubnd", "name": "Ủy ban nhân dân phường Hòa An"}
-_ISSUER = {"code": "dang-uy", "kind": "office", "name": "Đảng ủy phường Hòa An"}
-_ENVELOPE = {
+_UBND: JsonDict = {"code": "ubnd", "kind": "ubnd", "name": "Ủy ban nhân dân phường Hòa An"}
+_ISSUER: JsonDict = {"code": "dang-uy", "kind": "office", "name": "Đảng ủy phường Hòa An"}
+_ENVELOPE: JsonDict = {
     "event_id": "5f0c6f1e9a7b4e6c8d2a1b3c4d5e6f70",
     "occurred_at": "2026-11-20T02:15:00Z",
     "schema_version": 1,

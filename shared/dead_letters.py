@@ -44,6 +44,14 @@ class DeadLetter:
         return (now - self.dead_lettered_at).total_seconds() if self.dead_lettered_at else None
 
 
+def _last_death(headers: dict[str, Any]) -> dict[str, Any] | None:
+    """The broker's newest `x-death` entry (a table per queue the message died in), if it dead-lettered it."""
+    deaths = headers.get("x-death")
+    if isinstance(deaths, list) and deaths and isinstance(deaths[0], dict):
+        return deaths[0]
+    return None
+
+
 def _when(headers: dict[str, Any]) -> datetime | None:
     raw = headers.get(topology.DEAD_LETTERED_AT_HEADER)
     if isinstance(raw, str):
@@ -51,22 +59,21 @@ def _when(headers: dict[str, Any]) -> datetime | None:
             return datetime.fromisoformat(raw)
         except ValueError:
             return None
-    deaths = headers.get("x-death") or []
-    if deaths and isinstance(deaths[0].get("time"), datetime):
-        return deaths[0]["time"].replace(tzinfo=UTC)
-    return None
+    death = _last_death(headers)
+    when = death.get("time") if death else None
+    return when.replace(tzinfo=UTC) if isinstance(when, datetime) else None
 
 
 def describe(queue: str, message: AbstractIncomingMessage) -> DeadLetter:
     """Our own dead letters carry the reason in headers; the broker's (delivery limit) carry x-death."""
-    headers = dict(message.headers or {})
-    deaths = headers.get("x-death") or []
+    headers: dict[str, Any] = dict(message.headers or {})
+    death = _last_death(headers)
     reason = str(headers.get(topology.REASON_HEADER) or "")
     routing_key = str(headers.get(topology.ORIGINAL_ROUTING_KEY_HEADER) or "")
-    if not reason and deaths:
-        reason = f"broker: {deaths[0].get('reason', 'dead-lettered')} (delivery limit reached)"
-    if not routing_key and deaths:
-        keys = deaths[0].get("routing-keys") or [""]
+    if not reason and death:
+        reason = f"broker: {death.get('reason', 'dead-lettered')!s} (delivery limit reached)"
+    if not routing_key and death:
+        keys = death.get("routing-keys") or [""]
         routing_key = str(keys[0])
     ident = message.message_id or hashlib.sha256(message.body).hexdigest()[:32]
     return DeadLetter(
@@ -74,7 +81,7 @@ def describe(queue: str, message: AbstractIncomingMessage) -> DeadLetter:
         queue=queue,
         routing_key=routing_key,
         reason=reason or "unknown",
-        error_class=str(headers.get(topology.ERROR_CLASS_HEADER) or ("delivery_limit" if deaths else "unknown")),
+        error_class=str(headers.get(topology.ERROR_CLASS_HEADER) or ("delivery_limit" if death else "unknown")),
         dead_lettered_at=_when(headers),
         headers=headers,
         body=message.body,

@@ -20,15 +20,15 @@ import structlog
 from pymongo import UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import BulkWriteError
 
 from shared.contracts import Agency, DirectoryUpdated, Group
 from shared.directory import Directory
+from shared.mongo import insert_new, only_duplicates
 
 log = structlog.get_logger()
 
 META_ID = "directory"
-DUPLICATE_KEY = 11000
 
 
 def _entry_id(kind: str, code: str) -> str:
@@ -68,9 +68,7 @@ class DirectoryStore:
             await self._entries.bulk_write(
                 [UpdateOne({"_id": r["_id"]}, {"$setOnInsert": r}, upsert=True) for r in rows], ordered=False
             )
-        try:
-            await self._meta.insert_one({"_id": META_ID, "version": 0, "seeded_from": source, "updated_at": now})
-        except DuplicateKeyError:
+        if await insert_new(self._meta, [{"_id": META_ID, "version": 0, "seeded_from": source, "updated_at": now}]):
             return False
         log.info(
             "agency directory seeded", source=source, agencies=len(directory.agencies), groups=len(directory.groups)
@@ -115,9 +113,7 @@ class DirectoryStore:
                 result = await self._entries.bulk_write(operations, ordered=False, session=session)
                 changed = result.upserted_count + result.modified_count
             except BulkWriteError as exc:
-                # A duplicate key is an entry already at this version or newer: nothing to do for it.
-                if any(e["code"] != DUPLICATE_KEY for e in exc.details["writeErrors"]):
-                    raise
+                only_duplicates(exc)  # a duplicate key is an entry already at this version or newer: nothing to do
                 changed = exc.details.get("nUpserted", 0) + exc.details.get("nModified", 0)
         if change.complete:
             named = [_entry_id("agency", a.code) for a in change.agencies]

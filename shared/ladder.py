@@ -206,8 +206,10 @@ class EventLadder(LadderSpec):
 
     model_config = ConfigDict(extra="ignore")
 
-    acknowledgement: list[EventStep] | None = Field(default=None, max_length=MAX_STEPS_PER_TRACK)
-    report: list[EventStep] | None = Field(default=None, max_length=MAX_STEPS_PER_TRACK)
+    # Narrowing a field's item type is what pydantic validates by (EventStep ignores unknown fields); mypy sees
+    # list's invariance, but nothing appends a StepRule to these lists.
+    acknowledgement: list[EventStep] | None = Field(default=None, max_length=MAX_STEPS_PER_TRACK)  # type: ignore[assignment]
+    report: list[EventStep] | None = Field(default=None, max_length=MAX_STEPS_PER_TRACK)  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)

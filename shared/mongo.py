@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import (
     AutoReconnect,
     BulkWriteError,
@@ -70,13 +71,27 @@ async def ping(client: AsyncMongoClient[dict[str, Any]]) -> bool:
     return True
 
 
-async def insert_new(collection: Any, rows: list[dict[str, Any]]) -> set[int]:
-    """Insert the rows in one write; returns the indexes of those already there (by a unique key), left unchanged."""
+def only_duplicates(error: BulkWriteError) -> set[int]:
+    """The indexes of the operations a bulk write refused for a duplicate key; `error` itself when anything else
+    failed, or when the write concern was not met (then nothing is known to be durable)."""
+    details = error.details or {}
+    errors = details.get("writeErrors", [])
+    if details.get("writeConcernErrors") or any(e.get("code") != DUPLICATE_KEY for e in errors):
+        raise error
+    return {int(e["index"]) for e in errors}
+
+
+async def insert_new(
+    collection: AsyncCollection[dict[str, Any]],
+    rows: Sequence[dict[str, Any]],
+    session: AsyncClientSession | None = None,
+) -> set[int]:
+    """Insert the rows in one write, leaving those already there (by a unique key) as they are; returns the
+    indexes of those. Every "insert unless it is there" goes through here, so a duplicate means one thing."""
+    if not rows:
+        return set()
     try:
-        await collection.insert_many(rows, ordered=False)
+        await collection.insert_many(rows, ordered=False, session=session)
     except BulkWriteError as exc:
-        errors = exc.details.get("writeErrors", [])
-        if any(error.get("code") != DUPLICATE_KEY for error in errors):
-            raise
-        return {error["index"] for error in errors}
+        return only_duplicates(exc)
     return set()

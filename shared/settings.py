@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+import structlog
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.calendar import DEFAULT_OVERRIDES
+
+DEPRECATED_CALENDAR_VARIABLE = "NOTIFIER_CALENDAR_OVERRIDES_PATH"
 DEFAULT_DIRECTORY = Path(__file__).resolve().parent.parent / "deploy" / "local" / "directory.yaml"
 PREFETCH_HELP = (
     "messages in flight to this consumer, and the largest batch written at once. On RabbitMQ before 4.3 each "
@@ -34,6 +39,13 @@ class ServiceSettings(BaseSettings):
         DEFAULT_DIRECTORY,
         "agency directory (YAML): seeds the service's database on its first start; later changes go over HTTP",
     )
+    calendar_overrides_path: Path | None = Field(
+        default=DEFAULT_OVERRIDES,
+        # NOTIFIER_CALENDAR_OVERRIDES_PATH: its name while only the notifier read it (deprecated, still read).
+        validation_alias=AliasChoices("CALENDAR_OVERRIDES_PATH", DEPRECATED_CALENDAR_VARIABLE),
+        description="the Government's yearly day swaps (YAML): intake counts working days and the notifier "
+        "keeps its sending window by the same table",
+    )
     directory_refresh_seconds: float = Field(
         default=2.0, description="how often a replica checks whether the stored agency directory changed"
     )
@@ -57,3 +69,11 @@ class ServiceSettings(BaseSettings):
     auth_cache_seconds: float = Field(
         default=30.0, description="how long intake and the notifier trust an answer about a token"
     )
+
+    @model_validator(mode="after")
+    def _warn_of_the_old_calendar_variable(self) -> ServiceSettings:
+        if DEPRECATED_CALENDAR_VARIABLE in os.environ and "CALENDAR_OVERRIDES_PATH" not in os.environ:
+            structlog.get_logger().warning(
+                "deprecated setting: rename it", variable=DEPRECATED_CALENDAR_VARIABLE, to="CALENDAR_OVERRIDES_PATH"
+            )
+        return self

@@ -18,9 +18,9 @@ from urllib.parse import quote
 import pytest
 
 from deploy.local.infra import DEFAULT_AMQP_URL, Processes, ensure_rabbitmq, start_mongo_stand_in
-from shared.broker_identity import BrokerAdminError, rabbitmqctl
+from services.cli.broker_admin import BrokerAdminError, rabbitmqctl
 
-TIERS = ("unit", "integration", "e2e")
+TIERS = ("unit", "integration", "e2e", "deploy")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

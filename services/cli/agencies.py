@@ -12,8 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from shared.broker import declare_agency_queues, declare_topology, make_broker
-from shared.broker_identity import (
+from services.cli.broker_admin import (
     SERVICES,
     BrokerAdminError,
     admin_user,
@@ -22,12 +21,13 @@ from shared.broker_identity import (
     rabbitmqctl,
     service_user,
 )
+from shared.broker import declare_agency_queues, declare_topology, make_broker
 from shared.directory import Directory, DirectoryError
 from shared.settings import DEFAULT_DIRECTORY
 from shared.topology import EVENTS_EXCHANGE
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     agencies = subparsers.add_parser("agencies", help="broker identities of the agencies in the directory")
     commands = agencies.add_subparsers(dest="command", metavar="COMMAND")
 

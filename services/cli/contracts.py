@@ -57,7 +57,7 @@ def render() -> dict[str, str]:
     return documents
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     contracts = subparsers.add_parser("contracts", help="the AsyncAPI and OpenAPI documents in docs/contracts/")
     commands = contracts.add_subparsers(dest="command", metavar="COMMAND")
     commands.add_parser("generate", help="write the documents from the code").set_defaults(handler=run_generate)

@@ -20,7 +20,7 @@ SERVICE = "Intake"
 VERSION_KEY = "version"
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     directory = subparsers.add_parser("directory", help="danh bạ cơ quan mà intake đang dùng (xem, sửa)")
     commands = directory.add_subparsers(dest="command", metavar="COMMAND")
     export = commands.add_parser(

@@ -11,7 +11,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 
 from shared import dead_letters
-from shared.topology import SERVICE_QUEUES
+from shared.topology import AGENCIES_DEAD_LETTER_KEY, AGENCIES_DEAD_LETTER_QUEUE, SERVICE_QUEUES
 
 _DURATION = re.compile(r"^(\d+)([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -24,7 +24,7 @@ def duration(text: str) -> timedelta:
     return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     dlq = subparsers.add_parser("dlq", help="dead-letter queues: list, show, replay, purge")
     commands = dlq.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -32,9 +32,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         parser = commands.add_parser(name, help=help_text, description=help_text)
         parser.add_argument(
             "--queue",
-            choices=sorted(SERVICE_QUEUES),
+            choices=[*sorted(SERVICE_QUEUES), AGENCIES_DEAD_LETTER_KEY],
             action="append",
-            help="the consuming service whose dead letters to use (default: all)",
+            help="the consuming service whose dead letters to use (default: every service's); "
+            f"{AGENCIES_DEAD_LETTER_KEY}: what the agencies' queues dead-lettered",
         )
         parser.add_argument("--reason", help="only dead letters whose reason contains this text")
         parser.add_argument("--older-than", type=duration, help="only dead letters older than this (30m, 6h, 2d)")
@@ -71,8 +72,12 @@ def _selector(args: argparse.Namespace) -> dead_letters.Selector:
 
 
 def _queues(args: argparse.Namespace) -> list[str]:
+    # The agencies' dead-letter queue exists only once an agency was provisioned: asked for, never by default.
     names = args.queue or sorted(SERVICE_QUEUES)
-    return [SERVICE_QUEUES[name].dead_letter_queue for name in names]
+    return [
+        AGENCIES_DEAD_LETTER_QUEUE if name == AGENCIES_DEAD_LETTER_KEY else SERVICE_QUEUES[name].dead_letter_queue
+        for name in names
+    ]
 
 
 def _out(text: str) -> None:

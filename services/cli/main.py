@@ -28,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="group", metavar="COMMAND")
     for module_path in COMMAND_GROUPS:
         module = __import__(module_path, fromlist=["register"])
-        register: Callable[[argparse._SubParsersAction], None] = module.register  # type: ignore[type-arg]
+        register: Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None] = module.register
         register(subparsers)
     return parser
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -14,6 +15,7 @@ import httpx
 
 from services.cli.token import add_token_argument, authorization
 from services.intake.documents.deadlines import DEFAULT_REPORTING_CHOICES
+from shared.calendar import DEFAULT_OVERRIDES
 from shared.settings import DEFAULT_DIRECTORY
 
 _EPILOG = (
@@ -24,7 +26,7 @@ _EPILOG = (
 )
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     plan = subparsers.add_parser(
         "plan",
         help="đọc và đăng ký kế hoạch từ tệp văn bản / read and register plan documents",
@@ -34,6 +36,32 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = plan.add_subparsers(dest="command", metavar="COMMAND")
+    _register_parse(commands)
+
+    submit = commands.add_parser(
+        "submit",
+        help="đăng ký kế hoạch và gửi phân công tới các cơ quan",
+        description="Gửi tệp kế hoạch tới dịch vụ intake để đăng ký. Nếu kế hoạch nêu cơ quan chưa có trong "
+        "danh bạ, kế hoạch bị từ chối và lệnh in ra các cụm từ đó; sửa rồi gửi lại, hoặc dùng "
+        "--skip-unresolved để bỏ qua các cơ quan ấy.",
+    )
+    submit.add_argument("file", type=Path, metavar="FILE", help="tệp kế hoạch: .docx, .txt hoặc .json")
+    submit.add_argument(
+        "--url",
+        default=os.environ.get("DONDOC_INTAKE_URL", "http://127.0.0.1:8001"),
+        help="địa chỉ dịch vụ intake (mặc định %(default)s, hoặc biến DONDOC_INTAKE_URL)",
+    )
+    add_token_argument(submit)
+    submit.add_argument(
+        "--skip-unresolved",
+        action="store_true",
+        help="vẫn đăng ký khi có cơ quan chưa có trong danh bạ (các cơ quan đó không được giao)",
+    )
+    submit.set_defaults(handler=run_submit)
+    plan.set_defaults(handler=functools.partial(_usage, plan))
+
+
+def _register_parse(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parse = commands.add_parser(
         "parse",
         help="xem trước kết quả đọc kế hoạch (không gửi gì đi)",
@@ -57,30 +85,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "(thêm báo cáo 6 tháng), quarterly (hằng quý) hoặc none (không mặc định); "
         "mặc định: biến INTAKE_DEFAULT_REPORTING hoặc annual",
     )
+    parse.add_argument(
+        "--calendar",
+        type=Path,
+        metavar="OVERRIDES.yaml",
+        default=Path(os.environ.get("CALENDAR_OVERRIDES_PATH", DEFAULT_OVERRIDES)),
+        help="bảng ngày nghỉ, ngày làm bù trong năm, để tính hạn theo ngày làm việc "
+        "(mặc định: biến CALENDAR_OVERRIDES_PATH hoặc bảng kèm theo)",
+    )
     parse.add_argument("--json", action="store_true", help="in toàn bộ kết quả dạng JSON (cho máy đọc)")
     parse.set_defaults(handler=run_parse)
 
-    submit = commands.add_parser(
-        "submit",
-        help="đăng ký kế hoạch và gửi phân công tới các cơ quan",
-        description="Gửi tệp kế hoạch tới dịch vụ intake để đăng ký. Nếu kế hoạch nêu cơ quan chưa có trong "
-        "danh bạ, kế hoạch bị từ chối và lệnh in ra các cụm từ đó; sửa rồi gửi lại, hoặc dùng "
-        "--skip-unresolved để bỏ qua các cơ quan ấy.",
-    )
-    submit.add_argument("file", type=Path, metavar="FILE", help="tệp kế hoạch: .docx, .txt hoặc .json")
-    submit.add_argument(
-        "--url",
-        default=os.environ.get("DONDOC_INTAKE_URL", "http://127.0.0.1:8001"),
-        help="địa chỉ dịch vụ intake (mặc định %(default)s, hoặc biến DONDOC_INTAKE_URL)",
-    )
-    add_token_argument(submit)
-    submit.add_argument(
-        "--skip-unresolved",
-        action="store_true",
-        help="vẫn đăng ký khi có cơ quan chưa có trong danh bạ (các cơ quan đó không được giao)",
-    )
-    submit.set_defaults(handler=run_submit)
-    plan.set_defaults(handler=lambda _args: plan.print_help() or 2)
+
+def _usage(parser: argparse.ArgumentParser, _args: argparse.Namespace) -> int:
+    parser.print_help()
+    return 2
 
 
 def _read(path: Path) -> bytes | None:
@@ -94,6 +113,7 @@ def _read(path: Path) -> bytes | None:
 def run_parse(args: argparse.Namespace) -> int:
     from services.intake.documents import DocumentError, parse_document
     from services.intake.documents.preview import preview
+    from shared.calendar import CalendarError, load_calendar, use_deployment_calendar
     from shared.directory import Directory, DirectoryError
 
     data = _read(args.file)
@@ -101,8 +121,12 @@ def run_parse(args: argparse.Namespace) -> int:
         return 1
     try:
         directory = Directory.load(args.directory)
+        use_deployment_calendar(load_calendar(args.calendar))
     except DirectoryError as exc:
         sys.stderr.write(f"Danh bạ cơ quan không dùng được: {exc}\n")
+        return 1
+    except CalendarError as exc:
+        sys.stderr.write(f"Bảng ngày nghỉ, ngày làm bù không dùng được: {exc}\n")
         return 1
     try:
         document = parse_document(

@@ -12,7 +12,7 @@ import httpx
 from services.cli.token import add_token_argument, authorization
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     report = subparsers.add_parser("report", help="báo cáo tình hình thực hiện / plan status reports")
     commands = report.add_subparsers(dest="command", metavar="COMMAND")
     export = commands.add_parser(

@@ -10,7 +10,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
 
-from shared.calendar import WorkingCalendar, end_of_day, load_calendar
+from shared.calendar import WorkingCalendar, deployment_calendar, end_of_day
 from shared.clock import VIETNAM
 from shared.contracts import (
     AssignmentCreated,
@@ -87,7 +87,7 @@ class DeadlineIn(BaseModel):
         if self.after_receipt is not None:
             if received_on is None:
                 raise ValueError(f"the deadline of {self.period} runs from receipt: give the day of registration")
-            last_day = (calendar or load_calendar()).duration_end(
+            last_day = (calendar or deployment_calendar()).duration_end(
                 received_on, self.after_receipt.days, working_days=self.after_receipt.working_days
             )
             return ReportingDeadline(period=self.period, due_at=end_of_day(last_day), wording=self.wording)

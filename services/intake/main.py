@@ -10,6 +10,7 @@ from services.intake.handlers import IntakeDeps, build_router
 from services.intake.repository import PlanRepository
 from shared.auth import TokenVerifier, install
 from shared.broker import document_publications
+from shared.calendar import load_calendar, use_deployment_calendar
 from shared.clock import Clock, SystemClock
 from shared.contracts import (
     AssignmentCancelled,
@@ -30,6 +31,8 @@ SERVICE = "intake"
 
 def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     clock = clock or SystemClock()
+    # Deadlines counted in working days use the deployment's table, the one the notifier's sending window uses.
+    use_deployment_calendar(load_calendar(settings.calendar_overrides_path))
     runtime = ServiceRuntime(SERVICE, settings, queue=None)
     # DeadlineExtended: a corrected plan that moves a deadline publishes one, as an issuer's approval would.
     document_publications(

@@ -3,7 +3,6 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from shared.calendar import DEFAULT_OVERRIDES
 from shared.settings import PREFETCH_HELP, ServiceSettings
 
 DEFAULT_LADDER = Path(__file__).resolve().parents[2] / "deploy" / "local" / "ladder.yaml"
@@ -21,9 +20,6 @@ class Settings(ServiceSettings):
     scan_batch_size: int = 1_000
     scan_lease_seconds: float = Field(default=120.0, description="a claim held longer is taken over")
     ladder_path: Path = Field(default=DEFAULT_LADDER, description="the deployment's escalation ladder (YAML)")
-    calendar_overrides_path: Path | None = Field(
-        default=DEFAULT_OVERRIDES, description="the Government's yearly day swaps (YAML)"
-    )
     sending_window: str = Field(
         default="07:30-17:00", description="working days between these hours (Vietnam time), or 'always'"
     )

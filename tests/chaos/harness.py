@@ -33,7 +33,7 @@ from prometheus_client import REGISTRY
 from pymongo import AsyncMongoClient
 
 from deploy.local.infra import DEFAULT_AMQP_URL, REPO, free_port, mongo_answers
-from shared.broker_identity import rabbitmqctl
+from services.cli.broker_admin import rabbitmqctl
 from shared.contracts import AgencyRef, AssignmentCreated, ReportingDeadline
 from shared.topology import EVENTS_EXCHANGE, TRACKING_QUEUE
 

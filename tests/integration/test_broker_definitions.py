@@ -18,9 +18,9 @@ import aio_pika
 import pytest
 from aio_pika.exceptions import ChannelClosed
 
+from services.cli.broker_admin import rabbitmqctl
 from services.tracking.config import Settings
 from services.tracking.main import create_app
-from shared.broker_identity import rabbitmqctl
 from shared.topology import EVENTS_EXCHANGE, TRACKING_QUEUE
 from tests.conftest import eventually, random_ref
 from tests.integration.conftest import OPERATOR, running

@@ -16,7 +16,7 @@ import pytest
 from aio_pika.exceptions import ChannelClosed
 
 from deploy.local.infra import DEFAULT_AMQP_URL
-from shared.broker_identity import rabbitmqctl
+from services.cli.broker_admin import rabbitmqctl
 from shared.topology import EVENTS_EXCHANGE
 from tests.conftest import random_ref
 

@@ -11,9 +11,9 @@ from urllib.parse import unquote, urlparse
 import aio_pika
 import pytest
 
+from services.cli.broker_admin import rabbitmqctl
 from services.tracking.config import Settings
 from services.tracking.main import create_app
-from shared.broker_identity import rabbitmqctl
 from shared.commands import AcknowledgeAssignment, Command
 from shared.contracts import AgencyRef
 from shared.topology import EVENTS_EXCHANGE, REASON_HEADER, TRACKING_QUEUE

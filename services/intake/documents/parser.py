@@ -24,7 +24,7 @@ from services.intake.documents.model import (
     Unresolved,
 )
 from services.intake.documents.normalise import Paragraph, paragraphs, split_lines
-from shared.calendar import WorkingCalendar, load_calendar
+from shared.calendar import WorkingCalendar, deployment_calendar
 from shared.directory import Directory
 
 _PLACE_DATE = re.compile(
@@ -128,7 +128,7 @@ def parse_paragraphs(
     calendar: WorkingCalendar | None = None,
     default_reporting: DefaultReporting = "annual",
 ) -> ParsedPlan:
-    return _PlanParser(items, directory, today, calendar or load_calendar(), default_reporting).parse()
+    return _PlanParser(items, directory, today, calendar or deployment_calendar(), default_reporting).parse()
 
 
 class _PlanParser:

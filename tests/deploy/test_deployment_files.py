@@ -1,5 +1,5 @@
 """The monitoring files hold together: the dashboard's every query names a metric the services export,
-and the alert rules pass promtool when it is installed. (docker-compose.yml: tests/unit/test_compose.py.)"""
+and the alert rules pass promtool when it is installed. (docker-compose.yml: tests/deploy/test_compose.py.)"""
 
 from __future__ import annotations
 

@@ -74,82 +74,45 @@ def admin_user(user_prefix: str = "") -> str:
     return f"{user_prefix}dondoc-admin"
 
 
-def definitions(
-    vhost: str, agency_codes: list[str], passwords: dict[str, str], user_prefix: str = ""
-) -> dict[str, Any]:
-    """A definitions document: vhost, exchanges, service and agency queues, bindings, and the users: one
-    per agency, one per service, and an administrator (a node that imports definitions at boot creates no
-    default user). `passwords` holds one for each of them, by user name."""
-    admin = admin_user(user_prefix)
-    grants = [service_grant(s, user_prefix) for s in SERVICES] + [agency_grant(c, user_prefix) for c in agency_codes]
-    everything = AgencyGrant(admin, ".*", ".*", ".*", ".*", ".*")
-    queues: list[dict[str, Any]] = []
-    bindings: list[dict[str, Any]] = []
-    for service in topology.SERVICE_QUEUES.values():
-        queues.append(
-            {
-                "name": service.name,
-                "vhost": vhost,
-                "durable": True,
-                "auto_delete": False,
-                "arguments": service.arguments(),
-            }
-        )
-        queues.append(
-            {
-                "name": service.dead_letter_queue,
-                "vhost": vhost,
-                "durable": True,
-                "auto_delete": False,
-                "arguments": {"x-queue-type": "quorum"},
-            }
-        )
-        bindings += [
-            {
-                "source": topology.EVENTS_EXCHANGE,
-                "vhost": vhost,
-                "destination": service.name,
-                "destination_type": "queue",
-                "routing_key": key,
-                "arguments": {},
-            }
-            for key in service.bindings
-        ]
-        bindings.append(
-            {
-                "source": topology.DEAD_LETTER_EXCHANGE,
-                "vhost": vhost,
-                "destination": service.dead_letter_queue,
-                "destination_type": "queue",
-                "routing_key": service.name,
-                "arguments": {},
-            }
-        )
-    for code in agency_codes:
-        queue = topology.agency_queue(code)
-        queues.append(
-            {
-                "name": queue.name,
-                "vhost": vhost,
-                "durable": True,
-                "auto_delete": False,
-                "arguments": {"x-queue-type": "quorum"},
-            }
-        )
-        bindings += [
-            {
-                "source": topology.EVENTS_EXCHANGE,
-                "vhost": vhost,
-                "destination": queue.name,
-                "destination_type": "queue",
-                "routing_key": key,
-                "arguments": {},
-            }
-            for key in queue.bindings
-        ]
+def _queue(vhost: str, declaration: topology.QueueDeclaration) -> dict[str, Any]:
     return {
-        "rabbitmq_version": "3.13",
-        "vhosts": [{"name": vhost}],
+        "name": declaration.name,
+        "vhost": vhost,
+        "durable": True,
+        "auto_delete": False,
+        "arguments": dict(declaration.arguments),
+    }
+
+
+def _bindings(vhost: str, declaration: topology.QueueDeclaration) -> list[dict[str, Any]]:
+    return [
+        {
+            "source": binding.exchange,
+            "vhost": vhost,
+            "destination": declaration.name,
+            "destination_type": "queue",
+            "routing_key": binding.routing_key,
+            "arguments": {},
+        }
+        for binding in declaration.bindings
+    ]
+
+
+def _exchange(vhost: str, name: str, kind: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "vhost": vhost,
+        "type": kind,
+        "durable": True,
+        "auto_delete": False,
+        "internal": False,
+        "arguments": {},
+    }
+
+
+def _identities(vhost: str, grants: list[AgencyGrant], admin: str, passwords: dict[str, str]) -> dict[str, Any]:
+    """Users, their permissions, and the topic permissions that bind agencies to their own routing keys."""
+    return {
         "users": [
             {
                 "name": g.user,
@@ -157,11 +120,10 @@ def definitions(
                 "hashing_algorithm": "rabbit_password_hashing_sha256",
                 "tags": ["administrator"] if g.user == admin else [],
             }
-            for g in [everything, *grants]
+            for g in grants
         ],
         "permissions": [
-            {"user": g.user, "vhost": vhost, "configure": g.configure, "write": g.write, "read": g.read}
-            for g in [everything, *grants]
+            {"user": g.user, "vhost": vhost, "configure": g.configure, "write": g.write, "read": g.read} for g in grants
         ],
         "topic_permissions": [
             {
@@ -172,29 +134,32 @@ def definitions(
                 "read": g.topic_read,
             }
             for g in grants
+            if g.user != admin
         ],
+    }
+
+
+def definitions(
+    vhost: str, agency_codes: list[str], passwords: dict[str, str], user_prefix: str = ""
+) -> dict[str, Any]:
+    """A definitions document: vhost, exchanges, service and agency queues, bindings, and the users: one
+    per agency, one per service, and an administrator (a node that imports definitions at boot creates no
+    default user). `passwords` holds one for each of them, by user name. The queues are the topology's
+    declarations, the same the services and `dondoc agencies provision` declare."""
+    admin = admin_user(user_prefix)
+    grants = [AgencyGrant(admin, ".*", ".*", ".*", ".*", ".*")]
+    grants += [service_grant(s, user_prefix) for s in SERVICES] + [agency_grant(c, user_prefix) for c in agency_codes]
+    declarations = topology.all_declarations(agency_codes)
+    return {
+        "rabbitmq_version": "3.13",
+        "vhosts": [{"name": vhost}],
+        **_identities(vhost, grants, admin, passwords),
         "exchanges": [
-            {
-                "name": topology.EVENTS_EXCHANGE,
-                "vhost": vhost,
-                "type": "topic",
-                "durable": True,
-                "auto_delete": False,
-                "internal": False,
-                "arguments": {},
-            },
-            {
-                "name": topology.DEAD_LETTER_EXCHANGE,
-                "vhost": vhost,
-                "type": "direct",
-                "durable": True,
-                "auto_delete": False,
-                "internal": False,
-                "arguments": {},
-            },
+            _exchange(vhost, topology.EVENTS_EXCHANGE, "topic"),
+            _exchange(vhost, topology.DEAD_LETTER_EXCHANGE, "direct"),
         ],
-        "queues": queues,
-        "bindings": bindings,
+        "queues": [_queue(vhost, d) for d in declarations],
+        "bindings": [binding for d in declarations for binding in _bindings(vhost, d)],
     }
 
 

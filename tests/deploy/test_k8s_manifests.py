@@ -25,9 +25,9 @@ from services.intake.config import Settings as IntakeSettings
 from services.notifier.config import Settings as NotifierSettings
 from services.tracking.config import Settings as TrackingSettings
 from shared.topology import SERVICE_QUEUES
-from tests.unit.test_compose import URL_PASSWORD, strings
+from tests.deploy.test_compose import URL_PASSWORD, strings
 
-pytestmark = pytest.mark.unit
+pytestmark = pytest.mark.deploy
 
 REPO = Path(__file__).resolve().parents[2]
 K8S = REPO / "deploy" / "k8s"
@@ -311,6 +311,24 @@ def test_every_variable_is_a_setting_the_service_reads(monkeypatch: pytest.Monke
                 assert path.name in config_maps[volume["configMap"]["name"]]["data"], f"{name}: {path} is not mounted"
         if name == "tracking":
             assert env["TRACKING_OPERATOR_TOKEN"] is None, "the operator token comes from the Secret"
+
+
+def test_intake_and_the_notifier_count_working_days_by_one_mounted_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Intake's deadlines in working days and the notifier's sending window must agree on every day: the same
+    setting, from the common ConfigMap, naming a file of the mounted ConfigMap."""
+    read = set()
+    for name in ("intake", "notifier"):
+        settings_class = SETTINGS[name]
+        for key in env_names(settings_class):
+            monkeypatch.delenv(key, raising=False)
+        env = environment(of_kind("Deployment")[name])
+        assert "NOTIFIER_CALENDAR_OVERRIDES_PATH" not in env, f"{name}: the deprecated name, not the shared one"
+        for key, value in env.items():
+            monkeypatch.setenv(key, "secret-from-the-secret" if value is None else value)
+        read.add(settings_class().calendar_overrides_path)  # type: ignore[attr-defined]
+    assert read == {Path("/etc/dondoc/calendar-overrides.yaml")}
+    assert "calendar-overrides.yaml" in of_kind("ConfigMap")["dondoc-files"]["data"]
+    assert "CALENDAR_OVERRIDES_PATH" in of_kind("ConfigMap")["dondoc-common"]["data"]
 
 
 def test_the_mounted_files_load_with_the_services_own_loaders(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-pytestmark = pytest.mark.unit
+pytestmark = pytest.mark.deploy
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE = REPO / "docker-compose.yml"
@@ -235,6 +235,20 @@ def test_the_services_are_configured_for_the_stack() -> None:
     notifier = environment(all_services["notifier"])
     assert notifier["NOTIFIER_SMTP_HOST"] == "mailpit" and notifier["NOTIFIER_SMTP_PORT"] == "1025"
     assert notifier["NOTIFIER_MAIL_FROM"]
+
+
+def test_intake_and_the_notifier_count_working_days_by_one_mounted_table() -> None:
+    """Intake's deadlines in working days and the notifier's sending window must agree on every day."""
+    all_services = services()
+    paths = set()
+    for app in ("intake", "notifier"):
+        env = environment(all_services[app])
+        assert "NOTIFIER_CALENDAR_OVERRIDES_PATH" not in env, f"{app}: the deprecated name, not the shared one"
+        path = env["CALENDAR_OVERRIDES_PATH"]
+        mounted = {target: source for source, target in bind_mounts(all_services[app])}
+        assert mounted.get(path) == "./deploy/local/calendar-overrides.yaml", f"{app}: {path} is not mounted"
+        paths.add(path)
+    assert len(paths) == 1
 
 
 def test_every_mounted_file_exists() -> None:
