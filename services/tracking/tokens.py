@@ -1,7 +1,8 @@
 """Who is calling: bearer tokens per agency, issuer and operator, stored only as SHA-256 hashes.
 
 Tokens are looked up on every request, so issuing, rotating and revoking take effect without a
-restart. The token itself is shown once, when it is issued.
+restart. The token itself is shown once, when it is issued. The header is parsed by `shared.auth.bearer_token`
+and the answer is `shared.auth.Principal`, as in every service (installed with `shared.auth.install`).
 """
 
 from __future__ import annotations
@@ -12,8 +13,7 @@ from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.tracking.actions import Actor
-from shared.auth import Role, Unauthenticated, hash_token
+from shared.auth import Principal, Role, Unauthenticated, bearer_token, hash_token
 
 
 class TokenStore:
@@ -68,10 +68,8 @@ class TokenStore:
         query: dict[str, Any] = {} if subject is None else {"subject": subject}
         return await self._tokens.find(query, {"_id": 0}).sort("issued_at", 1).to_list()
 
-    async def identify(self, authorization: str | None) -> Actor:
-        if not authorization or not authorization.startswith("Bearer "):
-            raise Unauthenticated("send the agency's token as `Authorization: Bearer <token>`")
-        row = await self._tokens.find_one({"_id": hash_token(authorization.removeprefix("Bearer ").strip())})
+    async def identify(self, authorization: str | None) -> Principal:
+        row = await self._tokens.find_one({"_id": hash_token(bearer_token(authorization))})
         if row is None or row["revoked_at"] is not None:
             raise Unauthenticated("the token is unknown or has been revoked")
-        return Actor(code=row["subject"], role=row["role"], channel="http")
+        return Principal(code=row["subject"], role=row["role"])
