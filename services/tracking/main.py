@@ -3,6 +3,7 @@ the use cases, and hands them to the routes and the subscriber."""
 
 from __future__ import annotations
 
+import structlog
 from fastapi import FastAPI
 
 from services.tracking import status_metrics
@@ -33,6 +34,8 @@ from shared.runtime import ServiceRuntime
 from shared.topology import TRACKING_QUEUE
 from shared.unit_of_work import MongoUnitOfWork
 
+log = structlog.get_logger()
+
 SERVICE = "tracking"
 PUBLISHES: list[type[Event]] = [
     AssignmentAcknowledged,
@@ -61,25 +64,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     writer = OutboxWriter(runtime.db, clock)
     uow = MongoUnitOfWork(runtime.client, writer, wake=outbox.wake)
     service = TrackingService(uow, repository, tokens, clock)
-    prefix = settings.agency_user_prefix
-    # Large plans arrive as bursts of assignment.created and agencies acknowledge in bursts: with up to
-    # `settings.prefetch` messages in flight, the bulk paths write them in batches that large (one database round
-    # trip per batch, instead of one per message). Every message is still acked alone, after the write covering it.
-    subscribe(
-        runtime.broker,
-        TRACKING_QUEUE,
-        SERVICE,
-        EventRecorder(uow, repository, service, prefix),
-        runtime.publisher,
-        description="Records every plan, assignment, report and escalation event in the audit trail, and "
-        "applies agencies' commands (command.acknowledge|progress|report|extend.<kind>.<code>).",
-        database_ready=lambda: ping(runtime.client),
-        batch_handler=[
-            AssignmentsInBulk(repository),
-            AcknowledgementsInBulk(repository, writer, outbox.wake, clock, prefix),
-            AuditOnlyInBulk(repository),
-        ],
-        batch_size=settings.prefetch,
+    _subscribe(
+        runtime, settings.agency_user_prefix, settings.prefetch, (uow, service, repository, writer, outbox, clock)
     )
 
     async def prepare() -> None:
@@ -88,6 +74,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         await tokens.ensure_indexes()
         if settings.operator_token is not None:
             await tokens.ensure(settings.operator_token.get_secret_value(), "operator", "operator", clock.now())
+        if not settings.agency_user_prefix:
+            log.warning("agencies' commands over AMQP are off: TRACKING_AGENCY_USER_PREFIX is empty")
 
     lifespan = runtime.lifespan(
         prepare,
@@ -102,3 +90,32 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     app.include_router(build_router(service))
     add_operational_routes(app, runtime.readiness_checks())
     return app
+
+
+def _subscribe(
+    runtime: ServiceRuntime,
+    prefix: str,
+    prefetch: int,
+    parts: tuple[MongoUnitOfWork, TrackingService, TrackingRepository, OutboxWriter, Outbox, Clock],
+) -> None:
+    """Tracking's one subscriber: every message alone through `EventRecorder`, and the bulk paths. Large plans
+    arrive as bursts of assignment.created and agencies acknowledge in bursts: with up to `prefetch` messages in
+    flight, the bulk paths write them in batches that large (one database round trip per batch, instead of one
+    per message). Every message is still acked alone, after the write that covers it."""
+    uow, service, repository, writer, outbox, clock = parts
+    subscribe(
+        runtime.broker,
+        TRACKING_QUEUE,
+        SERVICE,
+        EventRecorder(uow, repository, service, prefix),
+        runtime.publisher,
+        description="Records every plan, assignment, report and escalation event in the audit trail, and "
+        "applies agencies' commands (command.acknowledge|progress|report|extend.<kind>.<code>).",
+        database_ready=lambda: ping(runtime.client),
+        batch_handler=[
+            AssignmentsInBulk(repository),
+            AcknowledgementsInBulk(repository, writer, outbox.wake, clock, prefix),
+            AuditOnlyInBulk(repository),
+        ],
+        batch_size=prefetch,
+    )
