@@ -1,4 +1,5 @@
-"""`dondoc report export PLAN`: a plan's status as the office reports it (.xlsx or .csv)."""
+"""`dondoc report export PLAN`: a plan's status as the office reports it (.xlsx or .csv). The file is written as
+tracking made it (`services/tracking/export.py`), which keeps formula-like texts as text (no CSV injection)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import httpx
 from services.cli.token import add_token_argument, authorization
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     report = subparsers.add_parser("report", help="báo cáo tình hình thực hiện / plan status reports")
     commands = report.add_subparsers(dest="command", metavar="COMMAND")
     export = commands.add_parser(
