@@ -153,6 +153,11 @@ def service_for(*assignments: AssignmentRecord) -> tuple[TrackingService, FakeUn
     return TrackingService(uow, repository, FakeTokens(), clock), uow, repository, clock
 
 
+def acknowledgements_observed() -> float:
+    labels = {"agency_kind": CELL.kind}
+    return REGISTRY.get_sample_value("dondoc_acknowledgement_latency_seconds_count", labels) or 0.0
+
+
 def ack(record: AssignmentRecord, command_id: str = "c1") -> AcknowledgeAssignment:
     return AcknowledgeAssignment(command_id=command_id, assignment_id=record["_id"])
 
@@ -160,7 +165,9 @@ def ack(record: AssignmentRecord, command_id: str = "c1") -> AcknowledgeAssignme
 async def test_an_acknowledgement_changes_the_state_and_publishes_one_fact_in_one_commit() -> None:
     record = assignment()
     service, uow, repository, _ = service_for(record)
+    observed = acknowledgements_observed()
     result = await service.acknowledge(ack(record), AGENCY, "http")
+    assert acknowledgements_observed() == observed + 1  # after the commit, by the use case
     assert result.duplicate is False and result.event["event_type"] == "assignment.acknowledged"
     assert [type(e) for e in uow.published] == [AssignmentAcknowledged] and uow.commits == 1
     stored = repository.assignments[record["_id"]]
@@ -209,9 +216,11 @@ async def test_a_change_made_meanwhile_is_a_conflict_and_publishes_nothing() -> 
     record = assignment()
     service, uow, repository, _ = service_for(record)
     repository.changed_meanwhile = True
+    observed = acknowledgements_observed()
     with pytest.raises(Conflict):
         await service.acknowledge(ack(record), AGENCY, "http")
     assert uow.published == [] and uow.commits == 0
+    assert acknowledgements_observed() == observed  # nothing was acknowledged
 
 
 async def test_reports_are_late_by_whole_seconds_and_the_last_period_completes_the_assignment() -> None:

@@ -30,7 +30,8 @@ from shared.contracts import (
 
 @dataclass(frozen=True)
 class Decision:
-    """What an agency's command does: the change to its assignment, the fact, and a new extension request."""
+    """What an action does: the change to its assignment, the fact, and for extensions the request to store (when
+    an agency asks) or the outcome to write on it (when the issuer decides)."""
 
     change: Change | None
     event: Event

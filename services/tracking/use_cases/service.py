@@ -44,7 +44,10 @@ class TrackingService:
     # Agencies' actions: acknowledge, report progress, submit a report, request an extension.
 
     async def acknowledge(self, command: AcknowledgeAssignment, actor: Principal, channel: Channel) -> ActionResult:
-        return await self._agency_action(command, actor, channel)
+        def observe(assignment: AssignmentRecord, decision: Decision) -> None:
+            status_metrics.observe_acknowledgement(assignment, decision.event.occurred_at)
+
+        return await self._agency_action(command, actor, channel, after_commit=observe)
 
     async def report_progress(self, command: ReportProgress, actor: Principal, channel: Channel) -> ActionResult:
         return await self._agency_action(command, actor, channel)
@@ -57,11 +60,20 @@ class TrackingService:
 
     async def apply(self, command: Command, actor: Principal, channel: Channel) -> ActionResult:
         """Any agency command, for the channels that receive them untyped (the AMQP consumer)."""
-        return await self._agency_action(command, actor, channel)
+        if isinstance(command, AcknowledgeAssignment):
+            return await self.acknowledge(command, actor, channel)
+        return await self._agency_action(command, actor, channel)  # `decide` refuses a command it does not know
 
-    async def _agency_action(self, command: Command, actor: Principal, channel: Channel) -> ActionResult:
+    async def _agency_action(
+        self,
+        command: Command,
+        actor: Principal,
+        channel: Channel,
+        after_commit: Callable[[AssignmentRecord, Decision], None] | None = None,
+    ) -> ActionResult:
         event_id = command.event_id(actor.code)
         structlog.contextvars.bind_contextvars(assignment_id=command.assignment_id, agency=actor.code)
+        made: list[tuple[AssignmentRecord, Decision]] = []  # the committed attempt's is the last
 
         async def work(tx: Transaction, assignment: AssignmentRecord) -> Decision:
             if assignment["agency"]["code"] != actor.code:
@@ -69,11 +81,13 @@ class TrackingService:
             decision = decide(command, assignment, event_id, self._clock.now())
             if decision.extension is not None:
                 await self._repo.add_extension(decision.extension, tx.session)
-            if isinstance(command, AcknowledgeAssignment):
-                status_metrics.observe_acknowledgement(assignment, decision.event.occurred_at)
+            made.append((assignment, decision))
             return decision
 
-        return await self._change(command.assignment_id, event_id, actor, channel, work)
+        result = await self._change(command.assignment_id, event_id, actor, channel, work)
+        if after_commit is not None and not result.duplicate:
+            after_commit(*made[-1])  # once, after the commit: never for an aborted or retried attempt
+        return result
 
     async def decide_extension(self, command: DecideExtension, actor: Principal, channel: Channel) -> ActionResult:
         """The issuer (or an operator) approves or refuses an agency's extension request."""
