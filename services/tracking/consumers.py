@@ -2,8 +2,8 @@
 trail, and the ones that change an assignment's record are applied in the same unit of work. Agencies'
 commands (acknowledge, progress, report, extend) arriving over AMQP go through the same use cases as the HTTP
 routes, with the broker-validated user id as the actor. This module only translates: message in, use case or
-repository call, outcome (ack) or error class (dead letter, retry) out; each message type has its handler in a
-registry (`EventRecorder.EFFECTS`, `AGENCY_COMMANDS`).
+repository call, outcome (ack) or error class (dead letter, retry) out; each event type has its effect in a
+registry (`EFFECTS`), each command its rule in the use cases' (`use_cases.decisions.DECIDERS`).
 
 Which broker user is which agency: the user `<TRACKING_AGENCY_USER_PREFIX><code>` acts for the agency `<code>`
 (`dondoc agencies provision --user-prefix` names them so). The prefix must not be empty for the command path to
