@@ -11,6 +11,7 @@ import secrets
 from datetime import datetime
 from typing import Any
 
+from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.auth import Principal, Role, Unauthenticated, bearer_token, hash_token
@@ -24,7 +25,9 @@ class TokenStore:
         await self._tokens.create_index("token_id", unique=True)
         await self._tokens.create_index([("subject", 1), ("role", 1)])
 
-    async def issue(self, subject: str, role: Role, at: datetime, label: str = "") -> tuple[str, str]:
+    async def issue(
+        self, subject: str, role: Role, at: datetime, label: str = "", session: AsyncClientSession | None = None
+    ) -> tuple[str, str]:
         """Create a token; returns (token_id, token). Only the hash is stored."""
         token = f"ddc_{secrets.token_urlsafe(32)}"
         digest = hash_token(token)
@@ -38,7 +41,8 @@ class TokenStore:
                 "label": label,
                 "issued_at": at,
                 "revoked_at": None,
-            }
+            },
+            session=session,
         )
         return token_id, token
 
@@ -60,8 +64,10 @@ class TokenStore:
             upsert=True,
         )
 
-    async def revoke(self, token_id: str, at: datetime) -> bool:
-        result = await self._tokens.update_one({"token_id": token_id, "revoked_at": None}, {"$set": {"revoked_at": at}})
+    async def revoke(self, token_id: str, at: datetime, session: AsyncClientSession | None = None) -> bool:
+        result = await self._tokens.update_one(
+            {"token_id": token_id, "revoked_at": None}, {"$set": {"revoked_at": at}}, session=session
+        )
         return result.modified_count == 1
 
     async def list(self, subject: str | None = None) -> list[dict[str, Any]]:

@@ -119,12 +119,14 @@ class FakeTokens:
     def __init__(self) -> None:
         self.live: dict[str, tuple[str, Role]] = {}
 
-    async def issue(self, subject: str, role: Role, at: datetime, label: str = "") -> tuple[str, str]:
+    async def issue(
+        self, subject: str, role: Role, at: datetime, label: str = "", session: Any = None
+    ) -> tuple[str, str]:
         token_id = f"t{len(self.live)}"
         self.live[token_id] = (subject, role)
         return token_id, f"ddc_secret_{token_id}"
 
-    async def revoke(self, token_id: str, at: datetime) -> bool:
+    async def revoke(self, token_id: str, at: datetime, session: Any = None) -> bool:
         return self.live.pop(token_id, None) is not None
 
 
@@ -312,10 +314,11 @@ async def test_every_query_applies_one_reading_rule() -> None:
         await service.plan_status("no-such-plan", OPERATOR)
 
 
-async def test_tokens_are_issued_once_and_revoked() -> None:
-    service, _, _, _ = service_for()
+async def test_tokens_are_issued_once_and_revoked_each_in_the_unit_of_work() -> None:
+    service, uow, _, _ = service_for()
     issued = await service.issue_token(IssueToken(CELL.code, "agency", "máy chủ chi bộ"))
     assert issued.token.startswith("ddc_") and issued.role == "agency"
     await service.revoke_token(issued.token_id)
+    assert uow.commits == 2 and uow.published == []
     with pytest.raises(NotFound):
         await service.revoke_token(issued.token_id)

@@ -143,11 +143,18 @@ class TrackingService:
 
     async def issue_token(self, command: IssueToken) -> IssuedToken:
         """Only operators reach this (the route requires the role); the token is returned once."""
-        token_id, token = await self._tokens.issue(command.subject, command.role, self._clock.now(), command.label)
+
+        async def work(tx: Transaction) -> tuple[str, str]:
+            return await self._tokens.issue(command.subject, command.role, self._clock.now(), command.label, tx.session)
+
+        token_id, token = await self._uow.run(work)
         return IssuedToken(token_id=token_id, token=token, subject=command.subject, role=command.role)
 
     async def revoke_token(self, token_id: str) -> None:
-        if not await self._tokens.revoke(token_id, self._clock.now()):
+        async def work(tx: Transaction) -> bool:
+            return await self._tokens.revoke(token_id, self._clock.now(), tx.session)
+
+        if not await self._uow.run(work):
             raise NotFound(f"no live token {token_id}")
 
     # Queries: each applies the one reading rule, `domain.read_scope`.
