@@ -1,4 +1,4 @@
-"""Who is calling intake's and the notifier's HTTP routes.
+"""Who is calling: the one place that reads `Authorization: Bearer …` and checks roles, for every service.
 
 Tokens are issued, stored (as hashes) and revoked by tracking (`POST /tokens`, `DELETE /tokens/{id}`); an
 agency, issuer or operator holds one token for every service. Intake and the notifier ask tracking who a
@@ -8,16 +8,21 @@ revoked token stops working there within that time (at once in tracking itself).
 The bootstrap operator token from the settings (`<SERVICE>_OPERATOR_TOKEN`) is also accepted directly,
 so an operator can still act when tracking is down. With neither a token nor `AUTH_URL` configured, every
 request is refused: a route is never open by omission.
+
+Tracking answers from its own token store (`services/tracking/tokens.py`), which parses the header with
+`bearer_token` here and returns the same `Principal`; every service installs its identifier with `install` and
+guards its routes with `requires`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Protocol
 
 import httpx
 import structlog
@@ -30,16 +35,37 @@ Role = Literal["agency", "issuer", "operator"]
 ROLES: tuple[Role, ...] = ("agency", "issuer", "operator")
 NEGATIVE_CACHE_SECONDS = 5.0  # an unknown token is asked about again after this long, not on every request
 MAX_CACHED = 10_000
+_PRINTABLE_ASCII = re.compile(r"[\x21-\x7e]+")
 
 
 @dataclass(frozen=True)
 class Principal:
+    """Who a token belongs to: an operator, an issuing body or an agency, by its code."""
+
     code: str
     role: Role
 
 
 class Unauthenticated(Exception):
     """No token, or one that is unknown or revoked."""
+
+
+class TokenIdentifier(Protocol):
+    """Answers who a bearer token belongs to: `TokenVerifier` (intake, notifier) or tracking's token store."""
+
+    async def identify(self, authorization: str | None) -> Principal: ...
+
+
+def bearer_token(authorization: str | None) -> str:
+    """The token of an `Authorization: Bearer <token>` header. Tokens are printable ASCII: anything else (a
+    header carrying other bytes, which the server decodes as Latin-1) is refused like an unknown token, never
+    passed on to a hash, a cache or another service's HTTP request (where it could not be encoded: 500)."""
+    if not authorization or not authorization.startswith("Bearer "):
+        raise Unauthenticated("send your token as `Authorization: Bearer <token>`")
+    token = authorization.removeprefix("Bearer ").strip()
+    if not token or not _PRINTABLE_ASCII.fullmatch(token):
+        raise Unauthenticated("the token is unknown or has been revoked")
+    return token
 
 
 class AuthUnavailable(Exception):
@@ -66,9 +92,7 @@ class TokenVerifier:
         self._cache: dict[str, tuple[float, Principal | None]] = {}
 
     async def identify(self, authorization: str | None) -> Principal:
-        if not authorization or not authorization.startswith("Bearer "):
-            raise Unauthenticated("send your token as `Authorization: Bearer <token>`")
-        token = authorization.removeprefix("Bearer ").strip()
+        token = bearer_token(authorization)
         digest = hash_token(token)
         if self._operator_digest is not None and hmac.compare_digest(digest, self._operator_digest):
             return Principal(code="operator", role="operator")
@@ -111,10 +135,10 @@ class TokenVerifier:
 
 def requires(*roles: Role) -> Callable[..., Awaitable[Principal]]:
     """A FastAPI dependency: the caller, who must hold one of `roles` (401, 403 or 503 otherwise). The
-    service's verifier is `app.state.token_verifier` (set by `install`)."""
+    service's identifier is `app.state.token_verifier` (set by `install`)."""
 
     async def check(request: Request, authorization: Annotated[str | None, Header()] = None) -> Principal:
-        verifier: TokenVerifier = request.app.state.token_verifier
+        verifier: TokenIdentifier = request.app.state.token_verifier
         try:
             principal = await verifier.identify(authorization)
         except Unauthenticated as exc:
@@ -130,9 +154,11 @@ def requires(*roles: Role) -> Callable[..., Awaitable[Principal]]:
     return check
 
 
-def install(app: FastAPI, verifier: TokenVerifier) -> None:
+def install(app: FastAPI, verifier: TokenIdentifier) -> None:
     app.state.token_verifier = verifier
 
 
 Operator = Annotated[Principal, Depends(requires("operator"))]
 IssuerOrOperator = Annotated[Principal, Depends(requires("issuer", "operator"))]
+AgencyOnly = Annotated[Principal, Depends(requires("agency"))]
+AnyRole = Annotated[Principal, Depends(requires(*ROLES))]

@@ -1,4 +1,5 @@
-"""`dondoc report export PLAN`: a plan's status as the office reports it (.xlsx or .csv)."""
+"""`dondoc report export PLAN`: a plan's status as the office reports it (.xlsx or .csv). The file is written as
+tracking made it (`services/tracking/export.py`), which keeps formula-like texts as text (no CSV injection)."""
 
 from __future__ import annotations
 

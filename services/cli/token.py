@@ -7,6 +7,8 @@ import argparse
 import os
 import sys
 
+from shared.auth import Unauthenticated, bearer_token
+
 
 def add_token_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -21,4 +23,12 @@ def authorization(args: argparse.Namespace) -> dict[str, str] | None:
     if not args.token:
         sys.stderr.write("Thiếu token: đặt biến DONDOC_TOKEN hoặc dùng --token.\n")
         return None
-    return {"Authorization": f"Bearer {args.token}"}
+    header = f"Bearer {args.token}"
+    try:
+        bearer_token(header)  # the services' own check: a token is printable ASCII (else it cannot even be sent)
+    except Unauthenticated:
+        sys.stderr.write(
+            "Token không hợp lệ: token chỉ gồm chữ cái không dấu, chữ số và ký hiệu, không có khoảng trắng.\n"
+        )
+        return None
+    return {"Authorization": header}

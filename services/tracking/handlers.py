@@ -1,39 +1,35 @@
 # No `from __future__ import annotations` here: FastAPI must see the route annotations, which use
 # dependencies built inside build_router.
 """Tracking's HTTP routes: agencies acknowledge, report progress, submit reports and ask for more
-time; issuers decide extensions; anyone with a token reads status and history."""
+time; issuers decide extensions; anyone with a token reads what `domain.read_scope` lets it read. Each route
+translates the request into a use case's command (`use_cases`) and its errors into status codes; the caller is
+identified by `shared.auth` (the token store is installed as the app's identifier in main.py)."""
 
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, status
+from fastapi import APIRouter, Header, HTTPException, Query, status
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.tracking import domain, export
-from services.tracking.actions import (
+from services.tracking.use_cases import (
     ActionError,
     ActionResult,
-    Actor,
-    AssignmentActions,
-    Role,
+    AgencyQuery,
+    DecideExtension,
+    IssueToken,
+    TrackingService,
 )
-from services.tracking.auth import TokenStore, Unauthenticated
-from services.tracking.repository import TrackingRepository
-from shared.clock import Clock
-from shared.commands import (
-    AcknowledgeAssignment,
-    Command,
-    Deliverable,
-    ReportProgress,
-    RequestExtension,
-    SubmitReport,
-)
+from shared.auth import AgencyOnly, AnyRole, IssuerOrOperator, Operator, Role
+from shared.commands import AcknowledgeAssignment, Deliverable, ReportProgress, RequestExtension, SubmitReport
 from shared.contracts import AgencyCode, PeriodKey
 from shared.http import Identifier
+
+T = TypeVar("T")
 
 _ERROR_STATUS = {
     "not_found": status.HTTP_404_NOT_FOUND,
@@ -90,182 +86,148 @@ class TokenIn(BaseModel):
     label: str = Field(default="", max_length=200)
 
 
-@dataclass
-class TrackingDeps:
-    repository: TrackingRepository
-    actions: AssignmentActions
-    tokens: TokenStore
-    clock: Clock
-
-
-def _public(assignment: dict[str, Any]) -> dict[str, Any]:
+def _public(assignment: Any) -> dict[str, Any]:
     out = dict(assignment)
     out["assignment_id"] = out.pop("_id")
     out.pop("version", None)
     return out
 
 
-def build_router(deps: TrackingDeps) -> APIRouter:
+@contextmanager
+def _answering() -> Iterator[None]:
+    """A use case's typed error as its status code."""
+    try:
+        yield
+    except ActionError as exc:
+        raise HTTPException(_ERROR_STATUS[exc.kind], str(exc)) from None
+
+
+async def _answer(action: Awaitable[T]) -> T:
+    with _answering():
+        return await action
+
+
+def _action(result: ActionResult) -> dict[str, Any]:
+    return {"duplicate": result.duplicate, "event": result.event}
+
+
+def _command_id(key: str | None) -> str:
+    return key or uuid.uuid4().hex
+
+
+def _download(body: bytes, media_type: str, file_name: str) -> Response:
+    return Response(body, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{file_name}"'})
+
+
+def build_router(service: TrackingService) -> APIRouter:
     router = APIRouter()
-    repo = deps.repository
+    _agency_routes(router, service)
+    _issuer_routes(router, service)
+    _query_routes(router, service)
+    _token_routes(router, service)
+    return router
 
-    async def caller(authorization: Annotated[str | None, Header()] = None) -> Actor:
-        try:
-            return await deps.tokens.identify(authorization)
-        except Unauthenticated as exc:
-            raise HTTPException(
-                status.HTTP_401_UNAUTHORIZED, str(exc), headers={"WWW-Authenticate": "Bearer"}
-            ) from None
 
-    Caller = Annotated[Actor, Depends(caller)]
-
-    def requires(*roles: Role) -> Callable[[Actor], Awaitable[Actor]]:
-        async def check(actor: Caller) -> Actor:
-            if actor.role not in roles:
-                raise HTTPException(status.HTTP_403_FORBIDDEN, f"this needs the role {' or '.join(roles)}")
-            return actor
-
-        return check
-
-    AgencyCaller = Annotated[Actor, Depends(requires("agency"))]
-    Operator = Annotated[Actor, Depends(requires("operator"))]
-    Decider = Annotated[Actor, Depends(requires("issuer", "operator"))]
-
-    async def run(action: Awaitable[ActionResult]) -> dict[str, Any]:
-        try:
-            result = await action
-        except ActionError as exc:
-            raise HTTPException(_ERROR_STATUS[exc.kind], str(exc)) from None
-        return {"duplicate": result.duplicate, "event": result.event}
-
-    def command_id(key: str | None) -> str:
-        return key or uuid.uuid4().hex
-
-    async def apply(command: Command, actor: Actor) -> dict[str, Any]:
-        return await run(deps.actions.apply(command, actor))
-
+def _agency_routes(router: APIRouter, service: TrackingService) -> None:
     @router.post("/assignments/{assignment_id}/acknowledge", tags=["agencies"])
-    async def acknowledge(assignment_id: Identifier, actor: AgencyCaller, key: IdempotencyKey = None) -> dict[str, Any]:
+    async def acknowledge(assignment_id: Identifier, actor: AgencyOnly, key: IdempotencyKey = None) -> dict[str, Any]:
         """The agency confirms it has received the assignment."""
-        return await apply(AcknowledgeAssignment(command_id=command_id(key), assignment_id=assignment_id), actor)
+        command = AcknowledgeAssignment(command_id=_command_id(key), assignment_id=assignment_id)
+        return _action(await _answer(service.acknowledge(command, actor, "http")))
 
     @router.post("/assignments/{assignment_id}/progress", tags=["agencies"])
     async def progress(
-        assignment_id: Identifier, body: ProgressIn, actor: AgencyCaller, key: IdempotencyKey = None
+        assignment_id: Identifier, body: ProgressIn, actor: AgencyOnly, key: IdempotencyKey = None
     ) -> dict[str, Any]:
         """The agency reports how far the work has got (0–100 %) with a note."""
-        command = ReportProgress(command_id=command_id(key), assignment_id=assignment_id, **body.model_dump())
-        return await apply(command, actor)
+        command = ReportProgress(command_id=_command_id(key), assignment_id=assignment_id, **body.model_dump())
+        return _action(await _answer(service.report_progress(command, actor, "http")))
 
     @router.post("/assignments/{assignment_id}/reports", tags=["agencies"])
     async def submit_report(
-        assignment_id: Identifier, body: ReportIn, actor: AgencyCaller, key: IdempotencyKey = None
+        assignment_id: Identifier, body: ReportIn, actor: AgencyOnly, key: IdempotencyKey = None
     ) -> dict[str, Any]:
         """The agency submits its report for one period; a second one for the same period is a revision."""
-        command = SubmitReport(command_id=command_id(key), assignment_id=assignment_id, **body.model_dump())
-        return await apply(command, actor)
+        command = SubmitReport(command_id=_command_id(key), assignment_id=assignment_id, **body.model_dump())
+        return _action(await _answer(service.submit_report(command, actor, "http")))
 
     @router.post("/assignments/{assignment_id}/extensions", tags=["agencies"])
     async def request_extension(
-        assignment_id: Identifier, body: ExtensionIn, actor: AgencyCaller, key: IdempotencyKey = None
+        assignment_id: Identifier, body: ExtensionIn, actor: AgencyOnly, key: IdempotencyKey = None
     ) -> dict[str, Any]:
         """The agency asks for a later deadline for one period, with its reason."""
-        command = RequestExtension(command_id=command_id(key), assignment_id=assignment_id, **body.model_dump())
-        return await apply(command, actor)
+        command = RequestExtension(command_id=_command_id(key), assignment_id=assignment_id, **body.model_dump())
+        return _action(await _answer(service.request_extension(command, actor, "http")))
 
+
+def _issuer_routes(router: APIRouter, service: TrackingService) -> None:
     @router.post("/extensions/{request_id}/approve", tags=["issuers"])
-    async def approve_extension(request_id: Identifier, body: DecisionIn, actor: Decider) -> dict[str, Any]:
+    async def approve_extension(request_id: Identifier, body: DecisionIn, actor: IssuerOrOperator) -> dict[str, Any]:
         """The issuer approves: the requested deadline becomes the period's effective deadline."""
-        return await run(deps.actions.decide_extension(request_id, True, actor, body.reason))
+        command = DecideExtension(request_id, approve=True, reason=body.reason)
+        return _action(await _answer(service.decide_extension(command, actor, "http")))
 
     @router.post("/extensions/{request_id}/refuse", tags=["issuers"])
-    async def refuse_extension(request_id: Identifier, body: DecisionIn, actor: Decider) -> dict[str, Any]:
+    async def refuse_extension(request_id: Identifier, body: DecisionIn, actor: IssuerOrOperator) -> dict[str, Any]:
         """The issuer refuses: the deadline stays as it was."""
-        return await run(deps.actions.decide_extension(request_id, False, actor, body.reason))
+        command = DecideExtension(request_id, approve=False, reason=body.reason)
+        return _action(await _answer(service.decide_extension(command, actor, "http")))
 
+
+def _query_routes(router: APIRouter, service: TrackingService) -> None:
     @router.get("/assignments/{assignment_id}", tags=["queries"])
-    async def get_assignment(assignment_id: Identifier, actor: Caller) -> dict[str, Any]:
+    async def get_assignment(assignment_id: Identifier, reader: AnyRole) -> dict[str, Any]:
         """One assignment's current record."""
-        return _public(await _visible_assignment(assignment_id, actor))
+        return _public(await _answer(service.assignment(assignment_id, reader)))
 
     @router.get("/assignments/{assignment_id}/history", tags=["queries"])
-    async def history(assignment_id: Identifier, actor: Caller) -> dict[str, Any]:
+    async def history(assignment_id: Identifier, reader: AnyRole) -> dict[str, Any]:
         """Every event about an assignment, oldest first: who did what, when, through which channel."""
-        await _visible_assignment(assignment_id, actor)
-        rows = await repo.history(assignment_id)
-        for row in rows:
-            row["event_id"] = row.pop("_id")
-        return {"assignment_id": assignment_id, "events": rows}
-
-    async def _visible_assignment(assignment_id: Identifier, actor: Actor) -> dict[str, Any]:
-        assignment = await repo.get_assignment(assignment_id)
-        if assignment is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no assignment {assignment_id}")
-        may_see = actor.role == "operator" or actor.code in (assignment["agency"]["code"], assignment["issuer"]["code"])
-        if not may_see:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, f"assignment {assignment_id} is not yours to read")
-        return assignment
-
-    async def _status(plan_id: Identifier, actor: Actor) -> dict[str, Any]:
-        if actor.role == "agency":
-            raise HTTPException(status.HTTP_403_FORBIDDEN, "a plan's status is for its issuer and operators")
-        assignments = await repo.plan_assignments(plan_id)
-        plan = await repo.plan(plan_id)
-        if plan is None and not assignments:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no plan {plan_id}")
-        if actor.role == "issuer" and plan is not None and plan["issuer"]["code"] != actor.code:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, f"plan {plan_id} was issued by another body")
-        return {"plan_id": plan_id, "plan": plan, **domain.plan_status(assignments, deps.clock.now())}
+        return {"assignment_id": assignment_id, "events": await _answer(service.history(assignment_id, reader))}
 
     @router.get("/plans/{plan_id}/status", tags=["queries"])
-    async def plan_status(plan_id: Identifier, actor: Caller) -> dict[str, Any]:
+    async def plan_status(plan_id: Identifier, reader: AnyRole) -> dict[str, Any]:
         """The plan's reporting status: done on time, done late, open, overdue — overall, per agency
         kind and per period, with each assignment."""
-        return await _status(plan_id, actor)
+        return await _answer(service.plan_status(plan_id, reader))
 
     @router.get("/plans/{plan_id}/status.csv", tags=["queries"])
-    async def plan_status_csv(plan_id: Identifier, actor: Caller) -> Response:
+    async def plan_status_csv(plan_id: Identifier, reader: AnyRole) -> Response:
         """The plan's status as CSV, one row per body, one column per period, totals at the bottom."""
-        body = export.to_csv(await _status(plan_id, actor))
-        return Response(
-            body,
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{plan_id}.csv"'},
-        )
+        body = export.to_csv(await _answer(service.plan_status(plan_id, reader)))
+        return _download(body, "text/csv; charset=utf-8", f"{plan_id}.csv")
 
     @router.get("/plans/{plan_id}/status.xlsx", tags=["queries"])
-    async def plan_status_xlsx(plan_id: Identifier, actor: Caller) -> Response:
+    async def plan_status_xlsx(plan_id: Identifier, reader: AnyRole) -> Response:
         """The plan's status as an Excel workbook laid out the way offices report it."""
-        body = export.to_xlsx(await _status(plan_id, actor))
-        return Response(
-            body,
-            media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            headers={"Content-Disposition": f'attachment; filename="{plan_id}.xlsx"'},
-        )
+        body = export.to_xlsx(await _answer(service.plan_status(plan_id, reader)))
+        return _download(body, export.XLSX_MEDIA_TYPE, f"{plan_id}.xlsx")
 
     @router.get("/agencies/{agency_code}/assignments", tags=["queries"])
     async def agency_assignments(
         agency_code: AgencyCode,
-        actor: Caller,
+        reader: AnyRole,
         state: domain.AssignmentState | None = None,
         period: PeriodKey | None = None,
         offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
     ) -> dict[str, Any]:
-        """An agency's assignments, optionally in one state or with one period, a page at a time."""
-        if actor.role == "agency" and actor.code != agency_code:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, "an agency reads only its own assignments")
-        rows = await repo.agency_assignments(agency_code, state, period, offset, limit)
+        """An agency's assignments, optionally in one state or with one period, a page at a time (an issuer
+        sees only those of its own plans)."""
+        query = AgencyQuery(agency_code, state, period, offset, limit)
+        rows = await _answer(service.agency_assignments(query, reader))
         return {"agency": agency_code, "offset": offset, "limit": limit, "items": [_public(r) for r in rows]}
 
+
+def _token_routes(router: APIRouter, service: TrackingService) -> None:
     @router.post("/tokens", tags=["operators"], status_code=status.HTTP_201_CREATED)
     async def issue_token(body: TokenIn, actor: Operator) -> dict[str, Any]:
         """Issue a token for an agency, an issuer or an operator. The token is shown only in this answer."""
-        token_id, token = await deps.tokens.issue(body.subject, body.role, deps.clock.now(), body.label)
-        return {"token_id": token_id, "token": token, "subject": body.subject, "role": body.role}
+        issued = await service.issue_token(IssueToken(body.subject, body.role, body.label))
+        return {"token_id": issued.token_id, "token": issued.token, "subject": issued.subject, "role": issued.role}
 
     @router.get("/tokens/me", tags=["tokens"])
-    async def who_am_i(actor: Caller) -> dict[str, Any]:
+    async def who_am_i(actor: AnyRole) -> dict[str, Any]:
         """Who the token in the request belongs to. Intake and the notifier ask this (token introspection)
         and trust the answer for a short while (`AUTH_CACHE_SECONDS`)."""
         return {"subject": actor.code, "role": actor.role}
@@ -273,8 +235,5 @@ def build_router(deps: TrackingDeps) -> APIRouter:
     @router.delete("/tokens/{token_id}", tags=["operators"])
     async def revoke_token(token_id: Identifier, actor: Operator) -> dict[str, Any]:
         """Revoke a token at once."""
-        if not await deps.tokens.revoke(token_id, deps.clock.now()):
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no live token {token_id}")
+        await _answer(service.revoke_token(token_id))
         return {"token_id": token_id, "revoked": True}
-
-    return router

@@ -1,27 +1,26 @@
-"""Tracking's composition root."""
+"""Tracking's composition root: builds the runtime, the repository, the token store, the unit of work and
+the use cases, and hands them to the routes and the subscriber."""
 
 from __future__ import annotations
 
+import structlog
 from fastapi import FastAPI
 
 from services.tracking import status_metrics
-from services.tracking.actions import AssignmentActions
-from services.tracking.auth import TokenStore
 from services.tracking.config import Settings
-from services.tracking.consumers import (
-    AcknowledgementsInBulk,
-    AssignmentsInBulk,
-    AuditOnlyInBulk,
-    EventRecorder,
-)
-from services.tracking.handlers import TrackingDeps, build_router
+from services.tracking.consumers import AcknowledgementsInBulk, AssignmentsInBulk, AuditOnlyInBulk, EventRecorder
+from services.tracking.handlers import build_router
 from services.tracking.repository import TrackingRepository
+from services.tracking.tokens import TokenStore
+from services.tracking.use_cases import TrackingService
+from shared.auth import install
 from shared.broker import document_publications
 from shared.clock import Clock, SystemClock
 from shared.consumer import subscribe
 from shared.contracts import (
     AssignmentAcknowledged,
     DeadlineExtended,
+    Event,
     ExtensionRefused,
     ExtensionRequested,
     ProgressReported,
@@ -30,30 +29,30 @@ from shared.contracts import (
 from shared.http import add_operational_routes
 from shared.mongo import ping
 from shared.outbox import Outbox
+from shared.outbox_writer import OutboxWriter
 from shared.runtime import ServiceRuntime
 from shared.topology import TRACKING_QUEUE
+from shared.unit_of_work import MongoUnitOfWork
+
+log = structlog.get_logger()
 
 SERVICE = "tracking"
-# Large plans arrive as bursts of assignment.created and agencies acknowledge in bursts: with up to
-# `settings.prefetch` messages in flight, the bulk paths write them in batches that large (one database round
-# trip per batch, instead of one per message). Every message is still acked alone, after the write that covers it.
+PUBLISHES: list[type[Event]] = [
+    AssignmentAcknowledged,
+    ProgressReported,
+    ReportSubmitted,
+    ExtensionRequested,
+    ExtensionRefused,
+    DeadlineExtended,
+]
 
 
 def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     clock = clock or SystemClock()
     runtime = ServiceRuntime(SERVICE, settings, queue=TRACKING_QUEUE, prefetch=settings.prefetch)
-    document_publications(
-        runtime.broker,
-        [
-            AssignmentAcknowledged,
-            ProgressReported,
-            ReportSubmitted,
-            ExtensionRequested,
-            ExtensionRefused,
-            DeadlineExtended,
-        ],
-    )
+    document_publications(runtime.broker, PUBLISHES)
     repository = TrackingRepository(runtime.db)
+    tokens = TokenStore(runtime.db)
     outbox = Outbox(
         runtime.db,
         runtime.publisher,
@@ -62,23 +61,11 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         settings.outbox_poll_seconds,
         lease_seconds=settings.outbox_lease_seconds,
     )
-    actions = AssignmentActions(runtime.client, repository, outbox, clock)
-    tokens = TokenStore(runtime.db)
-    subscribe(
-        runtime.broker,
-        TRACKING_QUEUE,
-        SERVICE,
-        EventRecorder(runtime.client, repository, actions, settings.agency_user_prefix),
-        runtime.publisher,
-        description="Records every plan, assignment, report and escalation event in the audit trail, and "
-        "applies agencies' commands (command.acknowledge|progress|report|extend.<kind>.<code>).",
-        database_ready=lambda: ping(runtime.client),
-        batch_handler=[
-            AssignmentsInBulk(repository),
-            AcknowledgementsInBulk(repository, actions, settings.agency_user_prefix),
-            AuditOnlyInBulk(repository),
-        ],
-        batch_size=settings.prefetch,
+    writer = OutboxWriter(runtime.db, clock)
+    uow = MongoUnitOfWork(runtime.client, writer, wake=outbox.wake)
+    service = TrackingService(uow, repository, tokens, clock)
+    _subscribe(
+        runtime, settings.agency_user_prefix, settings.prefetch, (uow, service, repository, writer, outbox, clock)
     )
 
     async def prepare() -> None:
@@ -87,6 +74,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         await tokens.ensure_indexes()
         if settings.operator_token is not None:
             await tokens.ensure(settings.operator_token.get_secret_value(), "operator", "operator", clock.now())
+        if not settings.agency_user_prefix:
+            log.warning("agencies' commands over AMQP are off: TRACKING_AGENCY_USER_PREFIX is empty")
 
     lifespan = runtime.lifespan(
         prepare,
@@ -97,6 +86,36 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     )
     app = FastAPI(title="dondoc tracking", version="1", lifespan=lifespan)
     app.state.runtime = runtime  # the contract generator reads the broker's channels from here
-    app.include_router(build_router(TrackingDeps(repository, actions, tokens, clock)))
+    install(app, tokens)
+    app.include_router(build_router(service))
     add_operational_routes(app, runtime.readiness_checks())
     return app
+
+
+def _subscribe(
+    runtime: ServiceRuntime,
+    prefix: str,
+    prefetch: int,
+    parts: tuple[MongoUnitOfWork, TrackingService, TrackingRepository, OutboxWriter, Outbox, Clock],
+) -> None:
+    """Tracking's one subscriber: every message alone through `EventRecorder`, and the bulk paths. Large plans
+    arrive as bursts of assignment.created and agencies acknowledge in bursts: with up to `prefetch` messages in
+    flight, the bulk paths write them in batches that large (one database round trip per batch, instead of one
+    per message). Every message is still acked alone, after the write that covers it."""
+    uow, service, repository, writer, outbox, clock = parts
+    subscribe(
+        runtime.broker,
+        TRACKING_QUEUE,
+        SERVICE,
+        EventRecorder(uow, repository, service, prefix),
+        runtime.publisher,
+        description="Records every plan, assignment, report and escalation event in the audit trail, and "
+        "applies agencies' commands (command.acknowledge|progress|report|extend.<kind>.<code>).",
+        database_ready=lambda: ping(runtime.client),
+        batch_handler=[
+            AssignmentsInBulk(repository),
+            AcknowledgementsInBulk(repository, writer, outbox.wake, clock, prefix),
+            AuditOnlyInBulk(repository),
+        ],
+        batch_size=prefetch,
+    )

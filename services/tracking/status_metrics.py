@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -66,7 +67,8 @@ def next_pass_after(interval_seconds: float, pass_seconds: float) -> float:
     return max(interval_seconds, pass_seconds * (1 / MAX_TIME_SHARE - 1))
 
 
-def observe_acknowledgement(assignment: dict[str, Any], acknowledged_at: datetime) -> None:
+def observe_acknowledgement(assignment: Mapping[str, Any], acknowledged_at: datetime) -> None:
+    """Called by the use case and the bulk path that acknowledge, never by a decision (which stays pure)."""
     created = assignment.get("created_at")
     if created is not None:
         ACKNOWLEDGEMENT_SECONDS.labels(assignment["agency"]["kind"]).observe(

@@ -117,3 +117,51 @@ async def test_an_acknowledgement_over_amqp_is_recorded_like_one_over_http_and_i
             ("assignment.created", "dang-uy", None, "amqp"),
             ("assignment.acknowledged", UBND.code, "agency", "http"),
         ]
+
+
+@pytest.fixture
+def unprefixed_user(amqp_url: str) -> Iterator[tuple[AgencyRef, str]]:
+    """A broker user named exactly like an agency's code, without any prefix (as `guest` or a service's user
+    would be, were an agency so named)."""
+    ctl = shutil.which("rabbitmqctl")
+    parsed = urlparse(amqp_url)
+    if ctl is None or parsed.hostname not in ("127.0.0.1", "localhost"):
+        pytest.skip("needs the local broker's rabbitmqctl to create a user")
+    vhost = unquote(parsed.path[1:]) or "/"
+    agency = AgencyRef(code=random_ref("chi-bo-"), kind="party_cell", name="Chi bộ thử")
+    password = uuid.uuid4().hex
+    rabbitmqctl("add_user", agency.code, password, check=True)
+    rabbitmqctl("set_permissions", "-p", vhost, agency.code, "^$", f"^{EVENTS_EXCHANGE}$", "^$", check=True)
+    yield agency, parsed._replace(netloc=f"{agency.code}:{password}@{parsed.hostname}:{parsed.port or 5672}").geturl()
+    rabbitmqctl("delete_user", agency.code, check=False)
+
+
+@pytest.mark.parametrize(
+    ("prefix", "reason"),
+    [("", "TRACKING_AGENCY_USER_PREFIX is empty"), ("agency-", "is not an agency user")],
+    ids=["default-empty-prefix", "prefix-set"],
+)
+async def test_a_broker_user_named_like_an_agency_without_the_prefix_is_refused(
+    service_settings, amqp, unprefixed_user, prefix, reason
+) -> None:
+    """With the default empty prefix every broker user counted as the agency of its own name (#20); now the
+    command path is off until a prefix is set, and a user without it is never an agency."""
+    agency, url = unprefixed_user
+    app = create_app(service_settings(Settings, agency_user_prefix=prefix))
+    assignment = two_quarters(random_ref("plan")).model_copy(update={"agency": agency})
+    async with running(app) as http:
+        dlq = await amqp.get_queue(TRACKING_QUEUE.dead_letter_queue)
+        await dlq.purge()
+        await publish(amqp, assignment.routing_key(), assignment.model_dump_json().encode())
+        path = f"/assignments/{assignment.assignment_id}"
+
+        async def recorded() -> bool:
+            return (await http.get(path, headers=OPERATOR)).status_code == 200
+
+        await eventually(recorded, what="the assignment to be recorded")
+        ack = AcknowledgeAssignment(command_id=random_ref(), assignment_id=assignment.assignment_id)
+        await send_command(url, agency.code, agency, ack)
+
+        dead = await eventually(lambda: dlq.get(no_ack=True, fail=False), what="the command dead-lettered")
+        assert dead.headers[REASON_HEADER].startswith("forbidden") and reason in dead.headers[REASON_HEADER]
+        assert (await http.get(path, headers=OPERATOR)).json()["state"] == "assigned"

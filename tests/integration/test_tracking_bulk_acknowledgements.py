@@ -8,25 +8,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 from services.tracking import domain
-from services.tracking.actions import AssignmentActions
 from services.tracking.consumers import AcknowledgementsInBulk
 from services.tracking.repository import TrackingRepository
 from shared.batching import ProcessAlone
-from shared.broker import EventPublisher
 from shared.clock import FakeClock
 from shared.commands import AcknowledgeAssignment
 from shared.consumer import Outcome
 from shared.contracts import AgencyRef
 from shared.mongo import make_client
-from shared.outbox import Outbox
+from shared.outbox_writer import OutboxWriter
 from tests.integration.test_tracking_consumer import assignment_created
-
-
-class UnusedPublisher(EventPublisher):
-    """The test never relays the outbox; it reads the rows."""
-
-    def __init__(self) -> None:
-        pass
 
 
 class ChangedMeanwhile:
@@ -60,9 +51,9 @@ async def test_a_burst_of_acknowledgements_is_written_per_chunk_and_version_each
         repo = TrackingRepository(client[database_name])
         await repo.ensure_indexes()
         clock = FakeClock(datetime(2027, 2, 1, 8, 0, tzinfo=UTC))
-        outbox = Outbox(client[database_name], UnusedPublisher(), "test", clock)
-        actions = AssignmentActions(client, repo, outbox, clock)
-        handler = AcknowledgementsInBulk(repo, actions, agency_user_prefix="agency-")
+        wakes: list[None] = []
+        outbox = OutboxWriter(client[database_name], clock)  # the test never relays the outbox; it reads the rows
+        handler = AcknowledgementsInBulk(repo, outbox, lambda: wakes.append(None), clock, agency_user_prefix="agency-")
 
         # 60 cells: 52 records at version 0, 8 revised once (version 1); two chunks of 25 and one of 2, and one.
         events = [assignment_created().model_copy(update={"agency": cell(i)}) for i in range(60)]
@@ -86,6 +77,7 @@ async def test_a_burst_of_acknowledgements_is_written_per_chunk_and_version_each
         outcomes = await handler([*commands, foreign])
 
         assert repo.assignments.update_many_calls == 4  # 52 at version 0 in chunks of 25; 8 at version 1
+        assert wakes  # the relay was told there is something to publish
         assert isinstance(outcomes[-1], ProcessAlone)  # the foreign actor: the one-by-one path refuses it
         assert isinstance(outcomes[5], ProcessAlone)  # changed meanwhile: its guard did not match
         assert outcomes[:5] + outcomes[6:60] == [Outcome.PROCESSED] * 59

@@ -1,7 +1,8 @@
 """Who is calling: bearer tokens per agency, issuer and operator, stored only as SHA-256 hashes.
 
 Tokens are looked up on every request, so issuing, rotating and revoking take effect without a
-restart. The token itself is shown once, when it is issued.
+restart. The token itself is shown once, when it is issued. The header is parsed by `shared.auth.bearer_token`
+and the answer is `shared.auth.Principal`, as in every service (installed with `shared.auth.install`).
 """
 
 from __future__ import annotations
@@ -10,10 +11,10 @@ import secrets
 from datetime import datetime
 from typing import Any
 
+from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.tracking.actions import Actor
-from shared.auth import Role, Unauthenticated, hash_token
+from shared.auth import Principal, Role, Unauthenticated, bearer_token, hash_token
 
 
 class TokenStore:
@@ -24,7 +25,9 @@ class TokenStore:
         await self._tokens.create_index("token_id", unique=True)
         await self._tokens.create_index([("subject", 1), ("role", 1)])
 
-    async def issue(self, subject: str, role: Role, at: datetime, label: str = "") -> tuple[str, str]:
+    async def issue(
+        self, subject: str, role: Role, at: datetime, label: str = "", session: AsyncClientSession | None = None
+    ) -> tuple[str, str]:
         """Create a token; returns (token_id, token). Only the hash is stored."""
         token = f"ddc_{secrets.token_urlsafe(32)}"
         digest = hash_token(token)
@@ -38,7 +41,8 @@ class TokenStore:
                 "label": label,
                 "issued_at": at,
                 "revoked_at": None,
-            }
+            },
+            session=session,
         )
         return token_id, token
 
@@ -60,18 +64,18 @@ class TokenStore:
             upsert=True,
         )
 
-    async def revoke(self, token_id: str, at: datetime) -> bool:
-        result = await self._tokens.update_one({"token_id": token_id, "revoked_at": None}, {"$set": {"revoked_at": at}})
+    async def revoke(self, token_id: str, at: datetime, session: AsyncClientSession | None = None) -> bool:
+        result = await self._tokens.update_one(
+            {"token_id": token_id, "revoked_at": None}, {"$set": {"revoked_at": at}}, session=session
+        )
         return result.modified_count == 1
 
     async def list(self, subject: str | None = None) -> list[dict[str, Any]]:
         query: dict[str, Any] = {} if subject is None else {"subject": subject}
         return await self._tokens.find(query, {"_id": 0}).sort("issued_at", 1).to_list()
 
-    async def identify(self, authorization: str | None) -> Actor:
-        if not authorization or not authorization.startswith("Bearer "):
-            raise Unauthenticated("send the agency's token as `Authorization: Bearer <token>`")
-        row = await self._tokens.find_one({"_id": hash_token(authorization.removeprefix("Bearer ").strip())})
+    async def identify(self, authorization: str | None) -> Principal:
+        row = await self._tokens.find_one({"_id": hash_token(bearer_token(authorization))})
         if row is None or row["revoked_at"] is not None:
             raise Unauthenticated("the token is unknown or has been revoked")
-        return Actor(code=row["subject"], role=row["role"], channel="http")
+        return Principal(code=row["subject"], role=row["role"])

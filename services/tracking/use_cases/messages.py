@@ -1,0 +1,78 @@
+"""The use cases' typed commands and results (agencies' own commands are `shared.commands`), and what they need
+of storage: the protocols `TrackingRepository` and `TokenStore` fulfil, and the fakes of the unit tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal, Protocol
+
+from services.tracking import domain
+from services.tracking.domain import AssignmentRecord, Change
+from shared.auth import Role
+from shared.contracts import Event
+
+Channel = Literal["http", "amqp"]
+Session = Any  # the unit of work's database session, handed through to the repository untouched
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    event: dict[str, Any]
+    duplicate: bool
+
+
+@dataclass(frozen=True)
+class DecideExtension:
+    request_id: str
+    approve: bool
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class IssueToken:
+    subject: str
+    role: Role
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token_id: str
+    token: str
+    subject: str
+    role: Role
+
+
+@dataclass(frozen=True)
+class AgencyQuery:
+    agency_code: str
+    state: domain.AssignmentState | None = None
+    period: str | None = None
+    offset: int = 0
+    limit: int = 50
+
+
+class Assignments(Protocol):
+    """What the use cases need of the repository (`TrackingRepository`, or a fake in unit tests)."""
+
+    async def get_assignment(self, assignment_id: str, session: Session = None) -> AssignmentRecord | None: ...
+    async def apply(self, assignment: AssignmentRecord, change: Change, session: Session) -> bool: ...
+    async def recorded(self, event_id: str, session: Session) -> dict[str, Any] | None: ...
+    async def record_event(self, event: Event, session: Session, channel: str, actor_role: str | None) -> None: ...
+    async def extension(self, request_id: str, session: Session = None) -> dict[str, Any] | None: ...
+    async def add_extension(self, record: dict[str, Any], session: Session) -> None: ...
+    async def settle_extension(self, request_id: str, outcome: dict[str, Any], session: Session) -> None: ...
+    async def plan(self, plan_id: str) -> dict[str, Any] | None: ...
+    async def plan_assignments(self, plan_id: str) -> list[AssignmentRecord]: ...
+    async def agency_assignments(
+        self, agency_code: str, issuer: str | None, state: str | None, period: str | None, skip: int, limit: int
+    ) -> list[AssignmentRecord]: ...
+    async def history(self, assignment_id: str) -> list[dict[str, Any]]: ...
+
+
+class Tokens(Protocol):
+    async def issue(
+        self, subject: str, role: Role, at: datetime, label: str = "", session: Session = None
+    ) -> tuple[str, str]: ...
+    async def revoke(self, token_id: str, at: datetime, session: Session = None) -> bool: ...
