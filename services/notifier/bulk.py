@@ -17,8 +17,8 @@ from typing import Any
 from pymongo import AsyncMongoClient, InsertOne, UpdateOne
 
 from services.notifier.consumers import PeriodProjector
-from services.notifier.decisions import Rules
 from services.notifier.repository import NotifierRepository
+from services.notifier.rules.decisions import Rules
 from shared.consumer import Message, Outcome
 from shared.contracts import AssignmentAcknowledged, AssignmentCreated, ReportSubmitted
 from shared.mongo import in_one_transaction

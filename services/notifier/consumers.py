@@ -10,8 +10,8 @@ from pymongo import AsyncMongoClient
 from pymongo.errors import DuplicateKeyError
 
 from services.notifier import domain
-from services.notifier.decisions import Rules, opening_state
 from services.notifier.repository import NotifierRepository
+from services.notifier.rules.decisions import Rules, opening_state
 from shared.consumer import Outcome, TransientError
 from shared.contracts import (
     AssignmentAcknowledged,

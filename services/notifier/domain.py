@@ -11,7 +11,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from services.notifier.ladder import Ladder, Track, for_track
+from services.notifier.rules.ladder import for_track
+from shared.ladder import Ladder, Track
 
 OPEN = "open"
 SUBMITTED = "submitted"

@@ -17,11 +17,11 @@ from prometheus_client import Counter, Gauge, Histogram
 from pymongo import AsyncMongoClient
 from pymongo.errors import DuplicateKeyError
 
-from services.notifier import messages
-from services.notifier.decisions import PeriodDecision, Rules, decide, stable_id
-from services.notifier.recipients import Addressbook
 from services.notifier.repository import PENDING, NotifierRepository
-from services.notifier.silences import from_row
+from services.notifier.rules import messages
+from services.notifier.rules.decisions import PeriodDecision, Rules, decide, stable_id
+from services.notifier.rules.recipients import Addressbook
+from services.notifier.rules.silences import from_row
 from shared.clock import Clock, as_utc
 from shared.contracts import AgencyRef, EscalationSent
 from shared.mongo import in_transaction

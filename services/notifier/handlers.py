@@ -11,7 +11,7 @@ from fastapi import APIRouter, HTTPException, Query
 from services.notifier.escalation import EscalationScanner
 from services.notifier.reapply import LadderReapplier, ReapplyRequest
 from services.notifier.repository import NotifierRepository
-from services.notifier.silences import SilenceRequest, new_row
+from services.notifier.rules.silences import SilenceRequest, new_row
 from shared.auth import Operator
 from shared.clock import Clock, as_utc
 from shared.http import Identifier

@@ -23,7 +23,7 @@ from prometheus_client import Counter, Gauge
 
 from services.notifier.config import Settings
 from services.notifier.repository import FAILED, PENDING, SENT, NotifierRepository
-from services.notifier.schedule import SendingWindow
+from services.notifier.rules.schedule import SendingWindow
 from shared.clock import Clock, as_utc
 
 log = structlog.get_logger()

@@ -7,15 +7,14 @@ from fastapi import FastAPI
 from services.notifier.bulk import ProjectionInBulk
 from services.notifier.config import Settings
 from services.notifier.consumers import PeriodProjector
-from services.notifier.decisions import Rules
 from services.notifier.directory_copy import DirectoryFollower
 from services.notifier.escalation import EscalationScanner
 from services.notifier.handlers import build_router
-from services.notifier.ladder import Ladder
 from services.notifier.mailer import Mailer
-from services.notifier.recipients import Addressbook
 from services.notifier.repository import NotifierRepository
-from services.notifier.schedule import SendingWindow
+from services.notifier.rules.decisions import Rules
+from services.notifier.rules.recipients import Addressbook
+from services.notifier.rules.schedule import SendingWindow
 from shared.auth import TokenVerifier, install
 from shared.broker import document_publications
 from shared.calendar import load_calendar
@@ -25,6 +24,7 @@ from shared.contracts import DirectoryUpdated, EscalationSent
 from shared.directory import Directory
 from shared.directory_store import DirectoryHolder, DirectoryStore
 from shared.http import add_operational_routes
+from shared.ladder import Ladder
 from shared.mongo import ping
 from shared.outbox import Outbox
 from shared.runtime import ServiceRuntime

@@ -18,10 +18,10 @@ from typing import Any
 import structlog
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.notifier.decisions import Rules, reapplied_state
 from services.notifier.domain import OPEN
-from services.notifier.ladder import deployment_track
 from services.notifier.repository import NotifierRepository
+from services.notifier.rules.decisions import Rules, reapplied_state
+from services.notifier.rules.ladder import deployment_track
 
 log = structlog.get_logger()
 

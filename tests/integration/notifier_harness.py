@@ -19,19 +19,19 @@ from deploy.local.infra import free_port
 from deploy.local.smtp_sink import MailFolder
 from services.notifier.config import DEFAULT_LADDER, Settings
 from services.notifier.consumers import PeriodProjector
-from services.notifier.decisions import Rules
 from services.notifier.escalation import EscalationScanner
 from services.notifier.handlers import build_router
-from services.notifier.ladder import Ladder
 from services.notifier.mailer import Mailer
-from services.notifier.recipients import Addressbook
 from services.notifier.repository import NotifierRepository
-from services.notifier.schedule import SendingWindow
+from services.notifier.rules.decisions import Rules
+from services.notifier.rules.recipients import Addressbook
+from services.notifier.rules.schedule import SendingWindow
 from shared.auth import TokenVerifier, install
 from shared.calendar import DEFAULT_OVERRIDES, load_calendar
 from shared.clock import FakeClock
 from shared.contracts import AssignmentCreated, ReportingDeadline
 from shared.directory import Directory
+from shared.ladder import Ladder
 from shared.mongo import make_client
 from shared.outbox import Outbox
 from shared.settings import DEFAULT_DIRECTORY

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 
 from services.notifier.escalation import ClaimLost
-from services.notifier.ladder import Ladder
 from shared.calendar import end_of_day
 from shared.clock import VIETNAM, FakeClock
 from shared.contracts import AssignmentAcknowledged, AssignmentCreated, ReportSubmitted
+from shared.ladder import Ladder
 from shared.mongo import in_transaction
 from shared.outbox import stored_rows
 from tests.conftest import random_ref

@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.notifier.ladder import Ladder
 from shared.calendar import end_of_day
 from shared.clock import VIETNAM, FakeClock
 from shared.consumer import TransientError
@@ -17,6 +16,7 @@ from shared.contracts import (
     DeadlineExtended,
     ReportSubmitted,
 )
+from shared.ladder import Ladder
 from shared.outbox import stored_rows
 from tests.integration.notifier_harness import DIRECTORY, created, drop, notifier, steps_taken
 

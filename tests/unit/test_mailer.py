@@ -129,7 +129,7 @@ def test_a_naive_creation_time_from_the_database_is_utc() -> None:
 def test_a_retry_waits_for_the_sending_window_and_backs_off_inside_it() -> None:
     from services.notifier.config import Settings
     from services.notifier.mailer import retry_at
-    from services.notifier.schedule import SendingWindow
+    from services.notifier.rules.schedule import SendingWindow
     from shared.calendar import DEFAULT_OVERRIDES, load_calendar
     from shared.clock import VIETNAM
 

@@ -11,9 +11,9 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
-from services.notifier.ladder import Offset, Step
 from shared.calendar import WorkingCalendar
 from shared.clock import VIETNAM, as_utc
+from shared.ladder import Offset, Step
 
 _WINDOW = re.compile(r"^(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})$")
 

@@ -7,10 +7,11 @@ import html
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from services.notifier.decisions import Notice
-from services.notifier.ladder import Ask, Role, Track
+from services.notifier.rules.decisions import Notice
 from shared.clock import VIETNAM, as_utc
+from shared.ladder import Ask, Role, Track
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,9 @@ def local_date(instant: datetime) -> str:
     return as_utc(instant).astimezone(VIETNAM).strftime("%d/%m/%Y")
 
 
-def items_for(notices: list[Notice], periods: dict[str, dict], contacts: dict[str, str], now: datetime) -> list[Item]:
+def items_for(
+    notices: list[Notice], periods: dict[str, dict[str, Any]], contacts: dict[str, str], now: datetime
+) -> list[Item]:
     """A recipient's notices of this run, one item per period: the highest step wins."""
     best: dict[str, Notice] = {}
     for notice in notices:

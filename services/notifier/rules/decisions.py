@@ -9,10 +9,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from services.notifier.ladder import Ladder, Role, Step, from_snapshot, snapshot
-from services.notifier.schedule import Occurrence, SendingWindow, ceil_ms, next_check, schedule, skipped_at_open
+from services.notifier.rules.ladder import from_snapshot, snapshot
+from services.notifier.rules.schedule import Occurrence, SendingWindow, ceil_ms, next_check, schedule, skipped_at_open
 from shared.calendar import WorkingCalendar
 from shared.clock import as_utc
+from shared.ladder import Ladder, Role, Step
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,11 @@ from typing import Any
 
 import structlog
 
-from services.notifier.decisions import Recipient
-from services.notifier.ladder import Role, Step
-from shared.directory import Agency, Directory, UnknownAgency
+from services.notifier.rules.decisions import Recipient
+from shared.contracts import Agency
+from shared.directory import Directory, UnknownAgency
 from shared.directory_store import DirectoryHolder
+from shared.ladder import Role, Step
 
 log = structlog.get_logger()
 

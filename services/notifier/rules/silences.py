@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from services.notifier.decisions import Silence
+from services.notifier.rules.decisions import Silence
 from shared.contracts import UtcDatetime
 
 
