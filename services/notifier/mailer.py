@@ -11,8 +11,9 @@ recognise the copy.
 from __future__ import annotations
 
 import asyncio
+import email
 from datetime import datetime, timedelta
-from email.headerregistry import Address
+from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 from typing import Any
@@ -23,6 +24,7 @@ from prometheus_client import Counter, Gauge
 
 from services.notifier.config import Settings
 from services.notifier.repository import FAILED, PENDING, SENT, NotifierRepository
+from services.notifier.rules.headers import UnsafeHeader, header_text, mail_address, message_id
 from services.notifier.rules.schedule import SendingWindow
 from shared.clock import Clock, as_utc
 
@@ -32,28 +34,35 @@ EMAILS = Counter("dondoc_emails_sent_total", "E-mail sending attempts, by result
 EMAILS_QUEUED = Gauge("dondoc_emails_queued", "E-mails waiting to be sent.")
 
 
-def _single_line(text: str) -> str:
-    """Header values never carry line breaks: a name with CR/LF cannot add a header."""
-    return " ".join(str(text).split())
-
-
-def _address(name: str, address: str) -> Address:
-    return Address(display_name=_single_line(name), addr_spec=_single_line(address))
+HEADERS = ("From", "To", "Subject", "Date", "Message-ID", "Auto-Submitted")
 
 
 def build_message(row: dict[str, Any], sender: str, domain: str = "dondoc") -> EmailMessage:
+    """The e-mail of one queued row. Every header value goes through services/notifier/rules/headers.py;
+    raises UnsafeHeader (a ValueError) when the row's address is not one plain address."""
     message = EmailMessage()
     sender_name, sender_address = parseaddr(sender)
-    message["From"] = _address(sender_name, sender_address)
-    message["To"] = _address(row.get("to_name", ""), row["to"])
-    message["Subject"] = _single_line(row["subject"])
+    message["From"] = mail_address(sender_name, sender_address)
+    message["To"] = mail_address(row.get("to_name", ""), row["to"])
+    message["Subject"] = header_text(row["subject"])
     message["Date"] = format_datetime(as_utc(row["created_at"]))
-    message["Message-ID"] = f"<{row['_id']}@{domain}>"  # stable: a resend can be recognised as one
+    message["Message-ID"] = message_id(row["_id"], domain)  # stable: a resend can be recognised as one
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(row.get("text") or row.get("body", ""), charset="utf-8", cte="quoted-printable")
     if row.get("html"):
         message.add_alternative(row["html"], subtype="html", charset="utf-8", cte="quoted-printable")
+    _check_headers(message)
     return message
+
+
+def _check_headers(message: EmailMessage) -> None:
+    """Read the bytes back as a receiving server would and refuse them unless they carry exactly our headers
+    and one recipient: a second line of defence that does not trust the library's folding."""
+    back = email.message_from_bytes(message.as_bytes(), policy=policy.default)
+    names = [name for name in back.keys() if name not in ("MIME-Version", "Content-Type", "Content-Transfer-Encoding")]
+    recipients = back.get_all("To") or []
+    if sorted(names) != sorted(HEADERS) or len(recipients) != 1 or len(recipients[0].addresses) != 1:
+        raise UnsafeHeader(f"the built message's headers are not the expected ones: {names}")
 
 
 def classify(exc: BaseException) -> tuple[bool, int | None]:
@@ -117,26 +126,46 @@ class Mailer:
             if row["_id"] in lost:
                 log.warning("e-mail claim expired; left to the replica that took it", email_id=row["_id"])
                 continue
-            try:
-                await aiosmtplib.send(
-                    build_message(row, settings.mail_from, settings.mail_domain),
-                    hostname=settings.smtp_host,
-                    port=settings.smtp_port,
-                    username=settings.smtp_username,
-                    password=settings.smtp_password,
-                    start_tls=settings.smtp_starttls,
-                    use_tls=settings.smtp_tls,
-                    cert_bundle=str(settings.smtp_ca_file) if settings.smtp_ca_file else None,  # always verified
-                    timeout=settings.smtp_timeout_seconds,
-                )
-            except (aiosmtplib.SMTPException, OSError) as exc:
-                await self._failed(row, token, exc)
-                continue
-            await self._repo.finish_email(row["_id"], token, {"status": SENT, "sent_at": self._clock.now()})
-            EMAILS.labels("sent").inc()
-            log.info("e-mail sent", email_id=row["_id"], to=row["to"], attempts=row["attempts"] + 1)
-            sent += 1
+            sent += await self._send_one(row, token)
         return sent
+
+    async def _send_one(self, row: dict[str, Any], token: str) -> int:
+        """Send one claimed row and record the outcome; 1 when the server accepted it."""
+        settings = self._settings
+        try:
+            message = build_message(row, settings.mail_from, settings.mail_domain)
+        except Exception as exc:  # noqa: BLE001 - whatever stops this row's message stops only this row
+            # A bad address in the directory, a value no header can hold: no retry can fix the row, and raising
+            # here would leave the rest of the batch claimed (other agencies' e-mails waiting a lease or more).
+            await self._unbuildable(row, token, exc)
+            return 0
+        try:
+            await aiosmtplib.send(
+                message,
+                hostname=settings.smtp_host,
+                port=settings.smtp_port,
+                username=settings.smtp_username,
+                password=settings.smtp_password,
+                start_tls=settings.smtp_starttls,
+                use_tls=settings.smtp_tls,
+                cert_bundle=str(settings.smtp_ca_file) if settings.smtp_ca_file else None,  # always verified
+                timeout=settings.smtp_timeout_seconds,
+            )
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            await self._failed(row, token, exc)
+            return 0
+        await self._repo.finish_email(row["_id"], token, {"status": SENT, "sent_at": self._clock.now()})
+        EMAILS.labels("sent").inc()
+        log.info("e-mail sent", email_id=row["_id"], to=row["to"], attempts=row["attempts"] + 1)
+        return 1
+
+    async def _unbuildable(self, row: dict[str, Any], token: str, exc: Exception) -> None:
+        now = self._clock.now()
+        reason = f"the message could not be built: {exc}"[:1_000]
+        fields = {"status": FAILED, "failed_at": now, "next_attempt_at": None, "last_error": reason, "last_code": None}
+        EMAILS.labels("failed").inc()
+        log.error("e-mail not built; marked failed", email_id=row["_id"], to=repr(row.get("to")), reason=reason)
+        await self._repo.finish_email(row["_id"], token, fields, attempted=False)
 
     async def _failed(self, row: dict[str, Any], token: str, exc: BaseException) -> None:
         permanent, code = classify(exc)

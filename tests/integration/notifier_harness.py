@@ -76,6 +76,8 @@ async def notifier(
     smtp_port: int = 1,
     window: str = "always",
     ladder: Ladder | None = None,
+    directory: Any = None,
+    contact: str = "",
     **settings: Any,
 ) -> AsyncIterator[Notifier]:
     """One notifier replica; several may share a database (each has its own client)."""
@@ -90,7 +92,7 @@ async def notifier(
     scanner = EscalationScanner(
         client,
         repository,
-        Addressbook(DIRECTORY),
+        Addressbook(directory or DIRECTORY, contact),
         outbox,
         mailer,
         clock,

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from services.notifier.rules.decisions import Notice
+from services.notifier.rules.headers import header_text
 from shared.clock import VIETNAM, as_utc
 from shared.ladder import Ask, Role, Track
 
@@ -188,4 +189,5 @@ def render_digest(recipient_name: str, items: list[Item]) -> Digest:
     text += ["", *closing]
     page += [f"<p>{html.escape(line)}</p>" for line in closing]
     body = '<!DOCTYPE html><html lang="vi"><meta charset="utf-8"><body>' + "\n".join(page) + "</body></html>"
-    return Digest(_subject(items), "\n".join(text) + "\n", body + "\n")
+    # The subject is stored as it will be sent: through the one function every header value goes through.
+    return Digest(header_text(_subject(items)), "\n".join(text) + "\n", body + "\n")
