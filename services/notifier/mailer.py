@@ -23,7 +23,8 @@ import structlog
 from prometheus_client import Counter, Gauge
 
 from services.notifier.config import Settings
-from services.notifier.repository import FAILED, PENDING, SENT, NotifierRepository
+from services.notifier.records import FAILED, SENT
+from services.notifier.repository import NotifierRepository
 from services.notifier.rules.headers import UnsafeHeader, header_text, mail_address, message_id
 from services.notifier.rules.schedule import SendingWindow
 from shared.clock import Clock, as_utc
@@ -100,7 +101,7 @@ class Mailer:
     async def send_pending(self) -> int:
         """Claim and send one batch of due e-mails; returns how many the server accepted."""
         settings = self._settings
-        EMAILS_QUEUED.set(await self._repo.emails.count_documents({"status": PENDING}))
+        EMAILS_QUEUED.set(await self._repo.count_pending_emails())
         token, rows = await self._repo.claim_emails(
             self._clock.now(), settings.mail_batch_size, timedelta(seconds=settings.mail_lease_seconds)
         )

@@ -157,13 +157,12 @@ async def test_two_replicas_send_each_notice_exactly_once(mongo_url: str, databa
     clock = FakeClock(START)
     async with (
         smtp_server(tmp_path / "mail") as (port, _),
-        notifier(mongo_url, database_name, clock, port, mail_batch_size=3) as a,
-        notifier(mongo_url, database_name, clock, port, mail_batch_size=3) as b,
+        notifier(mongo_url, database_name, clock, port, mail_batch_size=3, scan_batch=3) as a,
+        notifier(mongo_url, database_name, clock, port, mail_batch_size=3, scan_batch=3) as b,
     ):
-        await overdue_plans(a, clock)
-        a.scanner._batch = b.scanner._batch = 3  # small claims, so the replicas interleave
+        await overdue_plans(a, clock)  # small claims (3), so the replicas interleave
         for _ in range(20):
-            await asyncio.gather(a.scanner.scan_once(), b.scanner.scan_once())
+            await asyncio.gather(a.scan_once(), b.scan_once())
         due = {"state": "open", "next_check_at": {"$lte": clock.now()}}
         assert await a.repository.periods.count_documents(due) == 0
         for _ in range(10):
@@ -187,9 +186,9 @@ async def test_a_replica_that_dies_mid_run_has_its_claims_taken_over_after_the_l
         await overdue_plans(n, clock, CELLS[:2])
         token, claimed = await n.repository.claim_due(clock.now(), 100, timedelta(seconds=60))  # then it "dies"
         assert len(claimed) == 4
-        assert await n.scanner.scan_once() == 0  # a live replica cannot take them while the lease runs
+        assert await n.scan_once() == 0  # a live replica cannot take them while the lease runs
         clock.advance(timedelta(seconds=61))
-        assert await n.scanner.scan_once() == 4
+        assert await n.scan_once() == 4
         _, mail_claimed = await n.repository.claim_emails(clock.now(), 100, timedelta(seconds=300))  # dies again
         assert await n.mailer.send_pending() == 0
         clock.advance(timedelta(seconds=301))
@@ -222,7 +221,7 @@ async def test_a_replica_killed_inside_its_scan_transaction_holds_its_periods_on
         )
         clock.advance(timedelta(seconds=61))  # its claim has run out
         started = time.monotonic()
-        assert await asyncio.wait_for(n.scanner.scan_once(), timeout=150) == 4
+        assert await asyncio.wait_for(n.scan_once(), timeout=150) == 4
         waited = time.monotonic() - started
         await n.mailer.send_pending()
         assert len(read_mail(tmp_path / "mail")) == 3

@@ -16,11 +16,12 @@ import shared.ladder as shared_ladder
 from services.intake.domain import PlanRejected, PlanSubmission, register_plan
 from services.notifier import domain
 from services.notifier.config import DEFAULT_LADDER
-from services.notifier.reapply import ReapplyRequest, selection
 from services.notifier.rules.decisions import decide, opening_state, reapplied_state
 from services.notifier.rules.ladder import deployment_track, for_track
 from services.notifier.rules.recipients import Addressbook
 from services.notifier.rules.schedule import SendingWindow
+from services.notifier.use_cases.commands import ReapplyRequest
+from services.notifier.use_cases.ladder import selection
 from shared.calendar import DEFAULT_OVERRIDES, end_of_day, load_calendar
 from shared.clock import VIETNAM
 from shared.contracts import AssignmentCreated

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -77,7 +78,7 @@ def local_date(instant: datetime) -> str:
 
 
 def items_for(
-    notices: list[Notice], periods: dict[str, dict[str, Any]], contacts: dict[str, str], now: datetime
+    notices: list[Notice], periods: Mapping[str, Mapping[str, Any]], contacts: dict[str, str], now: datetime
 ) -> list[Item]:
     """A recipient's notices of this run, one item per period: the highest step wins."""
     best: dict[str, Notice] = {}
