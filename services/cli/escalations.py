@@ -13,7 +13,7 @@ from services.cli.token import add_token_argument
 SERVICE = "Notifier"
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction) -> None:
     escalations = subparsers.add_parser("escalations", help="the notifier's escalation ladder")
     commands = escalations.add_subparsers(dest="command", metavar="COMMAND")
     preview = commands.add_parser(

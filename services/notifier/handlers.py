@@ -29,7 +29,13 @@ def _public(row: dict[str, Any], key: str) -> dict[str, Any]:
 
 def build_router(use_cases: NotifierUseCases) -> APIRouter:
     router = APIRouter(tags=["escalation"])
+    _watching(router, use_cases)
+    _ladder_and_outbox(router, use_cases)
+    _silences(router, use_cases)
+    return router
 
+
+def _watching(router: APIRouter, use_cases: NotifierUseCases) -> None:
     @router.get("/escalations/preview")
     async def preview(
         operator: Operator,
@@ -40,7 +46,7 @@ def build_router(use_cases: NotifierUseCases) -> APIRouter:
         try:
             found = await use_cases.preview(PreviewEscalations(at, limit))
         except MomentWithoutOffset as exc:
-            raise HTTPException(422, str(exc)) from exc
+            raise HTTPException(422, "Thời điểm `at` cần ghi rõ múi giờ, ví dụ 2026-07-01T08:00:00+07:00.") from exc
         return {
             "at": found.at,
             "emails": [
@@ -60,6 +66,14 @@ def build_router(use_cases: NotifierUseCases) -> APIRouter:
             "deferred_to_window": found.deferred_to_window,
         }
 
+    @router.get("/assignments/{assignment_id}/periods")
+    async def periods(assignment_id: Identifier, operator: Operator) -> dict[str, Any]:
+        """The notifier's view of one assignment's reporting periods, acknowledgement window and next checks."""
+        rows = await use_cases.periods_of(assignment_id)
+        return {"assignment_id": assignment_id, "periods": [_public(r, "period_id") for r in rows]}
+
+
+def _ladder_and_outbox(router: APIRouter, use_cases: NotifierUseCases) -> None:
     @router.post("/ladder/reapply")
     async def reapply_ladder(operator: Operator, request: ReapplyRequest | None = None) -> dict[str, Any]:
         """Give the matching open periods the deployment's current ladder (the one this notifier opens new
@@ -74,12 +88,6 @@ def build_router(use_cases: NotifierUseCases) -> APIRouter:
             "conflicts": result.conflicts,
         }
 
-    @router.get("/assignments/{assignment_id}/periods")
-    async def periods(assignment_id: Identifier, operator: Operator) -> dict[str, Any]:
-        """The notifier's view of one assignment's reporting periods, acknowledgement window and next checks."""
-        rows = await use_cases.periods_of(assignment_id)
-        return {"assignment_id": assignment_id, "periods": [_public(r, "period_id") for r in rows]}
-
     @router.get("/emails")
     async def emails(
         operator: Operator,
@@ -88,9 +96,6 @@ def build_router(use_cases: NotifierUseCases) -> APIRouter:
     ) -> dict[str, Any]:
         """The e-mail outbox, newest first: `?status=failed` lists what was given up (and why)."""
         return {"emails": [_public(r, "email_id") for r in await use_cases.emails(status, limit)]}
-
-    _silences(router, use_cases)
-    return router
 
 
 def _silences(router: APIRouter, use_cases: NotifierUseCases) -> None:
@@ -115,4 +120,4 @@ def _silences(router: APIRouter, use_cases: NotifierUseCases) -> None:
         try:
             await use_cases.end_silence(EndSilence(silence_id))
         except SilenceNotFound as exc:
-            raise HTTPException(404, f"no silence {silence_id!r}") from exc
+            raise HTTPException(404, f"Không có lệnh tạm dừng thông báo nào mang mã {silence_id}.") from exc
