@@ -1,18 +1,12 @@
-"""Sends queued e-mails through SMTP (aiosmtplib) and records each outcome.
-
-Rows are claimed with a lease before sending, so two notifiers never send the same row. A row is marked
-sent after the server's 250. Failures are classified: a 4xx reply or a connection problem is retried with
-exponential backoff (up to `mail_max_attempts`), a 5xx reply is permanent and the row is marked failed at
-once. A replica that dies between the server's 250 and the write that records it leaves the row to be
-sent again after the lease: SMTP allows no better, and the deterministic Message-ID lets a mail system
-recognise the copy.
-"""
+"""E-mail over SMTP (aiosmtplib): the message built from a queued row, the transport, and the loop that runs
+the sending use case (services/notifier/use_cases/mail.py) whenever the scan wakes it or its poll comes round."""
 
 from __future__ import annotations
 
 import asyncio
 import email
-from datetime import datetime, timedelta
+from collections.abc import Mapping
+from datetime import timedelta
 from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
@@ -23,10 +17,10 @@ import structlog
 from prometheus_client import Counter, Gauge
 
 from services.notifier.config import Settings
-from services.notifier.records import FAILED, SENT
 from services.notifier.repository import NotifierRepository
 from services.notifier.rules.headers import UnsafeHeader, header_text, mail_address, message_id
 from services.notifier.rules.schedule import SendingWindow
+from services.notifier.use_cases.mail import EmailSender, MailPass, MailPolicy, SendFailed
 from shared.clock import Clock, as_utc
 
 log = structlog.get_logger()
@@ -38,7 +32,7 @@ EMAILS_QUEUED = Gauge("dondoc_emails_queued", "E-mails waiting to be sent.")
 HEADERS = ("From", "To", "Subject", "Date", "Message-ID", "Auto-Submitted")
 
 
-def build_message(row: dict[str, Any], sender: str, domain: str = "dondoc") -> EmailMessage:
+def build_message(row: Mapping[str, Any], sender: str, domain: str = "dondoc") -> EmailMessage:
     """The e-mail of one queued row. Every header value goes through services/notifier/rules/headers.py;
     raises UnsafeHeader (a ValueError) when the row's address is not one plain address."""
     message = EmailMessage()
@@ -77,69 +71,14 @@ def classify(exc: BaseException) -> tuple[bool, int | None]:
     return False, None
 
 
-def retry_at(now: datetime, attempts: int, settings: Settings, window: SendingWindow | None) -> datetime:
-    """When to try again after `attempts` failed tries: exponential backoff, then the next moment the sending
-    window is open. A notice held back until 07:30 must not go out at 22:00 because its first try failed."""
-    seconds = settings.mail_retry_base_seconds * 2 ** max(0, attempts - 1)
-    at = now + timedelta(seconds=min(seconds, settings.mail_retry_max_seconds))
-    return window.next_open(at) if window is not None else at
+class SmtpTransport:
+    """Hands a message to the configured SMTP server; failures classified by `classify`."""
 
-
-class Mailer:
-    def __init__(
-        self, repository: NotifierRepository, settings: Settings, clock: Clock, window: SendingWindow | None = None
-    ) -> None:
-        self._repo = repository
+    def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        self._clock = clock
-        self._window = window
-        self._wakeup = asyncio.Event()
 
-    def wake(self) -> None:
-        self._wakeup.set()
-
-    async def send_pending(self) -> int:
-        """Claim and send one batch of due e-mails; returns how many the server accepted."""
+    async def send(self, message: EmailMessage) -> None:
         settings = self._settings
-        EMAILS_QUEUED.set(await self._repo.count_pending_emails())
-        token, rows = await self._repo.claim_emails(
-            self._clock.now(), settings.mail_batch_size, timedelta(seconds=settings.mail_lease_seconds)
-        )
-        return await self.send_claimed(token, rows)
-
-    async def send_claimed(self, token: str, rows: list[dict[str, Any]]) -> int:
-        """Send e-mails this replica claimed under `token`, each only while the claim still holds."""
-        settings = self._settings
-        sent = 0
-        lease = timedelta(seconds=settings.mail_lease_seconds)
-        longest_send = timedelta(seconds=settings.smtp_timeout_seconds)
-        held_until = min((row["next_attempt_at"] for row in rows), default=None)
-        lost: set[str] = set()
-        for index, row in enumerate(rows):
-            # One claim covers the batch, but a slow server can outlast it, and a replica that took the expired
-            # rows over would send them too. When a send might end after the claim, what is left is renewed first
-            # (one round trip, rarely), and what was already taken over is left alone.
-            now = self._clock.now()
-            if held_until is not None and now + longest_send >= held_until:
-                remaining = [r["_id"] for r in rows[index:]]
-                lost |= set(remaining) - await self._repo.renew_emails(remaining, token, now + lease)
-                held_until = now + lease
-            if row["_id"] in lost:
-                log.warning("e-mail claim expired; left to the replica that took it", email_id=row["_id"])
-                continue
-            sent += await self._send_one(row, token)
-        return sent
-
-    async def _send_one(self, row: dict[str, Any], token: str) -> int:
-        """Send one claimed row and record the outcome; 1 when the server accepted it."""
-        settings = self._settings
-        try:
-            message = build_message(row, settings.mail_from, settings.mail_domain)
-        except Exception as exc:  # noqa: BLE001 - whatever stops this row's message stops only this row
-            # A bad address in the directory, a value no header can hold: no retry can fix the row, and raising
-            # here would leave the rest of the batch claimed (other agencies' e-mails waiting a lease or more).
-            await self._unbuildable(row, token, exc)
-            return 0
         try:
             await aiosmtplib.send(
                 message,
@@ -153,42 +92,52 @@ class Mailer:
                 timeout=settings.smtp_timeout_seconds,
             )
         except (aiosmtplib.SMTPException, OSError) as exc:
-            await self._failed(row, token, exc)
-            return 0
-        await self._repo.finish_email(row["_id"], token, {"status": SENT, "sent_at": self._clock.now()})
-        EMAILS.labels("sent").inc()
-        log.info("e-mail sent", email_id=row["_id"], to=row["to"], attempts=row["attempts"] + 1)
-        return 1
+            permanent, code = classify(exc)
+            raise SendFailed(repr(exc), code, permanent) from exc
 
-    async def _unbuildable(self, row: dict[str, Any], token: str, exc: Exception) -> None:
-        now = self._clock.now()
-        reason = f"the message could not be built: {exc}"[:1_000]
-        fields = {"status": FAILED, "failed_at": now, "next_attempt_at": None, "last_error": reason, "last_code": None}
-        EMAILS.labels("failed").inc()
-        log.error("e-mail not built; marked failed", email_id=row["_id"], to=repr(row.get("to")), reason=reason)
-        await self._repo.finish_email(row["_id"], token, fields, attempted=False)
 
-    async def _failed(self, row: dict[str, Any], token: str, exc: BaseException) -> None:
-        permanent, code = classify(exc)
-        attempts = row["attempts"] + 1
-        final = permanent or attempts >= self._settings.mail_max_attempts
-        now = self._clock.now()
-        fields: dict[str, Any] = {"last_error": repr(exc)[:1_000], "last_code": code, "last_attempt_at": now}
-        if final:
-            fields |= {"status": FAILED, "failed_at": now, "next_attempt_at": None}
-        else:
-            fields["next_attempt_at"] = retry_at(now, attempts, self._settings, self._window)
-        EMAILS.labels("failed" if final else "retried").inc()
-        log.warning(
-            "e-mail not sent",
-            email_id=row["_id"],
-            attempts=attempts,
-            code=code,
-            permanent=permanent,
-            final=final,
-            error=repr(exc),
-        )
-        await self._repo.finish_email(row["_id"], token, fields)
+def policy_of(settings: Settings) -> MailPolicy:
+    return MailPolicy(
+        batch_size=settings.mail_batch_size,
+        lease=timedelta(seconds=settings.mail_lease_seconds),
+        longest_send=timedelta(seconds=settings.smtp_timeout_seconds),
+        max_attempts=settings.mail_max_attempts,
+        retry_base_seconds=settings.mail_retry_base_seconds,
+        retry_max_seconds=settings.mail_retry_max_seconds,
+    )
+
+
+class Mailer:
+    def __init__(
+        self, repository: NotifierRepository, settings: Settings, clock: Clock, window: SendingWindow | None = None
+    ) -> None:
+        self._settings = settings
+
+        def build(row: Mapping[str, Any]) -> EmailMessage:
+            return build_message(row, settings.mail_from, settings.mail_domain)
+
+        self._sender = EmailSender(repository, SmtpTransport(settings), build, policy_of(settings), clock, window)
+        self._wakeup = asyncio.Event()
+
+    def wake(self) -> None:
+        self._wakeup.set()
+
+    async def send_pending(self) -> int:
+        """Claim and send one batch of due e-mails; returns how many the server accepted."""
+        return self._count(await self._sender.send_due(), queued=True)
+
+    async def send_claimed(self, token: str, rows: list[dict[str, Any]]) -> int:
+        """Send e-mails this replica claimed under `token`, each only while the claim still holds."""
+        return self._count(await self._sender.send_claimed(token, rows))
+
+    @staticmethod
+    def _count(done: MailPass, queued: bool = False) -> int:
+        if queued:
+            EMAILS_QUEUED.set(done.pending)
+        for result, count in (("sent", done.sent), ("retried", done.retried), ("failed", done.failed)):
+            if count:
+                EMAILS.labels(result).inc(count)
+        return done.sent
 
     async def run(self, poll_seconds: float = 2.0) -> None:
         while True:

@@ -175,13 +175,14 @@ def test_a_naive_creation_time_from_the_database_is_utc() -> None:
 
 def test_a_retry_waits_for_the_sending_window_and_backs_off_inside_it() -> None:
     from services.notifier.config import Settings
-    from services.notifier.mailer import retry_at
+    from services.notifier.mailer import policy_of
     from services.notifier.rules.schedule import SendingWindow
+    from services.notifier.use_cases.mail import retry_at
     from shared.calendar import DEFAULT_OVERRIDES, load_calendar
     from shared.clock import VIETNAM
 
     window = SendingWindow(load_calendar(DEFAULT_OVERRIDES))
-    settings = Settings(mail_retry_base_seconds=60, mail_retry_max_seconds=3_600)
+    settings = policy_of(Settings(mail_retry_base_seconds=60, mail_retry_max_seconds=3_600))
 
     def vn(day: int, hour: int, minute: int = 0) -> datetime:
         return datetime(2026, 12, day, hour, minute, tzinfo=VIETNAM)

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from services.notifier.config import DEFAULT_LADDER
+from services.notifier.mailer import build_message
 from services.notifier.records import EmailRow, NoticeRow, PeriodRow, SilenceRecord
 from services.notifier.rules.decisions import Rules
 from services.notifier.rules.recipients import Addressbook
@@ -29,6 +30,7 @@ from services.notifier.use_cases.errors import (
     NotKnownYet,
     SilenceNotFound,
 )
+from services.notifier.use_cases.mail import EmailSender, MailPolicy, SendFailed
 from services.notifier.use_cases.scan import ScanLimits
 from shared.calendar import DEFAULT_OVERRIDES, load_calendar
 from shared.clock import FakeClock
@@ -438,3 +440,94 @@ async def test_reapplying_the_ladder_records_who_changed_it_and_from_which_versi
     changes = [p["ladder_changes"][-1] for p in store.periods.values()]
     assert {(c["by"], c["from_version"], c["reason"]) for c in changes} == {("op-2", "old", "chính sách mới")}
     assert uow.commits >= 2  # the projection's, then the change's
+
+
+# --- sending e-mail ----------------------------------------------------------------------------------------------
+
+
+class FakeMailStore:
+    def __init__(self, rows: list[dict[str, Any]]) -> None:
+        self.rows = {r["_id"]: {"status": "pending", "attempts": 0, "claimed_by": None, **r} for r in rows}
+
+    async def count_pending_emails(self) -> int:
+        return sum(1 for r in self.rows.values() if r["status"] == "pending")
+
+    async def claim_emails(self, now: datetime, limit: int, lease: timedelta) -> tuple[str, list[dict[str, Any]]]:
+        due = [r for r in self.rows.values() if r["status"] == "pending" and r["next_attempt_at"] <= now][:limit]
+        for row in due:
+            row.update({"claimed_by": "t", "next_attempt_at": now + lease})
+        return "t", [dict(r) for r in due]
+
+    async def renew_emails(self, email_ids: list[str], token: str, until: datetime) -> set[str]:
+        return {i for i in email_ids if self.rows[i]["claimed_by"] == token}
+
+    async def finish_email(self, email_id: str, token: str, fields: dict[str, Any], attempted: bool = True) -> bool:
+        row = self.rows[email_id]
+        row.update({**fields, "claimed_by": None, "attempts": row["attempts"] + attempted})
+        return True
+
+
+class FakeTransport:
+    def __init__(self, failures: dict[str, SendFailed] | None = None) -> None:
+        self.failures = failures or {}
+        self.sent: list[str] = []
+
+    async def send(self, message: Any) -> None:
+        to = str(message["To"].addresses[0].addr_spec)
+        if to in self.failures:
+            raise self.failures[to]
+        self.sent.append(to)
+
+
+def mail_row(email_id: str, to: str) -> dict[str, Any]:
+    return {
+        "_id": email_id,
+        "to": to,
+        "to_name": "Chi bộ",
+        "subject": "[Đôn đốc] thử",
+        "text": "Kính gửi.\n",
+        "created_at": START,
+        "next_attempt_at": START,
+    }
+
+
+def sender(store: FakeMailStore, transport: FakeTransport, clock: FakeClock) -> EmailSender:
+    policy = MailPolicy(
+        batch_size=10,
+        lease=timedelta(minutes=5),
+        longest_send=timedelta(seconds=30),
+        max_attempts=2,
+        retry_base_seconds=60,
+        retry_max_seconds=3600,
+    )
+    return EmailSender(store, transport, lambda row: build_message(row, "Hệ thống <d@hoa-an.example>"), policy, clock)
+
+
+async def test_an_unbuildable_e_mail_fails_alone_with_its_reason() -> None:
+    store = FakeMailStore(
+        [mail_row("e1", AGENCY), mail_row("e2", "a@x.example, b@y.example"), mail_row("e3", SUPERVISOR)]
+    )
+    transport = FakeTransport()
+    done = await sender(store, transport, FakeClock(START)).send_due()
+    assert (done.pending, done.sent, done.failed, done.retried) == (3, 2, 1, 0)
+    assert transport.sent == [AGENCY, SUPERVISOR]
+    bad = store.rows["e2"]
+    assert bad["status"] == "failed" and bad["claimed_by"] is None and bad["attempts"] == 0
+    assert bad["last_error"].startswith("the message could not be built: not a single e-mail address")
+
+
+async def test_a_refusal_that_may_pass_is_retried_later_and_one_that_cannot_fails_at_once() -> None:
+    clock = FakeClock(START)
+    store = FakeMailStore([mail_row("e1", AGENCY), mail_row("e2", SUPERVISOR)])
+    transport = FakeTransport(
+        {AGENCY: SendFailed("421 try later", 421, permanent=False), SUPERVISOR: SendFailed("554 no", 554, True)}
+    )
+    done = await sender(store, transport, clock).send_due()
+    assert (done.sent, done.retried, done.failed) == (0, 1, 1)
+    assert store.rows["e1"]["status"] == "pending" and store.rows["e1"]["next_attempt_at"] == START + timedelta(
+        minutes=1
+    )
+    assert store.rows["e2"]["status"] == "failed" and store.rows["e2"]["last_code"] == 554
+    clock.advance(timedelta(minutes=1))
+    done = await sender(store, transport, clock).send_due()  # the second attempt is the last (max_attempts=2)
+    assert (done.retried, done.failed) == (0, 1) and store.rows["e1"]["status"] == "failed"
