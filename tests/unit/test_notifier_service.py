@@ -531,3 +531,33 @@ async def test_a_refusal_that_may_pass_is_retried_later_and_one_that_cannot_fail
     clock.advance(timedelta(minutes=1))
     done = await sender(store, transport, clock).send_due()  # the second attempt is the last (max_attempts=2)
     assert (done.retried, done.failed) == (0, 1) and store.rows["e1"]["status"] == "failed"
+
+
+# --- the consumer's registry ---------------------------------------------------------------------------------------
+
+
+async def test_the_consumer_dispatches_by_event_type_and_ignores_what_it_does_not_project() -> None:
+    from services.notifier.consumers import PeriodProjector, handlers
+    from services.notifier.use_cases.projection import PROJECTIONS
+    from shared.consumer import Outcome
+    from shared.contracts import DirectoryUpdated
+
+    use_cases, _, store, _ = bootstrap()
+    projector = PeriodProjector(use_cases)
+    registry = handlers(projector, follow_directory=object())  # type: ignore[arg-type]  # never called here
+    assert set(registry) == {DirectoryUpdated, *PROJECTIONS}
+    assert all(registry[t] is projector for t in PROJECTIONS)
+    event = created()
+    assert await registry[AssignmentCreated](event) == Outcome.PROCESSED
+    assert await registry[AssignmentCreated](event) == Outcome.DUPLICATE
+    sent = EscalationSent(
+        correlation_id="p1",
+        agency=DIRECTORY.get("ubnd").ref(),
+        assignment_id="a1",
+        plan_id="p1",
+        step="overdue",
+        recipients=[AGENCY],
+        overdue_by_seconds=0,
+        track="report",
+    )
+    assert await projector(sent) == Outcome.IGNORED and len(store.processed) == 1

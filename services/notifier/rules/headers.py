@@ -43,7 +43,7 @@ def _is_break_or_control(char: str) -> bool:
 
 def header_text(value: object) -> str:
     """`value` as safe header text: one line, no control characters, no encoded word, at most MAX_HEADER_CHARS."""
-    text = "".join(" " if _is_break_or_control(c) else c for c in str(value))
+    text = "".join(" " if _is_break_or_control(c) else c for c in ("" if value is None else str(value)))
     text = " ".join(text.split())
     while "=?" in text:  # a loop, since "==??" becomes "= =? ?" after one pass
         text = text.replace("=?", "= ?")
