@@ -211,3 +211,18 @@ def test_the_production_image_runs_an_interpreter_with_the_cve_2024_6923_fix() -
     version = tuple(int(part) for part in image.groups())
     assert version >= (3, 12, 5) or (3, 11, 10) <= version < (3, 12), version
     assert dockerfile.count("FROM ${PYTHON_IMAGE}") == 2 and "FROM python:" not in dockerfile
+
+
+def test_the_built_bytes_are_read_back_before_a_message_leaves(monkeypatch: pytest.MonkeyPatch) -> None:
+    """If a value ever reached a header without going through header_text, the read-back still stops it on an
+    interpreter that writes decoded CR/LF out raw (CVE-2024-6923, this machine's 3.11.7); on a patched one the
+    library's own output is clean. Either way no message with an extra header leaves build_message."""
+    import services.notifier.mailer as mailer
+
+    monkeypatch.setattr(mailer, "header_text", str)  # as if a value slipped past the one function
+    try:
+        message = build_message(row(subject=f"Kế hoạch số {ENCODED_CRLF}"), SENDER)
+    except UnsafeHeader:
+        return
+    back = reparsed(message)
+    assert sorted(back.keys()) == sorted([*HEADERS, "Content-Transfer-Encoding"]) and back["Reply-To"] is None
