@@ -35,5 +35,12 @@ def handlers(
     return {DirectoryUpdated: follow_directory, **{event_type: projector for event_type in PROJECTIONS}}
 
 
-async def ignored(message: object) -> Outcome:
-    return Outcome.IGNORED
+def dispatch(registry: dict[type[Any], Callable[[Any], Awaitable[Outcome]]]) -> Callable[[Any], Awaitable[Outcome]]:
+    """The queue's one handler: each message to the handler of its type; a type not in the registry is ignored
+    (acknowledged, nothing written)."""
+
+    async def handle(message: Any) -> Outcome:
+        handler = registry.get(type(message))
+        return Outcome.IGNORED if handler is None else await handler(message)
+
+    return handle

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from services.notifier.bulk import ProjectionInBulk
 from services.notifier.config import Settings
-from services.notifier.consumers import PeriodProjector, handlers, ignored
+from services.notifier.consumers import PeriodProjector, dispatch, handlers
 from services.notifier.directory_copy import DirectoryFollower
 from services.notifier.escalation import run_scans
 from services.notifier.handlers import build_router
@@ -24,7 +24,7 @@ from shared.auth import TokenVerifier, install
 from shared.broker import document_publications
 from shared.calendar import load_calendar
 from shared.clock import Clock, SystemClock
-from shared.consumer import by_event_type, subscribe
+from shared.consumer import subscribe
 from shared.contracts import EscalationSent
 from shared.directory import Directory
 from shared.directory_store import DirectoryHolder, DirectoryStore
@@ -85,7 +85,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         runtime.broker,
         NOTIFIER_QUEUE,
         SERVICE,
-        by_event_type(handlers(PeriodProjector(parts.use_cases), DirectoryFollower(directories)), default=ignored),
+        dispatch(handlers(PeriodProjector(parts.use_cases), DirectoryFollower(directories))),
         runtime.publisher,
         description="Keeps the notifier's projection of reporting periods from assignment and report events.",
         database_ready=lambda: ping(runtime.client),

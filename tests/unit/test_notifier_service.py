@@ -561,3 +561,18 @@ async def test_the_consumer_dispatches_by_event_type_and_ignores_what_it_does_no
         track="report",
     )
     assert await projector(sent) == Outcome.IGNORED and len(store.processed) == 1
+
+
+async def test_the_queue_handler_sends_each_type_to_its_handler_and_ignores_the_rest() -> None:
+    from services.notifier.consumers import dispatch
+    from shared.consumer import Outcome
+
+    seen: list[str] = []
+
+    async def on_created(event: Any) -> Outcome:
+        seen.append(event.assignment_id)
+        return Outcome.PROCESSED
+
+    handle = dispatch({AssignmentCreated: on_created})
+    assert await handle(created()) == Outcome.PROCESSED and seen == ["a1"]
+    assert await handle(acknowledged(created())) == Outcome.IGNORED and seen == ["a1"]
