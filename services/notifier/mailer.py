@@ -17,6 +17,7 @@ import structlog
 from prometheus_client import Counter, Gauge
 
 from services.notifier.config import Settings
+from services.notifier.records import EmailRow
 from services.notifier.repository import NotifierRepository
 from services.notifier.rules.headers import UnsafeHeader, header_text, mail_address, message_id
 from services.notifier.rules.schedule import SendingWindow
@@ -129,7 +130,7 @@ class Mailer:
         """Claim and send one batch of due e-mails; returns how many the server accepted."""
         return self._count(await self._sender.send_due(), queued=True)
 
-    async def send_claimed(self, token: str, rows: list[dict[str, Any]]) -> int:
+    async def send_claimed(self, token: str, rows: list[EmailRow]) -> int:
         """Send e-mails this replica claimed under `token`, each only while the claim still holds."""
         return self._count(await self._sender.send_claimed(token, rows))
 

@@ -277,7 +277,7 @@ class NotifierRepository:
 
     # --- e-mails ----------------------------------------------------------------------------------------
 
-    async def claim_emails(self, now: datetime, limit: int, lease: timedelta) -> tuple[str, list[dict[str, Any]]]:
+    async def claim_emails(self, now: datetime, limit: int, lease: timedelta) -> tuple[str, list[EmailRow]]:
         claimable = {"status": PENDING, "next_attempt_at": {"$lte": now}}
         candidates = (
             await self.emails.find(claimable, {"_id": 1}).sort("next_attempt_at", ASCENDING).limit(limit).to_list()
@@ -289,7 +289,7 @@ class NotifierRepository:
         claim = {"$set": {"next_attempt_at": now + lease, "claimed_by": token}}
         await self.emails.update_many({**ids, **claimable}, claim)
         rows = await self.emails.find({**ids, "claimed_by": token, "status": PENDING}).to_list()
-        return token, sorted(rows, key=lambda r: r["created_at"])
+        return token, cast(list[EmailRow], sorted(rows, key=lambda r: r["created_at"]))
 
     async def renew_emails(self, email_ids: list[str], token: str, until: datetime) -> set[str]:
         """Extend this replica's claim on the e-mails it has yet to send; returns those it still holds. The

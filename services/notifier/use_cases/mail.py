@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 import structlog
 
-from services.notifier.records import FAILED, SENT
+from services.notifier.records import FAILED, SENT, EmailRow
 from services.notifier.rules.schedule import SendingWindow
 from shared.clock import Clock
 
@@ -45,7 +45,7 @@ class Transport(Protocol):
 
 class MailStore(Protocol):
     async def count_pending_emails(self) -> int: ...
-    async def claim_emails(self, now: datetime, limit: int, lease: timedelta) -> tuple[str, list[dict[str, Any]]]: ...
+    async def claim_emails(self, now: datetime, limit: int, lease: timedelta) -> tuple[str, list[EmailRow]]: ...
     async def renew_emails(self, email_ids: list[str], token: str, until: datetime) -> set[str]: ...
     async def finish_email(self, email_id: str, token: str, fields: dict[str, Any], attempted: bool = True) -> bool: ...
 
@@ -107,10 +107,11 @@ class EmailSender:
         done.pending = pending
         return done
 
-    async def send_claimed(self, token: str, rows: list[dict[str, Any]]) -> MailPass:
+    async def send_claimed(self, token: str, rows: list[EmailRow]) -> MailPass:
         """Send e-mails this replica claimed under `token`, each only while the claim still holds."""
         done = MailPass()
-        held_until: datetime | None = min((row["next_attempt_at"] for row in rows), default=None)
+        claims = [row.get("next_attempt_at") for row in rows]
+        held_until = min((at for at in claims if at is not None), default=None)
         lost: set[str] = set()
         for index, row in enumerate(rows):
             # One claim covers the batch, but a slow server can outlast it, and a replica that took the expired
@@ -127,7 +128,7 @@ class EmailSender:
             await self._send_one(row, token, done)
         return done
 
-    async def _send_one(self, row: dict[str, Any], token: str, done: MailPass) -> None:
+    async def _send_one(self, row: EmailRow, token: str, done: MailPass) -> None:
         try:
             message = self._build(row)
         except Exception as exc:  # noqa: BLE001 - whatever stops this row's message stops only this row
@@ -147,14 +148,14 @@ class EmailSender:
         done.sent += 1
         done.sent_ids.append(row["_id"])
 
-    async def _unbuildable(self, row: dict[str, Any], token: str, exc: Exception) -> None:
+    async def _unbuildable(self, row: EmailRow, token: str, exc: Exception) -> None:
         now = self._clock.now()
         reason = f"the message could not be built: {exc}"[:1_000]
         fields = {"status": FAILED, "failed_at": now, "next_attempt_at": None, "last_error": reason, "last_code": None}
         log.error("e-mail not built; marked failed", email_id=row["_id"], to=repr(row.get("to")), reason=reason)
         await self._store.finish_email(row["_id"], token, fields, attempted=False)
 
-    async def _failed(self, row: dict[str, Any], token: str, failure: SendFailed) -> bool:
+    async def _failed(self, row: EmailRow, token: str, failure: SendFailed) -> bool:
         """Record a failed attempt; True when the row is given up."""
         attempts = row["attempts"] + 1
         final = failure.permanent or attempts >= self._policy.max_attempts
