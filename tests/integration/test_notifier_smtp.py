@@ -4,6 +4,7 @@ a 554 recorded as failed, and several replicas (or a dead one) sending every not
 from __future__ import annotations
 
 import asyncio
+import email
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -11,12 +12,15 @@ from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 from pathlib import Path
+from typing import Any
 
 import pytest
 from prometheus_client import REGISTRY
 
 from shared.calendar import end_of_day
 from shared.clock import VIETNAM, FakeClock
+from shared.contracts import Agency
+from shared.directory import UnknownAgency
 from shared.mongo import make_client
 from tests.conftest import random_ref
 from tests.integration.notifier_harness import created, notifier, smtp_server
@@ -264,8 +268,6 @@ class HostileDirectory:
     directory's own validation: the notifier must be safe whatever the directory lets through."""
 
     def __init__(self, value: str) -> None:
-        from shared.contracts import Agency
-
         self.agencies = {
             "chi-bo-khu-1": Agency.model_construct(
                 code="chi-bo-khu-1",
@@ -285,23 +287,20 @@ class HostileDirectory:
             ),
         }
 
-    def get(self, code: str):  # type: ignore[no-untyped-def]
-        from shared.directory import UnknownAgency
+    def get(self, code: str) -> Agency:
 
         if code not in self.agencies:
             raise UnknownAgency(code)
         return self.agencies[code]
 
-    def supervisor(self, code: str):  # type: ignore[no-untyped-def]
+    def supervisor(self, code: str) -> Agency | None:
         parent = self.get(code).parent
         return self.agencies[parent] if parent else None
 
 
-def received(folder: Path) -> list[EmailMessage]:
-    """The bytes the SMTP server received, parsed as a receiving mail system would."""
-    import email
-
-    return [email.message_from_bytes(p.read_bytes(), policy=policy.default) for p in sorted(folder.glob("*.eml"))]  # type: ignore[misc]
+def received(folder: Path) -> list[Any]:
+    """The bytes the SMTP server received, parsed as a receiving mail system would (EmailMessage objects)."""
+    return [email.message_from_bytes(p.read_bytes(), policy=policy.default) for p in sorted(folder.glob("*.eml"))]
 
 
 @pytest.mark.parametrize("value", list(HOSTILE.values()), ids=list(HOSTILE))
