@@ -1,5 +1,5 @@
 """The notifier's projection in bulk: a batch of events goes through the same per-event logic as one alone
-(`PeriodProjector`), but its writes are gathered and written in one transaction — one bulk write per
+(`use_cases/projection.py`), but its writes are gathered and written in one transaction — one bulk write per
 collection — instead of one transaction per event. On the MongoDB-wire stand-in a transaction costs
 milliseconds whatever it holds, and a burst of a large plan or of acknowledgements is thousands of events
 (docs/performance.md).
@@ -14,14 +14,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from pymongo import AsyncMongoClient, InsertOne, UpdateOne
+from pymongo import InsertOne, UpdateOne
 
-from services.notifier.consumers import PeriodProjector
-from services.notifier.decisions import Rules
 from services.notifier.repository import NotifierRepository
+from services.notifier.rules.decisions import Rules
+from services.notifier.use_cases.projection import apply
 from shared.consumer import Message, Outcome
 from shared.contracts import AssignmentAcknowledged, AssignmentCreated, ReportSubmitted
-from shared.mongo import in_one_transaction
+from shared.unit_of_work import UnitOfWork
 
 BULK_EVENTS = (AssignmentCreated, AssignmentAcknowledged, ReportSubmitted)
 
@@ -61,9 +61,9 @@ class _GatheredDatabase:
 
 
 class ProjectionInBulk:
-    def __init__(self, client: AsyncMongoClient[dict[str, Any]], repository: NotifierRepository, rules: Rules) -> None:
-        self._client = client
-        self._db = repository.periods.database
+    def __init__(self, uow: UnitOfWork, repository: NotifierRepository, rules: Rules) -> None:
+        self._uow = uow
+        self._repository = repository
         self._processed = repository.processed.name
         self._rules = rules
 
@@ -72,23 +72,21 @@ class ProjectionInBulk:
 
     async def __call__(self, messages: list[Message]) -> list[Outcome | Exception]:
         gathered = _GatheredDatabase()
-        repository = NotifierRepository(gathered)  # type: ignore[arg-type] - the same writes, gathered
-        projector = PeriodProjector(self._client, repository, self._rules)
+        repository = NotifierRepository(gathered)  # type: ignore[arg-type]  # the same writes, gathered
         for event in messages:
             if not isinstance(event, BULK_EVENTS):
                 raise TypeError(f"ProjectionInBulk does not take {type(event).__name__}")
-            # What PeriodProjector does for one event inside its transaction, in the same order.
-            await repository.mark_processed(event.event_id, event.event_type, event.occurred_at, None)  # type: ignore[arg-type]
-            await projector._apply(event, None)  # noqa: SLF001 - the per-event logic, unchanged
+            # What the projection use case does for one event inside its transaction, in the same order.
+            await repository.mark_processed(event.event_id, event.event_type, event.occurred_at, None)
+            await apply(event, repository, self._rules, None)
         # The processed marks first: an event seen before fails the batch before anything else is written.
         writes = sorted(
             ((name, c.writes) for name, c in gathered.collections.items() if c.writes),
             key=lambda item: item[0] != self._processed,
         )
-
-        async def write(session: Any) -> None:
-            for name, operations in writes:
-                await self._db[name].bulk_write(operations, ordered=True, session=session)
-
-        await in_one_transaction(self._client, write)  # on failure the batch goes one by one, at once
+        # One attempt (uow.attempt, not uow.run): on failure the batch goes one by one at once, where each event
+        # gets the retries it needs. uow.run would retry a transient abort for up to 120 s first, and under a
+        # burst the MongoDB-wire stand-in aborted every batch (fan-out of 10,000 cells: 9.5 minutes).
+        async with self._uow.attempt() as tx:
+            await self._repository.write_gathered(writes, tx.session)
         return [Outcome.PROCESSED] * len(messages)

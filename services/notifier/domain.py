@@ -2,7 +2,7 @@
 
 Built from events alone. Each tracked item carries its anchors (when it was assigned, when it is due),
 the ladder steps it opened with (a snapshot) and which occurrences are already handled; the schedule
-itself is recomputed from those (services/notifier/schedule.py). `ladder_source` says whether the steps
+itself is recomputed from those (services/notifier/rules/schedule.py). `ladder_source` says whether the steps
 are the deployment's or the plan's own; `ladder_changes` lists operators' re-applications of the ladder.
 """
 
@@ -11,7 +11,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from services.notifier.ladder import Ladder, Track, for_track
+from services.notifier.rules.ladder import for_track
+from shared.ladder import Ladder, Track
 
 OPEN = "open"
 SUBMITTED = "submitted"

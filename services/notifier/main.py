@@ -2,43 +2,58 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import timedelta
+
 from fastapi import FastAPI
 
 from services.notifier.bulk import ProjectionInBulk
 from services.notifier.config import Settings
-from services.notifier.consumers import PeriodProjector
-from services.notifier.decisions import Rules
+from services.notifier.consumers import PeriodProjector, dispatch, handlers
 from services.notifier.directory_copy import DirectoryFollower
-from services.notifier.escalation import EscalationScanner
+from services.notifier.escalation import run_scans
 from services.notifier.handlers import build_router
-from services.notifier.ladder import Ladder
 from services.notifier.mailer import Mailer
-from services.notifier.recipients import Addressbook
 from services.notifier.repository import NotifierRepository
-from services.notifier.schedule import SendingWindow
+from services.notifier.rules.decisions import Rules
+from services.notifier.rules.recipients import Addressbook
+from services.notifier.rules.schedule import SendingWindow
+from services.notifier.use_cases.bundle import NotifierUseCases
+from services.notifier.use_cases.scan import ScanLimits
 from shared.auth import TokenVerifier, install
 from shared.broker import document_publications
 from shared.calendar import load_calendar
 from shared.clock import Clock, SystemClock
-from shared.consumer import by_event_type, subscribe
-from shared.contracts import DirectoryUpdated, EscalationSent
+from shared.consumer import subscribe
+from shared.contracts import EscalationSent
 from shared.directory import Directory
 from shared.directory_store import DirectoryHolder, DirectoryStore
 from shared.http import add_operational_routes
+from shared.ladder import Ladder
 from shared.mongo import ping
 from shared.outbox import Outbox
+from shared.outbox_writer import OutboxWriter
 from shared.runtime import ServiceRuntime
 from shared.topology import NOTIFIER_QUEUE
+from shared.unit_of_work import MongoUnitOfWork
 
 SERVICE = "notifier"
 
 
-def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
-    clock = clock or SystemClock()
+@dataclass
+class Parts:
+    runtime: ServiceRuntime
+    repository: NotifierRepository
+    directories: DirectoryHolder
+    outbox: Outbox
+    mailer: Mailer
+    use_cases: NotifierUseCases
+
+
+def assemble(settings: Settings, clock: Clock) -> Parts:
     runtime = ServiceRuntime(SERVICE, settings, queue=NOTIFIER_QUEUE, prefetch=settings.prefetch)
     repository = NotifierRepository(runtime.db)
     directories = DirectoryHolder(DirectoryStore(runtime.db), Directory.load(settings.directory_path))
-    follow_directory = DirectoryFollower(directories)
     outbox = Outbox(
         runtime.db,
         runtime.publisher,
@@ -50,51 +65,54 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     calendar = load_calendar(settings.calendar_overrides_path)
     window = SendingWindow.parse(settings.sending_window, calendar)
     mailer = Mailer(repository, settings, clock, window)
-    rules = Rules(Ladder.load(settings.ladder_path), calendar, window)
-    scanner = EscalationScanner(
-        runtime.client,
+    use_cases = NotifierUseCases(
+        MongoUnitOfWork(runtime.client, OutboxWriter(runtime.db, clock), wake=outbox.wake),
         repository,
         Addressbook(directories, settings.contact),
-        outbox,
-        mailer,
+        Rules(Ladder.load(settings.ladder_path), calendar, window),
         clock,
-        rules,
-        settings.scan_interval_seconds,
-        settings.scan_batch_size,
-        settings.scan_lease_seconds,
+        mailer,
+        ScanLimits(settings.scan_batch_size, timedelta(seconds=settings.scan_lease_seconds)),
     )
+    return Parts(runtime, repository, directories, outbox, mailer, use_cases)
+
+
+def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
+    clock = clock or SystemClock()
+    parts = assemble(settings, clock)
+    runtime, directories, outbox = parts.runtime, parts.directories, parts.outbox
     subscribe(
         runtime.broker,
         NOTIFIER_QUEUE,
         SERVICE,
-        by_event_type({DirectoryUpdated: follow_directory}, default=PeriodProjector(runtime.client, repository, rules)),
+        dispatch(handlers(PeriodProjector(parts.use_cases), DirectoryFollower(directories))),
         runtime.publisher,
         description="Keeps the notifier's projection of reporting periods from assignment and report events.",
         database_ready=lambda: ping(runtime.client),
-        batch_handler=ProjectionInBulk(runtime.client, repository, rules),
+        batch_handler=ProjectionInBulk(parts.use_cases.uow, parts.repository, parts.use_cases.rules),
         batch_size=settings.prefetch,
     )
-
     document_publications(runtime.broker, [EscalationSent])
 
     async def prepare() -> None:
-        await repository.ensure_indexes()
+        await parts.repository.ensure_indexes()
         await outbox.ensure_indexes()
         await directories.start(str(settings.directory_path), clock.now())
 
-    lifespan = runtime.lifespan(
-        prepare,
-        lambda: {
-            "outbox-relay": outbox.run(),
-            "mailer": mailer.run(),
-            "escalation-scan": scanner.run(),
-            "directory-refresh": directories.follow(settings.directory_refresh_seconds),
-        },
+    loops = {
+        "outbox-relay": outbox.run,
+        "mailer": parts.mailer.run,
+        "escalation-scan": lambda: run_scans(parts.use_cases.scan, settings.scan_interval_seconds),
+        "directory-refresh": lambda: directories.follow(settings.directory_refresh_seconds),
+    }
+    app = FastAPI(
+        title="dondoc notifier",
+        version="1",
+        lifespan=runtime.lifespan(prepare, lambda: {k: f() for k, f in loops.items()}),
     )
-    app = FastAPI(title="dondoc notifier", version="1", lifespan=lifespan)
     install(app, TokenVerifier(settings.operator_token, settings.auth_url, settings.auth_cache_seconds))
     app.state.runtime = runtime  # the contract generator reads the broker's channels from here
     app.state.directories = directories
-    app.include_router(build_router(repository, scanner, clock))
+    app.include_router(build_router(parts.use_cases))
     add_operational_routes(app, runtime.readiness_checks())
     return app

@@ -10,23 +10,26 @@ holds for e-mails through `next_attempt_at`.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from pymongo import ASCENDING, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services.notifier.domain import ACKNOWLEDGED, CANCELLED, OPEN, SUBMITTED
-from shared.mongo import in_transaction
+from services.notifier.records import FAILED, PENDING, SENT, EmailRow, NoticeRow, PeriodRow, SilenceRecord
+from services.notifier.use_cases.errors import AlreadyProcessed, ClaimLost
+from shared.mongo import DUPLICATE_KEY, in_transaction
 
-PENDING = "pending"
-SENT = "sent"
-FAILED = "failed"
+__all__ = ["FAILED", "PENDING", "SENT", "NotifierRepository"]  # the e-mail states, for the tests and tools using them
 
 
 class NotifierRepository:
     def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
+        self._db = db
         self.periods = db["periods"]
         self.processed = db["processed_events"]
         self.notices = db["notices"]
@@ -44,21 +47,31 @@ class NotifierRepository:
         await self.suppressions.create_index("silence_id")  # releasing what a silence held back
         await self.silences.create_index("ends_at")
 
-    async def mark_processed(self, event_id: str, event_type: str, at: datetime, session: AsyncClientSession) -> None:
-        """Raises DuplicateKeyError when the event was processed before."""
-        await self.processed.insert_one({"_id": event_id, "event_type": event_type, "at": at}, session=session)
+    async def mark_processed(
+        self, event_id: str, event_type: str, at: datetime, session: AsyncClientSession | None
+    ) -> None:
+        """Raises AlreadyProcessed when the event was processed before."""
+        try:
+            await self.processed.insert_one({"_id": event_id, "event_type": event_type, "at": at}, session=session)
+        except DuplicateKeyError as exc:
+            raise AlreadyProcessed(event_id) from exc
+
+    async def write_gathered(self, writes: list[tuple[str, list[Any]]], session: AsyncClientSession | None) -> None:
+        """Bulk writes gathered per collection (services/notifier/bulk.py), in the order given."""
+        for name, operations in writes:
+            await self._db[name].bulk_write(operations, ordered=True, session=session)
 
     # --- the projection -------------------------------------------------------------------------------
 
     async def open_item(
-        self, item_id: str, details: dict[str, Any], on_insert: dict[str, Any], session: AsyncClientSession
+        self, item_id: str, details: dict[str, Any], on_insert: dict[str, Any], session: AsyncClientSession | None
     ) -> None:
         # $setOnInsert for the state: a report or acknowledgement that arrived before the assignment wins.
         await self.periods.update_one(
             {"_id": item_id}, {"$set": details, "$setOnInsert": on_insert}, upsert=True, session=session
         )
 
-    async def close_period(self, item_id: str, fields: dict[str, Any], session: AsyncClientSession) -> None:
+    async def close_period(self, item_id: str, fields: dict[str, Any], session: AsyncClientSession | None) -> None:
         await self.periods.update_one(
             {"_id": item_id},
             {"$set": {"state": SUBMITTED, "next_check_at": None, "claimed_by": None, **fields}},
@@ -66,7 +79,7 @@ class NotifierRepository:
             session=session,
         )
 
-    async def acknowledge(self, item_id: str, at: datetime, session: AsyncClientSession) -> None:
+    async def acknowledge(self, item_id: str, at: datetime, session: AsyncClientSession | None) -> None:
         await self.periods.update_one(
             {"_id": item_id, "state": {"$ne": CANCELLED}},
             {"$set": {"state": ACKNOWLEDGED, "acknowledged_at": at, "next_check_at": None, "claimed_by": None}},
@@ -74,7 +87,7 @@ class NotifierRepository:
             session=session,
         )
 
-    async def cancel_assignment(self, assignment_id: str, session: AsyncClientSession) -> bool:
+    async def cancel_assignment(self, assignment_id: str, session: AsyncClientSession | None) -> bool:
         """False when nothing of the assignment is known yet (its creation is still on the way)."""
         result = await self.periods.update_many(
             {"assignment_id": assignment_id, "state": OPEN},
@@ -85,7 +98,9 @@ class NotifierRepository:
             return True
         return await self.periods.count_documents({"assignment_id": assignment_id}, limit=1, session=session) > 0
 
-    async def revise_task(self, assignment_id: str, task: str, plan_version: int, session: AsyncClientSession) -> bool:
+    async def revise_task(
+        self, assignment_id: str, task: str, plan_version: int, session: AsyncClientSession | None
+    ) -> bool:
         """Put a reworded task on the assignment's open items, unless a later revision is already there.
         False when nothing of the assignment is known yet."""
         await self.periods.update_many(
@@ -99,36 +114,38 @@ class NotifierRepository:
         )
         return await self.periods.count_documents({"assignment_id": assignment_id}, limit=1, session=session) > 0
 
-    async def get(self, item_id: str, session: AsyncClientSession | None = None) -> dict[str, Any] | None:
-        return await self.periods.find_one({"_id": item_id}, session=session)
+    async def get(self, item_id: str, session: AsyncClientSession | None = None) -> PeriodRow | None:
+        return cast(PeriodRow | None, await self.periods.find_one({"_id": item_id}, session=session))
 
-    async def rebase(self, item_id: str, fields: dict[str, Any], session: AsyncClientSession) -> None:
+    async def rebase(self, item_id: str, fields: dict[str, Any], session: AsyncClientSession | None) -> None:
         await self.periods.update_one({"_id": item_id}, {"$set": {**fields, "claimed_by": None}}, session=session)
 
-    async def open_page(self, query: dict[str, Any], after: str | None, limit: int) -> list[dict[str, Any]]:
+    async def open_page(self, query: dict[str, Any], after: str | None, limit: int) -> list[PeriodRow]:
         """Up to `limit` open periods matching `query`, in `_id` order after `after`: callers walk every match
         page by page (keyset, through the `_id` index) instead of holding them all."""
         page = {**query, "state": OPEN, **({"_id": {"$gt": after}} if after is not None else {})}
-        return await self.periods.find(page).sort("_id", ASCENDING).limit(limit).to_list()
+        return cast(list[PeriodRow], await self.periods.find(page).sort("_id", ASCENDING).limit(limit).to_list())
 
-    async def replace_ladders(self, changes: list[tuple[dict[str, Any], dict[str, Any]]]) -> int:
+    async def replace_ladders(
+        self, changes: list[tuple[dict[str, Any], dict[str, Any]]], session: AsyncClientSession | None = None
+    ) -> int:
         """Apply (filter, update) pairs in one round trip; returns how many matched."""
         if not changes:
             return 0
-        result = await self.periods.bulk_write([UpdateOne(f, u) for f, u in changes], ordered=False)
+        result = await self.periods.bulk_write([UpdateOne(f, u) for f, u in changes], ordered=False, session=session)
         return result.matched_count
 
     # --- claiming due work ------------------------------------------------------------------------------
 
-    async def due_periods(self, now: datetime, limit: int) -> list[dict[str, Any]]:
+    async def due_periods(self, now: datetime, limit: int) -> list[PeriodRow]:
         cursor = (
             self.periods.find({"state": OPEN, "next_check_at": {"$lte": now}})
             .sort("next_check_at", ASCENDING)
             .limit(limit)
         )
-        return await cursor.to_list()
+        return cast(list[PeriodRow], await cursor.to_list())
 
-    async def claim_due(self, now: datetime, limit: int, lease: timedelta) -> tuple[str, list[dict[str, Any]]]:
+    async def claim_due(self, now: datetime, limit: int, lease: timedelta) -> tuple[str, list[PeriodRow]]:
         """Claim up to `limit` due periods for this scan; returns the claim token and the claimed rows."""
         due = {"state": OPEN, "next_check_at": {"$lte": now}}
         candidates = await self.periods.find(due, {"_id": 1}).sort("next_check_at", ASCENDING).limit(limit).to_list()
@@ -148,7 +165,8 @@ class NotifierRepository:
             self.periods.database.client,
             lambda session: self.periods.update_many({**ids, **due}, claim, session=session),
         )
-        return token, await self.periods.find({**ids, "claimed_by": token, "state": OPEN}).to_list()
+        claimed = await self.periods.find({**ids, "claimed_by": token, "state": OPEN}).to_list()
+        return token, cast(list[PeriodRow], claimed)
 
     async def release(self, token: str, period_ids: list[str], now: datetime) -> None:
         """Give claims back (after a failed run) so they are due again at once."""
@@ -164,12 +182,102 @@ class NotifierRepository:
         rows = await self.notices.find({"period_id": {"$in": period_ids}}, {"_id": 1}).to_list()
         return {row["_id"] for row in rows}
 
-    async def active_silences(self, now: datetime) -> list[dict[str, Any]]:
-        return await self.silences.find({"ends_at": {"$gt": now}, "starts_at": {"$lte": now}}).to_list()
+    # --- what a scan decided --------------------------------------------------------------------------
+
+    async def settle_period(
+        self, period: Mapping[str, Any], token: str, update: dict[str, Any], session: AsyncClientSession | None
+    ) -> None:
+        """Write a scan's decision on a period it claimed; raises ClaimLost if the period moved meanwhile."""
+        result = await self.periods.update_one(
+            {"_id": period["_id"], "claimed_by": token, "state": period["state"], "rev": period.get("rev", 0)},
+            {"$set": update},
+            session=session,
+        )
+        if result.matched_count != 1:
+            raise ClaimLost(period["_id"])
+
+    async def add_notices(self, notices: list[NoticeRow], now: datetime, session: AsyncClientSession | None) -> None:
+        if not notices:
+            return
+        try:
+            await self.notices.insert_many(cast(list[dict[str, Any]], notices), session=session)
+        except BulkWriteError as exc:
+            if any(error.get("code") != DUPLICATE_KEY for error in exc.details.get("writeErrors", [])):
+                raise
+            # A notice already taken: another replica took these periods after our lease ran out.
+            raise ClaimLost("a notice of this batch was taken meanwhile") from exc
+        # Notices muted earlier and sent now: their suppression record says when they went out.
+        await self.suppressions.update_many(
+            {"_id": {"$in": [n["_id"] for n in notices]}, "released_at": None},
+            {"$set": {"released_at": now}},
+            session=session,
+        )
+
+    async def record_muted(
+        self, key: str, silence_id: str, on_insert: dict[str, Any], now: datetime, session: AsyncClientSession | None
+    ) -> None:
+        await self.suppressions.update_one(
+            {"_id": key},
+            {"$set": {"silence_id": silence_id, "last_muted_at": now}, "$setOnInsert": on_insert},
+            upsert=True,
+            session=session,
+        )
+
+    async def queue_emails(self, emails: list[EmailRow], session: AsyncClientSession | None) -> None:
+        if emails:
+            await self.emails.insert_many(cast(list[dict[str, Any]], emails), session=session)
+
+    # --- silences ---------------------------------------------------------------------------------------
+
+    async def add_silence(self, silence: SilenceRecord, session: AsyncClientSession | None) -> None:
+        await self.silences.insert_one(silence.to_row(), session=session)
+
+    async def remove_silence(self, silence_id: str, session: AsyncClientSession | None) -> bool:
+        result = await self.silences.delete_one({"_id": silence_id}, session=session)
+        return result.deleted_count == 1
+
+    async def held_by(self, silence_id: str, session: AsyncClientSession | None) -> list[str]:
+        """The periods with notices this silence holds back now."""
+        return await self.suppressions.distinct(
+            "period_id", {"silence_id": silence_id, "released_at": None}, session=session
+        )
+
+    async def check_again(self, period_ids: list[str], now: datetime, session: AsyncClientSession | None) -> None:
+        """Make open, unclaimed periods due at `now` (what a silence held back goes out at the next scan)."""
+        if period_ids:
+            await self.periods.update_many(
+                {"_id": {"$in": period_ids}, "state": "open", "claimed_by": None},
+                {"$set": {"next_check_at": now}},
+                session=session,
+            )
+
+    async def list_silences(self, active_at: datetime | None) -> list[SilenceRecord]:
+        query = {"ends_at": {"$gt": active_at}} if active_at is not None else {}
+        rows = await self.silences.find(query).sort("starts_at", ASCENDING).to_list()
+        return [SilenceRecord.from_row(row) for row in rows]
+
+    async def active_silences(self, now: datetime) -> list[SilenceRecord]:
+        rows = await self.silences.find({"ends_at": {"$gt": now}, "starts_at": {"$lte": now}}).to_list()
+        return [SilenceRecord.from_row(row) for row in rows]
+
+    # --- what operators look at -------------------------------------------------------------------------
+
+    async def periods_of(self, assignment_id: str) -> list[dict[str, Any]]:
+        """An assignment's periods and acknowledgement window, without their ladder snapshots."""
+        return await self.periods.find({"assignment_id": assignment_id}, {"steps": 0}).to_list()
+
+    async def list_emails(self, status: str | None, limit: int) -> list[dict[str, Any]]:
+        """The e-mail outbox, newest first, without the bodies."""
+        query = {"status": status} if status else {}
+        cursor = self.emails.find(query, {"html": 0, "text": 0}).sort("created_at", -1).limit(limit)
+        return await cursor.to_list()
+
+    async def count_pending_emails(self) -> int:
+        return await self.emails.count_documents({"status": PENDING})
 
     # --- e-mails ----------------------------------------------------------------------------------------
 
-    async def claim_emails(self, now: datetime, limit: int, lease: timedelta) -> tuple[str, list[dict[str, Any]]]:
+    async def claim_emails(self, now: datetime, limit: int, lease: timedelta) -> tuple[str, list[EmailRow]]:
         claimable = {"status": PENDING, "next_attempt_at": {"$lte": now}}
         candidates = (
             await self.emails.find(claimable, {"_id": 1}).sort("next_attempt_at", ASCENDING).limit(limit).to_list()
@@ -181,7 +289,7 @@ class NotifierRepository:
         claim = {"$set": {"next_attempt_at": now + lease, "claimed_by": token}}
         await self.emails.update_many({**ids, **claimable}, claim)
         rows = await self.emails.find({**ids, "claimed_by": token, "status": PENDING}).to_list()
-        return token, sorted(rows, key=lambda r: r["created_at"])
+        return token, cast(list[EmailRow], sorted(rows, key=lambda r: r["created_at"]))
 
     async def renew_emails(self, email_ids: list[str], token: str, until: datetime) -> set[str]:
         """Extend this replica's claim on the e-mails it has yet to send; returns those it still holds. The

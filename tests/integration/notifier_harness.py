@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,22 +19,25 @@ from deploy.local.infra import free_port
 from deploy.local.smtp_sink import MailFolder
 from services.notifier.config import DEFAULT_LADDER, Settings
 from services.notifier.consumers import PeriodProjector
-from services.notifier.decisions import Rules
-from services.notifier.escalation import EscalationScanner
+from services.notifier.escalation import scan_once
 from services.notifier.handlers import build_router
-from services.notifier.ladder import Ladder
 from services.notifier.mailer import Mailer
-from services.notifier.recipients import Addressbook
 from services.notifier.repository import NotifierRepository
-from services.notifier.schedule import SendingWindow
+from services.notifier.rules.decisions import Rules
+from services.notifier.rules.recipients import Addressbook
+from services.notifier.rules.schedule import SendingWindow
+from services.notifier.use_cases.bundle import NotifierUseCases
+from services.notifier.use_cases.scan import ScanLimits
 from shared.auth import TokenVerifier, install
 from shared.calendar import DEFAULT_OVERRIDES, load_calendar
 from shared.clock import FakeClock
 from shared.contracts import AssignmentCreated, ReportingDeadline
 from shared.directory import Directory
+from shared.ladder import Ladder
 from shared.mongo import make_client
-from shared.outbox import Outbox
+from shared.outbox_writer import OutboxWriter
 from shared.settings import DEFAULT_DIRECTORY
+from shared.unit_of_work import MongoUnitOfWork
 from tests.conftest import random_ref
 from tests.integration.conftest import OPERATOR, OPERATOR_TOKEN
 
@@ -42,28 +45,40 @@ DIRECTORY = Directory.load(DEFAULT_DIRECTORY)
 CALENDAR = load_calendar(DEFAULT_OVERRIDES)
 
 
+class RelayNotWoken:
+    """The outbox relay is not run here: its rows are written and stay pending."""
+
+    wakes = 0
+
+    def wake(self) -> None:
+        self.wakes += 1
+
+
 @dataclass
 class Notifier:
     repository: NotifierRepository
+    use_cases: NotifierUseCases
     projector: PeriodProjector
-    scanner: EscalationScanner
     mailer: Mailer
     clock: FakeClock
     rules: Rules
 
-    def http(self, reapply_batch: int = 500, headers: dict[str, str] | None = None) -> httpx.AsyncClient:
+    def http(self, headers: dict[str, str] | None = None) -> httpx.AsyncClient:
         app = FastAPI()
         install(app, TokenVerifier(SecretStr(OPERATOR_TOKEN), auth_url=None))
-        app.include_router(build_router(self.repository, self.scanner, self.clock, reapply_batch))
+        app.include_router(build_router(self.use_cases))
         return httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app),
             base_url="http://notifier",
             headers=OPERATOR if headers is None else headers,
         )
 
+    async def scan_once(self) -> int:
+        return await scan_once(self.use_cases.scan)
+
     async def scan_all(self) -> int:
         total = 0
-        while taken := await self.scanner.scan_once():
+        while taken := await self.scan_once():
             total += taken
         return total
 
@@ -76,6 +91,10 @@ async def notifier(
     smtp_port: int = 1,
     window: str = "always",
     ladder: Ladder | None = None,
+    directory: Any = None,
+    contact: str = "",
+    scan_batch: int = 50,
+    reapply_batch: int = 500,
     **settings: Any,
 ) -> AsyncIterator[Notifier]:
     """One notifier replica; several may share a database (each has its own client)."""
@@ -85,22 +104,19 @@ async def notifier(
     await repository.ensure_indexes()
     rules = Rules(ladder or Ladder.load(DEFAULT_LADDER), CALENDAR, SendingWindow.parse(window, CALENDAR))
     config = Settings(**{"smtp_port": smtp_port, "smtp_timeout_seconds": 5, "mail_retry_base_seconds": 0, **settings})
-    outbox = Outbox(db, None, "notifier", clock)  # type: ignore[arg-type] - never relayed here
     mailer = Mailer(repository, config, clock)
-    scanner = EscalationScanner(
-        client,
+    use_cases = NotifierUseCases(
+        MongoUnitOfWork(client, OutboxWriter(db, clock), wake=RelayNotWoken().wake),
         repository,
-        Addressbook(DIRECTORY),
-        outbox,
-        mailer,
-        clock,
+        Addressbook(directory or DIRECTORY, contact),
         rules,
-        interval_seconds=0.1,
-        batch_size=50,
-        lease_seconds=60,
+        clock,
+        mailer,
+        ScanLimits(scan_batch, timedelta(seconds=60)),
+        reapply_batch,
     )
     try:
-        yield Notifier(repository, PeriodProjector(client, repository, rules), scanner, mailer, clock, rules)
+        yield Notifier(repository, use_cases, PeriodProjector(use_cases), mailer, clock, rules)
     finally:
         await client.close()
 

@@ -11,12 +11,11 @@ from typing import Any
 
 import pytest
 
-from services.notifier.escalation import ClaimLost
-from services.notifier.ladder import Ladder
+from services.notifier.use_cases.errors import ClaimLost
 from shared.calendar import end_of_day
 from shared.clock import VIETNAM, FakeClock
 from shared.contracts import AssignmentAcknowledged, AssignmentCreated, ReportSubmitted
-from shared.mongo import in_transaction
+from shared.ladder import Ladder
 from shared.outbox import stored_rows
 from tests.conftest import random_ref
 from tests.integration.notifier_harness import created, drop, notifier, steps_taken
@@ -129,7 +128,7 @@ async def test_reapplying_the_ladder_changes_open_periods_and_never_resends_a_st
         old_version = old["ladder_version"]
 
     clock.advance(timedelta(hours=1))
-    async with notifier(mongo_url, database_name, clock, ladder=NEW) as n, n.http(reapply_batch=1) as http:
+    async with notifier(mongo_url, database_name, clock, ladder=NEW, reapply_batch=1) as n, n.http() as http:
         # Filtered: only the agency asked for (its report period and its acknowledgement window).
         answer = await http.post("/ladder/reapply", json={"agency": "mttq", "reason": "thang mới 2026"})
         assert answer.status_code == 200, answer.text
@@ -187,12 +186,12 @@ async def test_a_scan_holding_a_claim_across_a_reapply_writes_nothing(mongo_url:
         now = clock.now()
         token, claimed = await old.repository.claim_due(now, 50, timedelta(seconds=60))
         assert {p["_id"] for p in claimed} >= {f"{event.assignment_id}:2026-FY"}
-        run = await old.scanner.plan(claimed, now)
+        run = await old.use_cases.scan.plan(claimed, now)
         assert any(n.occurrence.key == "overdue#1" for d in run.decisions for n in d.sends)
 
         assert (await http.post("/ladder/reapply", json={})).json()["changed"] == 2
         with pytest.raises(ClaimLost):
-            await in_transaction(old.scanner._client, lambda s: old.scanner._write(run, token, s))
+            await old.use_cases.scan.write(run, token)
         assert await old.repository.notices.count_documents({}) == 0
         await new.scan_all()
         assert await steps_taken(new, event.assignment_id) == [  # the new ladder's steps, each once

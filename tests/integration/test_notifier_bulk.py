@@ -63,7 +63,7 @@ async def test_a_batch_projects_what_the_same_events_one_by_one_do(mongo_url, da
     ):
         for event in batch:
             assert await alone.projector(event) == Outcome.PROCESSED
-        bulk = ProjectionInBulk(together.repository.periods.database.client, together.repository, together.rules)
+        bulk = ProjectionInBulk(together.use_cases.uow, together.repository, together.rules)
         assert all(bulk.accepts(event) for event in batch)
         assert await bulk(batch) == [Outcome.PROCESSED] * len(batch)
 

@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.notifier.ladder import Ladder
 from shared.calendar import end_of_day
 from shared.clock import VIETNAM, FakeClock
 from shared.consumer import TransientError
@@ -17,6 +16,7 @@ from shared.contracts import (
     DeadlineExtended,
     ReportSubmitted,
 )
+from shared.ladder import Ladder
 from shared.outbox import stored_rows
 from tests.integration.notifier_harness import DIRECTORY, created, drop, notifier, steps_taken
 
@@ -264,4 +264,26 @@ async def test_later_emails_quote_a_reworded_task(mongo_url: str, database_name:
         await n.scan_all()
         emails = await n.repository.emails.find({}).to_list()
         assert emails and all(revised.task in e["text"] and event.task not in e["text"] for e in emails)
+    await drop(mongo_url, database_name)
+
+
+async def test_a_silence_records_the_operator_of_the_token_not_a_name_in_the_body(
+    mongo_url: str, database_name: str
+) -> None:
+    clock = FakeClock(START)
+    async with notifier(mongo_url, database_name, clock) as n, n.http() as http:
+        body = {
+            "agency": "ubnd",
+            "starts_at": START.isoformat(),
+            "ends_at": (START + timedelta(days=1)).isoformat(),
+            "reason": "Tết",
+        }
+        forged = await http.post("/silences", json={**body, "created_by": "chu-tich-ubnd"})
+        plain = await http.post("/silences", json=body)
+        assert forged.status_code == plain.status_code == 201, (forged.text, plain.text)
+        assert forged.json()["created_by"] == plain.json()["created_by"] == "operator"  # the bootstrap token's
+        stored = await n.repository.silences.find().to_list()
+        assert sorted(row["created_by"] for row in stored) == ["operator", "operator"]
+        listed = (await http.get("/silences")).json()["silences"]
+        assert {s["created_by"] for s in listed} == {"operator"}
     await drop(mongo_url, database_name)

@@ -4,6 +4,7 @@ a 554 recorded as failed, and several replicas (or a dead one) sending every not
 from __future__ import annotations
 
 import asyncio
+import email
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -11,11 +12,15 @@ from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 from pathlib import Path
+from typing import Any
 
+import pytest
 from prometheus_client import REGISTRY
 
 from shared.calendar import end_of_day
 from shared.clock import VIETNAM, FakeClock
+from shared.contracts import Agency
+from shared.directory import UnknownAgency
 from shared.mongo import make_client
 from tests.conftest import random_ref
 from tests.integration.notifier_harness import created, notifier, smtp_server
@@ -156,13 +161,12 @@ async def test_two_replicas_send_each_notice_exactly_once(mongo_url: str, databa
     clock = FakeClock(START)
     async with (
         smtp_server(tmp_path / "mail") as (port, _),
-        notifier(mongo_url, database_name, clock, port, mail_batch_size=3) as a,
-        notifier(mongo_url, database_name, clock, port, mail_batch_size=3) as b,
+        notifier(mongo_url, database_name, clock, port, mail_batch_size=3, scan_batch=3) as a,
+        notifier(mongo_url, database_name, clock, port, mail_batch_size=3, scan_batch=3) as b,
     ):
-        await overdue_plans(a, clock)
-        a.scanner._batch = b.scanner._batch = 3  # small claims, so the replicas interleave
+        await overdue_plans(a, clock)  # small claims (3), so the replicas interleave
         for _ in range(20):
-            await asyncio.gather(a.scanner.scan_once(), b.scanner.scan_once())
+            await asyncio.gather(a.scan_once(), b.scan_once())
         due = {"state": "open", "next_check_at": {"$lte": clock.now()}}
         assert await a.repository.periods.count_documents(due) == 0
         for _ in range(10):
@@ -186,9 +190,9 @@ async def test_a_replica_that_dies_mid_run_has_its_claims_taken_over_after_the_l
         await overdue_plans(n, clock, CELLS[:2])
         token, claimed = await n.repository.claim_due(clock.now(), 100, timedelta(seconds=60))  # then it "dies"
         assert len(claimed) == 4
-        assert await n.scanner.scan_once() == 0  # a live replica cannot take them while the lease runs
+        assert await n.scan_once() == 0  # a live replica cannot take them while the lease runs
         clock.advance(timedelta(seconds=61))
-        assert await n.scanner.scan_once() == 4
+        assert await n.scan_once() == 4
         _, mail_claimed = await n.repository.claim_emails(clock.now(), 100, timedelta(seconds=300))  # dies again
         assert await n.mailer.send_pending() == 0
         clock.advance(timedelta(seconds=301))
@@ -221,7 +225,7 @@ async def test_a_replica_killed_inside_its_scan_transaction_holds_its_periods_on
         )
         clock.advance(timedelta(seconds=61))  # its claim has run out
         started = time.monotonic()
-        assert await asyncio.wait_for(n.scanner.scan_once(), timeout=150) == 4
+        assert await asyncio.wait_for(n.scan_once(), timeout=150) == 4
         waited = time.monotonic() - started
         await n.mailer.send_pending()
         assert len(read_mail(tmp_path / "mail")) == 3
@@ -245,4 +249,132 @@ async def test_a_replica_whose_claim_expired_mid_batch_does_not_send_what_anothe
         assert await n.mailer.send_pending() == 3  # another replica takes them over and sends them
         assert await n.mailer.send_claimed(slow_token, slow_rows) == 0  # the slow one must not send them again
         assert len(read_mail(tmp_path / "mail")) == 3
+    await drop(mongo_url, database_name)
+
+
+# --- hostile values in headers (CVE-2024-6923 and plain CR/LF) ------------------------------------------------
+
+HOSTILE = {
+    "encoded-word": "=?utf-8?q?x=0D=0AReply-To=3A_evil=40x.example=0D=0ABcc=3A_bi-mat=40evil.example=0D=0A=0D=0Afake?=",
+    "raw-crlf": "x\r\nReply-To: evil@x.example\r\nBcc: bi-mat@evil.example\r\n\r\nfake",
+    "line-separator": "x\u2028Reply-To: evil@x.example\u2029Bcc: bi-mat@evil.example",
+    "nul": "x\x00Reply-To: evil@x.example\x00\nBcc: bi-mat@evil.example",
+}
+WIRE_HEADERS = sorted(["From", "To", "Subject", "Date", "Message-ID", "Auto-Submitted", "MIME-Version", "Content-Type"])
+
+
+class HostileDirectory:
+    """A directory whose names carry `value`, as a careless or hostile edit could leave them. Built without the
+    directory's own validation: the notifier must be safe whatever the directory lets through."""
+
+    def __init__(self, value: str) -> None:
+        self.agencies = {
+            "chi-bo-khu-1": Agency.model_construct(
+                code="chi-bo-khu-1",
+                kind="party_cell",
+                name=f"Chi bộ khu 1 {value}",
+                aliases=(),
+                emails=("chi-bo-khu-1@hoa-an.example",),
+                parent="thuong-truc",
+            ),
+            "thuong-truc": Agency.model_construct(
+                code="thuong-truc",
+                kind="party_committee",
+                name=f"Thường trực {value}",
+                aliases=(),
+                emails=("thuong-truc@hoa-an.example",),
+                parent=None,
+            ),
+        }
+
+    def get(self, code: str) -> Agency:
+
+        if code not in self.agencies:
+            raise UnknownAgency(code)
+        return self.agencies[code]
+
+    def supervisor(self, code: str) -> Agency | None:
+        parent = self.get(code).parent
+        return self.agencies[parent] if parent else None
+
+
+def received(folder: Path) -> list[Any]:
+    """The bytes the SMTP server received, parsed as a receiving mail system would (EmailMessage objects)."""
+    return [email.message_from_bytes(p.read_bytes(), policy=policy.default) for p in sorted(folder.glob("*.eml"))]
+
+
+@pytest.mark.parametrize("value", list(HOSTILE.values()), ids=list(HOSTILE))
+async def test_encoded_words_and_control_characters_in_every_header_source_add_no_header(
+    mongo_url: str, database_name: str, tmp_path: Path, value: str
+) -> None:
+    """The plan number and the agency's name reach the subject, the agency's and its supervisor's names the To
+    display names, the contact and the plan title the body: none of them can add a header or end the headers."""
+    clock = FakeClock(START)
+    directory = HostileDirectory(value)
+    async with (
+        smtp_server(tmp_path / "mail") as (port, _),
+        notifier(mongo_url, database_name, clock, port, directory=directory, contact=f"Văn phòng {value}") as n,
+    ):
+        event = created("chi-bo-khu-1", DUE, START, number=f"85{value}", title=f"Kế hoạch {value}")
+        event = event.model_copy(update={"agency": directory.get("chi-bo-khu-1").ref()})
+        await n.projector(event)
+        await n.projector(ack(event, clock))
+        clock.set(DUE + timedelta(hours=1))
+        await n.scan_all()
+        assert await n.mailer.send_pending() == 2
+        mail = received(tmp_path / "mail")
+        assert sorted(m["To"].addresses[0].addr_spec for m in mail) == [
+            "chi-bo-khu-1@hoa-an.example",
+            "thuong-truc@hoa-an.example",
+        ]
+        for message in mail:
+            assert sorted(message.keys()) == WIRE_HEADERS, message.keys()
+            assert len(message.get_all("To")) == 1 and len(message["To"].addresses) == 1
+            assert message["Reply-To"] is None and message["Bcc"] is None
+            subject = str(message["Subject"])
+            assert subject.startswith("[Đôn đốc] Quá hạn báo cáo – Kế hoạch số 85") and "\n" not in subject
+            text = message.get_body(("plain",)).get_content()
+            assert text.startswith("Kính gửi: ") and text.rstrip().endswith("Hệ thống đôn đốc")
+            assert "Quá hạn" in subject or "quá hạn" in text
+    await drop(mongo_url, database_name)
+
+
+async def test_one_unbuildable_e_mail_is_marked_failed_and_the_rest_of_the_batch_goes_out(
+    mongo_url: str, database_name: str, tmp_path: Path
+) -> None:
+    """A directory address that is not one plain address (a list, empty, a non-ASCII local part) fails its own
+    row with the reason; it does not hold the other rows of the batch under a claim."""
+    clock = FakeClock(START)
+    async with smtp_server(tmp_path / "mail") as (port, _), notifier(mongo_url, database_name, clock, port) as n:
+        base = {
+            "to_name": "Chi bộ",
+            "subject": "[Đôn đốc] thử",
+            "text": "Kính gửi.\n",
+            "html": "",
+            "notice_keys": [],
+            "period_ids": [],
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": clock.now(),
+        }
+        rows = [
+            {**base, "_id": "e1", "to": "chi-bo-khu-1@hoa-an.example", "created_at": clock.now()},
+            {**base, "_id": "e2", "to": "a@x.example, b@y.example", "created_at": clock.now() + timedelta(seconds=1)},
+            {
+                **base,
+                "_id": "e3",
+                "to": "chi-bo-khu-2@hoa-an.example",
+                "created_at": clock.now() + timedelta(seconds=2),
+            },
+        ]
+        await n.repository.emails.insert_many(rows)
+        assert await n.mailer.send_pending() == 2
+        assert sorted(m["To"].addresses[0].addr_spec for m in received(tmp_path / "mail")) == [
+            "chi-bo-khu-1@hoa-an.example",
+            "chi-bo-khu-2@hoa-an.example",
+        ]
+        stored = {r["_id"]: r for r in await n.repository.emails.find().to_list()}
+        assert stored["e1"]["status"] == stored["e3"]["status"] == "sent"
+        assert stored["e2"]["status"] == "failed" and stored["e2"]["claimed_by"] is None
+        assert "not a single e-mail address" in stored["e2"]["last_error"]
     await drop(mongo_url, database_name)

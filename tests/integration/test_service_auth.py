@@ -85,7 +85,7 @@ async def test_the_notifiers_routes_are_for_operators(service_settings, mongo_ur
     async with running(tracking) as tracking_http, notifier(mongo_url, database_name, clock) as engine:
         app = FastAPI()
         install(app, asking(tracking))
-        app.include_router(notifier_routes(engine.repository, engine.scanner, engine.clock))
+        app.include_router(notifier_routes(engine.use_cases))
         agency = await issue_token(tracking_http, "ubnd", "agency")
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://notifier") as http:
             for method, path in (

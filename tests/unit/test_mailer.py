@@ -3,6 +3,7 @@ stable, and the Vietnamese body survives the trip through bytes."""
 
 from __future__ import annotations
 
+import base64
 import email
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 
 from services.notifier.mailer import build_message
+from services.notifier.rules.headers import MAX_HEADER_CHARS, UnsafeHeader, header_text
 
 SENDER = "Hệ thống đôn đốc <dondoc@hoa-an.example>"
 BODY = (
@@ -76,9 +78,54 @@ def test_a_line_break_in_the_recipient_name_cannot_add_a_header() -> None:
     assert back["To"].addresses[0].display_name == "Chi bộ khu 1 Bcc: x@evil.example X-Priority: 1"
 
 
-def test_a_line_break_in_the_address_itself_is_refused() -> None:
-    with pytest.raises(ValueError, match="Invalid addr_spec"):
-        build_message(row(to="ubnd@hoa-an.example\r\nBcc: x@evil.example"), SENDER)
+@pytest.mark.parametrize(
+    "address",
+    [
+        "ubnd@hoa-an.example\r\nBcc: x@evil.example",
+        "ubnd@hoa-an.example\n",
+        "a@x.example, b@y.example",
+        "",
+        "ủy-ban@hoa-an.example",
+        '"quoted"@hoa-an.example',
+        "=?utf-8?q?a=0D=0ABcc=3A_x?=@hoa-an.example",
+        "ubnd@hoa-an.example (comment)",
+        "Tên <ubnd@hoa-an.example>",
+    ],
+)
+def test_an_address_that_is_not_one_plain_address_is_refused(address: str) -> None:
+    with pytest.raises(UnsafeHeader):
+        build_message(row(to=address), SENDER)
+
+
+ENCODED_CRLF = "=?utf-8?q?85=0D=0AReply-To=3A_evil=40x.example=0D=0ABcc=3A_bi-mat=40evil.example?="
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        ENCODED_CRLF,
+        "=?utf-8?b?" + base64.b64encode(b"x\r\n\r\nfake body").decode() + "?=",
+        "Ch\u1ecb b\u1ed9 =?UTF-8?Q?x=0AX-Priority=3A_1?= khu 1",
+        "==??utf-8?q?x=0D=0ABcc=3A_y?=",
+        "85\x00Bcc: a@evil.example",
+        "85\x7f\x1b[31m\u2029Bcc: a@evil.example",
+    ],
+    ids=["encoded-crlf", "encoded-blank-line-base64", "encoded-inside-name", "doubled-opener", "nul", "del-esc-u2029"],
+)
+def test_encoded_words_and_control_characters_cannot_add_a_header(value: str) -> None:
+    message = build_message(row(subject=f"Kế hoạch số {value}", to_name=value), SENDER)
+    back = reparsed(message)
+    assert sorted(back.keys()) == sorted([*HEADERS, "Content-Transfer-Encoding"])
+    assert [a.addr_spec for a in back["To"].addresses] == ["ubnd@hoa-an.example"]
+    assert "=?" not in str(back["Subject"]) and "\r" not in str(back["Subject"]) and "\n" not in str(back["Subject"])
+    assert back.get_content() == BODY
+
+
+def test_header_text_folds_to_one_clean_line() -> None:
+    assert header_text("a\r\n b\u2028c\x85d\x00e\tf") == "a b c d e f"
+    assert header_text("=?x?q?y?=") == "= ?x?q?y?="
+    assert header_text("x" * 2_000) == "x" * MAX_HEADER_CHARS
+    assert header_text("Kế hoạch số 85-KH/ĐU") == "Kế hoạch số 85-KH/ĐU"
 
 
 def test_the_message_id_is_stable_for_a_row_and_differs_between_rows() -> None:
@@ -128,13 +175,14 @@ def test_a_naive_creation_time_from_the_database_is_utc() -> None:
 
 def test_a_retry_waits_for_the_sending_window_and_backs_off_inside_it() -> None:
     from services.notifier.config import Settings
-    from services.notifier.mailer import retry_at
-    from services.notifier.schedule import SendingWindow
+    from services.notifier.mailer import policy_of
+    from services.notifier.rules.schedule import SendingWindow
+    from services.notifier.use_cases.mail import retry_at
     from shared.calendar import DEFAULT_OVERRIDES, load_calendar
     from shared.clock import VIETNAM
 
     window = SendingWindow(load_calendar(DEFAULT_OVERRIDES))
-    settings = Settings(mail_retry_base_seconds=60, mail_retry_max_seconds=3_600)
+    settings = policy_of(Settings(mail_retry_base_seconds=60, mail_retry_max_seconds=3_600))
 
     def vn(day: int, hour: int, minute: int = 0) -> datetime:
         return datetime(2026, 12, day, hour, minute, tzinfo=VIETNAM)
@@ -149,3 +197,32 @@ def test_a_retry_waits_for_the_sending_window_and_backs_off_inside_it() -> None:
     assert retry_at(vn(4, 16, 30), 12, settings, window) == vn(7, 7, 30)
     # With no window (always open), only the backoff.
     assert retry_at(vn(4, 16, 30), 12, settings, None) == vn(4, 17, 30)
+
+
+def test_the_production_image_runs_an_interpreter_with_the_cve_2024_6923_fix() -> None:
+    """The notifier does not rely on it (the tests above run on whatever interpreter this is), but production
+    should not run an e-mail library known to write decoded CR/LF into headers."""
+    import re
+    from pathlib import Path
+
+    dockerfile = (Path(__file__).resolve().parents[2] / "deploy" / "Dockerfile").read_text()
+    image = re.search(r"^ARG PYTHON_IMAGE=python:(\d+)\.(\d+)\.(\d+)-", dockerfile, re.MULTILINE)
+    assert image is not None, "deploy/Dockerfile pins its base image as ARG PYTHON_IMAGE=python:X.Y.Z-…"
+    version = tuple(int(part) for part in image.groups())
+    assert version >= (3, 12, 5) or (3, 11, 10) <= version < (3, 12), version
+    assert dockerfile.count("FROM ${PYTHON_IMAGE}") == 2 and "FROM python:" not in dockerfile
+
+
+def test_the_built_bytes_are_read_back_before_a_message_leaves(monkeypatch: pytest.MonkeyPatch) -> None:
+    """If a value ever reached a header without going through header_text, the read-back still stops it on an
+    interpreter that writes decoded CR/LF out raw (CVE-2024-6923, this machine's 3.11.7); on a patched one the
+    library's own output is clean. Either way no message with an extra header leaves build_message."""
+    import services.notifier.mailer as mailer
+
+    monkeypatch.setattr(mailer, "header_text", str)  # as if a value slipped past the one function
+    try:
+        message = build_message(row(subject=f"Kế hoạch số {ENCODED_CRLF}"), SENDER)
+    except UnsafeHeader:
+        return
+    back = reparsed(message)
+    assert sorted(back.keys()) == sorted([*HEADERS, "Content-Transfer-Encoding"]) and back["Reply-To"] is None

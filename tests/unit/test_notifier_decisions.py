@@ -8,13 +8,13 @@ from typing import Any
 
 from services.notifier import domain
 from services.notifier.config import DEFAULT_LADDER
-from services.notifier.decisions import PeriodDecision, Silence, decide, opening_state
-from services.notifier.ladder import Ladder
-from services.notifier.recipients import Addressbook
-from services.notifier.schedule import SendingWindow
+from services.notifier.rules.decisions import PeriodDecision, Silence, decide, opening_state
+from services.notifier.rules.recipients import Addressbook
+from services.notifier.rules.schedule import SendingWindow
 from shared.calendar import DEFAULT_OVERRIDES, end_of_day, load_calendar
 from shared.clock import VIETNAM, FakeClock
 from shared.directory import Directory
+from shared.ladder import Ladder
 from shared.settings import DEFAULT_DIRECTORY
 
 CALENDAR = load_calendar(DEFAULT_OVERRIDES)

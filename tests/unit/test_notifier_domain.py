@@ -11,12 +11,12 @@ import pytest
 
 from services.notifier import domain
 from services.notifier.config import DEFAULT_LADDER
-from services.notifier.decisions import opening_state
-from services.notifier.ladder import Ladder
-from services.notifier.messages import Item, describe_duration, local_time, render_digest
-from services.notifier.schedule import SendingWindow, ceil_ms, next_check
+from services.notifier.rules.decisions import opening_state
+from services.notifier.rules.messages import Item, describe_duration, local_time, render_digest
+from services.notifier.rules.schedule import SendingWindow, ceil_ms, next_check
 from shared.calendar import DEFAULT_OVERRIDES, load_calendar
 from shared.clock import VIETNAM
+from shared.ladder import Ladder
 
 CALENDAR = load_calendar(DEFAULT_OVERRIDES)
 LADDER = Ladder.load(DEFAULT_LADDER)

@@ -8,10 +8,10 @@ from datetime import UTC, date, datetime, time
 import pytest
 
 from services.notifier.config import DEFAULT_LADDER
-from services.notifier.ladder import Ladder, LadderError, Offset
-from services.notifier.schedule import SendingWindow, schedule, skipped_at_open
+from services.notifier.rules.schedule import SendingWindow, schedule, skipped_at_open
 from shared.calendar import DEFAULT_OVERRIDES, end_of_day, load_calendar
 from shared.clock import VIETNAM
+from shared.ladder import Ladder, LadderError, Offset
 
 CALENDAR = load_calendar(DEFAULT_OVERRIDES)
 LADDER = Ladder.load(DEFAULT_LADDER)

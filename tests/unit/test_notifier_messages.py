@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from services.notifier.mailer import build_message, classify
-from services.notifier.messages import Item, describe_duration, render_digest
+from services.notifier.rules.messages import Item, describe_duration, render_digest
 
 NOW = datetime(2026, 7, 3, 2, 0, tzinfo=UTC)
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import html
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from services.notifier.decisions import Notice
-from services.notifier.ladder import Ask, Role, Track
+from services.notifier.rules.decisions import Notice
+from services.notifier.rules.headers import header_text
 from shared.clock import VIETNAM, as_utc
+from shared.ladder import Ask, Role, Track
 
 
 @dataclass(frozen=True)
@@ -74,7 +77,9 @@ def local_date(instant: datetime) -> str:
     return as_utc(instant).astimezone(VIETNAM).strftime("%d/%m/%Y")
 
 
-def items_for(notices: list[Notice], periods: dict[str, dict], contacts: dict[str, str], now: datetime) -> list[Item]:
+def items_for(
+    notices: list[Notice], periods: Mapping[str, Mapping[str, Any]], contacts: dict[str, str], now: datetime
+) -> list[Item]:
     """A recipient's notices of this run, one item per period: the highest step wins."""
     best: dict[str, Notice] = {}
     for notice in notices:
@@ -185,4 +190,5 @@ def render_digest(recipient_name: str, items: list[Item]) -> Digest:
     text += ["", *closing]
     page += [f"<p>{html.escape(line)}</p>" for line in closing]
     body = '<!DOCTYPE html><html lang="vi"><meta charset="utf-8"><body>' + "\n".join(page) + "</body></html>"
-    return Digest(_subject(items), "\n".join(text) + "\n", body + "\n")
+    # The subject is stored as it will be sent: through the one function every header value goes through.
+    return Digest(header_text(_subject(items)), "\n".join(text) + "\n", body + "\n")

@@ -3,15 +3,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import structlog
 
-from services.notifier.decisions import Recipient
-from services.notifier.ladder import Role, Step
-from shared.directory import Agency, Directory, UnknownAgency
+from services.notifier.rules.decisions import Recipient
+from shared.contracts import Agency
+from shared.directory import Directory, UnknownAgency
 from shared.directory_store import DirectoryHolder
+from shared.ladder import Role, Step
 
 log = structlog.get_logger()
 
@@ -41,7 +42,7 @@ class Addressbook:
             log.error("agency of an open period is not in the directory", agency=code)
         return found
 
-    def recipients_for(self, period: dict[str, Any]) -> Callable[[Step], list[Recipient]]:
+    def recipients_for(self, period: Mapping[str, Any]) -> Callable[[Step], list[Recipient]]:
         chain = self._chain(period["agency"]["code"])
 
         def recipients(step: Step) -> list[Recipient]:
@@ -66,7 +67,7 @@ class Addressbook:
 
         return recipients
 
-    def contact(self, period: dict[str, Any]) -> str:
+    def contact(self, period: Mapping[str, Any]) -> str:
         """Whom the recipient should contact: the configured contact, or the plan's issuer."""
         if self._contact:
             return self._contact

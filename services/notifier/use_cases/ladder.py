@@ -11,44 +11,24 @@ again and retried.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import structlog
-from pydantic import BaseModel, ConfigDict, Field
 
-from services.notifier.decisions import Rules, reapplied_state
 from services.notifier.domain import OPEN
-from services.notifier.ladder import deployment_track
-from services.notifier.repository import NotifierRepository
+from services.notifier.records import PeriodRow
+from services.notifier.rules.decisions import Rules, reapplied_state
+from services.notifier.rules.ladder import deployment_track
+from services.notifier.use_cases.commands import LadderReapplied, ReapplyRequest
+from services.notifier.use_cases.ports import Store
+from shared.unit_of_work import Transaction, UnitOfWork
 
 log = structlog.get_logger()
 
+Change = tuple[dict[str, Any], dict[str, Any]]  # (the period as it was read, the update)
+
 ATTEMPTS = 3
-
-
-class ReapplyRequest(BaseModel):
-    """Which open periods get the deployment's current ladder; every filter given must match."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    plan_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$", description="only this plan's")
-    agency: str | None = Field(
-        default=None, pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$", description="only periods of the agency with this code"
-    )
-    include_plan_overrides: bool = Field(
-        default=False, description="also replace the ladder of periods that follow their plan's own ladder"
-    )
-    reason: str = Field(default="", max_length=1_000, description="why, kept with the change on each period")
-
-
-@dataclass
-class ReapplyResult:
-    change_id: str
-    ladder_version: str
-    changed: int
-    conflicts: int  # periods that kept changing under this request and were left as they were
 
 
 def selection(request: ReapplyRequest, version: str) -> dict[str, Any]:
@@ -67,12 +47,13 @@ def selection(request: ReapplyRequest, version: str) -> dict[str, Any]:
 
 
 class LadderReapplier:
-    def __init__(self, repository: NotifierRepository, rules: Rules, batch_size: int = 500) -> None:
-        self._repo = repository
+    def __init__(self, uow: UnitOfWork, store: Store, rules: Rules, batch_size: int = 500) -> None:
+        self._uow = uow
+        self._repo = store
         self._rules = rules
         self._batch = batch_size
 
-    async def __call__(self, request: ReapplyRequest, by: str, now: datetime) -> ReapplyResult:
+    async def __call__(self, request: ReapplyRequest, by: str, now: datetime) -> LadderReapplied:
         version = self._rules.ladder.version
         query = selection(request, version)
         change_id = uuid.uuid4().hex
@@ -94,11 +75,11 @@ class LadderReapplier:
             agency=request.agency,
             include_plan_overrides=request.include_plan_overrides,
         )
-        return ReapplyResult(change_id, version, changed, conflicts)
+        return LadderReapplied(change_id, version, changed, conflicts)
 
     async def _apply(
         self,
-        page: list[dict[str, Any]],
+        page: list[PeriodRow],
         query: dict[str, Any],
         request: ReapplyRequest,
         change_id: str,
@@ -107,9 +88,12 @@ class LadderReapplier:
     ) -> tuple[int, int]:
         changed = 0
         for _ in range(ATTEMPTS):
-            changed += await self._repo.replace_ladders(
-                [self._change(p, change_id, by, request.reason, now) for p in page]
-            )
+            changes = [self._change(p, change_id, by, request.reason, now) for p in page]
+
+            async def write(tx: Transaction, changes: list[Change] = changes) -> int:
+                return await self._repo.replace_ladders(changes, tx.session)
+
+            changed += await self._uow.run(write)
             # Those that changed since they were read: read again (if still selected) and try once more.
             ids = [p["_id"] for p in page]
             page = await self._repo.open_page(
@@ -119,9 +103,7 @@ class LadderReapplier:
                 return changed, 0
         return changed, len(page)
 
-    def _change(
-        self, period: dict[str, Any], change_id: str, by: str, reason: str, now: datetime
-    ) -> tuple[dict[str, Any], dict[str, Any]]:
+    def _change(self, period: PeriodRow, change_id: str, by: str, reason: str, now: datetime) -> Change:
         rules = self._rules
         ladder = deployment_track(rules.ladder, period["track"])
         done, next_check_at = reapplied_state(period, ladder.steps, now, rules.calendar, rules.window)

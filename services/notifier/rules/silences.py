@@ -1,15 +1,11 @@
 """Operators' silences: mute a plan, an agency or a ladder level for a time window (over Tết, say).
-Muted notices are recorded as suppressed and go out if still due when the silence ends."""
+Muted notices are recorded as suppressed and go out if still due when the silence ends. What a silence
+matches is `decisions.Silence.mutes`; what makes one valid is here."""
 
 from __future__ import annotations
 
-import uuid
-from datetime import datetime
-from typing import Any
-
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from services.notifier.decisions import Silence
 from shared.contracts import UtcDatetime
 
 
@@ -28,7 +24,13 @@ class SilenceRequest(BaseModel):
     starts_at: UtcDatetime
     ends_at: UtcDatetime
     reason: str = Field(min_length=1, max_length=1_000)
-    created_by: str = Field(min_length=1, max_length=128)
+    created_by: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=128,
+        description="ignored: the silence records the operator whose token made the request "
+        "(accepted so that older clients are not refused)",
+    )
 
     @model_validator(mode="after")
     def _sensible(self) -> SilenceRequest:
@@ -37,18 +39,3 @@ class SilenceRequest(BaseModel):
         if self.ends_at <= self.starts_at:
             raise ValueError("ends_at must be after starts_at")
         return self
-
-
-def new_row(request: SilenceRequest, now: datetime) -> dict[str, Any]:
-    return {"_id": uuid.uuid4().hex, **request.model_dump(), "created_at": now}
-
-
-def from_row(row: dict[str, Any]) -> Silence:
-    return Silence(
-        id=row["_id"],
-        starts_at=row["starts_at"],
-        ends_at=row["ends_at"],
-        plan_id=row.get("plan_id"),
-        agency=row.get("agency"),
-        level=row.get("level"),
-    )

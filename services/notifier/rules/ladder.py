@@ -8,38 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from shared.ladder import (
-    Ask,
-    Ladder,
-    LadderError,
-    LadderSpec,
-    Offset,
-    Repeat,
-    Role,
-    Step,
-    StepRule,
-    Track,
-    Unit,
-)
-
-__all__ = [
-    "Ask",
-    "Ladder",
-    "LadderError",
-    "LadderSpec",
-    "Offset",
-    "Repeat",
-    "Role",
-    "Step",
-    "StepRule",
-    "Track",
-    "Unit",
-    "LadderSource",
-    "TrackLadder",
-    "for_track",
-    "snapshot",
-    "from_snapshot",
-]
+from shared.ladder import Ladder, LadderSpec, Step, Track
 
 LadderSource = Literal["deployment", "plan"]
 

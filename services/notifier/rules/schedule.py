@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
-from services.notifier.ladder import Offset, Step
 from shared.calendar import WorkingCalendar
 from shared.clock import VIETNAM, as_utc
+from shared.ladder import Offset, Step
 
 _WINDOW = re.compile(r"^(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})$")
 
@@ -52,8 +52,8 @@ class SendingWindow:
         local = as_utc(instant).astimezone(VIETNAM)
         return self.calendar.is_working_day(local.date()) and self.start <= local.time() < self.end
 
-    def _opening(self, day: object) -> datetime:
-        return as_utc(datetime.combine(day, self.start or time(0), tzinfo=VIETNAM))  # type: ignore[arg-type]
+    def _opening(self, day: date) -> datetime:
+        return as_utc(datetime.combine(day, self.start or time(0), tzinfo=VIETNAM))
 
     def next_open(self, instant: datetime) -> datetime:
         """`instant` if the window is open then, else the start of the next window."""

@@ -4,15 +4,16 @@ and when to look again. Pure: the scanner writes what this decides, the preview 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from services.notifier.ladder import Ladder, Role, Step, from_snapshot, snapshot
-from services.notifier.schedule import Occurrence, SendingWindow, ceil_ms, next_check, schedule, skipped_at_open
+from services.notifier.rules.ladder import from_snapshot, snapshot
+from services.notifier.rules.schedule import Occurrence, SendingWindow, ceil_ms, next_check, schedule, skipped_at_open
 from shared.calendar import WorkingCalendar
 from shared.clock import as_utc
+from shared.ladder import Ladder, Role, Step
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ class Silence:
     agency: str | None = None  # matches the agency a notice is about, or the one receiving it
     level: int | None = None
 
-    def mutes(self, period: dict[str, Any], step: Step, recipient: Recipient, now: datetime) -> bool:
+    def mutes(self, period: Mapping[str, Any], step: Step, recipient: Recipient, now: datetime) -> bool:
         if not (as_utc(self.starts_at) <= now < as_utc(self.ends_at)):
             return False
         if self.plan_id is not None and self.plan_id != period["plan_id"]:
@@ -72,7 +73,7 @@ class Muted:
 
 @dataclass
 class PeriodDecision:
-    period: dict[str, Any]
+    period: Mapping[str, Any]
     sends: list[Notice] = field(default_factory=list)
     muted: list[Muted] = field(default_factory=list)
     done: list[str] = field(default_factory=list)  # occurrence keys handled for good by this decision
@@ -89,16 +90,16 @@ def stable_id(*parts: str) -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
 
 
-def anchor_of(period: dict[str, Any]) -> datetime:
+def anchor_of(period: Mapping[str, Any]) -> datetime:
     return as_utc(period["due_at"] if period["track"] == "report" else period["assigned_at"])
 
 
-def occurrences(period: dict[str, Any], calendar: WorkingCalendar, window: SendingWindow) -> list[Occurrence]:
+def occurrences(period: Mapping[str, Any], calendar: WorkingCalendar, window: SendingWindow) -> list[Occurrence]:
     return schedule(from_snapshot(period["steps"]), anchor_of(period), calendar, window)
 
 
 def decide(
-    period: dict[str, Any],
+    period: Mapping[str, Any],
     now: datetime,
     calendar: WorkingCalendar,
     window: SendingWindow,
@@ -144,7 +145,7 @@ def decide(
 
 
 def opening_state(
-    period: dict[str, Any], opened_at: datetime, calendar: WorkingCalendar, window: SendingWindow
+    period: Mapping[str, Any], opened_at: datetime, calendar: WorkingCalendar, window: SendingWindow
 ) -> tuple[list[str], datetime | None]:
     """For a period being opened (or re-based on a new deadline): the occurrences skipped from the
     start, and the first check."""
@@ -155,7 +156,7 @@ def opening_state(
 
 
 def reapplied_state(
-    period: dict[str, Any], steps: list[Step], now: datetime, calendar: WorkingCalendar, window: SendingWindow
+    period: Mapping[str, Any], steps: list[Step], now: datetime, calendar: WorkingCalendar, window: SendingWindow
 ) -> tuple[list[str], datetime | None]:
     """For an open period an operator gives new ladder `steps` at `now`: the occurrences handled for good,
     and the next check.

@@ -1,0 +1,182 @@
+"""Send the queued e-mails: claim a batch, build and send each while the claim holds, record each outcome.
+
+Rows are claimed with a lease before sending, so two notifiers never send the same row. A row is marked sent
+after the server accepted it. A failure the transport calls permanent (a 5xx reply) fails the row at once; any
+other is retried with exponential backoff, inside the sending window, up to `max_attempts`. A row whose message
+cannot be built (an address that is not one plain address, say) fails alone, with the reason: no retry would
+fix it, and the rest of its batch goes out as usual. A replica that dies between the server's acceptance and the
+write that records it leaves the row to be sent again after the lease: SMTP allows no better, and the
+deterministic Message-ID lets a mail system recognise the copy.
+
+These writes are single-row, conditional on the claim, and publish no event: they do not need the unit of work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from typing import Any, Protocol
+
+import structlog
+
+from services.notifier.records import FAILED, SENT, EmailRow
+from services.notifier.rules.schedule import SendingWindow
+from shared.clock import Clock
+
+log = structlog.get_logger()
+
+
+class SendFailed(Exception):
+    """The transport could not hand the message over; `permanent` when trying again cannot help."""
+
+    def __init__(self, error: str, code: int | None, permanent: bool) -> None:
+        super().__init__(error)
+        self.error = error
+        self.code = code
+        self.permanent = permanent
+
+
+class Transport(Protocol):
+    async def send(self, message: EmailMessage) -> None:
+        """Raises SendFailed."""
+
+
+class MailStore(Protocol):
+    async def count_pending_emails(self) -> int: ...
+    async def claim_emails(self, now: datetime, limit: int, lease: timedelta) -> tuple[str, list[EmailRow]]: ...
+    async def renew_emails(self, email_ids: list[str], token: str, until: datetime) -> set[str]: ...
+    async def finish_email(self, email_id: str, token: str, fields: dict[str, Any], attempted: bool = True) -> bool: ...
+
+
+Build = Callable[[Mapping[str, Any]], EmailMessage]
+
+
+@dataclass(frozen=True)
+class MailPolicy:
+    batch_size: int
+    lease: timedelta
+    longest_send: timedelta  # the transport's timeout: a send may end this long after it starts
+    max_attempts: int
+    retry_base_seconds: float
+    retry_max_seconds: float
+
+
+@dataclass
+class MailPass:
+    """What one pass did: e-mails pending before it, then sent, retried later, and failed for good."""
+
+    pending: int = 0
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    sent_ids: list[str] = field(default_factory=list)
+
+
+def retry_at(now: datetime, attempts: int, policy: MailPolicy, window: SendingWindow | None) -> datetime:
+    """When to try again after `attempts` failed tries: exponential backoff, then the next moment the sending
+    window is open. A notice held back until 07:30 must not go out at 22:00 because its first try failed."""
+    seconds = policy.retry_base_seconds * 2 ** max(0, attempts - 1)
+    at = now + timedelta(seconds=min(seconds, policy.retry_max_seconds))
+    return window.next_open(at) if window is not None else at
+
+
+class EmailSender:
+    def __init__(
+        self,
+        store: MailStore,
+        transport: Transport,
+        build: Build,
+        policy: MailPolicy,
+        clock: Clock,
+        window: SendingWindow | None = None,
+    ) -> None:
+        self._store = store
+        self._transport = transport
+        self._build = build
+        self._policy = policy
+        self._clock = clock
+        self._window = window
+
+    async def send_due(self) -> MailPass:
+        """Claim and send one batch of due e-mails."""
+        pending = await self._store.count_pending_emails()
+        token, rows = await self._store.claim_emails(self._clock.now(), self._policy.batch_size, self._policy.lease)
+        done = await self.send_claimed(token, rows)
+        done.pending = pending
+        return done
+
+    async def send_claimed(self, token: str, rows: list[EmailRow]) -> MailPass:
+        """Send e-mails this replica claimed under `token`, each only while the claim still holds."""
+        done = MailPass()
+        claims = [row.get("next_attempt_at") for row in rows]
+        held_until = min((at for at in claims if at is not None), default=None)
+        lost: set[str] = set()
+        for index, row in enumerate(rows):
+            # One claim covers the batch, but a slow server can outlast it, and a replica that took the expired
+            # rows over would send them too. When a send might end after the claim, what is left is renewed first
+            # (one round trip, rarely), and what was already taken over is left alone.
+            now = self._clock.now()
+            if held_until is not None and now + self._policy.longest_send >= held_until:
+                remaining = [r["_id"] for r in rows[index:]]
+                lost |= set(remaining) - await self._store.renew_emails(remaining, token, now + self._policy.lease)
+                held_until = now + self._policy.lease
+            if row["_id"] in lost:
+                log.warning("e-mail claim expired; left to the replica that took it", email_id=row["_id"])
+                continue
+            await self._send_one(row, token, done)
+        return done
+
+    async def _send_one(self, row: EmailRow, token: str, done: MailPass) -> None:
+        try:
+            message = self._build(row)
+        except Exception as exc:  # noqa: BLE001 - whatever stops this row's message stops only this row
+            # Raising here would leave the rest of the batch claimed: other agencies' e-mails would wait a lease.
+            await self._unbuildable(row, token, exc)
+            done.failed += 1
+            return
+        try:
+            await self._transport.send(message)
+        except SendFailed as failure:
+            final = await self._failed(row, token, failure)
+            done.failed += final
+            done.retried += not final
+            return
+        await self._store.finish_email(row["_id"], token, {"status": SENT, "sent_at": self._clock.now()})
+        log.info("e-mail sent", email_id=row["_id"], to=row["to"], attempts=row["attempts"] + 1)
+        done.sent += 1
+        done.sent_ids.append(row["_id"])
+
+    async def _unbuildable(self, row: EmailRow, token: str, exc: Exception) -> None:
+        now = self._clock.now()
+        reason = f"the message could not be built: {exc}"[:1_000]
+        fields = {"status": FAILED, "failed_at": now, "next_attempt_at": None, "last_error": reason, "last_code": None}
+        log.error("e-mail not built; marked failed", email_id=row["_id"], to=repr(row.get("to")), reason=reason)
+        await self._store.finish_email(row["_id"], token, fields, attempted=False)
+
+    async def _failed(self, row: EmailRow, token: str, failure: SendFailed) -> bool:
+        """Record a failed attempt; True when the row is given up."""
+        attempts = row["attempts"] + 1
+        final = failure.permanent or attempts >= self._policy.max_attempts
+        now = self._clock.now()
+        fields: dict[str, Any] = {
+            "last_error": failure.error[:1_000],
+            "last_code": failure.code,
+            "last_attempt_at": now,
+        }
+        if final:
+            fields |= {"status": FAILED, "failed_at": now, "next_attempt_at": None}
+        else:
+            fields["next_attempt_at"] = retry_at(now, attempts, self._policy, self._window)
+        log.warning(
+            "e-mail not sent",
+            email_id=row["_id"],
+            attempts=attempts,
+            code=failure.code,
+            permanent=failure.permanent,
+            final=final,
+            error=failure.error,
+        )
+        await self._store.finish_email(row["_id"], token, fields)
+        return final

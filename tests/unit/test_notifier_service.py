@@ -1,0 +1,578 @@
+"""The notifier's use cases with fakes (cosmicpython's tests/unit/test_handlers.py is the model): an in-memory
+store in place of the repository, FakeUnitOfWork in place of MongoDB's, a fake clock and a fake mailer."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from services.notifier.config import DEFAULT_LADDER
+from services.notifier.mailer import build_message
+from services.notifier.records import EmailRow, NoticeRow, PeriodRow, SilenceRecord
+from services.notifier.rules.decisions import Rules
+from services.notifier.rules.recipients import Addressbook
+from services.notifier.rules.schedule import SendingWindow
+from services.notifier.rules.silences import SilenceRequest
+from services.notifier.use_cases.bundle import NotifierUseCases
+from services.notifier.use_cases.commands import (
+    CreateSilence,
+    EndSilence,
+    PreviewEscalations,
+    ReapplyLadder,
+    ReapplyRequest,
+)
+from services.notifier.use_cases.errors import (
+    AlreadyProcessed,
+    ClaimLost,
+    MomentWithoutOffset,
+    NotKnownYet,
+    SilenceNotFound,
+)
+from services.notifier.use_cases.mail import EmailSender, MailPolicy, SendFailed
+from services.notifier.use_cases.scan import ScanLimits
+from shared.calendar import DEFAULT_OVERRIDES, load_calendar
+from shared.clock import FakeClock
+from shared.contracts import (
+    AssignmentAcknowledged,
+    AssignmentCancelled,
+    AssignmentCreated,
+    DeadlineExtended,
+    EscalationSent,
+    ReportingDeadline,
+    ReportSubmitted,
+)
+from shared.directory import Directory
+from shared.ladder import Ladder
+from shared.settings import DEFAULT_DIRECTORY
+from tests.fakes import FakeUnitOfWork
+
+START = datetime(2026, 6, 1, 3, 0, tzinfo=UTC)  # a Monday, 10:00 in Hà Nội
+DUE = datetime(2026, 6, 30, 16, 59, tzinfo=UTC)
+DIRECTORY = Directory.load(DEFAULT_DIRECTORY)
+CALENDAR = load_calendar(DEFAULT_OVERRIDES)
+AGENCY = "chi-bo-khu-1@hoa-an.example"
+SUPERVISOR = "thuong-truc@hoa-an.example"
+
+
+class FakeStore:
+    """The repository's contract (services/notifier/use_cases/ports.py) over dictionaries; sessions ignored."""
+
+    def __init__(self) -> None:
+        self.periods: dict[str, dict[str, Any]] = {}
+        self.processed: set[str] = set()
+        self.notices: dict[str, NoticeRow] = {}
+        self.suppressions: dict[str, dict[str, Any]] = {}
+        self.silences: dict[str, SilenceRecord] = {}
+        self.emails: dict[str, EmailRow] = {}
+        self.lose_claims = False
+
+    # the projection
+    async def mark_processed(self, event_id: str, event_type: str, at: datetime, session: Any) -> None:
+        if event_id in self.processed:
+            raise AlreadyProcessed(event_id)
+        self.processed.add(event_id)
+
+    async def open_item(self, item_id: str, details: dict[str, Any], on_insert: dict[str, Any], session: Any) -> None:
+        row = self.periods.setdefault(item_id, {"_id": item_id, **on_insert})
+        row.update(details)
+
+    async def close_period(self, item_id: str, fields: dict[str, Any], session: Any) -> None:
+        row = self.periods.setdefault(item_id, {"_id": item_id})
+        row.update({"state": "submitted", "next_check_at": None, "claimed_by": None, **fields})
+
+    async def acknowledge(self, item_id: str, at: datetime, session: Any) -> None:
+        row = self.periods.setdefault(item_id, {"_id": item_id})
+        if row.get("state") != "cancelled":
+            row.update({"state": "acknowledged", "acknowledged_at": at, "next_check_at": None, "claimed_by": None})
+
+    async def cancel_assignment(self, assignment_id: str, session: Any) -> bool:
+        rows = [r for r in self.periods.values() if r.get("assignment_id") == assignment_id]
+        for row in rows:
+            if row["state"] == "open":
+                row.update({"state": "cancelled", "next_check_at": None, "claimed_by": None})
+        return bool(rows)
+
+    async def revise_task(self, assignment_id: str, task: str, plan_version: int, session: Any) -> bool:
+        rows = [r for r in self.periods.values() if r.get("assignment_id") == assignment_id]
+        for row in rows:
+            if row["state"] == "open" and row.get("task_revision", -1) < plan_version:
+                row.update({"task": task, "task_revision": plan_version})
+        return bool(rows)
+
+    async def get(self, item_id: str, session: Any = None) -> PeriodRow | None:
+        row = self.periods.get(item_id)
+        return dict(row) if row is not None else None  # type: ignore[return-value]  # a copy, as a read returns
+
+    async def rebase(self, item_id: str, fields: dict[str, Any], session: Any) -> None:
+        self.periods[item_id].update({**fields, "claimed_by": None})
+
+    # the scan
+    def _due(self, now: datetime) -> list[dict[str, Any]]:
+        due = [r for r in self.periods.values() if r.get("state") == "open" and r.get("next_check_at")]
+        return sorted((r for r in due if r["next_check_at"] <= now), key=lambda r: r["next_check_at"])
+
+    async def due_periods(self, now: datetime, limit: int) -> list[PeriodRow]:
+        return [dict(r) for r in self._due(now)[:limit]]  # type: ignore[misc]  # copies, as a read returns
+
+    async def claim_due(self, now: datetime, limit: int, lease: timedelta) -> tuple[str, list[PeriodRow]]:
+        token = f"token-{len(self.processed)}-{now.timestamp()}"
+        claimed = self._due(now)[:limit]
+        for row in claimed:
+            row.update({"next_check_at": now + lease, "claimed_by": token, "claimed_at": now})
+        return token, [dict(r) for r in claimed]  # type: ignore[misc]  # copies, as a read returns
+
+    async def release(self, token: str, period_ids: list[str], now: datetime) -> None:
+        for period_id in period_ids:
+            row = self.periods[period_id]
+            if row.get("claimed_by") == token:
+                row.update({"next_check_at": now, "claimed_by": None})
+
+    async def sent_keys_of(self, period_ids: list[str]) -> set[str]:
+        return {key for key, n in self.notices.items() if n["period_id"] in period_ids}
+
+    async def active_silences(self, now: datetime) -> list[SilenceRecord]:
+        return [s for s in self.silences.values() if s.starts_at <= now < s.ends_at]
+
+    async def settle_period(self, period: Any, token: str, update: dict[str, Any], session: Any) -> None:
+        row = self.periods[period["_id"]]
+        if self.lose_claims or row.get("claimed_by") != token or row.get("rev", 0) != period.get("rev", 0):
+            raise ClaimLost(period["_id"])
+        row.update(update)
+
+    async def add_notices(self, notices: list[NoticeRow], now: datetime, session: Any) -> None:
+        for notice in notices:
+            if notice["_id"] in self.notices:
+                raise ClaimLost(notice["_id"])
+            self.notices[notice["_id"]] = notice
+            if notice["_id"] in self.suppressions:
+                self.suppressions[notice["_id"]]["released_at"] = now
+
+    async def record_muted(
+        self, key: str, silence_id: str, on_insert: dict[str, Any], now: datetime, session: Any
+    ) -> None:
+        row = self.suppressions.setdefault(key, dict(on_insert))
+        row.update({"silence_id": silence_id, "last_muted_at": now})
+
+    async def queue_emails(self, emails: list[EmailRow], session: Any) -> None:
+        self.emails.update({e["_id"]: e for e in emails})
+
+    # silences
+    async def add_silence(self, silence: SilenceRecord, session: Any) -> None:
+        self.silences[silence.id] = silence
+
+    async def remove_silence(self, silence_id: str, session: Any) -> bool:
+        return self.silences.pop(silence_id, None) is not None
+
+    async def held_by(self, silence_id: str, session: Any) -> list[str]:
+        return sorted(
+            {
+                s["period_id"]
+                for s in self.suppressions.values()
+                if s["silence_id"] == silence_id and not s["released_at"]
+            }
+        )
+
+    async def check_again(self, period_ids: list[str], now: datetime, session: Any) -> None:
+        for period_id in period_ids:
+            row = self.periods[period_id]
+            if row["state"] == "open" and row.get("claimed_by") is None:
+                row["next_check_at"] = now
+
+    async def list_silences(self, active_at: datetime | None) -> list[SilenceRecord]:
+        return [s for s in self.silences.values() if active_at is None or s.ends_at > active_at]
+
+    # the ladder
+    async def open_page(self, query: dict[str, Any], after: str | None, limit: int) -> list[PeriodRow]:
+        rows = sorted(
+            (r for r in self.periods.values() if r.get("state") == "open" and (after is None or r["_id"] > after)),
+            key=lambda r: r["_id"],
+        )
+        ids = query.get("_id", {}).get("$in")
+        wanted = [r for r in rows if (ids is None or r["_id"] in ids) and r.get("ladder_change_id") != "applied"]
+        if "ladder_change_id" in query:
+            wanted = [r for r in wanted if r.get("ladder_change_id") != query["ladder_change_id"]["$ne"]]
+        else:
+            version = query.get("ladder_version", {}).get("$ne")
+            wanted = [r for r in wanted if r.get("ladder_version") != version and r.get("ladder_source") != "plan"]
+        return [dict(r) for r in wanted[:limit]]  # type: ignore[misc]  # copies, as a read returns
+
+    async def replace_ladders(self, changes: list[tuple[dict[str, Any], dict[str, Any]]], session: Any = None) -> int:
+        for unchanged, update in changes:
+            row = self.periods[unchanged["_id"]]
+            row.update(update["$set"])
+            row.setdefault("ladder_changes", []).append(update["$push"]["ladder_changes"])
+        return len(changes)
+
+    # what operators look at
+    async def periods_of(self, assignment_id: str) -> list[dict[str, Any]]:
+        return [dict(r) for r in self.periods.values() if r.get("assignment_id") == assignment_id]
+
+    async def list_emails(self, status: str | None, limit: int) -> list[dict[str, Any]]:
+        return [dict(e) for e in self.emails.values() if status is None or e["status"] == status][:limit]
+
+
+class FakeMailer:
+    def __init__(self) -> None:
+        self.woken = 0
+
+    def wake(self) -> None:
+        self.woken += 1
+
+
+def bootstrap(ladder: Ladder | None = None) -> tuple[NotifierUseCases, FakeUnitOfWork, FakeStore, FakeMailer]:
+    uow, store, mailer = FakeUnitOfWork(), FakeStore(), FakeMailer()
+    rules = Rules(ladder or Ladder.load(DEFAULT_LADDER), CALENDAR, SendingWindow.parse("always", CALENDAR))
+    use_cases = NotifierUseCases(
+        uow, store, Addressbook(DIRECTORY), rules, FakeClock(START), mailer, ScanLimits(50, timedelta(seconds=60))
+    )
+    return use_cases, uow, store, mailer
+
+
+def created(agency: str = "chi-bo-khu-1", assignment_id: str = "a1") -> AssignmentCreated:
+    return AssignmentCreated(
+        occurred_at=START,
+        correlation_id="p1",
+        agency=DIRECTORY.get(agency).ref(),
+        assignment_id=assignment_id,
+        plan_id="p1",
+        plan_number="85-KH/ĐU",
+        plan_title="Kế hoạch thử",
+        issuer=DIRECTORY.get("dang-uy").ref(),
+        task="Báo cáo kết quả",
+        deadlines=[ReportingDeadline(period="2026-H1", due_at=DUE, wording="trước ngày 01/7")],
+    )
+
+
+def acknowledged(event: AssignmentCreated) -> AssignmentAcknowledged:
+    return AssignmentAcknowledged(
+        occurred_at=START + timedelta(hours=1),
+        correlation_id=event.plan_id,
+        agency=event.agency,
+        assignment_id=event.assignment_id,
+        plan_id=event.plan_id,
+    )
+
+
+def clock_of(use_cases: NotifierUseCases) -> FakeClock:
+    clock = use_cases.clock
+    assert isinstance(clock, FakeClock)
+    return clock
+
+
+# --- projecting events -----------------------------------------------------------------------------------------
+
+
+async def test_an_assignment_opens_its_acknowledgement_window_and_its_periods_in_one_commit() -> None:
+    use_cases, uow, store, _ = bootstrap()
+    assert await use_cases.project(created()) is True
+    assert sorted(store.periods) == ["a1:2026-H1", "a1:ack"]
+    assert {p["state"] for p in store.periods.values()} == {"open"}
+    assert store.periods["a1:2026-H1"]["ladder_source"] == "deployment"
+    assert uow.commits == 1 and uow.published == []
+
+
+async def test_a_redelivered_event_is_a_duplicate_and_changes_nothing() -> None:
+    use_cases, uow, store, _ = bootstrap()
+    event = created()
+    await use_cases.project(event)
+    before = {k: dict(v) for k, v in store.periods.items()}
+    assert await use_cases.project(event) is False
+    assert store.periods == before and uow.commits == 1
+
+
+async def test_a_report_closes_its_period_and_an_acknowledgement_its_window() -> None:
+    use_cases, _, store, _ = bootstrap()
+    event = created()
+    await use_cases.project(event)
+    await use_cases.project(acknowledged(event))
+    await use_cases.project(
+        ReportSubmitted(
+            occurred_at=START,
+            correlation_id="p1",
+            agency=event.agency,
+            assignment_id="a1",
+            plan_id="p1",
+            period="2026-H1",
+            submitted_at=START,
+            due_at=DUE,
+            late_by_seconds=0,
+            revision=1,
+        )
+    )
+    assert store.periods["a1:ack"]["state"] == "acknowledged"
+    assert store.periods["a1:2026-H1"]["state"] == "submitted"
+    assert store.periods["a1:2026-H1"]["next_check_at"] is None
+
+
+async def test_a_cancellation_that_overtook_its_assignment_is_retried() -> None:
+    use_cases, uow, _, _ = bootstrap()
+    cancelled = AssignmentCancelled(
+        correlation_id="p1", agency=DIRECTORY.get("ubnd").ref(), assignment_id="a9", plan_id="p1", reason="thử"
+    )
+    with pytest.raises(NotKnownYet):
+        await use_cases.project(cancelled)
+    assert uow.commits == 0
+
+
+async def test_a_new_deadline_starts_the_period_again_as_a_new_revision() -> None:
+    use_cases, _, store, _ = bootstrap()
+    event = created()
+    await use_cases.project(event)
+    later = DUE + timedelta(days=10)
+    await use_cases.project(
+        DeadlineExtended(
+            correlation_id="p1",
+            agency=event.agency,
+            request_id="r1",
+            assignment_id="a1",
+            plan_id="p1",
+            period="2026-H1",
+            previous_due_at=DUE,
+            due_at=later,
+        )
+    )
+    period = store.periods["a1:2026-H1"]
+    assert (period["due_at"], period["previous_due_at"], period["rev"]) == (later, DUE, 1)
+
+
+# --- the scan --------------------------------------------------------------------------------------------------
+
+
+async def overdue() -> tuple[NotifierUseCases, FakeUnitOfWork, FakeStore, FakeMailer]:
+    use_cases, uow, store, mailer = bootstrap()
+    event = created()
+    await use_cases.project(event)
+    await use_cases.project(acknowledged(event))
+    clock_of(use_cases).set(DUE + timedelta(hours=1))
+    return use_cases, uow, store, mailer
+
+
+async def test_an_overdue_period_becomes_notices_one_digest_per_recipient_and_events_in_one_commit() -> None:
+    use_cases, uow, store, mailer = await overdue()
+    commits = uow.commits
+    taken = await use_cases.scan_due()
+    assert taken.claimed == 1 and taken.queued == ("overdue", "overdue") and taken.emails == 2
+    assert uow.commits == commits + 1
+    assert sorted(n["address"] for n in store.notices.values()) == [AGENCY, SUPERVISOR]
+    assert sorted(e["to"] for e in store.emails.values()) == [AGENCY, SUPERVISOR]
+    [event] = uow.published
+    assert isinstance(event, EscalationSent) and event.recipients == [AGENCY, SUPERVISOR]
+    assert event.overdue_by_seconds == 3600
+    period = store.periods["a1:2026-H1"]
+    assert period["claimed_by"] is None and "overdue#1" in period["done"]
+    assert mailer.woken == 1
+
+
+async def test_a_second_scan_sends_nothing_again() -> None:
+    use_cases, uow, store, _ = await overdue()
+    await use_cases.scan_due()
+    published = len(uow.published)
+    assert (await use_cases.scan_due()).claimed == 0
+    assert len(store.notices) == 2 and len(uow.published) == published
+
+
+async def test_a_batch_that_changed_under_its_claim_is_released_and_nothing_is_recorded() -> None:
+    use_cases, uow, store, mailer = await overdue()
+    store.lose_claims = True
+    published = len(uow.published)
+    assert (await use_cases.scan_due()).claimed == 0
+    assert store.notices == {} and store.emails == {} and len(uow.published) == published
+    assert store.periods["a1:2026-H1"]["claimed_by"] is None  # released: due again at once
+    assert store.periods["a1:2026-H1"]["next_check_at"] == clock_of(use_cases).now()
+    assert mailer.woken == 0
+
+
+# --- silences and the preview ------------------------------------------------------------------------------------
+
+
+def silence(**fields: Any) -> SilenceRequest:
+    return SilenceRequest.model_validate(
+        {"starts_at": START, "ends_at": DUE + timedelta(days=2), "reason": "Tết", **fields}
+    )
+
+
+async def test_a_silence_records_its_creator_from_the_command_and_holds_notices_until_it_ends() -> None:
+    use_cases, _, store, _ = await overdue()
+    made = await use_cases.create_silence(CreateSilence(silence(plan_id="p1", created_by="ai-do"), created_by="op-1"))
+    assert made.created_by == "op-1" and store.silences[made.id].created_by == "op-1"
+
+    taken = await use_cases.scan_due()
+    assert taken.queued == () and taken.muted == ("overdue", "overdue") and store.notices == {}
+    assert store.periods["a1:2026-H1"]["next_check_at"] > clock_of(use_cases).now()
+
+    released = await use_cases.end_silence(EndSilence(made.id))
+    assert released == ["a1:2026-H1"]
+    assert store.periods["a1:2026-H1"]["next_check_at"] == clock_of(use_cases).now()
+    assert (await use_cases.scan_due()).queued == ("overdue", "overdue")
+    assert all(s["released_at"] is not None for s in store.suppressions.values())
+
+
+async def test_ending_an_unknown_silence_says_so() -> None:
+    use_cases, uow, _, _ = bootstrap()
+    with pytest.raises(SilenceNotFound):
+        await use_cases.end_silence(EndSilence("nope"))
+    assert uow.commits == 0
+
+
+async def test_the_preview_decides_like_the_scan_and_writes_nothing() -> None:
+    use_cases, uow, store, _ = await overdue()
+    commits = uow.commits
+    found = await use_cases.preview(PreviewEscalations())
+    assert sorted(e["to"] for e in found.emails) == [AGENCY, SUPERVISOR]
+    assert uow.commits == commits and store.notices == {} and store.emails == {}
+    with pytest.raises(MomentWithoutOffset):
+        await use_cases.preview(PreviewEscalations(at=datetime(2026, 7, 1, 8, 0)))
+
+
+# --- the ladder --------------------------------------------------------------------------------------------------
+
+
+async def test_reapplying_the_ladder_records_who_changed_it_and_from_which_version() -> None:
+    use_cases, uow, store, _ = bootstrap()
+    await use_cases.project(created())
+    for period in store.periods.values():
+        period["ladder_version"] = "old"
+    result = await use_cases.reapply_ladder(ReapplyLadder(ReapplyRequest(reason="chính sách mới"), by="op-2"))
+    assert result.changed == 2 and result.conflicts == 0
+    assert result.ladder_version == use_cases.rules.ladder.version
+    changes = [p["ladder_changes"][-1] for p in store.periods.values()]
+    assert {(c["by"], c["from_version"], c["reason"]) for c in changes} == {("op-2", "old", "chính sách mới")}
+    assert uow.commits >= 2  # the projection's, then the change's
+
+
+# --- sending e-mail ----------------------------------------------------------------------------------------------
+
+
+class FakeMailStore:
+    def __init__(self, rows: list[dict[str, Any]]) -> None:
+        self.rows = {r["_id"]: {"status": "pending", "attempts": 0, "claimed_by": None, **r} for r in rows}
+
+    async def count_pending_emails(self) -> int:
+        return sum(1 for r in self.rows.values() if r["status"] == "pending")
+
+    async def claim_emails(self, now: datetime, limit: int, lease: timedelta) -> tuple[str, list[dict[str, Any]]]:
+        due = [r for r in self.rows.values() if r["status"] == "pending" and r["next_attempt_at"] <= now][:limit]
+        for row in due:
+            row.update({"claimed_by": "t", "next_attempt_at": now + lease})
+        return "t", [dict(r) for r in due]
+
+    async def renew_emails(self, email_ids: list[str], token: str, until: datetime) -> set[str]:
+        return {i for i in email_ids if self.rows[i]["claimed_by"] == token}
+
+    async def finish_email(self, email_id: str, token: str, fields: dict[str, Any], attempted: bool = True) -> bool:
+        row = self.rows[email_id]
+        row.update({**fields, "claimed_by": None, "attempts": row["attempts"] + attempted})
+        return True
+
+
+class FakeTransport:
+    def __init__(self, failures: dict[str, SendFailed] | None = None) -> None:
+        self.failures = failures or {}
+        self.sent: list[str] = []
+
+    async def send(self, message: Any) -> None:
+        to = str(message["To"].addresses[0].addr_spec)
+        if to in self.failures:
+            raise self.failures[to]
+        self.sent.append(to)
+
+
+def mail_row(email_id: str, to: str) -> dict[str, Any]:
+    return {
+        "_id": email_id,
+        "to": to,
+        "to_name": "Chi bộ",
+        "subject": "[Đôn đốc] thử",
+        "text": "Kính gửi.\n",
+        "created_at": START,
+        "next_attempt_at": START,
+    }
+
+
+def sender(store: FakeMailStore, transport: FakeTransport, clock: FakeClock) -> EmailSender:
+    policy = MailPolicy(
+        batch_size=10,
+        lease=timedelta(minutes=5),
+        longest_send=timedelta(seconds=30),
+        max_attempts=2,
+        retry_base_seconds=60,
+        retry_max_seconds=3600,
+    )
+    return EmailSender(store, transport, lambda row: build_message(row, "Hệ thống <d@hoa-an.example>"), policy, clock)
+
+
+async def test_an_unbuildable_e_mail_fails_alone_with_its_reason() -> None:
+    store = FakeMailStore(
+        [mail_row("e1", AGENCY), mail_row("e2", "a@x.example, b@y.example"), mail_row("e3", SUPERVISOR)]
+    )
+    transport = FakeTransport()
+    done = await sender(store, transport, FakeClock(START)).send_due()
+    assert (done.pending, done.sent, done.failed, done.retried) == (3, 2, 1, 0)
+    assert transport.sent == [AGENCY, SUPERVISOR]
+    bad = store.rows["e2"]
+    assert bad["status"] == "failed" and bad["claimed_by"] is None and bad["attempts"] == 0
+    assert bad["last_error"].startswith("the message could not be built: not a single e-mail address")
+
+
+async def test_a_refusal_that_may_pass_is_retried_later_and_one_that_cannot_fails_at_once() -> None:
+    clock = FakeClock(START)
+    store = FakeMailStore([mail_row("e1", AGENCY), mail_row("e2", SUPERVISOR)])
+    transport = FakeTransport(
+        {AGENCY: SendFailed("421 try later", 421, permanent=False), SUPERVISOR: SendFailed("554 no", 554, True)}
+    )
+    done = await sender(store, transport, clock).send_due()
+    assert (done.sent, done.retried, done.failed) == (0, 1, 1)
+    assert store.rows["e1"]["status"] == "pending" and store.rows["e1"]["next_attempt_at"] == START + timedelta(
+        minutes=1
+    )
+    assert store.rows["e2"]["status"] == "failed" and store.rows["e2"]["last_code"] == 554
+    clock.advance(timedelta(minutes=1))
+    done = await sender(store, transport, clock).send_due()  # the second attempt is the last (max_attempts=2)
+    assert (done.retried, done.failed) == (0, 1) and store.rows["e1"]["status"] == "failed"
+
+
+# --- the consumer's registry ---------------------------------------------------------------------------------------
+
+
+async def test_the_consumer_dispatches_by_event_type_and_ignores_what_it_does_not_project() -> None:
+    from services.notifier.consumers import PeriodProjector, handlers
+    from services.notifier.use_cases.projection import PROJECTIONS
+    from shared.consumer import Outcome
+    from shared.contracts import DirectoryUpdated
+
+    use_cases, _, store, _ = bootstrap()
+    projector = PeriodProjector(use_cases)
+    registry = handlers(projector, follow_directory=object())  # type: ignore[arg-type]  # never called here
+    assert set(registry) == {DirectoryUpdated, *PROJECTIONS}
+    assert all(registry[t] is projector for t in PROJECTIONS)
+    event = created()
+    assert await registry[AssignmentCreated](event) == Outcome.PROCESSED
+    assert await registry[AssignmentCreated](event) == Outcome.DUPLICATE
+    sent = EscalationSent(
+        correlation_id="p1",
+        agency=DIRECTORY.get("ubnd").ref(),
+        assignment_id="a1",
+        plan_id="p1",
+        step="overdue",
+        recipients=[AGENCY],
+        overdue_by_seconds=0,
+        track="report",
+    )
+    assert await projector(sent) == Outcome.IGNORED and len(store.processed) == 1
+
+
+async def test_the_queue_handler_sends_each_type_to_its_handler_and_ignores_the_rest() -> None:
+    from services.notifier.consumers import dispatch
+    from shared.consumer import Outcome
+
+    seen: list[str] = []
+
+    async def on_created(event: Any) -> Outcome:
+        seen.append(event.assignment_id)
+        return Outcome.PROCESSED
+
+    handle = dispatch({AssignmentCreated: on_created})
+    assert await handle(created()) == Outcome.PROCESSED and seen == ["a1"]
+    assert await handle(acknowledged(created())) == Outcome.IGNORED and seen == ["a1"]
