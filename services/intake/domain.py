@@ -17,6 +17,7 @@ from typing import Annotated, Any, NotRequired, TypedDict
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     TypeAdapter,
@@ -68,14 +69,15 @@ def vietnamese_number(value: int) -> str:
     return f"{value:,}".replace(",", ".")
 
 
-def _no_lone_surrogate(value: str) -> str:
-    if _SURROGATE.search(value):
+def _no_lone_surrogate(value: object) -> object:
+    # Before pydantic's own check, which refuses it too in a constrained string but says so in English; a
+    # surrogate reaching the database or a log would fail there with a 500.
+    if isinstance(value, str) and _SURROGATE.search(value):
         raise ValueError("có ký tự không hợp lệ (nửa cặp UTF-16 đứng riêng): hãy gõ lại nội dung này")
     return value
 
 
 def _visible(value: str) -> str:
-    _no_lone_surrogate(value)
     if found := _INVISIBLE.search(value):
         raise ValueError(
             f"có ký tự ẩn hoặc ký tự đổi chiều văn bản (U+{ord(found.group()):04X}) ở vị trí {found.start() + 1}: "
@@ -94,15 +96,17 @@ def _document_symbol(value: str) -> str:
     return value
 
 
-Text = Annotated[str, Field(min_length=1, max_length=20_000), AfterValidator(_no_lone_surrogate)]
-Name = Annotated[str, Field(min_length=1, max_length=20_000), AfterValidator(_visible)]
+_WELL_FORMED = BeforeValidator(_no_lone_surrogate)
+Text = Annotated[str, Field(min_length=1, max_length=20_000), _WELL_FORMED]
+Name = Annotated[str, Field(min_length=1, max_length=20_000), _WELL_FORMED, AfterValidator(_visible)]
 PlanNumber = Annotated[
     str,
     # The length is checked by the validator, to refuse in Vietnamese; the schema still states it.
     Field(min_length=1, json_schema_extra={"maxLength": MAX_NUMBER_CHARS}),
+    _WELL_FORMED,
     AfterValidator(_document_symbol),
 ]
-Wording = Annotated[str, Field(max_length=2_000), AfterValidator(_no_lone_surrogate)]
+Wording = Annotated[str, Field(max_length=2_000), _WELL_FORMED]
 
 
 class AfterReceipt(BaseModel):
