@@ -231,6 +231,8 @@ class PlanRecord(TypedDict):
     registered_at: NotRequired[datetime | None]
     amended_at: NotRequired[datetime]
     version: NotRequired[int]
+    withdrawn_at: NotRequired[datetime | None]
+    withdrawn_by: NotRequired[str]
 
 
 class PlanRejected(ValueError):

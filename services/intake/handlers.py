@@ -14,12 +14,19 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import Counter
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import UploadFile as StarletteUpload
 
 from services.intake.documents import DocumentError
-from services.intake.domain import PlanRejected, PlanSubmission
+from services.intake.domain import PlanRejected, PlanSubmission, Text
 from services.intake.use_cases.errors import AmendmentRefused, Conflict, Forbidden, NotFound
-from services.intake.use_cases.plans import PlanRegistration, PlanUseCases, ReadPlanDocument, RegisterPlan
+from services.intake.use_cases.plans import (
+    PlanRegistration,
+    PlanUseCases,
+    ReadPlanDocument,
+    RegisterPlan,
+    WithdrawPlan,
+)
 from services.intake.use_cases.ports import Actor
 from shared.auth import IssuerOrOperator, Principal
 from shared.http import Identifier
@@ -92,6 +99,14 @@ def refusals() -> Iterator[None]:
         if isinstance(exc, AmendmentRefused):
             PLANS_REJECTED.labels("unsupported_amendment").inc()
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+
+
+class Withdrawal(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Text | None = Field(
+        default=None, description="why, as the cancelled bodies will read it (default: the plan was withdrawn)"
+    )
 
 
 async def _read_upload(upload: StarletteUpload, limit: int) -> bytes:
@@ -173,6 +188,17 @@ def build_router(plans: PlanUseCases) -> APIRouter:
         result = await register(document.submission, response, principal)
         log.info("plan document registered", file=file.filename, skipped=len(document.skipped))
         return {**result, "skipped": document.skipped}
+
+    @router.post("/plans/{plan_id}/withdraw")
+    async def withdraw_plan(
+        plan_id: Identifier, principal: IssuerOrOperator, body: Withdrawal | None = None
+    ) -> dict[str, Any]:
+        """Withdraw a registered plan: every assignment it made is cancelled (`assignment.cancelled`, with the
+        reason given). Withdrawing it again changes nothing; a withdrawn plan cannot be submitted again (409)."""
+        command = WithdrawPlan(plan_id, actor(principal), body.reason if body is not None else None)
+        with refusals():
+            withdrawal = await plans.withdraw(command)
+        return {"plan_id": withdrawal.plan_id, "status": "withdrawn", "cancelled": withdrawal.cancelled}
 
     @router.get("/plans/{plan_id}")
     async def get_plan(plan_id: Identifier, principal: IssuerOrOperator) -> dict[str, Any]:

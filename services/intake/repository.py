@@ -3,6 +3,7 @@ collections are `shared.directory_store`'s, the outbox's `shared.outbox_writer`'
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, cast
 
 import bson
@@ -23,10 +24,11 @@ class PlanRepository:
         await self._plans.create_index([("assignments.agency", 1)])
 
     async def assigning(self, agencies: list[str], limit: int) -> list[str]:
-        """Plans (up to `limit`) whose current version assigns work to any of `agencies`."""
+        """Plans (up to `limit`), not withdrawn, whose current version assigns work to any of `agencies`."""
         if not agencies:
             return []
-        rows = self._plans.find({"assignments.agency": {"$in": agencies}}, {"_id": 1}).limit(limit)
+        query = {"assignments.agency": {"$in": agencies}, "withdrawn_at": None}
+        rows = self._plans.find(query, {"_id": 1}).limit(limit)
         return [str(row["_id"]) async for row in rows]
 
     async def add(self, record: PlanRecord, session: AsyncClientSession | None) -> None:
@@ -44,6 +46,17 @@ class PlanRepository:
         result = await self._plans.replace_one(
             {"_id": record["_id"], "version": {"$in": [version, None]} if version == 0 else version},
             {**record, "version": version + 1},
+            session=session,
+        )
+        return result.modified_count == 1
+
+    async def withdraw(self, stored: PlanRecord, now: datetime, by: str, session: AsyncClientSession | None) -> bool:
+        """Mark the plan withdrawn if nobody changed it since `stored` was read (its assignments stay, as the
+        record of what was cancelled)."""
+        version = stored.get("version")
+        result = await self._plans.update_one(
+            {"_id": stored["_id"], "version": version, "withdrawn_at": None},
+            {"$set": {"withdrawn_at": now, "withdrawn_by": by}},
             session=session,
         )
         return result.modified_count == 1

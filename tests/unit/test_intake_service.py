@@ -21,7 +21,13 @@ from services.intake.use_cases.errors import (
     Overtaken,
     VersionMismatch,
 )
-from services.intake.use_cases.plans import PlanSettings, PlanUseCases, ReadPlanDocument, RegisterPlan
+from services.intake.use_cases.plans import (
+    PlanSettings,
+    PlanUseCases,
+    ReadPlanDocument,
+    RegisterPlan,
+    WithdrawPlan,
+)
 from services.intake.use_cases.ports import Actor, AlreadyStored
 from shared.clock import FakeClock
 from shared.contracts import (
@@ -61,13 +67,22 @@ class FakePlans:
         self.plans[record["_id"]] = {**copy.deepcopy(record), "version": version + 1}
         return True
 
+    async def withdraw(self, stored: PlanRecord, now: datetime, by: str, session: Any) -> bool:
+        current = self.plans[stored["_id"]]
+        if self.race or current.get("version") != stored.get("version") or current.get("withdrawn_at"):
+            return False
+        current.update(withdrawn_at=now, withdrawn_by=by)
+        return True
+
     async def get(self, plan_id: str) -> dict[str, Any] | None:
         stored = self.plans.get(plan_id)
         return None if stored is None else {k: v for k, v in stored.items() if k != "submission"}
 
     async def assigning(self, agencies: list[str], limit: int) -> list[str]:
         return [
-            plan_id for plan_id, plan in self.plans.items() if any(a["agency"] in agencies for a in plan["assignments"])
+            plan_id
+            for plan_id, plan in self.plans.items()
+            if not plan.get("withdrawn_at") and any(a["agency"] in agencies for a in plan["assignments"])
         ][:limit]
 
     def stored_size(self, record: PlanRecord) -> int:
@@ -265,6 +280,53 @@ async def test_a_json_document_is_read_as_its_submission() -> None:
     assert document.submission == submission() and document.skipped == []
     assert use_cases.preview(data, "plan.json")["ready"] is True
     assert plans.plans == {}  # reading and previewing store nothing
+
+
+async def test_a_withdrawn_plan_cancels_every_assignment_once_and_cannot_come_back() -> None:
+    use_cases, plans, uow = bootstrap()
+    registered = await use_cases.register(RegisterPlan(submission(), ISSUER))
+    before = len(uow.published)
+
+    withdrawn = await use_cases.withdraw(WithdrawPlan(registered.plan_id, ISSUER))
+
+    assert sorted(withdrawn.cancelled) == ["tuyen-giao", "ubnd"]
+    cancelled = uow.published[before:]
+    assert all(isinstance(e, AssignmentCancelled) for e in cancelled)
+    assert {e.assignment_id for e in cancelled} == {a["assignment_id"] for a in registered.assignments}  # type: ignore[attr-defined]
+    assert plans.plans[registered.plan_id]["withdrawn_at"] == NOW
+    again = await use_cases.withdraw(WithdrawPlan(registered.plan_id, OPERATOR))
+    assert again.cancelled == [] and len(uow.published) == before + 2
+    with pytest.raises(AmendmentRefused):
+        await use_cases.register(RegisterPlan(submission(), ISSUER))
+
+
+async def test_only_its_issuer_or_an_operator_withdraws_a_plan() -> None:
+    use_cases, plans, uow = bootstrap()
+    registered = await use_cases.register(RegisterPlan(submission(), OPERATOR))
+    before = len(uow.published)
+
+    with pytest.raises(Forbidden):
+        await use_cases.withdraw(WithdrawPlan(registered.plan_id, Actor("issuer", "ubnd")))
+    with pytest.raises(NotFound):
+        await use_cases.withdraw(WithdrawPlan("nothere", OPERATOR))
+    plans.race = True
+    with pytest.raises(Overtaken):
+        await use_cases.withdraw(WithdrawPlan(registered.plan_id, OPERATOR))
+    assert len(uow.published) == before and "withdrawn_at" not in plans.plans[registered.plan_id]
+
+
+async def test_a_withdrawn_plan_no_longer_keeps_its_agencies_in_the_directory() -> None:
+    plans = FakePlans()
+    plan_use_cases = PlanUseCases(
+        FakeUnitOfWork(), plans, FakeDirectories(WARD), FakeClock(NOW), PlanSettings(max_assignments=500)
+    )
+    registered = await plan_use_cases.register(RegisterPlan(submission(), OPERATOR))
+    await plan_use_cases.withdraw(WithdrawPlan(registered.plan_id, OPERATOR))
+    use_cases, _, uow = directory_use_cases(plans)
+
+    change = await use_cases.delete_agency("tuyen-giao", DirectoryEdit(OPERATOR))
+
+    assert change.changed and uow.published
 
 
 # --- directory -------------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ the outbox relay is woken afterwards; nothing here opens a transaction or touche
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Literal
 
 import structlog
@@ -31,12 +31,13 @@ from services.intake.domain import (
 from services.intake.use_cases.errors import AmendmentRefused, Forbidden, NotFound, Overtaken
 from services.intake.use_cases.ports import Actor, AlreadyStored, Directories, Plans
 from shared.clock import VIETNAM, Clock, as_utc
-from shared.contracts import AssignmentCreated, Event
+from shared.contracts import AgencyRef, AssignmentCancelled, AssignmentCreated, Event
 from shared.unit_of_work import Transaction, UnitOfWork
 
 log = structlog.get_logger()
 
 RACED = "kế hoạch vừa được thay đổi trong lúc xử lý yêu cầu này: hãy gửi lại"
+WITHDRAWN_REASON = "Kế hoạch đã được cơ quan ban hành thu hồi."
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,23 @@ class RegisterPlan:
 
     submission: PlanSubmission
     actor: Actor
+
+
+@dataclass(frozen=True)
+class WithdrawPlan:
+    """Withdraw a registered plan: every assignment it made is cancelled."""
+
+    plan_id: str
+    actor: Actor
+    reason: str | None = None
+
+
+@dataclass
+class PlanWithdrawal:
+    """The plan withdrawn, and the bodies whose assignments this call cancelled (none when already withdrawn)."""
+
+    plan_id: str
+    cancelled: list[str]
 
 
 @dataclass(frozen=True)
@@ -153,6 +171,10 @@ class PlanUseCases:
             stored = await self._plans.stored(record["_id"], tx.session)
             if stored is None:
                 raise Overtaken(RACED)
+            if stored.get("withdrawn_at") is not None:
+                raise AmendmentRefused(
+                    f"kế hoạch {stored['number']} đã được thu hồi: hãy đăng ký kế hoạch mới với số, ký hiệu khác"
+                )
             version = int(stored.get("version") or 0)
             amendment = plan_amendment(stored, record, events, version + 1, self._clock.now())
             if amendment.unchanged:
@@ -179,6 +201,42 @@ class PlanUseCases:
             tasks_changed=len(amendment.tasks_changed),
         )
         return PlanRegistration(record["_id"], "amended", record["assignments"], amendment=amendment)
+
+    async def withdraw(self, command: WithdrawPlan) -> PlanWithdrawal:
+        """Cancel every assignment of the plan and mark it withdrawn, in one unit of work. Withdrawing it again
+        changes nothing. Raises NotFound, Forbidden or Overtaken."""
+
+        async def withdraw(tx: Transaction) -> PlanWithdrawal:
+            stored = await self._plans.stored(command.plan_id, tx.session)
+            if stored is None:
+                raise NotFound(f"no plan {command.plan_id}")
+            may_act_for(command.actor, stored["issuer"])
+            if stored.get("withdrawn_at") is not None:
+                return PlanWithdrawal(command.plan_id, [])
+            now = self._clock.now()
+            if not await self._plans.withdraw(stored, now, command.actor.label, tx.session):
+                raise Overtaken(RACED)
+            tx.publish(*self._cancellations(stored, command, now))
+            return PlanWithdrawal(command.plan_id, [a["agency"] for a in stored["assignments"]])
+
+        withdrawal = await self._uow.run(withdraw)
+        log.info("plan withdrawn", plan_id=command.plan_id, cancelled=len(withdrawal.cancelled))
+        return withdrawal
+
+    def _cancellations(self, stored: PlanRecord, command: WithdrawPlan, now: datetime) -> list[Event]:
+        issuer = self._directories.directory.agencies.get(stored["issuer"])
+        return [
+            AssignmentCancelled(
+                correlation_id=stored["_id"],
+                actor=issuer.ref() if issuer is not None else None,
+                agency=AgencyRef.model_validate(a["agency_ref"]),
+                occurred_at=now,
+                assignment_id=a["assignment_id"],
+                plan_id=stored["_id"],
+                reason=command.reason or WITHDRAWN_REASON,
+            )
+            for a in stored["assignments"]
+        ]
 
     async def plan(self, plan_id: str, actor: Actor) -> dict[str, Any]:
         """A registered plan without its submission, for its issuer or an operator to read."""

@@ -38,10 +38,14 @@ class Plans(Protocol):
     async def replace(self, record: PlanRecord, version: int, session: Any) -> bool:
         """Store a corrected plan if nobody else corrected it since `version` was read."""
 
+    async def withdraw(self, stored: PlanRecord, now: datetime, by: str, session: Any) -> bool:
+        """Mark the plan withdrawn if it is still the version `stored` was read at."""
+
     async def get(self, plan_id: str) -> dict[str, Any] | None:
         """The plan without its submission, as shown to readers."""
 
-    async def assigning(self, agencies: list[str], limit: int) -> list[str]: ...
+    async def assigning(self, agencies: list[str], limit: int) -> list[str]:
+        """Plans, not withdrawn, whose current version assigns work to any of `agencies`."""
 
     def stored_size(self, record: PlanRecord) -> int:
         """The size in bytes the record takes as a stored document."""
