@@ -128,20 +128,28 @@ def _registration_body(result: PlanRegistration) -> dict[str, Any]:
     return body
 
 
+async def _register(
+    plans: PlanUseCases, submission: PlanSubmission, response: Response, principal: Principal
+) -> dict[str, Any]:
+    with refusals():
+        result = await plans.register(RegisterPlan(submission, actor(principal)))
+    if result.status == "registered":
+        PLANS_INGESTED.labels("json").inc()
+        for kind in result.created_kinds:
+            ASSIGNMENTS_CREATED.labels(kind).inc()
+    else:
+        response.status_code = status.HTTP_200_OK
+    return _registration_body(result)
+
+
 def build_router(plans: PlanUseCases) -> APIRouter:
     router = APIRouter(tags=["plans"])
+    _submission_routes(router, plans)
+    _plan_routes(router, plans)
+    return router
 
-    async def register(submission: PlanSubmission, response: Response, principal: Principal) -> dict[str, Any]:
-        with refusals():
-            result = await plans.register(RegisterPlan(submission, actor(principal)))
-        if result.status == "registered":
-            PLANS_INGESTED.labels("json").inc()
-            for kind in result.created_kinds:
-                ASSIGNMENTS_CREATED.labels(kind).inc()
-        else:
-            response.status_code = status.HTTP_200_OK
-        return _registration_body(result)
 
+def _submission_routes(router: APIRouter, plans: PlanUseCases) -> None:
     @router.post("/plans", status_code=status.HTTP_201_CREATED)
     async def submit_plan(
         submission: PlanSubmission, response: Response, principal: IssuerOrOperator
@@ -149,7 +157,7 @@ def build_router(plans: PlanUseCases) -> APIRouter:
         """Register a structured plan: one assignment per responsible agency is published. Submitted again,
         an unchanged plan publishes nothing (200); a corrected one publishes only the difference (200).
         An issuer's token submits only plans it issues; an operator's any."""
-        return await register(submission, response, principal)
+        return await _register(plans, submission, response, principal)
 
     @router.post("/plans/preview", openapi_extra=_UPLOAD_OR_JSON)
     async def preview_plan(request: Request, principal: IssuerOrOperator) -> dict[str, Any]:
@@ -185,10 +193,12 @@ def build_router(plans: PlanUseCases) -> APIRouter:
         with refusals():
             document = plans.read_document(ReadPlanDocument(data, file.filename or "", skip_unresolved))
         DOCUMENTS_READ.labels("submitted").inc()
-        result = await register(document.submission, response, principal)
+        result = await _register(plans, document.submission, response, principal)
         log.info("plan document registered", file=file.filename, skipped=len(document.skipped))
         return {**result, "skipped": document.skipped}
 
+
+def _plan_routes(router: APIRouter, plans: PlanUseCases) -> None:
     @router.post("/plans/{plan_id}/withdraw")
     async def withdraw_plan(
         plan_id: Identifier, principal: IssuerOrOperator, body: Withdrawal | None = None
@@ -207,5 +217,3 @@ def build_router(plans: PlanUseCases) -> APIRouter:
             plan = await plans.plan(plan_id, actor(principal))
         plan["plan_id"] = plan.pop("_id")
         return plan
-
-    return router
