@@ -87,7 +87,7 @@ def plan_amendment(
 
 def _cancel(plan: _Comparison, gone: AssignmentRecord) -> None:
     if "agency_ref" not in gone:
-        raise UnsupportedAmendment(f"the stored plan lacks the agency of {gone['assignment_id']}")
+        raise UnsupportedAmendment(f"bản kế hoạch đã lưu thiếu thông tin cơ quan của nhiệm vụ {gone['assignment_id']}")
     plan.amendment.events.append(
         AssignmentCancelled(
             correlation_id=plan.plan_id,
@@ -107,8 +107,8 @@ def _compare_deadlines(plan: _Comparison, assignment_id: str) -> None:
     agency = plan.after[assignment_id]["agency"]
     if old.keys() != new.keys():
         raise UnsupportedAmendment(
-            f"the correction changes the reporting periods of {agency} "
-            f"({', '.join(sorted(old))} → {', '.join(sorted(new))}); withdraw the plan and submit it anew"
+            f"bản sửa đổi thay đổi các kỳ báo cáo của {agency} ({', '.join(sorted(old))} → "
+            f"{', '.join(sorted(new))}): hãy thu hồi kế hoạch và đăng ký kế hoạch mới với số, ký hiệu khác"
         )
     for period in sorted(new):
         previous, due = _instant(old[period]["due_at"]), _instant(new[period]["due_at"])

@@ -294,21 +294,23 @@ def _resolve_issuer(submission: PlanSubmission, directory: Directory, problems: 
         problems.append({"where": "issuer", "problem": str(exc)})
         return []
     if len(issuers) > 1:
-        problems.append({"where": "issuer", "problem": f"{submission.issuer!r} names a group, not one body"})
+        problems.append(
+            {"where": "issuer", "problem": f"{submission.issuer!r} là một nhóm, không phải một cơ quan ban hành"}
+        )
     return issuers
 
 
 def _check_deadlines_and_ladder(submission: PlanSubmission, problems: list[dict[str, str]]) -> None:
     for index, item in enumerate(submission.assignments):
         if not (item.deadlines if item.deadlines is not None else submission.deadlines):
-            problems.append({"where": f"assignments[{index}]", "problem": "no reporting deadline for this task"})
+            problems.append({"where": f"assignments[{index}]", "problem": "nhiệm vụ này chưa có hạn báo cáo"})
     ladder = submission.escalation_ladder
     if ladder is not None and not (ladder.given("acknowledgement") or ladder.given("report")):
         problems.append(
             {
                 "where": "escalation_ladder",
-                "problem": "gives neither acknowledgement nor report steps; leave it out to follow the "
-                "deployment's ladder",
+                "problem": "không có bước nào cho xác nhận (acknowledgement) hay báo cáo (report): bỏ trường này "
+                "để theo thang nhắc việc chung",
             }
         )
 
@@ -329,7 +331,7 @@ def _resolve(submission: PlanSubmission, directory: Directory) -> _Resolved:
     empty = [
         {
             "where": f"assignments[{index}].agency",
-            "problem": f"{item.agency!r} names a group with no members in the directory",
+            "problem": f"{item.agency!r} là nhóm chưa có thành viên nào trong danh bạ",
         }
         for index, item, codes in clauses
         if not codes
@@ -446,7 +448,8 @@ def register_plan(
             [
                 {
                     "where": "assignments",
-                    "problem": f"{len(merged.tasks)} assignments; at most {max_assignments} per plan",
+                    "problem": f"kế hoạch giao {vietnamese_number(len(merged.tasks))} nhiệm vụ; mỗi kế hoạch tối đa "
+                    f"{vietnamese_number(max_assignments)} nhiệm vụ",
                 }
             ]
         )

@@ -225,7 +225,7 @@ def test_every_problem_is_reported_at_once() -> None:
 
     assert wheres == ["issuer", "assignments[0].agency", "assignments[2].agency", "assignments[0]", "assignments[1]"]
     assert "Đảng ủy xã Bên Kia" in problems[0]["problem"]
-    assert problems[3]["problem"] == "no reporting deadline for this task"
+    assert problems[3]["problem"] == "nhiệm vụ này chưa có hạn báo cáo"
 
 
 def test_the_message_of_a_rejection_lists_where_and_why() -> None:
@@ -239,19 +239,21 @@ def test_a_task_without_any_deadline_is_rejected() -> None:
         [{"agency": "ubnd", "task": "Có hạn.", "deadlines": [FY]}, {"agency": "mttq", "task": "Không hạn."}],
         deadlines=[],
     )
-    assert rejection(plan) == [{"where": "assignments[1]", "problem": "no reporting deadline for this task"}]
+    assert rejection(plan) == [{"where": "assignments[1]", "problem": "nhiệm vụ này chưa có hạn báo cáo"}]
 
 
 def test_a_group_cannot_issue_a_plan() -> None:
     problems = rejection(submission([{"agency": "ubnd", "task": "x"}], issuer="Các chi bộ trực thuộc"))
-    assert problems == [{"where": "issuer", "problem": "'Các chi bộ trực thuộc' names a group, not one body"}]
+    assert problems == [
+        {"where": "issuer", "problem": "'Các chi bộ trực thuộc' là một nhóm, không phải một cơ quan ban hành"}
+    ]
 
 
 def test_the_number_of_assignments_is_capped_after_groups_are_expanded() -> None:
     plan = submission([{"agency": "Các chi bộ trực thuộc", "task": "x"}, {"agency": "ubnd", "task": "y"}])
 
     assert rejection(plan, max_assignments=12) == [
-        {"where": "assignments", "problem": "13 assignments; at most 12 per plan"}
+        {"where": "assignments", "problem": "kế hoạch giao 13 nhiệm vụ; mỗi kế hoạch tối đa 12 nhiệm vụ"}
     ]
     _, events = register(plan, max_assignments=13)
     assert events[0].assignment_count == 13
@@ -278,7 +280,7 @@ def test_a_group_without_members_is_a_problem_not_a_silently_dropped_task() -> N
     )
     problems = rejection(plan, directory=directory)
     assert problems == [
-        {"where": "assignments[1].agency", "problem": "'Các trường học' names a group with no members in the directory"}
+        {"where": "assignments[1].agency", "problem": "'Các trường học' là nhóm chưa có thành viên nào trong danh bạ"}
     ]
 
 

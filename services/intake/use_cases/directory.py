@@ -48,7 +48,7 @@ class DirectoryChange:
 
 def _same_code(in_path: str, in_body: str) -> None:
     if in_body != in_path:
-        raise Invalid(f"the body describes {in_body!r} but the path names {in_path!r}")
+        raise Invalid(f"nội dung gửi lên mô tả {in_body!r} nhưng đường dẫn ghi {in_path!r}")
 
 
 class DirectoryUseCases:
@@ -101,7 +101,8 @@ class DirectoryUseCases:
         plan_ids = await self._plans.assigning(codes, limit=ASSIGNED_SHOWN)
         if plan_ids:
             raise Conflict(
-                f"{', '.join(codes)}: assigned work by plan(s) {', '.join(plan_ids)}: amend or cancel them first"
+                f"{', '.join(codes)}: đang được giao nhiệm vụ theo kế hoạch {', '.join(plan_ids)}: hãy sửa đổi hoặc "
+                "thu hồi các kế hoạch đó trước"
             )
 
     def _edited(self, edit: Callable[[Directory], Directory], before: Directory) -> Directory:
@@ -122,7 +123,9 @@ class DirectoryUseCases:
         await self._directories.refresh()
         version, before = self._directories.version, self._directories.directory
         if request.if_match is not None and request.if_match != version:
-            raise VersionMismatch(f"the directory is at version {version}, not {request.if_match}: read it again")
+            raise VersionMismatch(
+                f"danh bạ đang ở phiên bản {version}, không phải phiên bản {request.if_match}: hãy đọc lại danh bạ"
+            )
         after = self._edited(edit, before)
         changes: dict[str, Any]
         if complete:
@@ -156,6 +159,6 @@ class DirectoryUseCases:
     async def _store(self, tx: Transaction, version: int, event: DirectoryUpdated) -> None:
         store = self._directories.store
         if not await store.claim_version(version, event.changed_by, event.occurred_at, tx.session):
-            raise Overtaken("the directory changed while this request ran: read it again and retry")
+            raise Overtaken("danh bạ vừa được thay đổi trong lúc xử lý yêu cầu này: hãy đọc lại và thử lại")
         await store.apply(event, tx.session)
         tx.publish(event)

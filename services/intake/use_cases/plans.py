@@ -104,7 +104,7 @@ class PlanSettings:
 def may_act_for(actor: Actor, issuer_code: str) -> None:
     """An issuer submits and reads only its own plans; an operator any."""
     if actor.role == "issuer" and actor.code != issuer_code:
-        raise Forbidden(f"this plan is issued by {issuer_code}, not by {actor.code}")
+        raise Forbidden(f"kế hoạch này do {issuer_code} ban hành, không phải {actor.code}")
 
 
 class PlanUseCases:
@@ -209,7 +209,7 @@ class PlanUseCases:
         async def withdraw(tx: Transaction) -> PlanWithdrawal:
             stored = await self._plans.stored(command.plan_id, tx.session)
             if stored is None:
-                raise NotFound(f"no plan {command.plan_id}")
+                raise NotFound(f"không có kế hoạch {command.plan_id}")
             may_act_for(command.actor, stored["issuer"])
             if stored.get("withdrawn_at") is not None:
                 return PlanWithdrawal(command.plan_id, [])
@@ -242,7 +242,7 @@ class PlanUseCases:
         """A registered plan without its submission, for its issuer or an operator to read."""
         plan = await self._plans.get(plan_id)
         if plan is None:
-            raise NotFound(f"no plan {plan_id}")
+            raise NotFound(f"không có kế hoạch {plan_id}")
         may_act_for(actor, str(plan["issuer"]))
         return plan
 
