@@ -45,9 +45,9 @@ _PLAN_NAMESPACE = uuid.UUID("6f1c8d52-4a0e-4c36-9d53-5b2f0b6a7e11")
 
 MAX_NUMBER_CHARS = 50
 MAX_TASK_CHARS = 20_000
-# MongoDB refuses a document past 16 MiB; half of it leaves room for amendments' bookkeeping and for a
-# driver's overhead, and a plan that large is better split anyway. A group of 10,000 bodies with the
-# benchmark's task stores 3.4 MiB; 100,000 would store 34 MiB (see the report of issue #16).
+# Half of MongoDB's 16 MiB document limit: a plan near the limit would fail on a later correction (which
+# adds fields) with a server error, and a plan that large is better split anyway. Measured: a group of
+# 10,000 bodies with the benchmark's task stores 3.4 MiB; of 100,000, 34 MiB, past MongoDB's own limit.
 MAX_PLAN_BYTES = 8 * 1024 * 1024
 
 # Zero-width characters (U+200B-U+200D, U+2060, U+FEFF) and bidirectional controls (U+200E/F, U+202A-U+202E,
@@ -91,7 +91,7 @@ def _document_symbol(value: str) -> str:
     if len(value) > MAX_NUMBER_CHARS or not _DOCUMENT_SYMBOL.fullmatch(comparable(value)):
         raise ValueError(
             f"số, ký hiệu kế hoạch (number) chỉ gồm chữ, chữ số và các dấu '-', '/', '.', tối đa "
-            f"{MAX_NUMBER_CHARS} ký tự, không có dấu cách, ví dụ 85-KH/ĐU; nhận được {value!r}"
+            f"{MAX_NUMBER_CHARS} ký tự, không có dấu cách, ví dụ 85-KH/ĐU; nhận được {value[:60]!r}"
         )
     return value
 
