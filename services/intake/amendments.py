@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from services.intake.domain import AssignmentRecord, DeadlineRecord, PlanRecord
 from shared.contracts import (
     AgencyRef,
     AssignmentCancelled,
@@ -37,7 +38,7 @@ class Amendment:
         return not (self.created or self.cancelled or self.deadlines_changed or self.tasks_changed)
 
 
-def _deadlines(assignment: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def _deadlines(assignment: AssignmentRecord) -> dict[str, DeadlineRecord]:
     return {d["period"]: d for d in assignment.get("deadlines", [])}
 
 
@@ -45,75 +46,107 @@ def _instant(value: Any) -> datetime:
     return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
 
 
+@dataclass
+class _Comparison:
+    """The stored and the submitted version of one plan, assignment by assignment."""
+
+    plan_id: str
+    before: dict[str, AssignmentRecord]
+    after: dict[str, AssignmentRecord]
+    created: dict[str, AssignmentCreated]
+    issuer: AgencyRef | None
+    version: int
+    now: datetime
+    amendment: Amendment = field(default_factory=Amendment)
+
+
 def plan_amendment(
-    stored: dict[str, Any], record: dict[str, Any], events: list[Event], version: int, now: datetime
+    stored: PlanRecord, record: PlanRecord, events: list[Event], version: int, now: datetime
 ) -> Amendment:
     """What changed between the stored plan and the one submitted again, as the events to publish."""
-    before = {a["assignment_id"]: a for a in stored["assignments"]}
-    after = {a["assignment_id"]: a for a in record["assignments"]}
     created = {e.assignment_id: e for e in events if isinstance(e, AssignmentCreated)}
-    issuer = next(e.issuer for e in created.values()) if created else None
-    amendment = Amendment()
-    for assignment_id in after.keys() - before.keys():
-        amendment.events.append(created[assignment_id])
-        amendment.created.append(after[assignment_id]["agency"])
-    for assignment_id in before.keys() - after.keys():
-        gone = before[assignment_id]
-        agency = AgencyRef.model_validate(gone["agency_ref"]) if "agency_ref" in gone else None
-        if agency is None:
-            raise UnsupportedAmendment(f"the stored plan lacks the agency of {assignment_id}")
-        amendment.events.append(
-            AssignmentCancelled(
-                correlation_id=record["_id"],
-                actor=issuer,
-                agency=agency,
-                occurred_at=now,
+    plan = _Comparison(
+        plan_id=record["_id"],
+        before={a["assignment_id"]: a for a in stored["assignments"]},
+        after={a["assignment_id"]: a for a in record["assignments"]},
+        created=created,
+        issuer=next(e.issuer for e in created.values()) if created else None,
+        version=version,
+        now=now,
+    )
+    for assignment_id in plan.after.keys() - plan.before.keys():
+        plan.amendment.events.append(plan.created[assignment_id])
+        plan.amendment.created.append(plan.after[assignment_id]["agency"])
+    for assignment_id in plan.before.keys() - plan.after.keys():
+        _cancel(plan, plan.before[assignment_id])
+    for assignment_id in sorted(plan.before.keys() & plan.after.keys()):
+        _compare_deadlines(plan, assignment_id)
+        _compare_task(plan, assignment_id)
+    return plan.amendment
+
+
+def _cancel(plan: _Comparison, gone: AssignmentRecord) -> None:
+    if "agency_ref" not in gone:
+        raise UnsupportedAmendment(f"bản kế hoạch đã lưu thiếu thông tin cơ quan của nhiệm vụ {gone['assignment_id']}")
+    plan.amendment.events.append(
+        AssignmentCancelled(
+            correlation_id=plan.plan_id,
+            actor=plan.issuer,
+            agency=AgencyRef.model_validate(gone["agency_ref"]),
+            occurred_at=plan.now,
+            assignment_id=gone["assignment_id"],
+            plan_id=plan.plan_id,
+            reason=REMOVED_REASON,
+        )
+    )
+    plan.amendment.cancelled.append(gone["agency"])
+
+
+def _compare_deadlines(plan: _Comparison, assignment_id: str) -> None:
+    old, new = _deadlines(plan.before[assignment_id]), _deadlines(plan.after[assignment_id])
+    agency = plan.after[assignment_id]["agency"]
+    if old.keys() != new.keys():
+        raise UnsupportedAmendment(
+            f"bản sửa đổi thay đổi các kỳ báo cáo của {agency} ({', '.join(sorted(old))} → "
+            f"{', '.join(sorted(new))}): hãy thu hồi kế hoạch và đăng ký kế hoạch mới với số, ký hiệu khác"
+        )
+    for period in sorted(new):
+        previous, due = _instant(old[period]["due_at"]), _instant(new[period]["due_at"])
+        if previous == due:
+            continue
+        plan.amendment.events.append(
+            DeadlineExtended(
+                correlation_id=plan.plan_id,
+                actor=plan.issuer,
+                agency=plan.created[assignment_id].agency,
+                occurred_at=plan.now,
+                request_id=f"amendment-{plan.version}",
                 assignment_id=assignment_id,
-                plan_id=record["_id"],
-                reason=REMOVED_REASON,
+                plan_id=plan.plan_id,
+                period=period,
+                previous_due_at=previous,
+                due_at=due,
+                wording=new[period].get("wording", ""),
             )
         )
-        amendment.cancelled.append(gone["agency"])
-    for assignment_id in sorted(before.keys() & after.keys()):
-        old, new = _deadlines(before[assignment_id]), _deadlines(after[assignment_id])
-        if old.keys() != new.keys():
-            raise UnsupportedAmendment(
-                f"the correction changes the reporting periods of {after[assignment_id]['agency']} "
-                f"({', '.join(sorted(old))} → {', '.join(sorted(new))}); withdraw the plan and submit it anew"
-            )
-        event = created[assignment_id]
-        for period in sorted(new):
-            previous, due = _instant(old[period]["due_at"]), _instant(new[period]["due_at"])
-            if previous != due:
-                amendment.events.append(
-                    DeadlineExtended(
-                        correlation_id=record["_id"],
-                        actor=issuer,
-                        agency=event.agency,
-                        occurred_at=now,
-                        request_id=f"amendment-{version}",
-                        assignment_id=assignment_id,
-                        plan_id=record["_id"],
-                        period=period,
-                        previous_due_at=previous,
-                        due_at=due,
-                        wording=new[period].get("wording", ""),
-                    )
-                )
-                amendment.deadlines_changed.append(f"{after[assignment_id]['agency']}:{period}")
-        if before[assignment_id]["task"] != after[assignment_id]["task"]:
-            amendment.events.append(
-                AssignmentRevised(
-                    correlation_id=record["_id"],
-                    actor=issuer,
-                    agency=event.agency,
-                    occurred_at=now,
-                    assignment_id=assignment_id,
-                    plan_id=record["_id"],
-                    task=after[assignment_id]["task"],
-                    previous_task=before[assignment_id]["task"],
-                    plan_version=version,
-                )
-            )
-            amendment.tasks_changed.append(after[assignment_id]["agency"])
-    return amendment
+        plan.amendment.deadlines_changed.append(f"{agency}:{period}")
+
+
+def _compare_task(plan: _Comparison, assignment_id: str) -> None:
+    before, after = plan.before[assignment_id], plan.after[assignment_id]
+    if before["task"] == after["task"]:
+        return
+    plan.amendment.events.append(
+        AssignmentRevised(
+            correlation_id=plan.plan_id,
+            actor=plan.issuer,
+            agency=plan.created[assignment_id].agency,
+            occurred_at=plan.now,
+            assignment_id=assignment_id,
+            plan_id=plan.plan_id,
+            task=after["task"],
+            previous_task=before["task"],
+            plan_version=plan.version,
+        )
+    )
+    plan.amendment.tasks_changed.append(after["agency"])

@@ -1,18 +1,35 @@
-"""Intake's rules: a submitted plan becomes one assignment per responsible agency, with its deadlines."""
+"""Intake's rules: a submitted plan becomes one assignment per responsible agency, with its deadlines.
+
+Also the rules on what intake accepts as input (issue #20): a plan number has the shape of a Vietnamese
+document symbol, names carry no invisible or direction-changing characters, no text holds a lone surrogate,
+and a task merged for one body and the stored plan are capped.
+"""
 
 from __future__ import annotations
 
 import re
 import unicodedata
 import uuid
-from datetime import date, datetime, time
-from typing import Annotated
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Annotated, Any, NotRequired, TypedDict
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from shared.calendar import WorkingCalendar, deployment_calendar, end_of_day
-from shared.clock import VIETNAM
 from shared.contracts import (
+    Agency,
+    AgencyRef,
     AssignmentCreated,
     Event,
     PeriodKey,
@@ -26,7 +43,70 @@ _HAS_TIME = re.compile(r"^\s*\d{4}-\d{2}-\d{2}[Tt ]\d")
 _INSTANT = TypeAdapter(datetime)
 _PLAN_NAMESPACE = uuid.UUID("6f1c8d52-4a0e-4c36-9d53-5b2f0b6a7e11")
 
-Text = Annotated[str, Field(min_length=1, max_length=20_000)]
+MAX_NUMBER_CHARS = 50
+MAX_TASK_CHARS = 20_000
+# Half of MongoDB's 16 MiB document limit: a plan near the limit would fail on a later correction (which
+# adds fields) with a server error, and a plan that large is better split anyway. Measured: a group of
+# 10,000 bodies with the benchmark's task stores 3.4 MiB; of 100,000, 34 MiB, past MongoDB's own limit.
+MAX_PLAN_BYTES = 8 * 1024 * 1024
+
+# Zero-width characters (U+200B-U+200D, U+2060, U+FEFF) and bidirectional controls (U+200E/F, U+202A-U+202E,
+# U+2066-U+2069): invisible, they make two numbers that look the same differ, or one display as another.
+_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_LETTER = "A-Za-zÀ-ÃÈ-ÊÌÍÒ-ÕÙÚÝà-ãè-êìíò-õùúýĂăĐđĨĩŨũƠơƯưẠ-ỹ"
+_DOCUMENT_SYMBOL = re.compile(rf"[0-9{_LETTER}][0-9{_LETTER}./-]*")
+
+
+def comparable(text: str) -> str:
+    """The form two spellings of one number or name are compared in: NFKC (a fullwidth `８５－ＫＨ` is
+    `85-KH`), surrounding spaces dropped. The text as written is what is kept and shown."""
+    return unicodedata.normalize("NFKC", text).strip()
+
+
+def vietnamese_number(value: int) -> str:
+    """`30005` as a Vietnamese reader writes it: `30.005`."""
+    return f"{value:,}".replace(",", ".")
+
+
+def _no_lone_surrogate(value: object) -> object:
+    # Before pydantic's own check, which refuses it too in a constrained string but says so in English; a
+    # surrogate reaching the database or a log would fail there with a 500.
+    if isinstance(value, str) and _SURROGATE.search(value):
+        raise ValueError("có ký tự không hợp lệ (nửa cặp UTF-16 đứng riêng): hãy gõ lại nội dung này")
+    return value
+
+
+def _visible(value: str) -> str:
+    if found := _INVISIBLE.search(value):
+        raise ValueError(
+            f"có ký tự ẩn hoặc ký tự đổi chiều văn bản (U+{ord(found.group()):04X}) ở vị trí {found.start() + 1}: "
+            "hãy gõ lại, không sao chép từ văn bản khác"
+        )
+    return value
+
+
+def _document_symbol(value: str) -> str:
+    _visible(value)
+    if len(value) > MAX_NUMBER_CHARS or not _DOCUMENT_SYMBOL.fullmatch(comparable(value)):
+        raise ValueError(
+            f"số, ký hiệu kế hoạch (number) chỉ gồm chữ, chữ số và các dấu '-', '/', '.', tối đa "
+            f"{MAX_NUMBER_CHARS} ký tự, không có dấu cách, ví dụ 85-KH/ĐU; nhận được {value[:60]!r}"
+        )
+    return value
+
+
+_WELL_FORMED = BeforeValidator(_no_lone_surrogate)
+Text = Annotated[str, Field(min_length=1, max_length=20_000), _WELL_FORMED]
+Name = Annotated[str, Field(min_length=1, max_length=20_000), _WELL_FORMED, AfterValidator(_visible)]
+PlanNumber = Annotated[
+    str,
+    # The length is checked by the validator, to refuse in Vietnamese; the schema still states it.
+    Field(min_length=1, json_schema_extra={"maxLength": MAX_NUMBER_CHARS}),
+    _WELL_FORMED,
+    AfterValidator(_document_symbol),
+]
+Wording = Annotated[str, Field(max_length=2_000), _WELL_FORMED]
 
 
 class AfterReceipt(BaseModel):
@@ -53,7 +133,7 @@ class DeadlineIn(BaseModel):
         description="a duration counted from the day intake registers the plan, instead of `due`: Civil Code "
         "arts. 147-148 (that day is not counted; a last day that is not a working day moves to the next working day)",
     )
-    wording: str = Field(default="", max_length=2_000, description="the deadline as the plan wrote it")
+    wording: Wording = Field(default="", description="the deadline as the plan wrote it")
 
     @field_validator("due", mode="before")
     @classmethod
@@ -99,7 +179,7 @@ class DeadlineIn(BaseModel):
 class AssignmentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    agency: Text = Field(description="agency or group: its directory code or a name as written in the plan")
+    agency: Name = Field(description="agency or group: its directory code or a name as written in the plan")
     task: Text = Field(description="the task as the plan words it")
     deadlines: list[DeadlineIn] | None = Field(default=None, description="overrides the plan's deadlines")
 
@@ -109,8 +189,8 @@ class PlanSubmission(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    issuer: Text = Field(description="the issuing body: directory code or name")
-    number: Annotated[str, Field(min_length=1, max_length=100)] = Field(description="number/symbol, e.g. 85-KH/ĐU")
+    issuer: Name = Field(description="the issuing body: directory code or name")
+    number: PlanNumber = Field(description="number/symbol, e.g. 85-KH/ĐU")
     title: Text
     issued_on: date | None = None
     assignments: list[AssignmentIn] = Field(min_length=1)
@@ -122,6 +202,39 @@ class PlanSubmission(BaseModel):
     )
 
 
+class DeadlineRecord(TypedDict):
+    period: str
+    due_at: str  # ISO 8601 in UTC, as `ReportingDeadline.model_dump(mode="json")` writes it
+    wording: str
+
+
+class AssignmentRecord(TypedDict):
+    assignment_id: str
+    agency: str
+    task: str
+    deadlines: list[DeadlineRecord]
+    agency_ref: dict[str, Any]
+
+
+class PlanRecord(TypedDict):
+    """A plan as stored. A TypedDict, not a pydantic model: a plan to a group of 100,000 bodies holds 100,000
+    assignment records; validating them into models took 2.4-2.6 s and dumping them back for the driver
+    0.5-1.8 s, against 5-11 s for `register_plan` itself (measured on this machine, loaded by others)."""
+
+    _id: str
+    issuer: str
+    number: str
+    title: str
+    issued_on: str | None
+    submission: dict[str, Any]
+    assignments: list[AssignmentRecord]
+    registered_at: NotRequired[datetime | None]
+    amended_at: NotRequired[datetime]
+    version: NotRequired[int]
+    withdrawn_at: NotRequired[datetime | None]
+    withdrawn_by: NotRequired[str]
+
+
 class PlanRejected(ValueError):
     """The plan cannot be registered as submitted; `problems` says where and why."""
 
@@ -131,14 +244,14 @@ class PlanRejected(ValueError):
 
 
 def effective_instant(due: date | datetime) -> datetime:
-    """A date means the whole of that day in Vietnam; the stored instant is its last microsecond."""
+    """A date means the whole of that day in Vietnam; the stored instant is its last microsecond, in UTC."""
     if isinstance(due, datetime):
         return due
-    return datetime.combine(due, time.max, tzinfo=VIETNAM)
+    return end_of_day(due)
 
 
 def plan_id_for(issuer_code: str, number: str, year: int) -> str:
-    key = f"{issuer_code}|{unicodedata.normalize('NFC', number).strip()}|{year}"
+    key = f"{issuer_code}|{comparable(number)}|{year}"
     return uuid.uuid5(_PLAN_NAMESPACE, key).hex[:20]
 
 
@@ -152,125 +265,204 @@ def counts_from_receipt(submission: PlanSubmission) -> bool:
     return any(d.after_receipt is not None for d in deadlines)
 
 
+def refuse_oversized(stored_bytes: int, limit: int = MAX_PLAN_BYTES) -> None:
+    """A plan whose stored form would pass `limit` is refused before anything is written."""
+    if stored_bytes > limit:
+        raise PlanRejected(
+            [
+                {
+                    "where": "plan",
+                    "problem": f"kế hoạch khi lưu chiếm {vietnamese_number(stored_bytes)} byte, vượt giới hạn "
+                    f"{vietnamese_number(limit)} byte: hãy tách thành nhiều kế hoạch hoặc rút gọn nội dung nhiệm vụ",
+                }
+            ]
+        )
+
+
+@dataclass
+class _Resolved:
+    """The plan's issuer and, clause by clause, the codes of the bodies each clause names."""
+
+    issuer: Agency
+    clauses: list[tuple[int, AssignmentIn, list[str]]]
+
+
+def _resolve_issuer(submission: PlanSubmission, directory: Directory, problems: list[dict[str, str]]) -> list[Agency]:
+    try:
+        issuers = directory.resolve(comparable(submission.issuer))
+    except UnknownAgency as exc:
+        problems.append({"where": "issuer", "problem": str(exc)})
+        return []
+    if len(issuers) > 1:
+        problems.append(
+            {"where": "issuer", "problem": f"{submission.issuer!r} là một nhóm, không phải một cơ quan ban hành"}
+        )
+    return issuers
+
+
+def _check_deadlines_and_ladder(submission: PlanSubmission, problems: list[dict[str, str]]) -> None:
+    for index, item in enumerate(submission.assignments):
+        if not (item.deadlines if item.deadlines is not None else submission.deadlines):
+            problems.append({"where": f"assignments[{index}]", "problem": "nhiệm vụ này chưa có hạn báo cáo"})
+    ladder = submission.escalation_ladder
+    if ladder is not None and not (ladder.given("acknowledgement") or ladder.given("report")):
+        problems.append(
+            {
+                "where": "escalation_ladder",
+                "problem": "không có bước nào cho xác nhận (acknowledgement) hay báo cáo (report): bỏ trường này "
+                "để theo thang nhắc việc chung",
+            }
+        )
+
+
+def _resolve(submission: PlanSubmission, directory: Directory) -> _Resolved:
+    """Every body the plan names, or every problem at once."""
+    problems: list[dict[str, str]] = []
+    issuers = _resolve_issuer(submission, directory, problems)
+    clauses: list[tuple[int, AssignmentIn, list[str]]] = []
+    for index, item in enumerate(submission.assignments):
+        try:
+            clauses.append((index, item, [a.code for a in directory.resolve(comparable(item.agency))]))
+        except UnknownAgency as exc:
+            problems.append({"where": f"assignments[{index}].agency", "problem": str(exc)})
+    _check_deadlines_and_ladder(submission, problems)
+    if problems:
+        raise PlanRejected(problems)
+    empty = [
+        {
+            "where": f"assignments[{index}].agency",
+            "problem": f"{item.agency!r} là nhóm chưa có thành viên nào trong danh bạ",
+        }
+        for index, item, codes in clauses
+        if not codes
+    ]
+    if empty:
+        raise PlanRejected(empty)
+    return _Resolved(issuers[0], clauses)
+
+
+@dataclass
+class _Merged:
+    """One entry per body: its tasks in the order the plan names them, its deadlines earliest first."""
+
+    tasks: dict[str, list[str]]
+    deadlines: dict[str, list[ReportingDeadline]]
+
+
+def _merge(resolved: _Resolved, submission: PlanSubmission, today: date, calendar: WorkingCalendar | None) -> _Merged:
+    # One assignment per agency: an agency named twice (alone and in a group) gets both tasks in one.
+    merged = _Merged({}, {})
+    for _, item, codes in resolved.clauses:
+        item_deadlines = [d.to_contract(today, calendar) for d in (item.deadlines or submission.deadlines)]
+        for code in codes:
+            merged.tasks.setdefault(code, []).append(item.task)
+            by_period = {d.period: d for d in merged.deadlines.get(code, [])}
+            for deadline in item_deadlines:
+                by_period.setdefault(deadline.period, deadline)
+            merged.deadlines[code] = sorted(by_period.values(), key=lambda d: d.due_at)
+    return merged
+
+
+def _merged_task(code: str, texts: list[str]) -> str:
+    """The clauses naming one body, one per line; capped, since each clause alone is within its own limit."""
+    task = "\n".join(texts)
+    if len(task) > MAX_TASK_CHARS:
+        raise PlanRejected(
+            [
+                {
+                    "where": "assignments",
+                    "problem": f"nhiệm vụ gộp cho {code} ({len(texts)} mục cùng giao cho cơ quan này) dài "
+                    f"{vietnamese_number(len(task))} ký tự, vượt giới hạn {vietnamese_number(MAX_TASK_CHARS)} "
+                    "ký tự: hãy rút gọn hoặc tách kế hoạch",
+                }
+            ]
+        )
+    return task
+
+
+def _plan_registered(plan_id: str, submission: PlanSubmission, issuer: AgencyRef, count: int) -> PlanRegistered:
+    return PlanRegistered(
+        correlation_id=plan_id,
+        actor=issuer,
+        plan_id=plan_id,
+        number=submission.number,
+        title=submission.title,
+        issuer=issuer,
+        issued_on=submission.issued_on.isoformat() if submission.issued_on else None,
+        assignment_count=count,
+    )
+
+
+def _assignments(
+    plan_id: str, submission: PlanSubmission, issuer: AgencyRef, merged: _Merged, directory: Directory
+) -> tuple[list[AssignmentRecord], list[Event]]:
+    ladder = submission.escalation_ladder
+    event_ladder = EventLadder.model_validate(ladder.model_dump()) if ladder is not None else None
+    records: list[AssignmentRecord] = []
+    events: list[Event] = []
+    for code, texts in merged.tasks.items():
+        agency = directory.get(code).ref()
+        assignment_id = assignment_id_for(plan_id, code)
+        task = _merged_task(code, texts)
+        events.append(
+            AssignmentCreated(
+                correlation_id=plan_id,
+                actor=issuer,
+                agency=agency,
+                assignment_id=assignment_id,
+                plan_id=plan_id,
+                plan_number=submission.number,
+                plan_title=submission.title,
+                issuer=issuer,
+                task=task,
+                deadlines=merged.deadlines[code],
+                escalation_ladder=event_ladder,
+            )
+        )
+        deadlines: list[DeadlineRecord] = [d.model_dump(mode="json") for d in merged.deadlines[code]]  # type: ignore[misc]  # the dump has exactly DeadlineRecord's keys
+        records.append(
+            {
+                "assignment_id": assignment_id,
+                "agency": code,
+                "task": task,
+                "deadlines": deadlines,
+                "agency_ref": agency.model_dump(),
+            }
+        )
+    return records, events
+
+
 def register_plan(
     submission: PlanSubmission,
     directory: Directory,
     today: date,
     max_assignments: int,
     calendar: WorkingCalendar | None = None,
-) -> tuple[dict[str, object], list[Event]]:
+) -> tuple[PlanRecord, list[Event]]:
     """Resolve every agency the plan names; return the plan record and the events it causes. `today` is the day
     of registration, from which deadlines counted from receipt run (with `calendar`, default the deployment's)."""
-    problems: list[dict[str, str]] = []
-    try:
-        issuers = directory.resolve(submission.issuer)
-    except UnknownAgency as exc:
-        problems.append({"where": "issuer", "problem": str(exc)})
-        issuers = []
-    if len(issuers) > 1:
-        problems.append({"where": "issuer", "problem": f"{submission.issuer!r} names a group, not one body"})
-
-    resolved: list[tuple[int, AssignmentIn, list[str]]] = []
-    for index, item in enumerate(submission.assignments):
-        try:
-            resolved.append((index, item, [a.code for a in directory.resolve(item.agency)]))
-        except UnknownAgency as exc:
-            problems.append({"where": f"assignments[{index}].agency", "problem": str(exc)})
-    for index, item in enumerate(submission.assignments):
-        if not (item.deadlines if item.deadlines is not None else submission.deadlines):
-            problems.append({"where": f"assignments[{index}]", "problem": "no reporting deadline for this task"})
-    ladder = submission.escalation_ladder
-    if ladder is not None and not (ladder.given("acknowledgement") or ladder.given("report")):
-        problems.append(
-            {
-                "where": "escalation_ladder",
-                "problem": "gives neither acknowledgement nor report steps; leave it out to follow the "
-                "deployment's ladder",
-            }
-        )
-    if problems:
-        raise PlanRejected(problems)
-
-    issuer = issuers[0]
-    year = (submission.issued_on or today).year
-    plan_id = plan_id_for(issuer.code, submission.number, year)
-    issuer_ref = issuer.ref()
-
-    # One assignment per agency: an agency named twice (alone and in a group) gets both tasks in one.
-    tasks: dict[str, list[str]] = {}
-    deadlines_for: dict[str, list[ReportingDeadline]] = {}
-    for index, item, codes in resolved:
-        if not codes:
-            problems.append(
-                {
-                    "where": f"assignments[{index}].agency",
-                    "problem": f"{item.agency!r} names a group with no members in the directory",
-                }
-            )
-    if problems:
-        raise PlanRejected(problems)
-    for _, item, codes in resolved:
-        item_deadlines = [d.to_contract(today, calendar) for d in (item.deadlines or submission.deadlines)]
-        for code in codes:
-            tasks.setdefault(code, []).append(item.task)
-            merged = {d.period: d for d in deadlines_for.get(code, [])}
-            for deadline in item_deadlines:
-                merged.setdefault(deadline.period, deadline)
-            deadlines_for[code] = sorted(merged.values(), key=lambda d: d.due_at)
-    if len(tasks) > max_assignments:
+    resolved = _resolve(submission, directory)
+    merged = _merge(resolved, submission, today, calendar)
+    if len(merged.tasks) > max_assignments:
         raise PlanRejected(
-            [{"where": "assignments", "problem": f"{len(tasks)} assignments; at most {max_assignments} per plan"}]
+            [
+                {
+                    "where": "assignments",
+                    "problem": f"kế hoạch giao {vietnamese_number(len(merged.tasks))} nhiệm vụ; mỗi kế hoạch tối đa "
+                    f"{vietnamese_number(max_assignments)} nhiệm vụ",
+                }
+            ]
         )
-
-    events: list[Event] = [
-        PlanRegistered(
-            correlation_id=plan_id,
-            actor=issuer_ref,
-            plan_id=plan_id,
-            number=submission.number,
-            title=submission.title,
-            issuer=issuer_ref,
-            issued_on=submission.issued_on.isoformat() if submission.issued_on else None,
-            assignment_count=len(tasks),
-        )
-    ]
-    assignments = []
-    for code, texts in tasks.items():
-        agency = directory.get(code)
-        assignment_id = assignment_id_for(plan_id, code)
-        task = "\n".join(texts)
-        events.append(
-            AssignmentCreated(
-                correlation_id=plan_id,
-                actor=issuer_ref,
-                agency=agency.ref(),
-                assignment_id=assignment_id,
-                plan_id=plan_id,
-                plan_number=submission.number,
-                plan_title=submission.title,
-                issuer=issuer_ref,
-                task=task,
-                deadlines=deadlines_for[code],
-                escalation_ladder=EventLadder.model_validate(ladder.model_dump()) if ladder is not None else None,
-            )
-        )
-        assignments.append(
-            {
-                "assignment_id": assignment_id,
-                "agency": code,
-                "task": task,
-                "deadlines": [d.model_dump(mode="json") for d in deadlines_for[code]],
-                "agency_ref": agency.ref().model_dump(),
-            }
-        )
-
-    record: dict[str, object] = {
+    issuer = resolved.issuer.ref()
+    plan_id = plan_id_for(resolved.issuer.code, submission.number, (submission.issued_on or today).year)
+    assignments, created = _assignments(plan_id, submission, issuer, merged, directory)
+    record: PlanRecord = {
         "_id": plan_id,
-        "issuer": issuer.code,
+        "issuer": resolved.issuer.code,
         "number": submission.number,
         "title": submission.title,
         "issued_on": submission.issued_on.isoformat() if submission.issued_on else None,
         "submission": submission.model_dump(mode="json"),
         "assignments": assignments,
     }
-    return record, events
+    return record, [_plan_registered(plan_id, submission, issuer, len(assignments)), *created]

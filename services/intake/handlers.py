@@ -1,33 +1,35 @@
-"""Intake's HTTP routes: thin — validate, call the domain, write plan and outbox in one transaction."""
+"""Intake's plan routes: thin — translate the request into a command, call the use case, map its typed
+errors to status codes. The rules live in `domain`, the actions in `use_cases`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import structlog
-from fastapi import APIRouter, File, Form, HTTPException, Request, Response, UploadFile, status
+from fastapi import APIRouter, FastAPI, File, Form, HTTPException, Request, Response, UploadFile, status
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from prometheus_client import Counter
-from pymongo import AsyncMongoClient
-from pymongo.errors import DuplicateKeyError
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import UploadFile as StarletteUpload
 
-from services.intake.amendments import Amendment, UnsupportedAmendment, plan_amendment
-from services.intake.documents import DocumentError, parse_document
-from services.intake.documents.deadlines import DefaultReporting
-from services.intake.documents.preview import preview
-from services.intake.documents.readers import MAX_BYTES
-from services.intake.documents.to_submission import to_submission
-from services.intake.domain import PlanRejected, PlanSubmission, counts_from_receipt, register_plan
-from services.intake.repository import PlanRepository
+from services.intake.documents import DocumentError
+from services.intake.domain import PlanRejected, PlanSubmission, Text
+from services.intake.use_cases.errors import AmendmentRefused, Conflict, Forbidden, NotFound
+from services.intake.use_cases.plans import (
+    PlanRegistration,
+    PlanUseCases,
+    ReadPlanDocument,
+    RegisterPlan,
+    WithdrawPlan,
+)
+from services.intake.use_cases.ports import Actor
 from shared.auth import IssuerOrOperator, Principal
-from shared.clock import VIETNAM, Clock, as_utc
-from shared.contracts import Event
-from shared.directory import Directory
-from shared.directory_store import DirectoryHolder
 from shared.http import Identifier
-from shared.mongo import in_transaction
-from shared.outbox import Outbox
 
 log = structlog.get_logger()
 
@@ -56,9 +58,55 @@ _UPLOAD_OR_JSON: dict[str, Any] = {
 }
 
 
-def _document_refused(exc: DocumentError) -> HTTPException:
-    DOCUMENTS_READ.labels(exc.code).inc()
-    return HTTPException(exc.http_status, detail=exc.as_dict())
+class _AsciiJSONResponse(JSONResponse):
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
+
+
+async def _validation_refused(request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's own answer, written as ASCII JSON: it echoes the input, and an input holding a lone surrogate
+    (JSON allows `"\\ud800"`) cannot be written as UTF-8 — the refusal itself became a 500."""
+    errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+    return _AsciiJSONResponse(
+        status_code=status.HTTP_422_UNPROCESSABLE_CONTENT, content={"detail": jsonable_encoder(errors)}
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _validation_refused)
+
+
+def actor(principal: Principal) -> Actor:
+    return Actor(principal.role, principal.code)
+
+
+@contextmanager
+def refusals() -> Iterator[None]:
+    """The use cases' typed errors as HTTP answers (each counted where a metric follows it)."""
+    try:
+        yield
+    except PlanRejected as exc:
+        PLANS_REJECTED.labels("unresolved").inc()
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=exc.problems) from exc
+    except DocumentError as exc:
+        DOCUMENTS_READ.labels(exc.code).inc()
+        raise HTTPException(exc.http_status, detail=exc.as_dict()) from exc
+    except Forbidden as exc:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from exc
+    except NotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from exc
+    except Conflict as exc:
+        if isinstance(exc, AmendmentRefused):
+            PLANS_REJECTED.labels("unsupported_amendment").inc()
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+
+
+class Withdrawal(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Text | None = Field(
+        default=None, description="why, as the cancelled bodies will read it (default: the plan was withdrawn)"
+    )
 
 
 async def _read_upload(upload: StarletteUpload, limit: int) -> bytes:
@@ -66,36 +114,42 @@ async def _read_upload(upload: StarletteUpload, limit: int) -> bytes:
     return await upload.read(limit + 1)
 
 
-@dataclass
-class IntakeDeps:
-    client: AsyncMongoClient[dict[str, Any]]
-    plans: PlanRepository
-    outbox: Outbox
-    directories: DirectoryHolder
-    clock: Clock
-    max_assignments: int
-    default_reporting: DefaultReporting = "annual"
-    max_document_bytes: int = MAX_BYTES
-
-    @property
-    def directory(self) -> Directory:
-        """The agency directory as this replica last loaded it (kept current by `DirectoryHolder.follow`)."""
-        return self.directories.directory
+def _registration_body(result: PlanRegistration) -> dict[str, Any]:
+    body: dict[str, Any] = {"plan_id": result.plan_id, "status": result.status}
+    if result.amendment is not None:
+        amendment = result.amendment
+        body.update(
+            created=amendment.created,
+            cancelled=amendment.cancelled,
+            deadlines_changed=amendment.deadlines_changed,
+            tasks_changed=amendment.tasks_changed,
+        )
+    body["assignments"] = [{k: a[k] for k in ("assignment_id", "agency", "task")} for a in result.assignments]
+    return body
 
 
-def _public_assignments(record: dict[str, Any]) -> list[dict[str, Any]]:
-    return [{k: a[k] for k in ("assignment_id", "agency", "task")} for a in record["assignments"]]
+async def _register(
+    plans: PlanUseCases, submission: PlanSubmission, response: Response, principal: Principal
+) -> dict[str, Any]:
+    with refusals():
+        result = await plans.register(RegisterPlan(submission, actor(principal)))
+    if result.status == "registered":
+        PLANS_INGESTED.labels("json").inc()
+        for kind in result.created_kinds:
+            ASSIGNMENTS_CREATED.labels(kind).inc()
+    else:
+        response.status_code = status.HTTP_200_OK
+    return _registration_body(result)
 
 
-def _may_act_for(principal: Principal, issuer_code: str) -> None:
-    """An issuer submits and reads only its own plans; an operator any."""
-    if principal.role == "issuer" and principal.code != issuer_code:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, f"this plan is issued by {issuer_code}, not by {principal.code}")
-
-
-def build_router(deps: IntakeDeps) -> APIRouter:
+def build_router(plans: PlanUseCases) -> APIRouter:
     router = APIRouter(tags=["plans"])
+    _submission_routes(router, plans)
+    _plan_routes(router, plans)
+    return router
 
+
+def _submission_routes(router: APIRouter, plans: PlanUseCases) -> None:
     @router.post("/plans", status_code=status.HTTP_201_CREATED)
     async def submit_plan(
         submission: PlanSubmission, response: Response, principal: IssuerOrOperator
@@ -103,95 +157,7 @@ def build_router(deps: IntakeDeps) -> APIRouter:
         """Register a structured plan: one assignment per responsible agency is published. Submitted again,
         an unchanged plan publishes nothing (200); a corrected one publishes only the difference (200).
         An issuer's token submits only plans it issues; an operator's any."""
-        today = deps.clock.now().astimezone(VIETNAM).date()
-        try:
-            record, events = register_plan(submission, deps.directory, today, deps.max_assignments)
-        except PlanRejected as exc:
-            PLANS_REJECTED.labels("unresolved").inc()
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=exc.problems) from exc
-        _may_act_for(principal, str(record["issuer"]))
-        plan_id = str(record["_id"])
-        structlog.contextvars.bind_contextvars(plan_id=plan_id)
-        record["registered_at"] = deps.clock.now()
-
-        async def write(session: Any) -> None:
-            await deps.plans.add(record, session)
-            await deps.outbox.add(events, session)
-
-        try:
-            await in_transaction(deps.client, write)
-        except DuplicateKeyError:
-            record, events = await _as_first_received(submission, record, events)
-            return await _submit_again(record, events, response)
-        deps.outbox.wake()
-        PLANS_INGESTED.labels("json").inc()
-        for event in events[1:]:
-            ASSIGNMENTS_CREATED.labels(event.agency.kind).inc()  # type: ignore[attr-defined]
-        log.info("plan registered", assignments=len(events) - 1, number=submission.number)
-        return {"plan_id": plan_id, "status": "registered", "assignments": _public_assignments(record)}
-
-    async def _as_first_received(
-        submission: PlanSubmission, record: dict[str, Any], events: list[Event]
-    ) -> tuple[dict[str, Any], list[Event]]:
-        """A plan submitted again was received when it was first registered: its deadlines counted from receipt
-        run from that day, not from the day of the correction (else every correction would move them)."""
-        if not counts_from_receipt(submission):
-            return record, events
-        stored = await deps.plans.stored(str(record["_id"]))
-        if stored is None or stored.get("registered_at") is None:
-            return record, events
-        received_on = as_utc(stored["registered_at"]).astimezone(VIETNAM).date()
-        if received_on == deps.clock.now().astimezone(VIETNAM).date():
-            return record, events
-        again, again_events = register_plan(submission, deps.directory, received_on, deps.max_assignments)
-        if again["_id"] != record["_id"]:  # a plan without a date of issue is keyed by the year it came in
-            return record, events
-        return {**again, "registered_at": record["registered_at"]}, again_events
-
-    async def _submit_again(record: dict[str, Any], events: list[Event], response: Response) -> dict[str, Any]:
-        """The plan is known: publish only what the corrected version changes (nothing if it is the same)."""
-        response.status_code = status.HTTP_200_OK
-
-        async def amend(session: Any) -> Amendment:
-            stored = await deps.plans.stored(str(record["_id"]), session)
-            if stored is None:
-                raise HTTPException(status.HTTP_409_CONFLICT, "the plan changed while this request ran; try again")
-            version = int(stored.get("version") or 0)
-            amendment = plan_amendment(stored, record, events, version + 1, deps.clock.now())
-            if amendment.unchanged:
-                return amendment
-            record["registered_at"] = stored.get("registered_at")
-            record["amended_at"] = deps.clock.now()
-            if not await deps.plans.replace(record, version, session):
-                raise HTTPException(status.HTTP_409_CONFLICT, "the plan changed while this request ran; try again")
-            await deps.outbox.add(amendment.events, session)
-            return amendment
-
-        try:
-            amendment = await in_transaction(deps.client, amend)
-        except UnsupportedAmendment as exc:
-            PLANS_REJECTED.labels("unsupported_amendment").inc()
-            raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
-        if amendment.unchanged:
-            log.info("plan submitted again unchanged")
-            return {"plan_id": record["_id"], "status": "unchanged", "assignments": _public_assignments(record)}
-        deps.outbox.wake()
-        log.info(
-            "plan amended",
-            created=len(amendment.created),
-            cancelled=len(amendment.cancelled),
-            deadlines_changed=len(amendment.deadlines_changed),
-            tasks_changed=len(amendment.tasks_changed),
-        )
-        return {
-            "plan_id": record["_id"],
-            "status": "amended",
-            "created": amendment.created,
-            "cancelled": amendment.cancelled,
-            "deadlines_changed": amendment.deadlines_changed,
-            "tasks_changed": amendment.tasks_changed,
-            "assignments": _public_assignments(record),
-        }
+        return await _register(plans, submission, response, principal)
 
     @router.post("/plans/preview", openapi_extra=_UPLOAD_OR_JSON)
     async def preview_plan(request: Request, principal: IssuerOrOperator) -> dict[str, Any]:
@@ -203,24 +169,14 @@ def build_router(deps: IntakeDeps) -> APIRouter:
             upload = form.get("file")
             if not isinstance(upload, StarletteUpload):
                 raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail="gửi tệp kế hoạch trong trường file")
-            data, name = await _read_upload(upload, deps.max_document_bytes), upload.filename or ""
+            data, name = await _read_upload(upload, plans.settings.max_document_bytes), upload.filename or ""
         else:
             data = await request.body()
             name = "plan.json" if "json" in request.headers.get("content-type", "") else "plan.txt"
-        today = deps.clock.now().astimezone(VIETNAM).date()
-        try:
-            document = parse_document(
-                data,
-                name,
-                deps.directory,
-                today,
-                max_bytes=deps.max_document_bytes,
-                default_reporting=deps.default_reporting,
-            )
-        except DocumentError as exc:
-            raise _document_refused(exc) from exc
+        with refusals():
+            shown = plans.preview(data, name)
         DOCUMENTS_READ.labels("previewed").inc()
-        return preview(document, deps.directory, today, deps.max_assignments)
+        return shown
 
     @router.post("/plans/document", status_code=status.HTTP_201_CREATED)
     async def submit_plan_document(
@@ -233,38 +189,31 @@ def build_router(deps: IntakeDeps) -> APIRouter:
     ) -> dict[str, Any]:
         """Register a plan document: parsed as `/plans/preview` shows it, then published like `POST /plans`.
         Refused (422) while it names bodies the directory does not know, unless `skip_unresolved` is true."""
-        data = await _read_upload(file, deps.max_document_bytes)
-        today = deps.clock.now().astimezone(VIETNAM).date()
-        skipped: list[dict[str, str]] = []
-        try:
-            document = parse_document(
-                data,
-                file.filename or "",
-                deps.directory,
-                today,
-                default_reporting=deps.default_reporting,
-                max_bytes=deps.max_document_bytes,
-            )
-            if isinstance(document, PlanSubmission):
-                submission = document
-            else:
-                submission = to_submission(document, skip_unresolved=skip_unresolved)
-                skipped = [u.model_dump() for u in document.unresolved] if skip_unresolved else []
-        except DocumentError as exc:
-            raise _document_refused(exc) from exc
+        data = await _read_upload(file, plans.settings.max_document_bytes)
+        with refusals():
+            document = plans.read_document(ReadPlanDocument(data, file.filename or "", skip_unresolved))
         DOCUMENTS_READ.labels("submitted").inc()
-        result = await submit_plan(submission, response, principal)
-        log.info("plan document registered", file=file.filename, skipped=len(skipped))
-        return {**result, "skipped": skipped}
+        result = await _register(plans, document.submission, response, principal)
+        log.info("plan document registered", file=file.filename, skipped=len(document.skipped))
+        return {**result, "skipped": document.skipped}
+
+
+def _plan_routes(router: APIRouter, plans: PlanUseCases) -> None:
+    @router.post("/plans/{plan_id}/withdraw")
+    async def withdraw_plan(
+        plan_id: Identifier, principal: IssuerOrOperator, body: Withdrawal | None = None
+    ) -> dict[str, Any]:
+        """Withdraw a registered plan: every assignment it made is cancelled (`assignment.cancelled`, with the
+        reason given). Withdrawing it again changes nothing; a withdrawn plan cannot be submitted again (409)."""
+        command = WithdrawPlan(plan_id, actor(principal), body.reason if body is not None else None)
+        with refusals():
+            withdrawal = await plans.withdraw(command)
+        return {"plan_id": withdrawal.plan_id, "status": "withdrawn", "cancelled": withdrawal.cancelled}
 
     @router.get("/plans/{plan_id}")
     async def get_plan(plan_id: Identifier, principal: IssuerOrOperator) -> dict[str, Any]:
         """A registered plan and the assignments it created (its issuer's and operators' to read)."""
-        plan = await deps.plans.get(plan_id)
-        if plan is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no plan {plan_id}")
-        _may_act_for(principal, str(plan["issuer"]))
+        with refusals():
+            plan = await plans.plan(plan_id, actor(principal))
         plan["plan_id"] = plan.pop("_id")
         return plan
-
-    return router

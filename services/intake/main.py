@@ -6,8 +6,10 @@ from fastapi import FastAPI
 
 from services.intake.config import Settings
 from services.intake.directory_routes import build_directory_router
-from services.intake.handlers import IntakeDeps, build_router
+from services.intake.handlers import build_router, install_error_handlers
 from services.intake.repository import PlanRepository
+from services.intake.use_cases.directory import DirectoryUseCases
+from services.intake.use_cases.plans import PlanSettings, PlanUseCases
 from shared.auth import TokenVerifier, install
 from shared.broker import document_publications
 from shared.calendar import load_calendar, use_deployment_calendar
@@ -24,7 +26,9 @@ from shared.directory import Directory
 from shared.directory_store import DirectoryHolder, DirectoryStore
 from shared.http import add_operational_routes
 from shared.outbox import Outbox
+from shared.outbox_writer import OutboxWriter
 from shared.runtime import ServiceRuntime
+from shared.unit_of_work import MongoUnitOfWork
 
 SERVICE = "intake"
 
@@ -56,14 +60,11 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         settings.outbox_poll_seconds,
         lease_seconds=settings.outbox_lease_seconds,
     )
-    deps = IntakeDeps(
-        client=runtime.client,
-        plans=plans,
-        outbox=outbox,
-        directories=directories,
-        clock=clock,
+    uow = MongoUnitOfWork(runtime.client, OutboxWriter(runtime.db, clock), wake=outbox.wake)
+    limits = PlanSettings(
         max_assignments=settings.max_assignments_per_plan,
         default_reporting=settings.default_reporting,
+        max_plan_bytes=settings.max_plan_bytes,
     )
 
     async def prepare() -> None:
@@ -84,7 +85,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     app = FastAPI(title="dondoc intake", version="1", lifespan=lifespan)
     install(app, TokenVerifier(settings.operator_token, settings.auth_url, settings.auth_cache_seconds))
     app.state.runtime = runtime  # the contract generator reads the broker's channels from here
-    app.include_router(build_router(deps))
-    app.include_router(build_directory_router(runtime.client, directories, outbox, plans, clock))
+    install_error_handlers(app)
+    app.include_router(build_router(PlanUseCases(uow, plans, directories, clock, limits)))
+    app.include_router(build_directory_router(DirectoryUseCases(uow, directories, plans, clock)))
     add_operational_routes(app, runtime.readiness_checks(), settings.max_request_bytes)
     return app

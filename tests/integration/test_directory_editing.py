@@ -133,7 +133,7 @@ async def test_changes_that_would_break_the_directory_are_refused_with_the_reaso
         stale = await http.put(
             "/directory/agencies/ubnd", json=_ubnd(name="UBND phường Hòa An"), headers={"If-Match": "7"}
         )
-        assert stale.status_code == 412 and "version 0" in stale.json()["detail"]
+        assert stale.status_code == 412 and "phiên bản 0" in stale.json()["detail"]
 
         missing = await http.delete("/directory/groups/khong-co")
         assert missing.status_code == 404

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import unicodedata
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,14 +15,17 @@ import pytest
 from pydantic import ValidationError
 
 from services.intake.domain import (
+    MAX_PLAN_BYTES,
     DeadlineIn,
     PlanRejected,
     PlanSubmission,
     assignment_id_for,
     effective_instant,
     plan_id_for,
+    refuse_oversized,
     register_plan,
 )
+from shared.calendar import end_of_day
 from shared.clock import VIETNAM
 from shared.contracts import AssignmentCreated, PlanRegistered
 from shared.directory import Agency, Directory, Group
@@ -222,7 +225,7 @@ def test_every_problem_is_reported_at_once() -> None:
 
     assert wheres == ["issuer", "assignments[0].agency", "assignments[2].agency", "assignments[0]", "assignments[1]"]
     assert "Đảng ủy xã Bên Kia" in problems[0]["problem"]
-    assert problems[3]["problem"] == "no reporting deadline for this task"
+    assert problems[3]["problem"] == "nhiệm vụ này chưa có hạn báo cáo"
 
 
 def test_the_message_of_a_rejection_lists_where_and_why() -> None:
@@ -236,19 +239,21 @@ def test_a_task_without_any_deadline_is_rejected() -> None:
         [{"agency": "ubnd", "task": "Có hạn.", "deadlines": [FY]}, {"agency": "mttq", "task": "Không hạn."}],
         deadlines=[],
     )
-    assert rejection(plan) == [{"where": "assignments[1]", "problem": "no reporting deadline for this task"}]
+    assert rejection(plan) == [{"where": "assignments[1]", "problem": "nhiệm vụ này chưa có hạn báo cáo"}]
 
 
 def test_a_group_cannot_issue_a_plan() -> None:
     problems = rejection(submission([{"agency": "ubnd", "task": "x"}], issuer="Các chi bộ trực thuộc"))
-    assert problems == [{"where": "issuer", "problem": "'Các chi bộ trực thuộc' names a group, not one body"}]
+    assert problems == [
+        {"where": "issuer", "problem": "'Các chi bộ trực thuộc' là một nhóm, không phải một cơ quan ban hành"}
+    ]
 
 
 def test_the_number_of_assignments_is_capped_after_groups_are_expanded() -> None:
     plan = submission([{"agency": "Các chi bộ trực thuộc", "task": "x"}, {"agency": "ubnd", "task": "y"}])
 
     assert rejection(plan, max_assignments=12) == [
-        {"where": "assignments", "problem": "13 assignments; at most 12 per plan"}
+        {"where": "assignments", "problem": "kế hoạch giao 13 nhiệm vụ; mỗi kế hoạch tối đa 12 nhiệm vụ"}
     ]
     _, events = register(plan, max_assignments=13)
     assert events[0].assignment_count == 13
@@ -275,7 +280,7 @@ def test_a_group_without_members_is_a_problem_not_a_silently_dropped_task() -> N
     )
     problems = rejection(plan, directory=directory)
     assert problems == [
-        {"where": "assignments[1].agency", "problem": "'Các trường học' names a group with no members in the directory"}
+        {"where": "assignments[1].agency", "problem": "'Các trường học' là nhóm chưa có thành viên nào trong danh bạ"}
     ]
 
 
@@ -426,3 +431,103 @@ def test_a_deadline_is_a_date_or_a_duration_from_receipt_never_both_nor_neither(
             DeadlineIn.model_validate(wrong)
     with pytest.raises(ValueError, match="give the day of registration"):
         DeadlineIn.model_validate(rule).to_contract()
+
+
+# --- input rules (issue #20) -----------------------------------------------------------------------------
+
+
+def refusal(field: str, **changes: Any) -> str:
+    """The message of the one validation error a submission with `changes` gets, checked to name `field`."""
+    with pytest.raises(ValidationError) as refused:
+        submission([{"agency": "ubnd", "task": "x"}], **changes)
+    [error] = refused.value.errors()
+    assert field in [str(part) for part in error["loc"]], error
+    return str(error["msg"])
+
+
+@pytest.mark.parametrize(
+    "number",
+    ["12 KH/ĐU", "<b>12</b>", "$where", "12-KH/ĐU;drop", "12_KH", "12-KH/" + "Đ" * 50, "-12-KH", "١٢-KH"],
+    ids=["space", "markup", "operator", "semicolon", "underscore", "too-long", "leading-dash", "arabic-digits"],
+)
+def test_a_plan_number_has_the_shape_of_a_document_symbol(number: str) -> None:
+    message = refusal("number", number=number)
+    assert "số, ký hiệu kế hoạch" in message and "50 ký tự" in message
+
+
+@pytest.mark.parametrize("number", ["85-KH/ĐU", "12/2026/QĐ-UBND", "03-HD/BTGTW", "1.5-KH/ĐU", "20-CT/TU", "15/KH-ủy"])
+def test_real_document_symbols_are_accepted(number: str) -> None:
+    assert submission([{"agency": "ubnd", "task": "x"}], number=number).number == number
+
+
+INVISIBLE = [
+    "\u200b",
+    "\u200c",
+    "\u200d",
+    "\u2060",
+    "\ufeff",
+    "\u200e",
+    "\u200f",
+    "\u202a",
+    "\u202e",
+    "\u2066",
+    "\u2069",
+]
+
+
+@pytest.mark.parametrize("char", INVISIBLE, ids=[f"U+{ord(c):04X}" for c in INVISIBLE])
+def test_invisible_and_direction_characters_are_refused_in_numbers_and_names(char: str) -> None:
+    assert f"U+{ord(char):04X}" in refusal("number", number=f"12-KH{char}/ĐU")
+    assert "ký tự ẩn" in refusal("issuer", issuer=f"Đảng ủy{char} phường")
+    with pytest.raises(ValidationError) as refused:
+        submission([{"agency": f"Ủy ban{char} nhân dân phường", "task": "x"}])
+    assert refused.value.errors()[0]["loc"][-1] == "agency"
+
+
+def test_a_number_in_another_normal_form_is_the_same_plan_and_kept_as_written() -> None:
+    wide = "８５－ＫＨ/ĐU"  # fullwidth digits, hyphen and letters, as some input methods type them
+    assert plan_id_for("dang-uy", wide, 2026) == plan_id_for("dang-uy", "85-KH/ĐU", 2026)
+    record, events = register(submission([{"agency": "ubnd", "task": "x"}], number=wide))
+    assert record["number"] == wide and events[0].number == wide  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("field", ["number", "title", "issuer", "agency", "task", "wording"])
+def test_a_lone_surrogate_is_refused_wherever_it_is(field: str) -> None:
+    lone = "Kế hoạch \ud800"
+    assignments = [{"agency": "ubnd", "task": "x"}]
+    changes: dict[str, Any] = {field: lone}
+    if field in ("agency", "task"):
+        assignments, changes = [{"agency": "ubnd", "task": "x", field: lone}], {}
+    elif field == "wording":
+        changes = {"deadlines": [{**H1, "wording": lone}]}
+    with pytest.raises(ValidationError) as refused:
+        submission(assignments, **changes)
+    [error] = refused.value.errors()
+    assert error["loc"][-1] == field and "nửa cặp UTF-16" in error["msg"], error
+
+
+def test_the_task_merged_for_one_body_is_capped_with_its_length_and_the_limit() -> None:
+    clause = "y" * 9_000
+    plan = submission(
+        [{"agency": "ubnd", "task": clause}, {"agency": "UBND", "task": clause}, {"agency": "ubnd", "task": clause}]
+    )
+    with pytest.raises(PlanRejected) as rejected:
+        register(plan)
+    [problem] = rejected.value.problems
+    assert "ubnd" in problem["problem"] and "27.002 ký tự" in problem["problem"] and "20.000" in problem["problem"]
+    record, _ = register(submission([{"agency": "ubnd", "task": clause}, {"agency": "UBND", "task": clause}]))
+    assert len(record["assignments"][0]["task"]) == 18_001
+
+
+def test_a_plan_larger_than_the_limit_is_refused_with_its_size() -> None:
+    refuse_oversized(MAX_PLAN_BYTES)
+    with pytest.raises(PlanRejected) as rejected:
+        refuse_oversized(MAX_PLAN_BYTES + 1)
+    assert "8.388.609 byte" in rejected.value.problems[0]["problem"]
+    assert "8.388.608 byte" in rejected.value.problems[0]["problem"]
+
+
+def test_a_date_ends_at_the_shared_end_of_day_in_utc() -> None:
+    instant = effective_instant(date(2027, 6, 30))
+    assert instant == end_of_day(date(2027, 6, 30)) and instant.utcoffset() == timedelta(0)
+    assert instant.tzinfo is UTC

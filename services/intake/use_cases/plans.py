@@ -1,0 +1,279 @@
+"""Plans: register one (a plan submitted again amends the stored one), read one, read a plan document.
+
+Each state change runs in the unit of work: the plan and the events it causes are committed together and
+the outbox relay is woken afterwards; nothing here opens a transaction or touches the outbox."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Literal
+
+import structlog
+from pydantic import ValidationError
+
+from services.intake.amendments import Amendment, UnsupportedAmendment, plan_amendment
+from services.intake.documents import ParsedPlan, parse_document
+from services.intake.documents.deadlines import DefaultReporting
+from services.intake.documents.preview import preview
+from services.intake.documents.readers import MAX_BYTES
+from services.intake.documents.to_submission import to_submission
+from services.intake.domain import (
+    MAX_PLAN_BYTES,
+    AssignmentRecord,
+    PlanRecord,
+    PlanRejected,
+    PlanSubmission,
+    counts_from_receipt,
+    refuse_oversized,
+    register_plan,
+)
+from services.intake.use_cases.errors import AmendmentRefused, Forbidden, NotFound, Overtaken
+from services.intake.use_cases.ports import Actor, AlreadyStored, Directories, Plans
+from shared.clock import VIETNAM, Clock, as_utc
+from shared.contracts import AgencyRef, AssignmentCancelled, AssignmentCreated, Event
+from shared.unit_of_work import Transaction, UnitOfWork
+
+log = structlog.get_logger()
+
+RACED = "kế hoạch vừa được thay đổi trong lúc xử lý yêu cầu này: hãy gửi lại"
+WITHDRAWN_REASON = "Kế hoạch đã được cơ quan ban hành thu hồi."
+
+
+@dataclass(frozen=True)
+class RegisterPlan:
+    """Register a structured plan; submitted again, amend the stored one by the difference."""
+
+    submission: PlanSubmission
+    actor: Actor
+
+
+@dataclass(frozen=True)
+class WithdrawPlan:
+    """Withdraw a registered plan: every assignment it made is cancelled."""
+
+    plan_id: str
+    actor: Actor
+    reason: str | None = None
+
+
+@dataclass
+class PlanWithdrawal:
+    """The plan withdrawn, and the bodies whose assignments this call cancelled (none when already withdrawn)."""
+
+    plan_id: str
+    cancelled: list[str]
+
+
+@dataclass(frozen=True)
+class ReadPlanDocument:
+    """A plan document as uploaded: its bytes and file name (the name tells its format)."""
+
+    data: bytes
+    name: str
+    skip_unresolved: bool = False
+
+
+@dataclass
+class PlanRegistration:
+    """What registering did: `registered` (new), `unchanged` or `amended` (with what the correction changed)."""
+
+    plan_id: str
+    status: Literal["registered", "unchanged", "amended"]
+    assignments: list[AssignmentRecord]
+    created_kinds: list[str] = field(default_factory=list)  # agency kind of each assignment created
+    amendment: Amendment | None = None
+
+
+@dataclass(frozen=True)
+class ReadDocument:
+    """A plan document read for registering: the submission, and the bodies skipped as unresolved."""
+
+    submission: PlanSubmission
+    skipped: list[dict[str, str]]
+
+
+@dataclass
+class PlanSettings:
+    max_assignments: int
+    default_reporting: DefaultReporting = "annual"
+    max_document_bytes: int = MAX_BYTES
+    max_plan_bytes: int = MAX_PLAN_BYTES
+
+
+def may_act_for(actor: Actor, issuer_code: str) -> None:
+    """An issuer submits and reads only its own plans; an operator any."""
+    if actor.role == "issuer" and actor.code != issuer_code:
+        raise Forbidden(f"kế hoạch này do {issuer_code} ban hành, không phải {actor.code}")
+
+
+class PlanUseCases:
+    def __init__(
+        self, uow: UnitOfWork, plans: Plans, directories: Directories, clock: Clock, settings: PlanSettings
+    ) -> None:
+        self._uow = uow
+        self._plans = plans
+        self._directories = directories
+        self._clock = clock
+        self.settings = settings
+
+    def _today(self) -> date:
+        return self._clock.now().astimezone(VIETNAM).date()
+
+    def _register(self, submission: PlanSubmission, today: date) -> tuple[PlanRecord, list[Event]]:
+        return register_plan(submission, self._directories.directory, today, self.settings.max_assignments)
+
+    async def register(self, command: RegisterPlan) -> PlanRegistration:
+        """Raises PlanRejected (what cannot be registered), Forbidden, AmendmentRefused or Overtaken."""
+        record, events = self._register(command.submission, self._today())
+        may_act_for(command.actor, record["issuer"])
+        refuse_oversized(self._plans.stored_size(record), self.settings.max_plan_bytes)
+        structlog.contextvars.bind_contextvars(plan_id=record["_id"])
+        record["registered_at"] = self._clock.now()
+
+        async def write(tx: Transaction) -> None:
+            await self._plans.add(record, tx.session)
+            tx.publish(*events)
+
+        try:
+            await self._uow.run(write)
+        except AlreadyStored:
+            record, events = await self._as_first_received(command.submission, record, events)
+            return await self._amend(record, events)
+        kinds: list[str] = [e.agency.kind for e in events if isinstance(e, AssignmentCreated)]
+        log.info("plan registered", assignments=len(kinds), number=command.submission.number)
+        return PlanRegistration(record["_id"], "registered", record["assignments"], kinds)
+
+    async def _as_first_received(
+        self, submission: PlanSubmission, record: PlanRecord, events: list[Event]
+    ) -> tuple[PlanRecord, list[Event]]:
+        """A plan submitted again was received when it was first registered: its deadlines counted from receipt
+        run from that day, not from the day of the correction (else every correction would move them)."""
+        if not counts_from_receipt(submission):
+            return record, events
+        stored = await self._plans.stored(record["_id"])
+        registered_at = stored.get("registered_at") if stored is not None else None
+        if registered_at is None:
+            return record, events
+        received_on = as_utc(registered_at).astimezone(VIETNAM).date()
+        if received_on == self._today():
+            return record, events
+        again, again_events = self._register(submission, received_on)
+        if again["_id"] != record["_id"]:  # a plan without a date of issue is keyed by the year it came in
+            return record, events
+        again["registered_at"] = record.get("registered_at")
+        return again, again_events
+
+    async def _amend(self, record: PlanRecord, events: list[Event]) -> PlanRegistration:
+        """The plan is known: publish only what the corrected version changes (nothing if it is the same)."""
+
+        async def amend(tx: Transaction) -> Amendment:
+            stored = await self._plans.stored(record["_id"], tx.session)
+            if stored is None:
+                raise Overtaken(RACED)
+            if stored.get("withdrawn_at") is not None:
+                raise AmendmentRefused(
+                    f"kế hoạch {stored['number']} đã được thu hồi: hãy đăng ký kế hoạch mới với số, ký hiệu khác"
+                )
+            version = int(stored.get("version") or 0)
+            amendment = plan_amendment(stored, record, events, version + 1, self._clock.now())
+            if amendment.unchanged:
+                return amendment
+            record["registered_at"] = stored.get("registered_at")
+            record["amended_at"] = self._clock.now()
+            if not await self._plans.replace(record, version, tx.session):
+                raise Overtaken(RACED)
+            tx.publish(*amendment.events)
+            return amendment
+
+        try:
+            amendment = await self._uow.run(amend)
+        except UnsupportedAmendment as exc:
+            raise AmendmentRefused(str(exc)) from exc
+        if amendment.unchanged:
+            log.info("plan submitted again unchanged")
+            return PlanRegistration(record["_id"], "unchanged", record["assignments"])
+        log.info(
+            "plan amended",
+            created=len(amendment.created),
+            cancelled=len(amendment.cancelled),
+            deadlines_changed=len(amendment.deadlines_changed),
+            tasks_changed=len(amendment.tasks_changed),
+        )
+        return PlanRegistration(record["_id"], "amended", record["assignments"], amendment=amendment)
+
+    async def withdraw(self, command: WithdrawPlan) -> PlanWithdrawal:
+        """Cancel every assignment of the plan and mark it withdrawn, in one unit of work. Withdrawing it again
+        changes nothing. Raises NotFound, Forbidden or Overtaken."""
+
+        async def withdraw(tx: Transaction) -> PlanWithdrawal:
+            stored = await self._plans.stored(command.plan_id, tx.session)
+            if stored is None:
+                raise NotFound(f"không có kế hoạch {command.plan_id}")
+            may_act_for(command.actor, stored["issuer"])
+            if stored.get("withdrawn_at") is not None:
+                return PlanWithdrawal(command.plan_id, [])
+            now = self._clock.now()
+            if not await self._plans.withdraw(stored, now, command.actor.label, tx.session):
+                raise Overtaken(RACED)
+            tx.publish(*self._cancellations(stored, command, now))
+            return PlanWithdrawal(command.plan_id, [a["agency"] for a in stored["assignments"]])
+
+        withdrawal = await self._uow.run(withdraw)
+        log.info("plan withdrawn", plan_id=command.plan_id, cancelled=len(withdrawal.cancelled))
+        return withdrawal
+
+    def _cancellations(self, stored: PlanRecord, command: WithdrawPlan, now: datetime) -> list[Event]:
+        issuer = self._directories.directory.agencies.get(stored["issuer"])
+        return [
+            AssignmentCancelled(
+                correlation_id=stored["_id"],
+                actor=issuer.ref() if issuer is not None else None,
+                agency=AgencyRef.model_validate(a["agency_ref"]),
+                occurred_at=now,
+                assignment_id=a["assignment_id"],
+                plan_id=stored["_id"],
+                reason=command.reason or WITHDRAWN_REASON,
+            )
+            for a in stored["assignments"]
+        ]
+
+    async def plan(self, plan_id: str, actor: Actor) -> dict[str, Any]:
+        """A registered plan without its submission, for its issuer or an operator to read."""
+        plan = await self._plans.get(plan_id)
+        if plan is None:
+            raise NotFound(f"không có kế hoạch {plan_id}")
+        may_act_for(actor, str(plan["issuer"]))
+        return plan
+
+    def _parse(self, data: bytes, name: str) -> ParsedPlan | PlanSubmission:
+        # The one call of the document reader (its owner is making it a guarded async reader: change it here).
+        return parse_document(
+            data,
+            name,
+            self._directories.directory,
+            self._today(),
+            max_bytes=self.settings.max_document_bytes,
+            default_reporting=self.settings.default_reporting,
+        )
+
+    def preview(self, data: bytes, name: str) -> dict[str, Any]:
+        """What a plan document would publish; nothing is stored. Raises DocumentError."""
+        return preview(
+            self._parse(data, name), self._directories.directory, self._today(), self.settings.max_assignments
+        )
+
+    def read_document(self, command: ReadPlanDocument) -> ReadDocument:
+        """A plan document as a submission. Raises DocumentError (unreadable, unresolved bodies) or
+        PlanRejected (what it says breaks the input rules, e.g. a malformed number)."""
+        document = self._parse(command.data, command.name)
+        if isinstance(document, PlanSubmission):
+            return ReadDocument(document, [])
+        try:
+            submission = to_submission(document, skip_unresolved=command.skip_unresolved)
+        except ValidationError as exc:
+            raise PlanRejected(
+                [{"where": ".".join(map(str, e["loc"])), "problem": e["msg"]} for e in exc.errors()]
+            ) from exc
+        skipped = [u.model_dump() for u in document.unresolved] if command.skip_unresolved else []
+        return ReadDocument(submission, skipped)

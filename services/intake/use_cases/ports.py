@@ -1,0 +1,71 @@
+"""What the use cases need from storage, as protocols: the MongoDB repositories implement them, the unit
+tests' fakes too (tests/fakes.py). Sessions are typed `Any`: a real one from `MongoUnitOfWork`, None from
+`FakeUnitOfWork`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from services.intake.domain import PlanRecord
+from shared.contracts import DirectoryUpdated
+from shared.directory import Directory
+
+
+class AlreadyStored(Exception):
+    """A plan with this identifier is stored already: it is being submitted again."""
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who asks: an issuer (its agency code) or an operator."""
+
+    role: str
+    code: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.role}:{self.code}"
+
+
+class Plans(Protocol):
+    async def add(self, record: PlanRecord, session: Any) -> None:
+        """Store a new plan; raises `AlreadyStored` when its identifier is taken."""
+
+    async def stored(self, plan_id: str, session: Any = None) -> PlanRecord | None: ...
+
+    async def replace(self, record: PlanRecord, version: int, session: Any) -> bool:
+        """Store a corrected plan if nobody else corrected it since `version` was read."""
+
+    async def withdraw(self, stored: PlanRecord, now: datetime, by: str, session: Any) -> bool:
+        """Mark the plan withdrawn if it is still the version `stored` was read at."""
+
+    async def get(self, plan_id: str) -> dict[str, Any] | None:
+        """The plan without its submission, as shown to readers."""
+
+    async def assigning(self, agencies: list[str], limit: int) -> list[str]:
+        """Plans, not withdrawn, whose current version assigns work to any of `agencies`."""
+
+    def stored_size(self, record: PlanRecord) -> int:
+        """The size in bytes the record takes as a stored document."""
+
+
+class DirectoryWrites(Protocol):
+    async def claim_version(self, expected: int, changed_by: str, now: datetime, session: Any) -> bool: ...
+
+    async def apply(self, change: DirectoryUpdated, session: Any = None) -> int: ...
+
+
+class Directories(Protocol):
+    """The directory as this replica holds it (`shared.directory_store.DirectoryHolder`)."""
+
+    version: int
+    directory: Directory
+
+    @property
+    def store(self) -> DirectoryWrites: ...
+
+    async def refresh(self) -> bool: ...
+
+    def replace(self, version: int, directory: Directory) -> None: ...
