@@ -13,7 +13,7 @@ from pymongo.errors import DuplicateKeyError
 from starlette.datastructures import UploadFile as StarletteUpload
 
 from services.intake.amendments import Amendment, UnsupportedAmendment, plan_amendment
-from services.intake.documents import DocumentError, parse_document
+from services.intake.documents import DocumentError, read_plan_document
 from services.intake.documents.deadlines import DefaultReporting
 from services.intake.documents.preview import preview
 from services.intake.documents.readers import MAX_BYTES
@@ -209,7 +209,7 @@ def build_router(deps: IntakeDeps) -> APIRouter:
             name = "plan.json" if "json" in request.headers.get("content-type", "") else "plan.txt"
         today = deps.clock.now().astimezone(VIETNAM).date()
         try:
-            document = parse_document(
+            document = await read_plan_document(
                 data,
                 name,
                 deps.directory,
@@ -237,7 +237,7 @@ def build_router(deps: IntakeDeps) -> APIRouter:
         today = deps.clock.now().astimezone(VIETNAM).date()
         skipped: list[dict[str, str]] = []
         try:
-            document = parse_document(
+            document = await read_plan_document(
                 data,
                 file.filename or "",
                 deps.directory,

@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from services.intake.config import Settings
 from services.intake.directory_routes import build_directory_router
+from services.intake.documents import DocumentLimits, guard
 from services.intake.handlers import IntakeDeps, build_router
 from services.intake.repository import PlanRepository
 from shared.auth import TokenVerifier, install
@@ -31,6 +32,7 @@ SERVICE = "intake"
 def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     clock = clock or SystemClock()
     runtime = ServiceRuntime(SERVICE, settings, queue=None)
+    guard.configure(DocumentLimits.from_settings(settings))  # documents are read in worker processes, within limits
     # DeadlineExtended: a corrected plan that moves a deadline publishes one, as an issuer's approval would.
     document_publications(
         runtime.broker,
