@@ -19,6 +19,7 @@ _CHUNK = 64 * 1024
 # Word writes deflated (and sometimes stored) parts. The zipfile module inflates bzip2 and LZMA without an
 # output bound per call, so an archive using them is refused rather than inflated.
 _METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
+_MAX_RATIO = 200
 _DAMAGED = "Tệp .docx bị hỏng (không mở được). Hãy mở bằng Word và lưu lại."
 
 
@@ -48,9 +49,13 @@ def check_declared(archive: zipfile.ZipFile, data_size: int, limits: DocumentLim
             "Hãy mở bằng Word và lưu lại thành .docx."
         )
     declared = sum(member.file_size for member in members)
-    ratio = declared // max(data_size, 1)
-    if declared > limits.max_inflated_bytes or ratio > 200:  # Word's XML compresses 5 to 20 times
+    if declared > limits.max_inflated_bytes:
         raise _too_large(f"tệp .docx giải nén ra {_size(declared)},", limits.max_inflated_bytes)
+    if declared > _MAX_RATIO * max(data_size, 1):  # Word's XML compresses 5 to 20 times
+        raise DocumentTooLarge(
+            f"Tài liệu quá lớn: tệp .docx {_size(data_size)} giải nén ra {_size(declared)}, gấp hơn {_MAX_RATIO} lần "
+            "(một tệp Word thường chỉ gấp 5 đến 20 lần). Hãy mở bằng Word và lưu lại thành .docx."
+        )
     for member in members:
         if member.compress_type not in _METHODS or member.flag_bits & 0x1:
             raise BinaryDocument(
