@@ -36,6 +36,12 @@ def allocate(megabytes: int) -> int:
     return len(bytearray(megabytes * 1024 * 1024))
 
 
+def fill_then_fail(megabytes: int) -> None:
+    """What lxml does at the limit: the allocation fails inside C code and surfaces as another error."""
+    filled = bytearray(megabytes * 1024 * 1024)
+    raise ValueError(f"unknown error after {len(filled)} bytes")
+
+
 def refuse() -> None:
     raise InvalidStructuredPlan("Tệp JSON không đúng mẫu.", [{"where": "number", "problem": "thiếu"}])
 
@@ -102,6 +108,10 @@ async def test_a_worker_past_its_memory_says_so_and_is_replaced(guard: DocumentG
     with pytest.raises(DocumentTooLarge, match="cần hơn 256 MB bộ nhớ"):
         await guard.run(allocate, 512)
     assert await guard.run(pid) != before
+    with pytest.raises(DocumentTooLarge, match="bộ nhớ"):
+        await guard.run(fill_then_fail, 160)
+    with pytest.raises(DocumentError, match="trình đọc gặp lỗi"):
+        await guard.run(fill_then_fail, 16)  # a failure that used little memory is not blamed on the limit
 
 
 async def test_a_readers_own_error_arrives_with_its_problems(guard: DocumentGuard) -> None:

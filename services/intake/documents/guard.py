@@ -127,6 +127,7 @@ class DocumentGuard:
                 "Hãy gửi riêng văn bản kế hoạch, không kèm phụ lục hay hình ảnh lớn."
             )
         log.error("document reader failed", task=getattr(task, "__name__", str(task)), traceback=value)
+        self._retire(worker, "reader failed")  # whatever state the failure left it in is not reused
         raise DocumentError(_READER_FAILED)
 
     def _worker(self) -> _Worker:
@@ -170,22 +171,48 @@ def serve(connection: Connection, memory_bytes: int) -> None:
             task, args, version, blob = connection.recv()
         except EOFError:
             return
-        answer: tuple[str, Any]
-        try:
-            if blob is not None:
+        if blob is not None:
+            try:
                 shared = (version, pickle.loads(blob))
-            if version is not None and shared[0] != version:
-                raise RuntimeError(f"shared object version {version} was never sent to this worker")
-            answer = ("ok", task(shared[1], *args) if version is not None else task(*args))
-        except DocumentError as exc:
-            answer = ("refused", exc)
-        except MemoryError:
+            except Exception:  # noqa: BLE001 - answered as a failure below (the version was not received)
+                shared = (None, None)
+        peak = _peak_bytes()
+        answer = _answer(task, args, version, shared)
+        if answer[0] in ("refused", "failed") and peak < memory_bytes // 2 <= _peak_bytes():
+            # C libraries report an allocation refused by the limit in their own way (lxml: "XMLSyntaxError:
+            # unknown error"): a failure after this document took the worker past half its limit is taken
+            # as one, rather than blamed on the file.
             answer = ("memory", None)
-        except Exception:  # noqa: BLE001 - a reader's bug must reach the log, not kill the worker silently
-            answer = ("failed", traceback.format_exc(limit=-8))
         connection.send(answer)
         if answer[0] == "memory":
             return  # a fresh process rather than a heap fragmented at its limit
+
+
+def _answer(
+    task: Callable[..., Any], args: tuple[Any, ...], version: int | None, shared: tuple[int | None, Any]
+) -> tuple[str, Any]:
+    try:
+        if version is not None and shared[0] != version:
+            raise RuntimeError(f"shared object version {version} was never sent to this worker")
+        return "ok", task(shared[1], *args) if version is not None else task(*args)
+    except DocumentError as exc:
+        return "refused", exc
+    except MemoryError:
+        return "memory", None
+    except Exception:  # noqa: BLE001 - a reader's bug must reach the log, not kill the worker silently
+        return "failed", traceback.format_exc(limit=-8)
+
+
+def _peak_bytes() -> int:
+    """The worker's peak address space (what RLIMIT_AS limits), 0 where /proc does not say."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmPeak:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return 0
 
 
 class _Current:
