@@ -35,8 +35,15 @@ log = structlog.get_logger()
 
 T = TypeVar("T")
 
-# Imported once by the forkserver, before it forks any worker.
-PRELOAD = ["services.intake.documents", "services.intake.documents.docx_reader", "docx", "docx.table"]
+# Imported once by the forkserver, before it forks any worker (holidays.countries, which the working-day
+# calendar imports on first use, alone takes ~0.5 s: without it each new worker's first document would).
+PRELOAD = [
+    "services.intake.documents",
+    "services.intake.documents.docx_reader",
+    "docx",
+    "docx.table",
+    "holidays.countries",
+]
 
 _READER_FAILED = (
     "Không đọc được tài liệu: trình đọc gặp lỗi với tệp này. Hãy mở bằng Word, lưu lại thành .docx hoặc .txt "
