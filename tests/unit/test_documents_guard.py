@@ -114,6 +114,15 @@ async def test_a_worker_past_its_memory_says_so_and_is_replaced(guard: DocumentG
         await guard.run(fill_then_fail, 16)  # a failure that used little memory is not blamed on the limit
 
 
+async def test_a_worker_that_used_much_of_its_memory_makes_way_for_a_fresh_one(guard: DocumentGuard) -> None:
+    small = await guard.run(pid)
+    assert await guard.run(allocate, 16) == 16 * 1024 * 1024
+    big = await guard.run(pid)
+    assert big == small
+    assert await guard.run(allocate, 120) == 120 * 1024 * 1024  # read, but past half the worker's room
+    assert await guard.run(pid) != big
+
+
 async def test_a_readers_own_error_arrives_with_its_problems(guard: DocumentGuard) -> None:
     with pytest.raises(InvalidStructuredPlan) as refused:
         await guard.run(refuse)

@@ -61,11 +61,12 @@ class _Worker:
         child.close()
         self.shared_version: int | None = None
 
-    def call(self, message: tuple[Any, ...], timeout: float) -> tuple[str, Any]:
+    def call(self, message: tuple[Any, ...], timeout: float) -> tuple[str, Any, bool]:
+        """The worker's answer: outcome, value, and whether the worker ends after it."""
         self.connection.send(message)
         if not self.connection.poll(timeout):
             raise TimeoutError
-        answer: tuple[str, Any] = self.connection.recv()
+        answer: tuple[str, Any, bool] = self.connection.recv()
         return answer
 
     def stop(self) -> None:
@@ -109,7 +110,7 @@ class DocumentGuard:
         version, blob = self._share(shared)
         message = (task, args, version, blob if version is not None and worker.shared_version != version else None)
         try:
-            status, value = worker.call(message, self.limits.timeout_seconds)
+            status, value, ending = worker.call(message, self.limits.timeout_seconds)
         except TimeoutError:
             self._retire(worker, "time limit")
             raise DocumentTooSlow(
@@ -120,21 +121,21 @@ class DocumentGuard:
             self._retire(worker, "died")
             raise DocumentError(_READER_FAILED) from None
         worker.shared_version = version if version is not None else worker.shared_version
-        return self._outcome(worker, task, status, value)
+        if ending or status == "failed":  # a failure may leave a worker in any state: it is not reused
+            self._retire(worker, {"memory": "memory limit", "failed": "reader failed"}.get(status, "memory high"))
+        return self._outcome(task, status, value)
 
-    def _outcome(self, worker: _Worker, task: Callable[..., Any], status: str, value: Any) -> Any:
+    def _outcome(self, task: Callable[..., Any], status: str, value: Any) -> Any:
         if status == "ok":
             return value
         if status == "refused":
             raise value
         if status == "memory":
-            self._retire(worker, "memory limit")
             raise DocumentTooLarge(
                 f"Tài liệu quá lớn: đọc tài liệu cần hơn {self.limits.memory_mb} MB bộ nhớ cho phép. "
                 "Hãy gửi riêng văn bản kế hoạch, không kèm phụ lục hay hình ảnh lớn."
             )
         log.error("document reader failed", task=getattr(task, "__name__", str(task)), traceback=value)
-        self._retire(worker, "reader failed")  # whatever state the failure left it in is not reused
         raise DocumentError(_READER_FAILED)
 
     def _worker(self) -> _Worker:
@@ -172,6 +173,8 @@ def serve(connection: Connection, memory_bytes: int) -> None:
     """A worker's life: take a task, run it, answer; until the pipe closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the service; it stops the workers itself
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    # Half the room left above what the worker starts with (the forkserver's imports): past it, a worker ends.
+    high_water = _peak_bytes() + (memory_bytes - _peak_bytes()) // 2
     shared: tuple[int | None, Any] = (None, None)
     while True:
         try:
@@ -183,16 +186,18 @@ def serve(connection: Connection, memory_bytes: int) -> None:
                 shared = (version, pickle.loads(blob))
             except Exception:  # noqa: BLE001 - answered as a failure below (the version was not received)
                 shared = (None, None)
-        peak = _peak_bytes()
-        answer = _answer(task, args, version, shared)
-        if answer[0] in ("refused", "failed") and peak < memory_bytes // 2 <= _peak_bytes():
+        status, value = _answer(task, args, version, shared)
+        high = _peak_bytes() >= high_water
+        if status in ("refused", "failed") and high:
             # C libraries report an allocation refused by the limit in their own way (lxml: "XMLSyntaxError:
-            # unknown error"): a failure after this document took the worker past half its limit is taken
-            # as one, rather than blamed on the file.
-            answer = ("memory", None)
-        connection.send(answer)
-        if answer[0] == "memory":
-            return  # a fresh process rather than a heap fragmented at its limit
+            # unknown error"): a failure of a document that took the worker past its high-water mark is
+            # taken as one, rather than blamed on the file.
+            status, value = "memory", None
+        # Past its high-water mark a worker ends after answering: the next document gets a fresh process
+        # with its whole limit, not what a heap grown by this one leaves of it.
+        connection.send((status, value, high or status == "memory"))
+        if high or status == "memory":
+            return
 
 
 def _answer(
