@@ -2,9 +2,10 @@
 
 A reader runs in a worker process: only a process can be stopped at any point (a thread cannot be killed,
 and a C library such as lxml does not look at a deadline) and only a process can be given a memory limit
-(`RLIMIT_AS`). A worker that overruns its time is killed and a fresh one takes its place; one that runs
-out of memory reports it and exits. Workers come from a forkserver that has the readers imported, so a
-new worker starts in milliseconds and never inherits the service's threads, sockets or event loop.
+(`RLIMIT_AS`). A worker that overruns its time is killed, and a fresh one is started for the next
+document; one that runs out of memory, or went past half its room, answers and exits. Workers come from a
+forkserver that has the readers imported, so a new worker is ready in a fraction of a second and never
+inherits the service's threads, sockets or event loop.
 
 The guard knows nothing of plans: `run(task, *args)` runs any module-level function of a worker. The
 object passed as `shared=` (the agency directory) crosses to a worker once per worker and version, not
