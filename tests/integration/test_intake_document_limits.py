@@ -61,7 +61,7 @@ async def test_documents_past_a_limit_are_refused_saying_which(service_settings)
             many = await http.post(path, files={"file": ("many.docx", stall_docx(6_000, 3), DOCX)})
             assert many.status_code == 413, many.text
             assert many.json()["detail"]["code"] == "too_large"
-            assert "Tài liệu quá lớn: 6000 đoạn văn, vượt giới hạn 5000 đoạn" in many.json()["detail"]["message"]
+            assert "Tài liệu quá lớn: 6.000 đoạn văn, vượt giới hạn 5.000 đoạn" in many.json()["detail"]["message"]
 
 
 @pytest.fixture(scope="module")

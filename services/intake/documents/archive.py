@@ -13,7 +13,7 @@ import io
 import zipfile
 
 from services.intake.documents.errors import BinaryDocument, DocumentTooLarge, UnknownFormat
-from services.intake.documents.limits import MB, DocumentLimits
+from services.intake.documents.limits import MB, DocumentLimits, count
 
 _CHUNK = 64 * 1024
 # Word writes deflated (and sometimes stored) parts. The zipfile module inflates bzip2 and LZMA without an
@@ -45,8 +45,8 @@ def check_declared(archive: zipfile.ZipFile, data_size: int, limits: DocumentLim
     members = archive.infolist()
     if len(members) > limits.max_entries:
         raise DocumentTooLarge(
-            f"Tài liệu quá lớn: tệp .docx có {len(members)} phần, vượt giới hạn {limits.max_entries} phần. "
-            "Hãy mở bằng Word và lưu lại thành .docx."
+            f"Tài liệu quá lớn: tệp .docx có {count(len(members))} phần, "
+            f"vượt giới hạn {count(limits.max_entries)} phần. Hãy mở bằng Word và lưu lại thành .docx."
         )
     declared = sum(member.file_size for member in members)
     if declared > limits.max_inflated_bytes:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from services.intake.documents.errors import BinaryDocument, DocumentTooLarge
-from services.intake.documents.limits import DEFAULT_LIMITS, DocumentLimits
+from services.intake.documents.limits import DEFAULT_LIMITS, DocumentLimits, count
 
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 
@@ -274,13 +274,13 @@ def _check_size(body: Any, limits: DocumentLimits) -> None:
     paragraphs = sum(1 for _ in body.iter(f"{_W}p"))
     if paragraphs > limits.max_paragraphs:
         raise DocumentTooLarge(
-            f"Tài liệu quá lớn: {paragraphs} đoạn văn, vượt giới hạn {limits.max_paragraphs} đoạn. "
+            f"Tài liệu quá lớn: {count(paragraphs)} đoạn văn, vượt giới hạn {count(limits.max_paragraphs)} đoạn. "
             "Hãy gửi riêng văn bản kế hoạch, không kèm phụ lục."
         )
     cells = sum(max(_int(_grid_span(tc), 1), 1) for tc in body.iter(f"{_W}tc"))  # a merged cell repeats
     if cells > limits.max_table_cells:
         raise DocumentTooLarge(
-            f"Tài liệu quá lớn: các bảng có {cells} ô, vượt giới hạn {limits.max_table_cells} ô. "
+            f"Tài liệu quá lớn: các bảng có {count(cells)} ô, vượt giới hạn {count(limits.max_table_cells)} ô. "
             "Hãy gửi riêng văn bản kế hoạch, không kèm bảng số liệu."
         )
 

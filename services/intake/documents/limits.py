@@ -44,3 +44,8 @@ class DocumentLimits:
 
 
 DEFAULT_LIMITS = DocumentLimits()
+
+
+def count(number: int) -> str:
+    """A count as Vietnamese writes it: 20.000, 1.000.000."""
+    return f"{number:,}".replace(",", ".")

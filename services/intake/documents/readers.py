@@ -21,7 +21,7 @@ from services.intake.documents.errors import (
     InvalidStructuredPlan,
     UnknownFormat,
 )
-from services.intake.documents.limits import DEFAULT_LIMITS, DocumentLimits
+from services.intake.documents.limits import DEFAULT_LIMITS, DocumentLimits, count
 from services.intake.documents.normalise import split_lines
 from services.intake.domain import PlanSubmission
 
@@ -139,12 +139,12 @@ def check_text(lines: list[str], limits: DocumentLimits) -> None:
     paragraphs = sum(1 for line in lines if line.strip())
     if paragraphs > limits.max_paragraphs:
         raise DocumentTooLarge(
-            f"Tài liệu quá lớn: {paragraphs} đoạn văn, vượt giới hạn {limits.max_paragraphs} đoạn. "
+            f"Tài liệu quá lớn: {count(paragraphs)} đoạn văn, vượt giới hạn {count(limits.max_paragraphs)} đoạn. "
             "Hãy gửi riêng văn bản kế hoạch, không kèm phụ lục."
         )
     characters = sum(map(len, lines))
     if characters > limits.max_characters:
         raise DocumentTooLarge(
-            f"Tài liệu quá lớn: {characters} ký tự, vượt giới hạn {limits.max_characters} ký tự. "
+            f"Tài liệu quá lớn: {count(characters)} ký tự, vượt giới hạn {count(limits.max_characters)} ký tự. "
             "Hãy gửi riêng văn bản kế hoạch, không kèm phụ lục."
         )
