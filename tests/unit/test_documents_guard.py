@@ -147,7 +147,14 @@ async def test_the_shared_object_is_the_latest_one_given(guard: DocumentGuard) -
     assert await guard.run(echo, "!", shared=one) == "['một']!"
 
 
-async def test_a_plan_read_in_a_worker_is_the_plan_read_here() -> None:
+@pytest.fixture
+def configured() -> Iterator[None]:
+    """The routes' guard is process-wide: put its default limits back after a test that changes them."""
+    yield
+    guard_module.configure(DocumentLimits())
+
+
+async def test_a_plan_read_in_a_worker_is_the_plan_read_here(configured: None) -> None:
     guard_module.configure(DocumentLimits(workers=1))
     plans = {"ward.txt": (FIXTURES / "ward-cleanup-plan.txt").read_bytes()}
     if REAL_PLAN.exists():
@@ -159,12 +166,7 @@ async def test_a_plan_read_in_a_worker_is_the_plan_read_here() -> None:
         assert there == here, name
 
 
-async def test_configured_limits_apply_to_the_routes_guard() -> None:
+async def test_configured_limits_apply_to_the_routes_guard(configured: None) -> None:
     guard_module.configure(DocumentLimits(max_paragraphs=10))
-    try:
-        with pytest.raises(DocumentTooLarge, match="vượt giới hạn 10 đoạn"):
-            await read_plan_document(
-                (FIXTURES / "ward-cleanup-plan.txt").read_bytes(), "w.txt", directory(), date.today()
-            )
-    finally:
-        guard_module.configure(DocumentLimits())
+    with pytest.raises(DocumentTooLarge, match="vượt giới hạn 10 đoạn"):
+        await read_plan_document((FIXTURES / "ward-cleanup-plan.txt").read_bytes(), "w.txt", directory(), date.today())
