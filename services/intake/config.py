@@ -25,3 +25,21 @@ class Settings(ServiceSettings):
         description="the reports a plan document owes when it names no deadline: annual, semiannual (also before "
         "1 July), quarterly, or none (such a plan is refused, saying why)",
     )
+    # What one document may cost to read (documents/limits.py); a document past a limit is refused, saying which.
+    document_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="time to read and parse one document; a reader past it is killed"
+    )
+    document_memory_mb: int = Field(
+        default=512, ge=128, description="address space of a document reader process (RLIMIT_AS), in MiB"
+    )
+    document_workers: int = Field(default=2, ge=1, description="document reader processes (documents read at once)")
+    document_max_paragraphs: int = Field(default=20_000, ge=1, description="paragraphs (lines of a text file)")
+    document_max_table_cells: int = Field(default=20_000, ge=0, description="table cells in a .docx")
+    document_max_characters: int = Field(default=1_000_000, ge=1, description="characters of text in a document")
+    document_max_inflated_bytes: int = Field(
+        default=50 * 1024 * 1024, ge=1, description="a .docx's parts together, inflated, counted as they inflate"
+    )
+    document_max_entry_bytes: int = Field(
+        default=20 * 1024 * 1024, ge=1, description="one part of a .docx, inflated, counted as it inflates"
+    )
+    document_max_entries: int = Field(default=1_000, ge=1, description="parts in a .docx archive")

@@ -174,7 +174,7 @@ def _submission_routes(router: APIRouter, plans: PlanUseCases) -> None:
             data = await request.body()
             name = "plan.json" if "json" in request.headers.get("content-type", "") else "plan.txt"
         with refusals():
-            shown = plans.preview(data, name)
+            shown = await plans.preview(data, name)
         DOCUMENTS_READ.labels("previewed").inc()
         return shown
 
@@ -191,7 +191,7 @@ def _submission_routes(router: APIRouter, plans: PlanUseCases) -> None:
         Refused (422) while it names bodies the directory does not know, unless `skip_unresolved` is true."""
         data = await _read_upload(file, plans.settings.max_document_bytes)
         with refusals():
-            document = plans.read_document(ReadPlanDocument(data, file.filename or "", skip_unresolved))
+            document = await plans.read_document(ReadPlanDocument(data, file.filename or "", skip_unresolved))
         DOCUMENTS_READ.labels("submitted").inc()
         result = await _register(plans, document.submission, response, principal)
         log.info("plan document registered", file=file.filename, skipped=len(document.skipped))

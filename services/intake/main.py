@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from services.intake.config import Settings
 from services.intake.directory_routes import build_directory_router
+from services.intake.documents import DocumentLimits, guard
 from services.intake.handlers import build_router, install_error_handlers
 from services.intake.repository import PlanRepository
 from services.intake.use_cases.directory import DirectoryUseCases
@@ -38,6 +39,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     # Deadlines counted in working days use the deployment's table, the one the notifier's sending window uses.
     use_deployment_calendar(load_calendar(settings.calendar_overrides_path))
     runtime = ServiceRuntime(SERVICE, settings, queue=None)
+    guard.configure(DocumentLimits.from_settings(settings))  # documents are read in worker processes, within limits
     # DeadlineExtended: a corrected plan that moves a deadline publishes one, as an issuer's approval would.
     document_publications(
         runtime.broker,

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from services.intake.documents import parse_document_here
 from services.intake.domain import PlanRecord, PlanRejected, PlanSubmission
 from services.intake.use_cases.directory import DirectoryEdit, DirectoryUseCases
 from services.intake.use_cases.errors import (
@@ -137,7 +138,12 @@ def submission(task: str = "Rà soát các hộ kinh doanh.", **changes: Any) ->
 def bootstrap(**settings: Any) -> tuple[PlanUseCases, FakePlans, FakeUnitOfWork]:
     plans, uow = FakePlans(), FakeUnitOfWork()
     use_cases = PlanUseCases(
-        uow, plans, FakeDirectories(WARD), FakeClock(NOW), PlanSettings(max_assignments=500, **settings)
+        uow,
+        plans,
+        FakeDirectories(WARD),
+        FakeClock(NOW),
+        PlanSettings(max_assignments=500, **settings),
+        read=parse_document_here,
     )
     return use_cases, plans, uow
 
@@ -275,10 +281,10 @@ async def test_a_json_document_is_read_as_its_submission() -> None:
     use_cases, plans, _ = bootstrap()
     data = submission().model_dump_json().encode()
 
-    document = use_cases.read_document(ReadPlanDocument(data, "plan.json"))
+    document = await use_cases.read_document(ReadPlanDocument(data, "plan.json"))
 
     assert document.submission == submission() and document.skipped == []
-    assert use_cases.preview(data, "plan.json")["ready"] is True
+    assert (await use_cases.preview(data, "plan.json"))["ready"] is True
     assert plans.plans == {}  # reading and previewing store nothing
 
 

@@ -231,7 +231,7 @@ def to_clause(draft: _Draft, directory: Directory) -> Clause:
     return Clause(
         number=draft.number,
         line=draft.line,
-        mode=draft.mode,  # type: ignore[arg-type]
+        mode=draft.mode,
         body=draft.body,
         agencies=agencies,
         task="\n".join(draft.task) or draft.body,

@@ -9,11 +9,10 @@ from __future__ import annotations
 import calendar as month_calendar
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Literal, get_args
 
-from shared.calendar import WorkingCalendar
-from shared.clock import VIETNAM
+from shared.calendar import WorkingCalendar, end_of_day
 
 DeadlineKind = Literal["semiannual", "annual", "quarterly", "monthly", "date", "within_period", "duration", "default"]
 
@@ -82,7 +81,7 @@ class Deadline:
     @property
     def effective(self) -> datetime:
         """The last on-time instant, in UTC: the end of `due` in Vietnam."""
-        return datetime.combine(self.due, time.max, tzinfo=VIETNAM).astimezone(UTC)
+        return end_of_day(self.due)
 
 
 def _day_before(day: date) -> date:

@@ -17,6 +17,10 @@ class DocumentError(ValueError):
     def as_dict(self) -> dict[str, object]:
         return {"code": self.code, "message": self.message, "problems": self.problems}
 
+    def __reduce__(self) -> tuple[type[DocumentError], tuple[str, list[dict[str, str]]]]:
+        # Raised in a reader process and re-raised here: the default pickling would drop `problems`.
+        return type(self), (self.message, self.problems)
+
 
 class EmptyDocument(DocumentError):
     code = "empty"
@@ -29,6 +33,12 @@ class BinaryDocument(DocumentError):
 class DocumentTooLarge(DocumentError):
     code = "too_large"
     http_status = 413
+
+
+class DocumentTooSlow(DocumentError):
+    """Not read within the time a document may take (a hostile or pathological file)."""
+
+    code = "too_slow"
 
 
 class UnknownFormat(DocumentError):

@@ -5,6 +5,7 @@ its line, never dropped silently."""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import date
 
 from services.intake.documents.clauses import ClauseReader, to_clause
@@ -148,34 +149,50 @@ class _PlanParser:
         self.unresolved: list[Unresolved] = []
 
     def parse(self) -> ParsedPlan:
-        items = self.items
-        end = next((i for i, p in enumerate(items) if _RECIPIENTS.match(p.text)), len(items))
-        title_at = next((i for i, p in enumerate(items[:end]) if _TITLE.match(p.text)), None)
-        headings = [
-            (i, m)
-            for i, p in enumerate(items[:end])
-            if (m := _HEADING.match(p.text)) and _is_heading_text(m["title"]) and (title_at is None or i > title_at)
-        ]
-        first_section = headings[0][0] if headings else end
-        header_end = title_at if title_at is not None else first_section
-        header = items[:header_end]
-
+        layout = _Layout.of(self.items)
         plan = ParsedPlan(year=self.today.year)
+        self._front(layout, plan)
+        reader = DeadlineReader(plan.year, plan.issued_on, self.calendar, received_on=self.today)
+        organisation, after = self._sections(layout, plan)
+        self._require_organisation(organisation, layout, plan)
+        clause_lines = self._clauses(organisation, reader, plan)
+        plan_deadlines = self._plan_reporting(
+            [p for p in [*organisation, *after] if p.line not in clause_lines], reader, plan
+        )
+        if not plan_deadlines:
+            plan_deadlines = default_deadlines(plan.year, self.default_reporting)
+            plan.default_deadlines_applied = bool(plan_deadlines)
+        reporting_lines = {r.line for r in plan.reporting}
+        plan.notes = [n for n in plan.notes if n.line not in reporting_lines]
+        plan.deadlines = [_out(d) for d in _unique(plan_deadlines)]
+        plan.assignments = self._assignments(plan)
+        plan.recipients, plan.signature = self._tail(self.items[layout.end :])
+        plan.unresolved = self.unresolved
+        return plan
+
+    def _front(self, layout: _Layout, plan: ParsedPlan) -> None:
+        """Everything before the first section: number, date and place, title, bases, issuer."""
+        items = self.items
+        header = items[: layout.header_end]
         self._header(header, plan)
-        title_paragraphs = self._title(items, title_at, first_section, plan)
-        intro = items[(title_at or 0) + title_paragraphs + (1 if title_at is not None else 0) : first_section]
-        if title_at is None:
-            intro = [p for p in items[:first_section] if _BASIS.match(p.text)]
+        title_paragraphs = self._title(items, layout.title_at, layout.first_section, plan)
+        if layout.title_at is None:
+            intro = [p for p in items[: layout.first_section] if _BASIS.match(p.text)]
+        else:
+            intro = items[layout.title_at + title_paragraphs + 1 : layout.first_section]
         plan.year = self._year(plan)
         plan.references = self._references(intro)
-        self._issuer(header, intro, items[end:], plan)
+        self._issuer(header, intro, items[layout.end :], plan)
         self._repair_place(plan)
 
-        reader = DeadlineReader(plan.year, plan.issued_on, self.calendar, received_on=self.today)
+    def _sections(self, layout: _Layout, plan: ParsedPlan) -> tuple[list[Paragraph], list[Paragraph]]:
+        """Purpose and content sections into the plan; the organisation section's paragraphs, and those of the
+        sections after it, returned."""
+        items, headings = self.items, layout.headings
         organisation: list[Paragraph] = []
         after: list[Paragraph] = []
         for index, (start, match) in enumerate(headings):
-            stop = headings[index + 1][0] if index + 1 < len(headings) else end
+            stop = headings[index + 1][0] if index + 1 < len(headings) else layout.end
             body = items[start + 1 : stop]
             title = match["title"].casefold()
             if "tổ chức thực hiện" in title or "phân công" in title or "trách nhiệm" in title:
@@ -188,34 +205,42 @@ class _PlanParser:
                 plan.content.append(
                     Section(heading=items[start].text, line=items[start].line, paragraphs=[_located(p) for p in body])
                 )
-        if not organisation and plan.number is None and title_at is None:
+        return organisation, after
+
+    def _require_organisation(self, organisation: list[Paragraph], layout: _Layout, plan: ParsedPlan) -> None:
+        if organisation:
+            return
+        if plan.number is None and layout.title_at is None:
             raise NotAPlan(
                 "Không nhận ra kế hoạch: không thấy số hiệu (Số …-KH/…), tiêu đề KẾ HOẠCH hay mục TỔ CHỨC THỰC HIỆN. "
                 "Hãy kiểm tra đúng tệp kế hoạch chưa."
             )
-        if not organisation:
-            self.unresolved.append(
-                Unresolved(
-                    phrase="III. TỔ CHỨC THỰC HIỆN",
-                    line=0,
-                    where="sections",
-                    reason="không tìm thấy mục tổ chức thực hiện: không có phân công",
-                )
+        self.unresolved.append(
+            Unresolved(
+                phrase="III. TỔ CHỨC THỰC HIỆN",
+                line=0,
+                where="sections",
+                reason="không tìm thấy mục tổ chức thực hiện: không có phân công",
             )
+        )
 
+    def _clauses(self, organisation: list[Paragraph], reader: DeadlineReader, plan: ParsedPlan) -> set[int]:
+        """The organisation section's clauses into the plan, each with its own deadlines; their lines returned."""
         clause_reader = ClauseReader(self.directory)
         drafts = clause_reader.read(organisation)
         self.unresolved.extend(clause_reader.unresolved)
         plan.notes = clause_reader.notes
-        plan_deadlines: list[Deadline] = []
         for draft in drafts:
             clause = to_clause(draft, self.directory)
             clause.deadlines = [_out(d) for d in reader.read(clause.task, draft.line)]
             plan.clauses.append(clause)
-        clause_lines = {d.line for d in drafts}
-        for paragraph in [*organisation, *after]:
-            if paragraph.line in clause_lines:
-                continue
+        return {d.line for d in drafts}
+
+    def _plan_reporting(self, paragraphs: list[Paragraph], reader: DeadlineReader, plan: ParsedPlan) -> list[Deadline]:
+        """The reporting rules written outside the clauses (and in clauses that only state the common rule):
+        into `plan.reporting`; the deadlines they give, returned."""
+        plan_deadlines: list[Deadline] = []
+        for paragraph in paragraphs:
             found = reader.read(paragraph.text, paragraph.line)
             if found or "báo cáo" in paragraph.text.casefold():
                 plan_deadlines.extend(found)
@@ -229,16 +254,7 @@ class _PlanParser:
                 plan.reporting.append(
                     Reporting(text=clause.task, line=clause.line, deliverables=_deliverables(clause.task))
                 )
-        if not plan_deadlines:
-            plan_deadlines = default_deadlines(plan.year, self.default_reporting)
-            plan.default_deadlines_applied = bool(plan_deadlines)
-        reporting_lines = {r.line for r in plan.reporting}
-        plan.notes = [n for n in plan.notes if n.line not in reporting_lines]
-        plan.deadlines = [_out(d) for d in _unique(plan_deadlines)]
-        plan.assignments = self._assignments(plan)
-        plan.recipients, plan.signature = self._tail(items[end:])
-        plan.unresolved = self.unresolved
-        return plan
+        return plan_deadlines
 
     def _header(self, header: list[Paragraph], plan: ParsedPlan) -> None:
         for paragraph in self.items[: max(len(header), 12)]:
@@ -308,32 +324,16 @@ class _PlanParser:
         return found
 
     def _issuer(self, header: list[Paragraph], intro: list[Paragraph], tail: list[Paragraph], plan: ParsedPlan) -> None:
-        candidates: list[Issuer] = []
-        number_line = plan.number.line if plan.number else None
-        for paragraph in reversed(header):
-            if number_line is not None and paragraph.line > number_line:
-                continue
-            if (
-                _is_heading_text(paragraph.text)
-                and not _BOILERPLATE.match(paragraph.text)
-                and not _NUMBER.match(paragraph.text)
-                and not _PLACE_DATE.match(paragraph.text)
-            ):
-                candidates.append(Issuer(text=paragraph.text, line=paragraph.line, source="header"))
-                break
-        for paragraph in intro:
-            if match := _ISSUED_BY.search(paragraph.text):
-                who = re.split(r"\b(?:nay|hôm nay)\b", match["who"])[-1].strip()
-                candidates.append(Issuer(text=who, line=paragraph.line, source="intro"))
-                break
-        for paragraph in tail:
-            if match := _ON_BEHALF.match(paragraph.text):
-                candidates.append(Issuer(text=match["who"].strip(), line=paragraph.line, source="signature"))
-                break
-        if plan.number:
-            suffix = plan.number.text.rsplit("/", 1)[-1].upper()
-            if suffix in _SYMBOL_ISSUERS:
-                candidates.append(Issuer(text=_SYMBOL_ISSUERS[suffix], line=plan.number.line, source="symbol"))
+        candidates = [
+            found
+            for found in (
+                _issuer_in_header(header, plan.number.line if plan.number else None),
+                _issuer_in_intro(intro),
+                _issuer_in_signature(tail),
+                _issuer_of_symbol(plan.number),
+            )
+            if found is not None
+        ]
         for candidate in candidates:
             mentions = self.directory.find_mentions(candidate.text)
             if mentions and not mentions[0].is_group:
@@ -425,6 +425,70 @@ class _PlanParser:
             if signature is not None and not text.startswith("(") and 1 < len(text.split()) <= 6:
                 signature.name = text
         return recipients, signature
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Where a plan's parts are: the header, the title, the section headings, the recipients (`end`)."""
+
+    end: int
+    title_at: int | None
+    headings: list[tuple[int, re.Match[str]]]
+    first_section: int
+    header_end: int
+
+    @classmethod
+    def of(cls, items: list[Paragraph]) -> _Layout:
+        end = next((i for i, p in enumerate(items) if _RECIPIENTS.match(p.text)), len(items))
+        title_at = next((i for i, p in enumerate(items[:end]) if _TITLE.match(p.text)), None)
+        headings = [
+            (i, m)
+            for i, p in enumerate(items[:end])
+            if (m := _HEADING.match(p.text)) and _is_heading_text(m["title"]) and (title_at is None or i > title_at)
+        ]
+        first_section = headings[0][0] if headings else end
+        return cls(end, title_at, headings, first_section, title_at if title_at is not None else first_section)
+
+
+def _issuer_in_header(header: list[Paragraph], number_line: int | None) -> Issuer | None:
+    """The last organisation name in capitals above the plan's number (not the national motto or the date)."""
+    for paragraph in reversed(header):
+        if number_line is not None and paragraph.line > number_line:
+            continue
+        if (
+            _is_heading_text(paragraph.text)
+            and not _BOILERPLATE.match(paragraph.text)
+            and not _NUMBER.match(paragraph.text)
+            and not _PLACE_DATE.match(paragraph.text)
+        ):
+            return Issuer(text=paragraph.text, line=paragraph.line, source="header")
+    return None
+
+
+def _issuer_in_intro(intro: list[Paragraph]) -> Issuer | None:
+    """`…, Đảng ủy phường X xây dựng kế hoạch …`."""
+    for paragraph in intro:
+        if match := _ISSUED_BY.search(paragraph.text):
+            who = re.split(r"\b(?:nay|hôm nay)\b", match["who"])[-1].strip()
+            return Issuer(text=who, line=paragraph.line, source="intro")
+    return None
+
+
+def _issuer_in_signature(tail: list[Paragraph]) -> Issuer | None:
+    for paragraph in tail:
+        if match := _ON_BEHALF.match(paragraph.text):
+            return Issuer(text=match["who"].strip(), line=paragraph.line, source="signature")
+    return None
+
+
+def _issuer_of_symbol(number: Located | None) -> Issuer | None:
+    """The issuer's symbol at the end of the plan's number: `85-KH/ĐU` → Đảng ủy."""
+    if number is None:
+        return None
+    suffix = number.text.rsplit("/", 1)[-1].upper()
+    if suffix in _SYMBOL_ISSUERS:
+        return Issuer(text=_SYMBOL_ISSUERS[suffix], line=number.line, source="symbol")
+    return None
 
 
 def _deliverables(text: str) -> list[str]:

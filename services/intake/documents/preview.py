@@ -9,6 +9,7 @@ from typing import Any
 from services.intake.documents.model import ParsedPlan
 from services.intake.documents.to_submission import UnresolvedBodies, to_submission
 from services.intake.domain import PlanRejected, PlanSubmission, register_plan
+from shared.contracts import AssignmentCreated
 from shared.directory import Directory
 
 
@@ -43,10 +44,11 @@ def _structured(submission: PlanSubmission, directory: Directory, today: date, m
             {
                 "agency": e.agency.code,
                 "kind": e.agency.kind,
-                "task": e.task,  # type: ignore[attr-defined]
+                "task": e.task,
                 "deadlines": [d.model_dump(mode="json") for d in e.deadlines],
-            }  # type: ignore[attr-defined]
-            for e in events[1:]
+            }
+            for e in events
+            if isinstance(e, AssignmentCreated)
         ],
     )
     return body

@@ -6,15 +6,14 @@ automatic numbering, tables), JSON in the `PlanSubmission` shape. Anything else 
 
 from __future__ import annotations
 
-import io
 import json
 import re
-import zipfile
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
 
+from services.intake.documents.archive import inflate
 from services.intake.documents.errors import (
     BinaryDocument,
     DocumentTooLarge,
@@ -22,6 +21,7 @@ from services.intake.documents.errors import (
     InvalidStructuredPlan,
     UnknownFormat,
 )
+from services.intake.documents.limits import DEFAULT_LIMITS, DocumentLimits, count
 from services.intake.documents.normalise import split_lines
 from services.intake.domain import PlanSubmission
 
@@ -46,8 +46,10 @@ class TextDocument:
     lines: list[str]
 
 
-def read_document(data: bytes, name: str = "", max_bytes: int = MAX_BYTES) -> TextDocument | PlanSubmission:
-    """Recognise the format by content (the file name only breaks ties) and read it."""
+def read_document(
+    data: bytes, name: str = "", max_bytes: int = MAX_BYTES, limits: DocumentLimits = DEFAULT_LIMITS
+) -> TextDocument | PlanSubmission:
+    """Recognise the format by content (the file name only breaks ties) and read it, within `limits`."""
     if len(data) > max_bytes:
         raise DocumentTooLarge(
             f"Tệp {name or ''} lớn {len(data) // 1024} KB, vượt giới hạn {max_bytes // 1024} KB; "
@@ -56,7 +58,9 @@ def read_document(data: bytes, name: str = "", max_bytes: int = MAX_BYTES) -> Te
     if not data.strip(b" \t\r\n\x00") or data in (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff"):
         raise EmptyDocument("Tệp rỗng: không có nội dung để đọc. Hãy kiểm tra lại tệp đã chọn.")
     if data.startswith(b"PK\x03\x04"):
-        return _read_docx(data, name)
+        document = _read_docx(data, name, limits)
+        check_text(document.lines, limits)
+        return document
     for signature, label in _SIGNATURES.items():
         if data.startswith(signature):
             raise UnknownFormat(
@@ -68,7 +72,9 @@ def read_document(data: bytes, name: str = "", max_bytes: int = MAX_BYTES) -> Te
     stripped = text.lstrip()
     if stripped.startswith(("{", "[")) or name.lower().endswith(".json"):
         return _read_json(stripped)
-    return TextDocument(name=name, format="text", lines=split_lines(text))
+    lines = split_lines(text)
+    check_text(lines, limits)
+    return TextDocument(name=name, format="text", lines=lines)
 
 
 def _decode(data: bytes) -> str:
@@ -121,27 +127,24 @@ def _read_json(text: str) -> PlanSubmission:
         ) from None
 
 
-# A .docx is a zip archive: its declared uncompressed size is checked before anything is inflated, so a
-# small file that expands to gigabytes (a zip bomb) is refused up front.
-MAX_DOCX_UNCOMPRESSED_BYTES = 50 * 1024 * 1024
-MAX_DOCX_RATIO = 200
-
-
-def _read_docx(data: bytes, name: str) -> TextDocument:
+def _read_docx(data: bytes, name: str, limits: DocumentLimits) -> TextDocument:
     from services.intake.documents.docx_reader import docx_lines
 
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            members = archive.infolist()
-    except Exception:  # a damaged archive fails in many ways (BadZipFile, EOFError, zlib.error …)
-        raise BinaryDocument("Tệp .docx bị hỏng (không mở được). Hãy mở bằng Word và lưu lại.") from None
-    names = {member.filename for member in members}
-    inflated = sum(member.file_size for member in members)
-    if inflated > MAX_DOCX_UNCOMPRESSED_BYTES or inflated > MAX_DOCX_RATIO * max(len(data), 1):
+    return TextDocument(name=name, format="docx", lines=docx_lines(inflate(data, limits), limits))
+
+
+def check_text(lines: list[str], limits: DocumentLimits) -> None:
+    """A document's text within the paragraph and character limits (a .docx's paragraphs are counted earlier,
+    before they are read)."""
+    paragraphs = sum(1 for line in lines if line.strip())
+    if paragraphs > limits.max_paragraphs:
         raise DocumentTooLarge(
-            f"Tệp .docx giải nén ra {inflated // (1024 * 1024)} MB, vượt giới hạn "
-            f"{MAX_DOCX_UNCOMPRESSED_BYTES // (1024 * 1024)} MB. Hãy gửi bản kế hoạch không kèm hình ảnh lớn."
+            f"Tài liệu quá lớn: {count(paragraphs)} đoạn văn, vượt giới hạn {count(limits.max_paragraphs)} đoạn. "
+            "Hãy gửi riêng văn bản kế hoạch, không kèm phụ lục."
         )
-    if "word/document.xml" not in names:
-        raise UnknownFormat("Tệp nén này không phải văn bản Word (.docx). Hãy gửi tệp .docx, .txt hoặc .json.")
-    return TextDocument(name=name, format="docx", lines=docx_lines(data))
+    characters = sum(map(len, lines))
+    if characters > limits.max_characters:
+        raise DocumentTooLarge(
+            f"Tài liệu quá lớn: {count(characters)} ký tự, vượt giới hạn {count(limits.max_characters)} ký tự. "
+            "Hãy gửi riêng văn bản kế hoạch, không kèm phụ lục."
+        )

@@ -13,7 +13,7 @@ import structlog
 from pydantic import ValidationError
 
 from services.intake.amendments import Amendment, UnsupportedAmendment, plan_amendment
-from services.intake.documents import ParsedPlan, parse_document
+from services.intake.documents import DocumentReader, ParsedPlan, read_plan_document
 from services.intake.documents.deadlines import DefaultReporting
 from services.intake.documents.preview import preview
 from services.intake.documents.readers import MAX_BYTES
@@ -30,6 +30,7 @@ from services.intake.domain import (
 )
 from services.intake.use_cases.errors import AmendmentRefused, Forbidden, NotFound, Overtaken
 from services.intake.use_cases.ports import Actor, AlreadyStored, Directories, Plans
+from shared.calendar import deployment_calendar
 from shared.clock import VIETNAM, Clock, as_utc
 from shared.contracts import AgencyRef, AssignmentCancelled, AssignmentCreated, Event
 from shared.unit_of_work import Transaction, UnitOfWork
@@ -108,9 +109,16 @@ def may_act_for(actor: Actor, issuer_code: str) -> None:
 
 
 class PlanUseCases:
-    def __init__(
-        self, uow: UnitOfWork, plans: Plans, directories: Directories, clock: Clock, settings: PlanSettings
+    def __init__(  # noqa: PLR0913 - the reader is injected so unit tests read documents in-process
+        self,
+        uow: UnitOfWork,
+        plans: Plans,
+        directories: Directories,
+        clock: Clock,
+        settings: PlanSettings,
+        read: DocumentReader = read_plan_document,
     ) -> None:
+        self._read = read
         self._uow = uow
         self._plans = plans
         self._directories = directories
@@ -246,27 +254,28 @@ class PlanUseCases:
         may_act_for(actor, str(plan["issuer"]))
         return plan
 
-    def _parse(self, data: bytes, name: str) -> ParsedPlan | PlanSubmission:
-        # The one call of the document reader (its owner is making it a guarded async reader: change it here).
-        return parse_document(
+    async def _parse(self, data: bytes, name: str) -> ParsedPlan | PlanSubmission:
+        # The one call of the document reader: in a reader process, within the deployment's limits. The calendar is
+        # passed along because the reader process does not share this one's deployment calendar.
+        return await self._read(
             data,
             name,
             self._directories.directory,
             self._today(),
+            calendar=deployment_calendar(),
             max_bytes=self.settings.max_document_bytes,
             default_reporting=self.settings.default_reporting,
         )
 
-    def preview(self, data: bytes, name: str) -> dict[str, Any]:
+    async def preview(self, data: bytes, name: str) -> dict[str, Any]:
         """What a plan document would publish; nothing is stored. Raises DocumentError."""
-        return preview(
-            self._parse(data, name), self._directories.directory, self._today(), self.settings.max_assignments
-        )
+        document = await self._parse(data, name)
+        return preview(document, self._directories.directory, self._today(), self.settings.max_assignments)
 
-    def read_document(self, command: ReadPlanDocument) -> ReadDocument:
+    async def read_document(self, command: ReadPlanDocument) -> ReadDocument:
         """A plan document as a submission. Raises DocumentError (unreadable, unresolved bodies) or
         PlanRejected (what it says breaks the input rules, e.g. a malformed number)."""
-        document = self._parse(command.data, command.name)
+        document = await self._parse(command.data, command.name)
         if isinstance(document, PlanSubmission):
             return ReadDocument(document, [])
         try:
