@@ -83,5 +83,5 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     app.state.runtime = runtime  # the contract generator reads the broker's channels from here
     app.include_router(build_router(deps))
     app.include_router(build_directory_router(runtime.client, directories, outbox, plans, clock))
-    add_operational_routes(app, runtime.readiness_checks(), settings.max_request_bytes)
+    add_operational_routes(app, runtime.readiness_checks(), settings.max_request_bytes, settings)
     return app

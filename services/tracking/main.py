@@ -98,5 +98,5 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     app = FastAPI(title="dondoc tracking", version="1", lifespan=lifespan)
     app.state.runtime = runtime  # the contract generator reads the broker's channels from here
     app.include_router(build_router(TrackingDeps(repository, actions, tokens, clock)))
-    add_operational_routes(app, runtime.readiness_checks())
+    add_operational_routes(app, runtime.readiness_checks(), settings=settings)
     return app
