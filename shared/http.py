@@ -4,6 +4,7 @@ input from turning into a 5xx (threat model, docs/security.md), and a uvicorn ru
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import re
 import reprlib
@@ -79,6 +80,7 @@ _DEPTH_STEPS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")  # +1 and -1 as sig
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 # Every escape that is not a lone surrogate: a whole pair, any other \u, or a one-character escape (\\ included,
 # so that "\\ud800" - a backslash, then the text ud800 - is not mistaken for one).
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _HARMLESS_ESCAPE = re.compile(
     rb"\\(?:u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}|u(?![dD][89a-fA-F])|[^u])", re.DOTALL
 )
@@ -102,27 +104,52 @@ def lone_surrogate(body: bytes) -> str | None:
     return None if found is None else found.group().decode("ascii")
 
 
-def json_problem(body: bytes) -> tuple[str, str] | None:
-    """Why a JSON body must be refused before it is parsed (error type, Vietnamese message); None if it may be."""
+def _where_unencodable(body: bytes) -> list[str | int]:
+    """The path to the first key or string of `body` that holds a lone surrogate (only asked once the body is known
+    to have one and to be shallow enough to parse safely); empty when the body does not parse."""
+    try:
+        stack: list[tuple[list[str | int], Any]] = [([], json.loads(body))]
+    except ValueError:
+        return []
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, str) and _SURROGATE.search(value):
+            return path
+        items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+        for key, item in reversed(list(items)):
+            if isinstance(key, str) and _SURROGATE.search(key):
+                return [*path, _clip(key, MAX_ECHOED)]
+            stack.append(([*path, _clip(key, MAX_ECHOED) if isinstance(key, str) else key], item))
+    return []
+
+
+def json_problem(body: bytes) -> dict[str, Any] | None:
+    """Why a JSON body must be refused before it is parsed, as a validation error (type, loc, Vietnamese msg);
+    None if it may be parsed."""
     if not body.isascii():
         try:
             body.decode("utf-8")
         except UnicodeDecodeError as exc:
-            return "utf8_invalid", (
+            msg = (
                 f"Nội dung không phải văn bản UTF-8 hợp lệ (byte sai ở vị trí {exc.start}). Hãy gửi JSON mã hoá UTF-8."
             )
+            return {"type": "utf8_invalid", "loc": ["body"], "msg": msg}
     if json_depth(body) > MAX_JSON_DEPTH:
-        return "json_too_deep", (
+        msg = (
             f"Dữ liệu JSON lồng nhau quá sâu (quá {MAX_JSON_DEPTH} cấp ngoặc [ ] hoặc {{ }}); "
             "không dữ liệu nào của hệ thống cần sâu đến vậy."
         )
+        return {"type": "json_too_deep", "loc": ["body"], "msg": msg}
     surrogate = lone_surrogate(body)
-    if surrogate is not None:
-        return "unicode_lone_surrogate", (
-            f"Dữ liệu JSON có mã {surrogate} đứng lẻ (nửa của một cặp UTF-16), không phải ký tự Unicode. "
-            "Hãy gửi văn bản Unicode hợp lệ."
-        )
-    return None
+    if surrogate is None:
+        return None
+    where = _where_unencodable(body)
+    field = f"Trường {'.'.join(map(str, where))}" if where else "Dữ liệu JSON"
+    msg = (
+        f"{field} có mã {surrogate} đứng lẻ (nửa của một cặp UTF-16), không phải ký tự Unicode. "
+        "Hãy gửi văn bản Unicode hợp lệ."
+    )
+    return {"type": "unicode_lone_surrogate", "loc": ["body", *where], "msg": msg}
 
 
 def _is_json(scope: Mapping[str, Any]) -> bool:
@@ -171,7 +198,7 @@ class RequestBodyGuard:
             return  # the client went away: nobody to answer
         problem = json_problem(body) if body and _is_json(scope) else None
         if problem is not None:
-            await _answer(send, 422, [{"type": problem[0], "loc": ["body"], "msg": problem[1]}])
+            await _answer(send, 422, [problem])
             return
         await self.app(scope, _replay(body, receive), send)
 
