@@ -1,7 +1,8 @@
 """Slow clients against a real uvicorn server built as every service builds it (`shared.http.build_server`): a
 body trickled after the headers is cut off with 408 within the body deadline, a head trickled byte by byte
-within the head deadline, an idle kept-alive connection after the keep-alive time, a head still incomplete past its size limit refused;
-an ordinary request still passes. Before issue #20 the first two held their connection for ever."""
+within the head deadline, an idle kept-alive connection after the keep-alive time, a head still incomplete
+past its size limit refused; an ordinary request still passes. Before issue #20 the first two held their
+connection for ever."""
 
 from __future__ import annotations
 
