@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from shared.contracts import Agency, Group
@@ -73,8 +74,111 @@ class StillReferenced(DirectoryError):
     """An entry cannot go while others name it (as their supervisor, or as a group member)."""
 
 
+# --- what every entry must satisfy ------------------------------------------------------------------------
+
+MAX_SHOWN = 100  # characters of a refused value quoted back: a message must not reflect a huge input
+MAX_LISTED = 20  # problems listed in one refusal; the rest are counted
+
+# An entry as the name checks see it: ("agency" | "group", code).
+Entry = tuple[str, str]
+
+# The validator's reasons, in the words a clerk editing the directory reads (first match wins).
+_ADDRESS_REASONS = (
+    (
+        "special-use or reserved",
+        "tên miền này là tên dành riêng (.local, .localhost, .test, .invalid …), không nhận thư",
+    ),
+    ("display name", "chỉ ghi địa chỉ, không kèm tên hiển thị hay dấu < >"),
+    ("invalid characters", "có ký tự không được phép trong địa chỉ (khoảng trắng, dấu phẩy, chấm phẩy, ngoặc …)"),
+    ("too long", "địa chỉ quá dài"),
+)
+
+
+def _shown(value: str) -> str:
+    """A value quoted in a message: at most MAX_SHOWN characters, and no lone surrogate that JSON could not encode."""
+    cut = value if len(value) <= MAX_SHOWN else value[:MAX_SHOWN] + "…"
+    return cut.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+@functools.lru_cache(maxsize=65536)
+def address_problem(address: str) -> str | None:
+    """Why `address` is not exactly one deliverable-looking e-mail address, in Vietnamese; None when it is.
+
+    Syntax only (no DNS: a directory is edited where the mail servers may not be reachable). ASCII only: the
+    notifier's SMTP conversation does not ask for SMTPUTF8, so a local part with accents would be refused at
+    sending time, far from whoever typed it. Special-use domains (.local, .test …) are refused: the directory
+    holds real recipients, and the examples and tests use .example, which RFC 6761 keeps deliverable-looking."""
+    if not address.strip():
+        return "địa chỉ trống"
+    if address.count("@") > 1:
+        return "mỗi mục chỉ ghi một địa chỉ: hãy tách các địa chỉ thành các mục riêng trong danh sách emails"
+    try:
+        checked = validate_email(address, check_deliverability=False, allow_smtputf8=False)
+    except EmailNotValidError as exc:
+        if "Internationalized characters before the @-sign" in str(exc):
+            return "phần trước @ có chữ có dấu hoặc ký tự ngoài ASCII; máy chủ thư chỉ nhận địa chỉ không dấu"
+        english = str(exc)
+        return next(
+            (reason for fragment, reason in _ADDRESS_REASONS if fragment in english),
+            "không đúng cú pháp địa chỉ e-mail (ví dụ đúng: van-phong@hoa-an.gov.vn)",
+        )
+    if checked.ascii_email != address and not address.isascii():
+        return f"tên miền có dấu: hãy ghi ở dạng ASCII, {_shown(checked.ascii_email or '')}"
+    return None
+
+
+def _claims(agencies: list[Agency], groups: list[Group]) -> dict[str, dict[Entry, str]]:
+    """Every normalised name (codes, names, aliases) and the entries that use it, each with its own spelling."""
+    claims: dict[str, dict[Entry, str]] = {}
+    named: list[tuple[Entry, tuple[str, ...]]] = [(("agency", a.code), (a.code, a.name, *a.aliases)) for a in agencies]
+    named += [(("group", g.code), (g.code, g.name, *g.aliases)) for g in groups]
+    for entry, names in named:
+        for name in names:
+            claims.setdefault(normalise_name(name), {}).setdefault(entry, name)
+    return claims
+
+
+def _label(entry: Entry, spelling: str) -> str:
+    kind, code = entry
+    return f"{'cơ quan' if kind == 'agency' else 'nhóm'} {code} (“{_shown(spelling)}”)"
+
+
+def entry_problems(agencies: list[Agency], groups: list[Group], claims: dict[str, dict[Entry, str]]) -> list[str]:
+    """Every e-mail field that is not exactly one valid address, and every name two entries share, as Vietnamese
+    sentences naming the entry and the field (for a shared name: every entry that uses it). The same problem
+    reads the same whatever the order of the entries, so an edit can be compared with the directory before it."""
+    problems = [
+        f"Cơ quan {agency.code}, trường emails[{index}] = “{_shown(address)}”: {reason}."
+        for agency in agencies
+        for index, address in enumerate(agency.emails)
+        if (reason := address_problem(address)) is not None
+    ]
+    shared = sorted(key for key, holders in claims.items() if len(holders) > 1)
+    for key in shared:
+        users = " và ".join(_label(entry, spelling) for entry, spelling in sorted(claims[key].items()))
+        problems.append(
+            f"Tên “{_shown(key)}” được dùng cho nhiều mục: {users}. Mỗi mã, tên và tên gọi khác chỉ được trỏ tới "
+            "một cơ quan hoặc nhóm (so sánh không phân biệt hoa thường, khoảng trắng, dấu câu, kiểu bỏ dấu uỷ/ủy)."
+        )
+    return problems
+
+
+def describe_problems(problems: list[str]) -> str:
+    listed = " ".join(problems[:MAX_LISTED])
+    more = len(problems) - MAX_LISTED
+    return f"{listed} (và {more} lỗi khác)" if more > 0 else listed
+
+
 class Directory:
-    def __init__(self, agencies: list[Agency], groups: list[Group]) -> None:
+    """The directory, checked whole on every construction: codes unique, parents and members present and no
+    supervision loop (always refused); every e-mail field one valid address and no name shared by two entries
+    (`entry_problems`).
+
+    `strict=False` is for a directory read back from a service's database: entry problems stored before these
+    checks existed are kept in `problems` (logged by whoever loads it) instead of stopping a service from
+    starting, and an edit of such a directory is refused only for the problems it adds (`_edited`)."""
+
+    def __init__(self, agencies: list[Agency], groups: list[Group], *, strict: bool = True) -> None:
         self.agencies = {a.code: a for a in agencies}
         if len(self.agencies) != len(agencies):
             raise DirectoryError("agency codes must be unique")
@@ -82,21 +186,25 @@ class Directory:
         if len(self.groups) != len(groups):
             raise DirectoryError("group codes must be unique")
         self._mention_index: dict[str, list[tuple[tuple[str, ...], str, str, bool]]] | None = None
+        claims = _claims(agencies, groups)
+        # Where names are shared (only in a directory loaded with strict=False), the entry listed last wins, as
+        # it always has; an agency before a group.
         self._by_name: dict[str, str] = {}
-        for agency in agencies:
-            for name in (agency.code, agency.name, *agency.aliases):
-                self._by_name[normalise_name(name)] = agency.code
+        self._groups_by_name: dict[str, str] = {}
+        for key, holders in claims.items():
+            for kind, code in holders:
+                (self._by_name if kind == "agency" else self._groups_by_name)[key] = code
         for agency in agencies:
             if agency.parent and agency.parent not in self.agencies:
                 raise DirectoryError(f"agency {agency.code}: parent {agency.parent!r} is not in the directory")
-        self._groups_by_name: dict[str, str] = {}
         for group in groups:
-            for name in (group.code, group.name, *group.aliases):
-                self._groups_by_name[normalise_name(name)] = group.code
             for member in group.members:
                 if member not in self.agencies:
                     raise DirectoryError(f"group {group.code}: member {member!r} is not in the directory")
         self._refuse_supervision_cycles()
+        self.problems = entry_problems(agencies, groups, claims)
+        if strict and self.problems:
+            raise DirectoryError(describe_problems(self.problems))
 
     def _refuse_supervision_cycles(self) -> None:
         """Escalation climbs `parent`: a chain that comes back to where it started would never reach the top."""
@@ -141,7 +249,7 @@ class Directory:
         """A new directory with `agency` added or replaced; checked like a loaded file."""
         if agency.code in self.groups:
             raise DirectoryError(f"{agency.code!r} is already the code of a group")
-        return Directory(
+        return self._edited(
             [*(a for a in self.agencies.values() if a.code != agency.code), agency], list(self.groups.values())
         )
 
@@ -156,19 +264,29 @@ class Directory:
             raise StillReferenced(
                 f"{code} is still a member of the group(s) {', '.join(grouped)}: remove it there first"
             )
-        return Directory([a for a in self.agencies.values() if a.code != code], list(self.groups.values()))
+        return self._edited([a for a in self.agencies.values() if a.code != code], list(self.groups.values()))
 
     def with_group(self, group: Group) -> Directory:
         if group.code in self.agencies:
             raise DirectoryError(f"{group.code!r} is already the code of an agency")
-        return Directory(
+        return self._edited(
             list(self.agencies.values()), [*(g for g in self.groups.values() if g.code != group.code), group]
         )
 
     def without_group(self, code: str) -> Directory:
         if code not in self.groups:
             raise UnknownAgency(f"no group with code {code!r} in the directory")
-        return Directory(list(self.agencies.values()), [g for g in self.groups.values() if g.code != code])
+        return self._edited(list(self.agencies.values()), [g for g in self.groups.values() if g.code != code])
+
+    def _edited(self, agencies: list[Agency], groups: list[Group]) -> Directory:
+        """The directory after one edit: refused for any entry problem it adds, so that a directory stored
+        before a check existed can still be mended one entry at a time."""
+        after = Directory(agencies, groups, strict=False)
+        known = set(self.problems)
+        added = [problem for problem in after.problems if problem not in known]
+        if added:
+            raise DirectoryError(describe_problems(added))
+        return after
 
     def get(self, code: str) -> Agency:
         try:

@@ -88,7 +88,17 @@ class DirectoryStore:
                 agencies.append(Agency.model_validate(row["data"]))
             else:
                 groups.append(Group.model_validate(row["data"]))
-        return version, Directory(agencies, groups)
+        # Not strict: entries stored before a check existed must not stop the service (or the notifier's copy)
+        # from loading; they are logged, and the next whole-directory change has to mend them.
+        directory = Directory(agencies, groups, strict=False)
+        if directory.problems:
+            log.warning(
+                "stored agency directory breaks the entry rules",
+                version=version,
+                problems=len(directory.problems),
+                first=directory.problems[0],
+            )
+        return version, directory
 
     async def claim_version(self, expected: int, changed_by: str, now: datetime, session: AsyncClientSession) -> bool:
         """Move the version from `expected` to the next one; False when someone else changed it first."""

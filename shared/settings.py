@@ -14,6 +14,8 @@ from shared.calendar import DEFAULT_OVERRIDES
 
 DEPRECATED_CALENDAR_VARIABLE = "NOTIFIER_CALENDAR_OVERRIDES_PATH"
 DEFAULT_DIRECTORY = Path(__file__).resolve().parent.parent / "deploy" / "local" / "directory.yaml"
+HTTP_HEAD_TIMEOUT_SECONDS = 10.0
+HTTP_BODY_TIMEOUT_SECONDS = 60.0  # an 8 MB document over a 2 Mbit/s line takes about 35 s
 PREFETCH_HELP = (
     "messages in flight to this consumer, and the largest batch written at once. On RabbitMQ before 4.3 each "
     "consumer crash counts one delivery against every message in flight (the queue dead-letters at 20)"
@@ -55,6 +57,23 @@ class ServiceSettings(BaseSettings):
     log_level: str = _shared("LOG_LEVEL", "info", "minimum log level")  # type: ignore[assignment]
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    # Slow clients (threat model, docs/security.md): each limit bounds how long one connection can be held.
+    http_keep_alive_seconds: int = Field(
+        default=5, gt=0, description="an idle kept-alive connection is closed after this long"
+    )
+    http_head_timeout_seconds: float = Field(
+        default=HTTP_HEAD_TIMEOUT_SECONDS,
+        gt=0,
+        description="a request's line and headers must arrive within this long (408 and closed otherwise)",
+    )
+    http_body_timeout_seconds: float = Field(
+        default=HTTP_BODY_TIMEOUT_SECONDS,
+        gt=0,
+        description="a request's body must arrive within this long of its headers (408 and closed otherwise)",
+    )
+    http_max_header_bytes: int = Field(
+        default=16 * 1024, ge=1024, description="a request line and headers larger than this are refused (400)"
+    )
     mongo_database: str = "dondoc"
     outbox_poll_seconds: float = 0.5
     outbox_lease_seconds: float = Field(

@@ -90,5 +90,5 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(build_router(PlanUseCases(uow, plans, directories, clock, limits)))
     app.include_router(build_directory_router(DirectoryUseCases(uow, directories, plans, clock)))
-    add_operational_routes(app, runtime.readiness_checks(), settings.max_request_bytes)
+    add_operational_routes(app, runtime.readiness_checks(), settings.max_request_bytes, settings)
     return app

@@ -114,5 +114,5 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     app.state.runtime = runtime  # the contract generator reads the broker's channels from here
     app.state.directories = directories
     app.include_router(build_router(parts.use_cases))
-    add_operational_routes(app, runtime.readiness_checks())
+    add_operational_routes(app, runtime.readiness_checks(), settings=settings)
     return app

@@ -88,7 +88,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     app.state.runtime = runtime  # the contract generator reads the broker's channels from here
     install(app, tokens)
     app.include_router(build_router(service))
-    add_operational_routes(app, runtime.readiness_checks())
+    add_operational_routes(app, runtime.readiness_checks(), settings=settings)
     return app
 
 

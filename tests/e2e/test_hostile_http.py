@@ -3,6 +3,7 @@ with an operator's and an agency's token, never get a 5xx. Prints attempts, 4xx,
 
 from __future__ import annotations
 
+import json
 import sys
 from collections import Counter
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 
 from deploy.local.infra import Processes, free_port, http_ready, wait_until
@@ -112,3 +114,71 @@ def test_tracking_never_answers_5xx_as_operator_or_agency(services: dict[str, st
 def test_notifier_never_answers_5xx_as_operator_or_stranger(services: dict[str, str]) -> None:
     assert fuzz(services["notifier"], OPERATOR) >= 3
     fuzz(services["notifier"], {})
+
+
+# --- issue #20: what a parser or an encoder chokes on, at every operation ------------------------------------------
+
+HOSTILE_KINDS = st.sampled_from(["deep", "lone-surrogate", "invalid-utf8", "headers-only"])
+NON_ASCII_HEADERS = st.sampled_from(
+    [
+        {},
+        {"If-Match": "phiên bản 2".encode()},
+        {"X-Request-Id": bytes(range(128, 256))},
+        {"Accept-Language": "tiếng Việt".encode(), "Content-Type": "application/jsonừ".encode()},
+    ]
+)
+
+
+def hostile_body(body: object, kind: str, depth: int) -> bytes | None:
+    """The generated body made hostile: wrapped `depth` deep, a lone surrogate in each string field (written as
+    the \\ud800 escape JSON allows), or a byte that is not UTF-8 in the middle; None to send no body."""
+    document = body if isinstance(body, dict) else {"x": body if isinstance(body, str) else "x"}
+    text = json.dumps(document)
+    if kind == "deep":
+        return b"[" * depth + text.encode() + b"]" * depth
+    if kind == "lone-surrogate":
+        poisoned = {k: f"{v}\ud800" if isinstance(v, str) else v for k, v in document.items()}
+        return json.dumps(poisoned or {"x": "\udc00"}).encode()
+    if kind == "invalid-utf8":
+        return text[: len(text) // 2].encode() + b"\xed\xa0\x80\xff" + text[len(text) // 2 :].encode()
+    return None
+
+
+def fuzz_hostile(base_url: str, headers: dict[str, str]) -> int:
+    """Every operation again, its generated case made hostile: deeply nested JSON, lone surrogates and invalid
+    UTF-8 in the string fields, non-ASCII header values (the token's too). Never a 5xx."""
+    schema = schemathesis.openapi.from_url(f"{base_url}/openapi.json")
+    operations = 0
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        operations += 1
+
+        @BOUNDED
+        @given(
+            case=operation.as_strategy(),
+            kind=HOSTILE_KINDS,
+            depth=st.integers(33, 100_000),
+            extra=NON_ASCII_HEADERS,
+            non_ascii_token=st.booleans(),
+        )
+        def run(case, kind, depth, extra, non_ascii_token) -> None:  # type: ignore[no-untyped-def]
+            sent: dict[str, str | bytes] = {**headers, **extra}
+            if non_ascii_token and "Authorization" in sent:
+                sent["Authorization"] = f"{headers['Authorization']}ừ".encode()
+            body = hostile_body(case.body, kind, depth)
+            if body is not None:
+                sent.setdefault("Content-Type", "application/json")
+            url = f"{base_url}{case.formatted_path}"
+            response = httpx.request(case.method, url, params=case.query, content=body, headers=sent, timeout=30)
+            TALLY[f"{response.status_code // 100}xx"] += 1
+            assert response.status_code < 500, (case.method, case.formatted_path, kind, response.text[:300])
+
+        run()
+    return operations
+
+
+def test_hostile_bytes_and_headers_never_answer_5xx(services: dict[str, str], agency_headers) -> None:
+    for name in SERVICES:
+        assert fuzz_hostile(services[name], OPERATOR) >= 3
+    fuzz_hostile(services["tracking"], agency_headers)
+    fuzz_hostile(services["intake"], {})

@@ -3,6 +3,11 @@ nothing reaches a MongoDB filter as an object, and nothing answers 5xx."""
 
 from __future__ import annotations
 
+import json
+import re
+
+import pytest
+
 from services.tracking.config import Settings
 from services.tracking.main import create_app
 from tests.conftest import eventually, random_ref
@@ -164,3 +169,130 @@ async def test_operator_payloads_in_amqp_bodies_are_dead_lettered_with_the_field
         for (_, _, field), reason in zip(bodies, reasons, strict=True):  # a quorum queue keeps their order
             assert field in reason, reason
         assert (await http.get(f"/assignments/{event.assignment_id}")).status_code == 404  # nothing applied
+
+
+# --- issue #20: no 5xx from input, no large input reflected ------------------------------------------------------
+
+NESTED = [b"[" * 100_000, b'{"a":' * 40 + b"1" + b"}" * 40, b'{"issuer": ' + b"[" * 5000 + b"]" * 5000 + b"}"]
+INVALID_UTF8 = [b'{"issuer": "\xff\xfe"}', b'{"issuer": "\xed\xa0\x80"}', '{"issuer": "Đ'.encode() + b'\xc3"}']
+LONE_SURROGATES = [b'{"x": "\\ud800"}', b'{"x": ["ok", "\\udc00"]}', b'{"\\udbff": 1}', b'"\\ud83d\\ude00\\udc00"']
+
+
+def json_operations(openapi: dict[str, object]) -> list[tuple[str, str]]:
+    """Every (method, path) of a service that takes a JSON body, its path parameters filled in."""
+    operations = []
+    for path, methods in openapi["paths"].items():  # type: ignore[attr-defined]
+        for method, operation in methods.items():
+            if "application/json" in operation.get("requestBody", {}).get("content", {}):
+                operations.append((method.upper(), re.sub(r"\{[^}]+\}", "x1", path)))
+    return operations
+
+
+def service_apps(service_settings) -> list[tuple[str, object]]:
+    from services.intake.config import Settings as IntakeSettings
+    from services.intake.main import create_app as create_intake
+    from services.notifier.config import Settings as NotifierSettings
+    from services.notifier.main import create_app as create_notifier
+
+    return [
+        ("intake", create_intake(service_settings(IntakeSettings))),
+        ("tracking", create_app(service_settings(Settings))),
+        ("notifier", create_notifier(service_settings(NotifierSettings))),
+    ]
+
+
+async def test_nested_unencodable_and_non_utf8_bodies_get_422_at_every_json_route(service_settings) -> None:
+    """The findings' 500s (deep nesting, a lone surrogate) and invalid UTF-8, at every route of every service
+    that takes JSON: each 422 with a Vietnamese message, before the route (or its authentication) runs."""
+    answers: list[tuple[str, str, int]] = []
+    for name, app in service_apps(service_settings):
+        async with running(app, OPERATOR) as http:
+            operations = json_operations((await http.get("/openapi.json")).json())
+            assert operations, name
+            for method, path in operations:
+                for body in (*NESTED, *INVALID_UTF8, *LONE_SURROGATES):
+                    response = await http.request(
+                        method, path, content=body, headers={"Content-Type": "application/json"}
+                    )
+                    answers.append((name, f"{method} {path} {body[:20]!r}", response.status_code))
+                    if response.status_code == 422:
+                        [problem] = response.json()["detail"]
+                        assert problem["loc"][0] == "body" and problem["type"] in (
+                            "json_too_deep",
+                            "utf8_invalid",
+                            "unicode_lone_surrogate",
+                        )
+    refused = [answer for answer in answers if answer[2] != 422]
+    assert not refused, refused
+    assert len(answers) >= 10 * len(NESTED + INVALID_UTF8 + LONE_SURROGATES)
+
+
+async def test_a_lone_surrogate_in_a_plan_number_names_the_field(service_settings) -> None:
+    from services.intake.config import Settings as IntakeSettings
+    from services.intake.main import create_app as create_intake
+
+    async with running(create_intake(service_settings(IntakeSettings)), OPERATOR) as http:
+        body = json.dumps(plan_with("number", "12\ud800-KH/ĐU")).encode()  # json.dumps writes it as \ud800
+        refused = await http.post("/plans", content=body, headers={"Content-Type": "application/json"})
+        assert refused.status_code == 422
+        [problem] = refused.json()["detail"]
+        assert problem["loc"] == ["body", "number"] and "Trường number có mã \\ud800 đứng lẻ" in problem["msg"]
+        pair = json.dumps(plan_with("title", "Kế hoạch 😀")).encode()  # a whole pair is an ordinary character
+        accepted = await http.post("/plans", content=pair, headers={"Content-Type": "application/json"})
+        assert accepted.status_code == 201, accepted.text
+
+
+async def test_plan_documents_that_nest_too_deep_or_hold_lone_surrogates_get_422(service_settings) -> None:
+    """A .json plan document is parsed by intake's reader, past the JSON body checks: still 422, never 500."""
+    from services.intake.config import Settings as IntakeSettings
+    from services.intake.main import create_app as create_intake
+
+    surrogate = json.dumps(plan_with("number", "12\ud800")).encode()
+    async with running(create_intake(service_settings(IntakeSettings)), OPERATOR) as http:
+        for route in ("/plans/preview", "/plans/document"):
+            for document in (b"[" * 100_000, b'{"issuer": ' * 3000, surrogate):
+                answer = await http.post(route, files={"file": ("plan.json", document, "application/json")})
+                assert answer.status_code == 422, (route, document[:20], answer.text[:300])
+        as_text = await http.post("/plans/preview", content=b"[" * 100_000, headers={"Content-Type": "text/plain"})
+        assert as_text.status_code == 422
+
+
+async def test_a_422_names_the_field_without_reflecting_a_large_input(service_settings) -> None:
+    """FastAPI's own 422 quoted the whole input: 8 MB in, 8 MB out. Now at most 100 characters of it."""
+    from services.intake.config import Settings as IntakeSettings
+    from services.intake.main import create_app as create_intake
+
+    huge = "x" * (7 * 1024 * 1024)
+    async with running(create_intake(service_settings(IntakeSettings)), OPERATOR) as http:
+        for field in ("issuer", "agency", "extra"):
+            answer = await http.post("/plans", json=plan_with(field, huge))
+            assert answer.status_code == 422 and len(answer.content) < 4096, (field, len(answer.content))
+            assert any(field in map(str, problem["loc"]) or field == "extra" for problem in answer.json()["detail"]), (
+                answer.text
+            )
+        many = await http.post("/plans", json={**plan_with("title", "K"), "assignments": [{"x": 1}] * 5000})
+        assert many.status_code == 422 and len(many.content) < 32 * 1024
+        assert many.json()["detail"][-1]["type"] == "too_many_errors"
+    async with running(create_app(service_settings(Settings)), OPERATOR) as http:
+        answer = await http.post("/tokens", json={"subject": "s" * 900_000, "role": "agency"})
+        assert answer.status_code == 422 and len(answer.content) < 4096
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"If-Match": "phiên bản 3".encode()},
+        {"Content-Type": "application/jsonừ".encode()},
+        {"X-Request-Id": bytes(range(128, 256))},
+        {"Accept": "văn bản".encode(), "Accept-Language": b"\xff\xfe"},
+    ],
+    ids=["if-match", "content-type", "latin-1-bytes", "accept"],
+)
+async def test_non_ascii_header_values_never_answer_5xx(service_settings, headers: dict[str, bytes]) -> None:
+    statuses = []
+    for _, app in service_apps(service_settings):
+        async with running(app, OPERATOR) as http:
+            for method, path in json_operations((await http.get("/openapi.json")).json()):
+                statuses.append((path, (await http.request(method, path, content=b"{}", headers=headers)).status_code))
+            statuses.append(("/healthz", (await http.get("/healthz", headers=headers)).status_code))
+    assert all(code < 500 for _, code in statuses), [s for s in statuses if s[1] >= 500]

@@ -278,3 +278,151 @@ def test_an_exported_file_with_its_version_loads(tmp_path: Path) -> None:
     exported = {"version": 4, **WARD.to_file().model_dump(mode="json")}
     loaded = Directory.load(write(tmp_path, yaml.safe_dump(exported, allow_unicode=True)))
     assert loaded.to_file() == WARD.to_file()
+
+
+# --- e-mail addresses and shared names (issue #20) ------------------------------------------------------------
+
+
+def with_emails(*emails: str) -> Agency:
+    return WARD.get("ubnd").model_copy(update={"emails": ("ubnd@hoa-an.example", *emails)})
+
+
+@pytest.mark.parametrize(
+    ("address", "reason"),
+    [
+        ("a@x.example, b@y.example", "mỗi mục chỉ ghi một địa chỉ"),
+        ("a@x.example;b@y.example", "mỗi mục chỉ ghi một địa chỉ"),
+        ("", "địa chỉ trống"),
+        ("   ", "địa chỉ trống"),
+        ("nguyễn-văn-a@hoa-an.example", "phần trước @ có chữ có dấu"),
+        ("van-phong@hoa-an", "không đúng cú pháp"),
+        ("van-phong@may-chu.local", "tên dành riêng"),
+        ("van-phong@localhost", "không đúng cú pháp"),
+        ("van-phong@hoa-an.test", "tên dành riêng"),
+        ("Văn phòng <van-phong@hoa-an.example>", "chỉ ghi địa chỉ"),
+        ("van phong@hoa-an.example", "ký tự không được phép"),
+        ("van-phong@hoa-an.example\n", "ký tự không được phép"),
+        ("van-phong@hòa-an.example", "dạng ASCII, van-phong@xn--ha-an-"),
+    ],
+)
+def test_an_email_field_that_is_not_one_valid_address_is_refused_naming_agency_and_field(
+    address: str, reason: str
+) -> None:
+    with pytest.raises(DirectoryError) as caught:
+        WARD.with_agency(with_emails(address))
+    message = str(caught.value)
+    assert "Cơ quan ubnd, trường emails[1]" in message and reason in message, message
+
+
+@pytest.mark.parametrize(
+    "address", ["van-phong@hoa-an.gov.vn", "ubnd.phuong+baocao@hoa-an.example", "UBND@Hoa-An.Example", "a@b.example"]
+)
+def test_valid_addresses_are_kept_as_written(address: str) -> None:
+    assert WARD.with_agency(with_emails(address)).get("ubnd").emails[1] == address
+
+
+def test_a_huge_or_unencodable_address_is_quoted_back_short_and_encodable() -> None:
+    with pytest.raises(DirectoryError) as caught:
+        WARD.with_agency(with_emails("x" * 100_000 + "\ud800@hoa-an.example"))
+    message = str(caught.value)
+    assert len(message) < 1000 and "…" in message
+    message.encode("utf-8")  # a lone surrogate would make the HTTP answer fail to render
+
+
+def test_an_invalid_address_in_the_file_or_a_whole_directory_is_refused(tmp_path: Path) -> None:
+    text = "agencies:\n  - {code: a, kind: office, name: A, emails: ['a@x.example, b@y.example']}\n"
+    with pytest.raises(DirectoryError, match=r"Cơ quan a, trường emails\[0\]"):
+        Directory.load(write(tmp_path, text))
+    with pytest.raises(DirectoryError, match=r"Cơ quan b, trường emails\[0\]"):
+        Directory([Agency(code="b", kind="office", name="B", emails=("b@y",))], [])
+
+
+@pytest.mark.parametrize(
+    ("newcomer", "both"),
+    [
+        # an alias that is another agency's name, written the old way: it would take the name over
+        (
+            Agency(code="moi", kind="office", name="Cơ quan mới", aliases=("Uỷ ban nhân dân phường Hòa An",)),
+            ("cơ quan moi (“Uỷ ban nhân dân phường Hòa An”)", "cơ quan ubnd (“Ủy ban nhân dân phường Hòa An”)"),
+        ),
+        # a name that is another agency's alias, in other case and spacing
+        (
+            Agency(code="moi", kind="office", name="  vpđu. "),
+            ("cơ quan moi (“  vpđu. ”)", "cơ quan van-phong (“VPĐU”)"),
+        ),
+        # an alias that is another agency's code
+        (
+            Agency(code="moi", kind="office", name="Cơ quan mới", aliases=("UBKT",)),
+            ("cơ quan moi (“UBKT”)", "cơ quan ubkt (“ubkt”)"),
+        ),
+        # an agency named like a group
+        (
+            Agency(code="moi", kind="office", name="Các chi bộ trực thuộc"),
+            ("cơ quan moi (“Các chi bộ trực thuộc”)", "nhóm chi-bo-truc-thuoc (“Các chi bộ trực thuộc”)"),
+        ),
+    ],
+    ids=["alias-is-a-name", "name-is-an-alias", "alias-is-a-code", "agency-named-like-a-group"],
+)
+def test_a_name_another_entry_uses_is_refused_naming_both(newcomer: Agency, both: tuple[str, str]) -> None:
+    with pytest.raises(DirectoryError) as caught:
+        WARD.with_agency(newcomer)
+    message = str(caught.value)
+    assert all(entry in message for entry in both), message
+    assert WARD.resolve("Ủy ban nhân dân phường Hòa An")[0].code == "ubnd"
+
+
+def test_a_group_named_like_an_agency_and_codes_shared_by_a_whole_directory_are_refused() -> None:
+    with pytest.raises(DirectoryError, match="nhóm moi .*cơ quan ubnd|cơ quan ubnd.*nhóm moi"):
+        WARD.with_group(Group(code="moi", name="Nhóm mới", aliases=("UBND phường",)))
+    # PUT /directory builds the whole directory at once: an agency and a group with one code are refused there too
+    same_code = [Agency(code="x", kind="office", name="X")], [Group(code="x", name="Nhóm X", members=("x",))]
+    with pytest.raises(DirectoryError, match="cơ quan x .* và nhóm x"):
+        Directory(*same_code)
+
+
+def test_an_entry_may_repeat_its_own_names_and_the_sample_ward_is_valid() -> None:
+    own = Agency(code="moi", kind="office", name="Cơ quan mới", aliases=("Cơ quan mới", "CƠ QUAN MỚI", "moi"))
+    assert WARD.with_agency(own).resolve("cơ quan mới")[0].code == "moi"
+    assert WARD.problems == []
+
+
+def test_the_benchmark_and_end_to_end_directories_are_valid(tmp_path: Path) -> None:
+    from benchmarks.stack import write_directory
+
+    assert len(Directory.load(write_directory(tmp_path / "directory.yaml", 50)).agencies) == 51
+
+
+def test_a_stored_directory_with_old_problems_loads_and_is_mended_one_entry_at_a_time() -> None:
+    """Entries stored before these checks existed: the service still starts with them (strict=False), an edit
+    that leaves an old problem as it was is accepted, one that adds a problem is refused."""
+    bad = Agency(code="cu", kind="office", name="Cơ quan cũ", aliases=("UBND",), emails=("a@x, b@y",))
+    other = Agency(code="cu-2", kind="office", name="Cơ quan cũ 2", emails=("c@x",))
+    agencies = [*WARD.agencies.values(), bad, other]
+    with pytest.raises(DirectoryError):
+        Directory(agencies, list(WARD.groups.values()))
+    stored = Directory(agencies, list(WARD.groups.values()), strict=False)
+    assert len(stored.problems) == 3
+    renamed = stored.with_agency(bad.model_copy(update={"name": "Cơ quan cũ (đổi tên)"}))  # old problems unchanged
+    mended = renamed.with_agency(other.model_copy(update={"emails": ("c@x.example",)}))
+    assert len(mended.problems) == 2
+    with pytest.raises(DirectoryError, match="cơ quan moi"):
+        mended.with_agency(Agency(code="moi", kind="office", name="Cơ quan cũ 2"))
+    assert "cu" not in stored.without_agency("cu").agencies  # a removal never adds a problem
+
+
+def test_the_checks_stay_fast_for_a_national_directory() -> None:
+    import time
+
+    agencies = [
+        Agency(
+            code=f"cq-{i}",
+            kind="party_cell",
+            name=f"Chi bộ số {i}",
+            aliases=(f"CB {i}",),
+            emails=(f"cq-{i}@x.example",),
+        )
+        for i in range(10_000)
+    ]
+    started = time.perf_counter()
+    Directory(agencies, [])
+    assert time.perf_counter() - started < 5.0
