@@ -53,6 +53,11 @@ def test_alert_rules_name_exported_metrics_and_pass_promtool() -> None:
         "SmtpFailing",
         "NotifierNotScanning",
         "OverdueRisingSharply",
+        "ServiceDown",
+        "ReplicaDown",
+        "HttpErrorsHigh",
+        "HttpLatencyHigh",
+        "HttpLatencyVeryHigh",
     }
     exported = exported_metric_names()
     for rule in rules:
