@@ -11,6 +11,7 @@ import uvicorn
 from fastapi import FastAPI, Path, Request, Response
 from fastapi.responses import JSONResponse
 
+from shared.http_observability import RequestObservability
 from shared.logs import configure_logging
 from shared.metrics import HTTP_REQUESTS, render_latest
 from shared.mongo import TRANSIENT_ERRORS
@@ -107,6 +108,7 @@ def add_operational_routes(
     """Health, readiness and metrics routes, and the request size limit every service applies."""
     app.add_middleware(RequestSizeLimit, max_bytes=max_request_bytes)
     app.add_middleware(RequestMetrics, service=app.title.removeprefix("dondoc "))
+    app.add_middleware(RequestObservability, service=app.title.removeprefix("dondoc "))
     for error in TRANSIENT_ERRORS:
         app.add_exception_handler(error, database_unavailable)
 
