@@ -1,4 +1,5 @@
-"""structlog set-up: JSON lines in production, readable lines on a terminal."""
+"""structlog set-up: JSON lines in production, readable lines on a terminal, for dondoc's own logs and for the
+libraries' (aio-pika, aiormq, uvicorn, pymongo, faststream, asyncio), with secrets redacted from both."""
 
 from __future__ import annotations
 
@@ -9,11 +10,37 @@ from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
+from pymongo.errors import ConnectionFailure
+from structlog.typing import Processor
 
 SECRET_KEYS = ("password", "token", "secret", "authorization", "credential")
 # Secrets inside values: passwords in URLs (amqp://user:pass@host) and bearer tokens in messages.
 _URL_PASSWORD = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://[^:/@\s]+):[^@\s]+@", re.IGNORECASE)
 _BEARER = re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
+
+# The libraries that log through the standard library. Their loggers get no handler of their own: their records
+# go to the root logger's, which renders them as structlog does ours.
+LIBRARY_LOGGERS = (
+    "aio_pika",
+    "aiormq",
+    "uvicorn",
+    "uvicorn.error",
+    "uvicorn.access",
+    "pymongo",
+    "faststream",
+    "asyncio",
+)
+# A lost broker or database connection that the library reconnects by itself: expected (a broker restart, a
+# failover), so its traceback says nothing the exception's one-line reason does not.
+TRANSIENT_CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
+    ConnectionError,
+    EOFError,
+    TimeoutError,
+    ConnectionFailure,
+)
+# AMQP reply code CONNECTION_FORCED: the broker closed the connection on purpose (shutdown, restart, an operator).
+_CONNECTION_FORCED = 320
+_OUR_HANDLER = "dondoc"
 
 
 def redact(text: str) -> str:
@@ -29,18 +56,53 @@ def _redact_secrets(_: Any, __: str, event: MutableMapping[str, Any]) -> Mutable
     return event
 
 
+class TransientConnectionErrors(logging.Filter):
+    """A library's record of a connection loss it recovers from becomes one line with its reason.
+
+    aiormq logs a lost connection as a WARNING with the exception's full traceback (the reader task's, screen-long
+    and the same every time), and a broker that closes connections for a restart as an ERROR although aio-pika
+    reconnects. For the known transient errors at WARNING and below the traceback is dropped and the reason kept
+    in `error`; the broker's forced close (reply code 320) is a WARNING. Anything else, and every ERROR with a
+    traceback, passes unchanged: an unexpected failure keeps its traceback.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exception = record.exc_info[1] if record.exc_info else None
+        if record.levelno <= logging.WARNING and isinstance(exception, TRANSIENT_CONNECTION_ERRORS):
+            record.exc_info = None
+            record.exc_text = None
+            record.error = f"{type(exception).__name__}: {exception}"
+        elif _is_forced_close(record):
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+def _is_forced_close(record: logging.LogRecord) -> bool:
+    """aiormq's "Unexpected connection close from remote" with CONNECTION_FORCED as its reply code."""
+    args = record.args if isinstance(record.args, tuple) else ()
+    return (
+        record.name.startswith("aiormq")
+        and record.levelno == logging.ERROR
+        and str(record.msg).startswith("Unexpected connection close")
+        and _CONNECTION_FORCED in args
+    )
+
+
+def _level(name: str) -> int:
+    numeric = logging.getLevelName(name.upper())
+    return numeric if isinstance(numeric, int) else logging.INFO
+
+
 def configure_logging(service: str, fmt: str = "auto", level: str = "info") -> None:
     use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
     # Plain tracebacks on the console: the default (rich, with every frame's locals) took seconds per logged
     # exception on a loaded machine, and a database outage logs one per failed batch.
-    renderer: Any = (
+    renderer: Processor = (
         structlog.processors.JSONRenderer()
         if use_json
         else structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.plain_traceback)
     )
-    numeric_level = logging.getLevelName(level.upper())
-    if not isinstance(numeric_level, int):
-        numeric_level = logging.INFO
+    numeric_level = _level(level)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -56,5 +118,40 @@ def configure_logging(service: str, fmt: str = "auto", level: str = "info") -> N
     )
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(service=service)
-    # Libraries (aio-pika, uvicorn, faststream) log through the standard library; keep them quiet.
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
+    # Libraries stay at WARNING or above (their INFO is chatter: every connection, every server start).
+    route_library_logs(renderer, max(numeric_level, logging.WARNING))
+
+
+def route_library_logs(renderer: Processor, level: int) -> None:
+    """Send every standard-library record (the libraries') through structlog's processors and `renderer`."""
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[
+            structlog.contextvars.merge_contextvars,
+            structlog.stdlib.add_log_level,
+            structlog.stdlib.add_logger_name,
+            structlog.stdlib.ExtraAdder(allow=("error",)),
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+        ],
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,
+            _redact_secrets,
+            renderer,
+        ],
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.set_name(_OUR_HANDLER)
+    handler.setFormatter(formatter)
+    handler.addFilter(TransientConnectionErrors())
+    root = logging.getLogger()
+    for previous in [h for h in root.handlers if h.get_name() == _OUR_HANDLER]:
+        root.removeHandler(previous)  # configured again (tests, a second start): one handler, not two
+    root.addHandler(handler)
+    root.setLevel(level)
+    existing = [name for name in logging.root.manager.loggerDict if name.startswith(LIBRARY_LOGGERS)]
+    for name in {*LIBRARY_LOGGERS, *existing}:
+        library = logging.getLogger(name)
+        # faststream gives its loggers a coloured handler of their own and stops them propagating.
+        library.handlers.clear()
+        library.propagate = True
+        library.setLevel(level)
