@@ -43,6 +43,21 @@ _CONNECTION_FORCED = 320
 _OUR_HANDLER = "dondoc"
 
 
+class _CurrentStderr:
+    """Whatever `sys.stderr` is when a line is written, not when logging was set up: loggers are cached on first
+    use, and a stream replaced since (pytest's capture, a daemon's redirection) would otherwise be written to
+    after it was closed."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
+_STDERR: Any = _CurrentStderr()
+
+
 def redact(text: str) -> str:
     return _BEARER.sub(r"\1***", _URL_PASSWORD.sub(r"\g<scheme>:***@", text))
 
@@ -113,7 +128,7 @@ def configure_logging(service: str, fmt: str = "auto", level: str = "info") -> N
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric_level),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=_STDERR),
         cache_logger_on_first_use=True,
     )
     structlog.contextvars.clear_contextvars()
@@ -139,7 +154,7 @@ def route_library_logs(renderer: Processor, level: int) -> None:
             renderer,
         ],
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(_STDERR)
     handler.set_name(_OUR_HANDLER)
     handler.setFormatter(formatter)
     handler.addFilter(TransientConnectionErrors())

@@ -61,7 +61,9 @@ def test_a_library_record_is_a_json_line_with_its_secrets_redacted(capsys: pytes
     (connection, failure) = lines(capsys)
     assert connection["logger"] == "aio_pika.robust_connection"
     assert connection["level"] == "warning" and connection["service"] == "tracking" and "timestamp" in connection
-    assert connection["event"] == 'Connection attempt to "amqp://dondoc-tracking:***@rabbit:5672/dondoc" failed: refused'
+    assert (
+        connection["event"] == 'Connection attempt to "amqp://dondoc-tracking:***@rabbit:5672/dondoc" failed: refused'
+    )
     assert failure["level"] == "error" and "Traceback" in failure["exception"]  # an unexpected error keeps it
     assert "hunter2-db" not in json.dumps(failure) and "mongodb://admin:***@mongo" in failure["exception"]
 
