@@ -84,24 +84,34 @@ def _redact_secrets(_: Any, __: str, event: MutableMapping[str, Any]) -> Mutable
 
 
 class TransientConnectionErrors(logging.Filter):
-    """A library's record of a connection loss it recovers from becomes one line with its reason.
+    """A connection loss the libraries recover from by themselves is one warning line with its reason.
 
-    aiormq logs a lost connection as a WARNING with the exception's full traceback (the reader task's, screen-long
-    and the same every time), and a broker that closes connections for a restart as an ERROR although aio-pika
-    reconnects. For the known transient errors at WARNING and below the traceback is dropped and the reason kept
-    in `error`; the broker's forced close (reply code 320) is a WARNING. Anything else, and every ERROR with a
-    traceback, passes unchanged: an unexpected failure keeps its traceback.
+    What aiormq and aio-pika log for one broker restart, unfiltered: an ERROR "Unexpected connection close from
+    remote … CONNECTION_FORCED" (the reason), a WARNING "reader exited abnormally" with the same exception's full
+    traceback, and an ERROR from aio-pika's callbacks that a channel's connection is closed — although aio-pika
+    reconnects and the service carries on. Here the forced close (reply code 320) is a WARNING, the other two are
+    dropped as repetitions of it, and any other known transient error (a reset connection, a timeout, a lost
+    database node) at WARNING and below keeps its one line with the reason in `error` but loses the traceback,
+    which says nothing more. Everything else passes unchanged: an unexpected failure keeps its traceback.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
         exception = record.exc_info[1] if record.exc_info else None
         if record.levelno <= logging.WARNING and isinstance(exception, TRANSIENT_CONNECTION_ERRORS):
+            if _is_forced(exception):
+                return False  # the close line said it already
             record.exc_info = None
             record.exc_text = None
             record.error = f"{type(exception).__name__}: {exception}"
         elif _is_forced_close(record):
             record.levelno, record.levelname = logging.WARNING, "WARNING"
+        elif _is_closed_connection_callback(record):
+            return False
         return True
+
+
+def _is_forced(exception: BaseException) -> bool:
+    return isinstance(exception, ConnectionError) and exception.args[:1] == (_CONNECTION_FORCED,)
 
 
 def _is_forced_close(record: logging.LogRecord) -> bool:
@@ -112,6 +122,19 @@ def _is_forced_close(record: logging.LogRecord) -> bool:
         and record.levelno == logging.ERROR
         and str(record.msg).startswith("Unexpected connection close")
         and _CONNECTION_FORCED in args
+    )
+
+
+def _is_closed_connection_callback(record: logging.LogRecord) -> bool:
+    """aio-pika's "Callback … error: RuntimeError: <Connection …> closed": a channel told of its connection's loss."""
+    args = record.args if isinstance(record.args, tuple) else ()
+    failure = args[2] if len(args) == 3 else None  # noqa: PLR2004 - the record's (callback, type name, exception)
+    return (
+        record.name.startswith("aio_pika")
+        and str(record.msg).startswith("Callback")
+        and isinstance(failure, RuntimeError)
+        and str(failure).startswith("<Connection")
+        and str(failure).endswith(" closed")
     )
 
 

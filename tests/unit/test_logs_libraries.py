@@ -4,6 +4,7 @@ the library recovers from is one warning line with its reason, not a traceback."
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Iterator
@@ -11,7 +12,7 @@ from typing import Any
 
 import pytest
 import structlog
-from aiormq.exceptions import ConnectionClosed
+from aiormq.exceptions import AMQPConnectionError, ConnectionClosed
 
 from shared.logs import LIBRARY_LOGGERS, configure_logging
 
@@ -79,28 +80,50 @@ def test_every_library_logger_goes_through_structlog(capsys: pytest.CaptureFixtu
     assert [(line["logger"], line["event"]) for line in lines(capsys)] == [(n, f"from {n}") for n in LIBRARY_LOGGERS]
 
 
-def test_a_recovered_aiormq_connection_loss_is_one_warning_line_with_its_reason(
-    capsys: pytest.CaptureFixture[str],
-) -> None:
+def test_a_broker_restart_is_one_warning_line_with_its_reason(capsys: pytest.CaptureFixture[str]) -> None:
     configure_logging("notifier", "json")
     forced = "CONNECTION_FORCED - broker forced connection closure with reason 'shutdown'"
-    aiormq = logging.getLogger("aiormq.connection")
-    # What aiormq 7 logs when the broker restarts, in these words and at these levels.
-    aiormq.error(
-        'Unexpected connection close from remote "%s", Connection.Close(reply_code=%r, reply_text=%r)',
-        "amqp://dondoc-notifier:******@rabbit:5672/dondoc",
-        320,
-        forced,
+    url = "amqp://dondoc-notifier:******@rabbit:5672/dondoc"
+    # What aiormq 7 and aio-pika 10 log when the broker restarts, in these words and at these levels (seen with
+    # `rabbitmqctl close_connection` under a robust connection, which then reconnected).
+    logging.getLogger("aiormq.connection").error(
+        'Unexpected connection close from remote "%s", Connection.Close(reply_code=%r, reply_text=%r)', url, 320, forced
     )
-    aiormq.warning("Cancelling cause reader exited abnormally", exc_info=raised(ConnectionClosed(320, forced)))
-    aiormq.warning("Cancelling cause reader exited abnormally", exc_info=raised(ConnectionResetError(104, "reset")))
+    logging.getLogger("aiormq.connection").warning(
+        "Cancelling cause reader exited abnormally", exc_info=raised(ConnectionClosed(320, forced))
+    )
+    logging.getLogger("aio_pika.tools").error(
+        "Callback %r error: %s: %s",
+        "<OneShotCallback: cb=<bound method RobustChannel._on_close>>",
+        "RuntimeError",
+        RuntimeError(f'<Connection: "{url}" at 0x7f67338400a0> closed'),
+    )
+    (close,) = lines(capsys)
+    assert close["level"] == "warning" and close["logger"] == "aiormq.connection"
+    assert "CONNECTION_FORCED - broker forced connection closure" in close["event"]
+
+
+def test_a_cut_connection_is_one_warning_line_with_its_reason(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("notifier", "json")
+    try:
+        try:
+            raise asyncio.IncompleteReadError(b"", 1)
+        except asyncio.IncompleteReadError as cause:
+            raise AMQPConnectionError(
+                "Server connection unexpectedly closed. Read 0 bytes but 1 bytes expected"
+            ) from cause
+    except AMQPConnectionError as cut:
+        logging.getLogger("aiormq.connection").warning("Cancelling cause reader exited abnormally", exc_info=cut)
+    logging.getLogger("pymongo.pool").warning("connection lost", exc_info=raised(ConnectionResetError(104, "reset")))
     output = capsys.readouterr().err
     assert "Traceback" not in output
-    close, reader_closed, reader_reset = (json.loads(line) for line in output.splitlines())
-    assert close["level"] == "warning" and "CONNECTION_FORCED" in close["event"]
-    assert reader_closed["level"] == "warning" and "exception" not in reader_closed
-    assert reader_closed["error"] == f"ConnectionClosed: [Errno 320] {forced}"
-    assert reader_reset["error"] == "ConnectionResetError: [Errno 104] reset"
+    cut_line, reset_line = (json.loads(line) for line in output.splitlines())
+    assert cut_line["level"] == "warning" and "exception" not in cut_line
+    assert (
+        cut_line["error"]
+        == "AMQPConnectionError: Server connection unexpectedly closed. Read 0 bytes but 1 bytes expected"
+    )
+    assert reset_line["error"] == "ConnectionResetError: [Errno 104] reset"
 
 
 def test_other_errors_keep_their_traceback(capsys: pytest.CaptureFixture[str]) -> None:
@@ -109,9 +132,10 @@ def test_other_errors_keep_their_traceback(capsys: pytest.CaptureFixture[str]) -
     aiormq.warning("Cancelling cause reader exited abnormally", exc_info=raised(ValueError("malformed frame")))
     aiormq.error("Consumer callback failed", exc_info=raised(ConnectionResetError(104, "reset")))
     aiormq.error("Unexpected connection close from remote %s, %r, %r", "x", 530, "NOT_ALLOWED - vhost not found")
-    unexpected, at_error, not_allowed = lines(capsys)
+    logging.getLogger("aio_pika.tools").error("Callback %r error: %s: %s", "cb", "RuntimeError", RuntimeError("a bug"))
+    unexpected, at_error, not_allowed, callback = lines(capsys)
     assert "Traceback" in unexpected["exception"] and "Traceback" in at_error["exception"]
-    assert not_allowed["level"] == "error"
+    assert not_allowed["level"] == "error" and callback["level"] == "error"
 
 
 def test_configuring_twice_adds_no_second_handler(capsys: pytest.CaptureFixture[str]) -> None:
