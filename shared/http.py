@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from shared.http_observability import RequestObservability
 from shared.logs import configure_logging
 from shared.metrics import HTTP_REQUESTS, render_latest
 from shared.mongo import TRANSIENT_ERRORS
@@ -180,6 +181,7 @@ def add_operational_routes(
     body_timeout = settings.http_body_timeout_seconds if settings is not None else HTTP_BODY_TIMEOUT_SECONDS
     install_input_limits(app, max_request_bytes, body_timeout)
     app.add_middleware(RequestMetrics, service=app.title.removeprefix("dondoc "))
+    app.add_middleware(RequestObservability, service=app.title.removeprefix("dondoc "))
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, str]:

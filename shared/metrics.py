@@ -22,6 +22,12 @@ HTTP_REQUESTS = Counter(
     "HTTP requests answered, by service, method and status class.",
     ["service", "method", "status"],
 )
+HTTP_REQUEST_SECONDS = Histogram(
+    "dondoc_http_request_duration_seconds",
+    "Time to answer an HTTP request, by route template (never the raw path), method and status code.",
+    ["service", "method", "route", "status"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
 HANDLER_SECONDS = Histogram(
     "dondoc_handler_seconds", "Time to process one message, write included.", ["service", "event_type"]
 )

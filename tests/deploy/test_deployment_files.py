@@ -22,7 +22,7 @@ def exported_metric_names() -> set[str]:
 
     _apps()  # building the apps imports every module that defines metrics
     suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"), "gauge": ("",)}
-    names = set()
+    names: set[str] = set()
     for family in REGISTRY.collect():
         names.update(family.name + suffix for suffix in suffixes.get(family.type, ("",)))
         names.update(sample.name for sample in family.samples)
@@ -53,6 +53,11 @@ def test_alert_rules_name_exported_metrics_and_pass_promtool() -> None:
         "SmtpFailing",
         "NotifierNotScanning",
         "OverdueRisingSharply",
+        "ServiceDown",
+        "ReplicaDown",
+        "HttpErrorsHigh",
+        "HttpLatencyHigh",
+        "HttpLatencyVeryHigh",
     }
     exported = exported_metric_names()
     for rule in rules:
