@@ -17,6 +17,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+# The broker user of agency X is f"{AGENCY_USER_PREFIX}{X}": the prefix keeps a service's own user, the broker's
+# guest or an administrator from ever counting as the agency of the same name (tracking's consumers check it).
+AGENCY_USER_PREFIX = "agency-"
 EVENTS_EXCHANGE = "dondoc.events"
 DEAD_LETTER_EXCHANGE = "dondoc.dead-letter"
 # A handler that fails is given HANDLER_ATTEMPTS deliveries, then we dead-letter the message with the reason.

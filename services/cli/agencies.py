@@ -24,7 +24,7 @@ from services.cli.broker_admin import (
 from shared.broker import declare_agency_queues, declare_topology, make_broker
 from shared.directory import Directory, DirectoryError
 from shared.settings import DEFAULT_DIRECTORY
-from shared.topology import EVENTS_EXCHANGE
+from shared.topology import AGENCY_USER_PREFIX, EVENTS_EXCHANGE
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -39,7 +39,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             help="the agency directory (YAML)",
         )
         parser.add_argument("--vhost", default="/", help="the RabbitMQ virtual host (default /)")
-        parser.add_argument("--user-prefix", default="", help="broker user of agency X is PREFIX+X")
+        parser.add_argument(
+            "--user-prefix", default="", help="prefix of the services' and the administrator's broker users"
+        )
+        parser.add_argument(
+            "--agency-prefix",
+            default=AGENCY_USER_PREFIX,
+            help=f"broker user of agency X is PREFIX+X (default {AGENCY_USER_PREFIX}; tracking's "
+            "TRACKING_AGENCY_USER_PREFIX must be the same)",
+        )
 
     provision = commands.add_parser(
         "provision",
@@ -88,7 +96,7 @@ def run_provision(args: argparse.Namespace) -> int:
     existing = {row["user"] for row in json.loads(_ctl("list_users", "--formatter", "json").stdout or "[]")}
     codes = sorted(directory.agencies)
     for code in codes:
-        grant = agency_grant(code, args.user_prefix)
+        grant = agency_grant(code, args.agency_prefix)
         if grant.user not in existing:
             password = secrets.token_hex(24)  # never starts with "-", which rabbitmqctl would read as an option
             _ctl("add_user", grant.user, password)
@@ -122,10 +130,10 @@ def run_definitions(args: argparse.Namespace) -> int:
     users = [
         admin_user(args.user_prefix),
         *(service_user(s, args.user_prefix) for s in SERVICES),
-        *(agency_grant(code, args.user_prefix).user for code in codes),
+        *(agency_grant(code, args.agency_prefix).user for code in codes),
     ]
     passwords = {user: secrets.token_hex(24) for user in users}
-    document = definitions(args.vhost, codes, passwords, args.user_prefix)
+    document = definitions(args.vhost, codes, passwords, args.user_prefix, args.agency_prefix)
     args.output.write_text(json.dumps(document, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     for user, password in passwords.items():
         sys.stdout.write(f"{user}\t{password}\n")

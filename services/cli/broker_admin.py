@@ -31,7 +31,7 @@ class AgencyGrant:
     topic_read: str
 
 
-def agency_grant(code: str, user_prefix: str = "") -> AgencyGrant:
+def agency_grant(code: str, user_prefix: str = topology.AGENCY_USER_PREFIX) -> AgencyGrant:
     quoted = re.escape(code)
     return AgencyGrant(
         user=f"{user_prefix}{code}",
@@ -140,7 +140,11 @@ def _identities(vhost: str, grants: list[AgencyGrant], admin: str, passwords: di
 
 
 def definitions(
-    vhost: str, agency_codes: list[str], passwords: dict[str, str], user_prefix: str = ""
+    vhost: str,
+    agency_codes: list[str],
+    passwords: dict[str, str],
+    user_prefix: str = "",
+    agency_prefix: str = topology.AGENCY_USER_PREFIX,
 ) -> dict[str, Any]:
     """A definitions document: vhost, exchanges, service and agency queues, bindings, and the users: one
     per agency, one per service, and an administrator (a node that imports definitions at boot creates no
@@ -148,7 +152,7 @@ def definitions(
     declarations, the same the services and `dondoc agencies provision` declare."""
     admin = admin_user(user_prefix)
     grants = [AgencyGrant(admin, ".*", ".*", ".*", ".*", ".*")]
-    grants += [service_grant(s, user_prefix) for s in SERVICES] + [agency_grant(c, user_prefix) for c in agency_codes]
+    grants += [service_grant(s, user_prefix) for s in SERVICES] + [agency_grant(c, agency_prefix) for c in agency_codes]
     declarations = topology.all_declarations(agency_codes)
     return {
         "rabbitmq_version": "3.13",

@@ -2,6 +2,7 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import PREFETCH_HELP, ServiceSettings
+from shared.topology import AGENCY_USER_PREFIX
 
 
 class Settings(ServiceSettings):
@@ -12,10 +13,11 @@ class Settings(ServiceSettings):
     http_port: int = 8002
     mongo_database: str = "dondoc_tracking"
     agency_user_prefix: str = Field(
-        default="",
-        description="the broker user of agency X is f'{prefix}{X}'. Empty (the default) turns agencies' commands "
-        "over AMQP off: with no prefix, every broker user (guest, a service's own) would count as the agency of "
-        "the same name, so each command is dead-lettered with the reason instead (services/tracking/consumers.py)",
+        default=AGENCY_USER_PREFIX,
+        description="the broker user of agency X is f'{prefix}{X}' (`dondoc agencies provision|definitions` "
+        "names them so by default). Empty turns agencies' commands over AMQP off: with no prefix, every broker "
+        "user (guest, a service's own) would count as the agency of the same name, so each command is "
+        "dead-lettered with the reason instead (services/tracking/consumers.py)",
     )
     status_metrics_seconds: float = 60.0  # how often the four-state gauge is recomputed
     prefetch: int = Field(default=1000, ge=1, le=10_000, description=PREFETCH_HELP)
