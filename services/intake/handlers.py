@@ -3,16 +3,12 @@ errors to status codes. The rules live in `domain`, the actions in `use_cases`."
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import structlog
-from fastapi import APIRouter, FastAPI, File, Form, HTTPException, Request, Response, UploadFile, status
-from fastapi.encoders import jsonable_encoder
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, File, Form, HTTPException, Request, Response, UploadFile, status
 from prometheus_client import Counter
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import UploadFile as StarletteUpload
@@ -56,24 +52,6 @@ _UPLOAD_OR_JSON: dict[str, Any] = {
         },
     }
 }
-
-
-class _AsciiJSONResponse(JSONResponse):
-    def render(self, content: Any) -> bytes:
-        return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
-
-
-async def _validation_refused(request: Request, exc: Exception) -> JSONResponse:
-    """FastAPI's own answer, written as ASCII JSON: it echoes the input, and an input holding a lone surrogate
-    (JSON allows `"\\ud800"`) cannot be written as UTF-8 — the refusal itself became a 500."""
-    errors = exc.errors() if isinstance(exc, RequestValidationError) else []
-    return _AsciiJSONResponse(
-        status_code=status.HTTP_422_UNPROCESSABLE_CONTENT, content={"detail": jsonable_encoder(errors)}
-    )
-
-
-def install_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(RequestValidationError, _validation_refused)
 
 
 def actor(principal: Principal) -> Actor:

@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from services.intake.config import Settings
 from services.intake.directory_routes import build_directory_router
 from services.intake.documents import DocumentLimits, guard
-from services.intake.handlers import build_router, install_error_handlers
+from services.intake.handlers import build_router
 from services.intake.repository import PlanRepository
 from services.intake.use_cases.directory import DirectoryUseCases
 from services.intake.use_cases.plans import PlanSettings, PlanUseCases
@@ -87,7 +87,6 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     app = FastAPI(title="dondoc intake", version="1", lifespan=lifespan)
     install(app, TokenVerifier(settings.operator_token, settings.auth_url, settings.auth_cache_seconds))
     app.state.runtime = runtime  # the contract generator reads the broker's channels from here
-    install_error_handlers(app)
     app.include_router(build_router(PlanUseCases(uow, plans, directories, clock, limits)))
     app.include_router(build_directory_router(DirectoryUseCases(uow, directories, plans, clock)))
     add_operational_routes(app, runtime.readiness_checks(), settings.max_request_bytes, settings)

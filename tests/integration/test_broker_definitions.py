@@ -49,6 +49,8 @@ def imported(tmp_path: Path) -> Iterator[dict[str, str]]:
             vhost,
             "--user-prefix",
             prefix,
+            "--agency-prefix",
+            prefix,
             "-o",
             str(output),
         ],

@@ -46,8 +46,10 @@ async def test_intake_answers_while_a_slow_document_is_read(service_settings) ->
         assert response.status_code in (200, 422), response.text
         if response.status_code == 422:
             detail = response.json()["detail"]
-            assert detail["code"] == "too_slow"
-            assert "Không đọc được tài liệu trong thời gian cho phép (1.5 giây)" in detail["message"]
+            # Read within the limit on a quick machine, the stall document is simply not a plan.
+            assert detail["code"] in ("too_slow", "not_a_plan"), detail
+            if detail["code"] == "too_slow":
+                assert "Không đọc được tài liệu trong thời gian cho phép (1.5 giây)" in detail["message"]
 
         ward = (FIXTURES / "ward-cleanup-plan.txt").read_bytes()
         after = await http.post("/plans/preview", files={"file": ("ward.txt", ward, "text/plain")})

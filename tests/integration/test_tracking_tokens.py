@@ -57,7 +57,7 @@ async def test_the_notifier_refuses_it_with_401(service_settings, mongo_url, dat
     async with running(tracking), notifier(mongo_url, database_name, clock) as engine:
         app = FastAPI()
         install(app, asking(tracking))
-        app.include_router(notifier_routes(engine.repository, engine.scanner, engine.clock))
+        app.include_router(notifier_routes(engine.use_cases))
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://notifier") as http:
             for header in STRANGE:
                 answer = await http.get("/emails", headers={"Authorization": header})
