@@ -61,8 +61,8 @@ def _lower_inner_capitals(match: re.Match[str]) -> str:
 
 def fix_section_numerals(lines: list[str]) -> list[str]:
     """Section headings numbered in sequence: a numeral OCR misread by one `I` (or read `l`, `1`, `L`) is
-    given the number the sequence expects; any other numeral is taken as written and the sequence goes on
-    from it."""
+    given the number the sequence expects; any other numeral (and the first) is taken as written and the
+    sequence goes on from it."""
     result, expected = [], 0
     for line in lines:
         match = _SECTION.match(line.strip())
@@ -70,7 +70,8 @@ def fix_section_numerals(lines: list[str]) -> list[str]:
             result.append(line)
             continue
         read = match.group(1).translate(_ROMAN_CONFUSED)
-        wanted = _ROMANS[expected] if expected < len(_ROMANS) else ""
+        # The first heading is taken as read: a page or a fragment may start at any section.
+        wanted = _ROMANS[expected] if 0 < expected < len(_ROMANS) else ""
         numeral = wanted if wanted and _misread(read, wanted) else read
         if numeral not in _ROMANS:
             result.append(line)

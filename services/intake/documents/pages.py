@@ -22,6 +22,7 @@ _SENTENCE_END = (".", ":", ";", "!", "?")
 _ITEM = re.compile(r"^(?:[-+•*–]\s|\d+(?:\.\d+)*[.)]\s|[a-zđ]\)\s|[IVXLC]+\.\s)")
 # A line at least this share of the page's usual full line is taken to be wrapped at the page width.
 _FULL = 0.8
+_FEW = 8
 
 
 def document_lines(pages: list[str]) -> tuple[list[str], list[SourceLine]]:
@@ -76,9 +77,10 @@ def _dropped(text: str, number: int, page_lines: list[tuple[int, str]], running:
 
 
 def _full_width(texts: list[str]) -> int:
-    """The length of a full line on this page: the 90th percentile, so a long heading does not set it."""
-    if not texts:
-        return 0
+    """The length of a full line on this page: the 90th percentile, so a long heading does not set it. A page
+    of a few lines has no width to go by: none of its lines is taken as wrapped."""
+    if len(texts) < _FEW:
+        return 1 << 30
     lengths = sorted(map(len, texts))
     return max(20, int(lengths[min(len(lengths) - 1, int(len(lengths) * 0.9))] * _FULL))
 

@@ -1,0 +1,145 @@
+"""PDF plans and scans: the text layer through pdftotext, scans through Tesseract, every line with its page.
+
+The PDFs and images are made here from a plan written for the tests (tests/fixtures/pdf_plans.py); the tests
+that need Debian's tools are skipped, with the package to install, where they are absent."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.intake.documents import parse_document
+from services.intake.documents.errors import BinaryDocument, EmptyDocument, ReaderUnavailable
+from services.intake.documents.model import SourceLine
+from services.intake.documents.pages import document_lines
+from services.intake.documents.readers import TextDocument, read_document
+from services.intake.documents.tools import available
+from tests.fixtures.pdf_plans import font_available, image_bytes, scan_to_pdf, text_to_pdf, text_to_scan
+from tests.unit.documents_support import FIXTURES, TODAY, directory
+
+PLAN = (FIXTURES / "ward-greening-plan.txt").read_text(encoding="utf-8")
+HEADER = "Đảng ủy phường Hòa An - Kế hoạch số 47-KH/ĐU"
+BODIES = ["ubnd", "tuyen-giao", "mttq", "van-phong"]
+
+needs_pdftotext = pytest.mark.skipif(
+    not available("pdftotext") or not font_available(),
+    reason="pdftotext or the DejaVu font is not installed (apt-get install poppler-utils fonts-dejavu-core)",
+)
+needs_ocr = pytest.mark.skipif(
+    not (available("tesseract") and available("pdftoppm")) or not font_available(),
+    reason="tesseract or pdftoppm is not installed (apt-get install tesseract-ocr tesseract-ocr-vie poppler-utils)",
+)
+
+
+def test_running_headers_page_numbers_and_wrapped_lines() -> None:
+    pages = [
+        "Kế hoạch số 47-KH/ĐU\nI. MỤC ĐÍCH\n- Nâng cao ý thức của cán bộ, đảng viên trong việc trồng\n"
+        "và chăm sóc cây xanh.\n\n1\n",
+        "Kế hoạch số 47-KH/ĐU\n- Việc triển khai phải thiết thực, phù hợp với điều kiện của tổ\n"
+        "dân phố.\nII. NỘI DUNG\n2\n",
+        "Kế hoạch số 47-KH/ĐU\n1. UBND phường: Bố trí kinh phí mua cây giống, theo dõi việc trồng\n"
+        "cây và chăm sóc.\nTrang 3/3\n",
+    ]
+    lines, sources = document_lines(pages)
+    assert lines == [
+        "I. MỤC ĐÍCH",
+        "- Nâng cao ý thức của cán bộ, đảng viên trong việc trồng và chăm sóc cây xanh.",
+        "- Việc triển khai phải thiết thực, phù hợp với điều kiện của tổ dân phố.",
+        "II. NỘI DUNG",
+        "1. UBND phường: Bố trí kinh phí mua cây giống, theo dõi việc trồng cây và chăm sóc.",
+    ]
+    assert sources == [SourceLine(1, 2), SourceLine(1, 3), SourceLine(2, 2), SourceLine(2, 4), SourceLine(3, 2)]
+
+
+def test_a_line_that_fills_the_page_width_goes_on_in_the_next_even_with_a_capital() -> None:
+    full = "- Phối hợp với các tổ dân phố vận động Nhân dân tham gia ngày chủ nhật xanh."
+    page = "\n".join(
+        [full] * 6
+        + ["- Phối hợp với các tổ dân phố và các chi hội, đoàn thể trong phường vận động", "Nhân dân nhận cây."]
+    )
+    lines, _ = document_lines([page])
+    assert (
+        lines[-1] == "- Phối hợp với các tổ dân phố và các chi hội, đoàn thể trong phường vận động Nhân dân nhận cây."
+    )
+    # A short line (the end of a paragraph) does not: the next one starts anew.
+    lines, _ = document_lines([page.replace("đoàn thể trong phường vận động", "vận động")])
+    assert lines[-1] == "Nhân dân nhận cây."
+
+
+def test_lines_that_end_or_start_an_item_are_not_joined() -> None:
+    pages = [
+        "KẾ HOẠCH\ntrồng cây xanh năm 2026\nNơi nhận:\n- Thường trực Quận ủy,\n- Lưu VPĐU.\nT/M ĐẢNG ỦY\nPHÓ BÍ THƯ"
+    ]
+    lines, _ = document_lines(pages)
+    assert lines == pages[0].split("\n")
+
+
+def test_a_single_page_keeps_its_first_and_last_lines() -> None:
+    lines, _ = document_lines(["Kế hoạch số 47-KH/ĐU\nI. MỤC ĐÍCH\nTrần Thị Minh Hạnh"])
+    assert lines == ["Kế hoạch số 47-KH/ĐU", "I. MỤC ĐÍCH", "Trần Thị Minh Hạnh"]
+
+
+@needs_pdftotext
+def test_a_text_layer_pdf_gives_lines_with_pages_and_the_same_plan_as_its_text() -> None:
+    data = text_to_pdf(PLAN, header=HEADER, page_height_mm=180)
+    document = read_document(data, "plan.pdf")
+    assert isinstance(document, TextDocument) and document.format == "pdf"
+    assert HEADER not in document.lines and not any(line.startswith("Trang ") for line in document.lines)
+    assert len(document.sources) == len(document.lines) and document.sources[-1].page == 3
+    clause = next(line for line in document.lines if line.startswith("2. Ban Tuyên giáo"))
+    assert clause.endswith("lợi ích của cây xanh đối với sức khỏe cộng đồng.")  # three lines in the PDF, one here
+    assert document.sources[document.lines.index("III. TỔ CHỨC THỰC HIỆN")].page == 2
+
+    parsed = parse_document(data, "plan.pdf", directory(), TODAY)
+    as_text = parse_document(PLAN.encode(), "plan.txt", directory(), TODAY)
+    assert [a.agency for a in parsed.assignments] == [a.agency for a in as_text.assignments] == BODIES  # type: ignore[union-attr]
+    assert [a.task for a in parsed.assignments] == [a.task for a in as_text.assignments]  # type: ignore[union-attr]
+    assert parsed.reader == "pdf" and as_text.reader == "text"  # type: ignore[union-attr]
+    assert parsed.pages[parsed.assignments[0].line - 1] == 2  # type: ignore[union-attr]
+
+
+@needs_pdftotext
+def test_a_damaged_pdf_is_refused_with_what_to_do() -> None:
+    with pytest.raises(BinaryDocument, match="Không đọc được tệp PDF"):
+        read_document(b"%PDF-1.7\n...", "x.pdf")
+
+
+def test_a_pdf_without_pdftotext_is_refused_in_vietnamese(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(ReaderUnavailable, match="poppler-utils") as refused:
+        read_document(b"%PDF-1.7\n...", "x.pdf")
+    assert refused.value.http_status == 415 and refused.value.code == "reader_unavailable"
+    with pytest.raises(ReaderUnavailable, match="tesseract"):
+        read_document(b"\x89PNG\r\n\x1a\n" + b"\0" * 100, "scan.png")
+
+
+@needs_ocr
+def test_a_scanned_pdf_is_read_by_ocr_into_the_same_bodies() -> None:
+    data = scan_to_pdf(text_to_scan(PLAN))
+    document = read_document(data, "scan.pdf")
+    assert isinstance(document, TextDocument) and document.format == "ocr"
+    assert {source.page for source in document.sources} == {1, 2}
+    assert "III. TỔ CHỨC THỰC HIỆN" in document.lines
+    parsed = parse_document(data, "scan.pdf", directory(), TODAY)
+    assert [a.agency for a in parsed.assignments] == BODIES  # type: ignore[union-attr]
+    assert parsed.number is not None and parsed.number.text == "47-KH/ĐU"  # type: ignore[union-attr]
+    assert parsed.reader == "ocr"  # type: ignore[union-attr]
+
+
+@needs_ocr
+@pytest.mark.parametrize("kind", ["PNG", "JPEG", "TIFF"])
+def test_a_scanned_image_is_read_by_ocr(kind: str) -> None:
+    # Section headings in sequence (OCR reads a lone `III.` as `II.` as often as not), short tasks.
+    section = "I. MỤC ĐÍCH\n- Trồng cây xanh.\n\nII. NỘI DUNG\n- Giữ gìn vệ sinh.\n\n" + "\n".join(
+        line.split(":")[0] + ": Thực hiện." if line[:1].isdigit() else line
+        for line in PLAN[PLAN.index("III. TỔ CHỨC") : PLAN.index("Nơi nhận")].splitlines()
+    )
+    document = read_document(image_bytes(text_to_scan(section)[0], kind), f"scan.{kind.lower()}")
+    assert isinstance(document, TextDocument) and document.format == "ocr"
+    assert document.lines[4] == "III. TỔ CHỨC THỰC HIỆN"
+    assert [line[:3] for line in document.lines[5:]] == ["1. ", "2. ", "3. ", "4. "]
+
+
+@needs_ocr
+def test_a_blank_scan_has_nothing_to_read() -> None:
+    with pytest.raises(EmptyDocument, match="quét lại"):
+        read_document(image_bytes(text_to_scan("\n")[0], "PNG"), "blank.png")
