@@ -129,12 +129,12 @@ def _registration_body(result: PlanRegistration) -> dict[str, Any]:
 
 
 async def _register(
-    plans: PlanUseCases, submission: PlanSubmission, response: Response, principal: Principal
+    plans: PlanUseCases, submission: PlanSubmission, response: Response, principal: Principal, source: str = "json"
 ) -> dict[str, Any]:
     with refusals():
         result = await plans.register(RegisterPlan(submission, actor(principal)))
     if result.status == "registered":
-        PLANS_INGESTED.labels("json").inc()
+        PLANS_INGESTED.labels(source).inc()
         for kind in result.created_kinds:
             ASSIGNMENTS_CREATED.labels(kind).inc()
     else:
@@ -193,7 +193,7 @@ def _submission_routes(router: APIRouter, plans: PlanUseCases) -> None:
         with refusals():
             document = await plans.read_document(ReadPlanDocument(data, file.filename or "", skip_unresolved))
         DOCUMENTS_READ.labels("submitted").inc()
-        result = await _register(plans, document.submission, response, principal)
+        result = await _register(plans, document.submission, response, principal, document.source)
         log.info("plan document registered", file=file.filename, skipped=len(document.skipped))
         return {**result, "skipped": document.skipped}
 
