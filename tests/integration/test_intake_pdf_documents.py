@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from services.intake.config import Settings
-from services.intake.handlers import PLANS_INGESTED
 from services.intake.documents.tools import available
+from services.intake.handlers import PLANS_INGESTED
 from services.intake.main import create_app
 from tests.fixtures.pdf_plans import font_available, scan_to_pdf, text_to_pdf, text_to_scan
 from tests.integration.conftest import OPERATOR, running
