@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.intake.documents import parse_document
+from services.intake.documents import ParsedPlan, parse_document
 from services.intake.documents.errors import BinaryDocument, EmptyDocument, ReaderUnavailable
 from services.intake.documents.model import SourceLine
 from services.intake.documents.pages import document_lines
@@ -28,6 +28,12 @@ needs_ocr = pytest.mark.skipif(
     not (available("tesseract") and available("pdftoppm")) or not font_available(),
     reason="tesseract or pdftoppm is not installed (apt-get install tesseract-ocr tesseract-ocr-vie poppler-utils)",
 )
+
+
+def plan(data: bytes, name: str) -> ParsedPlan:
+    parsed = parse_document(data, name, directory(), TODAY)
+    assert isinstance(parsed, ParsedPlan)
+    return parsed
 
 
 def test_running_headers_page_numbers_and_wrapped_lines() -> None:
@@ -89,12 +95,29 @@ def test_a_text_layer_pdf_gives_lines_with_pages_and_the_same_plan_as_its_text()
     assert clause.endswith("lợi ích của cây xanh đối với sức khỏe cộng đồng.")  # three lines in the PDF, one here
     assert document.sources[document.lines.index("III. TỔ CHỨC THỰC HIỆN")].page == 2
 
-    parsed = parse_document(data, "plan.pdf", directory(), TODAY)
-    as_text = parse_document(PLAN.encode(), "plan.txt", directory(), TODAY)
-    assert [a.agency for a in parsed.assignments] == [a.agency for a in as_text.assignments] == BODIES  # type: ignore[union-attr]
-    assert [a.task for a in parsed.assignments] == [a.task for a in as_text.assignments]  # type: ignore[union-attr]
-    assert parsed.reader == "pdf" and as_text.reader == "text"  # type: ignore[union-attr]
-    assert parsed.pages[parsed.assignments[0].line - 1] == 2  # type: ignore[union-attr]
+    parsed = plan(data, "plan.pdf")
+    as_text = plan(PLAN.encode(), "plan.txt")
+    assert [a.agency for a in parsed.assignments] == [a.agency for a in as_text.assignments] == BODIES
+    assert [a.task for a in parsed.assignments] == [a.task for a in as_text.assignments]
+    assert parsed.reader == "pdf" and as_text.reader == "text"
+    assert parsed.pages[parsed.assignments[0].line - 1] == 2
+
+
+@needs_pdftotext
+def test_a_heading_in_two_columns_gives_each_column_its_own_lines() -> None:
+    """Why pdftotext runs in reading order: `-layout` and `-raw` put `ĐẢNG BỘ QUẬN BA ĐÌNH` and
+    `ĐẢNG CỘNG SẢN VIỆT NAM`, side by side in the heading, on one line."""
+    columns = (
+        ["ĐẢNG BỘ QUẬN BA ĐÌNH", "ĐẢNG ỦY PHƯỜNG HÒA AN", "*", "Số 47-KH/ĐU"],
+        ["ĐẢNG CỘNG SẢN VIỆT NAM", "", "Phường Hòa An, ngày 09 tháng 3 năm 2026"],
+    )
+    data = text_to_pdf(PLAN[PLAN.index("KẾ HOẠCH") :], columns=columns)
+    document = read_document(data, "plan.pdf")
+    assert isinstance(document, TextDocument)
+    assert document.lines[:6] == [*columns[0], "ĐẢNG CỘNG SẢN VIỆT NAM", "Phường Hòa An, ngày 09 tháng 3 năm 2026"]
+    parsed = plan(data, "plan.pdf")
+    assert parsed.issuer is not None and parsed.issuer.code == "dang-uy"
+    assert str(parsed.issued_on) == "2026-03-09"
 
 
 @needs_pdftotext
@@ -119,10 +142,10 @@ def test_a_scanned_pdf_is_read_by_ocr_into_the_same_bodies() -> None:
     assert isinstance(document, TextDocument) and document.format == "ocr"
     assert {source.page for source in document.sources} == {1, 2}
     assert "III. TỔ CHỨC THỰC HIỆN" in document.lines
-    parsed = parse_document(data, "scan.pdf", directory(), TODAY)
-    assert [a.agency for a in parsed.assignments] == BODIES  # type: ignore[union-attr]
-    assert parsed.number is not None and parsed.number.text == "47-KH/ĐU"  # type: ignore[union-attr]
-    assert parsed.reader == "ocr"  # type: ignore[union-attr]
+    parsed = plan(data, "scan.pdf")
+    assert [a.agency for a in parsed.assignments] == BODIES
+    assert parsed.number is not None and parsed.number.text == "47-KH/ĐU"
+    assert parsed.reader == "ocr"
 
 
 @needs_ocr
