@@ -161,9 +161,9 @@ def _submission_routes(router: APIRouter, plans: PlanUseCases) -> None:
 
     @router.post("/plans/preview", openapi_extra=_UPLOAD_OR_JSON)
     async def preview_plan(request: Request, principal: IssuerOrOperator) -> dict[str, Any]:
-        """Show what a plan document (.txt, .docx or JSON; a `file` upload or the request body) would publish:
-        assignments with agency code, kind, clause, source line and task; deadlines with period, wording and
-        instant; recipients; and every phrase that could not be resolved, with its line. Nothing is stored."""
+        """Show what a plan document (.txt, .docx, PDF, a scan, or JSON; a `file` upload or the request body) would
+        publish: assignments with agency code, kind, clause, source line and task; deadlines with period, wording
+        and instant; recipients; and every phrase that could not be resolved, with its line. Nothing is stored."""
         if request.headers.get("content-type", "").startswith("multipart/form-data"):
             form = await request.form(max_files=1)
             upload = form.get("file")
@@ -182,7 +182,9 @@ def _submission_routes(router: APIRouter, plans: PlanUseCases) -> None:
     async def submit_plan_document(
         response: Response,
         principal: IssuerOrOperator,
-        file: UploadFile = File(description="the plan: .txt (UTF-8 or UTF-16), .docx, or .json"),  # noqa: B008
+        file: UploadFile = File(  # noqa: B008
+            description="the plan: .txt (UTF-8 or UTF-16), .docx, PDF, a scan (PNG, JPEG, TIFF), or .json"
+        ),
         skip_unresolved: bool = Form(  # noqa: B008
             False, description="publish even though some bodies named in the plan are not in the directory"
         ),

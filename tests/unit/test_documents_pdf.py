@@ -5,10 +5,13 @@ that need Debian's tools are skipped, with the package to install, where they ar
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
-from services.intake.documents import ParsedPlan, parse_document
-from services.intake.documents.errors import BinaryDocument, EmptyDocument, ReaderUnavailable
+from services.intake.documents import ParsedPlan, ocr, parse_document
+from services.intake.documents.errors import BinaryDocument, DocumentTooSlow, EmptyDocument, ReaderUnavailable
+from services.intake.documents.limits import DocumentLimits
 from services.intake.documents.model import SourceLine
 from services.intake.documents.pages import document_lines
 from services.intake.documents.readers import TextDocument, read_document
@@ -160,6 +163,23 @@ def test_a_scanned_image_is_read_by_ocr(kind: str) -> None:
     assert isinstance(document, TextDocument) and document.format == "ocr"
     assert document.lines[4] == "III. TỔ CHỨC THỰC HIỆN"
     assert [line[:3] for line in document.lines[5:]] == ["1. ", "2. ", "3. ", "4. "]
+
+
+@needs_ocr
+def test_a_scan_longer_than_the_time_limit_allows_is_refused_before_ocr() -> None:
+    data = scan_to_pdf(text_to_scan("\n" * 200))  # five blank pages
+    with pytest.raises(DocumentTooSlow, match="5 trang.*tối đa 3 trang"):
+        read_document(data, "scan.pdf", limits=DocumentLimits(timeout_seconds=10))
+
+
+def test_tesseract_without_its_vietnamese_model_is_said_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    def failing(args: list[str], timeout: float, data: bytes | None = None) -> bytes:
+        raise subprocess.CalledProcessError(1, args, b"", b"Failed loading language 'vie'\n")
+
+    monkeypatch.setattr(ocr, "require", lambda tool, what: None)
+    monkeypatch.setattr(ocr, "run", failing)
+    with pytest.raises(ReaderUnavailable, match="tesseract-ocr-vie"):
+        ocr.image_pages(b"\x89PNG...", DocumentLimits())
 
 
 @needs_ocr

@@ -11,14 +11,18 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from services.intake.documents.errors import BinaryDocument, DocumentTooLarge
+from services.intake.documents.errors import BinaryDocument, DocumentTooLarge, DocumentTooSlow, ReaderUnavailable
 from services.intake.documents.limits import DocumentLimits
 from services.intake.documents.ocr_normalise import normalise_ocr_pages
-from services.intake.documents.tools import require, run
+from services.intake.documents.tools import MISSING, require, run
 
 DPI = 300
-# A scanned plan is a few pages; at ~2.5 s a page more would not be read within a document's time anyway.
+# A scanned plan is a few pages; past this many it is refused whatever the time limit.
 MAX_SCAN_PAGES = 20
+# OCR's time a page at 300 dpi on one busy core (2.3 s measured on a free one, benchmarks/read_pdf.py): a scan
+# with more pages than the document's time limit allows is refused before any is read, rather than after
+# the guard has spent the whole limit on it.
+SECONDS_PER_PAGE = 3.0
 _UNREADABLE_IMAGE = (
     "Không đọc được ảnh quét (tệp hỏng hoặc định dạng ảnh không hỗ trợ). Hãy quét lại thành PDF, PNG hoặc JPEG."
 )
@@ -30,6 +34,13 @@ def scanned_pdf_pages(data: bytes, page_count: int, limits: DocumentLimits) -> l
         raise DocumentTooLarge(
             f"Bản quét có {page_count} trang, vượt giới hạn {MAX_SCAN_PAGES} trang đọc bằng nhận dạng chữ (OCR). "
             "Hãy gửi riêng văn bản kế hoạch, hoặc bản PDF có lớp chữ (xuất từ hệ thống quản lý văn bản)."
+        )
+    readable = int(limits.timeout_seconds // SECONDS_PER_PAGE)
+    if page_count > readable:
+        raise DocumentTooSlow(
+            f"Bản quét có {page_count} trang; trong thời gian cho phép ({limits.timeout_seconds:g} giây) máy chủ "
+            f"nhận dạng chữ được tối đa {readable} trang. Hãy gửi bản PDF có lớp chữ (xuất từ hệ thống quản lý "
+            "văn bản) hoặc bản .docx; nếu chỉ có bản quét, hãy báo quản trị hệ thống tăng thời gian đọc tài liệu."
         )
     require("pdftoppm", "PDF")
     require("tesseract", "bản quét (OCR)")
@@ -58,7 +69,11 @@ def image_pages(data: bytes, limits: DocumentLimits) -> list[str]:
 def _tesseract(source: str, limits: DocumentLimits) -> list[str]:
     try:
         text = run(["tesseract", source, "stdout", "-l", "vie", "--dpi", str(DPI)], limits.timeout_seconds)
-    except subprocess.CalledProcessError:
+    except subprocess.CalledProcessError as exc:
+        if b"Failed loading language" in (exc.stderr or b""):  # tesseract-ocr without its Vietnamese model
+            raise ReaderUnavailable(
+                MISSING.format(what="bản quét (OCR)", tool="tesseract, mô hình tiếng Việt", package="tesseract-ocr-vie")
+            ) from None
         raise BinaryDocument(_UNREADABLE_IMAGE) from None
     pages = text.decode("utf-8", errors="replace").split("\f")
     if len(pages) > 1 and not pages[-1].strip():
