@@ -6,10 +6,13 @@ that need Debian's tools are skipped, with the package to install, where they ar
 from __future__ import annotations
 
 import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
-from services.intake.documents import ParsedPlan, ocr, parse_document
+from services.intake.documents import ParsedPlan, ocr, parse_document, tools
 from services.intake.documents.errors import BinaryDocument, DocumentTooSlow, EmptyDocument, ReaderUnavailable
 from services.intake.documents.limits import DocumentLimits
 from services.intake.documents.model import SourceLine
@@ -17,7 +20,7 @@ from services.intake.documents.pages import document_lines
 from services.intake.documents.readers import TextDocument, read_document
 from services.intake.documents.tools import available
 from tests.fixtures.pdf_plans import font_available, image_bytes, scan_to_pdf, text_to_pdf, text_to_scan
-from tests.unit.documents_support import FIXTURES, TODAY, directory
+from tests.unit.documents_support import FIXTURES, ROOT, TODAY, directory
 
 PLAN = (FIXTURES / "ward-greening-plan.txt").read_text(encoding="utf-8")
 HEADER = "Đảng ủy phường Hòa An - Kế hoạch số 47-KH/ĐU"
@@ -186,3 +189,27 @@ def test_tesseract_without_its_vietnamese_model_is_said_so(monkeypatch: pytest.M
 def test_a_blank_scan_has_nothing_to_read() -> None:
     with pytest.raises(EmptyDocument, match="quét lại"):
         read_document(image_bytes(text_to_scan("\n")[0], "PNG"), "blank.png")
+
+
+def test_a_tool_past_its_time_is_stopped_and_the_document_refused() -> None:
+    with pytest.raises(DocumentTooSlow, match="0.2 giây"):
+        tools.run(["sleep", "5"], timeout=0.2)
+
+
+def test_a_tool_dies_with_the_reader_that_started_it() -> None:
+    """The guard kills an overdue reader process: its OCR must not go on as an orphan."""
+    script = (
+        "import subprocess, sys; from services.intake.documents import tools; "
+        "tools.run(['sh', '-c', 'echo $$ >&2; exec sleep 30'], timeout=60)"
+    )
+    reader = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE, cwd=ROOT)
+    assert reader.stderr is not None
+    time.sleep(1.5)  # the child has started and written nothing we can read before it ends: find it by parent
+    children = subprocess.run(["pgrep", "-P", str(reader.pid)], capture_output=True, text=True).stdout.split()
+    assert len(children) == 1
+    reader.kill()
+    reader.wait()
+    deadline = time.monotonic() + 5
+    while Path(f"/proc/{children[0]}").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not Path(f"/proc/{children[0]}").exists()
