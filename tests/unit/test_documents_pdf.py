@@ -142,6 +142,24 @@ def test_a_pdf_without_pdftotext_is_refused_in_vietnamese(monkeypatch: pytest.Mo
 
 
 @needs_ocr
+def test_a_text_pdf_with_a_scanned_signature_page_reads_that_page_by_ocr() -> None:
+    split = PLAN.index("4. Văn phòng")
+    signed = text_to_scan(PLAN[split:])
+    data = text_to_pdf(PLAN[:split], header=HEADER, scanned=signed)
+    document = read_document(data, "signed.pdf")
+    assert isinstance(document, TextDocument) and document.format == "pdf"
+    clause_3 = next(n for n, line in enumerate(document.lines) if line.startswith("3. Đề nghị"))
+    assert document.lines[-1] == "Trần Thị Minh Hạnh"
+    assert document.sources[-1].page == document.sources[clause_3].page + 1  # the scanned page, after the text
+    parsed = plan(data, "signed.pdf")
+    assert [a.agency for a in parsed.assignments] == BODIES
+    assert parsed.signature is not None and parsed.signature.name == "Trần Thị Minh Hạnh"
+    # Without the time for OCR the text pages are still read.
+    short = read_document(data, "signed.pdf", limits=DocumentLimits(timeout_seconds=4))
+    assert isinstance(short, TextDocument) and "Trần Thị Minh Hạnh" not in short.lines
+
+
+@needs_ocr
 def test_a_scanned_pdf_is_read_by_ocr_into_the_same_bodies() -> None:
     data = scan_to_pdf(text_to_scan(PLAN))
     document = read_document(data, "scan.pdf")

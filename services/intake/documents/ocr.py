@@ -28,8 +28,10 @@ _UNREADABLE_IMAGE = (
 )
 
 
-def scanned_pdf_pages(data: bytes, page_count: int, limits: DocumentLimits) -> list[str]:
-    """The OCR text of each page of a scanned PDF."""
+def scanned_pdf_pages(data: bytes, page_count: int, limits: DocumentLimits, only: list[int] | None = None) -> list[str]:
+    """The OCR text of each page of a scanned PDF, or of the pages `only` lists (1-based), in their order."""
+    if only is not None:
+        page_count = len(only)
     if page_count > MAX_SCAN_PAGES:
         raise DocumentTooLarge(
             f"Bản quét có {page_count} trang, vượt giới hạn {MAX_SCAN_PAGES} trang đọc bằng nhận dạng chữ (OCR). "
@@ -47,10 +49,16 @@ def scanned_pdf_pages(data: bytes, page_count: int, limits: DocumentLimits) -> l
     with tempfile.TemporaryDirectory(prefix="dondoc-scan-") as folder:
         source = Path(folder) / "scan.pdf"
         source.write_bytes(data)
+        render = ["pdftoppm", "-r", str(DPI), "-gray"]
         try:
-            run(["pdftoppm", "-r", str(DPI), "-gray", str(source), str(Path(folder) / "page")], limits.timeout_seconds)
+            if only is None:
+                run([*render, str(source), str(Path(folder) / "page")], limits.timeout_seconds)
+            for number in only or []:
+                page = ["-f", str(number), "-l", str(number), "-singlefile"]
+                run([*render, *page, str(source), str(Path(folder) / f"page-{number:04}")], limits.timeout_seconds)
         except subprocess.CalledProcessError:
             raise BinaryDocument(_UNREADABLE_IMAGE) from None
+        # pdftoppm pads page numbers to the page count's width: the names sort in page order.
         images = sorted(Path(folder).glob("page-*.pgm"))
         listing = Path(folder) / "pages.txt"
         listing.write_text("".join(f"{image}\n" for image in images), encoding="utf-8")

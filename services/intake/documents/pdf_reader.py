@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import subprocess
 
+import structlog
+
 from services.intake.documents import ocr
 from services.intake.documents.errors import BinaryDocument
 from services.intake.documents.limits import DocumentLimits
 from services.intake.documents.model import SourceLine
 from services.intake.documents.pages import document_lines
-from services.intake.documents.tools import require, run
+from services.intake.documents.tools import available, require, run
+
+log = structlog.get_logger()
 
 # A text layer with fewer letters than this a page on average is a scan (or a scan with a stamp's text).
 MIN_LETTERS_PER_PAGE = 40
@@ -39,16 +43,36 @@ def pdf_pages(data: bytes, limits: DocumentLimits) -> list[str]:
     return pages
 
 
+def _letters(page: str) -> int:
+    return sum(1 for c in page if c.isalpha())
+
+
 def has_text_layer(pages: list[str]) -> bool:
-    letters = sum(1 for page in pages for c in page if c.isalpha())
-    return bool(pages) and letters >= MIN_LETTERS_PER_PAGE * len(pages)
+    return bool(pages) and sum(map(_letters, pages)) >= MIN_LETTERS_PER_PAGE * len(pages)
 
 
 def read_pdf(data: bytes, limits: DocumentLimits) -> tuple[str, list[str], list[SourceLine]]:
     """Which reader took it (`pdf` or `ocr`), the document's lines and where each starts."""
     pages = pdf_pages(data, limits)
     if has_text_layer(pages):
+        _read_scanned_pages(data, pages, limits)
         lines, sources = document_lines(pages)
         return "pdf", lines, sources
     lines, sources = document_lines(ocr.scanned_pdf_pages(data, len(pages), limits))
     return "ocr", lines, sources
+
+
+def _read_scanned_pages(data: bytes, pages: list[str], limits: DocumentLimits) -> None:
+    """A text PDF with some pages scanned (the signed last page, an appendix): those pages by OCR, in place,
+    when the tools are there and half the document's time is enough for them; else they are left out (the
+    plan is still read from its text) and the log says so."""
+    scanned = [number for number, page in enumerate(pages, start=1) if _letters(page) < MIN_LETTERS_PER_PAGE]
+    if not scanned:
+        return
+    if len(scanned) * ocr.SECONDS_PER_PAGE > limits.timeout_seconds / 2 or not all(
+        map(available, ("pdftoppm", "tesseract"))
+    ):
+        log.warning("scanned pages of a text PDF not read", pages=scanned)
+        return
+    for number, text in zip(scanned, ocr.scanned_pdf_pages(data, len(pages), limits, only=scanned), strict=False):
+        pages[number - 1] = text
