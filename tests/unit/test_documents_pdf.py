@@ -8,7 +8,9 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -21,6 +23,8 @@ from services.intake.documents.readers import TextDocument, read_document
 from services.intake.documents.tools import available
 from tests.fixtures.pdf_plans import font_available, image_bytes, scan_to_pdf, text_to_pdf, text_to_scan
 from tests.unit.documents_support import FIXTURES, ROOT, TODAY, directory
+
+T = TypeVar("T")
 
 PLAN = (FIXTURES / "ward-greening-plan.txt").read_text(encoding="utf-8")
 HEADER = "Đảng ủy phường Hòa An - Kế hoạch số 47-KH/ĐU"
@@ -216,18 +220,21 @@ def test_a_tool_past_its_time_is_stopped_and_the_document_refused() -> None:
 
 def test_a_tool_dies_with_the_reader_that_started_it() -> None:
     """The guard kills an overdue reader process: its OCR must not go on as an orphan."""
-    script = (
-        "import subprocess, sys; from services.intake.documents import tools; "
-        "tools.run(['sh', '-c', 'echo $$ >&2; exec sleep 30'], timeout=60)"
-    )
-    reader = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE, cwd=ROOT)
-    assert reader.stderr is not None
-    time.sleep(1.5)  # the child has started and written nothing we can read before it ends: find it by parent
-    children = subprocess.run(["pgrep", "-P", str(reader.pid)], capture_output=True, text=True).stdout.split()
-    assert len(children) == 1
+    script = "from services.intake.documents import tools; tools.run(['sleep', '30'], timeout=60)"
+    reader = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT)
+    children = eventually(lambda: _children(reader.pid))
     reader.kill()
     reader.wait()
-    deadline = time.monotonic() + 5
-    while Path(f"/proc/{children[0]}").exists() and time.monotonic() < deadline:
+    assert eventually(lambda: not Path(f"/proc/{children[0]}/status").exists()), "the tool outlived its reader"
+
+
+def _children(pid: int) -> list[str]:
+    return subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+
+
+def eventually(check: Callable[[], T], seconds: float = 10) -> T:
+    """A bounded poll: `check()`'s first true answer, or its last one after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while not (answer := check()) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not Path(f"/proc/{children[0]}").exists()
+    return answer
