@@ -89,6 +89,17 @@ def test_lines_that_end_or_start_an_item_are_not_joined() -> None:
     assert lines == pages[0].split("\n")
 
 
+def test_clauses_at_the_top_of_pages_differ_by_more_than_the_page_number_and_are_kept() -> None:
+    tasks = ["Bố trí kinh phí.", "Tuyên truyền.", "Tổng hợp kết quả."]
+    pages = [f"{n + 4}. UBND phường:\n{task}\n- {n} -" for n, task in enumerate(tasks, start=1)]
+    assert document_lines(pages)[0] == [
+        line for n, t in enumerate(tasks, start=5) for line in (f"{n}. UBND phường:", t)
+    ]
+    # The same line with the page's number in it is a running header.
+    pages = [f"Kế hoạch 47-KH/ĐU, trang {n}/3\n{n + 4}. UBND phường:\n{t}" for n, t in enumerate(tasks, start=1)]
+    assert document_lines(pages)[0][:2] == ["5. UBND phường:", "Bố trí kinh phí."]
+
+
 def test_a_single_page_keeps_its_first_and_last_lines() -> None:
     lines, _ = document_lines(["Kế hoạch số 47-KH/ĐU\nI. MỤC ĐÍCH\nTrần Thị Minh Hạnh"])
     assert lines == ["Kế hoạch số 47-KH/ĐU", "I. MỤC ĐÍCH", "Trần Thị Minh Hạnh"]

@@ -32,7 +32,7 @@ def document_lines(pages: list[str]) -> tuple[list[str], list[SourceLine]]:
     lines: list[str] = []
     sources: list[SourceLine] = []
     for page, page_lines in enumerate(numbered, start=1):
-        kept = [(n, text) for n, text in page_lines if not _dropped(text, n, page_lines, running)]
+        kept = [(n, text) for n, text in page_lines if not _dropped(text, n, page, numbered, running)]
         full = _full_width([text for _, text in kept])
         previous_full, previous_number = False, 0
         for number, text in kept:
@@ -57,23 +57,29 @@ def _edges(page_lines: list[tuple[int, str]]) -> list[tuple[int, str]]:
     return page_lines[:_EDGE] + page_lines[max(_EDGE, len(page_lines) - _EDGE) :]
 
 
-def _key(text: str) -> str:
-    """Running headers differ by their page number only: `Trang 2/5`, `- 3 -`."""
-    return _DIGITS.sub("#", text).casefold()
+def _key(text: str, page: int, pages: int) -> str:
+    """Running headers differ by the page's number (and say the page count) only: `Trang 2/5`, `- 3 -`; any
+    other number must be the same (`1. UBND phường:` and `2. UBND phường:` are two clauses)."""
+    numbers = {str(page), str(pages)}
+    return _DIGITS.sub(lambda m: "#" if m.group(0).lstrip("0") in numbers else m.group(0), text).casefold()
 
 
 def _running_lines(pages: list[list[tuple[int, str]]]) -> set[str]:
     """Keys of the lines found at the top or bottom of at least half the pages (and of two pages at least)."""
     if len(pages) < 2:
         return set()
-    seen = Counter(key for page in pages for key in {_key(text) for _, text in _edges(page)})
+    seen = Counter(
+        key
+        for page, page_lines in enumerate(pages, start=1)
+        for key in {_key(text, page, len(pages)) for _, text in _edges(page_lines)}
+    )
     needed = max(2, (len(pages) + 1) // 2)
     return {key for key, pages_with_it in seen.items() if pages_with_it >= needed}
 
 
-def _dropped(text: str, number: int, page_lines: list[tuple[int, str]], running: set[str]) -> bool:
-    at_edge = any(n == number for n, _ in _edges(page_lines))
-    return at_edge and (_PAGE_NUMBER.match(text) is not None or _key(text) in running)
+def _dropped(text: str, number: int, page: int, numbered: list[list[tuple[int, str]]], running: set[str]) -> bool:
+    at_edge = any(n == number for n, _ in _edges(numbered[page - 1]))
+    return at_edge and (_PAGE_NUMBER.match(text) is not None or _key(text, page, len(numbered)) in running)
 
 
 def _full_width(texts: list[str]) -> int:
