@@ -12,7 +12,7 @@ PYTEST := $(VENV)/bin/pytest
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: install run stop test test-tools test-unit test-integration test-e2e test-deploy chaos bench lint clean
+.PHONY: install tools run stop test test-tools test-unit test-integration test-e2e test-deploy chaos bench lint clean
 
 install: $(VENV)/.installed
 
@@ -27,16 +27,31 @@ $(VENV)/.installed: pyproject.toml uv.lock | $(UV)
 	touch $@
 
 ## make run: the whole system on its embedded defaults (Ctrl-C stops it)
-run: install
+run: install tools
 	$(PY) -m deploy.local.stack run
 
 ## make stop: stop what `make run` started, and nothing else
 stop:
 	@if [ -x $(PY) ]; then $(PY) -m deploy.local.stack stop; else echo "nothing was running"; fi
 
-## make test-tools: Debian's promtool/prometheus and docker-compose, for the deployment checks
-## (best effort: without them those checks are skipped, with the reason printed)
-test-tools:
+## make tools: Debian's pdftotext/pdftoppm (poppler-utils) and Tesseract with its Vietnamese model, with which
+## intake reads PDF plans and scans (best effort, as root: without them intake refuses PDFs and scans, saying why)
+tools:
+	@missing=""; command -v pdftotext >/dev/null || missing="$$missing poppler-utils"; \
+	command -v tesseract >/dev/null || missing="$$missing tesseract-ocr"; \
+	[ -n "$$(ls /usr/share/tesseract-ocr/*/tessdata/vie.traineddata 2>/dev/null)" ] || missing="$$missing tesseract-ocr-vie"; \
+	[ -f /usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf ] || missing="$$missing fonts-dejavu-core"; \
+	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing$$missing (Debian packages) for reading PDF plans and scans"; \
+		(timeout 300 apt-get install -y -q --no-install-recommends $$missing >/dev/null 2>&1 || \
+		 (timeout 120 apt-get update -q >/dev/null 2>&1 && \
+		  timeout 300 apt-get install -y -q --no-install-recommends $$missing >/dev/null 2>&1)) || \
+		echo "could not install$$missing; intake will refuse PDFs and scans, and their tests will be skipped"; \
+	fi
+
+## make test-tools: Debian's promtool/prometheus and docker-compose, for the deployment checks, and the
+## document tools (best effort: without them those checks are skipped, with the reason printed)
+test-tools: tools
 	@missing=""; command -v promtool >/dev/null || missing="$$missing prometheus"; \
 	command -v docker-compose >/dev/null || missing="$$missing docker-compose"; \
 	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \

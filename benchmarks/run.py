@@ -16,6 +16,7 @@ import asyncio
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -760,6 +761,40 @@ def parse_plan(ctx: Context) -> None:
     )
 
 
+def read_pdf(ctx: Context) -> None:
+    """Rows 6b and 6c: a plan sent as a text-layer PDF, and a scan read by OCR (skipped without Debian's tools)."""
+    if shutil.which("pdftotext") is None or shutil.which("tesseract") is None:
+        ctx.notes.append("rows 6b, 6c not measured: poppler-utils or tesseract-ocr-vie not installed (make tools)")
+        return
+    ctx.say("PDF and scan reading: benchmarks/read_pdf.py")
+    script = ROOT / "benchmarks" / "read_pdf.py"
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=600, cwd=ROOT)
+    pdf = re.search(r"(\d+) A4 pages.*median ([\d.]+) ms", result.stdout)
+    scan = re.search(r"([\d.]+) s a page", result.stdout)
+    if result.returncode != 0 or pdf is None or scan is None:
+        ctx.notes.append(f"read_pdf.py failed: {(result.stderr or result.stdout).strip()[-500:]}")
+        return
+    median, per_page = float(pdf.group(2)), float(scan.group(1))
+    ctx.rows.append(
+        Row(
+            "6b",
+            f"PDF plan read+parse: the 30-page plan as a text-layer PDF ({pdf.group(1)} A4 pages), median",
+            f"{median:.1f} ms",
+            target="< 300 ms",
+            met=verdict(median < 300),
+        )
+    )
+    ctx.rows.append(
+        Row(
+            "6c",
+            "scanned PDF read by OCR at 300 dpi, a page",
+            f"{per_page:.2f} s",
+            target="≤ 3 s",
+            met=verdict(per_page <= 3),
+        )
+    )
+
+
 # ---------------------------------------------------------------------------------------------- report
 
 
@@ -814,6 +849,7 @@ async def measure(ctx: Context, args: argparse.Namespace) -> None:
         notifier_scan(ctx)
     if "6" in args.rows:
         parse_plan(ctx)
+        read_pdf(ctx)
 
 
 def _interrupt(*_: object) -> None:

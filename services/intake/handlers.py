@@ -107,12 +107,12 @@ def _registration_body(result: PlanRegistration) -> dict[str, Any]:
 
 
 async def _register(
-    plans: PlanUseCases, submission: PlanSubmission, response: Response, principal: Principal
+    plans: PlanUseCases, submission: PlanSubmission, response: Response, principal: Principal, source: str = "json"
 ) -> dict[str, Any]:
     with refusals():
         result = await plans.register(RegisterPlan(submission, actor(principal)))
     if result.status == "registered":
-        PLANS_INGESTED.labels("json").inc()
+        PLANS_INGESTED.labels(source).inc()
         for kind in result.created_kinds:
             ASSIGNMENTS_CREATED.labels(kind).inc()
     else:
@@ -139,9 +139,9 @@ def _submission_routes(router: APIRouter, plans: PlanUseCases) -> None:
 
     @router.post("/plans/preview", openapi_extra=_UPLOAD_OR_JSON)
     async def preview_plan(request: Request, principal: IssuerOrOperator) -> dict[str, Any]:
-        """Show what a plan document (.txt, .docx or JSON; a `file` upload or the request body) would publish:
-        assignments with agency code, kind, clause, source line and task; deadlines with period, wording and
-        instant; recipients; and every phrase that could not be resolved, with its line. Nothing is stored."""
+        """Show what a plan document (.txt, .docx, PDF, a scan, or JSON; a `file` upload or the request body) would
+        publish: assignments with agency code, kind, clause, source line and task; deadlines with period, wording
+        and instant; recipients; and every phrase that could not be resolved, with its line. Nothing is stored."""
         if request.headers.get("content-type", "").startswith("multipart/form-data"):
             form = await request.form(max_files=1)
             upload = form.get("file")
@@ -160,7 +160,9 @@ def _submission_routes(router: APIRouter, plans: PlanUseCases) -> None:
     async def submit_plan_document(
         response: Response,
         principal: IssuerOrOperator,
-        file: UploadFile = File(description="the plan: .txt (UTF-8 or UTF-16), .docx, or .json"),  # noqa: B008
+        file: UploadFile = File(  # noqa: B008
+            description="the plan: .txt (UTF-8 or UTF-16), .docx, PDF, a scan (PNG, JPEG, TIFF), or .json"
+        ),
         skip_unresolved: bool = Form(  # noqa: B008
             False, description="publish even though some bodies named in the plan are not in the directory"
         ),
@@ -171,7 +173,7 @@ def _submission_routes(router: APIRouter, plans: PlanUseCases) -> None:
         with refusals():
             document = await plans.read_document(ReadPlanDocument(data, file.filename or "", skip_unresolved))
         DOCUMENTS_READ.labels("submitted").inc()
-        result = await _register(plans, document.submission, response, principal)
+        result = await _register(plans, document.submission, response, principal, document.source)
         log.info("plan document registered", file=file.filename, skipped=len(document.skipped))
         return {**result, "skipped": document.skipped}
 

@@ -63,7 +63,10 @@ def parse_document(
     document = read_document(data, name, max_bytes, limits)
     if isinstance(document, PlanSubmission):
         return document
-    return parse_lines(document.lines, directory, today, calendar, default_reporting)
+    parsed = parse_lines(document.lines, directory, today, calendar, default_reporting)
+    parsed.reader = document.format  # type: ignore[assignment]  # a reader's format is one of the Literal's
+    parsed.pages = [source.page for source in document.sources]
+    return parsed
 
 
 async def read_plan_document(

@@ -54,3 +54,10 @@ class NotAPlan(DocumentError):
     """Readable text, but nothing in it looks like a plan (no number, no organisation section)."""
 
     code = "not_a_plan"
+
+
+class ReaderUnavailable(DocumentError):
+    """A format intake reads with a Debian tool (PDF, scans) that is not installed on this server."""
+
+    code = "reader_unavailable"
+    http_status = 415

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from shared.contracts import AgencyCode, AgencyKind
+
+
+@dataclass(frozen=True, slots=True)
+class SourceLine:
+    """Where a line of a paged document (PDF, scan) starts: its page and its line on that page, both 1-based.
+    A line the page layout had broken and the reader joined again starts where its first part is."""
+
+    page: int
+    line: int
 
 
 class Located(BaseModel):
@@ -135,3 +145,10 @@ class ParsedPlan(BaseModel):
     signature: Signature | None = None
     notes: list[Located] = Field(default_factory=list, description="organisation paragraphs that assign nothing")
     unresolved: list[Unresolved] = Field(default_factory=list)
+    reader: Literal["text", "docx", "pdf", "ocr", "doc"] | None = Field(
+        default=None, description="which reader read the document: text layer (pdf) or OCR (ocr) for a PDF"
+    )
+    pages: list[int] = Field(
+        default_factory=list,
+        description="paged documents (PDF, scans): the page of each line, pages[line - 1]; empty otherwise",
+    )

@@ -1,14 +1,15 @@
 """Readers: bytes as uploaded → the lines of a text document, or the structured plan intake already takes.
 
 Formats: plain text (UTF-8 with or without BOM, UTF-16 with BOM or plainly so), Word .docx (paragraphs,
-automatic numbering, tables), JSON in the `PlanSubmission` shape. Anything else is a typed error.
+automatic numbering, tables), PDF (its text layer, or OCR for a scan), scanned images (PNG, JPEG, TIFF, by
+OCR), JSON in the `PlanSubmission` shape. Anything else is a typed error.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
@@ -22,6 +23,7 @@ from services.intake.documents.errors import (
     UnknownFormat,
 )
 from services.intake.documents.limits import DEFAULT_LIMITS, DocumentLimits, count
+from services.intake.documents.model import SourceLine
 from services.intake.documents.normalise import split_lines
 from services.intake.domain import PlanSubmission
 
@@ -29,21 +31,22 @@ MAX_BYTES = 5 * 1024 * 1024
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f]")
 
 _SIGNATURES = {
-    b"%PDF": "PDF",
     b"\xd0\xcf\x11\xe0": "Word 97-2003 (.doc)",
     b"{\\rtf": "RTF",
-    b"\x89PNG": "PNG",
-    b"\xff\xd8\xff": "JPEG",
 }
+# Scanned pages, read by OCR.
+_IMAGES = (b"\x89PNG", b"\xff\xd8\xff", b"II*\x00", b"MM\x00*")
 
 
 @dataclass(frozen=True)
 class TextDocument:
-    """A document's lines as written; for .docx one line per paragraph or table cell."""
+    """A document's lines as written; for .docx one line per paragraph or table cell, for a PDF or a scan one
+    line per paragraph (joined again where the page broke it), with where it starts in `sources`."""
 
     name: str
     format: str
     lines: list[str]
+    sources: list[SourceLine] = field(default_factory=list)
 
 
 def read_document(
@@ -59,6 +62,10 @@ def read_document(
         raise EmptyDocument("Tệp rỗng: không có nội dung để đọc. Hãy kiểm tra lại tệp đã chọn.")
     if data.startswith(b"PK\x03\x04"):
         document = _read_docx(data, name, limits)
+        check_text(document.lines, limits)
+        return document
+    if data.startswith(b"%PDF") or data.startswith(_IMAGES):
+        document = _read_paged(data, name, limits)
         check_text(document.lines, limits)
         return document
     for signature, label in _SIGNATURES.items():
@@ -131,6 +138,24 @@ def _read_docx(data: bytes, name: str, limits: DocumentLimits) -> TextDocument:
     from services.intake.documents.docx_reader import docx_lines
 
     return TextDocument(name=name, format="docx", lines=docx_lines(inflate(data, limits), limits))
+
+
+def _read_paged(data: bytes, name: str, limits: DocumentLimits) -> TextDocument:
+    from services.intake.documents import ocr
+    from services.intake.documents.pages import document_lines
+    from services.intake.documents.pdf_reader import read_pdf
+
+    if data.startswith(b"%PDF"):
+        reader, lines, sources = read_pdf(data, limits)
+    else:
+        reader = "ocr"
+        lines, sources = document_lines(ocr.image_pages(data, limits))
+    if not any(line.strip() for line in lines):
+        raise EmptyDocument(
+            "Không tìm thấy chữ nào trong tệp (trang trắng, hoặc ảnh quét quá mờ để nhận dạng). "
+            "Hãy quét lại rõ hơn (300 dpi), hoặc gửi bản .docx hay PDF có lớp chữ."
+        )
+    return TextDocument(name=name, format=reader, lines=lines, sources=sources)
 
 
 def check_text(lines: list[str], limits: DocumentLimits) -> None:

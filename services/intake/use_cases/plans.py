@@ -92,6 +92,7 @@ class ReadDocument:
 
     submission: PlanSubmission
     skipped: list[dict[str, str]]
+    source: str = "json"  # the reader that read it: json, text, docx, pdf (text layer) or ocr
 
 
 @dataclass
@@ -285,4 +286,4 @@ class PlanUseCases:
                 [{"where": ".".join(map(str, e["loc"])), "problem": e["msg"]} for e in exc.errors()]
             ) from exc
         skipped = [u.model_dump() for u in document.unresolved] if command.skip_unresolved else []
-        return ReadDocument(submission, skipped)
+        return ReadDocument(submission, skipped, document.reader or "text")
