@@ -72,8 +72,12 @@ def imported_modules(tree: ast.Module, known: set[str], package: str) -> set[str
                 if child.level:
                     anchor = package.split(".")[: len(package.split(".")) - child.level + 1]
                     base = ".".join([*anchor, base] if base else anchor)
-                found.add(base)
-                found.update(f"{base}.{alias.name}" for alias in child.names)
+                # `from package import module` depends on the module, not on the package's __init__ (which
+                # may itself import its modules: that is no cycle).
+                submodules = {f"{base}.{alias.name}" for alias in child.names} & known
+                found.update(submodules)
+                if len(submodules) < len(child.names):
+                    found.add(base)
             else:
                 visit(child)
 

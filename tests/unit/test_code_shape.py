@@ -27,3 +27,13 @@ def test_import_cycles_are_found_and_type_checking_imports_are_not_counted() -> 
     assert (a, b, c) == ({"pkg.b"}, {"pkg.a"}, set())
     assert cycles({"pkg.a": a, "pkg.b": b, "pkg.c": c}) == [["pkg.a", "pkg.b"]]
     assert cycles({"pkg.a": {"pkg.b"}, "pkg.b": set()}) == []
+
+
+def test_importing_a_module_from_its_package_depends_on_the_module_not_on_the_package() -> None:
+    known = {"pkg", "pkg.a", "pkg.b"}
+    package = imported_modules(ast.parse("from pkg import a\n"), known, "pkg")
+    module_b = imported_modules(ast.parse("from pkg import a\n"), known, "pkg")
+    by_name = imported_modules(ast.parse("from pkg import helper\n"), known, "pkg")
+    assert (package, module_b, by_name) == ({"pkg.a"}, {"pkg.a"}, {"pkg"})
+    assert cycles({"pkg": package, "pkg.a": set(), "pkg.b": module_b}) == []
+    assert cycles({"pkg": {"pkg.a"}, "pkg.a": by_name, "pkg.b": set()}) == [["pkg", "pkg.a"]]
