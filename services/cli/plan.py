@@ -57,6 +57,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action="store_true",
         help="vẫn đăng ký khi có cơ quan chưa có trong danh bạ (các cơ quan đó không được giao)",
     )
+    submit.add_argument(
+        "--no-deadline-line",
+        type=int,
+        action="append",
+        default=[],
+        metavar="DÒNG",
+        help="dòng có câu nói về thời hạn mà hệ thống chưa đọc được, đã kiểm tra và thấy không đặt thời hạn "
+        "(lặp lại cho mỗi dòng); các cơ quan ở đó nhận hạn chung của kế hoạch hoặc hạn mặc định",
+    )
     submit.set_defaults(handler=run_submit)
     plan.set_defaults(handler=functools.partial(_usage, plan))
 
@@ -201,7 +210,10 @@ def run_submit(args: argparse.Namespace) -> int:
             url,
             files={"file": (args.file.name, data)},
             headers=headers,
-            data={"skip_unresolved": "true" if args.skip_unresolved else "false"},
+            data={
+                "skip_unresolved": "true" if args.skip_unresolved else "false",
+                "no_deadline_lines": [str(line) for line in args.no_deadline_line],
+            },
             timeout=60,
         )
     except httpx.HTTPError as exc:

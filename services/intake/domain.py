@@ -116,7 +116,7 @@ class AfterReceipt(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    days: int = Field(ge=0, le=999)
+    days: int = Field(default=0, ge=0, le=999)
     working_days: bool = Field(default=False, description="working days (`ngày làm việc`) rather than calendar days")
     months: int = Field(
         default=0,

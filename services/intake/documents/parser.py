@@ -5,6 +5,7 @@ its line, never dropped silently."""
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date
 
@@ -326,6 +327,10 @@ class _PlanParser:
         years = [int(m["year"]) for p in front for m in _YEAR.finditer(p.text)]
         if years:
             return max(years)
+        # Else the year the plan's text names most often (`trong năm 2022`).
+        years = [int(m["year"]) for p in self.items for m in _YEAR.finditer(p.text)]
+        if years:
+            return Counter(years).most_common(1)[0][0]
         self.later.append(
             Unresolved(
                 phrase="",
