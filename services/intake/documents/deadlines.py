@@ -65,11 +65,15 @@ _WITHIN_MONTH = re.compile(
 _WITHIN_QUARTER = re.compile(
     r"(?<!\w)quý\s+(?P<quarter>IV|III|II|I|[1-4])(?!\w)(?:\s*(?:/|năm)\s*(?P<year>\d{4}))?", re.IGNORECASE
 )
+# The number of days comes first (what the expression looks for); the words before it, checked after a match.
+# Case-sensitive on purpose: with IGNORECASE the engine cannot skip ahead to the first letters of the number words
+# (four times slower over a long plan); durations are written in lower case, the rest is matched either way.
 _DURATION = re.compile(
-    r"(?:(?P<lead>trong\s+(?:thời\s+hạn|vòng|thời\s+gian)|chậm\s+nhất(?:\s+là)?\s+sau|sau|trong)\s+)?"
-    r"(?<![\d/.-])(?P<days>\d{1,3}|một|hai|ba|bốn|năm|sáu|bảy|tám|chín|mười)\s+(?P<unit>ngày|tháng|tuần)(?!\s*(?:\d|đầu|cuối))"
-    r"(?P<working>\s+làm\s+việc)?(?:\s*,?\s*(?:(?:kể\s+)?từ|sau\s+khi|sau)\s+(?:ngày\s+)?(?P<start>[^,.;)]{0,60}))?",
-    re.IGNORECASE,
+    r"(?P<days>\d{1,3}|một|hai|ba|bốn|năm|sáu|bảy|tám|chín|mười)\s+(?P<unit>ngày|tháng|tuần)(?!\s*(?:\d|đầu|cuối))"
+    r"(?i:(?P<working>\s+làm\s+việc)?(?:\s*,?\s*(?:(?:kể\s+)?từ|sau\s+khi|sau)\s+(?:ngày\s+)?(?P<start>[^,.;)]{0,60}))?)"
+)
+_DURATION_LEAD = re.compile(
+    r"(?:trong\s+(?:thời\s+hạn|vòng|thời\s+gian)|chậm\s+nhất(?:\s+là)?\s+sau|sau|trong)\s+$", re.IGNORECASE
 )
 # `kể từ ngày nhận được kế hoạch`, `sau khi tiếp nhận`: counted from receipt, which the plan cannot date.
 _RECEIPT = re.compile(r"\bnhận\b", re.IGNORECASE)
@@ -166,13 +170,26 @@ def _one_off(day: date) -> str:
     return f"{day.year}-D{day.month:02d}-{day.day:02d}"
 
 
-def _kind_of(context: str) -> str | None:
+def _period_words(context: str) -> list[tuple[int, int, str]]:
+    """Where the words naming a period are in `context`: (start, end, kind). The nine-month and weekly words are
+    looked for only where a `9` or `tuần` is (each pattern is a pass over the text)."""
+    lowered = context.casefold()
+    found: list[tuple[int, int, str]] = []
+    for kind, pattern in _PERIOD_WORDS:
+        if kind == "ninemonth" and "9" not in context and "chín" not in lowered:
+            continue
+        if kind == "weekly" and "tuần" not in lowered:
+            continue
+        found.extend((match.start(), match.end(), kind) for match in pattern.finditer(context))
+    return found
+
+
+def _kind_of(context: str, words: list[tuple[int, int, str]] | None = None) -> str | None:
     """The period the words closest before a date talk about (`báo cáo năm (gửi trước …)`)."""
     best: tuple[int, str] | None = None
-    for kind, pattern in _PERIOD_WORDS:
-        for match in pattern.finditer(context):
-            if best is None or match.end() > best[0]:
-                best = (match.end(), kind)
+    for _, end, kind in _period_words(context) if words is None else words:
+        if best is None or end > best[0]:
+            best = (end, kind)
     return best[1] if best else None
 
 
@@ -214,10 +231,11 @@ class DeadlineReader:
             segment = segment.strip(" ;.")
             read = self._segment(segment, line)
             already = self.unread and self.unread[-1].text == segment and self.unread[-1].line == line
-            if not read and not already and _SPEAKS.search(segment) and _NUMBERISH.search(segment):
+            if not (read or already) and _SPEAKS.search(segment) and _NUMBERISH.search(segment):
                 self.unread.append(Unread(segment, line, "câu nói về thời hạn nhưng không đọc được hạn"))
-            obligation = _obligation(segment)
-            found.extend(_with(d, obligation) for d in read)
+            if read:
+                obligation = _obligation(segment)
+                found.extend(_with(d, obligation) for d in read)
         return found
 
     def _segment(self, segment: str, line: int) -> list[Deadline]:
@@ -291,11 +309,12 @@ class DeadlineReader:
     def _explicit(
         self, match: re.Match[str], more: list[tuple[int, int, str | None]], context: str, segment: str, line: int
     ) -> list[Deadline]:
-        wording = _wording(segment, context, match)
+        words = _period_words(context)
+        wording = _wording(segment, context, match, words)
         if more:
             return self._several([_dates_of(match), *more], context, segment, match, line)
         day, month, written_year = _dates_of(match)
-        kind = _kind_of(context) or "date"
+        kind = _kind_of(context, words) or "date"
         if kind == "annual" and not written_year:
             # The annual report covers the whole year: a day early in the year is in the next one.
             year = self.year + 1 if month <= 6 else self.year
@@ -356,7 +375,7 @@ class DeadlineReader:
             return []
         day = int(match["day"])
         following = "sau" in rest or "tiếp theo" in rest or "đầu" in rest
-        starts = [m.start() for _, pattern in _PERIOD_WORDS for m in pattern.finditer(before)]
+        starts = [start for start, _, _ in _period_words(before)]
         wording = segment[max(starts) if starts else match.start() : match.end()]
         return self._recurring(kind, day, following, wording, line, exclusive=True)
 
@@ -407,7 +426,11 @@ class DeadlineReader:
         count = _NUMBER_WORDS[written] if written in _NUMBER_WORDS else int(written)
         unit, working = match["unit"].casefold(), bool(match["working"])
         start_words = (match["start"] or "").strip()
-        if not match["lead"] and not start_words:
+        before = segment[max(0, match.start() - 30) : match.start()]
+        if before[-1:].isalnum() or before[-1:] in ("/", ".", "-"):
+            return []  # inside a word or a number (`khai ngày`, `2024 ngày`)
+        lead = _DURATION_LEAD.search(before)
+        if lead is None and not start_words:
             return []  # `06 tháng đầu năm`, `15 ngày công`: a number of days, not a deadline
         months = count if unit == "tháng" else None
         days = count * 7 if unit == "tuần" else count
@@ -433,7 +456,7 @@ class DeadlineReader:
             Deadline(
                 "duration",
                 key or _one_off(due),
-                match.group().strip(),
+                segment[match.start() - (len(before) - lead.start() if lead else 0) : match.end()].strip(),
                 due,
                 line,
                 calendar=self.calendar.version,
@@ -450,13 +473,10 @@ def _with(deadline: Deadline, obligation: Obligation) -> Deadline:
     return deadline if deadline.obligation == obligation else replace(deadline, obligation=obligation)
 
 
-def _wording(segment: str, context: str, match: re.Match[str]) -> str:
+def _wording(segment: str, context: str, match: re.Match[str], words: list[tuple[int, int, str]]) -> str:
     """The words that name the period and the date: from the period word to the end of the date."""
     start = match.start()
-    kind_start = None
-    for _, pattern in _PERIOD_WORDS:
-        for found in pattern.finditer(context):
-            kind_start = found.start() if kind_start is None else max(kind_start, found.start())
+    kind_start = max((word_start for word_start, _, _ in words), default=None)
     if kind_start is not None:
         start = segment.find(context) + kind_start if context else start
     text = segment[start : match.end()].strip(" (,")
