@@ -282,3 +282,14 @@ def test_duration_arithmetic_agrees_with_a_day_by_day_walk(
     else:
         computed = calendar.duration_end(start, count, working_days=unit == "working")
     assert computed == walk(calendar, start, count, unit)
+
+
+def test_an_hour_of_a_day_reaches_the_published_deadline() -> None:
+    text = plan_text().replace(
+        "Báo cáo kết quả trong vòng 10 ngày sau khi kết thúc hoạt động", "Nộp báo cáo trước 17 giờ ngày 05/11/2024"
+    )
+    submission = to_submission(parse_text(text, directory(), TODAY, WeekdaysOnly()))
+    _, events = register_plan(submission, directory(), TODAY, 1000, WeekdaysOnly())
+    union = next(e for e in events if isinstance(e, AssignmentCreated) and e.agency.code == "cong-doan")
+    due = {d.period: d.due_at for d in union.deadlines}
+    assert due["2024-D11-05"] == datetime(2024, 11, 5, 10, 0, tzinfo=UTC) - timedelta(microseconds=1)
