@@ -57,6 +57,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action="store_true",
         help="vẫn đăng ký khi có cơ quan chưa có trong danh bạ (các cơ quan đó không được giao)",
     )
+    submit.add_argument(
+        "--no-deadline-line",
+        type=int,
+        action="append",
+        default=[],
+        metavar="DÒNG",
+        help="dòng có câu nói về thời hạn mà hệ thống chưa đọc được, đã kiểm tra và thấy không đặt thời hạn "
+        "(lặp lại cho mỗi dòng); các cơ quan ở đó nhận hạn chung của kế hoạch hoặc hạn mặc định",
+    )
     submit.set_defaults(handler=run_submit)
     plan.set_defaults(handler=functools.partial(_usage, plan))
 
@@ -181,11 +190,27 @@ def _summary(result: dict[str, Any]) -> str:
         if result["unresolved"]:
             lines += ["", "CHƯA NHẬN RA (sửa văn bản hoặc bổ sung danh bạ):"]
             lines += [f"  dòng {u['line']}: {u['phrase']!r} — {u['reason']}" for u in result["unresolved"]]
+    lines += _sources(result)
     if result["problems"]:
         lines += ["", "Chưa thể đăng ký:"] + [f"  - {p['where']}: {p['problem']}" for p in result["problems"]]
+        unread = [str(u["line"]) for u in result.get("unresolved", []) if u["where"] == "deadline"]
+        if unread:
+            options = " ".join(f"--no-deadline-line {line}" for line in dict.fromkeys(unread))
+            lines.append(f"  Nếu các câu đó không đặt thời hạn: dondoc plan submit FILE {options}")
     else:
         lines += ["", "Sẵn sàng đăng ký: dondoc plan submit FILE"]
     return "\n".join(lines) + "\n"
+
+
+def _sources(result: dict[str, Any]) -> list[str]:
+    """Per body, which deadlines the plan's text sets and which are the deployment's default."""
+    lines = []
+    for body in result.get("deadline_sources", []):
+        written = body["from_clause"] + body["from_plan"]
+        text = ", ".join(written) or "—"
+        default = f"; mặc định: {', '.join(body['from_default'])}" if body["from_default"] else ""
+        lines.append(f"  {body['agency']} (dòng {body['line']}): theo văn bản: {text}{default}")
+    return ["", "Hạn của từng cơ quan:", *lines] if lines else []
 
 
 def run_submit(args: argparse.Namespace) -> int:
@@ -201,7 +226,10 @@ def run_submit(args: argparse.Namespace) -> int:
             url,
             files={"file": (args.file.name, data)},
             headers=headers,
-            data={"skip_unresolved": "true" if args.skip_unresolved else "false"},
+            data={
+                "skip_unresolved": "true" if args.skip_unresolved else "false",
+                "no_deadline_lines": [str(line) for line in args.no_deadline_line],
+            },
             timeout=60,
         )
     except httpx.HTTPError as exc:

@@ -7,6 +7,7 @@ and a task merged for one body and the stored plan are capped.
 
 from __future__ import annotations
 
+import calendar as month_calendar
 import re
 import unicodedata
 import uuid
@@ -115,8 +116,32 @@ class AfterReceipt(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    days: int = Field(ge=0, le=999)
+    days: int = Field(default=0, ge=0, le=999)
     working_days: bool = Field(default=False, description="working days (`ngày làm việc`) rather than calendar days")
+    months: int = Field(
+        default=0,
+        ge=0,
+        le=120,
+        description="a period in months (`trong vòng 02 tháng`), counted instead of `days` when not 0: it ends on "
+        "the same day of the last month, or that month's last day (Civil Code art. 148)",
+    )
+
+    def last_day(self, received_on: date, calendar: WorkingCalendar) -> date:
+        """The last on-time day of the period counted from `received_on`."""
+        if self.months:
+            return months_end(received_on, self.months, calendar)
+        return calendar.duration_end(received_on, self.days, working_days=self.working_days)
+
+
+def months_end(start: date, months: int, calendar: WorkingCalendar) -> date:
+    """The last day of a period of `months` months from `start` (Civil Code arts. 147-148): the same day of the
+    last month, that month's last day when it has no such day, moved to the next working day when it is not one."""
+    if months < 0:
+        raise ValueError("a duration is not negative")
+    index = start.month - 1 + months
+    year, month = start.year + index // 12, index % 12 + 1
+    last = date(year, month, min(start.day, month_calendar.monthrange(year, month)[1]))
+    return last if calendar.is_working_day(last) else calendar.next_working_day(last)
 
 
 class DeadlineIn(BaseModel):
@@ -167,9 +192,7 @@ class DeadlineIn(BaseModel):
         if self.after_receipt is not None:
             if received_on is None:
                 raise ValueError(f"the deadline of {self.period} runs from receipt: give the day of registration")
-            last_day = (calendar or deployment_calendar()).duration_end(
-                received_on, self.after_receipt.days, working_days=self.after_receipt.working_days
-            )
+            last_day = self.after_receipt.last_day(received_on, calendar or deployment_calendar())
             return ReportingDeadline(period=self.period, due_at=end_of_day(last_day), wording=self.wording)
         if self.due is None:  # excluded by validation
             raise ValueError(f"the deadline of {self.period} has neither `due` nor `after_receipt`")

@@ -166,12 +166,20 @@ def _submission_routes(router: APIRouter, plans: PlanUseCases) -> None:
         skip_unresolved: bool = Form(  # noqa: B008
             False, description="publish even though some bodies named in the plan are not in the directory"
         ),
+        no_deadline_lines: list[int] = Form(  # noqa: B008
+            default_factory=list,
+            description="lines of sentences the preview lists as unread deadlines that the clerk has checked and "
+            "found to set no deadline (repeat the field for each line)",
+        ),
     ) -> dict[str, Any]:
         """Register a plan document: parsed as `/plans/preview` shows it, then published like `POST /plans`.
-        Refused (422) while it names bodies the directory does not know, unless `skip_unresolved` is true."""
+        Refused (422) while it names bodies the directory does not know, unless `skip_unresolved` is true, and
+        while a sentence about a deadline could not be read, unless its line is in `no_deadline_lines`."""
         data = await _read_upload(file, plans.settings.max_document_bytes)
         with refusals():
-            document = await plans.read_document(ReadPlanDocument(data, file.filename or "", skip_unresolved))
+            document = await plans.read_document(
+                ReadPlanDocument(data, file.filename or "", skip_unresolved, tuple(no_deadline_lines))
+            )
         DOCUMENTS_READ.labels("submitted").inc()
         result = await _register(plans, document.submission, response, principal, document.source)
         log.info("plan document registered", file=file.filename, skipped=len(document.skipped))

@@ -58,3 +58,32 @@ def test_submit_tells_a_registered_an_unchanged_and_an_amended_plan_apart() -> N
         "Đã cập nhật kế hoạch p1 theo bản sửa đổi: 1 phân công mới, 0 phân công hủy, "
         "2 thời hạn thay đổi, 1 nhiệm vụ sửa nội dung.\n"
     )
+
+
+def test_submit_sends_the_lines_the_clerk_found_to_set_no_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
+    import httpx
+
+    sent: dict[str, object] = {}
+
+    def post(url: str, **kwargs: object) -> httpx.Response:
+        sent.update(kwargs)
+        return httpx.Response(201, json={"plan_id": "p1", "status": "registered", "assignments": []})
+
+    monkeypatch.setattr(httpx, "post", post)
+    plan = str(FIXTURES / "cell-meeting-plan.txt")
+    args = ["plan", "submit", plan, "--url", "http://intake", "--token", "t"]
+    assert main([*args, "--no-deadline-line", "15", "--no-deadline-line", "21"]) == 0
+    assert sent["data"] == {"skip_unresolved": "false", "no_deadline_lines": ["15", "21"]}
+
+
+def test_parse_lists_each_bodys_deadlines_and_how_to_resolve_an_unread_one(
+    tmp_path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.unit.test_documents_wording import plan_text
+
+    plan = tmp_path / "plan.txt"
+    plan.write_text(plan_text(), encoding="utf-8")
+    assert main(["plan", "parse", str(plan)]) == 3
+    out = capsys.readouterr().out
+    assert "hoi-nong-dan (dòng 14): theo văn bản: 2024-H1, 2024-FY, 2024-Q2" in out
+    assert "dondoc plan submit FILE --no-deadline-line 15" in out

@@ -41,8 +41,22 @@ class Section(BaseModel):
 
 
 class DeadlineOut(BaseModel):
-    kind: Literal["semiannual", "annual", "quarterly", "monthly", "date", "within_period", "duration", "default"]
-    period: str = Field(description="2023-H1, 2023-FY, 2024-Q3, 2024-05, or 2023-D12-14 for a one-off date")
+    kind: Literal[
+        "semiannual",
+        "annual",
+        "quarterly",
+        "monthly",
+        "weekly",
+        "ninemonth",
+        "date",
+        "within_period",
+        "duration",
+        "default",
+    ]
+    period: str = Field(
+        description="2023-H1, 2023-FY, 2024-Q3, 2024-05, 2024-W07 (ISO week), 2024-9M (nine months), "
+        "or 2023-D12-14 for a one-off date"
+    )
     wording: str = Field(description="the deadline as the plan wrote it")
     due: date = Field(description="the last day a report counts as on time (Asia/Ho_Chi_Minh)")
     effective_at: datetime = Field(description="the last on-time instant, UTC")
@@ -57,6 +71,13 @@ class DeadlineOut(BaseModel):
     days: int | None = Field(default=None, description="durations: how many days")
     working_days: bool = Field(default=False, description="durations: working days rather than calendar days")
     note: str | None = Field(default=None, description="what a clerk should know about this deadline (Vietnamese)")
+    months: int | None = Field(default=None, description="durations in months (`trong vòng 02 tháng`)")
+    obligation: Literal["report", "complete"] = Field(
+        default="report", description="report: a report is due; complete: the work itself is to be finished"
+    )
+    source: Literal["text", "default"] = Field(
+        default="text", description="text: written in the plan; default: the deployment's default reporting"
+    )
 
 
 class AssigneeOut(BaseModel):

@@ -5,6 +5,7 @@ its line, never dropped silently."""
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date
 
@@ -99,6 +100,9 @@ def _out(deadline: Deadline) -> DeadlineOut:
         days=deadline.days,
         working_days=deadline.working_days,
         note=note,
+        months=deadline.months,
+        obligation=deadline.obligation,
+        source="default" if deadline.kind == "default" else "text",
     )
 
 
@@ -147,6 +151,7 @@ class _PlanParser:
         self.calendar = calendar
         self.default_reporting = default_reporting
         self.unresolved: list[Unresolved] = []
+        self.later: list[Unresolved] = []  # problems listed after those of the plan's parts
 
     def parse(self) -> ParsedPlan:
         layout = _Layout.of(self.items)
@@ -157,7 +162,10 @@ class _PlanParser:
         self._require_organisation(organisation, layout, plan)
         clause_lines = self._clauses(organisation, reader, plan)
         plan_deadlines = self._plan_reporting(
-            [p for p in [*organisation, *after] if p.line not in clause_lines], reader, plan
+            [p for p in [*self._schedule(layout), *organisation, *after] if p.line not in clause_lines], reader, plan
+        )
+        self.unresolved.extend(
+            Unresolved(phrase=u.text, line=u.line, where="deadline", reason=u.reason) for u in reader.unread
         )
         if not plan_deadlines:
             plan_deadlines = default_deadlines(plan.year, self.default_reporting)
@@ -167,7 +175,7 @@ class _PlanParser:
         plan.deadlines = [_out(d) for d in _unique(plan_deadlines)]
         plan.assignments = self._assignments(plan)
         plan.recipients, plan.signature = self._tail(self.items[layout.end :])
-        plan.unresolved = self.unresolved
+        plan.unresolved = self.unresolved + self.later
         return plan
 
     def _front(self, layout: _Layout, plan: ParsedPlan) -> None:
@@ -180,7 +188,7 @@ class _PlanParser:
             intro = [p for p in items[: layout.first_section] if _BASIS.match(p.text)]
         else:
             intro = items[layout.title_at + title_paragraphs + 1 : layout.first_section]
-        plan.year = self._year(plan)
+        plan.year = self._year(plan, items[: layout.first_section])
         plan.references = self._references(intro)
         self._issuer(header, intro, items[layout.end :], plan)
         self._repair_place(plan)
@@ -206,6 +214,20 @@ class _PlanParser:
                     Section(heading=items[start].text, line=items[start].line, paragraphs=[_located(p) for p in body])
                 )
         return organisation, after
+
+    def _schedule(self, layout: _Layout) -> list[Paragraph]:
+        """The paragraphs of a `THỜI GIAN` or `TIẾN ĐỘ` section (before the organisation section: it stays among
+        the content too): its deadlines bind every body of the plan."""
+        items, headings = self.items, layout.headings
+        found: list[Paragraph] = []
+        for index, (start, match) in enumerate(headings):
+            title = match["title"].casefold()
+            if "tổ chức thực hiện" in title or "phân công" in title or "trách nhiệm" in title:
+                break  # what follows the organisation section is read with it
+            if title.startswith(("thời gian", "tiến độ")):
+                stop = headings[index + 1][0] if index + 1 < len(headings) else layout.end
+                found.extend(items[start + 1 : stop])
+        return found
 
     def _require_organisation(self, organisation: list[Paragraph], layout: _Layout, plan: ParsedPlan) -> None:
         if organisation:
@@ -293,11 +315,31 @@ class _PlanParser:
         plan.campaign = quoted["q"].strip() if quoted else None
         return taken
 
-    def _year(self, plan: ParsedPlan) -> int:
+    def _year(self, plan: ParsedPlan, front: list[Paragraph]) -> int:
+        """The title's year (`… năm 2024`, a plan may be issued in December for the next year), else the date
+        line's, else the first `năm 2023` of the text before the sections; else a problem, and the current year
+        only to show the preview."""
         if plan.title and (match := _YEAR.search(plan.title.text)):
             return int(match["year"])
         if plan.issued_on:
             return plan.issued_on.year
+        # The latest year the opening names: a plan is not for a year before the documents it cites.
+        years = [int(m["year"]) for p in front for m in _YEAR.finditer(p.text)]
+        if years:
+            return max(years)
+        # Else the year the plan's text names most often (`trong năm 2022`).
+        years = [int(m["year"]) for p in self.items for m in _YEAR.finditer(p.text)]
+        if years:
+            return Counter(years).most_common(1)[0][0]
+        self.later.append(
+            Unresolved(
+                phrase="",
+                line=0,
+                where="year",
+                reason="không xác định được năm của kế hoạch (không có dòng địa danh, ngày tháng năm; tiêu đề và "
+                "nội dung không ghi năm)",
+            )
+        )
         return self.today.year
 
     def _references(self, intro: list[Paragraph]) -> list[Reference]:
@@ -383,9 +425,9 @@ class _PlanParser:
     def _assignments(self, plan: ParsedPlan) -> list[Assignment]:
         assignments = []
         for clause in plan.clauses:
-            deadlines = clause.deadlines + (
-                [] if plan.default_deadlines_applied and clause.deadlines else plan.deadlines
-            )
+            shared = [] if plan.default_deadlines_applied and clause.deadlines else plan.deadlines
+            own = {d.period for d in clause.deadlines}
+            deadlines = clause.deadlines + [d for d in shared if d.period not in own]
             for agency in clause.agencies:
                 assignments.append(
                     Assignment(

@@ -18,7 +18,11 @@ def preview(
 ) -> dict[str, Any]:
     if isinstance(document, PlanSubmission):
         return _structured(document, directory, today, max_assignments)
-    body: dict[str, Any] = {"format": "document", **document.model_dump(mode="json")}
+    body: dict[str, Any] = {
+        "format": "document",
+        **document.model_dump(mode="json"),
+        "deadline_sources": _deadline_sources(document),
+    }
     try:
         submission = to_submission(document)
         register_plan(submission, directory, today, max_assignments)
@@ -52,3 +56,21 @@ def _structured(submission: PlanSubmission, directory: Directory, today: date, m
         ],
     )
     return body
+
+
+def _deadline_sources(plan: ParsedPlan) -> list[dict[str, Any]]:
+    """Per body: which deadlines the plan's text sets (its clause's own, or the plan's for every body), and which
+    are the deployment's default (only for bodies the plan says nothing about)."""
+    own_lines = {clause.line for clause in plan.clauses if clause.deadlines}
+    return [
+        {
+            "agency": item.agency,
+            "clause": item.clause,
+            "line": item.line,
+            "from_clause": [d.period for d in item.deadlines if d.source == "text" and d.line == item.line],
+            "from_plan": [d.period for d in item.deadlines if d.source == "text" and d.line != item.line],
+            "from_default": [d.period for d in item.deadlines if d.source == "default"],
+            "clause_has_own": item.line in own_lines,
+        }
+        for item in plan.assignments
+    ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from services.intake.documents.errors import DocumentError
 from services.intake.documents.model import DeadlineOut, ParsedPlan
 from services.intake.domain import AfterReceipt, AssignmentIn, DeadlineIn, PlanSubmission
@@ -13,23 +15,42 @@ class UnresolvedBodies(DocumentError):
     code = "unresolved"
 
 
+class UnreadDeadlines(UnresolvedBodies):
+    """A sentence of the plan speaks of a deadline and none could be read from it: publishing would give its
+    bodies the default deadline, or none, in silence."""
+
+    code = "unread_deadline"
+
+
+# Problems no option skips: without them the plan cannot be registered as what it is.
+_REQUIRED = ("year",)
+
+
 def _deadline(deadline: DeadlineOut) -> DeadlineIn:
-    if deadline.counted_from == "receipt" and deadline.days is not None:
+    if deadline.counted_from == "receipt" and (deadline.days is not None or deadline.months):
         # Counted from the day intake registers the plan, not from the day it was parsed (the preview's "today").
         return DeadlineIn(
             period=deadline.period,
             wording=deadline.wording[:2_000],
-            after_receipt=AfterReceipt(days=deadline.days, working_days=deadline.working_days),
+            after_receipt=AfterReceipt(
+                days=deadline.days or 0, working_days=deadline.working_days, months=deadline.months or 0
+            ),
         )
     return DeadlineIn(period=deadline.period, due=deadline.effective_at, wording=deadline.wording[:2_000])
 
 
-def to_submission(plan: ParsedPlan, skip_unresolved: bool = False) -> PlanSubmission:
+def to_submission(
+    plan: ParsedPlan, skip_unresolved: bool = False, no_deadline_lines: Collection[int] = ()
+) -> PlanSubmission:
+    """`no_deadline_lines`: the lines of unread deadline sentences the clerk has checked and found to set no
+    deadline (their bodies then get the plan's deadlines, or the default)."""
     problems = [
         {"where": f"{u.where} (line {u.line})", "problem": f"{u.phrase!r}: {u.reason}"} for u in plan.unresolved
     ]
-    blocking = [p for p, u in zip(problems, plan.unresolved, strict=True) if u.where not in ("sections",)]
-    missing = []
+    blocking = [
+        p for p, u in zip(problems, plan.unresolved, strict=True) if u.where not in ("sections", "deadline", *_REQUIRED)
+    ]
+    missing = [p for p, u in zip(problems, plan.unresolved, strict=True) if u.where in _REQUIRED]
     if plan.number is None:
         missing.append({"where": "number", "problem": "không tìm thấy số hiệu kế hoạch (Số …-KH/…)"})
     if plan.issuer is None or plan.issuer.code is None:
@@ -38,6 +59,7 @@ def to_submission(plan: ParsedPlan, skip_unresolved: bool = False) -> PlanSubmis
         missing.append({"where": "assignments", "problem": "kế hoạch không có phân công nào cho cơ quan trong danh bạ"})
     if missing or plan.number is None or plan.issuer is None:
         raise UnresolvedBodies("Chưa thể đăng ký kế hoạch: thiếu thông tin bắt buộc.", missing + problems)
+    _refuse_unread_deadlines(plan, no_deadline_lines)
     if blocking and not skip_unresolved:
         raise UnresolvedBodies(
             "Kế hoạch nêu các cơ quan chưa có trong danh bạ. Hãy bổ sung danh bạ, sửa văn bản, "
@@ -62,4 +84,16 @@ def to_submission(plan: ParsedPlan, skip_unresolved: bool = False) -> PlanSubmis
         issued_on=plan.issued_on,
         assignments=assignments,
         deadlines=plan_deadlines,
+    )
+
+
+def _refuse_unread_deadlines(plan: ParsedPlan, no_deadline_lines: Collection[int]) -> None:
+    unread = [u for u in plan.unresolved if u.where == "deadline" and u.line not in no_deadline_lines]
+    if not unread:
+        return
+    lines = ", ".join(str(line) for line in dict.fromkeys(u.line for u in unread))
+    raise UnreadDeadlines(
+        f"Kế hoạch có câu nói về thời hạn mà hệ thống chưa đọc được (dòng {lines}). Hãy sửa câu đó cho rõ ngày "
+        f"(ví dụ: trước ngày 30/6/2025), hoặc nếu câu đó không đặt thời hạn, gửi lại với no_deadline_lines={lines}.",
+        [{"where": f"deadline (line {u.line})", "problem": f"{u.phrase!r}: {u.reason}"} for u in unread],
     )

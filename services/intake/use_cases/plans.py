@@ -73,6 +73,7 @@ class ReadPlanDocument:
     data: bytes
     name: str
     skip_unresolved: bool = False
+    no_deadline_lines: tuple[int, ...] = ()  # unread deadline sentences the clerk found to set no deadline
 
 
 @dataclass
@@ -280,7 +281,9 @@ class PlanUseCases:
         if isinstance(document, PlanSubmission):
             return ReadDocument(document, [])
         try:
-            submission = to_submission(document, skip_unresolved=command.skip_unresolved)
+            submission = to_submission(
+                document, skip_unresolved=command.skip_unresolved, no_deadline_lines=command.no_deadline_lines
+            )
         except ValidationError as exc:
             raise PlanRejected(
                 [{"where": ".".join(map(str, e["loc"])), "problem": e["msg"]} for e in exc.errors()]
