@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from deploy.local.infra import Processes, start_mongo_stand_in  # noqa: E402
 from services.notifier.repository import NotifierRepository  # noqa: E402
-from shared.mongo import make_client  # noqa: E402
+from shared.platform.mongo import make_client  # noqa: E402
 
 DUE = 100
 CHUNK = 10_000

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from services.intake.documents import parse_document  # noqa: E402
-from shared.directory import Directory  # noqa: E402
+from shared.domain.directory import Directory  # noqa: E402
 
 PAGE = 3_000
 

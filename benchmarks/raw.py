@@ -224,6 +224,6 @@ async def wait_for_count(
 
 def client(url: str) -> AsyncMongoClient[dict[str, Any]]:
     # The services' own client settings (write concern included), so the ceiling writes as durably as they do.
-    from shared.mongo import make_client
+    from shared.platform.mongo import make_client
 
     return make_client(url)

@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.parse_plan import thirty_pages  # noqa: E402
 from services.intake.documents import parse_document  # noqa: E402
 from services.intake.documents.readers import read_document  # noqa: E402
-from shared.directory import Directory  # noqa: E402
+from shared.domain.directory import Directory  # noqa: E402
 from tests.fixtures.pdf_plans import scan_to_pdf, text_to_pdf, text_to_scan  # noqa: E402
 
 REAL_PLAN = ROOT / ".." / "shared" / "plans" / "ward-party-committee-plan-85.txt"

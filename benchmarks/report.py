@@ -45,7 +45,7 @@ How each row is measured:
    add_user`, permitted to write only to `dondoc.events`) publish `command.acknowledge.party_cell.<code>`
    with their AMQP `user_id`. The ceiling reads the assignments, moves their state, and writes the audit
    and outbox rows in bulk. A second ceiling does the system's whole work in the same raw way: it also relays
-   each batch's facts from the outbox (read, publish confirmed, copy, delete, as `shared/outbox.py` does) to a
+   each batch's facts from the outbox (read, publish confirmed, copy, delete, as `shared/platform/outbox.py` does) to a
    second raw consumer that writes what the notifier writes for an acknowledgement (a processed mark and an
    upsert of the acknowledgement window); its clock stops, as the system's does, when the acknowledgements are
    recorded. Latency: every 100th message's publish time, and the time its audit row is first
@@ -71,12 +71,12 @@ compared with every candidate (cost grows with its square), and only `insert_man
 | 1, 10,000 assignments | 119/s vs ceiling 872/s: **0.14** | 243/s vs 1,102/s: **0.22** |
 | 3, 2,000–3,000 acks | 90/s vs 689/s: **0.13**; p50/p99 11.6 / 21.8 s | 120–139/s vs 488–866/s: **0.14–0.28** |
 
-- Outbox relay (`shared/outbox.py`): the claim's `update_many` carried a top-level `$or`, which made the
+- Outbox relay (`shared/platform/outbox.py`): the claim's `update_many` carried a top-level `$or`, which made the
   stand-in scan the whole outbox (published rows included) and test every row against a 500-id `$in`. The
   claim now re-checks rows with `_id` + equality filters in chunks of 100, reads the rows once (no second
   read when every row was claimed), marks them published in chunks, claims 1,000 a pass, and refreshes the
   backlog gauge once a second instead of counting every pending row on every pass. Same lease semantics.
-- Batching (`shared/batching.py`): at most two bulk writes in flight; what arrives meanwhile is the next batch
+- Batching (`shared/platform/batching.py`): at most two bulk writes in flight; what arrives meanwhile is the next batch
   (group commit). Before, a steady stream made many small concurrent writes (10–50 documents each).
   A batch handler can hand one message back to the one-by-one path (`ProcessAlone`) without failing the rest.
 - Tracking prefetch 1,000 (was 64) and batches up to 1,000 (`services/tracking/main.py`; the channel's
@@ -104,7 +104,7 @@ So an assignment cost the database two updates in intake, an upsert and an inser
 a three-write transaction in the notifier; it now costs one update in intake, two inserts in tracking and
 its share of one notifier transaction per batch. What changed:
 
-- Outbox relay (`shared/outbox.py`): one relay at a time holds a leader lease (one `outbox_relay` document,
+- Outbox relay (`shared/platform/outbox.py`): one relay at a time holds a leader lease (one `outbox_relay` document,
   renewed every pass; a replica that is not the leader only tries to take it; a clean stop gives it up, a
   crashed leader's runs out after `OUTBOX_LEASE_SECONDS`). The leader publishes 500 at a time in flight and
   marks a confirmed batch published while it publishes the next one (those rows are left out of its next
@@ -130,7 +130,7 @@ took 1.3–1.9 s, counting them 1.4–2.0 s and finding the oldest 1.3–1.6 s, 
 1,000 rows took 0.05 s. A count of a 50,000-document collection (`estimated_document_count`, `$collStats`)
 took 0.35 s. So:
 
-- The relay (`shared/outbox.py`) counted and aged the backlog once a second (about 3 s of database time a
+- The relay (`shared/platform/outbox.py`) counted and aged the backlog once a second (about 3 s of database time a
   pass at 50,000 pending) and read every batch with a query as costly as the backlog. Now the leader reads
   the backlog's keys once (a *snapshot*, up to 50,000, oldest first) and each batch by a narrow `created_at`
   range (by `_id` when many rows share one time, as one plan's rows do); rows added meanwhile — even a late
@@ -171,12 +171,12 @@ Measured alone on the stand-in (scripts of the session, 1,000–5,000 documents 
 | relay: a sent row leaves the outbox | marked published in place: 0.47–0.53 ms | copied, then deleted: 0.28–0.31 ms |
 | tracking: an acknowledgement moves its assignment | 1.2 ms; 5.3 ms beside another writer | 0.6 ms; 2.0 ms |
 
-- Relay (`shared/outbox.py`): after their confirms, a batch's rows are copied to `outbox_published` (one
+- Relay (`shared/platform/outbox.py`): after their confirms, a batch's rows are copied to `outbox_published` (one
   `insert_many`; kept a week) and deleted from the outbox (`delete_many` by chunks of 25), instead of one
   `update_many` by chunks of 50 marking them published in place.
 - Tracking (`AcknowledgementsInBulk`): one `update_many` per 25 assignments read at the same version, guarded
   by it, a pipeline `$set` giving each its own event id, instead of a `bulk_write` of one `UpdateOne` each.
-- The outbox now holds only what is still to be sent; `stored_rows` (`shared/outbox.py`) reads both
+- The outbox now holds only what is still to be sent; `stored_rows` (`shared/platform/outbox.py`) reads both
   collections for inspection. A leader that dies between the copy and the delete leaves a row in both: it is
   sent again and its first copy kept (`test_outbox_relay.py`).
 - The bulk path decides a batch at one moment and keeps each assignment's guard (its version): a change made

@@ -47,10 +47,10 @@ from services.notifier.domain import ACKNOWLEDGED, CANCELLED, acknowledgement_id
 from services.notifier.repository import NotifierRepository  # noqa: E402
 from services.tracking import domain  # noqa: E402
 from services.tracking.repository import TrackingRepository  # noqa: E402
-from shared.commands import AcknowledgeAssignment  # noqa: E402
-from shared.contracts import AgencyRef, AssignmentCreated, ReportingDeadline  # noqa: E402
-from shared.mongo import make_client  # noqa: E402
-from shared.outbox import (  # noqa: E402
+from shared.contracts.commands import AcknowledgeAssignment  # noqa: E402
+from shared.contracts.events import AgencyRef, AssignmentCreated, ReportingDeadline  # noqa: E402
+from shared.platform.mongo import make_client  # noqa: E402
+from shared.platform.outbox import (  # noqa: E402
     ID_CHUNK,
     PENDING,
     PUBLISHED,
@@ -227,7 +227,8 @@ def acknowledgement_writer(db: Any) -> raw.Writer:
 
 def acknowledgement_relay(db: Any) -> raw.Relay:
     """What tracking's outbox relay does with the facts a batch of acknowledgements queued: read the rows, publish
-    each (confirmed), copy them to `outbox_published` and delete them from the outbox, in shared/outbox.py's chunks."""
+    each (confirmed), copy them to `outbox_published` and delete them from the outbox, in
+    shared/platform/outbox.py's chunks."""
 
     async def relay(publish: raw.Publish, docs: list[dict[str, Any]]) -> None:
         ids = [d["_message_id"] for d in docs]
@@ -569,7 +570,7 @@ async def acknowledgement_burst(
 ) -> None:
     import aio_pika
 
-    from shared.topology import EVENTS_EXCHANGE
+    from shared.contracts.topology import EVENTS_EXCHANGE
 
     ctx.say(f"acknowledgements: {n:,} over AMQP from {len(codes)} agencies' broker users")
     tracking_db = client[services.database("tracking")]

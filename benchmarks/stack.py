@@ -20,7 +20,7 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from deploy.local.infra import DEFAULT_AMQP_URL, REPO, Processes, free_port, http_ready, wait_until
-from shared.topology import EVENTS_EXCHANGE
+from shared.contracts.topology import EVENTS_EXCHANGE
 
 ISSUER = "dang-uy-xa"
 GROUP = "cac-chi-bo"

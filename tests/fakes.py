@@ -1,4 +1,4 @@
-"""In-memory fakes for unit tests of the use cases (cosmicpython's tests/unit/test_handlers.py is the model)."""
+"""In-memory fakes for unit tests of the use cases (in the manner of cosmicpython's handler tests)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TypeVar
 
-from shared.contracts import Event
-from shared.unit_of_work import Transaction
+from shared.contracts.events import Event
+from shared.platform.unit_of_work import Transaction
 
 T = TypeVar("T")
 

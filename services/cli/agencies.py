@@ -21,10 +21,10 @@ from services.cli.broker_admin import (
     rabbitmqctl,
     service_user,
 )
-from shared.broker import declare_agency_queues, declare_topology, make_broker
-from shared.directory import Directory, DirectoryError
-from shared.settings import DEFAULT_DIRECTORY
-from shared.topology import AGENCY_USER_PREFIX, EVENTS_EXCHANGE
+from shared.contracts.topology import AGENCY_USER_PREFIX, EVENTS_EXCHANGE
+from shared.domain.directory import Directory, DirectoryError
+from shared.platform.broker import declare_agency_queues, declare_topology, make_broker
+from shared.platform.settings import DEFAULT_DIRECTORY
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

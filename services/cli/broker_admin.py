@@ -18,7 +18,7 @@ import subprocess
 from dataclasses import dataclass
 from typing import Any
 
-from shared import topology
+from shared.contracts import topology
 
 
 @dataclass(frozen=True)

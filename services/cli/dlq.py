@@ -10,8 +10,8 @@ import re
 import sys
 from datetime import UTC, datetime, timedelta
 
-from shared import dead_letters
-from shared.topology import AGENCIES_DEAD_LETTER_KEY, AGENCIES_DEAD_LETTER_QUEUE, SERVICE_QUEUES
+from shared.contracts.topology import AGENCIES_DEAD_LETTER_KEY, AGENCIES_DEAD_LETTER_QUEUE, SERVICE_QUEUES
+from shared.platform import dead_letters
 
 _DURATION = re.compile(r"^(\d+)([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}

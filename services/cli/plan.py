@@ -15,8 +15,8 @@ import httpx
 
 from services.cli.token import add_token_argument, authorization
 from services.intake.documents.deadlines import DEFAULT_REPORTING_CHOICES
-from shared.calendar import DEFAULT_OVERRIDES
-from shared.settings import DEFAULT_DIRECTORY
+from shared.domain.calendar import DEFAULT_OVERRIDES
+from shared.platform.settings import DEFAULT_DIRECTORY
 
 _EPILOG = (
     "Ví dụ:\n"
@@ -122,8 +122,8 @@ def _read(path: Path) -> bytes | None:
 def run_parse(args: argparse.Namespace) -> int:
     from services.intake.documents import DocumentError, parse_document
     from services.intake.documents.preview import preview
-    from shared.calendar import CalendarError, load_calendar, use_deployment_calendar
-    from shared.directory import Directory, DirectoryError
+    from shared.domain.calendar import CalendarError, load_calendar, use_deployment_calendar
+    from shared.domain.directory import Directory, DirectoryError
 
     data = _read(args.file)
     if data is None:

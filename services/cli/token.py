@@ -7,7 +7,7 @@ import argparse
 import os
 import sys
 
-from shared.auth import Unauthenticated, bearer_token
+from shared.platform.auth import Unauthenticated, bearer_token
 
 
 def add_token_argument(parser: argparse.ArgumentParser) -> None:

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from services.intake.domain import AssignmentRecord, DeadlineRecord, PlanRecord
-from shared.contracts import (
+from shared.contracts.events import (
     AgencyRef,
     AssignmentCancelled,
     AssignmentCreated,

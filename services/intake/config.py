@@ -3,7 +3,7 @@ from pydantic_settings import SettingsConfigDict
 
 from services.intake.documents.deadlines import DefaultReporting
 from services.intake.domain import MAX_PLAN_BYTES
-from shared.settings import ServiceSettings
+from shared.platform.settings import ServiceSettings
 
 
 class Settings(ServiceSettings):

@@ -17,10 +17,10 @@ from prometheus_client import Counter
 from services.intake.handlers import actor
 from services.intake.use_cases.directory import DirectoryChange, DirectoryEdit, DirectoryUseCases
 from services.intake.use_cases.errors import Conflict, Invalid, NotFound, Overtaken, VersionMismatch
-from shared.auth import IssuerOrOperator, Operator, Principal
-from shared.contracts import Agency, Group
-from shared.directory import DirectoryFile
-from shared.http import Identifier
+from shared.contracts.events import Agency, Group
+from shared.domain.directory import DirectoryFile
+from shared.platform.auth import IssuerOrOperator, Operator, Principal
+from shared.platform.http import Identifier
 
 DIRECTORY_CHANGES = Counter(
     "dondoc_directory_changes_total", "Changes made to the agency directory, by outcome.", ["outcome"]

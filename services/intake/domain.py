@@ -27,8 +27,7 @@ from pydantic import (
     model_validator,
 )
 
-from shared.calendar import WorkingCalendar, deployment_calendar, end_of_day
-from shared.contracts import (
+from shared.contracts.events import (
     Agency,
     AgencyRef,
     AssignmentCreated,
@@ -37,8 +36,9 @@ from shared.contracts import (
     PlanRegistered,
     ReportingDeadline,
 )
-from shared.directory import Directory, UnknownAgency
-from shared.ladder import EventLadder, LadderSpec
+from shared.contracts.ladder import EventLadder, LadderSpec
+from shared.domain.calendar import WorkingCalendar, deployment_calendar, end_of_day
+from shared.domain.directory import Directory, UnknownAgency
 
 _HAS_TIME = re.compile(r"^\s*\d{4}-\d{2}-\d{2}[Tt ]\d")
 _INSTANT = TypeAdapter(datetime)

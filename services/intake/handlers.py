@@ -24,8 +24,8 @@ from services.intake.use_cases.plans import (
     WithdrawPlan,
 )
 from services.intake.use_cases.ports import Actor
-from shared.auth import IssuerOrOperator, Principal
-from shared.http import Identifier
+from shared.platform.auth import IssuerOrOperator, Principal
+from shared.platform.http import Identifier
 
 log = structlog.get_logger()
 

@@ -11,11 +11,7 @@ from services.intake.handlers import build_router
 from services.intake.repository import PlanRepository
 from services.intake.use_cases.directory import DirectoryUseCases
 from services.intake.use_cases.plans import PlanSettings, PlanUseCases
-from shared.auth import TokenVerifier, install
-from shared.broker import document_publications
-from shared.calendar import load_calendar, use_deployment_calendar
-from shared.clock import Clock, SystemClock
-from shared.contracts import (
+from shared.contracts.events import (
     AssignmentCancelled,
     AssignmentCreated,
     AssignmentRevised,
@@ -23,13 +19,17 @@ from shared.contracts import (
     DirectoryUpdated,
     PlanRegistered,
 )
-from shared.directory import Directory
-from shared.directory_store import DirectoryHolder, DirectoryStore
-from shared.http import add_operational_routes
-from shared.outbox import Outbox
-from shared.outbox_writer import OutboxWriter
-from shared.runtime import ServiceRuntime
-from shared.unit_of_work import MongoUnitOfWork
+from shared.domain.calendar import load_calendar, use_deployment_calendar
+from shared.domain.clock import Clock, SystemClock
+from shared.domain.directory import Directory
+from shared.platform.auth import TokenVerifier, install
+from shared.platform.broker import document_publications
+from shared.platform.directory_store import DirectoryHolder, DirectoryStore
+from shared.platform.http import add_operational_routes
+from shared.platform.outbox import Outbox
+from shared.platform.outbox_writer import OutboxWriter
+from shared.platform.runtime import ServiceRuntime
+from shared.platform.unit_of_work import MongoUnitOfWork
 
 SERVICE = "intake"
 

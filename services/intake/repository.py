@@ -1,5 +1,5 @@
 """Intake's own database: plans as submitted. The only code touching the `plans` collection (the directory's
-collections are `shared.directory_store`'s, the outbox's `shared.outbox_writer`'s)."""
+collections are `shared.platform.directory_store`'s, the outbox's `shared.platform.outbox_writer`'s)."""
 
 from __future__ import annotations
 

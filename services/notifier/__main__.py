@@ -1,6 +1,6 @@
 from services.notifier.config import Settings
 from services.notifier.main import SERVICE, create_app
-from shared.http import run_service
+from shared.platform.http import run_service
 
 if __name__ == "__main__":
     run_service(SERVICE, Settings(), create_app)

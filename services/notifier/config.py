@@ -3,7 +3,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from shared.settings import PREFETCH_HELP, ServiceSettings
+from shared.platform.settings import PREFETCH_HELP, ServiceSettings
 
 DEFAULT_LADDER = Path(__file__).resolve().parents[2] / "deploy" / "local" / "ladder.yaml"
 

@@ -11,8 +11,8 @@ import structlog
 from services.notifier.directory_copy import DirectoryFollower
 from services.notifier.use_cases.bundle import NotifierUseCases
 from services.notifier.use_cases.projection import PROJECTIONS, Projected
-from shared.consumer import Outcome
-from shared.contracts import DirectoryUpdated, Event
+from shared.contracts.events import DirectoryUpdated, Event
+from shared.platform.consumer import Outcome
 
 
 class PeriodProjector:

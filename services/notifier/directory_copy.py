@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import structlog
 
-from shared.consumer import Outcome
-from shared.contracts import DirectoryUpdated
-from shared.directory_store import DirectoryHolder
+from shared.contracts.events import DirectoryUpdated
+from shared.platform.consumer import Outcome
+from shared.platform.directory_store import DirectoryHolder
 
 log = structlog.get_logger()
 

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from services.notifier.rules.ladder import for_track
-from shared.ladder import Ladder, Track
+from shared.contracts.ladder import Ladder, Track
 
 OPEN = "open"
 SUBMITTED = "submitted"

@@ -19,8 +19,8 @@ from services.notifier.use_cases.commands import (
     ReapplyRequest,
 )
 from services.notifier.use_cases.errors import MomentWithoutOffset, SilenceNotFound
-from shared.auth import Operator
-from shared.http import Identifier
+from shared.platform.auth import Operator
+from shared.platform.http import Identifier
 
 
 def _public(row: dict[str, Any], key: str) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from services.notifier.repository import NotifierRepository
 from services.notifier.rules.headers import UnsafeHeader, header_text, mail_address, message_id
 from services.notifier.rules.schedule import SendingWindow
 from services.notifier.use_cases.mail import EmailSender, MailPass, MailPolicy, SendFailed
-from shared.clock import Clock, as_utc
+from shared.domain.clock import Clock, as_utc
 
 log = structlog.get_logger()
 

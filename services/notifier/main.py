@@ -20,22 +20,22 @@ from services.notifier.rules.recipients import Addressbook
 from services.notifier.rules.schedule import SendingWindow
 from services.notifier.use_cases.bundle import NotifierUseCases
 from services.notifier.use_cases.scan import ScanLimits
-from shared.auth import TokenVerifier, install
-from shared.broker import document_publications
-from shared.calendar import load_calendar
-from shared.clock import Clock, SystemClock
-from shared.consumer import subscribe
-from shared.contracts import EscalationSent
-from shared.directory import Directory
-from shared.directory_store import DirectoryHolder, DirectoryStore
-from shared.http import add_operational_routes
-from shared.ladder import Ladder
-from shared.mongo import ping
-from shared.outbox import Outbox
-from shared.outbox_writer import OutboxWriter
-from shared.runtime import ServiceRuntime
-from shared.topology import NOTIFIER_QUEUE
-from shared.unit_of_work import MongoUnitOfWork
+from shared.contracts.events import EscalationSent
+from shared.contracts.ladder import Ladder
+from shared.contracts.topology import NOTIFIER_QUEUE
+from shared.domain.calendar import load_calendar
+from shared.domain.clock import Clock, SystemClock
+from shared.domain.directory import Directory
+from shared.platform.auth import TokenVerifier, install
+from shared.platform.broker import document_publications
+from shared.platform.consumer import subscribe
+from shared.platform.directory_store import DirectoryHolder, DirectoryStore
+from shared.platform.http import add_operational_routes
+from shared.platform.mongo import ping
+from shared.platform.outbox import Outbox
+from shared.platform.outbox_writer import OutboxWriter
+from shared.platform.runtime import ServiceRuntime
+from shared.platform.unit_of_work import MongoUnitOfWork
 
 SERVICE = "notifier"
 

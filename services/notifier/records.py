@@ -17,7 +17,7 @@ from typing import Any, TypedDict
 from pydantic import BaseModel, ConfigDict
 
 from services.notifier.rules.decisions import Silence
-from shared.ladder import Track
+from shared.contracts.ladder import Track
 
 # An e-mail row's status.
 PENDING = "pending"

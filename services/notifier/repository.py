@@ -22,7 +22,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 from services.notifier.domain import ACKNOWLEDGED, CANCELLED, OPEN, SUBMITTED
 from services.notifier.records import FAILED, PENDING, SENT, EmailRow, NoticeRow, PeriodRow, SilenceRecord
 from services.notifier.use_cases.errors import AlreadyProcessed, ClaimLost
-from shared.mongo import DUPLICATE_KEY, in_transaction
+from shared.platform.mongo import DUPLICATE_KEY, in_transaction
 
 __all__ = ["FAILED", "PENDING", "SENT", "NotifierRepository"]  # the e-mail states, for the tests and tools using them
 

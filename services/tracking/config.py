@@ -1,8 +1,8 @@
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from shared.settings import PREFETCH_HELP, ServiceSettings
-from shared.topology import AGENCY_USER_PREFIX
+from shared.contracts.topology import AGENCY_USER_PREFIX
+from shared.platform.settings import PREFETCH_HELP, ServiceSettings
 
 
 class Settings(ServiceSettings):

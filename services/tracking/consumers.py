@@ -25,12 +25,8 @@ from services.tracking import domain, status_metrics
 from services.tracking.domain import AssignmentRecord
 from services.tracking.repository import GuardedChange, TrackingRepository, audit_row
 from services.tracking.use_cases import ActionError, NotFound, TrackingService, decide
-from shared.auth import Principal
-from shared.batching import ProcessAlone
-from shared.clock import Clock
-from shared.commands import AcknowledgeAssignment, Command
-from shared.consumer import InvalidMessage, Message, Outcome, TransientError
-from shared.contracts import (
+from shared.contracts.commands import AcknowledgeAssignment, Command
+from shared.contracts.events import (
     AssignmentCancelled,
     AssignmentCreated,
     AssignmentRevised,
@@ -38,9 +34,13 @@ from shared.contracts import (
     Event,
     PlanRegistered,
 )
-from shared.mongo import DUPLICATE_KEY
-from shared.outbox_writer import OutboxWriter
-from shared.unit_of_work import Transaction, UnitOfWork
+from shared.domain.clock import Clock
+from shared.platform.auth import Principal
+from shared.platform.batching import ProcessAlone
+from shared.platform.consumer import InvalidMessage, Message, Outcome, TransientError
+from shared.platform.mongo import DUPLICATE_KEY
+from shared.platform.outbox_writer import OutboxWriter
+from shared.platform.unit_of_work import Transaction, UnitOfWork
 
 log = structlog.get_logger()
 

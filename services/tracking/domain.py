@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, NotRequired, TypedDict
 
-from shared.auth import Principal
-from shared.clock import as_utc
+from shared.domain.clock import as_utc
+from shared.platform.auth import Principal
 
 AssignmentState = Literal["assigned", "acknowledged", "in_progress", "completed", "cancelled"]
 PeriodStatus = Literal["done_on_time", "done_late", "open", "overdue"]

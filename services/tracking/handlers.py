@@ -3,7 +3,7 @@
 """Tracking's HTTP routes: agencies acknowledge, report progress, submit reports and ask for more
 time; issuers decide extensions; anyone with a token reads what `domain.read_scope` lets it read. Each route
 translates the request into a use case's command (`use_cases`) and its errors into status codes; the caller is
-identified by `shared.auth` (the token store is installed as the app's identifier in main.py)."""
+identified by `shared.platform.auth` (the token store is installed as the app's identifier in main.py)."""
 
 import uuid
 from collections.abc import Awaitable, Iterator
@@ -24,10 +24,10 @@ from services.tracking.use_cases import (
     IssueToken,
     TrackingService,
 )
-from shared.auth import AgencyOnly, AnyRole, IssuerOrOperator, Operator, Role
-from shared.commands import AcknowledgeAssignment, Deliverable, ReportProgress, RequestExtension, SubmitReport
-from shared.contracts import AgencyCode, PeriodKey
-from shared.http import Identifier
+from shared.contracts.commands import AcknowledgeAssignment, Deliverable, ReportProgress, RequestExtension, SubmitReport
+from shared.contracts.events import AgencyCode, PeriodKey
+from shared.platform.auth import AgencyOnly, AnyRole, IssuerOrOperator, Operator, Role
+from shared.platform.http import Identifier
 
 T = TypeVar("T")
 

@@ -13,11 +13,7 @@ from services.tracking.handlers import build_router
 from services.tracking.repository import TrackingRepository
 from services.tracking.tokens import TokenStore
 from services.tracking.use_cases import TrackingService
-from shared.auth import install
-from shared.broker import document_publications
-from shared.clock import Clock, SystemClock
-from shared.consumer import subscribe
-from shared.contracts import (
+from shared.contracts.events import (
     AssignmentAcknowledged,
     DeadlineExtended,
     Event,
@@ -26,13 +22,17 @@ from shared.contracts import (
     ProgressReported,
     ReportSubmitted,
 )
-from shared.http import add_operational_routes
-from shared.mongo import ping
-from shared.outbox import Outbox
-from shared.outbox_writer import OutboxWriter
-from shared.runtime import ServiceRuntime
-from shared.topology import TRACKING_QUEUE
-from shared.unit_of_work import MongoUnitOfWork
+from shared.contracts.topology import TRACKING_QUEUE
+from shared.domain.clock import Clock, SystemClock
+from shared.platform.auth import install
+from shared.platform.broker import document_publications
+from shared.platform.consumer import subscribe
+from shared.platform.http import add_operational_routes
+from shared.platform.mongo import ping
+from shared.platform.outbox import Outbox
+from shared.platform.outbox_writer import OutboxWriter
+from shared.platform.runtime import ServiceRuntime
+from shared.platform.unit_of_work import MongoUnitOfWork
 
 log = structlog.get_logger()
 

@@ -15,8 +15,8 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.tracking.domain import AssignmentRecord, Change
-from shared.contracts import Event
-from shared.mongo import insert_new
+from shared.contracts.events import Event
+from shared.platform.mongo import insert_new
 
 MOVE_CHUNK = 25  # the stand-in compares each document with every id of the `$in` and every `$switch` branch
 ID_CHUNK = 100  # the stand-in compares each document with every id of an `$in`: keep the lists short

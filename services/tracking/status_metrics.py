@@ -16,7 +16,7 @@ from prometheus_client import Gauge, Histogram
 
 from services.tracking.domain import FOUR_STATES, period_status
 from services.tracking.repository import TrackingRepository
-from shared.clock import Clock, as_utc
+from shared.domain.clock import Clock, as_utc
 
 log = structlog.get_logger()
 

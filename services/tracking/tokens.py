@@ -1,8 +1,8 @@
 """Who is calling: bearer tokens per agency, issuer and operator, stored only as SHA-256 hashes.
 
 Tokens are looked up on every request, so issuing, rotating and revoking take effect without a
-restart. The token itself is shown once, when it is issued. The header is parsed by `shared.auth.bearer_token`
-and the answer is `shared.auth.Principal`, as in every service (installed with `shared.auth.install`).
+restart. The token itself is shown once, when it is issued. The header is parsed by `shared.platform.auth.bearer_token`
+and the answer is `shared.platform.auth.Principal`, as in every service (installed with `shared.platform.auth.install`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
-from shared.auth import Principal, Role, Unauthenticated, bearer_token, hash_token
+from shared.platform.auth import Principal, Role, Unauthenticated, bearer_token, hash_token
 
 
 class TokenStore:

@@ -34,8 +34,8 @@ from pymongo import AsyncMongoClient
 
 from deploy.local.infra import DEFAULT_AMQP_URL, REPO, free_port, mongo_answers
 from services.cli.broker_admin import rabbitmqctl
-from shared.contracts import AgencyRef, AssignmentCreated, ReportingDeadline
-from shared.topology import EVENTS_EXCHANGE, TRACKING_QUEUE
+from shared.contracts.events import AgencyRef, AssignmentCreated, ReportingDeadline
+from shared.contracts.topology import EVENTS_EXCHANGE, TRACKING_QUEUE
 
 SUMMARY_FILE_ENV = "CHAOS_SUMMARY_FILE"
 UBND = AgencyRef(code="ubnd", kind="ubnd", name="Ủy ban nhân dân phường Hòa An")

@@ -101,10 +101,11 @@ FOUND = [
     "- A body that is not JSON but is sent as `content-type: application/json` failed in FastStream's own decoding, "
     "before the ack policy: with manual acks the consumer then held it unacked forever — never dead-lettered, "
     "logged or counted, and each such message took a prefetch slot. The consumer now takes the body undecoded "
-    "(`shared/consumer.py`), so it meets `parse_event` and goes to the dead-letter queue with its reason (scenario 4).",
+    "(`shared/platform/consumer.py`), so it meets `parse_event` and goes to the dead-letter queue with its reason "
+    "(scenario 4).",
     "- Writes acknowledged with the driver's default write concern (w:1, not journaled) were lost when the database "
     "was SIGKILLed, after the consumer had acked their messages: 10 of 5,000 events in scenario 5. Clients now write "
-    "with `w=majority, j=true` (`shared/mongo.py`), so an acknowledged write is a durable one.",
+    "with `w=majority, j=true` (`shared/platform/mongo.py`), so an acknowledged write is a durable one.",
 ]
 
 

@@ -30,12 +30,12 @@ from services.notifier.mailer import Mailer
 from services.notifier.repository import FAILED, PENDING, SENT, NotifierRepository
 from services.tracking.config import Settings as TrackingSettings
 from services.tracking.main import create_app as create_tracking
-from shared import dead_letters
-from shared.broker import declare_topology, make_broker
-from shared.clock import SystemClock
-from shared.mongo import make_client
-from shared.outbox import stored_rows
-from shared.topology import TRACKING_QUEUE
+from shared.contracts.topology import TRACKING_QUEUE
+from shared.domain.clock import SystemClock
+from shared.platform import dead_letters
+from shared.platform.broker import declare_topology, make_broker
+from shared.platform.mongo import make_client
+from shared.platform.outbox import stored_rows
 from tests.chaos.harness import (
     ChaosError,
     MailServer,

@@ -23,7 +23,7 @@ import signal
 import sys
 from typing import Any
 
-from shared.consumer import Outcome
+from shared.platform.consumer import Outcome
 
 KILL_AFTER = int(os.environ.get("CHAOS_KILL_AFTER", "0"))
 RECORDS = os.environ.get("CHAOS_RECORDS", "")
@@ -55,7 +55,7 @@ def _record(outcomes: list[Outcome]) -> None:
 def run_tracking() -> None:
     from services.tracking import main
     from services.tracking.config import Settings
-    from shared.logs import configure_logging
+    from shared.platform.logs import configure_logging
 
     class KillableRecorder(main.EventRecorder):
         async def __call__(self, message: Any) -> Outcome:
@@ -86,8 +86,8 @@ def run_tracking() -> None:
 def run_intake() -> None:
     from services.intake import main
     from services.intake.config import Settings
-    from shared import broker
-    from shared.http import run_service
+    from shared.platform import broker
+    from shared.platform.http import run_service
 
     publish = broker.EventPublisher.publish_raw
 
@@ -103,9 +103,9 @@ def run_mailer() -> None:
     from services.notifier.config import Settings
     from services.notifier.mailer import Mailer
     from services.notifier.repository import NotifierRepository
-    from shared.clock import SystemClock
-    from shared.logs import configure_logging
-    from shared.mongo import make_client
+    from shared.domain.clock import SystemClock
+    from shared.platform.logs import configure_logging
+    from shared.platform.mongo import make_client
 
     settings = Settings()
     configure_logging("notifier", "json", "warning")

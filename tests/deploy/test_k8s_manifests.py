@@ -24,7 +24,7 @@ from pydantic_settings import BaseSettings
 from services.intake.config import Settings as IntakeSettings
 from services.notifier.config import Settings as NotifierSettings
 from services.tracking.config import Settings as TrackingSettings
-from shared.topology import SERVICE_QUEUES
+from shared.contracts.topology import SERVICE_QUEUES
 from tests.deploy.test_compose import URL_PASSWORD, strings
 
 pytestmark = pytest.mark.deploy
@@ -95,7 +95,7 @@ def quantity(value: str | int | float) -> float:
 
 def env_names(settings: type[BaseSettings]) -> set[str]:
     """The variables a settings class reads: its prefix + each field's name, and a field's unprefixed alias
-    (AMQP_URL …: shared/settings.py). Case-insensitive, as pydantic-settings reads them by default."""
+    (AMQP_URL …: shared/platform/settings.py). Case-insensitive, as pydantic-settings reads them by default."""
     assert not settings.model_config.get("case_sensitive"), "compare case-sensitively then"
     prefix = settings.model_config.get("env_prefix", "")
     names = set()
@@ -241,7 +241,8 @@ def test_every_pod_runs_restricted_and_the_services_on_a_read_only_root() -> Non
 
 def test_the_grace_period_covers_the_services_stop() -> None:
     """uvicorn's graceful shutdown (10 s), the consumer's in-flight handlers (10 s) and the outbox relay's last
-    marks and lease (7 s), after the preStop pause: shared/http.py, shared/broker.py, shared/outbox.py."""
+    marks and lease (7 s), after the preStop pause: shared/platform/http.py, shared/platform/broker.py,
+    shared/platform/outbox.py."""
     for name, deployment in of_kind("Deployment").items():
         [container] = pod_spec(deployment)["containers"]
         pause = container.get("lifecycle", {}).get("preStop", {}).get("exec", {}).get("command", ["sleep", "0"])
@@ -332,9 +333,9 @@ def test_intake_and_the_notifier_count_working_days_by_one_mounted_table(monkeyp
 
 
 def test_the_mounted_files_load_with_the_services_own_loaders(tmp_path: Path) -> None:
-    from shared.calendar import load_calendar
-    from shared.directory import Directory
-    from shared.ladder import Ladder
+    from shared.contracts.ladder import Ladder
+    from shared.domain.calendar import load_calendar
+    from shared.domain.directory import Directory
 
     files = of_kind("ConfigMap")["dondoc-files"]["data"]
     for name, text in files.items():

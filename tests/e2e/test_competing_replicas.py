@@ -28,8 +28,8 @@ from pymongo.errors import PyMongoError
 
 from benchmarks.stack import GROUP_NAME, cell_code, write_directory
 from deploy.local.infra import Processes, free_port, http_ready, wait_until
-from shared.contracts import EVENT_TYPES, AgencyEvent
-from shared.topology import NOTIFIER_QUEUE, TRACKING_QUEUE
+from shared.contracts.events import EVENT_TYPES, AgencyEvent
+from shared.contracts.topology import NOTIFIER_QUEUE, TRACKING_QUEUE
 from tests.chaos.harness import fresh_vhost
 from tests.conftest import mongo_server, random_ref
 
@@ -128,7 +128,7 @@ def stack(own_vhost: str, own_mongo_url: str, mail_folder, tmp_path: Path) -> It
         env[f"{service.upper()}_OPERATOR_TOKEN"] = OPERATOR_TOKEN
     processes = Processes()
     # The driver's heartbeat waits connectTimeoutMS; at 20 s a busy stand-in does not get this client's reads
-    # cancelled (shared/mongo.py says why).
+    # cancelled (shared/platform/mongo.py says why).
     mongo: MongoClient[dict[str, Any]] = MongoClient(
         mongo_url, connectTimeoutMS=20_000, serverSelectionTimeoutMS=30_000
     )

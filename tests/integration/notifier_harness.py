@@ -28,16 +28,16 @@ from services.notifier.rules.recipients import Addressbook
 from services.notifier.rules.schedule import SendingWindow
 from services.notifier.use_cases.bundle import NotifierUseCases
 from services.notifier.use_cases.scan import ScanLimits
-from shared.auth import TokenVerifier, install
-from shared.calendar import DEFAULT_OVERRIDES, load_calendar
-from shared.clock import FakeClock
-from shared.contracts import AssignmentCreated, ReportingDeadline
-from shared.directory import Directory
-from shared.ladder import Ladder
-from shared.mongo import make_client
-from shared.outbox_writer import OutboxWriter
-from shared.settings import DEFAULT_DIRECTORY
-from shared.unit_of_work import MongoUnitOfWork
+from shared.contracts.events import AssignmentCreated, ReportingDeadline
+from shared.contracts.ladder import Ladder
+from shared.domain.calendar import DEFAULT_OVERRIDES, load_calendar
+from shared.domain.clock import FakeClock
+from shared.domain.directory import Directory
+from shared.platform.auth import TokenVerifier, install
+from shared.platform.mongo import make_client
+from shared.platform.outbox_writer import OutboxWriter
+from shared.platform.settings import DEFAULT_DIRECTORY
+from shared.platform.unit_of_work import MongoUnitOfWork
 from tests.conftest import random_ref
 from tests.integration.conftest import OPERATOR, OPERATOR_TOKEN
 

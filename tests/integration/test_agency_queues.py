@@ -6,8 +6,8 @@ from __future__ import annotations
 import aio_pika
 import pytest
 
-from shared.broker import declare_agency_queues, make_broker
-from shared.topology import AGENCIES_DEAD_LETTER_QUEUE, DELIVERY_LIMIT, EVENTS_EXCHANGE, agency_queue
+from shared.contracts.topology import AGENCIES_DEAD_LETTER_QUEUE, DELIVERY_LIMIT, EVENTS_EXCHANGE, agency_queue
+from shared.platform.broker import declare_agency_queues, make_broker
 from tests.conftest import eventually, random_ref
 from tests.integration.test_tracking_consumer import assignment_created
 

@@ -21,7 +21,7 @@ from aio_pika.exceptions import ChannelClosed
 from services.cli.broker_admin import rabbitmqctl
 from services.tracking.config import Settings
 from services.tracking.main import create_app
-from shared.topology import EVENTS_EXCHANGE, TRACKING_QUEUE
+from shared.contracts.topology import EVENTS_EXCHANGE, TRACKING_QUEUE
 from tests.conftest import eventually, random_ref
 from tests.integration.conftest import OPERATOR, running
 from tests.integration.test_broker_identity import DIRECTORY

@@ -17,7 +17,7 @@ from aio_pika.exceptions import ChannelClosed
 
 from deploy.local.infra import DEFAULT_AMQP_URL
 from services.cli.broker_admin import rabbitmqctl
-from shared.topology import EVENTS_EXCHANGE
+from shared.contracts.topology import EVENTS_EXCHANGE
 from tests.conftest import random_ref
 
 DIRECTORY = """

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import asyncio
 
-from shared import consumer
-from shared.broker import EventPublisher, declare_topology, make_broker
-from shared.consumer import Outcome, TransientError, subscribe
-from shared.contracts import AgencyRef, PlanRegistered
-from shared.topology import REASON_HEADER, ServiceQueue
+from shared.contracts.events import AgencyRef, PlanRegistered
+from shared.contracts.topology import REASON_HEADER, ServiceQueue
+from shared.platform import consumer
+from shared.platform.broker import EventPublisher, declare_topology, make_broker
+from shared.platform.consumer import Outcome, TransientError, subscribe
 from tests.conftest import eventually, random_ref
 
 

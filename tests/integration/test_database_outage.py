@@ -11,8 +11,8 @@ from prometheus_client import REGISTRY
 from deploy.local.infra import Processes, free_port, start_mongo_stand_in
 from services.tracking.config import Settings
 from services.tracking.main import create_app
-from shared import consumer
-from shared.topology import TRACKING_QUEUE
+from shared.contracts.topology import TRACKING_QUEUE
+from shared.platform import consumer
 from tests.conftest import eventually
 from tests.integration.conftest import OPERATOR_TOKEN, running
 from tests.integration.test_tracking_consumer import assignment_created, publish

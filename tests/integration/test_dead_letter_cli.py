@@ -10,7 +10,7 @@ import aio_pika
 
 from services.tracking.config import Settings
 from services.tracking.main import create_app
-from shared.topology import (
+from shared.contracts.topology import (
     DEAD_LETTER_EXCHANGE,
     DEAD_LETTERED_AT_HEADER,
     ORIGINAL_ROUTING_KEY_HEADER,

@@ -24,13 +24,13 @@ from services.notifier.config import Settings as NotifierSettings
 from services.notifier.main import create_app as create_notifier
 from services.tracking.config import Settings as TrackingSettings
 from services.tracking.main import create_app as create_tracking
-from shared.auth import install
-from shared.contracts import DirectoryUpdated
-from shared.directory import Directory
-from shared.directory_store import DirectoryStore
-from shared.mongo import in_transaction
-from shared.settings import DEFAULT_DIRECTORY
-from shared.topology import EVENTS_EXCHANGE
+from shared.contracts.events import DirectoryUpdated
+from shared.contracts.topology import EVENTS_EXCHANGE
+from shared.domain.directory import Directory
+from shared.platform.auth import install
+from shared.platform.directory_store import DirectoryStore
+from shared.platform.mongo import in_transaction
+from shared.platform.settings import DEFAULT_DIRECTORY
 from tests.conftest import eventually, random_ref
 from tests.integration.conftest import OPERATOR, issue_token, running
 from tests.integration.test_service_auth import asking

@@ -12,10 +12,10 @@ from pymongo import AsyncMongoClient
 
 from services.intake.config import Settings as IntakeSettings
 from services.intake.main import create_app as create_intake
-from shared.contracts import Agency
-from shared.directory import Directory, DirectoryError
-from shared.directory_store import DirectoryStore
-from shared.settings import DEFAULT_DIRECTORY
+from shared.contracts.events import Agency
+from shared.domain.directory import Directory, DirectoryError
+from shared.platform.directory_store import DirectoryStore
+from shared.platform.settings import DEFAULT_DIRECTORY
 from tests.conftest import random_ref
 from tests.integration.conftest import OPERATOR, running
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared import consumer
+from shared.platform import consumer
 from tests.chaos import scenarios
 from tests.chaos.harness import fresh_vhost, quiet_logs, rabbitmq_server
 

@@ -98,7 +98,7 @@ async def test_operator_payloads_are_refused_by_intake(service_settings) -> None
 async def test_operator_payloads_are_refused_by_the_notifier(mongo_url, database_name) -> None:
     from datetime import UTC, datetime
 
-    from shared.clock import FakeClock
+    from shared.domain.clock import FakeClock
     from tests.integration.notifier_harness import notifier
 
     async with (
@@ -134,8 +134,8 @@ async def test_operator_payloads_in_amqp_bodies_are_dead_lettered_with_the_field
     dead-letter queue with a reason naming the field (a `$` key is dropped by the contract); nothing applied."""
     import json
 
-    from shared.dead_letters import describe
-    from shared.topology import TRACKING_QUEUE
+    from shared.contracts.topology import TRACKING_QUEUE
+    from shared.platform.dead_letters import describe
 
     event = assignment_created()
     bodies: list[tuple[str, dict[str, object], str]] = []

@@ -11,7 +11,7 @@ import pytest
 
 from services.intake.config import Settings
 from services.intake.main import create_app
-from shared.topology import EVENTS_EXCHANGE
+from shared.contracts.topology import EVENTS_EXCHANGE
 from tests.conftest import eventually, random_ref
 from tests.fixtures.docx_plans import text_to_docx
 from tests.integration.conftest import OPERATOR, running
@@ -172,7 +172,7 @@ def receipt_plan(number: str, task: str) -> bytes:
 async def test_a_deadline_from_receipt_runs_from_the_day_of_registration(service_settings, amqp) -> None:
     from datetime import datetime, timedelta
 
-    from shared.clock import VIETNAM, FakeClock
+    from shared.domain.clock import VIETNAM, FakeClock
 
     exchange = await amqp.declare_exchange(EVENTS_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
     listener = await amqp.declare_queue(random_ref("listen-"), exclusive=True)

@@ -10,7 +10,7 @@ import aio_pika
 
 from services.intake.config import Settings
 from services.intake.main import create_app
-from shared.topology import EVENTS_EXCHANGE
+from shared.contracts.topology import EVENTS_EXCHANGE
 from tests.conftest import eventually, random_ref
 from tests.integration.conftest import OPERATOR, running
 

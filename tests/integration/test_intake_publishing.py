@@ -9,9 +9,9 @@ import pytest
 
 from services.intake.config import Settings
 from services.intake.main import create_app
-from shared.broker import EventPublisher, PublishError, declare_topology, make_broker
-from shared.mongo import make_client
-from shared.topology import EVENTS_EXCHANGE
+from shared.contracts.topology import EVENTS_EXCHANGE
+from shared.platform.broker import EventPublisher, PublishError, declare_topology, make_broker
+from shared.platform.mongo import make_client
 from tests.conftest import eventually, random_ref
 from tests.integration.conftest import OPERATOR, running
 

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 
 from services.notifier.use_cases.errors import ClaimLost
-from shared.calendar import end_of_day
-from shared.clock import VIETNAM, FakeClock
-from shared.contracts import AssignmentAcknowledged, AssignmentCreated, ReportSubmitted
-from shared.ladder import Ladder
-from shared.outbox import stored_rows
+from shared.contracts.events import AssignmentAcknowledged, AssignmentCreated, ReportSubmitted
+from shared.contracts.ladder import Ladder
+from shared.domain.calendar import end_of_day
+from shared.domain.clock import VIETNAM, FakeClock
+from shared.platform.outbox import stored_rows
 from tests.conftest import random_ref
 from tests.integration.notifier_harness import created, drop, notifier, steps_taken
 

@@ -9,8 +9,8 @@ from email.parser import BytesParser
 from services.notifier.config import Settings
 from services.notifier.mailer import Mailer
 from services.notifier.repository import NotifierRepository
-from shared.clock import SystemClock
-from shared.mongo import make_client
+from shared.domain.clock import SystemClock
+from shared.platform.mongo import make_client
 from tests.conftest import random_ref
 
 

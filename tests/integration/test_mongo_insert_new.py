@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pymongo import AsyncMongoClient
 
-from shared.mongo import insert_new, make_client
+from shared.platform.mongo import insert_new, make_client
 
 
 @pytest.fixture

@@ -11,9 +11,9 @@ import pytest
 from pymongo.errors import BulkWriteError
 
 from services.notifier.bulk import ProjectionInBulk
-from shared.clock import FakeClock
-from shared.consumer import Outcome
-from shared.contracts import AssignmentAcknowledged, Event, ReportSubmitted
+from shared.contracts.events import AssignmentAcknowledged, Event, ReportSubmitted
+from shared.domain.clock import FakeClock
+from shared.platform.consumer import Outcome
 from tests.integration.notifier_harness import created, notifier
 
 START = datetime(2027, 3, 1, 1, 0, tzinfo=UTC)

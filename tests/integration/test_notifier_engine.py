@@ -7,17 +7,17 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.calendar import end_of_day
-from shared.clock import VIETNAM, FakeClock
-from shared.consumer import TransientError
-from shared.contracts import (
+from shared.contracts.events import (
     AssignmentAcknowledged,
     AssignmentCancelled,
     DeadlineExtended,
     ReportSubmitted,
 )
-from shared.ladder import Ladder
-from shared.outbox import stored_rows
+from shared.contracts.ladder import Ladder
+from shared.domain.calendar import end_of_day
+from shared.domain.clock import VIETNAM, FakeClock
+from shared.platform.consumer import TransientError
+from shared.platform.outbox import stored_rows
 from tests.integration.notifier_harness import DIRECTORY, created, drop, notifier, steps_taken
 
 START = datetime(2026, 6, 1, 10, 0, tzinfo=VIETNAM).astimezone(UTC)
@@ -237,7 +237,7 @@ def test_the_directory_chain_used_here_has_three_levels() -> None:
 
 
 async def test_later_emails_quote_a_reworded_task(mongo_url: str, database_name: str) -> None:
-    from shared.contracts import AssignmentRevised
+    from shared.contracts.events import AssignmentRevised
 
     clock = FakeClock(START)
     async with notifier(mongo_url, database_name, clock) as n:

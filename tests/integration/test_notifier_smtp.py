@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 from prometheus_client import REGISTRY
 
-from shared.calendar import end_of_day
-from shared.clock import VIETNAM, FakeClock
-from shared.contracts import Agency
-from shared.directory import UnknownAgency
-from shared.mongo import make_client
+from shared.contracts.events import Agency
+from shared.domain.calendar import end_of_day
+from shared.domain.clock import VIETNAM, FakeClock
+from shared.domain.directory import UnknownAgency
+from shared.platform.mongo import make_client
 from tests.conftest import random_ref
 from tests.integration.notifier_harness import created, notifier, smtp_server
 from tests.integration.test_notifier_engine import drop
@@ -54,7 +54,7 @@ async def overdue_plans(n, clock: FakeClock, cells: tuple[str, ...] = CELLS) -> 
 
 
 def ack(event, clock):  # type: ignore[no-untyped-def]
-    from shared.contracts import AssignmentAcknowledged
+    from shared.contracts.events import AssignmentAcknowledged
 
     return AssignmentAcknowledged(
         correlation_id=event.plan_id,

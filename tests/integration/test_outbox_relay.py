@@ -13,11 +13,11 @@ import aio_pika
 import pytest
 from prometheus_client import REGISTRY
 
-from shared.broker import EventPublisher, declare_topology, make_broker
-from shared.clock import FakeClock
-from shared.mongo import make_client
-from shared.outbox import Outbox, stored_rows
-from shared.topology import EVENTS_EXCHANGE
+from shared.contracts.topology import EVENTS_EXCHANGE
+from shared.domain.clock import FakeClock
+from shared.platform.broker import EventPublisher, declare_topology, make_broker
+from shared.platform.mongo import make_client
+from shared.platform.outbox import Outbox, stored_rows
 from tests.conftest import eventually, random_ref
 from tests.integration.test_tracking_consumer import assignment_created
 

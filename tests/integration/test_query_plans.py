@@ -18,14 +18,14 @@ from typing import Any
 import pytest
 from pymongo import AsyncMongoClient, monitoring
 
-import shared.mongo
+import shared.platform.mongo
 from services.intake.config import Settings as IntakeSettings
 from services.intake.main import create_app as create_intake
 from services.notifier.config import Settings as NotifierSettings
 from services.notifier.main import create_app as create_notifier
 from services.tracking.config import Settings as TrackingSettings
 from services.tracking.main import create_app as create_tracking
-from shared.clock import FakeClock
+from shared.domain.clock import FakeClock
 from tests.chaos.harness import fresh_vhost
 from tests.conftest import eventually, random_ref
 from tests.integration.conftest import OPERATOR, issue_token, running
@@ -257,7 +257,7 @@ async def test_every_query_of_a_whole_campaign_uses_an_index(
 ) -> None:
     recorder = QueryRecorder()
     monkeypatch.setattr(
-        shared.mongo, "AsyncMongoClient", functools.partial(AsyncMongoClient, event_listeners=[recorder])
+        shared.platform.mongo, "AsyncMongoClient", functools.partial(AsyncMongoClient, event_listeners=[recorder])
     )
     # A vhost of its own: the session's vhost holds what earlier tests published to queues nobody drains
     # (cancellations and revisions of assignments this database never saw), which the services here would

@@ -17,8 +17,8 @@ from services.intake.main import create_app as create_intake
 from services.notifier.handlers import build_router as notifier_routes
 from services.tracking.config import Settings as TrackingSettings
 from services.tracking.main import create_app as create_tracking
-from shared.auth import TokenVerifier, hash_token, install
-from shared.clock import FakeClock
+from shared.domain.clock import FakeClock
+from shared.platform.auth import TokenVerifier, hash_token, install
 from tests.conftest import random_ref
 from tests.integration.conftest import OPERATOR, issue_token, running
 from tests.integration.notifier_harness import notifier

@@ -11,9 +11,9 @@ from prometheus_client import REGISTRY
 
 from services.tracking.config import Settings
 from services.tracking.main import create_app
-from shared import dead_letters
-from shared.broker import declare_topology, make_broker
-from shared.topology import DEAD_LETTER_EXCHANGE, REASON_HEADER, TRACKING_QUEUE
+from shared.contracts.topology import DEAD_LETTER_EXCHANGE, REASON_HEADER, TRACKING_QUEUE
+from shared.platform import dead_letters
+from shared.platform.broker import declare_topology, make_broker
 from tests.conftest import eventually
 from tests.integration.conftest import running
 from tests.integration.test_tracking_consumer import assignment_created

@@ -1,4 +1,4 @@
-"""Slow clients against a real uvicorn server built as every service builds it (`shared.http.build_server`): a
+"""Slow clients against a real uvicorn server built as every service builds it (`shared.platform.http.build_server`): a
 body trickled after the headers is cut off with 408 within the body deadline, a head trickled byte by byte
 within the head deadline, an idle kept-alive connection after the keep-alive time, a head still incomplete
 past its size limit refused; an ordinary request still passes. Before issue #20 the first two held their
@@ -16,7 +16,7 @@ import pytest
 from deploy.local.infra import free_port
 from services.tracking.config import Settings
 from services.tracking.main import create_app
-from shared.http import build_server
+from shared.platform.http import build_server
 from tests.conftest import eventually
 
 pytestmark = pytest.mark.integration

@@ -14,9 +14,9 @@ import pytest
 from services.cli.broker_admin import rabbitmqctl
 from services.tracking.config import Settings
 from services.tracking.main import create_app
-from shared.commands import AcknowledgeAssignment, Command
-from shared.contracts import AgencyRef
-from shared.topology import EVENTS_EXCHANGE, REASON_HEADER, TRACKING_QUEUE
+from shared.contracts.commands import AcknowledgeAssignment, Command
+from shared.contracts.events import AgencyRef
+from shared.contracts.topology import EVENTS_EXCHANGE, REASON_HEADER, TRACKING_QUEUE
 from tests.conftest import eventually, random_ref
 from tests.integration.conftest import OPERATOR_TOKEN, issue_token, running
 from tests.integration.test_tracking_consumer import publish

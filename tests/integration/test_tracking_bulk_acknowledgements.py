@@ -10,13 +10,13 @@ from typing import Any
 from services.tracking import domain
 from services.tracking.consumers import AcknowledgementsInBulk
 from services.tracking.repository import TrackingRepository
-from shared.batching import ProcessAlone
-from shared.clock import FakeClock
-from shared.commands import AcknowledgeAssignment
-from shared.consumer import Outcome
-from shared.contracts import AgencyRef
-from shared.mongo import make_client
-from shared.outbox_writer import OutboxWriter
+from shared.contracts.commands import AcknowledgeAssignment
+from shared.contracts.events import AgencyRef
+from shared.domain.clock import FakeClock
+from shared.platform.batching import ProcessAlone
+from shared.platform.consumer import Outcome
+from shared.platform.mongo import make_client
+from shared.platform.outbox_writer import OutboxWriter
 from tests.integration.test_tracking_consumer import assignment_created
 
 

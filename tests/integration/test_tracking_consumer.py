@@ -10,8 +10,8 @@ from prometheus_client import REGISTRY
 
 from services.tracking.config import Settings
 from services.tracking.main import create_app
-from shared.contracts import AgencyRef, AssignmentCreated, ReportingDeadline
-from shared.topology import EVENTS_EXCHANGE, REASON_HEADER, TRACKING_QUEUE
+from shared.contracts.events import AgencyRef, AssignmentCreated, ReportingDeadline
+from shared.contracts.topology import EVENTS_EXCHANGE, REASON_HEADER, TRACKING_QUEUE
 from tests.conftest import eventually, random_ref
 from tests.integration.conftest import OPERATOR_TOKEN, running
 
@@ -97,7 +97,7 @@ async def test_a_redelivered_event_changes_nothing(service_settings, amqp, mongo
 
 
 async def test_a_deadline_moved_by_a_corrected_plan_is_applied(service_settings, amqp) -> None:
-    from shared.contracts import DeadlineExtended
+    from shared.contracts.events import DeadlineExtended
 
     app = create_app(service_settings(Settings))
     async with running(app) as http:
@@ -129,7 +129,7 @@ async def test_a_deadline_moved_by_a_corrected_plan_is_applied(service_settings,
 
 
 async def test_a_reworded_task_is_served_and_kept_in_the_history(service_settings, amqp) -> None:
-    from shared.contracts import AssignmentRevised
+    from shared.contracts.events import AssignmentRevised
 
     app = create_app(service_settings(Settings))
     async with running(app) as http:

@@ -14,8 +14,8 @@ from services.tracking import status_metrics
 from services.tracking.config import Settings
 from services.tracking.main import create_app
 from services.tracking.repository import TrackingRepository
-from shared.clock import FakeClock
-from shared.contracts import AgencyRef, AssignmentCreated, ReportingDeadline
+from shared.contracts.events import AgencyRef, AssignmentCreated, ReportingDeadline
+from shared.domain.clock import FakeClock
 from tests.conftest import eventually, random_ref
 from tests.integration.conftest import OPERATOR_TOKEN, issue_token, running
 from tests.integration.test_tracking_consumer import ISSUER, publish

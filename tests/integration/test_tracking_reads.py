@@ -13,7 +13,7 @@ import pytest
 
 from services.tracking.config import Settings
 from services.tracking.main import create_app
-from shared.contracts import AssignmentCreated
+from shared.contracts.events import AssignmentCreated
 from tests.conftest import eventually, random_ref
 from tests.integration.conftest import OPERATOR, issue_token, running
 from tests.integration.test_tracking_consumer import ISSUER, publish

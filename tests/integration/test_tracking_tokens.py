@@ -1,6 +1,7 @@
 """A token with bytes outside printable ASCII is refused with 401 everywhere (it answered 500 before): in
 tracking, which reads its own token store, and in intake and the notifier, which ask tracking
-(`shared.auth.TokenVerifier`'s remote check). The header is parsed in one place, `shared.auth.bearer_token`."""
+(`shared.platform.auth.TokenVerifier`'s remote check). The header is parsed in one place,
+`shared.platform.auth.bearer_token`."""
 
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ from services.intake.main import create_app as create_intake
 from services.notifier.handlers import build_router as notifier_routes
 from services.tracking.config import Settings as TrackingSettings
 from services.tracking.main import create_app as create_tracking
-from shared.auth import TokenVerifier, install
-from shared.clock import FakeClock
+from shared.domain.clock import FakeClock
+from shared.platform.auth import TokenVerifier, install
 from tests.integration.conftest import OPERATOR, running
 from tests.integration.notifier_harness import notifier
 

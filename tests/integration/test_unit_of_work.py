@@ -15,11 +15,11 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
-from shared.clock import FakeClock
-from shared.contracts import Event
-from shared.mongo import make_client
-from shared.outbox_writer import OUTBOX, OutboxWriter
-from shared.unit_of_work import MongoUnitOfWork, Transaction
+from shared.contracts.events import Event
+from shared.domain.clock import FakeClock
+from shared.platform.mongo import make_client
+from shared.platform.outbox_writer import OUTBOX, OutboxWriter
+from shared.platform.unit_of_work import MongoUnitOfWork, Transaction
 from tests.conftest import random_ref
 from tests.integration.test_tracking_consumer import assignment_created
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from shared.calendar import WorkingCalendar
-from shared.directory import Directory
+from shared.domain.calendar import WorkingCalendar
+from shared.domain.directory import Directory
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "plans"

@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from shared.batching import Batcher
-from shared.consumer import Outcome
+from shared.platform.batching import Batcher
+from shared.platform.consumer import Outcome
 
 
 class Recorder:

@@ -8,8 +8,8 @@ import asyncio
 
 import pytest
 
-from shared.batching import BATCH_WRITES, BATCHED_MESSAGES, Batcher, ProcessAlone
-from shared.consumer import Outcome
+from shared.platform.batching import BATCH_WRITES, BATCHED_MESSAGES, Batcher, ProcessAlone
+from shared.platform.consumer import Outcome
 
 
 class Slow:

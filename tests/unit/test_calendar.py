@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.calendar import DEFAULT_OVERRIDES, CalendarError, WorkingCalendar, end_of_day, load_calendar
+from shared.domain.calendar import DEFAULT_OVERRIDES, CalendarError, WorkingCalendar, end_of_day, load_calendar
 
 
 @pytest.fixture(scope="module")

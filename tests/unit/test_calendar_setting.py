@@ -12,8 +12,8 @@ import pytest
 from services.intake.config import Settings as IntakeSettings
 from services.intake.domain import AfterReceipt, DeadlineIn
 from services.notifier.config import Settings as NotifierSettings
-from shared import calendar
-from shared.calendar import DEFAULT_OVERRIDES, deployment_calendar, end_of_day
+from shared.domain import calendar
+from shared.domain.calendar import DEFAULT_OVERRIDES, deployment_calendar, end_of_day
 
 # Monday 2027-03-15 is an ordinary working day, made a day off by this table.
 MONDAY = date(2027, 3, 15)

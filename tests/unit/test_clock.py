@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.clock import VIETNAM, FakeClock, SystemClock, as_utc
+from shared.domain.clock import VIETNAM, FakeClock, SystemClock, as_utc
 
 
 def test_a_fake_clock_starts_where_it_is_told_in_utc() -> None:

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from pymongo.errors import AutoReconnect, ServerSelectionTimeoutError
 
-from shared.consumer import disposition
-from shared.messages import Ack, DeadLetter, Delivery, InvalidMessage, Outcome, Requeue, TransientError
-from shared.topology import DELIVERY_LIMIT, HANDLER_ATTEMPTS
+from shared.contracts.topology import DELIVERY_LIMIT, HANDLER_ATTEMPTS
+from shared.platform.consumer import disposition
+from shared.platform.deliveries import Ack, DeadLetter, Delivery, InvalidMessage, Outcome, Requeue, TransientError
 
 
 @pytest.mark.parametrize("outcome", list(Outcome))

@@ -13,11 +13,11 @@ import pytest
 from faststream.rabbit import TestRabbitBroker
 from faststream.rabbit.message import RabbitMessage
 
-from shared import consumer
-from shared.broker import make_broker
-from shared.consumer import Message, Outcome, TransientError, subscribe
-from shared.contracts import AgencyRef, PlanRegistered
-from shared.topology import DEAD_LETTER_EXCHANGE, ERROR_CLASS_HEADER, REASON_HEADER, ServiceQueue
+from shared.contracts.events import AgencyRef, PlanRegistered
+from shared.contracts.topology import DEAD_LETTER_EXCHANGE, ERROR_CLASS_HEADER, REASON_HEADER, ServiceQueue
+from shared.platform import consumer
+from shared.platform.broker import make_broker
+from shared.platform.consumer import Message, Outcome, TransientError, subscribe
 from tests.conftest import random_ref
 
 # TestRabbitBroker delivers a message published to a queue's name with that name as its routing key, and the

@@ -24,7 +24,7 @@ def test_the_asyncapi_document_names_every_event_and_its_payload_fields() -> Non
 
 
 def test_the_drift_check_notices_a_changed_message_model(monkeypatch) -> None:
-    from shared.contracts import AssignmentCreated
+    from shared.contracts.events import AssignmentCreated
 
     original = contracts.render()
     field = AssignmentCreated.model_fields["task"]

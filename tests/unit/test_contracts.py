@@ -10,8 +10,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from pydantic import ValidationError
 
-from shared.consumer import InvalidMessage, parse_event
-from shared.contracts import (
+from shared.contracts.events import (
     EVENT_TYPES,
     AgencyRef,
     AssignmentAcknowledged,
@@ -21,6 +20,7 @@ from shared.contracts import (
     ReportingDeadline,
     ReportSubmitted,
 )
+from shared.platform.consumer import InvalidMessage, parse_event
 
 ISSUER = AgencyRef(code="dang-uy", kind="office", name="Đảng ủy phường Hòa An")
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from shared.directory import (
+from shared.domain.directory import (
     Agency,
     Directory,
     DirectoryError,
@@ -19,7 +19,7 @@ from shared.directory import (
     UnknownAgency,
     normalise_name,
 )
-from shared.directory_store import changes_between
+from shared.platform.directory_store import changes_between
 
 WARD = Directory.load(Path(__file__).resolve().parents[2] / "deploy" / "local" / "directory.yaml")
 

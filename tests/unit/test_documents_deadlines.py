@@ -5,7 +5,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from services.intake.documents.deadlines import DeadlineReader, default_deadlines
-from shared.calendar import WorkingCalendar
+from shared.domain.calendar import WorkingCalendar
 from tests.unit.documents_support import WeekdaysOnly
 
 

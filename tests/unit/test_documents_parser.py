@@ -245,8 +245,8 @@ def test_the_deployments_default_applies_and_none_means_the_plan_must_name_its_d
 
 def test_a_deadline_from_receipt_is_counted_from_the_day_of_registration_not_of_the_parse() -> None:
     from services.intake.domain import AfterReceipt
-    from shared.calendar import end_of_day
-    from shared.contracts import AssignmentCreated
+    from shared.contracts.events import AssignmentCreated
+    from shared.domain.calendar import end_of_day
 
     plan = parse((FIXTURES / "ubnd-deadlines-plan.txt").read_bytes(), "ubnd.txt")
     submission = to_submission(plan, skip_unresolved=True)

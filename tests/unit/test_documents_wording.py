@@ -14,7 +14,7 @@ from services.intake.documents.parser import parse_text
 from services.intake.documents.preview import preview
 from services.intake.documents.to_submission import UnreadDeadlines, to_submission
 from services.intake.domain import AfterReceipt, DeadlineIn, months_end, register_plan
-from shared.contracts import AssignmentCreated
+from shared.contracts.events import AssignmentCreated
 from tests.unit.documents_support import TODAY, WeekdaysOnly, directory
 
 ISSUED = date(2024, 3, 4)  # a Monday

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared.request_body import MAX_JSON_DEPTH, json_depth, json_problem, lone_surrogate
+from shared.platform.request_body import MAX_JSON_DEPTH, json_depth, json_problem, lone_surrogate
 
 pytestmark = pytest.mark.unit
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from services.intake.amendments import plan_amendment
-from shared.contracts import AssignmentRevised, DeadlineExtended
+from shared.contracts.events import AssignmentRevised, DeadlineExtended
 from tests.unit.test_intake_domain import register, submission
 
 NOW = datetime(2026, 12, 3, 2, 0, tzinfo=UTC)

@@ -25,10 +25,10 @@ from services.intake.domain import (
     refuse_oversized,
     register_plan,
 )
-from shared.calendar import end_of_day
-from shared.clock import VIETNAM
-from shared.contracts import AssignmentCreated, PlanRegistered
-from shared.directory import Agency, Directory, Group
+from shared.contracts.events import AssignmentCreated, PlanRegistered
+from shared.domain.calendar import end_of_day
+from shared.domain.clock import VIETNAM
+from shared.domain.directory import Agency, Directory, Group
 
 WARD = Directory.load(Path(__file__).resolve().parents[2] / "deploy" / "local" / "directory.yaml")
 TODAY = date(2026, 11, 20)

@@ -1,4 +1,4 @@
-"""Intake's use cases with in-memory fakes (cosmicpython's tests/unit/test_handlers.py is the model): what
+"""Intake's use cases with in-memory fakes (in the manner of cosmicpython's handler tests): what
 each action stores and publishes through the unit of work, and what it refuses — storing and publishing
 nothing then."""
 
@@ -30,15 +30,15 @@ from services.intake.use_cases.plans import (
     WithdrawPlan,
 )
 from services.intake.use_cases.ports import Actor, AlreadyStored
-from shared.clock import FakeClock
-from shared.contracts import (
+from shared.contracts.events import (
     AssignmentCancelled,
     AssignmentCreated,
     AssignmentRevised,
     DirectoryUpdated,
     PlanRegistered,
 )
-from shared.directory import Directory
+from shared.domain.clock import FakeClock
+from shared.domain.directory import Directory
 from tests.fakes import FakeUnitOfWork
 from tests.unit.test_intake_domain import WARD
 

@@ -12,7 +12,7 @@ import pytest
 from pydantic import ValidationError
 
 import services.notifier.rules.ladder as notifier_ladder
-import shared.ladder as shared_ladder
+import shared.contracts.ladder as shared_ladder
 from services.intake.domain import PlanRejected, PlanSubmission, register_plan
 from services.notifier import domain
 from services.notifier.config import DEFAULT_LADDER
@@ -22,12 +22,12 @@ from services.notifier.rules.recipients import Addressbook
 from services.notifier.rules.schedule import SendingWindow
 from services.notifier.use_cases.commands import ReapplyRequest
 from services.notifier.use_cases.ladder import selection
-from shared.calendar import DEFAULT_OVERRIDES, end_of_day, load_calendar
-from shared.clock import VIETNAM
-from shared.contracts import AssignmentCreated
-from shared.directory import Directory
-from shared.ladder import Ladder, LadderSpec
-from shared.settings import DEFAULT_DIRECTORY
+from shared.contracts.events import AssignmentCreated
+from shared.contracts.ladder import Ladder, LadderSpec
+from shared.domain.calendar import DEFAULT_OVERRIDES, end_of_day, load_calendar
+from shared.domain.clock import VIETNAM
+from shared.domain.directory import Directory
+from shared.platform.settings import DEFAULT_DIRECTORY
 
 CALENDAR = load_calendar(DEFAULT_OVERRIDES)
 ALWAYS = SendingWindow.parse("always", CALENDAR)
@@ -76,7 +76,7 @@ def submission(ladder: Any) -> dict[str, Any]:
 
 def test_the_schema_lives_in_the_shared_library_and_the_notifier_uses_the_same_classes() -> None:
     for name in ("Offset", "Repeat", "Step", "StepRule", "LadderSpec", "Ladder", "LadderError"):
-        # The notifier imports the schema from shared.ladder and defines none of its own.
+        # The notifier imports the schema from shared.contracts.ladder and defines none of its own.
         assert getattr(notifier_ladder, name, getattr(shared_ladder, name)) is getattr(shared_ladder, name), name
     assert (
         DEPLOYMENT.version

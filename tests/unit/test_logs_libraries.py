@@ -14,7 +14,7 @@ import pytest
 import structlog
 from aiormq.exceptions import AMQPConnectionError, ConnectionClosed
 
-from shared.logs import LIBRARY_LOGGERS, configure_logging
+from shared.platform.logs import LIBRARY_LOGGERS, configure_logging
 
 
 @pytest.fixture

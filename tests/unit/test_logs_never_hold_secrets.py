@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 import structlog
 
-from shared.logs import configure_logging, redact
+from shared.platform.logs import configure_logging, redact
 
 
 @pytest.fixture

@@ -15,8 +15,8 @@ import structlog
 from fastapi import FastAPI
 from prometheus_client import REGISTRY
 
-from shared.http import add_operational_routes
-from shared.logs import configure_logging
+from shared.platform.http import add_operational_routes
+from shared.platform.logs import configure_logging
 
 
 @pytest.fixture

@@ -178,8 +178,8 @@ def test_a_retry_waits_for_the_sending_window_and_backs_off_inside_it() -> None:
     from services.notifier.mailer import policy_of
     from services.notifier.rules.schedule import SendingWindow
     from services.notifier.use_cases.mail import retry_at
-    from shared.calendar import DEFAULT_OVERRIDES, load_calendar
-    from shared.clock import VIETNAM
+    from shared.domain.calendar import DEFAULT_OVERRIDES, load_calendar
+    from shared.domain.clock import VIETNAM
 
     window = SendingWindow(load_calendar(DEFAULT_OVERRIDES))
     settings = policy_of(Settings(mail_retry_base_seconds=60, mail_retry_max_seconds=3_600))

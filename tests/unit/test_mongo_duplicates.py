@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pymongo.errors import BulkWriteError
 
-from shared.mongo import DUPLICATE_KEY, insert_new, only_duplicates
+from shared.platform.mongo import DUPLICATE_KEY, insert_new, only_duplicates
 
 
 def refused(*codes: int, write_concern: bool = False) -> BulkWriteError:

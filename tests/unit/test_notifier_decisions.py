@@ -11,11 +11,11 @@ from services.notifier.config import DEFAULT_LADDER
 from services.notifier.rules.decisions import PeriodDecision, Silence, decide, opening_state
 from services.notifier.rules.recipients import Addressbook
 from services.notifier.rules.schedule import SendingWindow
-from shared.calendar import DEFAULT_OVERRIDES, end_of_day, load_calendar
-from shared.clock import VIETNAM, FakeClock
-from shared.directory import Directory
-from shared.ladder import Ladder
-from shared.settings import DEFAULT_DIRECTORY
+from shared.contracts.ladder import Ladder
+from shared.domain.calendar import DEFAULT_OVERRIDES, end_of_day, load_calendar
+from shared.domain.clock import VIETNAM, FakeClock
+from shared.domain.directory import Directory
+from shared.platform.settings import DEFAULT_DIRECTORY
 
 CALENDAR = load_calendar(DEFAULT_OVERRIDES)
 LADDER = Ladder.load(DEFAULT_LADDER)

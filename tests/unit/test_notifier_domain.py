@@ -14,9 +14,9 @@ from services.notifier.config import DEFAULT_LADDER
 from services.notifier.rules.decisions import opening_state
 from services.notifier.rules.messages import Item, describe_duration, local_time, render_digest
 from services.notifier.rules.schedule import SendingWindow, ceil_ms, next_check
-from shared.calendar import DEFAULT_OVERRIDES, load_calendar
-from shared.clock import VIETNAM
-from shared.ladder import Ladder
+from shared.contracts.ladder import Ladder
+from shared.domain.calendar import DEFAULT_OVERRIDES, load_calendar
+from shared.domain.clock import VIETNAM
 
 CALENDAR = load_calendar(DEFAULT_OVERRIDES)
 LADDER = Ladder.load(DEFAULT_LADDER)

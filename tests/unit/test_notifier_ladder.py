@@ -9,9 +9,9 @@ import pytest
 
 from services.notifier.config import DEFAULT_LADDER
 from services.notifier.rules.schedule import SendingWindow, schedule, skipped_at_open
-from shared.calendar import DEFAULT_OVERRIDES, end_of_day, load_calendar
-from shared.clock import VIETNAM
-from shared.ladder import Ladder, LadderError, Offset
+from shared.contracts.ladder import Ladder, LadderError, Offset
+from shared.domain.calendar import DEFAULT_OVERRIDES, end_of_day, load_calendar
+from shared.domain.clock import VIETNAM
 
 CALENDAR = load_calendar(DEFAULT_OVERRIDES)
 LADDER = Ladder.load(DEFAULT_LADDER)

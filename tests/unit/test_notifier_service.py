@@ -1,4 +1,4 @@
-"""The notifier's use cases with fakes (cosmicpython's tests/unit/test_handlers.py is the model): an in-memory
+"""The notifier's use cases with fakes (in the manner of cosmicpython's handler tests): an in-memory
 store in place of the repository, FakeUnitOfWork in place of MongoDB's, a fake clock and a fake mailer."""
 
 from __future__ import annotations
@@ -32,9 +32,7 @@ from services.notifier.use_cases.errors import (
 )
 from services.notifier.use_cases.mail import EmailSender, MailPolicy, SendFailed
 from services.notifier.use_cases.scan import ScanLimits
-from shared.calendar import DEFAULT_OVERRIDES, load_calendar
-from shared.clock import FakeClock
-from shared.contracts import (
+from shared.contracts.events import (
     AssignmentAcknowledged,
     AssignmentCancelled,
     AssignmentCreated,
@@ -43,9 +41,11 @@ from shared.contracts import (
     ReportingDeadline,
     ReportSubmitted,
 )
-from shared.directory import Directory
-from shared.ladder import Ladder
-from shared.settings import DEFAULT_DIRECTORY
+from shared.contracts.ladder import Ladder
+from shared.domain.calendar import DEFAULT_OVERRIDES, load_calendar
+from shared.domain.clock import FakeClock
+from shared.domain.directory import Directory
+from shared.platform.settings import DEFAULT_DIRECTORY
 from tests.fakes import FakeUnitOfWork
 
 START = datetime(2026, 6, 1, 3, 0, tzinfo=UTC)  # a Monday, 10:00 in Hà Nội
@@ -539,8 +539,8 @@ async def test_a_refusal_that_may_pass_is_retried_later_and_one_that_cannot_fail
 async def test_the_consumer_dispatches_by_event_type_and_ignores_what_it_does_not_project() -> None:
     from services.notifier.consumers import PeriodProjector, handlers
     from services.notifier.use_cases.projection import PROJECTIONS
-    from shared.consumer import Outcome
-    from shared.contracts import DirectoryUpdated
+    from shared.contracts.events import DirectoryUpdated
+    from shared.platform.consumer import Outcome
 
     use_cases, _, store, _ = bootstrap()
     projector = PeriodProjector(use_cases)
@@ -565,7 +565,7 @@ async def test_the_consumer_dispatches_by_event_type_and_ignores_what_it_does_no
 
 async def test_the_queue_handler_sends_each_type_to_its_handler_and_ignores_the_rest() -> None:
     from services.notifier.consumers import dispatch
-    from shared.consumer import Outcome
+    from shared.platform.consumer import Outcome
 
     seen: list[str] = []
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from services.tracking import status_metrics
-from shared.clock import FakeClock
+from shared.domain.clock import FakeClock
 
 pytestmark = pytest.mark.unit
 

@@ -6,7 +6,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from shared.auth import AuthUnavailable, Principal, TokenVerifier, Unauthenticated
+from shared.platform.auth import AuthUnavailable, Principal, TokenVerifier, Unauthenticated
 
 
 def tracking(answers: dict[str, dict[str, str]], calls: list[str]) -> httpx.MockTransport:

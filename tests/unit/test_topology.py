@@ -1,4 +1,4 @@
-"""Every queue declaration comes from shared/topology.py, and the services and the broker definitions file
+"""Every queue declaration comes from shared/contracts/topology.py, and the services and the broker definitions file
 declare the same queues with the same arguments (the broker refuses a queue declared with other ones)."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import re
 import pytest
 
 from services.cli.broker_admin import SERVICES, admin_user, agency_grant, definitions, service_user
-from shared import topology
-from shared.broker import rabbit_queue
+from shared.contracts import topology
+from shared.platform.broker import rabbit_queue
 
 AGENCIES = ["ubnd", "chi-bo-khu-1"]
 CONSUMED = [d for d in topology.all_declarations(AGENCIES) if not d.name.endswith(".dead-letter")]
@@ -75,7 +75,7 @@ def test_the_services_declare_what_the_definitions_file_declares() -> None:
     in_file = {q["name"]: q["arguments"] for q in document["queues"]}
     declared = {}
     for declaration in topology.all_declarations(AGENCIES):
-        queue = rabbit_queue(declaration)  # what shared/broker.py hands to FastStream
+        queue = rabbit_queue(declaration)  # what shared/platform/broker.py hands to FastStream
         declared[queue.name] = dict(queue.arguments or {})
     assert declared == in_file
     bindings = {(b["source"], b["destination"], b["routing_key"]) for b in document["bindings"]}

@@ -20,7 +20,7 @@ from services.tracking.domain import (
     request_extension,
     submit_report,
 )
-from shared.contracts import AgencyRef, AssignmentCreated, ReportingDeadline
+from shared.contracts.events import AgencyRef, AssignmentCreated, ReportingDeadline
 
 H1_DUE = datetime(2027, 6, 30, 16, 59, 59, 999_999, tzinfo=UTC)  # 30/06/2027 23:59:59.999999 in Vietnam
 FY_DUE = datetime(2027, 12, 31, 16, 59, 59, 999_999, tzinfo=UTC)

@@ -1,4 +1,4 @@
-"""Tracking's use cases with in-memory fakes (cosmicpython's tests/unit/test_handlers.py is the model): the unit
+"""Tracking's use cases with in-memory fakes (in the manner of cosmicpython's handler tests): the unit
 of work commits by keeping the events, the repository and the token store are dictionaries."""
 
 from __future__ import annotations
@@ -22,10 +22,8 @@ from services.tracking.use_cases import (
     Refused,
     TrackingService,
 )
-from shared.auth import Principal, Role
-from shared.clock import FakeClock
-from shared.commands import AcknowledgeAssignment, ReportProgress, RequestExtension, SubmitReport
-from shared.contracts import (
+from shared.contracts.commands import AcknowledgeAssignment, ReportProgress, RequestExtension, SubmitReport
+from shared.contracts.events import (
     AgencyRef,
     AssignmentAcknowledged,
     AssignmentCreated,
@@ -36,6 +34,8 @@ from shared.contracts import (
     ReportingDeadline,
     ReportSubmitted,
 )
+from shared.domain.clock import FakeClock
+from shared.platform.auth import Principal, Role
 from tests.fakes import FakeUnitOfWork
 
 NOW = datetime(2027, 3, 1, 2, 0, tzinfo=UTC)

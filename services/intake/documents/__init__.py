@@ -20,8 +20,8 @@ from services.intake.documents.model import ParsedPlan
 from services.intake.documents.parser import parse_lines
 from services.intake.documents.readers import MAX_BYTES, read_document
 from services.intake.domain import PlanSubmission
-from shared.calendar import WorkingCalendar
-from shared.directory import Directory
+from shared.domain.calendar import WorkingCalendar
+from shared.domain.directory import Directory
 
 __all__ = [
     "DocumentError",

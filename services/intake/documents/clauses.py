@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from services.intake.documents.model import AssigneeOut, Clause, Located, Unresolved
 from services.intake.documents.normalise import Paragraph
-from shared.directory import Directory, Mention
+from shared.domain.directory import Directory, Mention
 
 _NUMBERED = re.compile(r"^(?P<number>\d{1,2}(?:\.\d{1,2})*|[a-zđ])[.)]\s*(?=\S)")
 _BULLET = re.compile(r"^[-+•·]\s*(?=\S)")

@@ -13,8 +13,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal, get_args
 
 from services.intake.domain import months_end
-from shared.calendar import WorkingCalendar, end_of_day
-from shared.clock import VIETNAM
+from shared.domain.calendar import WorkingCalendar, end_of_day
+from shared.domain.clock import VIETNAM
 
 DeadlineKind = Literal[
     "semiannual",

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from shared.contracts import AgencyCode, AgencyKind
+from shared.contracts.events import AgencyCode, AgencyKind
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,8 +26,8 @@ from services.intake.documents.model import (
     Unresolved,
 )
 from services.intake.documents.normalise import Paragraph, paragraphs, split_lines
-from shared.calendar import WorkingCalendar, deployment_calendar
-from shared.directory import Directory
+from shared.domain.calendar import WorkingCalendar, deployment_calendar
+from shared.domain.directory import Directory
 
 _PLACE_DATE = re.compile(
     r"^(?P<place>[^,\d]{2,60}),\s*ngày\s+(?P<d>\d{1,2})\s+tháng\s+(?P<m>\d{1,2})\s+năm\s+(?P<y>\d{4})", re.IGNORECASE

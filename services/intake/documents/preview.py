@@ -9,8 +9,8 @@ from typing import Any
 from services.intake.documents.model import ParsedPlan
 from services.intake.documents.to_submission import UnresolvedBodies, to_submission
 from services.intake.domain import PlanRejected, PlanSubmission, register_plan
-from shared.contracts import AssignmentCreated
-from shared.directory import Directory
+from shared.contracts.events import AssignmentCreated
+from shared.domain.directory import Directory
 
 
 def preview(

@@ -14,11 +14,11 @@ import structlog
 
 from services.intake.use_cases.errors import Conflict, Invalid, NotFound, Overtaken, VersionMismatch
 from services.intake.use_cases.ports import Actor, Directories, Plans
-from shared.clock import Clock
-from shared.contracts import Agency, DirectoryUpdated, Group
-from shared.directory import Directory, DirectoryError, DirectoryFile, StillReferenced, UnknownAgency
-from shared.directory_store import changes_between
-from shared.unit_of_work import Transaction, UnitOfWork
+from shared.contracts.events import Agency, DirectoryUpdated, Group
+from shared.domain.clock import Clock
+from shared.domain.directory import Directory, DirectoryError, DirectoryFile, StillReferenced, UnknownAgency
+from shared.platform.directory_store import changes_between
+from shared.platform.unit_of_work import Transaction, UnitOfWork
 
 log = structlog.get_logger()
 

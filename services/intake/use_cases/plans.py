@@ -30,10 +30,10 @@ from services.intake.domain import (
 )
 from services.intake.use_cases.errors import AmendmentRefused, Forbidden, NotFound, Overtaken
 from services.intake.use_cases.ports import Actor, AlreadyStored, Directories, Plans
-from shared.calendar import deployment_calendar
-from shared.clock import VIETNAM, Clock, as_utc
-from shared.contracts import AgencyRef, AssignmentCancelled, AssignmentCreated, Event
-from shared.unit_of_work import Transaction, UnitOfWork
+from shared.contracts.events import AgencyRef, AssignmentCancelled, AssignmentCreated, Event
+from shared.domain.calendar import deployment_calendar
+from shared.domain.clock import VIETNAM, Clock, as_utc
+from shared.platform.unit_of_work import Transaction, UnitOfWork
 
 log = structlog.get_logger()
 

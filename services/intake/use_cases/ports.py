@@ -9,8 +9,8 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from services.intake.domain import PlanRecord
-from shared.contracts import DirectoryUpdated
-from shared.directory import Directory
+from shared.contracts.events import DirectoryUpdated
+from shared.domain.directory import Directory
 
 
 class AlreadyStored(Exception):
@@ -58,7 +58,7 @@ class DirectoryWrites(Protocol):
 
 
 class Directories(Protocol):
-    """The directory as this replica holds it (`shared.directory_store.DirectoryHolder`)."""
+    """The directory as this replica holds it (`shared.platform.directory_store.DirectoryHolder`)."""
 
     version: int
     directory: Directory

@@ -11,9 +11,9 @@ from typing import Any
 
 from services.notifier.rules.ladder import from_snapshot, snapshot
 from services.notifier.rules.schedule import Occurrence, SendingWindow, ceil_ms, next_check, schedule, skipped_at_open
-from shared.calendar import WorkingCalendar
-from shared.clock import as_utc
-from shared.ladder import Ladder, Role, Step
+from shared.contracts.ladder import Ladder, Role, Step
+from shared.domain.calendar import WorkingCalendar
+from shared.domain.clock import as_utc
 
 
 @dataclass(frozen=True)

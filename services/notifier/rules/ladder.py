@@ -1,4 +1,4 @@
-"""The ladder as the notifier uses it: the schema lives in shared/ladder.py (intake validates plans' ladders
+"""The ladder as the notifier uses it: the schema lives in shared/contracts/ladder.py (intake validates plans' ladders
 with it); here, which steps a period opens with and how they are kept on it. A period copies its track's
 steps when it opens (a snapshot, so a later change of the file does not alter periods already open) —
 from the plan's own ladder when the assignment carries one for that track, else from the deployment's."""
@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from shared.ladder import Ladder, LadderSpec, Step, Track
+from shared.contracts.ladder import Ladder, LadderSpec, Step, Track
 
 LadderSource = Literal["deployment", "plan"]
 

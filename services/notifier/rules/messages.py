@@ -12,8 +12,8 @@ from typing import Any
 
 from services.notifier.rules.decisions import Notice
 from services.notifier.rules.headers import header_text
-from shared.clock import VIETNAM, as_utc
-from shared.ladder import Ask, Role, Track
+from shared.contracts.ladder import Ask, Role, Track
+from shared.domain.clock import VIETNAM, as_utc
 
 
 @dataclass(frozen=True)

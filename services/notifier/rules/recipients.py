@@ -9,10 +9,10 @@ from typing import Any
 import structlog
 
 from services.notifier.rules.decisions import Recipient
-from shared.contracts import Agency
-from shared.directory import Directory, UnknownAgency
-from shared.directory_store import DirectoryHolder
-from shared.ladder import Role, Step
+from shared.contracts.events import Agency
+from shared.contracts.ladder import Role, Step
+from shared.domain.directory import Directory, UnknownAgency
+from shared.platform.directory_store import DirectoryHolder
 
 log = structlog.get_logger()
 

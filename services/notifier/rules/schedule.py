@@ -11,9 +11,9 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from shared.calendar import WorkingCalendar
-from shared.clock import VIETNAM, as_utc
-from shared.ladder import Offset, Step
+from shared.contracts.ladder import Offset, Step
+from shared.domain.calendar import WorkingCalendar
+from shared.domain.clock import VIETNAM, as_utc
 
 _WINDOW = re.compile(r"^(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})$")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from shared.contracts import UtcDatetime
+from shared.contracts.events import UtcDatetime
 
 
 class SilenceRequest(BaseModel):

@@ -1,5 +1,5 @@
 """The notifier's use cases: one module per action, each taking a typed command and returning a typed result,
-every change made inside a unit of work (shared/unit_of_work.py) that commits the change and its events
+every change made inside a unit of work (shared/platform/unit_of_work.py) that commits the change and its events
 together, then wakes the outbox relay. Routes (handlers.py) and the consumer (consumers.py) only translate.
 
     projection.py  an event changes the projection of periods (assignment, acknowledgement, report, …)

@@ -23,9 +23,9 @@ from services.notifier.use_cases.ports import Store, Wakeable
 from services.notifier.use_cases.preview import preview
 from services.notifier.use_cases.projection import project
 from services.notifier.use_cases.scan import EscalationScan, ScanLimits
-from shared.clock import Clock
-from shared.contracts import Event
-from shared.unit_of_work import UnitOfWork
+from shared.contracts.events import Event
+from shared.domain.clock import Clock
+from shared.platform.unit_of_work import UnitOfWork
 
 
 class NotifierUseCases:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.consumer import TransientError
+from shared.platform.consumer import TransientError
 
 
 class AlreadyProcessed(Exception):

@@ -22,7 +22,7 @@ from services.notifier.rules.decisions import Rules, reapplied_state
 from services.notifier.rules.ladder import deployment_track
 from services.notifier.use_cases.commands import LadderReapplied, ReapplyRequest
 from services.notifier.use_cases.ports import Store
-from shared.unit_of_work import Transaction, UnitOfWork
+from shared.platform.unit_of_work import Transaction, UnitOfWork
 
 log = structlog.get_logger()
 

@@ -23,7 +23,7 @@ import structlog
 
 from services.notifier.records import FAILED, SENT, EmailRow
 from services.notifier.rules.schedule import SendingWindow
-from shared.clock import Clock
+from shared.domain.clock import Clock
 
 log = structlog.get_logger()
 

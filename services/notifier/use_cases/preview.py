@@ -6,7 +6,7 @@ from services.notifier.use_cases.commands import Preview, PreviewEscalations, Su
 from services.notifier.use_cases.errors import MomentWithoutOffset
 from services.notifier.use_cases.ports import Store
 from services.notifier.use_cases.scan import EscalationScan
-from shared.clock import Clock, as_utc
+from shared.domain.clock import Clock, as_utc
 
 
 async def preview(command: PreviewEscalations, store: Store, scan: EscalationScan, clock: Clock) -> Preview:

@@ -13,7 +13,7 @@ from services.notifier import domain
 from services.notifier.rules.decisions import Rules, opening_state
 from services.notifier.use_cases.errors import AlreadyProcessed, NotKnownYet
 from services.notifier.use_cases.ports import Projection, Session
-from shared.contracts import (
+from shared.contracts.events import (
     AssignmentAcknowledged,
     AssignmentCancelled,
     AssignmentCreated,
@@ -22,7 +22,7 @@ from shared.contracts import (
     Event,
     ReportSubmitted,
 )
-from shared.unit_of_work import Transaction, UnitOfWork
+from shared.platform.unit_of_work import Transaction, UnitOfWork
 
 Projected = (
     AssignmentCreated

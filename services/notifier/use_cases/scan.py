@@ -20,9 +20,9 @@ from services.notifier.rules.recipients import Addressbook
 from services.notifier.use_cases.commands import Run, ScanTaken
 from services.notifier.use_cases.errors import ClaimLost
 from services.notifier.use_cases.ports import Store, Wakeable
-from shared.clock import Clock, as_utc
-from shared.contracts import AgencyRef, EscalationSent
-from shared.unit_of_work import Transaction, UnitOfWork
+from shared.contracts.events import AgencyRef, EscalationSent
+from shared.domain.clock import Clock, as_utc
+from shared.platform.unit_of_work import Transaction, UnitOfWork
 
 log = structlog.get_logger()
 

@@ -11,8 +11,8 @@ from services.notifier.records import SilenceRecord
 from services.notifier.use_cases.commands import CreateSilence, EndSilence
 from services.notifier.use_cases.errors import SilenceNotFound
 from services.notifier.use_cases.ports import Store
-from shared.clock import Clock
-from shared.unit_of_work import Transaction, UnitOfWork
+from shared.domain.clock import Clock
+from shared.platform.unit_of_work import Transaction, UnitOfWork
 
 log = structlog.get_logger()
 

@@ -2,7 +2,8 @@
 action — acknowledge, report progress, submit a report, request and decide an extension, issue and revoke
 tokens, and the queries (a plan's status, an assignment, an agency's assignments, a history) — each a typed
 command in, a typed result out, typed errors out (`NotFound`, `Forbidden`, `Conflict`, `Refused`). Every state
-change runs in the unit of work (`shared/unit_of_work.py`): the assignment, its audit row and the event it causes
+change runs in the unit of work (`shared/platform/unit_of_work.py`): the assignment, its audit row and the event it
+causes
 are committed together, then the outbox relay is woken. HTTP routes and AMQP consumers only translate and map
 errors to status codes or ack decisions.
 

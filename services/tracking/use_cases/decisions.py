@@ -13,10 +13,8 @@ from services.tracking import domain
 from services.tracking.domain import AssignmentRecord, Change
 from services.tracking.use_cases.errors import Forbidden, Refused
 from services.tracking.use_cases.messages import DecideExtension
-from shared.auth import Principal
-from shared.clock import as_utc
-from shared.commands import AcknowledgeAssignment, Command, ReportProgress, RequestExtension, SubmitReport
-from shared.contracts import (
+from shared.contracts.commands import AcknowledgeAssignment, Command, ReportProgress, RequestExtension, SubmitReport
+from shared.contracts.events import (
     AgencyRef,
     AssignmentAcknowledged,
     DeadlineExtended,
@@ -26,6 +24,8 @@ from shared.contracts import (
     ProgressReported,
     ReportSubmitted,
 )
+from shared.domain.clock import as_utc
+from shared.platform.auth import Principal
 
 
 @dataclass(frozen=True)

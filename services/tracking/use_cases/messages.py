@@ -1,4 +1,5 @@
-"""The use cases' typed commands and results (agencies' own commands are `shared.commands`), and what they need
+"""The use cases' typed commands and results (agencies' own commands are `shared.contracts.commands`), and what
+they need
 of storage: the protocols `TrackingRepository` and `TokenStore` fulfil, and the fakes of the unit tests."""
 
 from __future__ import annotations
@@ -9,8 +10,8 @@ from typing import Any, Literal, Protocol
 
 from services.tracking import domain
 from services.tracking.domain import AssignmentRecord, Change
-from shared.auth import Role
-from shared.contracts import Event
+from shared.contracts.events import Event
+from shared.platform.auth import Role
 
 Channel = Literal["http", "amqp"]
 Session = Any  # the unit of work's database session, handed through to the repository untouched

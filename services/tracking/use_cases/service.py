@@ -22,10 +22,10 @@ from services.tracking.use_cases.messages import (
     IssueToken,
     Tokens,
 )
-from shared.auth import Principal
-from shared.clock import Clock
-from shared.commands import AcknowledgeAssignment, Command, ReportProgress, RequestExtension, SubmitReport
-from shared.unit_of_work import Transaction, UnitOfWork
+from shared.contracts.commands import AcknowledgeAssignment, Command, ReportProgress, RequestExtension, SubmitReport
+from shared.domain.clock import Clock
+from shared.platform.auth import Principal
+from shared.platform.unit_of_work import Transaction, UnitOfWork
 
 log = structlog.get_logger()
 

@@ -19,7 +19,7 @@ import structlog
 from prometheus_client import Counter
 
 if TYPE_CHECKING:
-    from shared.messages import Message, Outcome
+    from shared.platform.deliveries import Message, Outcome
 
 
 log = structlog.get_logger()

@@ -16,7 +16,7 @@ import yaml
 from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from shared.contracts import Agency, Group
+from shared.contracts.events import Agency, Group
 
 # Old tone placement and spellings that name the same thing; matched in the normalised form.
 _VARIANTS = (("uỷ", "ủy"), ("oá", "óa"), ("oà", "òa"), ("oả", "ỏa"), ("oã", "õa"), ("oạ", "ọa"), ("uý", "úy"))

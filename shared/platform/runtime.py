@@ -10,11 +10,12 @@ from typing import Any
 
 import structlog
 
-from shared import dead_letters, topology
-from shared.broker import EventPublisher, declare_topology, make_broker
-from shared.http import ReadinessCheck
-from shared.mongo import make_client, ping
-from shared.settings import ServiceSettings
+from shared.contracts import topology
+from shared.platform import dead_letters
+from shared.platform.broker import EventPublisher, declare_topology, make_broker
+from shared.platform.http import ReadinessCheck
+from shared.platform.mongo import make_client, ping
+from shared.platform.settings import ServiceSettings
 
 log = structlog.get_logger()
 

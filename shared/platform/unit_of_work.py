@@ -21,8 +21,8 @@ from typing import Any, Protocol, TypeVar
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from shared.contracts import Event
-from shared.outbox_writer import OutboxWriter
+from shared.contracts.events import Event
+from shared.platform.outbox_writer import OutboxWriter
 
 T = TypeVar("T")
 

@@ -10,10 +10,10 @@ import structlog
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from shared.calendar import DEFAULT_OVERRIDES
+from shared.domain.calendar import DEFAULT_OVERRIDES
 
 DEPRECATED_CALENDAR_VARIABLE = "NOTIFIER_CALENDAR_OVERRIDES_PATH"
-DEFAULT_DIRECTORY = Path(__file__).resolve().parent.parent / "deploy" / "local" / "directory.yaml"
+DEFAULT_DIRECTORY = Path(__file__).resolve().parents[2] / "deploy" / "local" / "directory.yaml"
 HTTP_HEAD_TIMEOUT_SECONDS = 10.0
 HTTP_BODY_TIMEOUT_SECONDS = 60.0  # an 8 MB document over a 2 Mbit/s line takes about 35 s
 PREFETCH_HELP = (

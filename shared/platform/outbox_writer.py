@@ -1,6 +1,6 @@
 """The writing half of the transactional outbox: events become rows of the `outbox` collection inside the
-transaction of the change that caused them. `shared/outbox.py` is the other half, the relay that publishes
-them afterwards. Only the unit of work (`shared/unit_of_work.py`) calls this."""
+transaction of the change that caused them. `shared/platform/outbox.py` is the other half, the relay that publishes
+them afterwards. Only the unit of work (`shared/platform/unit_of_work.py`) calls this."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from typing import Any
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
-from shared.clock import Clock
-from shared.contracts import Event
+from shared.contracts.events import Event
+from shared.domain.clock import Clock
 
 OUTBOX = "outbox"
 PENDING = "pending"

@@ -7,7 +7,7 @@ Each agency provisioned for AMQP reads its own queue `agency.<code>`, with the s
 take goes to the one queue `agencies.dead-letter`.
 
 Every queue declaration is produced here as data (`QueueDeclaration`: name, arguments, bindings), and both
-the services (`shared/broker.py`, at start-up) and the broker definitions file (`dondoc agencies definitions`)
+the services (`shared/platform/broker.py`, at start-up) and the broker definitions file (`dondoc agencies definitions`)
 declare from it, so the two cannot drift apart: a queue declared with other arguments than it has is refused
 by the broker (PRECONDITION_FAILED).
 """

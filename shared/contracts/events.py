@@ -13,7 +13,7 @@ from typing import Annotated, ClassVar, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, computed_field
 from pydantic.config import JsonDict
 
-from shared.ladder import EventLadder
+from shared.contracts.ladder import EventLadder
 
 SCHEMA_VERSION = 1
 

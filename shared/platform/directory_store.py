@@ -22,9 +22,9 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
-from shared.contracts import Agency, DirectoryUpdated, Group
-from shared.directory import Directory
-from shared.mongo import insert_new, only_duplicates
+from shared.contracts.events import Agency, DirectoryUpdated, Group
+from shared.domain.directory import Directory
+from shared.platform.mongo import insert_new, only_duplicates
 
 log = structlog.get_logger()
 

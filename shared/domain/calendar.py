@@ -14,7 +14,7 @@ Small API, on purpose (the document parser uses it too):
     end_of_day(date)                           # 24:00 of that day in Vietnam, as a UTC instant
     calendar.version                           # "holidays-0.108+overrides-1a2b3c4d5e6f": record it with decisions
 
-Which override table a deployment uses is one shared setting, `CALENDAR_OVERRIDES_PATH` (`shared/settings.py`),
+Which override table a deployment uses is one shared setting, `CALENDAR_OVERRIDES_PATH` (`shared/platform/settings.py`),
 so intake (deadlines counted in working days) and the notifier (the sending window) agree on every day. A
 service's composition root loads it and hands it to `use_deployment_calendar`; code that was given no calendar
 asks `deployment_calendar()`.
@@ -31,9 +31,9 @@ import holidays
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from shared.clock import VIETNAM
+from shared.domain.clock import VIETNAM
 
-DEFAULT_OVERRIDES = Path(__file__).resolve().parent.parent / "deploy" / "local" / "calendar-overrides.yaml"
+DEFAULT_OVERRIDES = Path(__file__).resolve().parents[2] / "deploy" / "local" / "calendar-overrides.yaml"
 
 
 class CalendarError(ValueError):

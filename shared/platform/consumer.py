@@ -12,7 +12,8 @@ limit only when the message comes back rejected (or its consumer timed out), so 
 forever; before 4.3 every return counts, both work.
 
 The rule is one pure function, `disposition()` (tests/unit/test_consumer_disposition.py); the types it works with
-are in `shared/messages.py`. FastStream's default would drop a message whose handler raised; here every path is
+are in `shared/platform/deliveries.py`. FastStream's default would drop a message whose handler raised; here every
+path is
 explicit.
 """
 
@@ -30,11 +31,11 @@ from faststream.middlewares import AckPolicy
 from faststream.rabbit import RabbitBroker
 from faststream.rabbit.annotations import RabbitMessage
 
-from shared import topology
-from shared.batching import Batcher, BatchHandler
-from shared.broker import DEAD_LETTERS, EventPublisher, service_queue
-from shared.contracts import Event
-from shared.messages import (
+from shared.contracts import topology
+from shared.contracts.events import Event
+from shared.platform.batching import Batcher, BatchHandler
+from shared.platform.broker import DEAD_LETTERS, EventPublisher, service_queue
+from shared.platform.deliveries import (
     MESSAGE_TYPES,
     Ack,
     DeadLetter,
@@ -48,8 +49,8 @@ from shared.messages import (
     TransientError,
     parse_event,
 )
-from shared.metrics import HANDLER_SECONDS, MESSAGES_CONSUMED
-from shared.mongo import TRANSIENT_ERRORS
+from shared.platform.metrics import HANDLER_SECONDS, MESSAGES_CONSUMED
+from shared.platform.mongo import TRANSIENT_ERRORS
 
 __all__ = [
     "MESSAGE_TYPES",

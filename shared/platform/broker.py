@@ -8,9 +8,9 @@ import structlog
 from faststream.rabbit import ExchangeType, RabbitBroker, RabbitExchange, RabbitQueue
 from faststream.rabbit.schemas import Channel, QueueType
 
-from shared import topology
-from shared.contracts import Event
-from shared.metrics import MESSAGES_PUBLISHED, PUBLISH_FAILURES
+from shared.contracts import topology
+from shared.contracts.events import Event
+from shared.platform.metrics import MESSAGES_PUBLISHED, PUBLISH_FAILURES
 
 if TYPE_CHECKING:
     from faststream.rabbit.schemas.queue import QuorumQueueArgs

@@ -1,5 +1,6 @@
 """HTTP pieces every service has: /healthz, /readyz, /metrics, 503 during a database outage, the error answers
-that keep input from turning into a 5xx or a reflected megabyte (with the body checks of shared/request_body.py;
+that keep input from turning into a 5xx or a reflected megabyte (with the body checks of
+shared/platform/request_body.py;
 threat model in docs/security.md), and a uvicorn runner that times out slow clients."""
 
 from __future__ import annotations
@@ -20,12 +21,12 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from shared.http_observability import RequestObservability
-from shared.logs import configure_logging
-from shared.metrics import HTTP_REQUESTS, render_latest
-from shared.mongo import TRANSIENT_ERRORS
-from shared.request_body import MAX_ECHOED, RequestBodyGuard, clip
-from shared.settings import HTTP_BODY_TIMEOUT_SECONDS, ServiceSettings
+from shared.platform.http_observability import RequestObservability
+from shared.platform.logs import configure_logging
+from shared.platform.metrics import HTTP_REQUESTS, render_latest
+from shared.platform.mongo import TRANSIENT_ERRORS
+from shared.platform.request_body import MAX_ECHOED, RequestBodyGuard, clip
+from shared.platform.settings import HTTP_BODY_TIMEOUT_SECONDS, ServiceSettings
 
 ReadinessCheck = Callable[[], Awaitable[bool]]
 

@@ -31,12 +31,12 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from shared.broker import EventPublisher, PublishError
-from shared.clock import Clock, as_utc
-from shared.contracts import Event
-from shared.metrics import OUTBOX_OLDEST_AGE, OUTBOX_PENDING
-from shared.mongo import insert_new
-from shared.outbox_writer import OUTBOX, PENDING, OutboxWriter
+from shared.contracts.events import Event
+from shared.domain.clock import Clock, as_utc
+from shared.platform.broker import EventPublisher, PublishError
+from shared.platform.metrics import OUTBOX_OLDEST_AGE, OUTBOX_PENDING
+from shared.platform.mongo import insert_new
+from shared.platform.outbox_writer import OUTBOX, PENDING, OutboxWriter
 
 log = structlog.get_logger()
 
@@ -112,7 +112,7 @@ class Outbox:
         await ensure_outbox_indexes(self._rows)
 
     async def add(self, events: Iterable[Event], session: AsyncClientSession | None) -> None:
-        """Deprecated: state changes go through the unit of work (shared/unit_of_work.py), which writes the
+        """Deprecated: state changes go through the unit of work (shared/platform/unit_of_work.py), which writes the
         rows with `OutboxWriter`. Kept while call sites move."""
         await self._writer.add(events, session)
 

@@ -14,7 +14,7 @@ from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
-from shared.contracts import SCHEMA_VERSION, PeriodKey, UtcDatetime
+from shared.contracts.events import SCHEMA_VERSION, PeriodKey, UtcDatetime
 
 _COMMAND_NAMESPACE = uuid.UUID("0d8f4a63-2c55-4f0f-9a7e-5d1d2b8c9e40")
 

@@ -28,8 +28,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from shared.calendar import WorkingCalendar
-from shared.clock import VIETNAM, as_utc
+from shared.domain.calendar import WorkingCalendar
+from shared.domain.clock import VIETNAM, as_utc
 
 Role = Literal["agency", "supervisor", "upper_supervisor"]
 Track = Literal["acknowledgement", "report"]

@@ -1,5 +1,6 @@
 """What a consumer works with: the delivery as it came from the broker, the message decoded from it, what a
-handler answers, and what becomes of the delivery (ack, requeue or dead-letter). No I/O here: `shared/consumer.py`
+handler answers, and what becomes of the delivery (ack, requeue or dead-letter). No I/O here:
+`shared/platform/consumer.py`
 decides with these and talks to the broker."""
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from typing import Any, Literal
 from aio_pika.abc import AbstractIncomingMessage
 from pydantic import ValidationError
 
-from shared.commands import COMMAND_TYPES, Command
-from shared.contracts import EVENT_TYPES, Event
+from shared.contracts.commands import COMMAND_TYPES, Command
+from shared.contracts.events import EVENT_TYPES, Event
 
 
 class Outcome(StrEnum):

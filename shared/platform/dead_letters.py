@@ -17,7 +17,7 @@ import structlog
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 from prometheus_client import Gauge
 
-from shared import topology
+from shared.contracts import topology
 
 log = structlog.get_logger()
 

@@ -1,0 +1,1 @@
+"""Rules of the domain shared by services: the clock, the working-day calendar, the agency directory."""

@@ -1,0 +1,2 @@
+"""Runtime plumbing every service uses: broker, consumer, outbox, unit of work, database, HTTP, logs, metrics,
+settings."""
