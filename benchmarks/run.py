@@ -395,10 +395,6 @@ async def fan_out_and_acknowledgements(ctx: Context, cells: int, acks: int) -> N
             "NOTIFIER_SENDING_WINDOW": "always",
             "TRACKING_AGENCY_USER_PREFIX": prefix,
             "INTAKE_MAX_REQUEST_BYTES": str(64 * 1024 * 1024),
-            # The full run's plan of 50,000 bodies stores about 17 MiB: over intake's default cap (8 MiB) and over
-            # a real MongoDB's 16 MiB document limit; the stand-in stores it. The bench measures the pipeline's
-            # fan-out at that size, so it lifts the cap; a deployment cannot register such a plan as one document.
-            "INTAKE_MAX_PLAN_BYTES": str(64 * 1024 * 1024),
         },
     )
     client = raw.client(ctx.mongo_url)
