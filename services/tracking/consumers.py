@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import DuplicateKeyError
 
 from services.tracking import domain, status_metrics
 from services.tracking.domain import AssignmentRecord
@@ -38,7 +38,6 @@ from shared.domain.clock import Clock
 from shared.platform.auth import Principal
 from shared.platform.batching import ProcessAlone
 from shared.platform.consumer import InvalidMessage, Message, Outcome, TransientError
-from shared.platform.mongo import DUPLICATE_KEY
 from shared.platform.outbox_writer import OutboxWriter
 from shared.platform.unit_of_work import Transaction, UnitOfWork
 
@@ -278,7 +277,7 @@ class AcknowledgementsInBulk:
             changes = await self._applied(changes, outcomes)
         if not changes:
             return
-        await self._add_to_outbox([c.event for c in changes])
+        await self._outbox.add_new([c.event for c in changes])
         duplicates = await self._repository.record_new_events([audit_row(c.event, "amqp", "agency") for c in changes])
         for position, change in enumerate(changes):
             outcomes[change.index] = Outcome.DUPLICATE if position in duplicates else Outcome.PROCESSED
@@ -298,14 +297,6 @@ class AcknowledgementsInBulk:
             else:
                 outcomes[change.index] = ProcessAlone()
         return kept
-
-    async def _add_to_outbox(self, events: list[Event]) -> None:
-        """Outbox rows written outside a transaction: a row already there (a redelivery) is left as it is."""
-        try:
-            await self._outbox.add(events, None)
-        except BulkWriteError as exc:
-            if any(error.get("code") != DUPLICATE_KEY for error in exc.details.get("writeErrors", [])):
-                raise
 
 
 def _acknowledgement(

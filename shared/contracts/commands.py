@@ -38,7 +38,7 @@ class Command(BaseModel):
         description="set by the consumer from the broker-validated AMQP user_id, never from the body",
     )
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field  # type: ignore[prop-decorator]  # pydantic's documented form; mypy refuses decorators on properties
     @property
     def command_type(self) -> str:
         return f"{self.entity}.{self.verb}"

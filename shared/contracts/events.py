@@ -107,7 +107,7 @@ class Event(BaseModel):
     correlation_id: str = Field(description="the plan this event belongs to")
     actor: AgencyRef | None = Field(default=None, description="the agency that acted, when one did")
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field  # type: ignore[prop-decorator]  # pydantic's documented form; mypy refuses decorators on properties
     @property
     def event_type(self) -> str:
         """`<entity>.<verb>`: which contract this is."""

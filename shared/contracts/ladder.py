@@ -61,7 +61,7 @@ class Offset:
         amount = int(match["amount"]) * (-1 if match["sign"] == "-" else 1)
         if abs(amount) > MAX_OFFSET:
             raise ValueError(f"offset {text!r} is more than {MAX_OFFSET} units away")
-        return cls(amount, match["unit"] or "d")  # type: ignore[arg-type]
+        return cls(amount, match["unit"] or "d")  # type: ignore[arg-type]  # the pattern matches only the units' Literal
 
     def __str__(self) -> str:
         return f"{self.amount:+d}{self.unit}" if self.amount else "0"
@@ -208,8 +208,8 @@ class EventLadder(LadderSpec):
 
     # Narrowing a field's item type is what pydantic validates by (EventStep ignores unknown fields); mypy sees
     # list's invariance, but nothing appends a StepRule to these lists.
-    acknowledgement: list[EventStep] | None = Field(default=None, max_length=MAX_STEPS_PER_TRACK)  # type: ignore[assignment]
-    report: list[EventStep] | None = Field(default=None, max_length=MAX_STEPS_PER_TRACK)  # type: ignore[assignment]
+    acknowledgement: list[EventStep] | None = Field(default=None, max_length=MAX_STEPS_PER_TRACK)  # type: ignore[assignment]  # narrowed: see above
+    report: list[EventStep] | None = Field(default=None, max_length=MAX_STEPS_PER_TRACK)  # type: ignore[assignment]  # narrowed: see above
 
 
 @dataclass(frozen=True)

@@ -20,23 +20,20 @@ import itertools
 import time
 import uuid
 from collections import deque
-from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
 from pymongo import ASCENDING
-from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from shared.contracts.events import Event
 from shared.domain.clock import Clock, as_utc
 from shared.platform.broker import EventPublisher, PublishError
 from shared.platform.metrics import OUTBOX_OLDEST_AGE, OUTBOX_PENDING
 from shared.platform.mongo import insert_new
-from shared.platform.outbox_writer import OUTBOX, PENDING, OutboxWriter
+from shared.platform.outbox_writer import OUTBOX, PENDING
 
 log = structlog.get_logger()
 
@@ -88,7 +85,6 @@ class Outbox:
         lease_seconds: float = 30.0,
     ) -> None:
         self._rows = db[OUTBOX]
-        self._writer = OutboxWriter(db, clock)
         self._published = db[PUBLISHED_ROWS]
         self._leases = db["outbox_relay"]
         self._publisher = publisher
@@ -110,11 +106,6 @@ class Outbox:
 
     async def ensure_indexes(self) -> None:
         await ensure_outbox_indexes(self._rows)
-
-    async def add(self, events: Iterable[Event], session: AsyncClientSession | None) -> None:
-        """Deprecated: state changes go through the unit of work (shared/platform/unit_of_work.py), which writes the
-        rows with `OutboxWriter`. Kept while call sites move."""
-        await self._writer.add(events, session)
 
     def wake(self) -> None:
         self._wakeup.set()

@@ -13,6 +13,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.contracts.events import Event
 from shared.domain.clock import Clock
+from shared.platform.mongo import insert_new
 
 OUTBOX = "outbox"
 PENDING = "pending"
@@ -45,3 +46,7 @@ class OutboxWriter:
         rows = outbox_rows(events, self._clock.now())
         if rows:
             await self._rows.insert_many(rows, ordered=False, session=session)
+
+    async def add_new(self, events: Iterable[Event]) -> None:
+        """Store events outside a transaction, leaving a row already there (a redelivery's) as it is."""
+        await insert_new(self._rows, outbox_rows(events, self._clock.now()))

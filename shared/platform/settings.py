@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import structlog
 from pydantic import AliasChoices, Field, SecretStr, model_validator
@@ -22,7 +22,7 @@ PREFETCH_HELP = (
 )
 
 
-def _shared(name: str, default: object, description: str) -> object:
+def _shared(name: str, default: object, description: str) -> Any:
     """A field read from an unprefixed variable (AMQP_URL) or the service-prefixed one."""
     return Field(default=default, validation_alias=AliasChoices(name), description=description)
 
@@ -30,13 +30,9 @@ def _shared(name: str, default: object, description: str) -> object:
 class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
 
-    amqp_url: str = _shared(  # type: ignore[assignment]
-        "AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/", "RabbitMQ connection URL"
-    )
-    mongo_url: str = _shared(  # type: ignore[assignment]
-        "MONGO_URL", "mongodb://127.0.0.1:27017/", "MongoDB connection URL"
-    )
-    directory_path: Path = _shared(  # type: ignore[assignment]
+    amqp_url: str = _shared("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/", "RabbitMQ connection URL")
+    mongo_url: str = _shared("MONGO_URL", "mongodb://127.0.0.1:27017/", "MongoDB connection URL")
+    directory_path: Path = _shared(
         "DIRECTORY_PATH",
         DEFAULT_DIRECTORY,
         "agency directory (YAML): seeds the service's database on its first start; later changes go over HTTP",
@@ -51,10 +47,10 @@ class ServiceSettings(BaseSettings):
     directory_refresh_seconds: float = Field(
         default=2.0, description="how often a replica checks whether the stored agency directory changed"
     )
-    log_format: Literal["json", "console", "auto"] = _shared(  # type: ignore[assignment]
+    log_format: Literal["json", "console", "auto"] = _shared(
         "LOG_FORMAT", "auto", "json in production, readable lines on a terminal"
     )
-    log_level: str = _shared("LOG_LEVEL", "info", "minimum log level")  # type: ignore[assignment]
+    log_level: str = _shared("LOG_LEVEL", "info", "minimum log level")
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     # Slow clients (threat model, docs/security.md): each limit bounds how long one connection can be held.
@@ -82,7 +78,7 @@ class ServiceSettings(BaseSettings):
     operator_token: SecretStr | None = Field(
         default=None, description="the bootstrap operator's token (tracking registers it; the others accept it)"
     )
-    auth_url: str | None = _shared(  # type: ignore[assignment]
+    auth_url: str | None = _shared(
         "AUTH_URL", None, "tracking's base URL, where intake and the notifier ask who a token belongs to"
     )
     auth_cache_seconds: float = Field(

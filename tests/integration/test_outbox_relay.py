@@ -18,6 +18,7 @@ from shared.domain.clock import FakeClock
 from shared.platform.broker import EventPublisher, declare_topology, make_broker
 from shared.platform.mongo import make_client
 from shared.platform.outbox import Outbox, stored_rows
+from shared.platform.outbox_writer import OutboxWriter
 from tests.conftest import eventually, random_ref
 from tests.integration.test_tracking_consumer import assignment_created
 
@@ -60,7 +61,7 @@ async def test_one_replica_relays_and_another_takes_over_when_its_lease_runs_out
 
     async def store(count: int) -> None:
         events = [assignment_created() for _ in range(count)]
-        await first.add(events, None)
+        await OutboxWriter(db, clock).add(events, None)
         stored.extend(e.event_id for e in events)
 
     async def all_marked() -> bool:
@@ -110,7 +111,7 @@ async def test_the_leader_reads_a_backlog_once_and_publishes_it_in_order_in_batc
     async def store(count: int, at: datetime) -> None:
         events = [assignment_created() for _ in range(count)]
         clock.set(at)
-        await outbox.add(events, None)  # one `created_at` for the lot, as in one transaction
+        await OutboxWriter(db, clock).add(events, None)  # one `created_at` for the lot, as in one transaction
         order.extend(e.event_id for e in events)
 
     start = datetime(2027, 3, 1, 8, 0, tzinfo=UTC)
@@ -124,7 +125,7 @@ async def test_the_leader_reads_a_backlog_once_and_publishes_it_in_order_in_batc
     assert gauge("dondoc_outbox_oldest_age_seconds") == 5 * 60
     late = [assignment_created()]
     clock.set(start - timedelta(minutes=1))  # older than everything: committed after the snapshot
-    await outbox.add(late, None)
+    await OutboxWriter(db, clock).add(late, None)
     clock.set(start + timedelta(minutes=10))
     published = [await outbox.publish_pending() for _ in range(3)]
     assert published == [4, 4, 1]  # the snapshot's 13; the late row waits for the next snapshot
@@ -151,7 +152,7 @@ async def test_a_leader_that_died_between_copying_and_deleting_its_rows_leaves_t
     outbox = Outbox(db, EventPublisher(relaying.broker, "test"), "test", clock)
     await outbox.ensure_indexes()
     events = [assignment_created() for _ in range(5)]
-    await outbox.add(events, None)
+    await OutboxWriter(db, clock).add(events, None)
     died_after_copying = await db.outbox.find({"_id": {"$in": [e.event_id for e in events[:3]]}}).to_list()
     first_copied_at = clock.now() - timedelta(seconds=5)
     await db.outbox_published.insert_many(

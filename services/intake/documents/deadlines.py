@@ -400,7 +400,7 @@ class DeadlineReader:
             if self.issued_on and due < self.issued_on:
                 continue
             key = f"{self.year}-Q{index}" if kind == "quarterly" else f"{self.year}-{index:02d}"
-            found.append(Deadline(kind, key, wording.strip(), due, line))  # type: ignore[arg-type]
+            found.append(Deadline(kind, key, wording.strip(), due, line))  # type: ignore[arg-type]  # kind is one of the loop's Literals
         return found
 
     def _weekly(self, segment: str, line: int) -> list[Deadline]:
