@@ -139,7 +139,7 @@ def unprefixed_user(amqp_url: str) -> Iterator[tuple[AgencyRef, str]]:
 @pytest.mark.parametrize(
     ("prefix", "reason"),
     [("", "TRACKING_AGENCY_USER_PREFIX is empty"), ("agency-", "is not an agency user")],
-    ids=["default-empty-prefix", "prefix-set"],
+    ids=["empty-prefix", "prefix-set"],
 )
 async def test_a_broker_user_named_like_an_agency_without_the_prefix_is_refused(
     service_settings, amqp, unprefixed_user, prefix, reason
