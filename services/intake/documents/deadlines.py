@@ -12,22 +12,11 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal, get_args
 
+from services.intake.documents.model import DeadlineKind
 from services.intake.domain import months_end
 from shared.domain.calendar import WorkingCalendar, end_of_day
 from shared.domain.clock import VIETNAM
 
-DeadlineKind = Literal[
-    "semiannual",
-    "annual",
-    "quarterly",
-    "monthly",
-    "weekly",
-    "ninemonth",
-    "date",
-    "within_period",
-    "duration",
-    "default",
-]
 Obligation = Literal["report", "complete"]
 
 _DATE = (

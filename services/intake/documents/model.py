@@ -10,6 +10,20 @@ from pydantic import BaseModel, Field
 
 from shared.contracts.events import AgencyCode, AgencyKind
 
+# What a deadline of a plan document is: a recurring report, a date, a duration, or the deployment's default.
+DeadlineKind = Literal[
+    "semiannual",
+    "annual",
+    "quarterly",
+    "monthly",
+    "weekly",
+    "ninemonth",
+    "date",
+    "within_period",
+    "duration",
+    "default",
+]
+
 
 @dataclass(frozen=True, slots=True)
 class SourceLine:
@@ -41,18 +55,7 @@ class Section(BaseModel):
 
 
 class DeadlineOut(BaseModel):
-    kind: Literal[
-        "semiannual",
-        "annual",
-        "quarterly",
-        "monthly",
-        "weekly",
-        "ninemonth",
-        "date",
-        "within_period",
-        "duration",
-        "default",
-    ]
+    kind: DeadlineKind
     period: str = Field(
         description="2023-H1, 2023-FY, 2024-Q3, 2024-05, 2024-W07 (ISO week), 2024-9M (nine months), "
         "or 2023-D12-14 for a one-off date"
