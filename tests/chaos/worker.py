@@ -69,8 +69,8 @@ def run_tracking() -> None:
             _record(outcomes)
             return outcomes
 
-    main.EventRecorder = KillableRecorder  # type: ignore[misc]
-    main.AssignmentsInBulk = KillableBulk  # type: ignore[misc]
+    main.EventRecorder = KillableRecorder  # type: ignore[misc]  # the chaos worker swaps in a recorder that can be killed
+    main.AssignmentsInBulk = KillableBulk  # type: ignore[misc]  # the same, for the bulk path
     settings = Settings()
     configure_logging("tracking", "json", "warning")
     app = main.create_app(settings)
@@ -95,7 +95,7 @@ def run_intake() -> None:
         await publish(self, **kwargs)
         _die_if_due(1)
 
-    broker.EventPublisher.publish_raw = publish_then_maybe_die  # type: ignore[method-assign]
+    broker.EventPublisher.publish_raw = publish_then_maybe_die  # type: ignore[method-assign]  # patched to die between the publish and its confirm
     run_service(main.SERVICE, Settings(), main.create_app)
 
 

@@ -326,7 +326,7 @@ def test_intake_and_the_notifier_count_working_days_by_one_mounted_table(monkeyp
         assert "NOTIFIER_CALENDAR_OVERRIDES_PATH" not in env, f"{name}: the deprecated name, not the shared one"
         for key, value in env.items():
             monkeypatch.setenv(key, "secret-from-the-secret" if value is None else value)
-        read.add(settings_class().calendar_overrides_path)  # type: ignore[attr-defined]
+        read.add(settings_class().calendar_overrides_path)  # type: ignore[attr-defined]  # every settings class read here has the shared field
     assert read == {Path("/etc/dondoc/calendar-overrides.yaml")}
     assert "calendar-overrides.yaml" in of_kind("ConfigMap")["dondoc-files"]["data"]
     assert "CALENDAR_OVERRIDES_PATH" in of_kind("ConfigMap")["dondoc-common"]["data"]

@@ -12,7 +12,7 @@ from tests.conftest import eventually, random_ref
 from tests.integration.test_tracking_consumer import assignment_created
 
 
-async def test_a_message_an_agency_keeps_rejecting_is_dead_lettered_at_the_limit(amqp_url: str, amqp) -> None:  # type: ignore[no-untyped-def]
+async def test_a_message_an_agency_keeps_rejecting_is_dead_lettered_at_the_limit(amqp_url: str, amqp) -> None:  # type: ignore[no-untyped-def]  # pytest fixtures
     code = random_ref("agency-")
     broker = make_broker(amqp_url, "test")
     await broker.connect()

@@ -81,7 +81,7 @@ def imported(tmp_path: Path) -> Iterator[dict[str, str]]:
     rabbitmqctl("delete_vhost", vhost, check=False)
 
 
-async def refused(url: str, action) -> bool:  # type: ignore[no-untyped-def]
+async def refused(url: str, action) -> bool:  # type: ignore[no-untyped-def]  # a test helper; action is any coroutine on a channel
     connection = await aio_pika.connect(url)
     try:
         channel = await connection.channel()

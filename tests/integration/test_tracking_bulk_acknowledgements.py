@@ -72,7 +72,7 @@ async def test_a_burst_of_acknowledgements_is_written_per_chunk_and_version_each
             command_id="ack-foreign", assignment_id=events[0].assignment_id, broker_user_id="agency-chi-bo-99"
         )  # not its assignment
         changed = events[5].assignment_id
-        repo.assignments = ChangedMeanwhile(repo.assignments, changed)  # type: ignore[assignment]
+        repo.assignments = ChangedMeanwhile(repo.assignments, changed)  # type: ignore[assignment]  # a wrapper that changes rows between read and write
 
         outcomes = await handler([*commands, foreign])
 
