@@ -20,7 +20,7 @@ from services.notifier.repository import NotifierRepository
 from services.notifier.rules.decisions import Rules
 from services.notifier.use_cases.projection import apply
 from shared.contracts.events import AssignmentAcknowledged, AssignmentCreated, ReportSubmitted
-from shared.platform.consumer import Message, Outcome
+from shared.platform.deliveries import Message, Outcome
 from shared.platform.unit_of_work import UnitOfWork
 
 BULK_EVENTS = (AssignmentCreated, AssignmentAcknowledged, ReportSubmitted)

@@ -12,7 +12,7 @@ from services.notifier.directory_copy import DirectoryFollower
 from services.notifier.use_cases.bundle import NotifierUseCases
 from services.notifier.use_cases.projection import PROJECTIONS, Projected
 from shared.contracts.events import DirectoryUpdated, Event
-from shared.platform.consumer import Outcome
+from shared.platform.deliveries import Outcome
 
 
 class PeriodProjector:

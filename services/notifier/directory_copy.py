@@ -7,7 +7,7 @@ from __future__ import annotations
 import structlog
 
 from shared.contracts.events import DirectoryUpdated
-from shared.platform.consumer import Outcome
+from shared.platform.deliveries import Outcome
 from shared.platform.directory_store import DirectoryHolder
 
 log = structlog.get_logger()

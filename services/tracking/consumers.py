@@ -37,7 +37,7 @@ from shared.contracts.events import (
 from shared.domain.clock import Clock
 from shared.platform.auth import Principal
 from shared.platform.batching import ProcessAlone
-from shared.platform.consumer import InvalidMessage, Message, Outcome, TransientError
+from shared.platform.deliveries import InvalidMessage, Message, Outcome, TransientError
 from shared.platform.outbox_writer import OutboxWriter
 from shared.platform.unit_of_work import Transaction, UnitOfWork
 

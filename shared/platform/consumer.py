@@ -36,7 +36,6 @@ from shared.contracts.events import Event
 from shared.platform.batching import Batcher, BatchHandler
 from shared.platform.broker import DEAD_LETTERS, EventPublisher, service_queue
 from shared.platform.deliveries import (
-    MESSAGE_TYPES,
     Ack,
     DeadLetter,
     Delivery,
@@ -51,26 +50,6 @@ from shared.platform.deliveries import (
 )
 from shared.platform.metrics import HANDLER_SECONDS, MESSAGES_CONSUMED
 from shared.platform.mongo import TRANSIENT_ERRORS
-
-__all__ = [
-    "MESSAGE_TYPES",
-    "Ack",
-    "ConsumerOptions",
-    "DeadLetter",
-    "Delivery",
-    "Disposition",
-    "Handler",
-    "InvalidMessage",
-    "Message",
-    "Outcome",
-    "Requeue",
-    "TransientError",
-    "bind_log_context",
-    "by_event_type",
-    "disposition",
-    "parse_event",
-    "subscribe",
-]
 
 log = structlog.get_logger()
 

@@ -23,7 +23,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from shared.platform.http_observability import RequestObservability
 from shared.platform.logs import configure_logging
-from shared.platform.metrics import HTTP_REQUESTS, render_latest
+from shared.platform.metrics import render_latest
 from shared.platform.mongo import TRANSIENT_ERRORS
 from shared.platform.request_body import MAX_ECHOED, RequestBodyGuard, clip
 from shared.platform.settings import HTTP_BODY_TIMEOUT_SECONDS, ServiceSettings
@@ -41,30 +41,6 @@ log = structlog.get_logger()
 # Every path parameter that names something dondoc issued: letters, digits, "-" and "_", nothing a query could read
 # as an operator or a path.
 Identifier = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="an identifier issued by dondoc")]
-
-
-class RequestMetrics:
-    """Counts HTTP requests by service, method and status class (bounded labels: no paths, no ids)."""
-
-    def __init__(self, app: Any, service: str) -> None:
-        self.app = app
-        self.service = service
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        status = {"code": 500}
-
-        async def remember(message: Any) -> None:
-            if message["type"] == "http.response.start":
-                status["code"] = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, remember)
-        finally:
-            HTTP_REQUESTS.labels(self.service, scope["method"], f"{status['code'] // 100}xx").inc()
 
 
 # --- error answers: never a 5xx for input, never a large input echoed -------------------------------------------
@@ -181,7 +157,6 @@ def add_operational_routes(
     the body's deadline; the defaults without)."""
     body_timeout = settings.http_body_timeout_seconds if settings is not None else HTTP_BODY_TIMEOUT_SECONDS
     install_input_limits(app, max_request_bytes, body_timeout)
-    app.add_middleware(RequestMetrics, service=app.title.removeprefix("dondoc "))
     app.add_middleware(RequestObservability, service=app.title.removeprefix("dondoc "))
 
     @app.get("/healthz", tags=["operations"])

@@ -17,11 +17,6 @@ PUBLISH_FAILURES = Counter(
 )
 OUTBOX_PENDING = Gauge("dondoc_outbox_pending", "Outbox rows not yet published.", ["service"])
 OUTBOX_OLDEST_AGE = Gauge("dondoc_outbox_oldest_age_seconds", "Age of the oldest unpublished outbox row.", ["service"])
-HTTP_REQUESTS = Counter(
-    "dondoc_http_requests_total",
-    "HTTP requests answered, by service, method and status class.",
-    ["service", "method", "status"],
-)
 HTTP_REQUEST_SECONDS = Histogram(
     "dondoc_http_request_duration_seconds",
     "Time to answer an HTTP request, by route template (never the raw path), method and status code.",

@@ -23,7 +23,7 @@ import signal
 import sys
 from typing import Any
 
-from shared.platform.consumer import Outcome
+from shared.platform.deliveries import Outcome
 
 KILL_AFTER = int(os.environ.get("CHAOS_KILL_AFTER", "0"))
 RECORDS = os.environ.get("CHAOS_RECORDS", "")

@@ -9,7 +9,8 @@ from shared.contracts.events import AgencyRef, PlanRegistered
 from shared.contracts.topology import REASON_HEADER, ServiceQueue
 from shared.platform import consumer
 from shared.platform.broker import EventPublisher, declare_topology, make_broker
-from shared.platform.consumer import Outcome, TransientError, subscribe
+from shared.platform.consumer import subscribe
+from shared.platform.deliveries import Outcome, TransientError
 from tests.conftest import eventually, random_ref
 
 

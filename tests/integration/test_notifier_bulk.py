@@ -13,7 +13,7 @@ from pymongo.errors import BulkWriteError
 from services.notifier.bulk import ProjectionInBulk
 from shared.contracts.events import AssignmentAcknowledged, Event, ReportSubmitted
 from shared.domain.clock import FakeClock
-from shared.platform.consumer import Outcome
+from shared.platform.deliveries import Outcome
 from tests.integration.notifier_harness import created, notifier
 
 START = datetime(2027, 3, 1, 1, 0, tzinfo=UTC)

@@ -16,7 +16,7 @@ from shared.contracts.events import (
 from shared.contracts.ladder import Ladder
 from shared.domain.calendar import end_of_day
 from shared.domain.clock import VIETNAM, FakeClock
-from shared.platform.consumer import TransientError
+from shared.platform.deliveries import TransientError
 from shared.platform.outbox import stored_rows
 from tests.integration.notifier_harness import DIRECTORY, created, drop, notifier, steps_taken
 

@@ -14,7 +14,7 @@ from shared.contracts.commands import AcknowledgeAssignment
 from shared.contracts.events import AgencyRef
 from shared.domain.clock import FakeClock
 from shared.platform.batching import ProcessAlone
-from shared.platform.consumer import Outcome
+from shared.platform.deliveries import Outcome
 from shared.platform.mongo import make_client
 from shared.platform.outbox_writer import OutboxWriter
 from tests.integration.test_tracking_consumer import assignment_created

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from shared.platform.batching import Batcher
-from shared.platform.consumer import Outcome
+from shared.platform.deliveries import Outcome
 
 
 class Recorder:

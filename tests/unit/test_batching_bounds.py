@@ -9,7 +9,7 @@ import asyncio
 import pytest
 
 from shared.platform.batching import BATCH_WRITES, BATCHED_MESSAGES, Batcher, ProcessAlone
-from shared.platform.consumer import Outcome
+from shared.platform.deliveries import Outcome
 
 
 class Slow:

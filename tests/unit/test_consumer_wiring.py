@@ -17,7 +17,8 @@ from shared.contracts.events import AgencyRef, PlanRegistered
 from shared.contracts.topology import DEAD_LETTER_EXCHANGE, ERROR_CLASS_HEADER, REASON_HEADER, ServiceQueue
 from shared.platform import consumer
 from shared.platform.broker import make_broker
-from shared.platform.consumer import Message, Outcome, TransientError, subscribe
+from shared.platform.consumer import subscribe
+from shared.platform.deliveries import Message, Outcome, TransientError
 from tests.conftest import random_ref
 
 # TestRabbitBroker delivers a message published to a queue's name with that name as its routing key, and the

@@ -20,7 +20,7 @@ from shared.contracts.events import (
     ReportingDeadline,
     ReportSubmitted,
 )
-from shared.platform.consumer import InvalidMessage, parse_event
+from shared.platform.deliveries import InvalidMessage, parse_event
 
 ISSUER = AgencyRef(code="dang-uy", kind="office", name="Đảng ủy phường Hòa An")
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from shared.contracts.commands import COMMAND_TYPES
 from shared.contracts.events import EVENT_TYPES
-from shared.platform.consumer import MESSAGE_TYPES, InvalidMessage, parse_event
+from shared.platform.deliveries import MESSAGE_TYPES, InvalidMessage, parse_event
 
 
 @pytest.mark.parametrize("model", list(EVENT_TYPES.values()), ids=list(EVENT_TYPES))

@@ -540,7 +540,7 @@ async def test_the_consumer_dispatches_by_event_type_and_ignores_what_it_does_no
     from services.notifier.consumers import PeriodProjector, handlers
     from services.notifier.use_cases.projection import PROJECTIONS
     from shared.contracts.events import DirectoryUpdated
-    from shared.platform.consumer import Outcome
+    from shared.platform.deliveries import Outcome
 
     use_cases, _, store, _ = bootstrap()
     projector = PeriodProjector(use_cases)
@@ -565,7 +565,7 @@ async def test_the_consumer_dispatches_by_event_type_and_ignores_what_it_does_no
 
 async def test_the_queue_handler_sends_each_type_to_its_handler_and_ignores_the_rest() -> None:
     from services.notifier.consumers import dispatch
-    from shared.platform.consumer import Outcome
+    from shared.platform.deliveries import Outcome
 
     seen: list[str] = []
 

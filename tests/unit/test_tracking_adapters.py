@@ -10,7 +10,7 @@ import pytest
 from services.tracking.consumers import agency_of
 from services.tracking.domain import Change
 from services.tracking.repository import GuardedChange, per_document_stage, update_document
-from shared.platform.consumer import InvalidMessage
+from shared.platform.deliveries import InvalidMessage
 
 AT = datetime(2027, 3, 1, 2, 0, tzinfo=UTC)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.platform.consumer import TransientError
+from shared.platform.deliveries import TransientError
 
 
 class AlreadyProcessed(Exception):
