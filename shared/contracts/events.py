@@ -399,6 +399,20 @@ class DirectoryUpdated(Event):
     changed_by: str = Field(default="", description="who made the change (operator or service)")
 
 
+class LinkRequested(Event):
+    """Someone holding an agency's personal link (expired, revoked or still valid) asked for a new one. The
+    notifier issues a fresh link from tracking and sends it to the agency's registered address, never to the
+    asker. `scope` "act" opens the agency's own pages; "view" a supervising body's read-only page of
+    `view_of`, the body that is late. `correlation_id` is `link:<agency>`: no plan is involved."""
+
+    entity: ClassVar[str] = "link"
+    verb: ClassVar[str] = "requested"
+
+    agency: AgencyCode = Field(description="the agency the link is for, and whose registered address gets it")
+    scope: Literal["act", "view"] = "act"
+    view_of: AgencyCode | None = Field(default=None, description='for scope "view": the body whose page it shows')
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     f"{cls.entity}.{cls.verb}": cls
     for cls in (
@@ -414,5 +428,6 @@ EVENT_TYPES: dict[str, type[Event]] = {
         ExtensionRefused,
         DeadlineExtended,
         DirectoryUpdated,
+        LinkRequested,
     )
 }
