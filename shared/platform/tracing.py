@@ -83,7 +83,8 @@ def configure(service: str, settings: TracingSettings | None = None) -> bool:
     resource = Resource.create({"service.name": settings.service_name or f"dondoc-{service}"})
     provider = TracerProvider(resource=resource)
     provider.add_span_processor(BatchSpanProcessor(_exporter(kind)))
-    trace.set_tracer_provider(provider)
+    # Not made the global provider: FastAPI's own telemetry starts as soon as there is one, and it records the raw
+    # path and query (a link's secret is in its path). Our HTTP span is `http_observability.RequestObservability`'s.
     use(provider)
     return True
 
