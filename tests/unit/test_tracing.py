@@ -214,3 +214,14 @@ async def test_the_smtp_send_continues_the_trace_its_e_mail_row_carries(spans) -
     send = by_name(spans, "smtp send")
     assert projection is not None and send.context.trace_id == projection.get_span_context().trace_id
     assert send.kind == trace.SpanKind.CLIENT and send.status.status_code == trace.StatusCode.ERROR
+
+
+def test_a_log_line_written_inside_a_span_names_its_trace(spans) -> None:  # type: ignore[no-untyped-def]
+    with tracing.span("assignment.created process") as current:
+        line = tracing.add_trace_ids(None, "info", {"event": "message processed"})
+    assert current is not None
+    assert line["trace_id"] == f"{current.get_span_context().trace_id:032x}"
+    assert "trace_id" not in tracing.add_trace_ids(None, "info", {"event": "outside any span"})
+    tracing.use(None)
+    with tracing.span("off"):
+        assert "trace_id" not in tracing.add_trace_ids(None, "info", {"event": "tracing off"})
