@@ -225,3 +225,30 @@ def test_a_log_line_written_inside_a_span_names_its_trace(spans) -> None:  # typ
     tracing.use(None)
     with tracing.span("off"):
         assert "trace_id" not in tracing.add_trace_ids(None, "info", {"event": "tracing off"})
+
+
+@pytest.mark.parametrize(
+    ("variables", "exporter"),
+    [
+        ({}, None),
+        ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"}, "otlp"),
+        ({"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://collector:4318/v1/traces"}, "otlp"),
+        ({"OTEL_TRACES_EXPORTER": "console"}, "console"),
+        ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318", "OTEL_TRACES_EXPORTER": "none"}, None),
+        ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318", "OTEL_SDK_DISABLED": "true"}, None),
+    ],
+)
+def test_tracing_is_on_only_when_the_standard_variables_ask_for_it(
+    monkeypatch: pytest.MonkeyPatch, variables: dict[str, str], exporter: str | None
+) -> None:
+    for name in ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_TRACES_EXPORTER"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("OTEL_SDK_DISABLED", raising=False)
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    assert tracing.TracingSettings().chosen_exporter() == exporter
+    try:
+        assert tracing.configure("intake") is (exporter is not None)
+        assert tracing.enabled() is (exporter is not None)
+    finally:
+        tracing.use(None)
