@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Iterator, Mapping, MutableMapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, Final
 
 from opentelemetry import context as otel_context
@@ -38,6 +38,7 @@ _WANTED = frozenset(_PROPAGATOR.fields)  # traceparent, tracestate
 SERVER, CLIENT, PRODUCER, CONSUMER = SpanKind.SERVER, SpanKind.CLIENT, SpanKind.PRODUCER, SpanKind.CONSUMER
 _state: dict[str, trace.Tracer | None] = {"tracer": None}
 _carried: dict[int, Context] = {}
+_OFF: AbstractContextManager[None] = nullcontext()
 
 
 def _env(*names: str, default: object = None) -> Any:
@@ -116,22 +117,19 @@ def context_of(headers: Mapping[str, Any] | None) -> Context | None:
     return _PROPAGATOR.extract(wanted) if wanted else None
 
 
-@contextmanager
 def span(
     name: str,
     kind: SpanKind = SpanKind.INTERNAL,
     parent: Mapping[str, Any] | Context | None = None,
     attributes: Mapping[str, str | int] | None = None,
-) -> Iterator[Span | None]:
+) -> AbstractContextManager[Span | None]:
     """A span, current while the block runs, child of `parent` (headers or a context; the current span without).
-    An exception leaving the block marks it failed. Yields None when tracing is off."""
+    An exception leaving the block marks it failed. Yields None when tracing is off (one shared no-op block)."""
     tracer = _state["tracer"]
     if tracer is None:
-        yield None
-        return
+        return _OFF
     context = parent if isinstance(parent, Context) or parent is None else context_of(parent)
-    with tracer.start_as_current_span(name, context=context, kind=kind, attributes=attributes) as current:
-        yield current
+    return tracer.start_as_current_span(name, context=context, kind=kind, attributes=attributes)
 
 
 def fail(current: Span | None, reason: str) -> None:
