@@ -151,6 +151,8 @@ def test_one_trace_from_the_plans_request_to_the_e_mail(traced_stack, collector:
     assert consumed == [trace_id], consumed
     assert projected == [trace_id], projected
     assert sent and set(sent) == {trace_id}, sent
+    # Intake asked tracking whom the token belongs to (first use: not cached yet), within the request's trace.
+    assert trace_id in [s.trace_id for s in collector.found("dondoc-tracking", "GET /tokens/me")]
     relayed = collector.found("dondoc-intake", "assignment.created publish")
     assert [s.trace_id for s in relayed] == [trace_id]
     leaked = [s for s in collector.spans if any(TOKEN in value for value in s.attributes)]
