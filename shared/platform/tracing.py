@@ -7,9 +7,10 @@ Off by default. It is on when the standard variables ask for it: `OTEL_EXPORTER_
 line: no span objects, no context copies, no `trace` field in stored rows, no headers.
 
 The context travels as W3C Trace Context (`traceparent`, `tracestate`) and nothing else (no baggage): in HTTP
-requests' headers, in the `trace` field of an outbox row (written with the change, docs/ARCHITECTURE.md), in the
+requests' headers, in the `trace` field of an outbox row (written with the change), in the
 AMQP headers the relay publishes with, and in the notifier's period and e-mail rows. Span attributes are route
 templates, routing keys, event types and ids: never a raw path, a query, a header, a token or a link secret.
+What a trace holds, how to see one, and what it costs: docs/tracing.md.
 """
 
 from __future__ import annotations
@@ -30,9 +31,8 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-TRACE_FIELD: Final = (
-    "trace"  # the field of a stored row (outbox, the notifier's periods and e-mails) holding its context
-)
+# The field of a stored row (outbox, the notifier's periods and e-mails) holding the context it was written in.
+TRACE_FIELD: Final = "trace"
 _PROPAGATOR = TraceContextTextMapPropagator()
 _WANTED = frozenset(_PROPAGATOR.fields)  # traceparent, tracestate
 SERVER, CLIENT, PRODUCER, CONSUMER = SpanKind.SERVER, SpanKind.CLIENT, SpanKind.PRODUCER, SpanKind.CONSUMER
