@@ -13,6 +13,7 @@ from python_multipart.exceptions import MultipartParseError
 
 from services.tracking import file_names
 from services.tracking.multipart_stream import FilePart, MalformedUpload
+from services.tracking.rate_limit import TokenBuckets, retry_after
 from services.tracking.use_cases.errors import TooLarge
 from services.tracking.use_cases.files import FileService, UploadFile
 from shared.platform.auth import AgencyOnly, AnyRole
@@ -50,7 +51,8 @@ async def _bounded(part: FilePart, limit: int, files: FileService) -> Any:
         yield chunk
 
 
-def build_file_router(files: FileService, timeout_seconds: float) -> APIRouter:
+def build_file_router(files: FileService, timeout_seconds: float, uploads: TokenBuckets) -> APIRouter:
+    """`uploads`: each agency's own bucket (by its code: behind the web service every upload has one address)."""
     router = APIRouter(tags=["files"])
 
     @router.post("/assignments/{assignment_id}/files", status_code=status.HTTP_201_CREATED)
@@ -58,7 +60,15 @@ def build_file_router(files: FileService, timeout_seconds: float) -> APIRouter:
         """Upload one report file (multipart/form-data, part `file`) to the agency's own assignment: .docx, .pdf,
         .xlsx, .odt, .jpg/.jpeg or .png, its content agreeing with its name (415 with `reason` type_mismatch or
         type_not_allowed), within the size limit (413 with `reason` too_large and `limit`). Nothing is kept of a
-        refused file. Answers the stored file's id, sanitised name, sniffed media type, size and SHA-256."""
+        refused file. Answers the stored file's id, sanitised name, sniffed media type, size and SHA-256. Each
+        agency's uploads are rate-limited (429 with Retry-After)."""
+        wait = uploads.take(actor.code)
+        if wait > 0:
+            raise HTTPException(
+                status.HTTP_429_TOO_MANY_REQUESTS,
+                "too many uploads; try again later",
+                {"Retry-After": retry_after(wait)},
+            )
         try:
             async with asyncio.timeout(timeout_seconds):
                 return await _upload(request, files, assignment_id, actor)

@@ -107,7 +107,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     install(app, tokens)
     app.include_router(build_router(service, files))
     app.include_router(_link_router(settings, link_service))
-    app.include_router(build_file_router(files, settings.upload_timeout_seconds))
+    uploads = TokenBuckets(settings.upload_rate_per_minute, settings.upload_rate_burst)
+    app.include_router(build_file_router(files, settings.upload_timeout_seconds, uploads))
     app.add_exception_handler(ActionError, action_error)
     add_operational_routes(app, runtime.readiness_checks(), settings=settings, streamed=STREAMED_PATHS)
     return app

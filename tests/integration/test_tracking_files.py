@@ -144,3 +144,15 @@ async def test_only_the_owner_uploads_and_only_readers_of_the_assignment_downloa
         assert wrong.status_code == 422 and file_id in wrong.json()["detail"]
         theirs = await http.post(f"{base}/reports", json={"period": "2027-Q1", "file_ids": [file_id]}, headers=stranger)
         assert theirs.status_code == 403
+
+
+async def test_each_agencys_uploads_are_rate_limited(service_settings, amqp, mongo_url, database_name) -> None:
+    settings = service_settings(Settings, upload_rate_per_minute=1, upload_rate_burst=1)
+    async with running(create_app(settings, clock=FakeClock(NOW))) as http:
+        base, me = await _started(http, amqp)
+        assert (await _upload(http, base, "a.pdf", pdf_bytes(), me)).status_code == 201
+        limited = await _upload(http, base, "b.pdf", pdf_bytes(), me)
+        assert limited.status_code == 429 and int(limited.headers["Retry-After"]) >= 1
+        stranger = await _session(http, await _link(http, "ubnd"))
+        assert (await _upload(http, base, "c.pdf", pdf_bytes(), stranger)).status_code == 403  # its own bucket
+        assert await _stored(mongo_url, database_name) == (1, 1)
