@@ -11,11 +11,12 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Header, HTTPException, Query, status
-from fastapi.responses import Response
+from fastapi import APIRouter, Header, HTTPException, Query, Request, status
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.tracking import domain, export
+from services.tracking.tokens import TokenStore
 from services.tracking.use_cases import (
     ActionError,
     ActionResult,
@@ -24,14 +25,20 @@ from services.tracking.use_cases import (
     IssueToken,
     TrackingService,
 )
-from shared.contracts.commands import AcknowledgeAssignment, Deliverable, ReportProgress, RequestExtension, SubmitReport
-from shared.contracts.events import AgencyCode, PeriodKey
-from shared.platform.auth import AgencyOnly, AnyRole, IssuerOrOperator, Operator, Role
+from services.tracking.use_cases.files import MAX_FILES_PER_REPORT as MAX_DELIVERABLES
+from services.tracking.use_cases.files import FileService
+from shared.contracts.commands import AcknowledgeAssignment, ReportProgress, RequestExtension, SubmitReport
+from shared.contracts.events import AgencyCode, Deliverable, PeriodKey
+from shared.platform.auth import AgencyOnly, AnyRole, IssuerOrOperator, Operator, Role, Unauthenticated
 from shared.platform.http import Identifier
 
 T = TypeVar("T")
+Identifier_ = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 
 _ERROR_STATUS = {
+    "gone": status.HTTP_410_GONE,
+    "too_large": status.HTTP_413_CONTENT_TOO_LARGE,
+    "unsupported": status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
     "not_found": status.HTTP_404_NOT_FOUND,
     "forbidden": status.HTTP_403_FORBIDDEN,
     "conflict": status.HTTP_409_CONFLICT,
@@ -62,6 +69,9 @@ class ReportIn(BaseModel):
     period: PeriodKey
     note: str = Field(default="", max_length=5_000)
     deliverables: list[Deliverable] = Field(default_factory=list, max_length=20)
+    file_ids: list[Identifier_] = Field(
+        default_factory=list, max_length=20, description="files uploaded to this assignment (POST …/files)"
+    )
 
 
 class ExtensionIn(BaseModel):
@@ -93,12 +103,22 @@ def _public(assignment: Any) -> dict[str, Any]:
     return out
 
 
+async def action_error(request: Request, exc: Exception) -> JSONResponse:
+    """A use case's typed error that reached the app: its status, `detail` and the fields it adds (`reason`,
+    `limit`). Installed on the app in main.py."""
+    if not isinstance(exc, ActionError):
+        raise exc
+    return JSONResponse({"detail": str(exc), **exc.details}, status_code=_ERROR_STATUS[exc.kind])
+
+
 @contextmanager
 def _answering() -> Iterator[None]:
     """A use case's typed error as its status code."""
     try:
         yield
     except ActionError as exc:
+        if exc.details:
+            raise  # answered by `action_error`, with its fields
         raise HTTPException(_ERROR_STATUS[exc.kind], str(exc)) from None
 
 
@@ -119,16 +139,16 @@ def _download(body: bytes, media_type: str, file_name: str) -> Response:
     return Response(body, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{file_name}"'})
 
 
-def build_router(service: TrackingService) -> APIRouter:
+def build_router(service: TrackingService, files: FileService) -> APIRouter:
     router = APIRouter()
-    _agency_routes(router, service)
+    _agency_routes(router, service, files)
     _issuer_routes(router, service)
     _query_routes(router, service)
     _token_routes(router, service)
     return router
 
 
-def _agency_routes(router: APIRouter, service: TrackingService) -> None:
+def _agency_routes(router: APIRouter, service: TrackingService, files: FileService) -> None:
     @router.post("/assignments/{assignment_id}/acknowledge", tags=["agencies"])
     async def acknowledge(assignment_id: Identifier, actor: AgencyOnly, key: IdempotencyKey = None) -> dict[str, Any]:
         """The agency confirms it has received the assignment."""
@@ -147,8 +167,21 @@ def _agency_routes(router: APIRouter, service: TrackingService) -> None:
     async def submit_report(
         assignment_id: Identifier, body: ReportIn, actor: AgencyOnly, key: IdempotencyKey = None
     ) -> dict[str, Any]:
-        """The agency submits its report for one period; a second one for the same period is a revision."""
-        command = SubmitReport(command_id=_command_id(key), assignment_id=assignment_id, **body.model_dump())
+        """The agency submits its report for one period; a second one for the same period is a revision. Files
+        uploaded to the assignment and named in `file_ids` become deliverables beside those given as they are."""
+        uploaded = await files.deliverables(assignment_id, body.file_ids, actor) if body.file_ids else []
+        deliverables = [*body.deliverables, *uploaded]
+        if len(deliverables) > MAX_DELIVERABLES:
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT, f"a report delivers at most {MAX_DELIVERABLES} files"
+            )
+        command = SubmitReport(
+            command_id=_command_id(key),
+            assignment_id=assignment_id,
+            period=body.period,
+            note=body.note,
+            deliverables=deliverables,
+        )
         return _action(await _answer(service.submit_report(command, actor, "http")))
 
     @router.post("/assignments/{assignment_id}/extensions", tags=["agencies"])
@@ -227,10 +260,21 @@ def _token_routes(router: APIRouter, service: TrackingService) -> None:
         return {"token_id": issued.token_id, "token": issued.token, "subject": issued.subject, "role": issued.role}
 
     @router.get("/tokens/me", tags=["tokens"])
-    async def who_am_i(actor: AnyRole) -> dict[str, Any]:
-        """Who the token in the request belongs to. Intake and the notifier ask this (token introspection)
-        and trust the answer for a short while (`AUTH_CACHE_SECONDS`)."""
-        return {"subject": actor.code, "role": actor.role}
+    async def who_am_i(
+        request: Request, actor: AnyRole, authorization: Annotated[str | None, Header()] = None
+    ) -> dict[str, Any]:
+        """Who the token in the request belongs to, and until when it is valid (`expires_at`, null for a token
+        that lasts until revoked). Intake and the notifier ask this (token introspection) and trust the answer for
+        a short while (`AUTH_CACHE_SECONDS`), never past `expires_at`."""
+        store = request.app.state.token_verifier
+        try:
+            identity = await store.identity(authorization) if isinstance(store, TokenStore) else None
+        except Unauthenticated as exc:  # expired in the instant since the check above
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED, str(exc), headers={"WWW-Authenticate": "Bearer"}
+            ) from None
+        expires_at = identity.expires_at.isoformat() if identity and identity.expires_at else None
+        return {"subject": actor.code, "role": actor.role, "expires_at": expires_at}
 
     @router.delete("/tokens/{token_id}", tags=["operators"])
     async def revoke_token(token_id: Identifier, actor: Operator) -> dict[str, Any]:
