@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import quote
 
 import structlog
 from fastapi import APIRouter, File, Form, HTTPException, Request, Response, UploadFile, status
@@ -21,6 +22,7 @@ from services.intake.use_cases.plans import (
     PlanUseCases,
     ReadPlanDocument,
     RegisterPlan,
+    SubmittedDocument,
     WithdrawPlan,
 )
 from services.intake.use_cases.ports import Actor
@@ -107,12 +109,16 @@ def _registration_body(result: PlanRegistration) -> dict[str, Any]:
 
 
 async def _register(
-    plans: PlanUseCases, submission: PlanSubmission, response: Response, principal: Principal, source: str = "json"
+    plans: PlanUseCases,
+    submission: PlanSubmission,
+    response: Response,
+    principal: Principal,
+    document: SubmittedDocument | None = None,
 ) -> dict[str, Any]:
     with refusals():
-        result = await plans.register(RegisterPlan(submission, actor(principal)))
+        result = await plans.register(RegisterPlan(submission, actor(principal), document))
     if result.status == "registered":
-        PLANS_INGESTED.labels(source).inc()
+        PLANS_INGESTED.labels(document.reader if document is not None else "json").inc()
         for kind in result.created_kinds:
             ASSIGNMENTS_CREATED.labels(kind).inc()
     else:
@@ -181,7 +187,8 @@ def _submission_routes(router: APIRouter, plans: PlanUseCases) -> None:
                 ReadPlanDocument(data, file.filename or "", skip_unresolved, tuple(no_deadline_lines))
             )
         DOCUMENTS_READ.labels("submitted").inc()
-        result = await _register(plans, document.submission, response, principal, document.source)
+        submitted = SubmittedDocument(data, file.filename or "", document.source)
+        result = await _register(plans, document.submission, response, principal, submitted)
         log.info("plan document registered", file=file.filename, skipped=len(document.skipped))
         return {**result, "skipped": document.skipped}
 
@@ -205,3 +212,25 @@ def _plan_routes(router: APIRouter, plans: PlanUseCases) -> None:
             plan = await plans.plan(plan_id, actor(principal))
         plan["plan_id"] = plan.pop("_id")
         return plan
+
+    @router.get(
+        "/plans/{plan_id}/document",
+        response_class=Response,
+        responses={200: {"description": "the document as submitted", "content": {"application/octet-stream": {}}}},
+    )
+    async def get_plan_document(plan_id: Identifier, principal: IssuerOrOperator) -> Response:
+        """The document a plan was registered from (.txt, .docx, PDF, a scan, .json), byte for byte as submitted;
+        `ETag` is its SHA-256, as `GET /plans/{id}` shows it under `document`. 404 for a plan submitted as JSON
+        to `POST /plans`. Its issuer's and operators' to read."""
+        with refusals():
+            stored = await plans.document(plan_id, actor(principal))
+        name = stored.record["name"] or f"{plan_id}"
+        return Response(
+            content=stored.data,
+            media_type=stored.record["media_type"],
+            headers={
+                "Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}",
+                "ETag": f'"{stored.record["sha256"]}"',
+                "X-Content-Type-Options": "nosniff",
+            },
+        )

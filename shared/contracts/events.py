@@ -126,12 +126,30 @@ class AgencyEvent(Event):
         return f"{self.entity}.{self.verb}.{self.agency.kind}.{self.agency.code}"
 
 
+class Provenance(BaseModel):
+    """Where a plan document writes a task or a deadline: its clause, page and line, for a clerk to look up.
+    Nơi văn bản kế hoạch ghi nhiệm vụ hay thời hạn: điều khoản, trang, dòng."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    clause: str | None = Field(default=None, description="the clause's number as written (1, 2.1, a), if numbered")
+    page: int | None = Field(default=None, ge=1, description="the page, for a PDF or a scan; none for other files")
+    line: int = Field(
+        ge=1,
+        description="the line: on its page for a PDF or a scan, of the file for a text file, the paragraph or "
+        "table cell for a .docx",
+    )
+
+
 class ReportingDeadline(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     period: PeriodKey
     due_at: UtcDatetime = Field(description="the last instant a report counts as on time (UTC)")
     wording: str = Field(default="", description="the deadline as the plan wrote it")
+    provenance: Provenance | None = Field(
+        default=None, description="where the plan's document writes it; none for a structured plan or a default"
+    )
 
 
 _UBND: JsonDict = {"code": "ubnd", "kind": "ubnd", "name": "Ủy ban nhân dân phường Hòa An"}
@@ -219,6 +237,11 @@ class AssignmentCreated(AgencyEvent):
         default=None,
         description="the plan's own escalation ladder (the shape of the deployment's ladder file); a track it "
         "leaves out, or no ladder at all, follows the deployment's ladder",
+    )
+    provenance: list[Provenance] = Field(
+        default_factory=list,
+        description="where the plan's document assigns this task: one place for each clause naming the body; "
+        "empty for a structured plan",
     )
 
 

@@ -63,9 +63,8 @@ def parse_document(
     document = read_document(data, name, max_bytes, limits)
     if isinstance(document, PlanSubmission):
         return document
-    parsed = parse_lines(document.lines, directory, today, calendar, default_reporting)
+    parsed = parse_lines(document.lines, directory, today, calendar, default_reporting, document.sources)
     parsed.reader = document.format  # type: ignore[assignment]  # a reader's format is one of the Literal's
-    parsed.pages = [source.page for source in document.sources]
     return parsed
 
 

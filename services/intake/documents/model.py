@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from shared.contracts.events import AgencyCode, AgencyKind
+from shared.contracts.events import AgencyCode, AgencyKind, Provenance
 
 # What a deadline of a plan document is: a recurring report, a date, a duration, or the deployment's default.
 DeadlineKind = Literal[
@@ -81,6 +81,9 @@ class DeadlineOut(BaseModel):
     source: Literal["text", "default"] = Field(
         default="text", description="text: written in the plan; default: the deployment's default reporting"
     )
+    provenance: Provenance | None = Field(
+        default=None, description="its clause, page and line in the document; none for the deployment's default"
+    )
 
 
 class AssigneeOut(BaseModel):
@@ -111,6 +114,7 @@ class Assignment(BaseModel):
     line: int
     task: str
     deadlines: list[DeadlineOut]
+    provenance: Provenance | None = Field(default=None, description="its clause, page and line in the document")
 
 
 class Recipient(BaseModel):
@@ -176,3 +180,16 @@ class ParsedPlan(BaseModel):
         default_factory=list,
         description="paged documents (PDF, scans): the page of each line, pages[line - 1]; empty otherwise",
     )
+    page_lines: list[int] = Field(
+        default_factory=list,
+        description="paged documents: the line on its page where each line starts, page_lines[line - 1]",
+    )
+
+    def locate(self, line: int, clause: str | None = None) -> Provenance | None:
+        """Where line `line` of the document is, as a clerk finds it: on its page for a paged document.
+        None for line 0 (what no line of the document says, such as the deployment's default)."""
+        if line < 1:
+            return None
+        if line <= len(self.pages) and line <= len(self.page_lines):
+            return Provenance(clause=clause, page=self.pages[line - 1], line=self.page_lines[line - 1])
+        return Provenance(clause=clause, line=line)

@@ -14,6 +14,7 @@ from services.intake.documents.deadlines import Deadline, DeadlineReader, Defaul
 from services.intake.documents.errors import NotAPlan
 from services.intake.documents.model import (
     Assignment,
+    Clause,
     DeadlineOut,
     Issuer,
     Located,
@@ -23,6 +24,7 @@ from services.intake.documents.model import (
     Reporting,
     Section,
     Signature,
+    SourceLine,
     Unresolved,
 )
 from services.intake.documents.normalise import Paragraph, paragraphs, split_lines
@@ -106,14 +108,16 @@ def _out(deadline: Deadline) -> DeadlineOut:
     )
 
 
-def parse_lines(
+def parse_lines(  # noqa: PLR0913 - the document's lines and where they are, and the parser's settings
     lines: list[str],
     directory: Directory,
     today: date,
     calendar: WorkingCalendar | None = None,
     default_reporting: DefaultReporting = "annual",
+    sources: list[SourceLine] | None = None,
 ) -> ParsedPlan:
-    return parse_paragraphs(paragraphs(lines), directory, today, calendar, default_reporting)
+    """`sources`: for a paged document (PDF, scan), where each line starts (its page and line on the page)."""
+    return parse_paragraphs(paragraphs(lines), directory, today, calendar, default_reporting, sources)
 
 
 def parse_text(
@@ -126,14 +130,15 @@ def parse_text(
     return parse_lines(split_lines(text), directory, today, calendar, default_reporting)
 
 
-def parse_paragraphs(
+def parse_paragraphs(  # noqa: PLR0913 - as parse_lines
     items: list[Paragraph],
     directory: Directory,
     today: date,
     calendar: WorkingCalendar | None = None,
     default_reporting: DefaultReporting = "annual",
+    sources: list[SourceLine] | None = None,
 ) -> ParsedPlan:
-    return _PlanParser(items, directory, today, calendar or deployment_calendar(), default_reporting).parse()
+    return _PlanParser(items, directory, today, calendar or deployment_calendar(), default_reporting).parse(sources)
 
 
 class _PlanParser:
@@ -153,9 +158,12 @@ class _PlanParser:
         self.unresolved: list[Unresolved] = []
         self.later: list[Unresolved] = []  # problems listed after those of the plan's parts
 
-    def parse(self) -> ParsedPlan:
+    def parse(self, sources: list[SourceLine] | None = None) -> ParsedPlan:
         layout = _Layout.of(self.items)
         plan = ParsedPlan(year=self.today.year)
+        if sources:
+            plan.pages = [source.page for source in sources]
+            plan.page_lines = [source.line for source in sources]
         self._front(layout, plan)
         reader = DeadlineReader(plan.year, plan.issued_on, self.calendar, received_on=self.today)
         organisation, after = self._sections(layout, plan)
@@ -173,6 +181,7 @@ class _PlanParser:
         reporting_lines = {r.line for r in plan.reporting}
         plan.notes = [n for n in plan.notes if n.line not in reporting_lines]
         plan.deadlines = [_out(d) for d in _unique(plan_deadlines)]
+        _locate_deadlines(plan)
         plan.assignments = self._assignments(plan)
         plan.recipients, plan.signature = self._tail(self.items[layout.end :])
         plan.unresolved = self.unresolved + self.later
@@ -439,6 +448,7 @@ class _PlanParser:
                         line=clause.line,
                         task=clause.task,
                         deadlines=deadlines,
+                        provenance=plan.locate(clause.line, clause.number),
                     )
                 )
         return assignments
@@ -531,6 +541,15 @@ def _issuer_of_symbol(number: Located | None) -> Issuer | None:
     if suffix in _SYMBOL_ISSUERS:
         return Issuer(text=_SYMBOL_ISSUERS[suffix], line=number.line, source="symbol")
     return None
+
+
+def _locate_deadlines(plan: ParsedPlan) -> None:
+    """Each deadline with its clause, page and line: a clause's own with the clause's number, the plan's with
+    none (they bind every body), the default with no place at all."""
+    clauses: list[tuple[Clause | None, list[DeadlineOut]]] = [(c, c.deadlines) for c in plan.clauses]
+    for clause, deadlines in [*clauses, (None, plan.deadlines)]:
+        for deadline in deadlines:
+            deadline.provenance = plan.locate(deadline.line, clause.number if clause else None)
 
 
 def _deliverables(text: str) -> list[str]:

@@ -158,6 +158,27 @@ def _read_paged(data: bytes, name: str, limits: DocumentLimits) -> TextDocument:
     return TextDocument(name=name, format=reader, lines=lines, sources=sources)
 
 
+_MEDIA_TYPES = (
+    (b"PK\x03\x04", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+    (b"%PDF", "application/pdf"),
+    (b"\x89PNG", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"II*\x00", "image/tiff"),
+    (b"MM\x00*", "image/tiff"),
+    (b"\xd0\xcf\x11\xe0", "application/msword"),
+)
+
+
+def media_type(data: bytes) -> str:
+    """The media type a document read here is given back with (`GET /plans/{id}/document`), by its content."""
+    for signature, kind in _MEDIA_TYPES:
+        if data.startswith(signature):
+            return kind
+    if data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith((b"{", b"[")):
+        return "application/json"
+    return "text/plain"
+
+
 def check_text(lines: list[str], limits: DocumentLimits) -> None:
     """A document's text within the paragraph and character limits (a .docx's paragraphs are counted earlier,
     before they are read)."""

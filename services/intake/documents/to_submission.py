@@ -35,8 +35,14 @@ def _deadline(deadline: DeadlineOut) -> DeadlineIn:
             after_receipt=AfterReceipt(
                 days=deadline.days or 0, working_days=deadline.working_days, months=deadline.months or 0
             ),
+            provenance=deadline.provenance,
         )
-    return DeadlineIn(period=deadline.period, due=deadline.effective_at, wording=deadline.wording[:2_000])
+    return DeadlineIn(
+        period=deadline.period,
+        due=deadline.effective_at,
+        wording=deadline.wording[:2_000],
+        provenance=deadline.provenance,
+    )
 
 
 def to_submission(
@@ -75,6 +81,7 @@ def to_submission(
                 agency=item.agency,
                 task=item.task[:20_000],
                 deadlines=own if {d.period for d in own} != {d.period for d in plan_deadlines} else None,
+                provenance=item.provenance,
             )
         )
     return PlanSubmission(

@@ -5,6 +5,7 @@ the outbox relay is woken afterwards; nothing here opens a transaction or touche
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal
@@ -16,11 +17,12 @@ from services.intake.amendments import Amendment, UnsupportedAmendment, plan_ame
 from services.intake.documents import DocumentReader, ParsedPlan, read_plan_document
 from services.intake.documents.deadlines import DefaultReporting
 from services.intake.documents.preview import preview
-from services.intake.documents.readers import MAX_BYTES
+from services.intake.documents.readers import MAX_BYTES, media_type
 from services.intake.documents.to_submission import to_submission
 from services.intake.domain import (
     MAX_PLAN_BYTES,
     AssignmentRecord,
+    DocumentRecord,
     PlanRecord,
     PlanRejected,
     PlanSubmission,
@@ -29,7 +31,7 @@ from services.intake.domain import (
     register_plan,
 )
 from services.intake.use_cases.errors import AmendmentRefused, Forbidden, NotFound, Overtaken
-from services.intake.use_cases.ports import Actor, AlreadyStored, Directories, Plans
+from services.intake.use_cases.ports import Actor, AlreadyStored, Directories, Documents, KeptDocument, Plans
 from shared.contracts.events import AgencyRef, AssignmentCancelled, AssignmentCreated, Event
 from shared.domain.calendar import deployment_calendar
 from shared.domain.clock import VIETNAM, Clock, as_utc
@@ -42,11 +44,30 @@ WITHDRAWN_REASON = "Kế hoạch đã được cơ quan ban hành thu hồi."
 
 
 @dataclass(frozen=True)
+class SubmittedDocument:
+    """The document a plan was read from, as uploaded, and the reader that read it (text, docx, pdf, ocr, json)."""
+
+    data: bytes
+    name: str
+    reader: str
+
+
+@dataclass(frozen=True)
 class RegisterPlan:
-    """Register a structured plan; submitted again, amend the stored one by the difference."""
+    """Register a structured plan; submitted again, amend the stored one by the difference. `document`: the file
+    it was read from, kept with the plan (with its SHA-256) for the issuer to download."""
 
     submission: PlanSubmission
     actor: Actor
+    document: SubmittedDocument | None = None
+
+
+@dataclass(frozen=True)
+class StoredDocument:
+    """A plan's document as stored: its bytes and its record (name, media type, SHA-256)."""
+
+    data: bytes
+    record: DocumentRecord
 
 
 @dataclass(frozen=True)
@@ -119,8 +140,10 @@ class PlanUseCases:
         clock: Clock,
         settings: PlanSettings,
         read: DocumentReader = read_plan_document,
+        documents: Documents | None = None,
     ) -> None:
         self._read = read
+        self._documents = documents
         self._uow = uow
         self._plans = plans
         self._directories = directories
@@ -140,6 +163,21 @@ class PlanUseCases:
         refuse_oversized(self._plans.stored_size(record), self.settings.max_plan_bytes)
         structlog.contextvars.bind_contextvars(plan_id=record["_id"])
         record["registered_at"] = self._clock.now()
+        kept = await self._keep(command.document)
+        try:
+            result = await self._store(command.submission, record, events, kept)
+        except BaseException:
+            await self._let_go(kept)
+            raise
+        if result.status == "unchanged":
+            await self._let_go(kept)  # the stored plan keeps the document it was read from
+        return result
+
+    async def _store(
+        self, submission: PlanSubmission, record: PlanRecord, events: list[Event], kept: KeptDocument | None
+    ) -> PlanRegistration:
+        if kept is not None:
+            record["document"] = kept.record
 
         async def write(tx: Transaction) -> None:
             await self._plans.add(record, tx.session)
@@ -148,11 +186,27 @@ class PlanUseCases:
         try:
             await self._uow.run(write)
         except AlreadyStored:
-            record, events = await self._as_first_received(command.submission, record, events)
+            record, events = await self._as_first_received(submission, record, events)
+            if kept is not None:
+                record["document"] = kept.record
             return await self._amend(record, events)
         kinds: list[str] = [e.agency.kind for e in events if isinstance(e, AssignmentCreated)]
-        log.info("plan registered", assignments=len(kinds), number=command.submission.number)
+        log.info("plan registered", assignments=len(kinds), number=submission.number)
         return PlanRegistration(record["_id"], "registered", record["assignments"], kinds)
+
+    async def _keep(self, document: SubmittedDocument | None) -> KeptDocument | None:
+        """The document stored before the plan: GridFS does not run in a transaction."""
+        if document is None or self._documents is None:
+            return None
+        return await self._documents.keep(document.data, document.name, media_type(document.data), document.reader)
+
+    async def _let_go(self, kept: KeptDocument | None) -> None:
+        """A document stored by this call for a plan that was not stored (or stored unchanged) is removed."""
+        if kept is not None and kept.new and self._documents is not None:
+            try:
+                await self._documents.discard(kept.record["file_id"])
+            except Exception:  # the plan's own outcome is what the caller must see; a stray file is only space
+                log.warning("plan document not removed", file_id=kept.record["file_id"], exc_info=True)
 
     async def _as_first_received(
         self, submission: PlanSubmission, record: PlanRecord, events: list[Event]
@@ -255,6 +309,22 @@ class PlanUseCases:
             raise NotFound(f"không có kế hoạch {plan_id}")
         may_act_for(actor, str(plan["issuer"]))
         return plan
+
+    async def document(self, plan_id: str, actor: Actor) -> StoredDocument:
+        """The document a registered plan was read from, for its issuer or an operator. Raises NotFound (no such
+        plan, a plan submitted as JSON, or a document missing from storage) or Forbidden."""
+        plan = await self._plans.get(plan_id)
+        if plan is None:
+            raise NotFound(f"không có kế hoạch {plan_id}")
+        may_act_for(actor, str(plan["issuer"]))
+        record: DocumentRecord | None = plan.get("document")
+        if record is None or self._documents is None:
+            raise NotFound(f"kế hoạch {plan_id} được gửi dạng dữ liệu có cấu trúc (JSON), không kèm tệp văn bản")
+        data = await self._documents.read(record["file_id"])
+        if data is None or hashlib.sha256(data).hexdigest() != record["sha256"]:
+            log.error("plan document missing or altered", plan_id=plan_id, file_id=record["file_id"])
+            raise NotFound(f"không tìm thấy tệp văn bản của kế hoạch {plan_id} trong kho lưu trữ")
+        return StoredDocument(data, record)
 
     async def _parse(self, data: bytes, name: str) -> ParsedPlan | PlanSubmission:
         # The one call of the document reader: in a reader process, within the deployment's limits. The calendar is
