@@ -177,7 +177,7 @@ def _summary(result: dict[str, Any]) -> str:
         ]
         for clause in result["clauses"]:
             codes = ", ".join(a["code"] for a in clause["agencies"]) or "—"
-            lines.append(f"  [{clause['number'] or '-'}] dòng {clause['line']}: {clause['body']} → {codes}")
+            lines.append(f"  [{clause['number'] or '-'}] {_where(result, clause['line'])}: {clause['body']} → {codes}")
         lines += ["", "Hạn báo cáo chung:" + (" (mặc định)" if result["default_deadlines_applied"] else "")]
         lines += [f"  {d['period']}: hạn cuối {d['due']} — {d['wording']}{_note(d)}" for d in result["deadlines"]]
         for clause in result["clauses"]:
@@ -189,7 +189,7 @@ def _summary(result: dict[str, Any]) -> str:
         lines += [f"  - {r['text']}" for r in result["recipients"]]
         if result["unresolved"]:
             lines += ["", "CHƯA NHẬN RA (sửa văn bản hoặc bổ sung danh bạ):"]
-            lines += [f"  dòng {u['line']}: {u['phrase']!r} — {u['reason']}" for u in result["unresolved"]]
+            lines += [f"  {_where(result, u['line'])}: {u['phrase']!r} — {u['reason']}" for u in result["unresolved"]]
     lines += _sources(result)
     if result["problems"]:
         lines += ["", "Chưa thể đăng ký:"] + [f"  - {p['where']}: {p['problem']}" for p in result["problems"]]
@@ -200,6 +200,14 @@ def _summary(result: dict[str, Any]) -> str:
     else:
         lines += ["", "Sẵn sàng đăng ký: dondoc plan submit FILE"]
     return "\n".join(lines) + "\n"
+
+
+def _where(result: dict[str, Any], line: int) -> str:
+    """`dòng 31`, and for a PDF or a scan where that is on paper: `dòng 31 (trang 2, dòng 5)`."""
+    pages, page_lines = result.get("pages") or [], result.get("page_lines") or []
+    if 0 < line <= min(len(pages), len(page_lines)):
+        return f"dòng {line} (trang {pages[line - 1]}, dòng {page_lines[line - 1]})"
+    return f"dòng {line}"
 
 
 def _sources(result: dict[str, Any]) -> list[str]:
