@@ -66,6 +66,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="dòng có câu nói về thời hạn mà hệ thống chưa đọc được, đã kiểm tra và thấy không đặt thời hạn "
         "(lặp lại cho mỗi dòng); các cơ quan ở đó nhận hạn chung của kế hoạch hoặc hạn mặc định",
     )
+    _add_entered(submit)
     submit.set_defaults(handler=run_submit)
     plan.set_defaults(handler=functools.partial(_usage, plan))
 
@@ -102,8 +103,38 @@ def _register_parse(commands: argparse._SubParsersAction[argparse.ArgumentParser
         help="bảng ngày nghỉ, ngày làm bù trong năm, để tính hạn theo ngày làm việc "
         "(mặc định: biến CALENDAR_OVERRIDES_PATH hoặc bảng kèm theo)",
     )
+    _add_entered(parse)
     parse.add_argument("--json", action="store_true", help="in toàn bộ kết quả dạng JSON (cho máy đọc)")
     parse.set_defaults(handler=run_parse)
+
+
+def _add_entered(command: argparse.ArgumentParser) -> None:
+    """What the clerk enters when the document lacks it (or OCR misread it); used and stored as entered."""
+    command.add_argument(
+        "--number", metavar="SỐ", help="số, ký hiệu kế hoạch (ví dụ 85-KH/ĐU) khi văn bản không ghi hoặc đọc sai"
+    )
+    command.add_argument(
+        "--issued-on", metavar="NGÀY", help="ngày ban hành (ví dụ 10/01/2024) khi văn bản không ghi hoặc đọc sai"
+    )
+    command.add_argument(
+        "--received-on",
+        metavar="NGÀY",
+        help="ngày nhận được kế hoạch (ví dụ 12/01/2024): thời hạn 'kể từ ngày nhận được' tính từ ngày này; "
+        "không ghi thì tính từ ngày đăng ký",
+    )
+
+
+def _entered(args: argparse.Namespace) -> Any:
+    """The clerk's entries as `Entered`, or None after saying which day is not one."""
+    from services.intake.documents import Entered
+
+    try:
+        issued_on = Entered.day(args.issued_on, "Ngày ban hành (--issued-on)") if args.issued_on else None
+        received_on = Entered.day(args.received_on, "Ngày nhận (--received-on)") if args.received_on else None
+    except ValueError as exc:
+        sys.stderr.write(f"{exc}\n")
+        return None
+    return Entered(number=args.number, issued_on=issued_on, received_on=received_on)
 
 
 def _usage(parser: argparse.ArgumentParser, _args: argparse.Namespace) -> int:
@@ -125,8 +156,8 @@ def run_parse(args: argparse.Namespace) -> int:
     from shared.domain.calendar import CalendarError, load_calendar, use_deployment_calendar
     from shared.domain.directory import Directory, DirectoryError
 
-    data = _read(args.file)
-    if data is None:
+    data, entered = _read(args.file), _entered(args)
+    if data is None or entered is None:
         return 1
     try:
         directory = Directory.load(args.directory)
@@ -139,7 +170,7 @@ def run_parse(args: argparse.Namespace) -> int:
         return 1
     try:
         document = parse_document(
-            data, args.file.name, directory, date.today(), default_reporting=args.default_reporting
+            data, args.file.name, directory, date.today(), default_reporting=args.default_reporting, entered=entered
         )
     except DocumentError as exc:
         sys.stderr.write(f"{exc.message}\n")
@@ -172,6 +203,7 @@ def _summary(result: dict[str, Any]) -> str:
             f"Số: {text('number')}    Ngày ban hành: {result.get('issued_on') or '?'}    Nơi: {text('place')}",
             f"Cơ quan ban hành: {issuer.get('text', '?')} → {issuer.get('code') or 'CHƯA XÁC ĐỊNH'}",
             f"Tiêu đề: {text('title')}",
+            *([f"Văn thư nhập (không đọc từ văn bản): {_entries(result['entered'])}"] if result.get("entered") else []),
             "",
             f"Phân công ({len(result['assignments'])}):",
         ]
@@ -202,6 +234,13 @@ def _summary(result: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+_ENTRY_NAMES = {"number": "số", "issued_on": "ngày ban hành", "received_on": "ngày nhận"}
+
+
+def _entries(entered: dict[str, str]) -> str:
+    return ", ".join(f"{_ENTRY_NAMES.get(key, key)} {value}" for key, value in entered.items())
+
+
 def _where(result: dict[str, Any], line: int) -> str:
     """`dòng 31`, and for a PDF or a scan where that is on paper: `dòng 31 (trang 2, dòng 5)`."""
     pages, page_lines = result.get("pages") or [], result.get("page_lines") or []
@@ -222,8 +261,8 @@ def _sources(result: dict[str, Any]) -> list[str]:
 
 
 def run_submit(args: argparse.Namespace) -> int:
-    data = _read(args.file)
-    if data is None:
+    data, entered = _read(args.file), _entered(args)
+    if data is None or entered is None:
         return 1
     headers = authorization(args)
     if headers is None:
@@ -237,6 +276,7 @@ def run_submit(args: argparse.Namespace) -> int:
             data={
                 "skip_unresolved": "true" if args.skip_unresolved else "false",
                 "no_deadline_lines": [str(line) for line in args.no_deadline_line],
+                **entered.given(),
             },
             timeout=60,
         )

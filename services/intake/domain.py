@@ -267,6 +267,7 @@ class DocumentRecord(TypedDict):
     bytes: int
     media_type: str
     reader: str  # which reader read it: text, docx, pdf, ocr, json
+    entered: NotRequired[dict[str, str]]  # what the clerk entered for the plan (number, issued_on, received_on)
 
 
 class PlanRecord(TypedDict):

@@ -26,8 +26,9 @@ class UnreadDeadlines(UnresolvedBodies):
 _REQUIRED = ("year",)
 
 
-def _deadline(deadline: DeadlineOut) -> DeadlineIn:
-    if deadline.counted_from == "receipt" and (deadline.days is not None or deadline.months):
+def _deadline(deadline: DeadlineOut, received_entered: bool = False) -> DeadlineIn:
+    """`received_entered`: the clerk entered the day of receipt, and the deadline was counted from it already."""
+    if deadline.counted_from == "receipt" and (deadline.days is not None or deadline.months) and not received_entered:
         # Counted from the day intake registers the plan, not from the day it was parsed (the preview's "today").
         return DeadlineIn(
             period=deadline.period,
@@ -72,10 +73,11 @@ def to_submission(
             "hoặc gửi lại với skip_unresolved=true để bỏ qua các cơ quan này.",
             blocking,
         )
-    plan_deadlines = [_deadline(d) for d in plan.deadlines]
+    received = plan.received_on is not None
+    plan_deadlines = [_deadline(d, received) for d in plan.deadlines]
     assignments = []
     for item in plan.assignments:
-        own = [_deadline(d) for d in item.deadlines]
+        own = [_deadline(d, received) for d in item.deadlines]
         assignments.append(
             AssignmentIn(
                 agency=item.agency,

@@ -11,10 +11,10 @@ from datetime import date, datetime
 from typing import Any, Literal
 
 import structlog
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from services.intake.amendments import Amendment, UnsupportedAmendment, plan_amendment
-from services.intake.documents import DocumentReader, ParsedPlan, read_plan_document
+from services.intake.documents import DocumentReader, Entered, ParsedPlan, read_plan_document
 from services.intake.documents.deadlines import DefaultReporting
 from services.intake.documents.preview import preview
 from services.intake.documents.readers import MAX_BYTES, media_type
@@ -23,6 +23,7 @@ from services.intake.domain import (
     MAX_PLAN_BYTES,
     AssignmentRecord,
     DocumentRecord,
+    PlanNumber,
     PlanRecord,
     PlanRejected,
     PlanSubmission,
@@ -50,6 +51,7 @@ class SubmittedDocument:
     data: bytes
     name: str
     reader: str
+    entered: dict[str, str] = field(default_factory=dict)  # what the clerk entered for it, as entered
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,7 @@ class ReadPlanDocument:
     name: str
     skip_unresolved: bool = False
     no_deadline_lines: tuple[int, ...] = ()  # unread deadline sentences the clerk found to set no deadline
+    entered: Entered = Entered()  # number, date of issue, day of receipt: entered by the clerk
 
 
 @dataclass
@@ -115,6 +118,7 @@ class ReadDocument:
     submission: PlanSubmission
     skipped: list[dict[str, str]]
     source: str = "json"  # the reader that read it: json, text, docx, pdf (text layer) or ocr
+    entered: dict[str, str] = field(default_factory=dict)  # what the clerk entered, as entered
 
 
 @dataclass
@@ -198,7 +202,10 @@ class PlanUseCases:
         """The document stored before the plan: GridFS does not run in a transaction."""
         if document is None or self._documents is None:
             return None
-        return await self._documents.keep(document.data, document.name, media_type(document.data), document.reader)
+        kept = await self._documents.keep(document.data, document.name, media_type(document.data), document.reader)
+        if document.entered:
+            kept.record["entered"] = document.entered
+        return kept
 
     async def _let_go(self, kept: KeptDocument | None) -> None:
         """A document stored by this call for a plan that was not stored (or stored unchanged) is removed."""
@@ -326,9 +333,10 @@ class PlanUseCases:
             raise NotFound(f"không tìm thấy tệp văn bản của kế hoạch {plan_id} trong kho lưu trữ")
         return StoredDocument(data, record)
 
-    async def _parse(self, data: bytes, name: str) -> ParsedPlan | PlanSubmission:
+    async def _parse(self, data: bytes, name: str, entered: Entered) -> ParsedPlan | PlanSubmission:
         # The one call of the document reader: in a reader process, within the deployment's limits. The calendar is
         # passed along because the reader process does not share this one's deployment calendar.
+        _check_entered(entered)
         return await self._read(
             data,
             name,
@@ -337,17 +345,19 @@ class PlanUseCases:
             calendar=deployment_calendar(),
             max_bytes=self.settings.max_document_bytes,
             default_reporting=self.settings.default_reporting,
+            entered=entered,
         )
 
-    async def preview(self, data: bytes, name: str) -> dict[str, Any]:
-        """What a plan document would publish; nothing is stored. Raises DocumentError."""
-        document = await self._parse(data, name)
+    async def preview(self, data: bytes, name: str, entered: Entered | None = None) -> dict[str, Any]:
+        """What a plan document would publish; nothing is stored. Raises DocumentError, or PlanRejected for a
+        number entered in the wrong shape."""
+        document = await self._parse(data, name, entered or Entered())
         return preview(document, self._directories.directory, self._today(), self.settings.max_assignments)
 
     async def read_document(self, command: ReadPlanDocument) -> ReadDocument:
         """A plan document as a submission. Raises DocumentError (unreadable, unresolved bodies) or
         PlanRejected (what it says breaks the input rules, e.g. a malformed number)."""
-        document = await self._parse(command.data, command.name)
+        document = await self._parse(command.data, command.name, command.entered)
         if isinstance(document, PlanSubmission):
             return ReadDocument(document, [])
         try:
@@ -359,4 +369,18 @@ class PlanUseCases:
                 [{"where": ".".join(map(str, e["loc"])), "problem": e["msg"]} for e in exc.errors()]
             ) from exc
         skipped = [u.model_dump() for u in document.unresolved] if command.skip_unresolved else []
-        return ReadDocument(submission, skipped, document.reader or "text")
+        return ReadDocument(submission, skipped, document.reader or "text", document.entered)
+
+
+_PLAN_NUMBER: TypeAdapter[str] = TypeAdapter(PlanNumber)
+
+
+def _check_entered(entered: Entered) -> None:
+    """A number the clerk enters has the shape of one read from a document (`domain.PlanNumber`)."""
+    if entered.number is None:
+        return
+    try:
+        _PLAN_NUMBER.validate_python(entered.number.strip())
+    except ValidationError as exc:
+        problem = exc.errors()[0]["msg"].removeprefix("Value error, ")
+        raise PlanRejected([{"where": "number", "problem": problem}]) from exc
