@@ -7,6 +7,7 @@ from services.intake.config import Settings
 from services.intake.main import create_app
 from tests.integration.conftest import OPERATOR, running
 from tests.integration.test_intake_documents import plan_number
+from tests.integration.test_intake_pdf_documents import ingested
 from tests.unit.test_documents_wording import plan_text
 
 
@@ -32,8 +33,10 @@ async def test_number_and_dates_entered_in_the_form_are_used_and_stored_as_enter
         assert [p["where"] for p in body["problems"]] == ["deadline (line 15)"]  # only the unread sentence is left
 
         form = {**entered, "no_deadline_lines": "15"}
+        before = ingested("text"), ingested("json")
         submitted = await http.post("/plans/document", files={"file": ("plan.txt", text, "text/plain")}, data=form)
         assert submitted.status_code == 201, submitted.text
+        assert (ingested("text"), ingested("json")) == (before[0] + 1, before[1])  # the reader that took it
         plan = (await http.get(f"/plans/{submitted.json()['plan_id']}")).json()
         assert (plan["number"], plan["issued_on"]) == (number, "2024-03-04")
         assert plan["document"]["entered"] == {"number": number, "issued_on": "2024-03-04", "received_on": "2024-03-11"}
