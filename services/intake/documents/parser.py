@@ -29,6 +29,7 @@ from services.intake.documents.model import (
     Unresolved,
 )
 from services.intake.documents.normalise import Paragraph, paragraphs, split_lines
+from shared.contracts.events import Provenance
 from shared.domain.calendar import WorkingCalendar, deployment_calendar
 from shared.domain.directory import Directory
 
@@ -464,6 +465,7 @@ class _PlanParser:
             shared = [] if plan.default_deadlines_applied and clause.deadlines else plan.deadlines
             own = {d.period for d in clause.deadlines}
             deadlines = clause.deadlines + [d for d in shared if d.period not in own]
+            place = plan.locate(clause.line, clause.number)  # one (frozen) place for the clause's bodies
             for agency in clause.agencies:
                 assignments.append(
                     Assignment(
@@ -475,7 +477,7 @@ class _PlanParser:
                         line=clause.line,
                         task=clause.task,
                         deadlines=deadlines,
-                        provenance=plan.locate(clause.line, clause.number),
+                        provenance=place,
                     )
                 )
         return assignments
@@ -575,8 +577,11 @@ def _locate_deadlines(plan: ParsedPlan) -> None:
     none (they bind every body), the default with no place at all."""
     clauses: list[tuple[Clause | None, list[DeadlineOut]]] = [(c, c.deadlines) for c in plan.clauses]
     for clause, deadlines in [*clauses, (None, plan.deadlines)]:
+        places: dict[int, Provenance | None] = {}  # a clause's deadlines mostly share its line: one place each
         for deadline in deadlines:
-            deadline.provenance = plan.locate(deadline.line, clause.number if clause else None)
+            if deadline.line not in places:
+                places[deadline.line] = plan.locate(deadline.line, clause.number if clause else None)
+            deadline.provenance = places[deadline.line]
 
 
 def _note_entered_receipt(plan: ParsedPlan) -> None:
