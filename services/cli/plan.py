@@ -30,8 +30,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     plan = subparsers.add_parser(
         "plan",
         help="đọc và đăng ký kế hoạch từ tệp văn bản / read and register plan documents",
-        description="Đọc tệp kế hoạch (.docx, .txt hoặc .json), xem trước các phân công và hạn báo cáo, "
-        "rồi đăng ký để hệ thống theo dõi, đôn đốc.",
+        description="Đọc tệp kế hoạch (.docx, .doc, PDF, ảnh quét, .txt hoặc .json), xem trước các phân công và "
+        "hạn báo cáo, rồi đăng ký để hệ thống theo dõi, đôn đốc.",
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -45,7 +45,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "danh bạ, kế hoạch bị từ chối và lệnh in ra các cụm từ đó; sửa rồi gửi lại, hoặc dùng "
         "--skip-unresolved để bỏ qua các cơ quan ấy.",
     )
-    submit.add_argument("file", type=Path, metavar="FILE", help="tệp kế hoạch: .docx, .txt hoặc .json")
+    submit.add_argument(
+        "file",
+        type=Path,
+        metavar="FILE",
+        help="tệp kế hoạch: .docx, .doc, PDF, ảnh quét (PNG, JPEG, TIFF), .txt hoặc .json",
+    )
     submit.add_argument(
         "--url",
         default=os.environ.get("DONDOC_INTAKE_URL", "http://127.0.0.1:8001"),
@@ -79,7 +84,12 @@ def _register_parse(commands: argparse._SubParsersAction[argparse.ArgumentParser
         "(cơ quan, điều khoản, dòng trong tệp, nội dung), hạn báo cáo, nơi nhận, và những cụm từ chưa "
         "nhận ra được (kèm số dòng) để sửa văn bản hoặc bổ sung danh bạ. Không gửi gì đi.",
     )
-    parse.add_argument("file", type=Path, metavar="FILE", help="tệp kế hoạch: .docx, .txt (UTF-8/UTF-16) hoặc .json")
+    parse.add_argument(
+        "file",
+        type=Path,
+        metavar="FILE",
+        help="tệp kế hoạch: .docx, .doc, PDF, ảnh quét, .txt (UTF-8/UTF-16) hoặc .json",
+    )
     parse.add_argument(
         "--directory",
         type=Path,

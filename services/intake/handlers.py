@@ -168,9 +168,10 @@ def _submission_routes(router: APIRouter, plans: PlanUseCases) -> None:
 
     @router.post("/plans/preview", openapi_extra=_UPLOAD_OR_JSON)
     async def preview_plan(request: Request, principal: IssuerOrOperator) -> dict[str, Any]:
-        """Show what a plan document (.txt, .docx, PDF, a scan, or JSON; a `file` upload or the request body) would
-        publish: assignments with agency code, kind, clause, source line and task; deadlines with period, wording
-        and instant; recipients; and every phrase that could not be resolved, with its line. Nothing is stored."""
+        """Show what a plan document (.txt, .docx, .doc, PDF, a scan, or JSON; a `file` upload or the request body)
+        would publish: assignments with agency code, kind, clause, source line and task; deadlines with period,
+        wording and instant; recipients; and every phrase that could not be resolved, with its line. The form may
+        carry the clerk's `number`, `issued_on` and `received_on`. Nothing is stored."""
         if request.headers.get("content-type", "").startswith("multipart/form-data"):
             form = await request.form(max_files=1)
             upload = form.get("file")
@@ -194,7 +195,7 @@ def _document_route(router: APIRouter, plans: PlanUseCases) -> None:
         response: Response,
         principal: IssuerOrOperator,
         file: UploadFile = File(  # noqa: B008
-            description="the plan: .txt (UTF-8 or UTF-16), .docx, PDF, a scan (PNG, JPEG, TIFF), or .json"
+            description="the plan: .txt (UTF-8 or UTF-16), .docx, .doc, PDF, a scan (PNG, JPEG, TIFF), or .json"
         ),
         skip_unresolved: bool = Form(  # noqa: B008
             False, description="publish even though some bodies named in the plan are not in the directory"
@@ -257,7 +258,7 @@ def _plan_routes(router: APIRouter, plans: PlanUseCases) -> None:
         responses={200: {"description": "the document as submitted", "content": {"application/octet-stream": {}}}},
     )
     async def get_plan_document(plan_id: Identifier, principal: IssuerOrOperator) -> Response:
-        """The document a plan was registered from (.txt, .docx, PDF, a scan, .json), byte for byte as submitted;
+        """The document a plan was registered from (.txt, .docx, .doc, PDF, a scan, .json), byte for byte as submitted;
         `ETag` is its SHA-256, as `GET /plans/{id}` shows it under `document`. 404 for a plan submitted as JSON
         to `POST /plans`. Its issuer's and operators' to read."""
         with refusals():
