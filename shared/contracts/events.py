@@ -18,14 +18,25 @@ from shared.contracts.ladder import EventLadder
 SCHEMA_VERSION = 1
 
 AgencyCode = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$", description="stable agency code")]
-AgencyKind = Literal[
-    "ubnd",
-    "propaganda_board",
-    "fatherland_front",
-    "socio_political_org",
-    "party_cell",
-    "education_unit",
-    "office",
+# The kinds every directory has, with their Vietnamese display names. A directory declares more of its own (a
+# commune's hamlets `thon`, a ward's residential groups `to_dan_pho`, a school's departments) in its `kinds`.
+DEFAULT_AGENCY_KINDS: dict[str, str] = {
+    "ubnd": "Ủy ban nhân dân",
+    "propaganda_board": "Ban Tuyên giáo",
+    "fatherland_front": "Mặt trận Tổ quốc",
+    "socio_political_org": "Tổ chức chính trị - xã hội",
+    "party_cell": "Chi bộ",
+    "education_unit": "Đơn vị giáo dục",
+    "office": "Cơ quan, văn phòng",
+}
+AgencyKind = Annotated[
+    str,
+    Field(
+        pattern=r"^[a-z][a-z0-9_]{0,39}$",
+        description="the agency's kind: one of the seven every directory has (ubnd, propaganda_board, "
+        "fatherland_front, socio_political_org, party_cell, education_unit, office) or one its directory declares "
+        "(thon, to_dan_pho …); a word of routing keys and metric labels",
+    ),
 ]
 PeriodKey = Annotated[
     str,
@@ -418,6 +429,11 @@ class DirectoryUpdated(Event):
     groups: list[Group] = Field(default_factory=list, description="groups added or changed")
     removed_agencies: list[AgencyCode] = Field(default_factory=list)
     removed_groups: list[AgencyCode] = Field(default_factory=list)
+    kinds: dict[AgencyKind, str] = Field(
+        default_factory=dict,
+        description="agency kinds the directory declares (added or renamed), with their Vietnamese display names; "
+        "the seven default kinds need no declaration",
+    )
     complete: bool = False
     changed_by: str = Field(default="", description="who made the change (operator or service)")
 
