@@ -152,3 +152,18 @@ async def test_an_altered_document_is_not_given_back() -> None:
     documents.files[plans.plans[plan_id]["document"]["file_id"]] = PLAN + b" "
     with pytest.raises(NotFound):
         await use_cases.document(plan_id, OPERATOR)
+
+
+async def test_a_failure_after_the_commit_keeps_the_document_the_plan_names() -> None:
+    use_cases, plans, documents = bootstrap()
+    stored = plans.add
+
+    async def commits_then_fails(record: Any, session: Any) -> None:
+        await stored(record, session)
+        raise RuntimeError("the connection dropped after the commit")
+
+    plans.add = commits_then_fails  # type: ignore[method-assign]  # the answer lost, the write done
+    with pytest.raises(RuntimeError):
+        await register_document(use_cases, PLAN)
+    (plan,) = plans.plans.values()
+    assert documents.discarded == [] and plan["document"]["file_id"] in documents.files

@@ -170,11 +170,11 @@ class PlanUseCases:
         kept = await self._keep(command.document)
         try:
             result = await self._store(command.submission, record, events, kept)
-        except BaseException:
-            await self._let_go(kept)
+        except Exception:
+            await self._let_go(kept, record["_id"])
             raise
         if result.status == "unchanged":
-            await self._let_go(kept)  # the stored plan keeps the document it was read from
+            await self._let_go(kept, record["_id"])  # the stored plan keeps the document it was read from
         return result
 
     async def _store(
@@ -207,13 +207,18 @@ class PlanUseCases:
             kept.record["entered"] = document.entered
         return kept
 
-    async def _let_go(self, kept: KeptDocument | None) -> None:
-        """A document stored by this call for a plan that was not stored (or stored unchanged) is removed."""
-        if kept is not None and kept.new and self._documents is not None:
-            try:
-                await self._documents.discard(kept.record["file_id"])
-            except Exception:  # the plan's own outcome is what the caller must see; a stray file is only space
-                log.warning("plan document not removed", file_id=kept.record["file_id"], exc_info=True)
+    async def _let_go(self, kept: KeptDocument | None, plan_id: str) -> None:
+        """A document stored by this call for a plan that was not stored (or stored unchanged) is removed, unless
+        the stored plan names it after all (a failure after the commit)."""
+        if kept is None or not kept.new or self._documents is None:
+            return
+        file_id = kept.record["file_id"]
+        try:
+            stored = await self._plans.stored(plan_id)
+            if stored is None or stored.get("document", {}).get("file_id") != file_id:
+                await self._documents.discard(file_id)
+        except Exception:  # the plan's own outcome is what the caller must see; a stray file is only space
+            log.warning("plan document not removed", file_id=file_id, exc_info=True)
 
     async def _as_first_received(
         self, submission: PlanSubmission, record: PlanRecord, events: list[Event]
