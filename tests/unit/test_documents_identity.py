@@ -134,3 +134,26 @@ def test_plan_parse_takes_the_clerks_entries(tmp_path: Path, capsys: pytest.Capt
     assert "Văn thư nhập (không đọc từ văn bản): số 07-KH/ĐU, ngày ban hành 2024-03-04" in capsys.readouterr().out
     assert main(["plan", "parse", str(plan), "--issued-on", "32/01/2024"]) == 1
     assert "không phải một ngày" in capsys.readouterr().err
+
+
+def test_plan_submit_sends_the_clerks_entries_as_form_fields(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import httpx
+
+    sent: dict[str, object] = {}
+
+    def post(url: str, **kwargs: object) -> httpx.Response:
+        sent.update(kwargs)
+        return httpx.Response(201, json={"plan_id": "p1", "status": "registered", "assignments": []})
+
+    monkeypatch.setattr(httpx, "post", post)
+    plan = tmp_path / "plan.txt"
+    plan.write_text(plan_text(), encoding="utf-8")
+    args = ["plan", "submit", str(plan), "--url", "http://intake", "--token", "t", "--number", "07-KH/ĐU"]
+    assert main([*args, "--issued-on", "04/03/2024", "--received-on", "11/03/2024"]) == 0
+    assert sent["data"] == {
+        "skip_unresolved": "false",
+        "no_deadline_lines": [],
+        "number": "07-KH/ĐU",
+        "issued_on": "2024-03-04",
+        "received_on": "2024-03-11",
+    }
