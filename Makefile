@@ -39,12 +39,14 @@ stop:
 	@if [ -x $(PY) ]; then $(PY) -m deploy.local.stack stop; else echo "nothing was running"; fi
 
 ## make tools: Debian's pdftotext/pdftoppm (poppler-utils) and Tesseract with its Vietnamese model, with which
-## intake reads PDF plans and scans (best effort, as root: without them intake refuses PDFs and scans, saying why)
+## intake reads PDF plans and scans, and antiword for Word 97-2003 .doc plans (best effort, as root: without
+## them intake refuses those files, saying why)
 tools:
 	@missing=""; command -v pdftotext >/dev/null || missing="$$missing poppler-utils"; \
 	command -v tesseract >/dev/null || missing="$$missing tesseract-ocr"; \
 	[ -n "$$(ls /usr/share/tesseract-ocr/*/tessdata/vie.traineddata 2>/dev/null)" ] || missing="$$missing tesseract-ocr-vie"; \
 	[ -f /usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf ] || missing="$$missing fonts-dejavu-core"; \
+	command -v antiword >/dev/null || missing="$$missing antiword"; \
 	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		echo "installing$$missing (Debian packages) for reading PDF plans and scans"; \
 		(timeout 300 apt-get install -y -q --no-install-recommends $$missing >/dev/null 2>&1 || \

@@ -30,8 +30,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     plan = subparsers.add_parser(
         "plan",
         help="đọc và đăng ký kế hoạch từ tệp văn bản / read and register plan documents",
-        description="Đọc tệp kế hoạch (.docx, .txt hoặc .json), xem trước các phân công và hạn báo cáo, "
-        "rồi đăng ký để hệ thống theo dõi, đôn đốc.",
+        description="Đọc tệp kế hoạch (.docx, .doc, PDF, ảnh quét, .txt hoặc .json), xem trước các phân công và "
+        "hạn báo cáo, rồi đăng ký để hệ thống theo dõi, đôn đốc.",
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -45,7 +45,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "danh bạ, kế hoạch bị từ chối và lệnh in ra các cụm từ đó; sửa rồi gửi lại, hoặc dùng "
         "--skip-unresolved để bỏ qua các cơ quan ấy.",
     )
-    submit.add_argument("file", type=Path, metavar="FILE", help="tệp kế hoạch: .docx, .txt hoặc .json")
+    submit.add_argument(
+        "file",
+        type=Path,
+        metavar="FILE",
+        help="tệp kế hoạch: .docx, .doc, PDF, ảnh quét (PNG, JPEG, TIFF), .txt hoặc .json",
+    )
     submit.add_argument(
         "--url",
         default=os.environ.get("DONDOC_INTAKE_URL", "http://127.0.0.1:8001"),
@@ -66,6 +71,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="dòng có câu nói về thời hạn mà hệ thống chưa đọc được, đã kiểm tra và thấy không đặt thời hạn "
         "(lặp lại cho mỗi dòng); các cơ quan ở đó nhận hạn chung của kế hoạch hoặc hạn mặc định",
     )
+    _add_entered(submit)
     submit.set_defaults(handler=run_submit)
     plan.set_defaults(handler=functools.partial(_usage, plan))
 
@@ -78,7 +84,12 @@ def _register_parse(commands: argparse._SubParsersAction[argparse.ArgumentParser
         "(cơ quan, điều khoản, dòng trong tệp, nội dung), hạn báo cáo, nơi nhận, và những cụm từ chưa "
         "nhận ra được (kèm số dòng) để sửa văn bản hoặc bổ sung danh bạ. Không gửi gì đi.",
     )
-    parse.add_argument("file", type=Path, metavar="FILE", help="tệp kế hoạch: .docx, .txt (UTF-8/UTF-16) hoặc .json")
+    parse.add_argument(
+        "file",
+        type=Path,
+        metavar="FILE",
+        help="tệp kế hoạch: .docx, .doc, PDF, ảnh quét, .txt (UTF-8/UTF-16) hoặc .json",
+    )
     parse.add_argument(
         "--directory",
         type=Path,
@@ -102,8 +113,38 @@ def _register_parse(commands: argparse._SubParsersAction[argparse.ArgumentParser
         help="bảng ngày nghỉ, ngày làm bù trong năm, để tính hạn theo ngày làm việc "
         "(mặc định: biến CALENDAR_OVERRIDES_PATH hoặc bảng kèm theo)",
     )
+    _add_entered(parse)
     parse.add_argument("--json", action="store_true", help="in toàn bộ kết quả dạng JSON (cho máy đọc)")
     parse.set_defaults(handler=run_parse)
+
+
+def _add_entered(command: argparse.ArgumentParser) -> None:
+    """What the clerk enters when the document lacks it (or OCR misread it); used and stored as entered."""
+    command.add_argument(
+        "--number", metavar="SỐ", help="số, ký hiệu kế hoạch (ví dụ 85-KH/ĐU) khi văn bản không ghi hoặc đọc sai"
+    )
+    command.add_argument(
+        "--issued-on", metavar="NGÀY", help="ngày ban hành (ví dụ 10/01/2024) khi văn bản không ghi hoặc đọc sai"
+    )
+    command.add_argument(
+        "--received-on",
+        metavar="NGÀY",
+        help="ngày nhận được kế hoạch (ví dụ 12/01/2024): thời hạn 'kể từ ngày nhận được' tính từ ngày này; "
+        "không ghi thì tính từ ngày đăng ký",
+    )
+
+
+def _entered(args: argparse.Namespace) -> Any:
+    """The clerk's entries as `Entered`, or None after saying which day is not one."""
+    from services.intake.documents import Entered
+
+    try:
+        issued_on = Entered.day(args.issued_on, "Ngày ban hành (--issued-on)") if args.issued_on else None
+        received_on = Entered.day(args.received_on, "Ngày nhận (--received-on)") if args.received_on else None
+    except ValueError as exc:
+        sys.stderr.write(f"{exc}\n")
+        return None
+    return Entered(number=args.number, issued_on=issued_on, received_on=received_on)
 
 
 def _usage(parser: argparse.ArgumentParser, _args: argparse.Namespace) -> int:
@@ -125,8 +166,8 @@ def run_parse(args: argparse.Namespace) -> int:
     from shared.domain.calendar import CalendarError, load_calendar, use_deployment_calendar
     from shared.domain.directory import Directory, DirectoryError
 
-    data = _read(args.file)
-    if data is None:
+    data, entered = _read(args.file), _entered(args)
+    if data is None or entered is None:
         return 1
     try:
         directory = Directory.load(args.directory)
@@ -139,7 +180,7 @@ def run_parse(args: argparse.Namespace) -> int:
         return 1
     try:
         document = parse_document(
-            data, args.file.name, directory, date.today(), default_reporting=args.default_reporting
+            data, args.file.name, directory, date.today(), default_reporting=args.default_reporting, entered=entered
         )
     except DocumentError as exc:
         sys.stderr.write(f"{exc.message}\n")
@@ -172,12 +213,13 @@ def _summary(result: dict[str, Any]) -> str:
             f"Số: {text('number')}    Ngày ban hành: {result.get('issued_on') or '?'}    Nơi: {text('place')}",
             f"Cơ quan ban hành: {issuer.get('text', '?')} → {issuer.get('code') or 'CHƯA XÁC ĐỊNH'}",
             f"Tiêu đề: {text('title')}",
+            *([f"Văn thư nhập (không đọc từ văn bản): {_entries(result['entered'])}"] if result.get("entered") else []),
             "",
             f"Phân công ({len(result['assignments'])}):",
         ]
         for clause in result["clauses"]:
             codes = ", ".join(a["code"] for a in clause["agencies"]) or "—"
-            lines.append(f"  [{clause['number'] or '-'}] dòng {clause['line']}: {clause['body']} → {codes}")
+            lines.append(f"  [{clause['number'] or '-'}] {_where(result, clause['line'])}: {clause['body']} → {codes}")
         lines += ["", "Hạn báo cáo chung:" + (" (mặc định)" if result["default_deadlines_applied"] else "")]
         lines += [f"  {d['period']}: hạn cuối {d['due']} — {d['wording']}{_note(d)}" for d in result["deadlines"]]
         for clause in result["clauses"]:
@@ -189,7 +231,7 @@ def _summary(result: dict[str, Any]) -> str:
         lines += [f"  - {r['text']}" for r in result["recipients"]]
         if result["unresolved"]:
             lines += ["", "CHƯA NHẬN RA (sửa văn bản hoặc bổ sung danh bạ):"]
-            lines += [f"  dòng {u['line']}: {u['phrase']!r} — {u['reason']}" for u in result["unresolved"]]
+            lines += [f"  {_where(result, u['line'])}: {u['phrase']!r} — {u['reason']}" for u in result["unresolved"]]
     lines += _sources(result)
     if result["problems"]:
         lines += ["", "Chưa thể đăng ký:"] + [f"  - {p['where']}: {p['problem']}" for p in result["problems"]]
@@ -200,6 +242,21 @@ def _summary(result: dict[str, Any]) -> str:
     else:
         lines += ["", "Sẵn sàng đăng ký: dondoc plan submit FILE"]
     return "\n".join(lines) + "\n"
+
+
+_ENTRY_NAMES = {"number": "số", "issued_on": "ngày ban hành", "received_on": "ngày nhận"}
+
+
+def _entries(entered: dict[str, str]) -> str:
+    return ", ".join(f"{_ENTRY_NAMES.get(key, key)} {value}" for key, value in entered.items())
+
+
+def _where(result: dict[str, Any], line: int) -> str:
+    """`dòng 31`, and for a PDF or a scan where that is on paper: `dòng 31 (trang 2, dòng 5)`."""
+    pages, page_lines = result.get("pages") or [], result.get("page_lines") or []
+    if 0 < line <= min(len(pages), len(page_lines)):
+        return f"dòng {line} (trang {pages[line - 1]}, dòng {page_lines[line - 1]})"
+    return f"dòng {line}"
 
 
 def _sources(result: dict[str, Any]) -> list[str]:
@@ -214,8 +271,8 @@ def _sources(result: dict[str, Any]) -> list[str]:
 
 
 def run_submit(args: argparse.Namespace) -> int:
-    data = _read(args.file)
-    if data is None:
+    data, entered = _read(args.file), _entered(args)
+    if data is None or entered is None:
         return 1
     headers = authorization(args)
     if headers is None:
@@ -229,6 +286,7 @@ def run_submit(args: argparse.Namespace) -> int:
             data={
                 "skip_unresolved": "true" if args.skip_unresolved else "false",
                 "no_deadline_lines": [str(line) for line in args.no_deadline_line],
+                **entered.given(),
             },
             timeout=60,
         )

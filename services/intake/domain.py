@@ -34,6 +34,7 @@ from shared.contracts.events import (
     Event,
     PeriodKey,
     PlanRegistered,
+    Provenance,
     ReportingDeadline,
 )
 from shared.contracts.ladder import EventLadder, LadderSpec
@@ -159,6 +160,9 @@ class DeadlineIn(BaseModel):
         "arts. 147-148 (that day is not counted; a last day that is not a working day moves to the next working day)",
     )
     wording: Wording = Field(default="", description="the deadline as the plan wrote it")
+    provenance: Provenance | None = Field(
+        default=None, description="where the plan's document writes it (set by intake when it reads a document)"
+    )
 
     @field_validator("due", mode="before")
     @classmethod
@@ -193,10 +197,14 @@ class DeadlineIn(BaseModel):
             if received_on is None:
                 raise ValueError(f"the deadline of {self.period} runs from receipt: give the day of registration")
             last_day = self.after_receipt.last_day(received_on, calendar or deployment_calendar())
-            return ReportingDeadline(period=self.period, due_at=end_of_day(last_day), wording=self.wording)
+            return ReportingDeadline(
+                period=self.period, due_at=end_of_day(last_day), wording=self.wording, provenance=self.provenance
+            )
         if self.due is None:  # excluded by validation
             raise ValueError(f"the deadline of {self.period} has neither `due` nor `after_receipt`")
-        return ReportingDeadline(period=self.period, due_at=effective_instant(self.due), wording=self.wording)
+        return ReportingDeadline(
+            period=self.period, due_at=effective_instant(self.due), wording=self.wording, provenance=self.provenance
+        )
 
 
 class AssignmentIn(BaseModel):
@@ -205,6 +213,9 @@ class AssignmentIn(BaseModel):
     agency: Name = Field(description="agency or group: its directory code or a name as written in the plan")
     task: Text = Field(description="the task as the plan words it")
     deadlines: list[DeadlineIn] | None = Field(default=None, description="overrides the plan's deadlines")
+    provenance: Provenance | None = Field(
+        default=None, description="where the plan's document assigns it (set by intake when it reads a document)"
+    )
 
 
 class PlanSubmission(BaseModel):
@@ -225,10 +236,17 @@ class PlanSubmission(BaseModel):
     )
 
 
+class ProvenanceRecord(TypedDict):
+    clause: str | None
+    page: int | None
+    line: int
+
+
 class DeadlineRecord(TypedDict):
     period: str
     due_at: str  # ISO 8601 in UTC, as `ReportingDeadline.model_dump(mode="json")` writes it
     wording: str
+    provenance: NotRequired[ProvenanceRecord]  # read from a document; left out for a structured plan
 
 
 class AssignmentRecord(TypedDict):
@@ -237,6 +255,19 @@ class AssignmentRecord(TypedDict):
     task: str
     deadlines: list[DeadlineRecord]
     agency_ref: dict[str, Any]
+    provenance: NotRequired[list[ProvenanceRecord]]  # read from a document: a place for each clause naming it
+
+
+class DocumentRecord(TypedDict):
+    """The document a plan was read from, kept in GridFS (`repository.PlanDocuments`)."""
+
+    file_id: Any  # the GridFS file's id
+    sha256: str  # of the bytes as submitted, hexadecimal
+    name: str  # the file name as uploaded
+    bytes: int
+    media_type: str
+    reader: str  # which reader read it: text, docx, pdf, ocr, json
+    entered: NotRequired[dict[str, str]]  # what the clerk entered for the plan (number, issued_on, received_on)
 
 
 class PlanRecord(TypedDict):
@@ -256,6 +287,7 @@ class PlanRecord(TypedDict):
     version: NotRequired[int]
     withdrawn_at: NotRequired[datetime | None]
     withdrawn_by: NotRequired[str]
+    document: NotRequired[DocumentRecord]
 
 
 class PlanRejected(ValueError):
@@ -370,15 +402,18 @@ class _Merged:
 
     tasks: dict[str, list[str]]
     deadlines: dict[str, list[ReportingDeadline]]
+    provenance: dict[str, list[Provenance]]
 
 
 def _merge(resolved: _Resolved, submission: PlanSubmission, today: date, calendar: WorkingCalendar | None) -> _Merged:
     # One assignment per agency: an agency named twice (alone and in a group) gets both tasks in one.
-    merged = _Merged({}, {})
+    merged = _Merged({}, {}, {})
     for _, item, codes in resolved.clauses:
         item_deadlines = [d.to_contract(today, calendar) for d in (item.deadlines or submission.deadlines)]
         for code in codes:
             merged.tasks.setdefault(code, []).append(item.task)
+            if item.provenance is not None:
+                merged.provenance.setdefault(code, []).append(item.provenance)
             by_period = {d.period: d for d in merged.deadlines.get(code, [])}
             for deadline in item_deadlines:
                 by_period.setdefault(deadline.period, deadline)
@@ -416,6 +451,14 @@ def _plan_registered(plan_id: str, submission: PlanSubmission, issuer: AgencyRef
     )
 
 
+def _deadline_record(deadline: ReportingDeadline) -> DeadlineRecord:
+    """A deadline as stored; one not read from a document is stored as before, without provenance."""
+    record: DeadlineRecord = deadline.model_dump(mode="json")  # type: ignore[assignment]  # DeadlineRecord's keys
+    if record.get("provenance") is None:
+        record.pop("provenance", None)
+    return record
+
+
 def _assignments(
     plan_id: str, submission: PlanSubmission, issuer: AgencyRef, merged: _Merged, directory: Directory
 ) -> tuple[list[AssignmentRecord], list[Event]]:
@@ -440,18 +483,20 @@ def _assignments(
                 task=task,
                 deadlines=merged.deadlines[code],
                 escalation_ladder=event_ladder,
+                provenance=merged.provenance.get(code, []),
             )
         )
-        deadlines: list[DeadlineRecord] = [d.model_dump(mode="json") for d in merged.deadlines[code]]  # type: ignore[misc]  # the dump has exactly DeadlineRecord's keys
-        records.append(
-            {
-                "assignment_id": assignment_id,
-                "agency": code,
-                "task": task,
-                "deadlines": deadlines,
-                "agency_ref": agency.model_dump(),
-            }
-        )
+        deadlines = [_deadline_record(d) for d in merged.deadlines[code]]
+        record: AssignmentRecord = {
+            "assignment_id": assignment_id,
+            "agency": code,
+            "task": task,
+            "deadlines": deadlines,
+            "agency_ref": agency.model_dump(),
+        }
+        if code in merged.provenance:
+            record["provenance"] = [p.model_dump(mode="json") for p in merged.provenance[code]]  # type: ignore[misc]  # ProvenanceRecord's keys
+        records.append(record)
     return records, events
 
 

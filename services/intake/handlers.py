@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import quote
 
 import structlog
 from fastapi import APIRouter, File, Form, HTTPException, Request, Response, UploadFile, status
@@ -13,7 +14,7 @@ from prometheus_client import Counter
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import UploadFile as StarletteUpload
 
-from services.intake.documents import DocumentError
+from services.intake.documents import DocumentError, Entered
 from services.intake.domain import PlanRejected, PlanSubmission, Text
 from services.intake.use_cases.errors import AmendmentRefused, Conflict, Forbidden, NotFound
 from services.intake.use_cases.plans import (
@@ -21,6 +22,7 @@ from services.intake.use_cases.plans import (
     PlanUseCases,
     ReadPlanDocument,
     RegisterPlan,
+    SubmittedDocument,
     WithdrawPlan,
 )
 from services.intake.use_cases.ports import Actor
@@ -44,7 +46,12 @@ _UPLOAD_OR_JSON: dict[str, Any] = {
                 "schema": {
                     "type": "object",
                     "required": ["file"],
-                    "properties": {"file": {"type": "string", "format": "binary"}},
+                    "properties": {
+                        "file": {"type": "string", "format": "binary"},
+                        "number": {"type": "string", "description": "the plan's number, entered by the clerk"},
+                        "issued_on": {"type": "string", "description": "its date of issue: 10/01/2024 or 2024-01-10"},
+                        "received_on": {"type": "string", "description": "the day it was received"},
+                    },
                 }
             },
             "application/json": {"schema": {"$ref": "#/components/schemas/PlanSubmission"}},
@@ -92,6 +99,23 @@ async def _read_upload(upload: StarletteUpload, limit: int) -> bytes:
     return await upload.read(limit + 1)
 
 
+_ENTERED_FIELDS = {"issued_on": "ngày ban hành (issued_on)", "received_on": "ngày nhận (received_on)"}
+
+
+def _entered(number: object = None, issued_on: object = None, received_on: object = None) -> Entered:
+    """What the clerk entered in the form: the plan's number, date of issue and day of receipt (422 if a day is
+    not one)."""
+    days: dict[str, Any] = {}
+    for key, value in (("issued_on", issued_on), ("received_on", received_on)):
+        if isinstance(value, str) and value.strip():
+            try:
+                days[key] = Entered.day(value, _ENTERED_FIELDS[key])
+            except ValueError as exc:
+                raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from exc
+    typed = number.strip() if isinstance(number, str) and number.strip() else None
+    return Entered(number=typed, **days)
+
+
 def _registration_body(result: PlanRegistration) -> dict[str, Any]:
     body: dict[str, Any] = {"plan_id": result.plan_id, "status": result.status}
     if result.amendment is not None:
@@ -107,12 +131,16 @@ def _registration_body(result: PlanRegistration) -> dict[str, Any]:
 
 
 async def _register(
-    plans: PlanUseCases, submission: PlanSubmission, response: Response, principal: Principal, source: str = "json"
+    plans: PlanUseCases,
+    submission: PlanSubmission,
+    response: Response,
+    principal: Principal,
+    document: SubmittedDocument | None = None,
 ) -> dict[str, Any]:
     with refusals():
-        result = await plans.register(RegisterPlan(submission, actor(principal)))
+        result = await plans.register(RegisterPlan(submission, actor(principal), document))
     if result.status == "registered":
-        PLANS_INGESTED.labels(source).inc()
+        PLANS_INGESTED.labels(document.reader if document is not None else "json").inc()
         for kind in result.created_kinds:
             ASSIGNMENTS_CREATED.labels(kind).inc()
     else:
@@ -123,6 +151,7 @@ async def _register(
 def build_router(plans: PlanUseCases) -> APIRouter:
     router = APIRouter(tags=["plans"])
     _submission_routes(router, plans)
+    _document_route(router, plans)
     _plan_routes(router, plans)
     return router
 
@@ -139,29 +168,34 @@ def _submission_routes(router: APIRouter, plans: PlanUseCases) -> None:
 
     @router.post("/plans/preview", openapi_extra=_UPLOAD_OR_JSON)
     async def preview_plan(request: Request, principal: IssuerOrOperator) -> dict[str, Any]:
-        """Show what a plan document (.txt, .docx, PDF, a scan, or JSON; a `file` upload or the request body) would
-        publish: assignments with agency code, kind, clause, source line and task; deadlines with period, wording
-        and instant; recipients; and every phrase that could not be resolved, with its line. Nothing is stored."""
+        """Show what a plan document (.txt, .docx, .doc, PDF, a scan, or JSON; a `file` upload or the request body)
+        would publish: assignments with agency code, kind, clause, source line and task; deadlines with period,
+        wording and instant; recipients; and every phrase that could not be resolved, with its line. The form may
+        carry the clerk's `number`, `issued_on` and `received_on`. Nothing is stored."""
         if request.headers.get("content-type", "").startswith("multipart/form-data"):
             form = await request.form(max_files=1)
             upload = form.get("file")
             if not isinstance(upload, StarletteUpload):
                 raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail="gửi tệp kế hoạch trong trường file")
             data, name = await _read_upload(upload, plans.settings.max_document_bytes), upload.filename or ""
+            entered = _entered(form.get("number"), form.get("issued_on"), form.get("received_on"))
         else:
             data = await request.body()
             name = "plan.json" if "json" in request.headers.get("content-type", "") else "plan.txt"
+            entered = Entered()
         with refusals():
-            shown = await plans.preview(data, name)
+            shown = await plans.preview(data, name, entered)
         DOCUMENTS_READ.labels("previewed").inc()
         return shown
 
+
+def _document_route(router: APIRouter, plans: PlanUseCases) -> None:
     @router.post("/plans/document", status_code=status.HTTP_201_CREATED)
     async def submit_plan_document(
         response: Response,
         principal: IssuerOrOperator,
         file: UploadFile = File(  # noqa: B008
-            description="the plan: .txt (UTF-8 or UTF-16), .docx, PDF, a scan (PNG, JPEG, TIFF), or .json"
+            description="the plan: .txt (UTF-8 or UTF-16), .docx, .doc, PDF, a scan (PNG, JPEG, TIFF), or .json"
         ),
         skip_unresolved: bool = Form(  # noqa: B008
             False, description="publish even though some bodies named in the plan are not in the directory"
@@ -171,17 +205,29 @@ def _submission_routes(router: APIRouter, plans: PlanUseCases) -> None:
             description="lines of sentences the preview lists as unread deadlines that the clerk has checked and "
             "found to set no deadline (repeat the field for each line)",
         ),
+        number: str | None = Form(  # noqa: B008
+            None, description="the plan's number and symbol (85-KH/ĐU) when the document lacks it or it was misread"
+        ),
+        issued_on: str | None = Form(  # noqa: B008
+            None, description="the plan's date of issue (10/01/2024 or 2024-01-10) when the document lacks it"
+        ),
+        received_on: str | None = Form(  # noqa: B008
+            None,
+            description="the day the plan was received (10/01/2024 or 2024-01-10): durations `kể từ ngày nhận được` "
+            "run from it; without it, from the day intake registers the plan",
+        ),
     ) -> dict[str, Any]:
         """Register a plan document: parsed as `/plans/preview` shows it, then published like `POST /plans`.
         Refused (422) while it names bodies the directory does not know, unless `skip_unresolved` is true, and
         while a sentence about a deadline could not be read, unless its line is in `no_deadline_lines`."""
         data = await _read_upload(file, plans.settings.max_document_bytes)
+        entered = _entered(number, issued_on, received_on)
+        command = ReadPlanDocument(data, file.filename or "", skip_unresolved, tuple(no_deadline_lines), entered)
         with refusals():
-            document = await plans.read_document(
-                ReadPlanDocument(data, file.filename or "", skip_unresolved, tuple(no_deadline_lines))
-            )
+            document = await plans.read_document(command)
         DOCUMENTS_READ.labels("submitted").inc()
-        result = await _register(plans, document.submission, response, principal, document.source)
+        submitted = SubmittedDocument(data, file.filename or "", document.source, document.entered)
+        result = await _register(plans, document.submission, response, principal, submitted)
         log.info("plan document registered", file=file.filename, skipped=len(document.skipped))
         return {**result, "skipped": document.skipped}
 
@@ -205,3 +251,25 @@ def _plan_routes(router: APIRouter, plans: PlanUseCases) -> None:
             plan = await plans.plan(plan_id, actor(principal))
         plan["plan_id"] = plan.pop("_id")
         return plan
+
+    @router.get(
+        "/plans/{plan_id}/document",
+        response_class=Response,
+        responses={200: {"description": "the document as submitted", "content": {"application/octet-stream": {}}}},
+    )
+    async def get_plan_document(plan_id: Identifier, principal: IssuerOrOperator) -> Response:
+        """The document a plan was registered from (.txt, .docx, .doc, PDF, a scan, .json), byte for byte as submitted;
+        `ETag` is its SHA-256, as `GET /plans/{id}` shows it under `document`. 404 for a plan submitted as JSON
+        to `POST /plans`. Its issuer's and operators' to read."""
+        with refusals():
+            stored = await plans.document(plan_id, actor(principal))
+        name = stored.record["name"] or f"{plan_id}"
+        return Response(
+            content=stored.data,
+            media_type=stored.record["media_type"],
+            headers={
+                "Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}",
+                "ETag": f'"{stored.record["sha256"]}"',
+                "X-Content-Type-Options": "nosniff",
+            },
+        )

@@ -8,7 +8,7 @@ from services.intake.config import Settings
 from services.intake.directory_routes import build_directory_router
 from services.intake.documents import DocumentLimits, guard
 from services.intake.handlers import build_router
-from services.intake.repository import PlanRepository
+from services.intake.repository import PlanDocuments, PlanRepository
 from services.intake.use_cases.directory import DirectoryUseCases
 from services.intake.use_cases.plans import PlanSettings, PlanUseCases
 from shared.contracts.events import (
@@ -53,6 +53,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         ],
     )
     plans = PlanRepository(runtime.db)
+    documents = PlanDocuments(runtime.db)
     directories = DirectoryHolder(DirectoryStore(runtime.db), Directory.load(settings.directory_path))
     outbox = Outbox(
         runtime.db,
@@ -74,6 +75,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         # gives a broker user. Declared for every agency of the directory, they took minutes to start with
         # 10,000 agencies and filled, for agencies without a broker user, with messages nobody could read.
         await plans.ensure_indexes()
+        await documents.ensure_indexes()
         await outbox.ensure_indexes()
         await directories.start(str(settings.directory_path), clock.now())
 
@@ -87,7 +89,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     app = FastAPI(title="dondoc intake", version="1", lifespan=lifespan)
     install(app, TokenVerifier(settings.operator_token, settings.auth_url, settings.auth_cache_seconds))
     app.state.runtime = runtime  # the contract generator reads the broker's channels from here
-    app.include_router(build_router(PlanUseCases(uow, plans, directories, clock, limits)))
+    app.include_router(build_router(PlanUseCases(uow, plans, directories, clock, limits, documents=documents)))
     app.include_router(build_directory_router(DirectoryUseCases(uow, directories, plans, clock)))
     add_operational_routes(app, runtime.readiness_checks(), settings.max_request_bytes, settings)
     return app

@@ -18,14 +18,25 @@ from shared.contracts.ladder import EventLadder
 SCHEMA_VERSION = 1
 
 AgencyCode = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$", description="stable agency code")]
-AgencyKind = Literal[
-    "ubnd",
-    "propaganda_board",
-    "fatherland_front",
-    "socio_political_org",
-    "party_cell",
-    "education_unit",
-    "office",
+# The kinds every directory has, with their Vietnamese display names. A directory declares more of its own (a
+# commune's hamlets `thon`, a ward's residential groups `to_dan_pho`, a school's departments) in its `kinds`.
+DEFAULT_AGENCY_KINDS: dict[str, str] = {
+    "ubnd": "Ủy ban nhân dân",
+    "propaganda_board": "Ban Tuyên giáo",
+    "fatherland_front": "Mặt trận Tổ quốc",
+    "socio_political_org": "Tổ chức chính trị - xã hội",
+    "party_cell": "Chi bộ",
+    "education_unit": "Đơn vị giáo dục",
+    "office": "Cơ quan, văn phòng",
+}
+AgencyKind = Annotated[
+    str,
+    Field(
+        pattern=r"^[a-z][a-z0-9_]{0,39}$",
+        description="the agency's kind: one of the seven every directory has (ubnd, propaganda_board, "
+        "fatherland_front, socio_political_org, party_cell, education_unit, office) or one its directory declares "
+        "(thon, to_dan_pho …); a word of routing keys and metric labels",
+    ),
 ]
 PeriodKey = Annotated[
     str,
@@ -126,12 +137,30 @@ class AgencyEvent(Event):
         return f"{self.entity}.{self.verb}.{self.agency.kind}.{self.agency.code}"
 
 
+class Provenance(BaseModel):
+    """Where a plan document writes a task or a deadline: its clause, page and line, for a clerk to look up.
+    Nơi văn bản kế hoạch ghi nhiệm vụ hay thời hạn: điều khoản, trang, dòng."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    clause: str | None = Field(default=None, description="the clause's number as written (1, 2.1, a), if numbered")
+    page: int | None = Field(default=None, ge=1, description="the page, for a PDF or a scan; none for other files")
+    line: int = Field(
+        ge=1,
+        description="the line: on its page for a PDF or a scan, of the file for a text file, the paragraph or "
+        "table cell for a .docx",
+    )
+
+
 class ReportingDeadline(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     period: PeriodKey
     due_at: UtcDatetime = Field(description="the last instant a report counts as on time (UTC)")
     wording: str = Field(default="", description="the deadline as the plan wrote it")
+    provenance: Provenance | None = Field(
+        default=None, description="where the plan's document writes it; none for a structured plan or a default"
+    )
 
 
 _UBND: JsonDict = {"code": "ubnd", "kind": "ubnd", "name": "Ủy ban nhân dân phường Hòa An"}
@@ -219,6 +248,11 @@ class AssignmentCreated(AgencyEvent):
         default=None,
         description="the plan's own escalation ladder (the shape of the deployment's ladder file); a track it "
         "leaves out, or no ladder at all, follows the deployment's ladder",
+    )
+    provenance: list[Provenance] = Field(
+        default_factory=list,
+        description="where the plan's document assigns this task: one place for each clause naming the body; "
+        "empty for a structured plan",
     )
 
 
@@ -411,6 +445,11 @@ class DirectoryUpdated(Event):
     groups: list[Group] = Field(default_factory=list, description="groups added or changed")
     removed_agencies: list[AgencyCode] = Field(default_factory=list)
     removed_groups: list[AgencyCode] = Field(default_factory=list)
+    kinds: dict[AgencyKind, str] = Field(
+        default_factory=dict,
+        description="agency kinds the directory declares (added or renamed), with their Vietnamese display names; "
+        "the seven default kinds need no declaration",
+    )
     complete: bool = False
     changed_by: str = Field(default="", description="who made the change (operator or service)")
 

@@ -9,14 +9,16 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
 import yaml
 from email_validator import EmailNotValidError, validate_email
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from shared.contracts.events import Agency, Group
+from shared.contracts.events import DEFAULT_AGENCY_KINDS, Agency, AgencyKind, Group
 
 # Old tone placement and spellings that name the same thing; matched in the normalised form.
 _VARIANTS = (("uỷ", "ủy"), ("oá", "óa"), ("oà", "òa"), ("oả", "ỏa"), ("oã", "õa"), ("oạ", "ọa"), ("uý", "úy"))
@@ -55,11 +57,19 @@ class Mention:
     is_group: bool
 
 
+KindName = Annotated[str, Field(min_length=1, max_length=100, description="the kind's name in Vietnamese")]
+
+
 class DirectoryFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     agencies: list[Agency]
     groups: list[Group] = []
+    kinds: dict[AgencyKind, KindName] = Field(
+        default_factory=dict,
+        description="agency kinds of this directory besides the seven default ones (`thon: Thôn`), or a default "
+        "kind's name changed; each with its Vietnamese display name",
+    )
 
 
 class DirectoryError(ValueError):
@@ -163,6 +173,24 @@ def entry_problems(agencies: list[Agency], groups: list[Group], claims: dict[str
     return problems
 
 
+def kind_problems(agencies: list[Agency], groups: list[Group], kinds: Mapping[str, str]) -> list[str]:
+    """Every agency of a kind, and every group naming a kind, that the directory does not declare."""
+    declared = ", ".join(sorted(kinds))
+    problems = [
+        f"Cơ quan {agency.code}: loại “{agency.kind}” chưa được khai báo; hãy thêm vào mục kinds của danh bạ "
+        f"(ví dụ {agency.kind}: Tên loại bằng tiếng Việt), hoặc dùng một loại đã có: {declared}."
+        for agency in agencies
+        if agency.kind not in kinds
+    ]
+    problems += [
+        f"Nhóm {group.code}: member_kinds có loại “{kind}” chưa được khai báo trong mục kinds của danh bạ."
+        for group in groups
+        for kind in group.member_kinds
+        if kind not in kinds
+    ]
+    return problems
+
+
 def describe_problems(problems: list[str]) -> str:
     listed = " ".join(problems[:MAX_LISTED])
     more = len(problems) - MAX_LISTED
@@ -178,7 +206,17 @@ class Directory:
     checks existed are kept in `problems` (logged by whoever loads it) instead of stopping a service from
     starting, and an edit of such a directory is refused only for the problems it adds (`_edited`)."""
 
-    def __init__(self, agencies: list[Agency], groups: list[Group], *, strict: bool = True) -> None:
+    def __init__(
+        self,
+        agencies: list[Agency],
+        groups: list[Group],
+        *,
+        strict: bool = True,
+        kinds: Mapping[str, str] | None = None,
+    ) -> None:
+        # The kinds the directory declares (beyond, or renaming, the default seven), and all it knows.
+        self.declared_kinds = dict(sorted((kinds or {}).items()))
+        self.kinds = {**DEFAULT_AGENCY_KINDS, **self.declared_kinds}
         self.agencies = {a.code: a for a in agencies}
         if len(self.agencies) != len(agencies):
             raise DirectoryError("agency codes must be unique")
@@ -202,7 +240,7 @@ class Directory:
                 if member not in self.agencies:
                     raise DirectoryError(f"group {group.code}: member {member!r} is not in the directory")
         self._refuse_supervision_cycles()
-        self.problems = entry_problems(agencies, groups, claims)
+        self.problems = entry_problems(agencies, groups, claims) + kind_problems(agencies, groups, self.kinds)
         if strict and self.problems:
             raise DirectoryError(describe_problems(self.problems))
 
@@ -236,14 +274,19 @@ class Directory:
             parsed = DirectoryFile.model_validate(raw)
         except ValidationError as exc:
             raise DirectoryError(f"the agency directory {path} is invalid: {exc}") from exc
-        return cls(parsed.agencies, parsed.groups)
+        return cls(parsed.agencies, parsed.groups, kinds=parsed.kinds)
 
     def to_file(self) -> DirectoryFile:
-        """The directory as its YAML file describes it (agencies and groups sorted by code)."""
+        """The directory as its YAML file describes it (agencies and groups sorted by code, declared kinds)."""
         return DirectoryFile(
             agencies=sorted(self.agencies.values(), key=lambda a: a.code),
             groups=sorted(self.groups.values(), key=lambda g: g.code),
+            kinds=self.declared_kinds,
         )
+
+    def kind_name(self, kind: str) -> str:
+        """A kind's Vietnamese display name (`thon` → `Thôn`); the code itself for a kind nobody named."""
+        return self.kinds.get(kind, kind)
 
     def with_agency(self, agency: Agency) -> Directory:
         """A new directory with `agency` added or replaced; checked like a loaded file."""
@@ -281,7 +324,7 @@ class Directory:
     def _edited(self, agencies: list[Agency], groups: list[Group]) -> Directory:
         """The directory after one edit: refused for any entry problem it adds, so that a directory stored
         before a check existed can still be mended one entry at a time."""
-        after = Directory(agencies, groups, strict=False)
+        after = Directory(agencies, groups, strict=False, kinds=self.declared_kinds)
         known = set(self.problems)
         added = [problem for problem in after.problems if problem not in known]
         if added:

@@ -1,9 +1,10 @@
 """The agency directory as a service keeps it in its own database, so that changes made over HTTP outlive a
 restart and reach every replica.
 
-One document per agency and per group (`agency:<code>`, `group:<code>`), each stamped with the directory
-version that last changed it; a removed entry stays as a tombstone with its version, so an older change that
-arrives late cannot bring it back. One `directory_meta` document holds the current version.
+One document per agency, per group and per declared agency kind (`agency:<code>`, `group:<code>`,
+`kind:<code>`), each stamped with the directory version that last changed it; a removed entry stays as a
+tombstone with its version, so an older change that arrives late cannot bring it back. One `directory_meta`
+document holds the current version.
 
 The deployment's YAML file seeds the database on the first start (version 0); from then on the database is
 the directory. Intake changes it and publishes each change as a `directory.updated` event; the notifier
@@ -42,7 +43,12 @@ def changes_between(before: Directory, after: Directory) -> dict[str, Any]:
         "groups": [g for code, g in sorted(after.groups.items()) if before.groups.get(code) != g],
         "removed_agencies": sorted(before.agencies.keys() - after.agencies.keys()),
         "removed_groups": sorted(before.groups.keys() - after.groups.keys()),
+        "kinds": {k: name for k, name in after.declared_kinds.items() if before.declared_kinds.get(k) != name},
     }
+
+
+def _kind_row(code: str, name: str) -> dict[str, str]:
+    return {"code": code, "name": name}
 
 
 class DirectoryStore:
@@ -62,6 +68,7 @@ class DirectoryStore:
             return False
         rows = [self._row("agency", a.code, a.model_dump(mode="json"), 0) for a in directory.agencies.values()]
         rows += [self._row("group", g.code, g.model_dump(mode="json"), 0) for g in directory.groups.values()]
+        rows += [self._row("kind", k, _kind_row(k, name), 0) for k, name in directory.declared_kinds.items()]
         if rows:
             # Entries first, then the meta document: a replica killed half-way seeds again on its next start
             # (the upserts below make that harmless); the meta document is what says "seeded".
@@ -83,14 +90,17 @@ class DirectoryStore:
             raise LookupError("the agency directory has not been seeded")
         agencies: list[Agency] = []
         groups: list[Group] = []
+        kinds: dict[str, str] = {}
         async for row in self._entries.find({"removed": False}, {"data": 1, "kind": 1}):
             if row["kind"] == "agency":
                 agencies.append(Agency.model_validate(row["data"]))
+            elif row["kind"] == "kind":
+                kinds[row["data"]["code"]] = row["data"]["name"]
             else:
                 groups.append(Group.model_validate(row["data"]))
         # Not strict: entries stored before a check existed must not stop the service (or the notifier's copy)
         # from loading; they are logged, and the next whole-directory change has to mend them.
-        directory = Directory(agencies, groups, strict=False)
+        directory = Directory(agencies, groups, strict=False, kinds=kinds)
         if directory.problems:
             log.warning(
                 "stored agency directory breaks the entry rules",
@@ -117,6 +127,7 @@ class DirectoryStore:
         operations += [self._upsert("group", g.code, g.model_dump(mode="json"), version) for g in change.groups]
         operations += [self._upsert("agency", code, None, version) for code in change.removed_agencies]
         operations += [self._upsert("group", code, None, version) for code in change.removed_groups]
+        operations += [self._upsert("kind", k, _kind_row(k, name), version) for k, name in change.kinds.items()]
         changed = 0
         if operations:
             try:
@@ -128,6 +139,7 @@ class DirectoryStore:
         if change.complete:
             named = [_entry_id("agency", a.code) for a in change.agencies]
             named += [_entry_id("group", g.code) for g in change.groups]
+            named += [_entry_id("kind", k) for k in change.kinds]
             gone = await self._entries.update_many(
                 {"_id": {"$nin": named}, "version": {"$lt": version}, "removed": False},
                 {"$set": {"removed": True, "version": version}},

@@ -10,6 +10,7 @@ import aio_pika
 import pytest
 
 from services.intake.config import Settings
+from services.intake.handlers import PLANS_INGESTED
 from services.intake.main import create_app
 from shared.contracts.topology import EVENTS_EXCHANGE
 from tests.conftest import eventually, random_ref
@@ -81,8 +82,10 @@ async def test_a_document_publishes_one_message_per_body(service_settings, amqp)
     async with running(app, OPERATOR) as http:
         number = plan_number()
         docx = text_to_docx(cell_plan(number))
+        before = PLANS_INGESTED.labels("docx")._value.get()  # prometheus_client has no public read of one sample
         response = await http.post("/plans/document", files={"file": ("plan.docx", docx, DOCX)})
         assert response.status_code == 201, response.text
+        assert PLANS_INGESTED.labels("docx")._value.get() == before + 1  # the reader that took it
         created = response.json()["assignments"]
         assert len(created) == 12 + 1 + 5  # the party cells, the Front, the five mass organisations
         bodies = []

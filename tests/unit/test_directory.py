@@ -174,7 +174,8 @@ groups:
         ),
         ("agencies: [\n  - code: a\n", "is not valid YAML"),
         ("agencies:\n  - {code: a, kind: office, name: A, emial: [x@y]}\n", "is invalid"),
-        ("agencies:\n  - {code: a, kind: chua_co, name: A}\n", "is invalid"),
+        ("agencies:\n  - {code: a, kind: chua_co, name: A}\n", "Cơ quan a: loại “chua_co” chưa được khai báo"),
+        ("agencies:\n  - {code: a, kind: Thôn, name: A}\n", "is invalid"),  # not a routing-key word
         ("agencies:\n  - {code: 'Có dấu', kind: office, name: A}\n", "is invalid"),
         ("", "is invalid"),
         ("- just\n- a list\n", "is invalid"),
@@ -185,7 +186,8 @@ groups:
         "unknown-member",
         "bad-yaml",
         "unknown-field",
-        "unknown-kind",
+        "undeclared-kind",
+        "kind-not-a-word",
         "bad-code",
         "empty",
         "not-a-mapping",
@@ -271,7 +273,13 @@ def test_the_difference_between_two_directories_names_only_what_changed() -> Non
     changes = changes_between(WARD, after)
     assert [a.code for a in changes["agencies"]] == ["chi-bo-moi", "ubnd"]
     assert changes == {**changes, "groups": [], "removed_agencies": ["chi-bo-khu-8"], "removed_groups": ["cac-don-vi"]}
-    assert changes_between(WARD, WARD) == {"agencies": [], "groups": [], "removed_agencies": [], "removed_groups": []}
+    assert changes_between(WARD, WARD) == {
+        "agencies": [],
+        "groups": [],
+        "removed_agencies": [],
+        "removed_groups": [],
+        "kinds": {},
+    }
 
 
 def test_an_exported_file_with_its_version_loads(tmp_path: Path) -> None:

@@ -87,3 +87,13 @@ def test_parse_lists_each_bodys_deadlines_and_how_to_resolve_an_unread_one(
     out = capsys.readouterr().out
     assert "hoi-nong-dan (dòng 14): theo văn bản: 2024-H1, 2024-FY, 2024-Q2" in out
     assert "dondoc plan submit FILE --no-deadline-line 15" in out
+
+
+def test_parse_names_the_page_and_the_line_on_it_for_a_pdf_or_a_scan() -> None:
+    from services.cli.plan import _where
+
+    paged = {"pages": [1, 1, 2, 2], "page_lines": [3, 9, 1, 4]}
+    assert _where(paged, 4) == "dòng 4 (trang 2, dòng 4)"
+    assert _where(paged, 3) == "dòng 3 (trang 2, dòng 1)"
+    assert _where({"pages": [], "page_lines": []}, 3) == "dòng 3"  # a text file: its own lines
+    assert _where(paged, 0) == "dòng 0"

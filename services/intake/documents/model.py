@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from shared.contracts.events import AgencyCode, AgencyKind
+from shared.contracts.events import AgencyCode, AgencyKind, Provenance
 
 # What a deadline of a plan document is: a recurring report, a date, a duration, or the deployment's default.
 DeadlineKind = Literal[
@@ -23,6 +23,33 @@ DeadlineKind = Literal[
     "duration",
     "default",
 ]
+
+
+@dataclass(frozen=True)
+class Entered:
+    """What the clerk enters about a plan whose document lacks it (or where it was misread): the plan's number,
+    its date of issue, and the day it was received (for `kể từ ngày nhận được`). Used and stored as entered."""
+
+    number: str | None = None
+    issued_on: date | None = None
+    received_on: date | None = None
+
+    @staticmethod
+    def day(text: str, what: str) -> date:
+        """A day as a clerk types it, `10/01/2024` (or `2024-01-10`); ValueError in Vietnamese naming `what`."""
+        text = text.strip()
+        try:
+            if "/" in text:
+                day, month, year = (int(part) for part in text.split("/"))
+                return date(year, month, day)
+            return date.fromisoformat(text)
+        except ValueError:
+            raise ValueError(f"{what} {text!r} không phải một ngày: hãy ghi ngày/tháng/năm, ví dụ 10/01/2024") from None
+
+    def given(self) -> dict[str, str]:
+        """What was entered, as text (ISO dates): what the stored plan records as entered by the clerk."""
+        values = {"number": self.number, "issued_on": self.issued_on, "received_on": self.received_on}
+        return {k: v if isinstance(v, str) else v.isoformat() for k, v in values.items() if v is not None}
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +108,9 @@ class DeadlineOut(BaseModel):
     source: Literal["text", "default"] = Field(
         default="text", description="text: written in the plan; default: the deployment's default reporting"
     )
+    provenance: Provenance | None = Field(
+        default=None, description="its clause, page and line in the document; none for the deployment's default"
+    )
 
 
 class AssigneeOut(BaseModel):
@@ -111,6 +141,7 @@ class Assignment(BaseModel):
     line: int
     task: str
     deadlines: list[DeadlineOut]
+    provenance: Provenance | None = Field(default=None, description="its clause, page and line in the document")
 
 
 class Recipient(BaseModel):
@@ -176,3 +207,26 @@ class ParsedPlan(BaseModel):
         default_factory=list,
         description="paged documents (PDF, scans): the page of each line, pages[line - 1]; empty otherwise",
     )
+    page_lines: list[int] = Field(
+        default_factory=list,
+        description="paged documents: the line on its page where each line starts, page_lines[line - 1]",
+    )
+    received_on: date | None = Field(
+        default=None,
+        description="the day the plan was received, as the clerk entered it: durations `kể từ ngày nhận được` run "
+        "from it (when not entered, from the day intake registers the plan)",
+    )
+    entered: dict[str, str] = Field(
+        default_factory=dict,
+        description="what the clerk entered instead of reading it from the document (number, issued_on, "
+        "received_on), as entered",
+    )
+
+    def locate(self, line: int, clause: str | None = None) -> Provenance | None:
+        """Where line `line` of the document is, as a clerk finds it: on its page for a paged document.
+        None for line 0 (what no line of the document says, such as the deployment's default)."""
+        if line < 1:
+            return None
+        if line <= len(self.pages) and line <= len(self.page_lines):
+            return Provenance(clause=clause, page=self.pages[line - 1], line=self.page_lines[line - 1])
+        return Provenance(clause=clause, line=line)

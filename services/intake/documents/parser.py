@@ -14,7 +14,9 @@ from services.intake.documents.deadlines import Deadline, DeadlineReader, Defaul
 from services.intake.documents.errors import NotAPlan
 from services.intake.documents.model import (
     Assignment,
+    Clause,
     DeadlineOut,
+    Entered,
     Issuer,
     Located,
     ParsedPlan,
@@ -23,9 +25,11 @@ from services.intake.documents.model import (
     Reporting,
     Section,
     Signature,
+    SourceLine,
     Unresolved,
 )
 from services.intake.documents.normalise import Paragraph, paragraphs, split_lines
+from shared.contracts.events import Provenance
 from shared.domain.calendar import WorkingCalendar, deployment_calendar
 from shared.domain.directory import Directory
 
@@ -106,14 +110,18 @@ def _out(deadline: Deadline) -> DeadlineOut:
     )
 
 
-def parse_lines(
+def parse_lines(  # noqa: PLR0913 - the document's lines and where they are, and the parser's settings
     lines: list[str],
     directory: Directory,
     today: date,
     calendar: WorkingCalendar | None = None,
     default_reporting: DefaultReporting = "annual",
+    sources: list[SourceLine] | None = None,
+    entered: Entered | None = None,
 ) -> ParsedPlan:
-    return parse_paragraphs(paragraphs(lines), directory, today, calendar, default_reporting)
+    """`sources`: for a paged document (PDF, scan), where each line starts (its page and line on the page);
+    `entered`: what the clerk entered for the plan (number, date of issue, day of receipt)."""
+    return parse_paragraphs(paragraphs(lines), directory, today, calendar, default_reporting, sources, entered)
 
 
 def parse_text(
@@ -126,14 +134,18 @@ def parse_text(
     return parse_lines(split_lines(text), directory, today, calendar, default_reporting)
 
 
-def parse_paragraphs(
+def parse_paragraphs(  # noqa: PLR0913 - as parse_lines
     items: list[Paragraph],
     directory: Directory,
     today: date,
     calendar: WorkingCalendar | None = None,
     default_reporting: DefaultReporting = "annual",
+    sources: list[SourceLine] | None = None,
+    entered: Entered | None = None,
 ) -> ParsedPlan:
-    return _PlanParser(items, directory, today, calendar or deployment_calendar(), default_reporting).parse()
+    parser = _PlanParser(items, directory, today, calendar or deployment_calendar(), default_reporting)
+    parser.entered = entered or Entered()
+    return parser.parse(sources)
 
 
 class _PlanParser:
@@ -152,12 +164,17 @@ class _PlanParser:
         self.default_reporting = default_reporting
         self.unresolved: list[Unresolved] = []
         self.later: list[Unresolved] = []  # problems listed after those of the plan's parts
+        self.entered = Entered()
 
-    def parse(self) -> ParsedPlan:
+    def parse(self, sources: list[SourceLine] | None = None) -> ParsedPlan:
         layout = _Layout.of(self.items)
         plan = ParsedPlan(year=self.today.year)
+        if sources:
+            plan.pages = [source.page for source in sources]
+            plan.page_lines = [source.line for source in sources]
         self._front(layout, plan)
-        reader = DeadlineReader(plan.year, plan.issued_on, self.calendar, received_on=self.today)
+        received_on = self.entered.received_on or self.today
+        reader = DeadlineReader(plan.year, plan.issued_on, self.calendar, received_on=received_on)
         organisation, after = self._sections(layout, plan)
         self._require_organisation(organisation, layout, plan)
         clause_lines = self._clauses(organisation, reader, plan)
@@ -173,6 +190,8 @@ class _PlanParser:
         reporting_lines = {r.line for r in plan.reporting}
         plan.notes = [n for n in plan.notes if n.line not in reporting_lines]
         plan.deadlines = [_out(d) for d in _unique(plan_deadlines)]
+        _locate_deadlines(plan)
+        _note_entered_receipt(plan)
         plan.assignments = self._assignments(plan)
         plan.recipients, plan.signature = self._tail(self.items[layout.end :])
         plan.unresolved = self.unresolved + self.later
@@ -183,6 +202,7 @@ class _PlanParser:
         items = self.items
         header = items[: layout.header_end]
         self._header(header, plan)
+        self._enter(plan)
         title_paragraphs = self._title(items, layout.title_at, layout.first_section, plan)
         if layout.title_at is None:
             intro = [p for p in items[: layout.first_section] if _BASIS.match(p.text)]
@@ -192,6 +212,17 @@ class _PlanParser:
         plan.references = self._references(intro)
         self._issuer(header, intro, items[layout.end :], plan)
         self._repair_place(plan)
+
+    def _enter(self, plan: ParsedPlan) -> None:
+        """What the clerk entered stands instead of what the document says (or lacks): used as entered."""
+        entered = self.entered
+        if entered.number is not None:
+            plan.number = Located(text=entered.number.strip(), line=0)
+        if entered.issued_on is not None:
+            plan.issued_on, plan.issued_on_line = entered.issued_on, None
+            self.unresolved = [u for u in self.unresolved if u.where != "issued_on"]
+        plan.received_on = entered.received_on
+        plan.entered = entered.given()
 
     def _sections(self, layout: _Layout, plan: ParsedPlan) -> tuple[list[Paragraph], list[Paragraph]]:
         """Purpose and content sections into the plan; the organisation section's paragraphs, and those of the
@@ -316,13 +347,16 @@ class _PlanParser:
         return taken
 
     def _year(self, plan: ParsedPlan, front: list[Paragraph]) -> int:
-        """The title's year (`… năm 2024`, a plan may be issued in December for the next year), else the date
-        line's, else the first `năm 2023` of the text before the sections; else a problem, and the current year
-        only to show the preview."""
-        if plan.title and (match := _YEAR.search(plan.title.text)):
-            return int(match["year"])
+        """The year of the plan's date (DOMAIN.md §5), unless its title names the next year (a plan issued in
+        December for the year after); else the title's year, else the latest `năm 2023` of the text before the
+        sections, else the year the text names most often, else the year of the newest document it cites; else
+        a problem, and the current year only to show the preview."""
+        title = _YEAR.search(plan.title.text) if plan.title else None
         if plan.issued_on:
-            return plan.issued_on.year
+            next_year = title is not None and int(title["year"]) == plan.issued_on.year + 1
+            return plan.issued_on.year + 1 if next_year else plan.issued_on.year
+        if title is not None:
+            return int(title["year"])
         # The latest year the opening names: a plan is not for a year before the documents it cites.
         years = [int(m["year"]) for p in front for m in _YEAR.finditer(p.text)]
         if years:
@@ -331,6 +365,9 @@ class _PlanParser:
         years = [int(m["year"]) for p in self.items for m in _YEAR.finditer(p.text)]
         if years:
             return Counter(years).most_common(1)[0][0]
+        cited = [r.issued_on for p in front for r in self._references([p]) if r.issued_on is not None]
+        if cited:
+            return max(cited).year
         self.later.append(
             Unresolved(
                 phrase="",
@@ -369,7 +406,7 @@ class _PlanParser:
         candidates = [
             found
             for found in (
-                _issuer_in_header(header, plan.number.line if plan.number else None),
+                _issuer_in_header(header, plan.number.line if plan.number and plan.number.line else None),
                 _issuer_in_intro(intro),
                 _issuer_in_signature(tail),
                 _issuer_of_symbol(plan.number),
@@ -428,6 +465,7 @@ class _PlanParser:
             shared = [] if plan.default_deadlines_applied and clause.deadlines else plan.deadlines
             own = {d.period for d in clause.deadlines}
             deadlines = clause.deadlines + [d for d in shared if d.period not in own]
+            place = plan.locate(clause.line, clause.number)  # one (frozen) place for the clause's bodies
             for agency in clause.agencies:
                 assignments.append(
                     Assignment(
@@ -439,6 +477,7 @@ class _PlanParser:
                         line=clause.line,
                         task=clause.task,
                         deadlines=deadlines,
+                        provenance=place,
                     )
                 )
         return assignments
@@ -531,6 +570,28 @@ def _issuer_of_symbol(number: Located | None) -> Issuer | None:
     if suffix in _SYMBOL_ISSUERS:
         return Issuer(text=_SYMBOL_ISSUERS[suffix], line=number.line, source="symbol")
     return None
+
+
+def _locate_deadlines(plan: ParsedPlan) -> None:
+    """Each deadline with its clause, page and line: a clause's own with the clause's number, the plan's with
+    none (they bind every body), the default with no place at all."""
+    clauses: list[tuple[Clause | None, list[DeadlineOut]]] = [(c, c.deadlines) for c in plan.clauses]
+    for clause, deadlines in [*clauses, (None, plan.deadlines)]:
+        places: dict[int, Provenance | None] = {}  # a clause's deadlines mostly share its line: one place each
+        for deadline in deadlines:
+            if deadline.line not in places:
+                places[deadline.line] = plan.locate(deadline.line, clause.number if clause else None)
+            deadline.provenance = places[deadline.line]
+
+
+def _note_entered_receipt(plan: ParsedPlan) -> None:
+    """A duration from receipt counted from the day the clerk entered says so (not `tạm tính từ hôm nay`)."""
+    if plan.received_on is None:
+        return
+    note = f"Thời hạn tính từ ngày nhận kế hoạch do văn thư nhập ({plan.received_on:%d/%m/%Y})."
+    for deadline in [*plan.deadlines, *(d for c in plan.clauses for d in c.deadlines)]:
+        if deadline.counted_from == "receipt":
+            deadline.note = note
 
 
 def _deliverables(text: str) -> list[str]:

@@ -1,8 +1,8 @@
 """Readers: bytes as uploaded → the lines of a text document, or the structured plan intake already takes.
 
 Formats: plain text (UTF-8 with or without BOM, UTF-16 with BOM or plainly so), Word .docx (paragraphs,
-automatic numbering, tables), PDF (its text layer, or OCR for a scan), scanned images (PNG, JPEG, TIFF, by
-OCR), JSON in the `PlanSubmission` shape. Anything else is a typed error.
+automatic numbering, tables), Word 97-2003 .doc (through antiword), PDF (its text layer, or OCR for a scan),
+scanned images (PNG, JPEG, TIFF, by OCR), JSON in the `PlanSubmission` shape. Anything else is a typed error.
 """
 
 from __future__ import annotations
@@ -31,9 +31,10 @@ MAX_BYTES = 5 * 1024 * 1024
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f]")
 
 _SIGNATURES = {
-    b"\xd0\xcf\x11\xe0": "Word 97-2003 (.doc)",
     b"{\\rtf": "RTF",
 }
+# The compound-file container of Word 97-2003 (.doc), and of .xls and .ppt too: antiword says which it is.
+_COMPOUND = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 # Scanned pages, read by OCR.
 _IMAGES = (b"\x89PNG", b"\xff\xd8\xff", b"II*\x00", b"MM\x00*")
 
@@ -66,6 +67,10 @@ def read_document(
         return document
     if data.startswith(b"%PDF") or data.startswith(_IMAGES):
         document = _read_paged(data, name, limits)
+        check_text(document.lines, limits)
+        return document
+    if data.startswith(_COMPOUND):
+        document = _read_doc(data, name, limits)
         check_text(document.lines, limits)
         return document
     for signature, label in _SIGNATURES.items():
@@ -140,6 +145,15 @@ def _read_docx(data: bytes, name: str, limits: DocumentLimits) -> TextDocument:
     return TextDocument(name=name, format="docx", lines=docx_lines(inflate(data, limits), limits))
 
 
+def _read_doc(data: bytes, name: str, limits: DocumentLimits) -> TextDocument:
+    from services.intake.documents.doc_reader import doc_lines
+
+    lines = doc_lines(data, limits)
+    if not any(line.strip() for line in lines):
+        raise EmptyDocument("Tệp Word 97-2003 (.doc) không có chữ nào. Hãy kiểm tra lại tệp đã chọn.")
+    return TextDocument(name=name, format="doc", lines=lines)
+
+
 def _read_paged(data: bytes, name: str, limits: DocumentLimits) -> TextDocument:
     from services.intake.documents import ocr
     from services.intake.documents.pages import document_lines
@@ -156,6 +170,27 @@ def _read_paged(data: bytes, name: str, limits: DocumentLimits) -> TextDocument:
             "Hãy quét lại rõ hơn (300 dpi), hoặc gửi bản .docx hay PDF có lớp chữ."
         )
     return TextDocument(name=name, format=reader, lines=lines, sources=sources)
+
+
+_MEDIA_TYPES = (
+    (b"PK\x03\x04", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+    (b"%PDF", "application/pdf"),
+    (b"\x89PNG", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"II*\x00", "image/tiff"),
+    (b"MM\x00*", "image/tiff"),
+    (b"\xd0\xcf\x11\xe0", "application/msword"),
+)
+
+
+def media_type(data: bytes) -> str:
+    """The media type a document read here is given back with (`GET /plans/{id}/document`), by its content."""
+    for signature, kind in _MEDIA_TYPES:
+        if data.startswith(signature):
+            return kind
+    if data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith((b"{", b"[")):
+        return "application/json"
+    return "text/plain"
 
 
 def check_text(lines: list[str], limits: DocumentLimits) -> None:

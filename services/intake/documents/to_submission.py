@@ -26,8 +26,9 @@ class UnreadDeadlines(UnresolvedBodies):
 _REQUIRED = ("year",)
 
 
-def _deadline(deadline: DeadlineOut) -> DeadlineIn:
-    if deadline.counted_from == "receipt" and (deadline.days is not None or deadline.months):
+def _deadline(deadline: DeadlineOut, received_entered: bool = False) -> DeadlineIn:
+    """`received_entered`: the clerk entered the day of receipt, and the deadline was counted from it already."""
+    if deadline.counted_from == "receipt" and (deadline.days is not None or deadline.months) and not received_entered:
         # Counted from the day intake registers the plan, not from the day it was parsed (the preview's "today").
         return DeadlineIn(
             period=deadline.period,
@@ -35,8 +36,14 @@ def _deadline(deadline: DeadlineOut) -> DeadlineIn:
             after_receipt=AfterReceipt(
                 days=deadline.days or 0, working_days=deadline.working_days, months=deadline.months or 0
             ),
+            provenance=deadline.provenance,
         )
-    return DeadlineIn(period=deadline.period, due=deadline.effective_at, wording=deadline.wording[:2_000])
+    return DeadlineIn(
+        period=deadline.period,
+        due=deadline.effective_at,
+        wording=deadline.wording[:2_000],
+        provenance=deadline.provenance,
+    )
 
 
 def to_submission(
@@ -66,15 +73,17 @@ def to_submission(
             "hoặc gửi lại với skip_unresolved=true để bỏ qua các cơ quan này.",
             blocking,
         )
-    plan_deadlines = [_deadline(d) for d in plan.deadlines]
+    received = plan.received_on is not None
+    plan_deadlines = [_deadline(d, received) for d in plan.deadlines]
     assignments = []
     for item in plan.assignments:
-        own = [_deadline(d) for d in item.deadlines]
+        own = [_deadline(d, received) for d in item.deadlines]
         assignments.append(
             AssignmentIn(
                 agency=item.agency,
                 task=item.task[:20_000],
                 deadlines=own if {d.period for d in own} != {d.period for d in plan_deadlines} else None,
+                provenance=item.provenance,
             )
         )
     return PlanSubmission(

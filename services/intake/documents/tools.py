@@ -1,4 +1,4 @@
-"""Debian's document tools (pdftotext, pdftoppm, tesseract) run as child processes of a reader.
+"""Debian's document tools (pdftotext, pdftoppm, tesseract, antiword) run as child processes of a reader.
 
 A reader runs in the guard's worker process, whose RLIMIT_AS the child inherits: a tool past the memory
 limit fails like the worker would. A tool must not outlive its worker either: the guard kills an overdue
@@ -30,7 +30,12 @@ MISSING = (
     "Máy chủ chưa cài công cụ đọc {what} ({tool}), nên chưa đọc được tệp này. Hãy báo quản trị hệ thống cài "
     "gói {package}, hoặc gửi văn bản dạng .docx hoặc .txt."
 )
-PACKAGES = {"pdftotext": "poppler-utils", "pdftoppm": "poppler-utils", "tesseract": "tesseract-ocr-vie"}
+PACKAGES = {
+    "pdftotext": "poppler-utils",
+    "pdftoppm": "poppler-utils",
+    "tesseract": "tesseract-ocr-vie",
+    "antiword": "antiword",
+}
 
 
 def available(tool: str) -> bool:

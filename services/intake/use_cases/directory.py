@@ -75,7 +75,7 @@ class DirectoryUseCases:
         await self._refuse_if_assigned(
             sorted(self._directories.directory.agencies.keys() - {a.code for a in body.agencies})
         )
-        return await self._change(lambda _: Directory(body.agencies, body.groups), edit)
+        return await self._change(lambda _: Directory(body.agencies, body.groups, kinds=body.kinds), edit)
 
     async def put_agency(self, code: str, agency: Agency, edit: DirectoryEdit) -> DirectoryChange:
         _same_code(code, agency.code)
@@ -129,7 +129,11 @@ class DirectoryUseCases:
         after = self._edited(edit, before)
         changes: dict[str, Any]
         if complete:
-            changes = {"agencies": list(after.agencies.values()), "groups": list(after.groups.values())}
+            changes = {
+                "agencies": list(after.agencies.values()),
+                "groups": list(after.groups.values()),
+                "kinds": after.declared_kinds,
+            }
         else:
             changes = changes_between(before, after)
             if not any(changes.values()):

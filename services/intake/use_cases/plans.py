@@ -5,22 +5,25 @@ the outbox relay is woken afterwards; nothing here opens a transaction or touche
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal
 
 import structlog
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from services.intake.amendments import Amendment, UnsupportedAmendment, plan_amendment
-from services.intake.documents import DocumentReader, ParsedPlan, read_plan_document
+from services.intake.documents import DocumentReader, Entered, ParsedPlan, read_plan_document
 from services.intake.documents.deadlines import DefaultReporting
 from services.intake.documents.preview import preview
-from services.intake.documents.readers import MAX_BYTES
+from services.intake.documents.readers import MAX_BYTES, media_type
 from services.intake.documents.to_submission import to_submission
 from services.intake.domain import (
     MAX_PLAN_BYTES,
     AssignmentRecord,
+    DocumentRecord,
+    PlanNumber,
     PlanRecord,
     PlanRejected,
     PlanSubmission,
@@ -29,7 +32,7 @@ from services.intake.domain import (
     register_plan,
 )
 from services.intake.use_cases.errors import AmendmentRefused, Forbidden, NotFound, Overtaken
-from services.intake.use_cases.ports import Actor, AlreadyStored, Directories, Plans
+from services.intake.use_cases.ports import Actor, AlreadyStored, Directories, Documents, KeptDocument, Plans
 from shared.contracts.events import AgencyRef, AssignmentCancelled, AssignmentCreated, Event
 from shared.domain.calendar import deployment_calendar
 from shared.domain.clock import VIETNAM, Clock, as_utc
@@ -42,11 +45,31 @@ WITHDRAWN_REASON = "Kế hoạch đã được cơ quan ban hành thu hồi."
 
 
 @dataclass(frozen=True)
+class SubmittedDocument:
+    """The document a plan was read from, as uploaded, and the reader that read it (text, docx, pdf, ocr, json)."""
+
+    data: bytes
+    name: str
+    reader: str
+    entered: dict[str, str] = field(default_factory=dict)  # what the clerk entered for it, as entered
+
+
+@dataclass(frozen=True)
 class RegisterPlan:
-    """Register a structured plan; submitted again, amend the stored one by the difference."""
+    """Register a structured plan; submitted again, amend the stored one by the difference. `document`: the file
+    it was read from, kept with the plan (with its SHA-256) for the issuer to download."""
 
     submission: PlanSubmission
     actor: Actor
+    document: SubmittedDocument | None = None
+
+
+@dataclass(frozen=True)
+class StoredDocument:
+    """A plan's document as stored: its bytes and its record (name, media type, SHA-256)."""
+
+    data: bytes
+    record: DocumentRecord
 
 
 @dataclass(frozen=True)
@@ -74,6 +97,7 @@ class ReadPlanDocument:
     name: str
     skip_unresolved: bool = False
     no_deadline_lines: tuple[int, ...] = ()  # unread deadline sentences the clerk found to set no deadline
+    entered: Entered = Entered()  # number, date of issue, day of receipt: entered by the clerk
 
 
 @dataclass
@@ -94,6 +118,7 @@ class ReadDocument:
     submission: PlanSubmission
     skipped: list[dict[str, str]]
     source: str = "json"  # the reader that read it: json, text, docx, pdf (text layer) or ocr
+    entered: dict[str, str] = field(default_factory=dict)  # what the clerk entered, as entered
 
 
 @dataclass
@@ -119,8 +144,10 @@ class PlanUseCases:
         clock: Clock,
         settings: PlanSettings,
         read: DocumentReader = read_plan_document,
+        documents: Documents | None = None,
     ) -> None:
         self._read = read
+        self._documents = documents
         self._uow = uow
         self._plans = plans
         self._directories = directories
@@ -140,6 +167,21 @@ class PlanUseCases:
         refuse_oversized(self._plans.stored_size(record), self.settings.max_plan_bytes)
         structlog.contextvars.bind_contextvars(plan_id=record["_id"])
         record["registered_at"] = self._clock.now()
+        kept = await self._keep(command.document)
+        try:
+            result = await self._store(command.submission, record, events, kept)
+        except Exception:
+            await self._let_go(kept, record["_id"])
+            raise
+        if result.status == "unchanged":
+            await self._let_go(kept, record["_id"])  # the stored plan keeps the document it was read from
+        return result
+
+    async def _store(
+        self, submission: PlanSubmission, record: PlanRecord, events: list[Event], kept: KeptDocument | None
+    ) -> PlanRegistration:
+        if kept is not None:
+            record["document"] = kept.record
 
         async def write(tx: Transaction) -> None:
             await self._plans.add(record, tx.session)
@@ -148,11 +190,35 @@ class PlanUseCases:
         try:
             await self._uow.run(write)
         except AlreadyStored:
-            record, events = await self._as_first_received(command.submission, record, events)
+            record, events = await self._as_first_received(submission, record, events)
+            if kept is not None:
+                record["document"] = kept.record
             return await self._amend(record, events)
         kinds: list[str] = [e.agency.kind for e in events if isinstance(e, AssignmentCreated)]
-        log.info("plan registered", assignments=len(kinds), number=command.submission.number)
+        log.info("plan registered", assignments=len(kinds), number=submission.number)
         return PlanRegistration(record["_id"], "registered", record["assignments"], kinds)
+
+    async def _keep(self, document: SubmittedDocument | None) -> KeptDocument | None:
+        """The document stored before the plan: GridFS does not run in a transaction."""
+        if document is None or self._documents is None:
+            return None
+        kept = await self._documents.keep(document.data, document.name, media_type(document.data), document.reader)
+        if document.entered:
+            kept.record["entered"] = document.entered
+        return kept
+
+    async def _let_go(self, kept: KeptDocument | None, plan_id: str) -> None:
+        """A document stored by this call for a plan that was not stored (or stored unchanged) is removed, unless
+        the stored plan names it after all (a failure after the commit)."""
+        if kept is None or not kept.new or self._documents is None:
+            return
+        file_id = kept.record["file_id"]
+        try:
+            stored = await self._plans.stored(plan_id)
+            if stored is None or stored.get("document", {}).get("file_id") != file_id:
+                await self._documents.discard(file_id)
+        except Exception:  # the plan's own outcome is what the caller must see; a stray file is only space
+            log.warning("plan document not removed", file_id=file_id, exc_info=True)
 
     async def _as_first_received(
         self, submission: PlanSubmission, record: PlanRecord, events: list[Event]
@@ -256,9 +322,26 @@ class PlanUseCases:
         may_act_for(actor, str(plan["issuer"]))
         return plan
 
-    async def _parse(self, data: bytes, name: str) -> ParsedPlan | PlanSubmission:
+    async def document(self, plan_id: str, actor: Actor) -> StoredDocument:
+        """The document a registered plan was read from, for its issuer or an operator. Raises NotFound (no such
+        plan, a plan submitted as JSON, or a document missing from storage) or Forbidden."""
+        plan = await self._plans.get(plan_id)
+        if plan is None:
+            raise NotFound(f"không có kế hoạch {plan_id}")
+        may_act_for(actor, str(plan["issuer"]))
+        record: DocumentRecord | None = plan.get("document")
+        if record is None or self._documents is None:
+            raise NotFound(f"kế hoạch {plan_id} được gửi dạng dữ liệu có cấu trúc (JSON), không kèm tệp văn bản")
+        data = await self._documents.read(record["file_id"])
+        if data is None or hashlib.sha256(data).hexdigest() != record["sha256"]:
+            log.error("plan document missing or altered", plan_id=plan_id, file_id=record["file_id"])
+            raise NotFound(f"không tìm thấy tệp văn bản của kế hoạch {plan_id} trong kho lưu trữ")
+        return StoredDocument(data, record)
+
+    async def _parse(self, data: bytes, name: str, entered: Entered) -> ParsedPlan | PlanSubmission:
         # The one call of the document reader: in a reader process, within the deployment's limits. The calendar is
         # passed along because the reader process does not share this one's deployment calendar.
+        _check_entered(entered)
         return await self._read(
             data,
             name,
@@ -267,17 +350,19 @@ class PlanUseCases:
             calendar=deployment_calendar(),
             max_bytes=self.settings.max_document_bytes,
             default_reporting=self.settings.default_reporting,
+            entered=entered,
         )
 
-    async def preview(self, data: bytes, name: str) -> dict[str, Any]:
-        """What a plan document would publish; nothing is stored. Raises DocumentError."""
-        document = await self._parse(data, name)
+    async def preview(self, data: bytes, name: str, entered: Entered | None = None) -> dict[str, Any]:
+        """What a plan document would publish; nothing is stored. Raises DocumentError, or PlanRejected for a
+        number entered in the wrong shape."""
+        document = await self._parse(data, name, entered or Entered())
         return preview(document, self._directories.directory, self._today(), self.settings.max_assignments)
 
     async def read_document(self, command: ReadPlanDocument) -> ReadDocument:
         """A plan document as a submission. Raises DocumentError (unreadable, unresolved bodies) or
         PlanRejected (what it says breaks the input rules, e.g. a malformed number)."""
-        document = await self._parse(command.data, command.name)
+        document = await self._parse(command.data, command.name, command.entered)
         if isinstance(document, PlanSubmission):
             return ReadDocument(document, [])
         try:
@@ -289,4 +374,18 @@ class PlanUseCases:
                 [{"where": ".".join(map(str, e["loc"])), "problem": e["msg"]} for e in exc.errors()]
             ) from exc
         skipped = [u.model_dump() for u in document.unresolved] if command.skip_unresolved else []
-        return ReadDocument(submission, skipped, document.reader or "text")
+        return ReadDocument(submission, skipped, document.reader or "text", document.entered)
+
+
+_PLAN_NUMBER: TypeAdapter[str] = TypeAdapter(PlanNumber)
+
+
+def _check_entered(entered: Entered) -> None:
+    """A number the clerk enters has the shape of one read from a document (`domain.PlanNumber`)."""
+    if entered.number is None:
+        return
+    try:
+        _PLAN_NUMBER.validate_python(entered.number.strip())
+    except ValidationError as exc:
+        problem = exc.errors()[0]["msg"].removeprefix("Value error, ")
+        raise PlanRejected([{"where": "number", "problem": problem}]) from exc

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from services.intake.domain import PlanRecord
+from services.intake.domain import DocumentRecord, PlanRecord
 from shared.contracts.events import DirectoryUpdated
 from shared.domain.directory import Directory
 
@@ -49,6 +49,24 @@ class Plans(Protocol):
 
     def stored_size(self, record: PlanRecord) -> int:
         """The size in bytes the record takes as a stored document."""
+
+
+@dataclass(frozen=True)
+class KeptDocument:
+    """A plan document in storage: its record, and whether storing it was new (else the same bytes were there)."""
+
+    record: DocumentRecord
+    new: bool
+
+
+class Documents(Protocol):
+    """Submitted plan documents (GridFS); not transactional: kept before the plan is written."""
+
+    async def keep(self, data: bytes, name: str, media_type: str, reader: str) -> KeptDocument: ...
+
+    async def read(self, file_id: Any) -> bytes | None: ...
+
+    async def discard(self, file_id: Any) -> None: ...
 
 
 class DirectoryWrites(Protocol):
