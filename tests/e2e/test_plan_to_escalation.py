@@ -314,6 +314,13 @@ def test_a_missed_deadline_reaches_exactly_the_agencies_that_did_not_report(stac
     digest = plain_text(by_recipient["thuong-truc@hoa-an.example"])
     assert all(name in digest for name in AGENCY_NAMES.values())
     assert "Ủy ban nhân dân" not in digest
+    # The supervisor's digest carries a read-only link to each late body's page.
+    views = re.findall(r"http://127\.0\.0\.1:8004/l/([A-Za-z0-9_-]+)", digest)
+    urls = stack[0]
+    exchanged_views = [httpx.post(f"{urls['tracking']}/links/exchange", json={"secret": v}, timeout=10) for v in views]
+    assert sorted((e.json()["agency"], e.json()["scope"], e.json()["view_of"]) for e in exchanged_views) == [
+        ("thuong-truc", "view", code) for code in ("chi-bo-khu-1", "mttq", "tuyen-giao")
+    ]
     assert run.totals == EXPECTED_TOTALS and run.histories == EXPECTED_HISTORIES
 
     urls, mail, start, processes = stack
