@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import re
 import reprlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Annotated, Any
@@ -21,7 +22,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from shared.platform.http_observability import RequestObservability
+from shared.platform.http_observability import RequestObservability, route_of
 from shared.platform.logs import configure_logging
 from shared.platform.metrics import render_latest
 from shared.platform.mongo import TRANSIENT_ERRORS
@@ -115,13 +116,14 @@ async def unprocessable_text(request: Request, exc: Exception) -> JSONResponse:
         kind, msg = "json_too_deep", "Dữ liệu lồng nhau quá sâu, không đọc được. Hãy gửi dữ liệu phẳng hơn."
     else:
         kind, msg = "unicode_invalid", "Dữ liệu có ký tự không phải Unicode hợp lệ (UTF-8). Hãy kiểm tra lại văn bản."
-    log.warning("input refused late", method=request.method, path=request.url.path, error=type(exc).__name__)
+    log.warning("input refused late", method=request.method, route=route_of(request.scope), error=type(exc).__name__)
     return JSONResponse({"detail": [{"type": kind, "loc": ["body"], "msg": msg}]}, status_code=422)
 
 
 async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
     """A request that met a database outage: 503 and when to retry, not a 500 that reads like a bug."""
-    log.warning("database unavailable", method=request.method, path=request.url.path, error=repr(exc)[:300])
+    # The route's template, never the path: a path may hold a secret (the web service's /l/{secret}).
+    log.warning("database unavailable", method=request.method, route=route_of(request.scope), error=repr(exc)[:300])
     return JSONResponse(
         {"detail": "the database is unavailable; retry shortly"},
         status_code=503,
@@ -129,10 +131,15 @@ async def database_unavailable(request: Request, exc: Exception) -> JSONResponse
     )
 
 
-def install_input_limits(app: FastAPI, max_request_bytes: int, body_timeout_seconds: float) -> None:
+def install_input_limits(
+    app: FastAPI, max_request_bytes: int, body_timeout_seconds: float, streamed: re.Pattern[str] | None = None
+) -> None:
     """The body guard and the error answers that keep input from becoming a 5xx or a reflected megabyte. A
-    service's own handler for HTTPException or validation errors is kept; only FastAPI's defaults are replaced."""
-    app.add_middleware(RequestBodyGuard, max_bytes=max_request_bytes, timeout_seconds=body_timeout_seconds)
+    service's own handler for HTTPException or validation errors is kept; only FastAPI's defaults are replaced.
+    POST requests to `streamed` paths pass the guard unread: their route streams the body with its own limits."""
+    app.add_middleware(
+        RequestBodyGuard, max_bytes=max_request_bytes, timeout_seconds=body_timeout_seconds, streamed=streamed
+    )
     defaults = {
         RequestValidationError: (request_validation_exception_handler, validation_failed),
         StarletteHTTPException: (http_exception_handler, http_error),
@@ -152,11 +159,12 @@ def add_operational_routes(
     checks: dict[str, ReadinessCheck],
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
     settings: ServiceSettings | None = None,
+    streamed: re.Pattern[str] | None = None,
 ) -> None:
     """Health, readiness and metrics routes, and the input limits every service applies (from `settings`:
-    the body's deadline; the defaults without)."""
+    the body's deadline; the defaults without; `streamed`: see `install_input_limits`)."""
     body_timeout = settings.http_body_timeout_seconds if settings is not None else HTTP_BODY_TIMEOUT_SECONDS
-    install_input_limits(app, max_request_bytes, body_timeout)
+    install_input_limits(app, max_request_bytes, body_timeout, streamed)
     app.add_middleware(RequestObservability, service=app.title.removeprefix("dondoc "))
 
     @app.get("/healthz", tags=["operations"])
