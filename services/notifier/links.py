@@ -46,8 +46,16 @@ class RequestNewLinkPage:
 
 
 class TrackingLinks(RequestNewLinkPage):
-    def __init__(self, tracking_url: str, token: str, public_url: str, timeout_seconds: float = 10.0) -> None:
+    def __init__(
+        self,
+        tracking_url: str,
+        token: str,
+        public_url: str,
+        timeout_seconds: float = 10.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         super().__init__(public_url)
+        self._transport = transport
         self._endpoint = tracking_url.rstrip("/") + "/links"
         self._headers = {"Authorization": f"Bearer {token}"}
         self._public = public_url.rstrip("/")
@@ -65,7 +73,7 @@ class TrackingLinks(RequestNewLinkPage):
     async def issue(self, request: LinkRequest) -> IssuedLink:
         body = {"agency": request.agency, "scope": request.scope, "view_of": request.view_of}
         if self._client is None:
-            self._client = httpx.AsyncClient(timeout=self._timeout)
+            self._client = httpx.AsyncClient(timeout=self._timeout, transport=self._transport)
         try:
             response = await self._client.post(self._endpoint, json=body, headers=self._headers)
         except httpx.HTTPError as exc:
