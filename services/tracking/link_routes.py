@@ -4,6 +4,7 @@ operators (and the notifier, with its operator token) issue and revoke links; th
 for a session or asks for a new link, both rate-limited per client address. Secrets travel in bodies only, never
 in a path or a log line."""
 
+import ipaddress
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
@@ -32,10 +33,22 @@ class SecretIn(BaseModel):
     secret: Secret
 
 
-def client_address(request: Request, trusted_proxies: frozenset[str]) -> str:
+Proxies = tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+
+
+def trusted(networks: list[str]) -> Proxies:
+    """The setting's addresses and networks ("127.0.0.1", "10.0.0.0/8")."""
+    return tuple(ipaddress.ip_network(network, strict=False) for network in networks)
+
+
+def client_address(request: Request, proxies: Proxies) -> str:
     """The caller's address; behind a trusted proxy (the web service), the last address it forwarded."""
     direct = request.client.host if request.client else "unknown"
-    if direct in trusted_proxies:
+    try:
+        peer = ipaddress.ip_address(direct)
+    except ValueError:
+        return direct
+    if any(peer in network for network in proxies):
         forwarded = request.headers.get("x-forwarded-for", "")
         last = forwarded.rsplit(",", 1)[-1].strip()
         if last:
@@ -43,7 +56,7 @@ def client_address(request: Request, trusted_proxies: frozenset[str]) -> str:
     return direct
 
 
-def rate_limited(buckets: TokenBuckets, trusted_proxies: frozenset[str]) -> Any:
+def rate_limited(buckets: TokenBuckets, trusted_proxies: Proxies) -> Any:
     """A dependency: 429 with Retry-After once the client's bucket is empty."""
 
     async def check(request: Request) -> None:
@@ -59,7 +72,7 @@ def rate_limited(buckets: TokenBuckets, trusted_proxies: frozenset[str]) -> Any:
 
 
 def build_link_router(
-    links: LinkService, exchange_limit: TokenBuckets, renewal_limit: TokenBuckets, trusted_proxies: frozenset[str]
+    links: LinkService, exchange_limit: TokenBuckets, renewal_limit: TokenBuckets, trusted_proxies: Proxies
 ) -> APIRouter:
     router = APIRouter(tags=["links"])
 
@@ -70,7 +83,15 @@ def build_link_router(
         issued = await links.issue(IssueLink(body.agency, body.scope, body.view_of))
         return {"link_id": issued.link_id, "secret": issued.secret, "expires_at": issued.expires_at.isoformat()}
 
-    @router.post("/links/exchange", dependencies=[rate_limited(exchange_limit, trusted_proxies)])
+    @router.post(
+        "/links/exchange",
+        dependencies=[rate_limited(exchange_limit, trusted_proxies)],
+        responses={
+            404: {"description": "no link has this secret"},
+            410: {"description": "the link has expired or been revoked: `reason` is `expired` or `revoked`"},
+            429: {"description": "too many attempts from this client address; see Retry-After"},
+        },
+    )
     async def exchange_link(body: SecretIn) -> dict[str, Any]:
         """Exchange a link's secret for a session token (role agency for an act link, viewer for a view link):
         410 with `reason` expired or revoked, 404 for an unknown secret."""
@@ -87,6 +108,10 @@ def build_link_router(
         "/links/renewal",
         status_code=status.HTTP_202_ACCEPTED,
         dependencies=[rate_limited(renewal_limit, trusted_proxies)],
+        responses={
+            404: {"description": "no link has this secret"},
+            429: {"description": "too many attempts from this client address; see Retry-After"},
+        },
     )
     async def renew_link(body: SecretIn) -> dict[str, Any]:
         """Ask for a new link with the secret of an old one (expired, revoked or valid): `link.requested` is
