@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 
 from fastapi import FastAPI
 
 from services.notifier.bulk import ProjectionInBulk
 from services.notifier.config import Settings
-from services.notifier.consumers import PeriodProjector, dispatch, handlers
+from services.notifier.consumers import NewLinkSender, PeriodProjector, dispatch, handlers
 from services.notifier.directory_copy import DirectoryFollower
 from services.notifier.escalation import run_scans
 from services.notifier.handlers import build_router
@@ -19,7 +20,7 @@ from services.notifier.rules.decisions import Rules
 from services.notifier.rules.recipients import Addressbook
 from services.notifier.rules.schedule import SendingWindow
 from services.notifier.use_cases.bundle import NotifierUseCases
-from services.notifier.use_cases.scan import ScanLimits
+from services.notifier.use_cases.scan import ScanLimits, redigest
 from shared.contracts.events import EscalationSent
 from shared.contracts.ladder import Ladder
 from shared.contracts.topology import NOTIFIER_QUEUE
@@ -64,11 +65,12 @@ def assemble(settings: Settings, clock: Clock) -> Parts:
     )
     calendar = load_calendar(settings.calendar_overrides_path)
     window = SendingWindow.parse(settings.sending_window, calendar)
-    mailer = Mailer(repository, settings, clock, window)
+    book = Addressbook(directories, settings.contact)
+    mailer = Mailer(repository, settings, clock, window, revise=partial(redigest, book=book))
     use_cases = NotifierUseCases(
         MongoUnitOfWork(runtime.client, OutboxWriter(runtime.db, clock), wake=outbox.wake),
         repository,
-        Addressbook(directories, settings.contact),
+        book,
         Rules(Ladder.load(settings.ladder_path), calendar, window),
         clock,
         mailer,
@@ -85,9 +87,12 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         runtime.broker,
         NOTIFIER_QUEUE,
         SERVICE,
-        dispatch(handlers(PeriodProjector(parts.use_cases), DirectoryFollower(directories))),
+        dispatch(
+            handlers(PeriodProjector(parts.use_cases), DirectoryFollower(directories), NewLinkSender(parts.use_cases))
+        ),
         runtime.publisher,
-        description="Keeps the notifier's projection of reporting periods from assignment and report events.",
+        description="Keeps the notifier's projection of reporting periods from assignment and report events, "
+        "and sends a body a new personal link when one is asked for (link.requested).",
         database_ready=lambda: ping(runtime.client),
         batch_handler=ProjectionInBulk(parts.use_cases.uow, parts.repository, parts.use_cases.rules),
         batch_size=settings.prefetch,
