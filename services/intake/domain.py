@@ -8,6 +8,7 @@ and a task merged for one body and the stored plan are capped.
 from __future__ import annotations
 
 import calendar as month_calendar
+import hashlib
 import re
 import unicodedata
 import uuid
@@ -268,6 +269,18 @@ class DocumentRecord(TypedDict):
     media_type: str
     reader: str  # which reader read it: text, docx, pdf, ocr, json
     entered: NotRequired[dict[str, str]]  # what the clerk entered for the plan (number, issued_on, received_on)
+
+
+def document_record(file_id: Any, data: bytes, name: str, media_type: str, reader: str) -> DocumentRecord:
+    """How a submitted document is described beside its plan, wherever it is kept."""
+    return {
+        "file_id": file_id,
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "name": name,
+        "bytes": len(data),
+        "media_type": media_type,
+        "reader": reader,
+    }
 
 
 class PlanRecord(TypedDict):

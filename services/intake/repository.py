@@ -16,7 +16,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from services.intake.domain import DocumentRecord, PlanRecord
+from services.intake.domain import PlanRecord, document_record
 from services.intake.use_cases.ports import AlreadyStored, KeptDocument
 
 
@@ -98,14 +98,7 @@ class PlanDocuments:
         if found is None:
             metadata = {"sha256": sha256, "media_type": media_type}
             await self._bucket.upload_from_stream_with_id(file_id, name or "plan", data, metadata=metadata)
-        record: DocumentRecord = {
-            "file_id": file_id,
-            "sha256": sha256,
-            "name": name,
-            "bytes": len(data),
-            "media_type": media_type,
-            "reader": reader,
-        }
+        record = document_record(file_id, data, name, media_type, reader)
         return KeptDocument(record, new=found is None)
 
     async def read(self, file_id: Any) -> bytes | None:

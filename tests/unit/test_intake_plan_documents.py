@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from services.intake.documents import parse_document_here
-from services.intake.domain import DocumentRecord
+from services.intake.domain import document_record
 from services.intake.use_cases.errors import Forbidden, NotFound
 from services.intake.use_cases.plans import (
     PlanSettings,
@@ -36,18 +36,10 @@ class FakeDocuments:
         self.discarded: list[str] = []
 
     async def keep(self, data: bytes, name: str, media_type: str, reader: str) -> KeptDocument:
-        sha256 = hashlib.sha256(data).hexdigest()
         found = next((k for k, v in self.files.items() if v == data), None)
         file_id = found or f"file-{len(self.files) + len(self.discarded) + 1}"
         self.files[file_id] = data
-        record: DocumentRecord = {
-            "file_id": file_id,
-            "sha256": sha256,
-            "name": name,
-            "bytes": len(data),
-            "media_type": media_type,
-            "reader": reader,
-        }
+        record = document_record(file_id, data, name, media_type, reader)
         return KeptDocument(record, new=found is None)
 
     async def read(self, file_id: Any) -> bytes | None:
