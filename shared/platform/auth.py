@@ -26,7 +26,8 @@ from typing import Annotated, Literal, Protocol
 
 import httpx
 import structlog
-from fastapi import Depends, FastAPI, Header, HTTPException, Request, status
+from fastapi import Depends, FastAPI, HTTPException, Request, Security, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import SecretStr
 
 log = structlog.get_logger()
@@ -133,14 +134,20 @@ class TokenVerifier:
         return Principal(code=body["subject"], role=body["role"])
 
 
+# Declares the scheme in the OpenAPI documents (`bearer`); the header itself is read and checked by `identify`.
+BEARER = HTTPBearer(scheme_name="bearer", description="a token issued by tracking (`POST /tokens`)", auto_error=False)
+
+
 def requires(*roles: Role) -> Callable[..., Awaitable[Principal]]:
     """A FastAPI dependency: the caller, who must hold one of `roles` (401, 403 or 503 otherwise). The
     service's identifier is `app.state.token_verifier` (set by `install`)."""
 
-    async def check(request: Request, authorization: Annotated[str | None, Header()] = None) -> Principal:
+    async def check(
+        request: Request, _declared: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)]
+    ) -> Principal:
         verifier: TokenIdentifier = request.app.state.token_verifier
         try:
-            principal = await verifier.identify(authorization)
+            principal = await verifier.identify(request.headers.get("authorization"))
         except Unauthenticated as exc:
             raise HTTPException(
                 status.HTTP_401_UNAUTHORIZED, str(exc), headers={"WWW-Authenticate": "Bearer"}
