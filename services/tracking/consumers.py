@@ -22,6 +22,7 @@ import structlog
 from pymongo.errors import DuplicateKeyError
 
 from services.tracking import domain, status_metrics
+from services.tracking.answers import CommandAnswers
 from services.tracking.domain import AssignmentRecord
 from services.tracking.repository import GuardedChange, TrackingRepository, audit_row
 from services.tracking.use_cases import ActionError, NotFound, TrackingService, decide
@@ -112,12 +113,18 @@ WITH_EFFECTS = tuple(EFFECTS)
 
 class EventRecorder:
     def __init__(
-        self, uow: UnitOfWork, repository: TrackingRepository, service: TrackingService, agency_user_prefix: str = ""
+        self,
+        uow: UnitOfWork,
+        repository: TrackingRepository,
+        service: TrackingService,
+        agency_user_prefix: str = "",
+        answers: CommandAnswers | None = None,
     ) -> None:
         self._uow = uow
         self._repository = repository
         self._service = service
         self._prefix = agency_user_prefix
+        self._answers = answers
 
     async def __call__(self, message: Message) -> Outcome:
         if isinstance(message, Command):
@@ -129,9 +136,15 @@ class EventRecorder:
         try:
             result = await self._service.apply(command, actor, "amqp")
         except NotFound as exc:
-            # The assignment may not be recorded yet (its event is still on the way): retry, bounded.
-            raise TransientError(str(exc)) from exc
+            # The assignment may not be recorded yet (its event is still on the way): retried for a bounded
+            # wait, then answered as unknown.
+            if self._answers is None or not self._answers.waited_enough(command):
+                raise TransientError(str(exc)) from exc
+            await self._answers.reject(command, actor.code, exc.kind, str(exc))
+            raise InvalidMessage(f"{exc.kind}: {exc}") from exc
         except ActionError as exc:
+            if self._answers is not None:
+                await self._answers.reject(command, actor.code, exc.kind, str(exc))
             raise InvalidMessage(f"{exc.kind}: {exc}") from exc
         return Outcome.DUPLICATE if result.duplicate else Outcome.PROCESSED
 

@@ -7,6 +7,7 @@ import structlog
 from fastapi import FastAPI
 
 from services.tracking import status_metrics
+from services.tracking.answers import CommandAnswers
 from services.tracking.config import Settings
 from services.tracking.consumers import AcknowledgementsInBulk, AssignmentsInBulk, AuditOnlyInBulk, EventRecorder
 from services.tracking.handlers import build_router
@@ -15,6 +16,7 @@ from services.tracking.tokens import TokenStore
 from services.tracking.use_cases import TrackingService
 from shared.contracts.events import (
     AssignmentAcknowledged,
+    CommandRejected,
     DeadlineExtended,
     Event,
     ExtensionRefused,
@@ -25,7 +27,7 @@ from shared.contracts.events import (
 from shared.contracts.topology import TRACKING_QUEUE
 from shared.domain.clock import Clock, SystemClock
 from shared.platform.auth import install
-from shared.platform.broker import document_publications
+from shared.platform.broker import document_commands, document_publications
 from shared.platform.consumer import subscribe
 from shared.platform.http import add_operational_routes
 from shared.platform.mongo import ping
@@ -44,6 +46,7 @@ PUBLISHES: list[type[Event]] = [
     ExtensionRequested,
     ExtensionRefused,
     DeadlineExtended,
+    CommandRejected,
 ]
 
 
@@ -51,6 +54,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     clock = clock or SystemClock()
     runtime = ServiceRuntime(SERVICE, settings, queue=TRACKING_QUEUE, prefetch=settings.prefetch)
     document_publications(runtime.broker, PUBLISHES)
+    document_commands(runtime.broker)
     repository = TrackingRepository(runtime.db)
     tokens = TokenStore(runtime.db)
     outbox = Outbox(
@@ -64,9 +68,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     writer = OutboxWriter(runtime.db, clock)
     uow = MongoUnitOfWork(runtime.client, writer, wake=outbox.wake)
     service = TrackingService(uow, repository, tokens, clock)
-    _subscribe(
-        runtime, settings.agency_user_prefix, settings.prefetch, (uow, service, repository, writer, outbox, clock)
-    )
+    _subscribe(runtime, settings, (uow, service, repository, writer, outbox, clock))
 
     async def prepare() -> None:
         await repository.ensure_indexes()
@@ -94,8 +96,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
 
 def _subscribe(
     runtime: ServiceRuntime,
-    prefix: str,
-    prefetch: int,
+    settings: Settings,
     parts: tuple[MongoUnitOfWork, TrackingService, TrackingRepository, OutboxWriter, Outbox, Clock],
 ) -> None:
     """Tracking's one subscriber: every message alone through `EventRecorder`, and the bulk paths. Large plans
@@ -103,11 +104,13 @@ def _subscribe(
     flight, the bulk paths write them in batches that large (one database round trip per batch, instead of one
     per message). Every message is still acked alone, after the write that covers it."""
     uow, service, repository, writer, outbox, clock = parts
+    prefix, prefetch = settings.agency_user_prefix, settings.prefetch
+    answers = CommandAnswers(uow, repository, clock, settings.unknown_assignment_wait_seconds)
     subscribe(
         runtime.broker,
         TRACKING_QUEUE,
         SERVICE,
-        EventRecorder(uow, repository, service, prefix),
+        EventRecorder(uow, repository, service, prefix, answers),
         runtime.publisher,
         description="Records every plan, assignment, report and escalation event in the audit trail, and "
         "applies agencies' commands (command.acknowledge|progress|report|extend.<kind>.<code>).",

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field
+from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from shared.contracts.events import SCHEMA_VERSION, PeriodKey, UtcDatetime
 
@@ -20,7 +21,9 @@ _COMMAND_NAMESPACE = uuid.UUID("0d8f4a63-2c55-4f0f-9a7e-5d1d2b8c9e40")
 
 
 class Command(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    # Strict, as over HTTP: a field the contract does not know is refused, not ignored ("percentage": 60 would
+    # otherwise be applied as no progress at all). `command_type`, which the model itself writes, is allowed.
+    model_config = ConfigDict(extra="forbid")
 
     entity: ClassVar[str] = "command"
     verb: ClassVar[str]
@@ -32,11 +35,31 @@ class Command(BaseModel):
     schema_version: int = SCHEMA_VERSION
     assignment_id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
     sent_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
-    broker_user_id: str | None = Field(
+    broker_user_id: SkipJsonSchema[str | None] = Field(
         default=None,
         exclude=True,
         description="set by the consumer from the broker-validated AMQP user_id, never from the body",
     )
+    # Set by the consumer from the delivery (whatever a body says is overwritten): where the answer to a refused
+    # command goes, and how long it has waited.
+    routing_key: SkipJsonSchema[str | None] = Field(default=None, exclude=True)
+    message_id: SkipJsonSchema[str | None] = Field(default=None, exclude=True)
+    delivery_count: SkipJsonSchema[int] = Field(default=0, exclude=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _own_type_allowed(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "command_type" in data:
+            if data["command_type"] != f"{cls.entity}.{cls.verb}":
+                raise ValueError(f"command_type {data['command_type']!r} is not {cls.entity}.{cls.verb}")
+            data = {key: value for key, value in data.items() if key != "command_type"}
+        return data
+
+    @property
+    def sender_kind(self) -> str | None:
+        """The agency kind of the routing key the command was sent with (`command.<verb>.<kind>.<code>`)."""
+        parts = (self.routing_key or "").split(".")
+        return parts[2] if len(parts) == 4 else None
 
     @computed_field  # type: ignore[prop-decorator]  # pydantic's documented form; mypy refuses decorators on properties
     @property

@@ -126,6 +126,9 @@ class AgencyEvent(Event):
         return f"{self.entity}.{self.verb}.{self.agency.kind}.{self.agency.code}"
 
 
+_COMMAND_ID_DESCRIPTION = "the `command_id` of the agency's command that caused this, as its sender chose it"
+
+
 class ReportingDeadline(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -272,6 +275,7 @@ class AssignmentAcknowledged(AgencyEvent):
 
     assignment_id: str
     plan_id: str
+    command_id: str | None = Field(default=None, description=_COMMAND_ID_DESCRIPTION)
 
 
 class ProgressReported(AgencyEvent):
@@ -280,6 +284,7 @@ class ProgressReported(AgencyEvent):
 
     assignment_id: str
     plan_id: str
+    command_id: str | None = Field(default=None, description=_COMMAND_ID_DESCRIPTION)
     percent: int = Field(ge=0, le=100)
     note: str = ""
 
@@ -317,6 +322,7 @@ class ReportSubmitted(AgencyEvent):
     due_at: UtcDatetime
     late_by_seconds: int = Field(ge=0, description="0 when on time")
     revision: int = Field(ge=1, description="1 for the first report of the period")
+    command_id: str | None = Field(default=None, description=_COMMAND_ID_DESCRIPTION)
 
 
 class EscalationSent(AgencyEvent):
@@ -350,6 +356,7 @@ class ExtensionRequested(AgencyEvent):
     request_id: str
     assignment_id: str
     plan_id: str
+    command_id: str | None = Field(default=None, description=_COMMAND_ID_DESCRIPTION)
     period: PeriodKey
     current_due_at: UtcDatetime
     requested_due_at: UtcDatetime
@@ -413,6 +420,25 @@ class LinkRequested(Event):
     view_of: AgencyCode | None = Field(default=None, description='for scope "view": the body whose page it shows')
 
 
+class CommandRejected(AgencyEvent):
+    """The answer to an agency's command that could not be applied, on the sender's own queue (routing key
+    `command.rejected.<kind>.<code>`); the command is also dead-lettered for the operators.
+    Lệnh của cơ quan không được áp dụng, kèm lý do."""
+
+    entity: ClassVar[str] = "command"
+    verb: ClassVar[str] = "rejected"
+
+    command_id: str = Field(description="the refused command's `command_id`, as its sender chose it")
+    command_type: str = Field(description="e.g. command.acknowledge")
+    message_id: str | None = Field(default=None, description="the AMQP message id the command was sent with")
+    assignment_id: str
+    reason: Literal["not_found", "forbidden", "conflict", "refused", "invalid"] = Field(
+        description="not_found: no such assignment (after a bounded wait); forbidden: not the sender's; conflict, "
+        "refused: not allowed in the assignment's state; invalid: the command itself is wrong"
+    )
+    detail: str = Field(description="what was wrong, for people")
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     f"{cls.entity}.{cls.verb}": cls
     for cls in (
@@ -429,5 +455,6 @@ EVENT_TYPES: dict[str, type[Event]] = {
         DeadlineExtended,
         DirectoryUpdated,
         LinkRequested,
+        CommandRejected,
     )
 }

@@ -131,10 +131,11 @@ AGENCIES_DEAD_LETTER_KEY = "agencies"  # not `agency.…`: an agency's user may 
 
 
 def agency_queue(code: str) -> ServiceQueue:
-    """The queue an agency's system consumes: every event about its own assignments (never its own commands)."""
+    """The queue an agency's system consumes: every event about its own assignments, and the answers to its
+    commands that could not be applied (`command.rejected`; never its own commands)."""
     return ServiceQueue(
         name=f"agency.{code}",
-        bindings=tuple(f"{entity}.*.*.{code}" for entity in AGENCY_EVENT_ENTITIES),
+        bindings=(*(f"{entity}.*.*.{code}" for entity in AGENCY_EVENT_ENTITIES), f"command.rejected.*.{code}"),
         dead_letter_key=AGENCIES_DEAD_LETTER_KEY,
     )
 

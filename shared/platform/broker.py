@@ -9,6 +9,7 @@ from faststream.rabbit import ExchangeType, RabbitBroker, RabbitExchange, Rabbit
 from faststream.rabbit.schemas import Channel, QueueType
 
 from shared.contracts import topology
+from shared.contracts.commands import COMMAND_TYPES
 from shared.contracts.events import Event
 from shared.platform.metrics import MESSAGES_PUBLISHED, PUBLISH_FAILURES
 
@@ -79,6 +80,20 @@ def document_publications(broker: RabbitBroker, events: list[type[Event]]) -> No
             schema=event,
             title=f"{event.entity}.{event.verb}",
             description=(event.__doc__ or "").strip() or f"{event.__name__} event",
+        )
+
+
+def document_commands(broker: RabbitBroker) -> None:
+    """Declare, for the AsyncAPI document, the commands agencies' systems send (tracking consumes them from its
+    queue; the channels here carry their payload schemas, so a changed command model is drift-checked)."""
+    for name, command in COMMAND_TYPES.items():
+        broker.publisher(
+            exchange=EVENTS,
+            routing_key=f"{name}.{{agency_kind}}.{{agency_code}}",
+            schema=command,
+            title=name,
+            description=f"Sent by an agency's system as its own broker user (AMQP `user_id`), consumed by tracking; "
+            f"answered with the resulting event or `command.rejected` on the agency's queue. {command.__name__}.",
         )
 
 

@@ -174,6 +174,7 @@ class _Consumer:
         if isinstance(parsed, Event):
             structlog.contextvars.bind_contextvars(event_id=parsed.event_id, plan_id=parsed.correlation_id)
         else:
+            parsed.message_id, parsed.delivery_count = delivery.message_id, delivery.delivery_count
             structlog.contextvars.bind_contextvars(command_id=parsed.command_id)
         return parsed
 

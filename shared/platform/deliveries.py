@@ -90,6 +90,7 @@ def parse_event(routing_key: str, body: bytes, user_id: str | None = None) -> Me
         raise InvalidMessage(f"{event_type} does not match its contract: {problems}") from exc
     if isinstance(parsed, Command):
         parsed.broker_user_id = user_id
+        parsed.routing_key = routing_key
     return parsed
 
 

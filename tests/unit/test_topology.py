@@ -54,11 +54,12 @@ def test_dead_letter_queues_have_no_delivery_limit(declaration: topology.QueueDe
     assert "x-delivery-limit" not in declaration.arguments
 
 
-def test_an_agency_queue_takes_only_events_about_its_own_assignments() -> None:
+def test_an_agency_queue_takes_only_events_about_its_own_assignments_and_the_answers_to_its_commands() -> None:
     queue = topology.agency_queue("ubnd").declaration()
     assert {b.exchange for b in queue.bindings} == {topology.EVENTS_EXCHANGE}
-    assert all(b.routing_key.endswith(".*.*.ubnd") for b in queue.bindings)
-    assert not any(b.routing_key.startswith("command.") for b in queue.bindings)
+    assert all(b.routing_key.endswith(".*.ubnd") for b in queue.bindings)
+    commands = [b.routing_key for b in queue.bindings if b.routing_key.startswith("command.")]
+    assert commands == ["command.rejected.*.ubnd"]  # never its own commands
 
 
 def test_agencies_share_one_dead_letter_queue_their_users_cannot_read() -> None:
