@@ -96,7 +96,7 @@ def run_provision(args: argparse.Namespace) -> int:
     existing = {row["user"] for row in json.loads(_ctl("list_users", "--formatter", "json").stdout or "[]")}
     codes = sorted(directory.agencies)
     for code in codes:
-        grant = agency_grant(code, args.agency_prefix)
+        grant = agency_grant(code, args.agency_prefix, directory.agencies[code].kind)
         if grant.user not in existing:
             password = secrets.token_hex(24)  # never starts with "-", which rabbitmqctl would read as an option
             _ctl("add_user", grant.user, password)

@@ -31,15 +31,18 @@ class AgencyGrant:
     topic_read: str
 
 
-def agency_grant(code: str, user_prefix: str = topology.AGENCY_USER_PREFIX) -> AgencyGrant:
+def agency_grant(code: str, user_prefix: str = topology.AGENCY_USER_PREFIX, kind: str | None = None) -> AgencyGrant:
+    """What an agency's user may do: publish its commands (and, an issuer, its plans: `plan.submit`) under its
+    own code, and its kind when known (the directory's), and read its own queue."""
     quoted = re.escape(code)
+    kind_pattern = re.escape(kind) if kind else "[a-z_]+"
     return AgencyGrant(
         user=f"{user_prefix}{code}",
         configure="^$",
         write=f"^{re.escape(topology.EVENTS_EXCHANGE)}$",
         read=f"^{re.escape(topology.agency_queue(code).name)}$",
         # Topic permissions: the routing key of every publish must carry the agency's own code.
-        topic_write=rf"^command\.[a-z]+\.[a-z_]+\.{quoted}$",
+        topic_write=rf"^(command\.[a-z]+|plan\.submit)\.{kind_pattern}\.{quoted}$",
         topic_read="^$",
     )
 
@@ -53,12 +56,17 @@ def service_user(service: str, user_prefix: str = "") -> str:
 
 def service_grant(service: str, user_prefix: str = "") -> AgencyGrant:
     """What a service may do: declare and use the two exchanges and its own queue and dead-letter queue
-    (binding a queue needs write on it and read on the exchange), publish events under any routing key."""
+    (binding a queue needs write on it and read on the exchange), publish events under any routing key; intake
+    also the agencies' queues."""
     names = [topology.EVENTS_EXCHANGE, topology.DEAD_LETTER_EXCHANGE]
     queue = topology.SERVICE_QUEUES.get(service)
     if queue is not None:
         names += [queue.name, queue.dead_letter_queue]
-    own = "^(" + "|".join(re.escape(name) for name in names) + ")$"
+    patterns = [re.escape(name) for name in names]
+    if service == "intake":
+        # Intake declares the queue of an agency added at runtime (directory.updated; services/intake/consumers.py).
+        patterns += [r"agency\.[A-Za-z0-9_-]+", re.escape(topology.AGENCIES_DEAD_LETTER_QUEUE)]
+    own = "^(" + "|".join(patterns) + ")$"
     return AgencyGrant(
         user=service_user(service, user_prefix), configure=own, write=own, read=own, topic_write=".*", topic_read=".*"
     )

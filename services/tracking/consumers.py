@@ -26,7 +26,7 @@ from services.tracking.answers import CommandAnswers
 from services.tracking.domain import AssignmentRecord
 from services.tracking.repository import GuardedChange, TrackingRepository, audit_row
 from services.tracking.use_cases import ActionError, NotFound, TrackingService, decide
-from shared.contracts.commands import AcknowledgeAssignment, Command
+from shared.contracts.commands import AcknowledgeAssignment, BaseCommand, Command
 from shared.contracts.events import (
     AssignmentCancelled,
     AssignmentCreated,
@@ -38,7 +38,7 @@ from shared.contracts.events import (
 from shared.domain.clock import Clock
 from shared.platform.auth import Principal
 from shared.platform.batching import ProcessAlone
-from shared.platform.deliveries import InvalidMessage, Message, Outcome, TransientError
+from shared.platform.deliveries import InvalidMessage, Message, Outcome, TransientError, sender_of
 from shared.platform.outbox_writer import OutboxWriter
 from shared.platform.unit_of_work import Transaction, UnitOfWork
 
@@ -51,16 +51,7 @@ NOT_YET = "the assignment this event changes is not recorded yet"
 
 def agency_of(broker_user: str | None, prefix: str) -> str:
     """The agency a command's broker user acts for; a refusal is dead-lettered with its reason."""
-    if not broker_user:
-        raise InvalidMessage("forbidden: the message has no user_id; set it to your broker user")
-    if not prefix:
-        raise InvalidMessage(
-            "forbidden: agencies' commands over AMQP are off here: TRACKING_AGENCY_USER_PREFIX is empty, so no "
-            f"broker user (here {broker_user!r}) can be told from an agency's"
-        )
-    if not broker_user.startswith(prefix) or broker_user == prefix:
-        raise InvalidMessage(f"forbidden: broker user {broker_user!r} is not an agency user ({prefix}<code>)")
-    return broker_user.removeprefix(prefix)
+    return sender_of(broker_user, prefix)
 
 
 EffectHandler = Callable[[TrackingRepository, Any, Any], Awaitable[None]]
@@ -129,6 +120,8 @@ class EventRecorder:
     async def __call__(self, message: Message) -> Outcome:
         if isinstance(message, Command):
             return await self._apply_command(message)
+        if isinstance(message, BaseCommand):
+            return Outcome.IGNORED  # an issuer's plan.submit, routed here by `plan.#`: intake's to apply
         return await self._record(message)
 
     async def _apply_command(self, command: Command) -> Outcome:

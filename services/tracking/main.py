@@ -14,6 +14,7 @@ from services.tracking.handlers import build_router
 from services.tracking.repository import TrackingRepository
 from services.tracking.tokens import TokenStore
 from services.tracking.use_cases import TrackingService
+from shared.contracts.commands import AGENCY_COMMAND_TYPES
 from shared.contracts.events import (
     AssignmentAcknowledged,
     CommandRejected,
@@ -54,7 +55,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     clock = clock or SystemClock()
     runtime = ServiceRuntime(SERVICE, settings, queue=TRACKING_QUEUE, prefetch=settings.prefetch)
     document_publications(runtime.broker, PUBLISHES)
-    document_commands(runtime.broker)
+    document_commands(runtime.broker, AGENCY_COMMAND_TYPES)
     repository = TrackingRepository(runtime.db)
     tokens = TokenStore(runtime.db)
     outbox = Outbox(

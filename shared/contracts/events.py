@@ -177,6 +177,38 @@ class PlanRegistered(Event):
     issuer: AgencyRef
     issued_on: str | None = None
     assignment_count: int
+    command_id: str | None = Field(
+        default=None, description="the `command_id` of the issuer's `plan.submit` that registered it, if sent so"
+    )
+
+    def routing_key(self) -> str:
+        # Routed by its issuer, so the issuer's queue can take the answer to its plan.submit (tracking binds
+        # `plan.#`); before 2026-12 it was `plan.registered` alone.
+        return f"{self.entity}.{self.verb}.{self.issuer.kind}.{self.issuer.code}"
+
+
+class PlanRejected(Event):
+    """The answer to an issuer's `plan.submit` that could not be registered, with the reasons, on the issuer's
+    queue (routing key `plan.rejected.<kind>.<code>`). Kế hoạch gửi qua AMQP không được tiếp nhận, kèm lý do."""
+
+    entity: ClassVar[str] = "plan"
+    verb: ClassVar[str] = "rejected"
+
+    command_id: str = Field(description="the refused `plan.submit`'s `command_id`, as its sender chose it")
+    message_id: str | None = Field(default=None, description="the AMQP message id the command was sent with")
+    issuer: AgencyRef = Field(description="the sender")
+    number: str | None = Field(default=None, description="the plan's number, when it could be read")
+    reason: Literal["invalid", "unresolved", "forbidden", "conflict", "too_large"] = Field(
+        description="invalid: the plan does not match the contract; unresolved: bodies or deadlines it names are "
+        "unknown; forbidden: not the sender's to issue; conflict: withdrawn, or a correction that cannot be made"
+    )
+    detail: str = Field(description="what was wrong, for people")
+    problems: list[dict[str, str]] = Field(
+        default_factory=list, description="each problem: `where` (the field) and `problem`"
+    )
+
+    def routing_key(self) -> str:
+        return f"{self.entity}.{self.verb}.{self.issuer.kind}.{self.issuer.code}"
 
 
 class AssignmentCreated(AgencyEvent):
@@ -456,5 +488,6 @@ EVENT_TYPES: dict[str, type[Event]] = {
         DirectoryUpdated,
         LinkRequested,
         CommandRejected,
+        PlanRejected,
     )
 }

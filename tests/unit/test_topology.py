@@ -23,6 +23,8 @@ def test_the_deployment_declares_the_service_agency_and_dead_letter_queues() -> 
         "tracking.dead-letter",
         "notifier",
         "notifier.dead-letter",
+        "intake",
+        "intake.dead-letter",
         "agency.ubnd",
         "agency.chi-bo-khu-1",
         "agencies.dead-letter",
