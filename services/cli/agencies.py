@@ -133,7 +133,8 @@ def run_definitions(args: argparse.Namespace) -> int:
         *(agency_grant(code, args.agency_prefix).user for code in codes),
     ]
     passwords = {user: secrets.token_hex(24) for user in users}
-    document = definitions(args.vhost, codes, passwords, args.user_prefix, args.agency_prefix)
+    kinds = {code: directory.agencies[code].kind for code in codes}
+    document = definitions(args.vhost, codes, passwords, args.user_prefix, args.agency_prefix, kinds)
     args.output.write_text(json.dumps(document, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     for user, password in passwords.items():
         sys.stdout.write(f"{user}\t{password}\n")

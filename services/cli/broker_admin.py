@@ -15,10 +15,12 @@ import re
 import shutil
 import signal
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from shared.contracts import topology
+from shared.contracts.commands import AGENCY_COMMAND_TYPES
 
 
 @dataclass(frozen=True)
@@ -36,13 +38,15 @@ def agency_grant(code: str, user_prefix: str = topology.AGENCY_USER_PREFIX, kind
     own code, and its kind when known (the directory's), and read its own queue."""
     quoted = re.escape(code)
     kind_pattern = re.escape(kind) if kind else "[a-z_]+"
+    verbs = "|".join(sorted(command.verb for command in AGENCY_COMMAND_TYPES.values()))
     return AgencyGrant(
         user=f"{user_prefix}{code}",
         configure="^$",
         write=f"^{re.escape(topology.EVENTS_EXCHANGE)}$",
         read=f"^{re.escape(topology.agency_queue(code).name)}$",
         # Topic permissions: the routing key of every publish must carry the agency's own code.
-        topic_write=rf"^(command\.[a-z]+|plan\.submit)\.{kind_pattern}\.{quoted}$",
+        # Its commands by name: `command.rejected`, an answer only tracking gives, is not one of them.
+        topic_write=rf"^(command\.({verbs})|plan\.submit)\.{kind_pattern}\.{quoted}$",
         topic_read="^$",
     )
 
@@ -153,14 +157,18 @@ def definitions(
     passwords: dict[str, str],
     user_prefix: str = "",
     agency_prefix: str = topology.AGENCY_USER_PREFIX,
+    kinds: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """A definitions document: vhost, exchanges, service and agency queues, bindings, and the users: one
     per agency, one per service, and an administrator (a node that imports definitions at boot creates no
     default user). `passwords` holds one for each of them, by user name. The queues are the topology's
-    declarations, the same the services and `dondoc agencies provision` declare."""
+    declarations, the same the services and `dondoc agencies provision` declare. With `kinds` (code → the
+    directory's kind), an agency's topic permission binds its kind too."""
     admin = admin_user(user_prefix)
     grants = [AgencyGrant(admin, ".*", ".*", ".*", ".*", ".*")]
-    grants += [service_grant(s, user_prefix) for s in SERVICES] + [agency_grant(c, agency_prefix) for c in agency_codes]
+    grants += [service_grant(s, user_prefix) for s in SERVICES] + [
+        agency_grant(c, agency_prefix, (kinds or {}).get(c)) for c in agency_codes
+    ]
     declarations = topology.all_declarations(agency_codes)
     return {
         "rabbitmq_version": "3.13",

@@ -4,6 +4,7 @@ declare the same queues with the same arguments (the broker refuses a queue decl
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 
 import pytest
 
@@ -84,3 +85,21 @@ def test_the_services_declare_what_the_definitions_file_declares() -> None:
     bindings = {(b["source"], b["destination"], b["routing_key"]) for b in document["bindings"]}
     expected = {(b.exchange, d.name, b.routing_key) for d in topology.all_declarations(AGENCIES) for b in d.bindings}
     assert bindings == expected
+
+
+def test_an_agency_may_publish_only_its_own_commands_and_plans_under_its_own_kind_and_code() -> None:
+    grant = agency_grant("chi-bo-khu-1", "agency-", "party_cell")
+    allowed = re.compile(grant.topic_write)
+    assert allowed.match("command.acknowledge.party_cell.chi-bo-khu-1")
+    assert allowed.match("plan.submit.party_cell.chi-bo-khu-1")
+    for refused in (
+        "command.acknowledge.ubnd.chi-bo-khu-1",  # another kind
+        "command.acknowledge.party_cell.chi-bo-khu-2",  # another agency
+        "plan.registered.party_cell.chi-bo-khu-1",  # an event, not a command
+        "command.rejected.party_cell.chi-bo-khu-1",  # an answer only tracking gives
+    ):
+        assert not allowed.match(refused), refused
+    passwords: defaultdict[str, str] = defaultdict(lambda: "secret")
+    document = definitions("dondoc", ["chi-bo-khu-1"], passwords, kinds={"chi-bo-khu-1": "party_cell"})
+    [topic] = [t for t in document["topic_permissions"] if t["user"] == "agency-chi-bo-khu-1"]
+    assert topic["write"] == grant.topic_write
