@@ -61,10 +61,11 @@ test-tools: tools
 		  timeout 300 apt-get install -y -q --no-install-recommends $$missing >/dev/null 2>&1)) || \
 		echo "could not install$$missing; those checks will be skipped"; \
 	fi
-	@# The AsyncAPI parser of the AsyncAPI initiative checks docs/contracts/asyncapi.json (tests/deploy).
-	@if command -v npm >/dev/null && [ ! -d $(TOOLS)/npm/node_modules/@asyncapi/parser ]; then \
-		timeout 300 npm install --silent --no-audit --no-fund --prefix $(TOOLS)/npm @asyncapi/parser@3.6.6 >/dev/null 2>&1 || \
-		echo "could not install @asyncapi/parser; the AsyncAPI check will be skipped"; \
+	@# The AsyncAPI initiative's parser and Redocly's linter (the engine of @redocly/cli) check docs/contracts/.
+	@if command -v npm >/dev/null && [ ! -d $(TOOLS)/npm/node_modules/@redocly/openapi-core ]; then \
+		timeout 300 npm install --silent --no-audit --no-fund --prefix $(TOOLS)/npm \
+			@asyncapi/parser@3.6.6 @redocly/openapi-core@1.34.24 >/dev/null 2>&1 || \
+		echo "could not install @asyncapi/parser and @redocly/openapi-core; the contract tool checks will be skipped"; \
 	fi
 
 ## make test: every tier against the real RabbitMQ and a MongoDB-wire server

@@ -237,7 +237,8 @@ def _error_response(code: int, declared: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def document_errors(document: dict[str, Any]) -> dict[str, Any]:
-    """Every operation's error answers as problem+json (FastAPI's own 422 schema replaced)."""
+    """Every operation's error answers as problem+json (FastAPI's own 422 schema replaced); an open route's empty
+    security and the server declared, as OpenAPI linters (Redocly's recommended rules) want them."""
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     schemas.update(openapi_components())
     for path in document.get("paths", {}).values():
@@ -245,6 +246,7 @@ def document_errors(document: dict[str, Any]) -> dict[str, Any]:
             operation = path.get(method)
             if operation is None:
                 continue
+            operation.setdefault("security", [])  # an open route (health, readiness) says so
             responses = operation.setdefault("responses", {})
             codes = {500} if "operations" in operation.get("tags", ()) else _error_codes(operation)
             for code in codes | {int(code) for code in responses if str(code).isdigit()}:
@@ -252,6 +254,15 @@ def document_errors(document: dict[str, Any]) -> dict[str, Any]:
                     responses[str(code)] = _error_response(code, responses.get(str(code), {}))
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)
+    document.setdefault(
+        "servers",
+        [
+            {
+                "url": "/",
+                "description": "where the service runs (intake :8001, tracking :8002, notifier :8003 by default)",
+            }
+        ],
+    )
     return document
 
 
