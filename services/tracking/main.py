@@ -106,7 +106,7 @@ def _subscribe(
     per message). Every message is still acked alone, after the write that covers it."""
     uow, service, repository, writer, outbox, clock = parts
     prefix, prefetch = settings.agency_user_prefix, settings.prefetch
-    answers = CommandAnswers(uow, repository, clock, settings.unknown_assignment_wait_seconds)
+    answers = CommandAnswers(uow, repository, clock, settings.unknown_assignment_wait_seconds, prefix)
     subscribe(
         runtime.broker,
         TRACKING_QUEUE,
@@ -122,4 +122,5 @@ def _subscribe(
             AuditOnlyInBulk(repository),
         ],
         batch_size=prefetch,
+        on_invalid=answers.reject_unparsed,
     )

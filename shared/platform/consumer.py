@@ -105,10 +105,15 @@ async def _undecoded(message: RabbitMessage) -> bytes:
     return bytes(message.body)
 
 
+InvalidHook = Callable[[Delivery, InvalidMessage], Awaitable[None]]
+
+
 class ConsumerOptions(TypedDict, total=False):
     database_ready: Callable[[], Awaitable[bool]] | None
     batch_handler: BatchHandler | Sequence[BatchHandler] | None
     batch_size: int
+    # Told of a message that does not parse, before it is dead-lettered (tracking answers an agency's command so).
+    on_invalid: InvalidHook | None
 
 
 @dataclass
@@ -121,6 +126,7 @@ class _Consumer:
     publisher: EventPublisher
     database_ready: Callable[[], Awaitable[bool]] | None
     batchers: list[Batcher]
+    on_invalid: InvalidHook | None = None
 
     async def process(self, message: Message) -> Outcome:
         batcher = next((b for b in self.batchers if b.accepts(message)), None)
@@ -158,7 +164,7 @@ class _Consumer:
             error: Exception | None = None
             outcome = Outcome.PROCESSED
             try:
-                outcome = await self.process(self.parse(delivery))
+                outcome = await self.process(await self.parsed(delivery))
             except Exception as exc:  # noqa: BLE001 - every error is classified by `disposition`, none is dropped
                 error = exc
             decided = disposition(error, delivery.delivery_count, self.queue.handler_attempts, outcome)
@@ -167,6 +173,14 @@ class _Consumer:
                 HANDLER_SECONDS.labels(self.service, delivery.event_type).observe(time.perf_counter() - started)
         finally:
             structlog.contextvars.unbind_contextvars(*_MESSAGE_CONTEXT)
+
+    async def parsed(self, delivery: Delivery) -> Message:
+        try:
+            return self.parse(delivery)
+        except InvalidMessage as exc:
+            if self.on_invalid is not None:
+                await self.on_invalid(delivery, exc)  # a failure here is classified like the handler's
+            raise
 
     @staticmethod
     def parse(delivery: Delivery) -> Message:
@@ -257,6 +271,7 @@ def subscribe(
         publisher,
         options.get("database_ready"),
         [Batcher(h, max_size=batch_size, service=service) for h in handlers],  # a batch holds one kind
+        options.get("on_invalid"),
     )
 
     async def on_message() -> None:

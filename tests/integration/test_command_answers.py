@@ -1,7 +1,8 @@
 """Agencies hear back over AMQP: a command that cannot be applied is answered with `command.rejected` on the
 sender's own queue, carrying the `command_id` it chose (and still dead-lettered for the operators); an unknown
 assignment id is answered after a bounded wait, not retried to the queue's limit; an applied command's
-`command_id` is in the event it causes and in the history entry; an unknown field is refused, as over HTTP."""
+`command_id` is in the event it causes and in the history entry; an unknown field is refused, as over HTTP, and
+answered as `invalid`."""
 
 from __future__ import annotations
 
@@ -110,16 +111,21 @@ async def test_an_unknown_field_is_refused_over_amqp_as_over_http(
     service_settings, amqp, amqp_url, broker_users, extra: dict[str, Any]
 ) -> None:
     prefix, urls = broker_users
+    cell_answers = await answers_on(amqp, CELL.code, amqp_url)
     settings = service_settings(Settings, agency_user_prefix=prefix)
     async with running(create_app(settings)):
         dlq = await amqp.get_queue(TRACKING_QUEUE.dead_letter_queue)
         await dlq.purge()
         connection = await aio_pika.connect(urls[CELL.code])
+        command_id = random_ref("strict")
         async with connection:
             channel = await connection.channel(publisher_confirms=True)
             exchange = await channel.get_exchange("dondoc.events", ensure=False)
-            body = {"command_id": random_ref(), "assignment_id": random_ref("a"), "percent": 10, **extra}
-            message = aio_pika.Message(json.dumps(body).encode(), user_id=f"{prefix}{CELL.code}")
+            body = {"command_id": command_id, "assignment_id": random_ref("a"), "percent": 10, **extra}
+            message = aio_pika.Message(json.dumps(body).encode(), user_id=f"{prefix}{CELL.code}", message_id="m-1")
             await exchange.publish(message, routing_key=f"command.progress.{CELL.kind}.{CELL.code}")
         dead = await eventually(lambda: dlq.get(no_ack=True, fail=False), what="the dead-lettered command")
         assert "percentage" in dead.headers[REASON_HEADER] and "Extra inputs" in dead.headers[REASON_HEADER]
+        answer = await next_with_key(cell_answers, f"command.rejected.{CELL.kind}.{CELL.code}")
+        assert (answer["command_id"], answer["reason"], answer["message_id"]) == (command_id, "invalid", "m-1")
+        assert "percentage" in answer["detail"]
