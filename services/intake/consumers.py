@@ -118,7 +118,9 @@ class AgencyProvisioning:
         if not isinstance(message, DirectoryUpdated):
             raise InvalidMessage(f"not a directory change: {type(message).__name__}")
         codes = [agency.code for agency in message.agencies]
-        if not codes:
+        if not codes or message.complete:
+            # A complete republish (for a notifier's lost copy) adds nobody: declaring every agency's queue then
+            # would fill queues of agencies that have no broker user (services/intake/main.py).
             return Outcome.IGNORED
         await self._declare(codes)
         AGENCY_QUEUES_DECLARED.inc(len(codes))
