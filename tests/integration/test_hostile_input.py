@@ -131,7 +131,7 @@ async def test_operator_payloads_are_refused_by_the_notifier(mongo_url, database
 
 async def test_operator_payloads_in_amqp_bodies_are_dead_lettered_with_the_field_named(service_settings, amqp) -> None:
     """The same table through the broker: commands and events whose fields carry operators end in the
-    dead-letter queue with a reason naming the field (a `$` key is dropped by the contract); nothing applied."""
+    dead-letter queue with a reason naming the field (a `$` key too: unknown to the contract); nothing applied."""
     import json
 
     from shared.contracts.topology import TRACKING_QUEUE
@@ -146,8 +146,8 @@ async def test_operator_payloads_in_amqp_bodies_are_dead_lettered_with_the_field
             ("command.progress.ubnd.ubnd", {**command, "percent": payload}, "percent"),
             ("command.report.ubnd.ubnd", {**command, "period": payload}, "period"),
             ("command.acknowledge.ubnd.ubnd", {**command, "command_id": payload}, "command_id"),
-            # An unknown key is dropped by the contract, never read; this one is then refused for its sender.
-            ("command.progress.ubnd.ubnd", {**command, "percent": 5, "$set": payload}, "no user_id"),
+            # An unknown key is refused by the contract (commands are strict, as over HTTP), the key named.
+            ("command.progress.ubnd.ubnd", {**command, "percent": 5, "$set": payload}, "$set"),
             ("assignment.created.ubnd.ubnd", {**json.loads(event.model_dump_json()), "agency": payload}, "agency"),
         ]
     app = create_app(service_settings(Settings))
