@@ -1,7 +1,10 @@
 """Error answers as RFC 9457 problem details (`application/problem+json`), one shape for every service and every
 error path: `type` (a stable URI for programs, `urn:dondoc:problem:<slug>`), `title` (Vietnamese, English with
 `Accept-Language: en`), `status`, `detail` (a readable string) and extension members (`errors` for the fields a
-request got wrong, `code`, `problems`, `reason`, `request_id`, …). docs/integration.md lists the types."""
+request got wrong, `code`, `problems`, `reason`, `request_id`, …). docs/integration.md lists the types.
+
+A route adds members by raising `HTTPException(status, {"detail": "…", "reason": "…"})`: `detail` (or `message`)
+is the detail, `type` (a slug) the problem type, every other key an extension member (shared/platform/http.py)."""
 
 from __future__ import annotations
 
