@@ -67,6 +67,12 @@ test-tools: tools
 		  timeout 300 apt-get install -y -q --no-install-recommends $$missing >/dev/null 2>&1)) || \
 		echo "could not install$$missing; those checks will be skipped"; \
 	fi
+	@# The AsyncAPI initiative's parser and Redocly's linter (the engine of @redocly/cli) check docs/contracts/.
+	@if command -v npm >/dev/null && [ ! -d $(TOOLS)/npm/node_modules/@redocly/openapi-core ]; then \
+		timeout 300 npm install --silent --no-audit --no-fund --prefix $(TOOLS)/npm \
+			@asyncapi/parser@3.6.6 @redocly/openapi-core@1.34.24 >/dev/null 2>&1 || \
+		echo "could not install @asyncapi/parser and @redocly/openapi-core; the contract tool checks will be skipped"; \
+	fi
 
 ## make test: every tier against the real RabbitMQ and a MongoDB-wire server
 test: install test-tools

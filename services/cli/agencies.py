@@ -96,7 +96,7 @@ def run_provision(args: argparse.Namespace) -> int:
     existing = {row["user"] for row in json.loads(_ctl("list_users", "--formatter", "json").stdout or "[]")}
     codes = sorted(directory.agencies)
     for code in codes:
-        grant = agency_grant(code, args.agency_prefix)
+        grant = agency_grant(code, args.agency_prefix, directory.agencies[code].kind)
         if grant.user not in existing:
             password = secrets.token_hex(24)  # never starts with "-", which rabbitmqctl would read as an option
             _ctl("add_user", grant.user, password)
@@ -133,7 +133,8 @@ def run_definitions(args: argparse.Namespace) -> int:
         *(agency_grant(code, args.agency_prefix).user for code in codes),
     ]
     passwords = {user: secrets.token_hex(24) for user in users}
-    document = definitions(args.vhost, codes, passwords, args.user_prefix, args.agency_prefix)
+    kinds = {code: directory.agencies[code].kind for code in codes}
+    document = definitions(args.vhost, codes, passwords, args.user_prefix, args.agency_prefix, kinds)
     args.output.write_text(json.dumps(document, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     for user, password in passwords.items():
         sys.stdout.write(f"{user}\t{password}\n")

@@ -15,10 +15,12 @@ import re
 import shutil
 import signal
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from shared.contracts import topology
+from shared.contracts.commands import AGENCY_COMMAND_TYPES
 
 
 @dataclass(frozen=True)
@@ -31,15 +33,20 @@ class AgencyGrant:
     topic_read: str
 
 
-def agency_grant(code: str, user_prefix: str = topology.AGENCY_USER_PREFIX) -> AgencyGrant:
+def agency_grant(code: str, user_prefix: str = topology.AGENCY_USER_PREFIX, kind: str | None = None) -> AgencyGrant:
+    """What an agency's user may do: publish its commands (and, an issuer, its plans: `plan.submit`) under its
+    own code, and its kind when known (the directory's), and read its own queue."""
     quoted = re.escape(code)
+    kind_pattern = re.escape(kind) if kind else "[a-z_]+"
+    verbs = "|".join(sorted(command.verb for command in AGENCY_COMMAND_TYPES.values()))
     return AgencyGrant(
         user=f"{user_prefix}{code}",
         configure="^$",
         write=f"^{re.escape(topology.EVENTS_EXCHANGE)}$",
         read=f"^{re.escape(topology.agency_queue(code).name)}$",
         # Topic permissions: the routing key of every publish must carry the agency's own code.
-        topic_write=rf"^command\.[a-z]+\.[a-z_]+\.{quoted}$",
+        # Its commands by name: `command.rejected`, an answer only tracking gives, is not one of them.
+        topic_write=rf"^(command\.({verbs})|plan\.submit)\.{kind_pattern}\.{quoted}$",
         topic_read="^$",
     )
 
@@ -53,12 +60,17 @@ def service_user(service: str, user_prefix: str = "") -> str:
 
 def service_grant(service: str, user_prefix: str = "") -> AgencyGrant:
     """What a service may do: declare and use the two exchanges and its own queue and dead-letter queue
-    (binding a queue needs write on it and read on the exchange), publish events under any routing key."""
+    (binding a queue needs write on it and read on the exchange), publish events under any routing key; intake
+    also the agencies' queues."""
     names = [topology.EVENTS_EXCHANGE, topology.DEAD_LETTER_EXCHANGE]
     queue = topology.SERVICE_QUEUES.get(service)
     if queue is not None:
         names += [queue.name, queue.dead_letter_queue]
-    own = "^(" + "|".join(re.escape(name) for name in names) + ")$"
+    patterns = [re.escape(name) for name in names]
+    if service == "intake":
+        # Intake declares the queue of an agency added at runtime (directory.updated; services/intake/consumers.py).
+        patterns += [r"agency\.[A-Za-z0-9_-]+", re.escape(topology.AGENCIES_DEAD_LETTER_QUEUE)]
+    own = "^(" + "|".join(patterns) + ")$"
     return AgencyGrant(
         user=service_user(service, user_prefix), configure=own, write=own, read=own, topic_write=".*", topic_read=".*"
     )
@@ -145,14 +157,18 @@ def definitions(
     passwords: dict[str, str],
     user_prefix: str = "",
     agency_prefix: str = topology.AGENCY_USER_PREFIX,
+    kinds: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """A definitions document: vhost, exchanges, service and agency queues, bindings, and the users: one
     per agency, one per service, and an administrator (a node that imports definitions at boot creates no
     default user). `passwords` holds one for each of them, by user name. The queues are the topology's
-    declarations, the same the services and `dondoc agencies provision` declare."""
+    declarations, the same the services and `dondoc agencies provision` declare. With `kinds` (code → the
+    directory's kind), an agency's topic permission binds its kind too."""
     admin = admin_user(user_prefix)
     grants = [AgencyGrant(admin, ".*", ".*", ".*", ".*", ".*")]
-    grants += [service_grant(s, user_prefix) for s in SERVICES] + [agency_grant(c, agency_prefix) for c in agency_codes]
+    grants += [service_grant(s, user_prefix) for s in SERVICES] + [
+        agency_grant(c, agency_prefix, (kinds or {}).get(c)) for c in agency_codes
+    ]
     declarations = topology.all_declarations(agency_codes)
     return {
         "rabbitmq_version": "3.13",

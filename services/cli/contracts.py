@@ -16,6 +16,8 @@ from typing import Any
 from fastapi import FastAPI
 from faststream.specification.asyncapi import AsyncAPI
 
+from services.cli.asyncapi_refine import refine
+
 REPO = Path(__file__).resolve().parents[2]
 CONTRACTS = REPO / "docs" / "contracts"
 
@@ -51,7 +53,7 @@ def render() -> dict[str, str]:
         description="Sự kiện và lệnh trao đổi qua RabbitMQ (exchange `dondoc.events`, khóa định tuyến "
         "`<entity>.<verb>.<agency-kind>.<agency-code>`). Events and commands exchanged over RabbitMQ.",
     )
-    documents = {"asyncapi.json": _dump(json.loads(asyncapi.to_specification().to_json()))}
+    documents = {"asyncapi.json": _dump(refine(json.loads(asyncapi.to_specification().to_json())))}
     for name, app in apps.items():
         documents[f"openapi-{name}.json"] = _dump(app.openapi())
     return documents

@@ -293,15 +293,12 @@ def run_submit(args: argparse.Namespace) -> int:
     except httpx.HTTPError as exc:
         sys.stderr.write(f"Không kết nối được tới {args.url}: {exc}. Dịch vụ intake đã chạy chưa?\n")
         return 1
-    body = response.json() if response.headers.get("content-type", "").startswith("application/json") else {}
+    media = response.headers.get("content-type", "")
+    body = response.json() if media.startswith(("application/json", "application/problem+json")) else {}
     if response.status_code not in (200, 201):
-        detail = body.get("detail", response.text)
-        if isinstance(detail, dict):
-            sys.stderr.write(f"Không đăng ký được ({response.status_code}): {detail.get('message', '')}\n")
-            for problem in detail.get("problems", []):
-                sys.stderr.write(f"  - {problem['where']}: {problem['problem']}\n")
-        else:
-            sys.stderr.write(f"Không đăng ký được ({response.status_code}): {detail}\n")
+        sys.stderr.write(f"Không đăng ký được ({response.status_code}): {body.get('detail', response.text)}\n")
+        for problem in body.get("problems") or []:  # a document's problems (docs/integration.md, errors)
+            sys.stderr.write(f"  - {problem['where']}: {problem['problem']}\n")
         return 1
     sys.stdout.write(_outcome(body))
     for skipped in body.get("skipped", []):

@@ -3,6 +3,7 @@ from pydantic_settings import SettingsConfigDict
 
 from services.intake.documents.deadlines import DefaultReporting
 from services.intake.domain import MAX_PLAN_BYTES
+from shared.contracts.topology import AGENCY_USER_PREFIX
 from shared.platform.settings import ServiceSettings
 
 
@@ -14,6 +15,11 @@ class Settings(ServiceSettings):
     http_port: int = 8001
     mongo_database: str = "dondoc_intake"
     max_assignments_per_plan: int = 100_000
+    agency_user_prefix: str = Field(
+        default=AGENCY_USER_PREFIX,
+        description="the broker user of issuer X is f'{prefix}{X}' (as for agencies: services/tracking/config.py); "
+        "empty turns plan.submit over AMQP off (each is dead-lettered with the reason)",
+    )
     max_plan_bytes: int = Field(
         default=MAX_PLAN_BYTES,
         le=15 * 1024 * 1024,

@@ -20,7 +20,7 @@ from services.intake.use_cases.errors import Conflict, Invalid, NotFound, Overta
 from shared.contracts.events import Agency, Group
 from shared.domain.directory import DirectoryFile
 from shared.platform.auth import IssuerOrOperator, Operator, Principal
-from shared.platform.http import Identifier
+from shared.platform.http import CONFLICT, Identifier
 
 DIRECTORY_CHANGES = Counter(
     "dondoc_directory_changes_total", "Changes made to the agency directory, by outcome.", ["outcome"]
@@ -69,7 +69,7 @@ def build_directory_router(directory: DirectoryUseCases) -> APIRouter:
         version, current = await directory.read()
         return {"version": version, **current.to_file().model_dump(mode="json")}
 
-    @router.put("")
+    @router.put("", responses=CONFLICT)
     async def replace_directory(body: DirectoryFile, operator: Operator, if_match: IfMatch = None) -> dict[str, Any]:
         """Replace the whole directory (e.g. an edited export). Only the difference is stored and published.
         Refused while an agency it drops is still assigned work by a registered plan."""
@@ -81,7 +81,7 @@ def build_directory_router(directory: DirectoryUseCases) -> APIRouter:
         with _refusals():
             return await directory.agency(code)
 
-    @router.put("/agencies/{code}")
+    @router.put("/agencies/{code}", responses=CONFLICT)
     async def put_agency(
         code: Identifier, agency: Agency, operator: Operator, if_match: IfMatch = None
     ) -> dict[str, Any]:
@@ -89,20 +89,20 @@ def build_directory_router(directory: DirectoryUseCases) -> APIRouter:
         with _refusals():
             return _answer(await directory.put_agency(code, agency, _edit(operator, if_match)))
 
-    @router.delete("/agencies/{code}")
+    @router.delete("/agencies/{code}", responses=CONFLICT)
     async def delete_agency(code: Identifier, operator: Operator, if_match: IfMatch = None) -> dict[str, Any]:
         """Remove an agency. Refused (409) while it supervises another, belongs to a group by name, or is
         assigned work by a registered plan: escalations about it would have nowhere to go."""
         with _refusals():
             return _answer(await directory.delete_agency(code, _edit(operator, if_match)))
 
-    @router.put("/groups/{code}")
+    @router.put("/groups/{code}", responses=CONFLICT)
     async def put_group(code: Identifier, group: Group, operator: Operator, if_match: IfMatch = None) -> dict[str, Any]:
         """Add a group or change one (names, members, member kinds)."""
         with _refusals():
             return _answer(await directory.put_group(code, group, _edit(operator, if_match)))
 
-    @router.delete("/groups/{code}")
+    @router.delete("/groups/{code}", responses=CONFLICT)
     async def delete_group(code: Identifier, operator: Operator, if_match: IfMatch = None) -> dict[str, Any]:
         with _refusals():
             return _answer(await directory.delete_group(code, _edit(operator, if_match)))

@@ -27,7 +27,7 @@ from services.intake.use_cases.plans import (
 )
 from services.intake.use_cases.ports import Actor
 from shared.platform.auth import IssuerOrOperator, Principal
-from shared.platform.http import Identifier
+from shared.platform.http import CONFLICT, Identifier
 
 log = structlog.get_logger()
 
@@ -157,7 +157,7 @@ def build_router(plans: PlanUseCases) -> APIRouter:
 
 
 def _submission_routes(router: APIRouter, plans: PlanUseCases) -> None:
-    @router.post("/plans", status_code=status.HTTP_201_CREATED)
+    @router.post("/plans", status_code=status.HTTP_201_CREATED, responses=CONFLICT)
     async def submit_plan(
         submission: PlanSubmission, response: Response, principal: IssuerOrOperator
     ) -> dict[str, Any]:
@@ -190,7 +190,7 @@ def _submission_routes(router: APIRouter, plans: PlanUseCases) -> None:
 
 
 def _document_route(router: APIRouter, plans: PlanUseCases) -> None:
-    @router.post("/plans/document", status_code=status.HTTP_201_CREATED)
+    @router.post("/plans/document", status_code=status.HTTP_201_CREATED, responses=CONFLICT)
     async def submit_plan_document(
         response: Response,
         principal: IssuerOrOperator,
@@ -233,7 +233,7 @@ def _document_route(router: APIRouter, plans: PlanUseCases) -> None:
 
 
 def _plan_routes(router: APIRouter, plans: PlanUseCases) -> None:
-    @router.post("/plans/{plan_id}/withdraw")
+    @router.post("/plans/{plan_id}/withdraw", responses=CONFLICT)
     async def withdraw_plan(
         plan_id: Identifier, principal: IssuerOrOperator, body: Withdrawal | None = None
     ) -> dict[str, Any]:

@@ -21,6 +21,12 @@ class Settings(ServiceSettings):
         "user (guest, a service's own) would count as the agency of the same name, so each command is "
         "dead-lettered with the reason instead (services/tracking/consumers.py)",
     )
+    unknown_assignment_wait_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="how long an agency's command for an assignment id not recorded yet is retried (its "
+        "assignment.created may be on the way) before it is answered with command.rejected (not_found)",
+    )
     status_metrics_seconds: float = 60.0  # how often the four-state gauge is recomputed
     prefetch: int = Field(default=1000, ge=1, le=10_000, description=PREFETCH_HELP)
     link_ttl_days: float = Field(default=30, gt=0, description="how long a personal link stays valid")

@@ -22,10 +22,11 @@ import structlog
 from pymongo.errors import DuplicateKeyError
 
 from services.tracking import domain, status_metrics
+from services.tracking.answers import CommandAnswers
 from services.tracking.domain import AssignmentRecord
 from services.tracking.repository import GuardedChange, TrackingRepository, audit_row
 from services.tracking.use_cases import ActionError, NotFound, TrackingService, decide
-from shared.contracts.commands import AcknowledgeAssignment, Command
+from shared.contracts.commands import AcknowledgeAssignment, BaseCommand, Command
 from shared.contracts.events import (
     AssignmentCancelled,
     AssignmentCreated,
@@ -37,7 +38,7 @@ from shared.contracts.events import (
 from shared.domain.clock import Clock
 from shared.platform.auth import Principal
 from shared.platform.batching import ProcessAlone
-from shared.platform.deliveries import InvalidMessage, Message, Outcome, TransientError
+from shared.platform.deliveries import InvalidMessage, Message, Outcome, TransientError, sender_of
 from shared.platform.outbox_writer import OutboxWriter
 from shared.platform.unit_of_work import Transaction, UnitOfWork
 
@@ -50,16 +51,7 @@ NOT_YET = "the assignment this event changes is not recorded yet"
 
 def agency_of(broker_user: str | None, prefix: str) -> str:
     """The agency a command's broker user acts for; a refusal is dead-lettered with its reason."""
-    if not broker_user:
-        raise InvalidMessage("forbidden: the message has no user_id; set it to your broker user")
-    if not prefix:
-        raise InvalidMessage(
-            "forbidden: agencies' commands over AMQP are off here: TRACKING_AGENCY_USER_PREFIX is empty, so no "
-            f"broker user (here {broker_user!r}) can be told from an agency's"
-        )
-    if not broker_user.startswith(prefix) or broker_user == prefix:
-        raise InvalidMessage(f"forbidden: broker user {broker_user!r} is not an agency user ({prefix}<code>)")
-    return broker_user.removeprefix(prefix)
+    return sender_of(broker_user, prefix)
 
 
 EffectHandler = Callable[[TrackingRepository, Any, Any], Awaitable[None]]
@@ -112,16 +104,24 @@ WITH_EFFECTS = tuple(EFFECTS)
 
 class EventRecorder:
     def __init__(
-        self, uow: UnitOfWork, repository: TrackingRepository, service: TrackingService, agency_user_prefix: str = ""
+        self,
+        uow: UnitOfWork,
+        repository: TrackingRepository,
+        service: TrackingService,
+        agency_user_prefix: str = "",
+        answers: CommandAnswers | None = None,
     ) -> None:
         self._uow = uow
         self._repository = repository
         self._service = service
         self._prefix = agency_user_prefix
+        self._answers = answers
 
     async def __call__(self, message: Message) -> Outcome:
         if isinstance(message, Command):
             return await self._apply_command(message)
+        if isinstance(message, BaseCommand):
+            return Outcome.IGNORED  # an issuer's plan.submit, routed here by `plan.#`: intake's to apply
         return await self._record(message)
 
     async def _apply_command(self, command: Command) -> Outcome:
@@ -129,9 +129,15 @@ class EventRecorder:
         try:
             result = await self._service.apply(command, actor, "amqp")
         except NotFound as exc:
-            # The assignment may not be recorded yet (its event is still on the way): retry, bounded.
-            raise TransientError(str(exc)) from exc
+            # The assignment may not be recorded yet (its event is still on the way): retried for a bounded
+            # wait, then answered as unknown.
+            if self._answers is None or not self._answers.waited_enough(command):
+                raise TransientError(str(exc)) from exc
+            await self._answers.reject(command, actor.code, exc.kind, str(exc))
+            raise InvalidMessage(f"{exc.kind}: {exc}") from exc
         except ActionError as exc:
+            if self._answers is not None:
+                await self._answers.reject(command, actor.code, exc.kind, str(exc))
             raise InvalidMessage(f"{exc.kind}: {exc}") from exc
         return Outcome.DUPLICATE if result.duplicate else Outcome.PROCESSED
 

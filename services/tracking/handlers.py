@@ -30,7 +30,7 @@ from services.tracking.use_cases.files import FileService
 from shared.contracts.commands import AcknowledgeAssignment, ReportProgress, RequestExtension, SubmitReport
 from shared.contracts.events import AgencyCode, Deliverable, PeriodKey
 from shared.platform.auth import AgencyOnly, AnyRole, IssuerOrOperator, Operator, Role, Unauthenticated
-from shared.platform.http import Identifier
+from shared.platform.http import CONFLICT, Identifier
 
 T = TypeVar("T")
 Identifier_ = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
@@ -149,13 +149,13 @@ def build_router(service: TrackingService, files: FileService) -> APIRouter:
 
 
 def _agency_routes(router: APIRouter, service: TrackingService, files: FileService) -> None:
-    @router.post("/assignments/{assignment_id}/acknowledge", tags=["agencies"])
+    @router.post("/assignments/{assignment_id}/acknowledge", tags=["agencies"], responses=CONFLICT)
     async def acknowledge(assignment_id: Identifier, actor: AgencyOnly, key: IdempotencyKey = None) -> dict[str, Any]:
         """The agency confirms it has received the assignment."""
         command = AcknowledgeAssignment(command_id=_command_id(key), assignment_id=assignment_id)
         return _action(await _answer(service.acknowledge(command, actor, "http")))
 
-    @router.post("/assignments/{assignment_id}/progress", tags=["agencies"])
+    @router.post("/assignments/{assignment_id}/progress", tags=["agencies"], responses=CONFLICT)
     async def progress(
         assignment_id: Identifier, body: ProgressIn, actor: AgencyOnly, key: IdempotencyKey = None
     ) -> dict[str, Any]:
@@ -163,7 +163,7 @@ def _agency_routes(router: APIRouter, service: TrackingService, files: FileServi
         command = ReportProgress(command_id=_command_id(key), assignment_id=assignment_id, **body.model_dump())
         return _action(await _answer(service.report_progress(command, actor, "http")))
 
-    @router.post("/assignments/{assignment_id}/reports", tags=["agencies"])
+    @router.post("/assignments/{assignment_id}/reports", tags=["agencies"], responses=CONFLICT)
     async def submit_report(
         assignment_id: Identifier, body: ReportIn, actor: AgencyOnly, key: IdempotencyKey = None
     ) -> dict[str, Any]:
@@ -184,7 +184,7 @@ def _agency_routes(router: APIRouter, service: TrackingService, files: FileServi
         )
         return _action(await _answer(service.submit_report(command, actor, "http")))
 
-    @router.post("/assignments/{assignment_id}/extensions", tags=["agencies"])
+    @router.post("/assignments/{assignment_id}/extensions", tags=["agencies"], responses=CONFLICT)
     async def request_extension(
         assignment_id: Identifier, body: ExtensionIn, actor: AgencyOnly, key: IdempotencyKey = None
     ) -> dict[str, Any]:
@@ -194,13 +194,13 @@ def _agency_routes(router: APIRouter, service: TrackingService, files: FileServi
 
 
 def _issuer_routes(router: APIRouter, service: TrackingService) -> None:
-    @router.post("/extensions/{request_id}/approve", tags=["issuers"])
+    @router.post("/extensions/{request_id}/approve", tags=["issuers"], responses=CONFLICT)
     async def approve_extension(request_id: Identifier, body: DecisionIn, actor: IssuerOrOperator) -> dict[str, Any]:
         """The issuer approves: the requested deadline becomes the period's effective deadline."""
         command = DecideExtension(request_id, approve=True, reason=body.reason)
         return _action(await _answer(service.decide_extension(command, actor, "http")))
 
-    @router.post("/extensions/{request_id}/refuse", tags=["issuers"])
+    @router.post("/extensions/{request_id}/refuse", tags=["issuers"], responses=CONFLICT)
     async def refuse_extension(request_id: Identifier, body: DecisionIn, actor: IssuerOrOperator) -> dict[str, Any]:
         """The issuer refuses: the deadline stays as it was."""
         command = DecideExtension(request_id, approve=False, reason=body.reason)

@@ -9,6 +9,7 @@ import structlog
 from fastapi import APIRouter, FastAPI
 
 from services.tracking import status_metrics
+from services.tracking.answers import CommandAnswers
 from services.tracking.config import Settings
 from services.tracking.consumers import AcknowledgementsInBulk, AssignmentsInBulk, AuditOnlyInBulk, EventRecorder
 from services.tracking.file_routes import STREAMED_PATHS, build_file_router
@@ -22,8 +23,10 @@ from services.tracking.tokens import LinkStore, TokenStore
 from services.tracking.use_cases import ActionError, TrackingService
 from services.tracking.use_cases.files import FileService
 from services.tracking.use_cases.links import LinkService
+from shared.contracts.commands import AGENCY_COMMAND_TYPES
 from shared.contracts.events import (
     AssignmentAcknowledged,
+    CommandRejected,
     DeadlineExtended,
     Event,
     ExtensionRefused,
@@ -35,7 +38,7 @@ from shared.contracts.events import (
 from shared.contracts.topology import TRACKING_QUEUE
 from shared.domain.clock import Clock, SystemClock
 from shared.platform.auth import install
-from shared.platform.broker import document_publications
+from shared.platform.broker import document_commands, document_publications
 from shared.platform.consumer import subscribe
 from shared.platform.http import add_operational_routes
 from shared.platform.mongo import ping
@@ -54,6 +57,7 @@ PUBLISHES: list[type[Event]] = [
     ExtensionRequested,
     ExtensionRefused,
     DeadlineExtended,
+    CommandRejected,
     LinkRequested,
 ]
 
@@ -62,6 +66,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     clock = clock or SystemClock()
     runtime = ServiceRuntime(SERVICE, settings, queue=TRACKING_QUEUE, prefetch=settings.prefetch)
     document_publications(runtime.broker, PUBLISHES)
+    document_commands(runtime.broker, AGENCY_COMMAND_TYPES)
     repository = TrackingRepository(runtime.db)
     tokens = TokenStore(runtime.db, clock)
     links = LinkStore(runtime.db)
@@ -80,9 +85,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     link_service = LinkService(uow, links, tokens, clock, policy)
     report_files = ReportFiles(runtime.db)
     files = FileService(repository, report_files, clock, settings.max_file_bytes)
-    _subscribe(
-        runtime, settings.agency_user_prefix, settings.prefetch, (uow, service, repository, writer, outbox, clock)
-    )
+    _subscribe(runtime, settings, (uow, service, repository, writer, outbox, clock))
 
     async def prepare() -> None:
         await repository.ensure_indexes()
@@ -123,8 +126,7 @@ def _link_router(settings: Settings, link_service: LinkService) -> APIRouter:
 
 def _subscribe(
     runtime: ServiceRuntime,
-    prefix: str,
-    prefetch: int,
+    settings: Settings,
     parts: tuple[MongoUnitOfWork, TrackingService, TrackingRepository, OutboxWriter, Outbox, Clock],
 ) -> None:
     """Tracking's one subscriber: every message alone through `EventRecorder`, and the bulk paths. Large plans
@@ -132,11 +134,13 @@ def _subscribe(
     flight, the bulk paths write them in batches that large (one database round trip per batch, instead of one
     per message). Every message is still acked alone, after the write that covers it."""
     uow, service, repository, writer, outbox, clock = parts
+    prefix, prefetch = settings.agency_user_prefix, settings.prefetch
+    answers = CommandAnswers(uow, repository, clock, settings.unknown_assignment_wait_seconds, prefix)
     subscribe(
         runtime.broker,
         TRACKING_QUEUE,
         SERVICE,
-        EventRecorder(uow, repository, service, prefix),
+        EventRecorder(uow, repository, service, prefix, answers),
         runtime.publisher,
         description="Records every plan, assignment, report and escalation event in the audit trail, and "
         "applies agencies' commands (command.acknowledge|progress|report|extend.<kind>.<code>).",
@@ -147,4 +151,5 @@ def _subscribe(
             AuditOnlyInBulk(repository),
         ],
         batch_size=prefetch,
+        on_invalid=answers.reject_unparsed,
     )

@@ -15,7 +15,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.tracking.domain import AssignmentRecord, Change
-from shared.contracts.events import Event
+from shared.contracts.events import CommandRejected, Event
 from shared.platform.mongo import insert_new
 
 MOVE_CHUNK = 25  # the stand-in compares each document with every id of the `$in` and every `$switch` branch
@@ -81,7 +81,9 @@ def audit_row(event: Event, channel: str = "amqp", actor_role: str | None = None
         "_id": event.event_id,
         "event_type": event.event_type,
         "plan_id": event.correlation_id,
-        "assignment_id": data.get("assignment_id"),
+        # An answer to a refused command is no part of the assignment's history (it may be another agency's).
+        "assignment_id": None if isinstance(event, CommandRejected) else data.get("assignment_id"),
+        "command_id": data.get("command_id"),
         "occurred_at": event.occurred_at,
         "actor": data.get("actor"),
         "data": data,

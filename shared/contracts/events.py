@@ -152,6 +152,9 @@ class Provenance(BaseModel):
     )
 
 
+_COMMAND_ID_DESCRIPTION = "the `command_id` of the agency's command that caused this, as its sender chose it"
+
+
 class ReportingDeadline(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -203,6 +206,38 @@ class PlanRegistered(Event):
     issuer: AgencyRef
     issued_on: str | None = None
     assignment_count: int
+    command_id: str | None = Field(
+        default=None, description="the `command_id` of the issuer's `plan.submit` that registered it, if sent so"
+    )
+
+    def routing_key(self) -> str:
+        # Routed by its issuer, so the issuer's queue can take the answer to its plan.submit (tracking binds
+        # `plan.#`); before 2026-12 it was `plan.registered` alone.
+        return f"{self.entity}.{self.verb}.{self.issuer.kind}.{self.issuer.code}"
+
+
+class PlanRejected(Event):
+    """The answer to an issuer's `plan.submit` that could not be registered, with the reasons, on the issuer's
+    queue (routing key `plan.rejected.<kind>.<code>`). Kế hoạch gửi qua AMQP không được tiếp nhận, kèm lý do."""
+
+    entity: ClassVar[str] = "plan"
+    verb: ClassVar[str] = "rejected"
+
+    command_id: str = Field(description="the refused `plan.submit`'s `command_id`, as its sender chose it")
+    message_id: str | None = Field(default=None, description="the AMQP message id the command was sent with")
+    issuer: AgencyRef = Field(description="the sender")
+    number: str | None = Field(default=None, description="the plan's number, when it could be read")
+    reason: Literal["invalid", "unresolved", "forbidden", "conflict", "too_large"] = Field(
+        description="invalid: the plan does not match the contract; unresolved: bodies or deadlines it names are "
+        "unknown; forbidden: not the sender's to issue; conflict: withdrawn, or a correction that cannot be made"
+    )
+    detail: str = Field(description="what was wrong, for people")
+    problems: list[dict[str, str]] = Field(
+        default_factory=list, description="each problem: `where` (the field) and `problem`"
+    )
+
+    def routing_key(self) -> str:
+        return f"{self.entity}.{self.verb}.{self.issuer.kind}.{self.issuer.code}"
 
 
 class AssignmentCreated(AgencyEvent):
@@ -306,6 +341,7 @@ class AssignmentAcknowledged(AgencyEvent):
 
     assignment_id: str
     plan_id: str
+    command_id: str | None = Field(default=None, description=_COMMAND_ID_DESCRIPTION)
 
 
 class ProgressReported(AgencyEvent):
@@ -314,6 +350,7 @@ class ProgressReported(AgencyEvent):
 
     assignment_id: str
     plan_id: str
+    command_id: str | None = Field(default=None, description=_COMMAND_ID_DESCRIPTION)
     percent: int = Field(ge=0, le=100)
     note: str = ""
 
@@ -367,6 +404,7 @@ class ReportSubmitted(AgencyEvent):
     deliverables: list[Deliverable] = Field(
         default_factory=list, max_length=20, description="the files and references the report delivers"
     )
+    command_id: str | None = Field(default=None, description=_COMMAND_ID_DESCRIPTION)
 
 
 class EscalationSent(AgencyEvent):
@@ -400,6 +438,7 @@ class ExtensionRequested(AgencyEvent):
     request_id: str
     assignment_id: str
     plan_id: str
+    command_id: str | None = Field(default=None, description=_COMMAND_ID_DESCRIPTION)
     period: PeriodKey
     current_due_at: UtcDatetime
     requested_due_at: UtcDatetime
@@ -468,6 +507,25 @@ class LinkRequested(Event):
     view_of: AgencyCode | None = Field(default=None, description='for scope "view": the body whose page it shows')
 
 
+class CommandRejected(AgencyEvent):
+    """The answer to an agency's command that could not be applied, on the sender's own queue (routing key
+    `command.rejected.<kind>.<code>`); the command is also dead-lettered for the operators.
+    Lệnh của cơ quan không được áp dụng, kèm lý do."""
+
+    entity: ClassVar[str] = "command"
+    verb: ClassVar[str] = "rejected"
+
+    command_id: str = Field(description="the refused command's `command_id`, as its sender chose it")
+    command_type: str = Field(description="e.g. command.acknowledge")
+    message_id: str | None = Field(default=None, description="the AMQP message id the command was sent with")
+    assignment_id: str
+    reason: Literal["not_found", "forbidden", "conflict", "refused", "invalid"] = Field(
+        description="not_found: no such assignment (after a bounded wait); forbidden: not the sender's; conflict, "
+        "refused: not allowed in the assignment's state; invalid: the command itself is wrong"
+    )
+    detail: str = Field(description="what was wrong, for people")
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     f"{cls.entity}.{cls.verb}": cls
     for cls in (
@@ -484,5 +542,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         DeadlineExtended,
         DirectoryUpdated,
         LinkRequested,
+        CommandRejected,
+        PlanRejected,
     )
 }

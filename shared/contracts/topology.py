@@ -118,7 +118,13 @@ NOTIFIER_QUEUE = ServiceQueue(
         "link.requested",  # a body asked for a new personal link: the notifier sends it to its registered address
     ),
 )
-SERVICE_QUEUES = {q.name: q for q in (TRACKING_QUEUE, NOTIFIER_QUEUE)}
+INTAKE_QUEUE = ServiceQueue(
+    name="intake",
+    # Issuers' systems submit plans over AMQP (`plan.submit.<kind>.<code>`); an agency added to the directory at
+    # runtime gets its queue (services/intake/consumers.py).
+    bindings=("plan.submit.#", "directory.updated"),
+)
+SERVICE_QUEUES = {q.name: q for q in (TRACKING_QUEUE, NOTIFIER_QUEUE, INTAKE_QUEUE)}
 
 
 def agency_routing_key(entity: str, verb: str, kind: str, code: str) -> str:
@@ -128,14 +134,20 @@ def agency_routing_key(entity: str, verb: str, kind: str, code: str) -> str:
 AGENCY_EVENT_ENTITIES = ("assignment", "report", "deadline", "extension", "escalation")
 
 
+def agency_answers(code: str) -> tuple[str, ...]:
+    """The answers to what an agency sent: a refused command; for an issuer, its plan.submit's outcome."""
+    return (f"command.rejected.*.{code}", f"plan.registered.*.{code}", f"plan.rejected.*.{code}")
+
+
 AGENCIES_DEAD_LETTER_KEY = "agencies"  # not `agency.…`: an agency's user may read `agency.<its code>`
 
 
 def agency_queue(code: str) -> ServiceQueue:
-    """The queue an agency's system consumes: every event about its own assignments (never its own commands)."""
+    """The queue an agency's system consumes: every event about its own assignments, and the answers to its
+    commands that could not be applied (`command.rejected`; never its own commands)."""
     return ServiceQueue(
         name=f"agency.{code}",
-        bindings=tuple(f"{entity}.*.*.{code}" for entity in AGENCY_EVENT_ENTITIES),
+        bindings=(*(f"{entity}.*.*.{code}" for entity in AGENCY_EVENT_ENTITIES), *agency_answers(code)),
         dead_letter_key=AGENCIES_DEAD_LETTER_KEY,
     )
 

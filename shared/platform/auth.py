@@ -28,7 +28,8 @@ from typing import Annotated, Literal, Protocol
 
 import httpx
 import structlog
-from fastapi import Depends, FastAPI, Header, HTTPException, Request, status
+from fastapi import Depends, FastAPI, HTTPException, Request, Security, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import SecretStr
 
 from shared.platform import tracing
@@ -156,14 +157,20 @@ def seconds_left(expires_at: object) -> float:
     return (moment - datetime.now(UTC)).total_seconds()
 
 
+# Declares the scheme in the OpenAPI documents (`bearer`); the header itself is read and checked by `identify`.
+BEARER = HTTPBearer(scheme_name="bearer", description="a token issued by tracking (`POST /tokens`)", auto_error=False)
+
+
 def requires(*roles: Role) -> Callable[..., Awaitable[Principal]]:
     """A FastAPI dependency: the caller, who must hold one of `roles` (401, 403 or 503 otherwise). The
     service's identifier is `app.state.token_verifier` (set by `install`)."""
 
-    async def check(request: Request, authorization: Annotated[str | None, Header()] = None) -> Principal:
+    async def check(
+        request: Request, _declared: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)]
+    ) -> Principal:
         verifier: TokenIdentifier = request.app.state.token_verifier
         try:
-            principal = await verifier.identify(authorization)
+            principal = await verifier.identify(request.headers.get("authorization"))
         except Unauthenticated as exc:
             raise HTTPException(
                 status.HTTP_401_UNAUTHORIZED, str(exc), headers={"WWW-Authenticate": "Bearer"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 import structlog
@@ -9,6 +10,7 @@ from faststream.rabbit import ExchangeType, RabbitBroker, RabbitExchange, Rabbit
 from faststream.rabbit.schemas import Channel, QueueType
 
 from shared.contracts import topology
+from shared.contracts.commands import BaseCommand
 from shared.contracts.events import Event
 from shared.platform.metrics import MESSAGES_PUBLISHED, PUBLISH_FAILURES
 
@@ -73,12 +75,30 @@ def document_publications(broker: RabbitBroker, events: list[type[Event]]) -> No
     the publishing; these publisher objects only describe the channels and their payloads)."""
     for event in events:
         agency_part = ".{agency_kind}.{agency_code}" if "agency" in event.model_fields else ""
+        if not agency_part and event.__name__ in ("PlanRegistered", "PlanRejected"):
+            agency_part = ".{issuer_kind}.{issuer_code}"  # routed by their issuer
         broker.publisher(
             exchange=EVENTS,
             routing_key=f"{event.entity}.{event.verb}{agency_part}",
             schema=event,
             title=f"{event.entity}.{event.verb}",
             description=(event.__doc__ or "").strip() or f"{event.__name__} event",
+        )
+
+
+def document_commands(broker: RabbitBroker, types: Mapping[str, type[BaseCommand]]) -> None:
+    """Declare, for the AsyncAPI document, the commands agencies' systems send (tracking consumes them from its
+    queue; the channels here carry their payload schemas, so a changed command model is drift-checked)."""
+    for name, command in types.items():
+        broker.publisher(
+            exchange=EVENTS,
+            routing_key=f"{name}.{{agency_kind}}.{{agency_code}}",
+            schema=command,
+            title=name,
+            description=f"Sent by an agency's system as its own broker user (AMQP `user_id`), consumed by tracking; "
+            f"answered with the resulting event or `command.rejected` on the agency's queue. {command.__name__}."
+            if name.startswith("command.")
+            else " ".join((command.__doc__ or name).split()),
         )
 
 

@@ -106,10 +106,15 @@ async def _undecoded(message: RabbitMessage) -> bytes:
     return bytes(message.body)
 
 
+InvalidHook = Callable[[Delivery, InvalidMessage], Awaitable[None]]
+
+
 class ConsumerOptions(TypedDict, total=False):
     database_ready: Callable[[], Awaitable[bool]] | None
     batch_handler: BatchHandler | Sequence[BatchHandler] | None
     batch_size: int
+    # Told of a message that does not parse, before it is dead-lettered (tracking answers an agency's command so).
+    on_invalid: InvalidHook | None
 
 
 @dataclass
@@ -122,6 +127,7 @@ class _Consumer:
     publisher: EventPublisher
     database_ready: Callable[[], Awaitable[bool]] | None
     batchers: list[Batcher]
+    on_invalid: InvalidHook | None = None
 
     async def process(self, message: Message) -> Outcome:
         batcher = next((b for b in self.batchers if b.accepts(message)), None)
@@ -160,7 +166,7 @@ class _Consumer:
                 error: Exception | None = None
                 outcome = Outcome.PROCESSED
                 try:
-                    outcome = await self.process(self.parse(delivery))
+                    outcome = await self.process(await self.parsed(delivery))
                 except Exception as exc:  # noqa: BLE001 - every error is classified by `disposition`, none is dropped
                     error = exc
                 decided = disposition(error, delivery.delivery_count, self.queue.handler_attempts, outcome)
@@ -189,6 +195,14 @@ class _Consumer:
             },
         }
 
+    async def parsed(self, delivery: Delivery) -> Message:
+        try:
+            return self.parse(delivery)
+        except InvalidMessage as exc:
+            if self.on_invalid is not None:
+                await self.on_invalid(delivery, exc)  # a failure here is classified like the handler's
+            raise
+
     @staticmethod
     def parse(delivery: Delivery) -> Message:
         parsed = parse_event(delivery.routing_key, delivery.body, delivery.user_id)
@@ -196,6 +210,7 @@ class _Consumer:
         if isinstance(parsed, Event):
             structlog.contextvars.bind_contextvars(event_id=parsed.event_id, plan_id=parsed.correlation_id)
         else:
+            parsed.message_id, parsed.delivery_count = delivery.message_id, delivery.delivery_count
             structlog.contextvars.bind_contextvars(command_id=parsed.command_id)
         return parsed
 
@@ -278,6 +293,7 @@ def subscribe(
         publisher,
         options.get("database_ready"),
         [Batcher(h, max_size=batch_size, service=service) for h in handlers],  # a batch holds one kind
+        options.get("on_invalid"),
     )
 
     async def on_message() -> None:

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from aio_pika.abc import AbstractIncomingMessage
 from pydantic import ValidationError
 
-from shared.contracts.commands import COMMAND_TYPES, Command
+from shared.contracts.commands import COMMAND_TYPES, BaseCommand
 from shared.contracts.events import EVENT_TYPES, Event
 
 
@@ -32,9 +32,9 @@ class TransientError(Exception):
     """Processing failed for a reason that may pass (a dependency is down); the message is retried."""
 
 
-Message = Event | Command
+Message = Event | BaseCommand
 Handler = Callable[[Message], Awaitable[Outcome]]
-MESSAGE_TYPES: dict[str, type[Event] | type[Command]] = {**EVENT_TYPES, **COMMAND_TYPES}
+MESSAGE_TYPES: dict[str, type[Event] | type[BaseCommand]] = {**EVENT_TYPES, **COMMAND_TYPES}
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,21 @@ class Delivery:
             return 0
 
 
+def sender_of(broker_user: str | None, prefix: str, setting: str = "TRACKING_AGENCY_USER_PREFIX") -> str:
+    """The agency (or issuer) a command's broker-validated user acts for: the user `<prefix><code>`; anything
+    else is refused with the reason (an empty prefix would let `guest` or a service's user pass as an agency)."""
+    if not broker_user:
+        raise InvalidMessage("forbidden: the message has no user_id; set it to your broker user")
+    if not prefix:
+        raise InvalidMessage(
+            f"forbidden: agencies' commands over AMQP are off here: {setting} is empty, so no "
+            f"broker user (here {broker_user!r}) can be told from an agency's"
+        )
+    if not broker_user.startswith(prefix) or broker_user == prefix:
+        raise InvalidMessage(f"forbidden: broker user {broker_user!r} is not an agency user ({prefix}<code>)")
+    return broker_user.removeprefix(prefix)
+
+
 def parse_event(routing_key: str, body: bytes, user_id: str | None = None) -> Message:
     """Pick the contract from the routing key's `<entity>.<verb>` and validate the body against it.
 
@@ -88,8 +103,9 @@ def parse_event(routing_key: str, body: bytes, user_id: str | None = None) -> Me
             f"{'.'.join(str(p) for p in err['loc']) or '(body)'}: {err['msg']}" for err in exc.errors()[:10]
         )
         raise InvalidMessage(f"{event_type} does not match its contract: {problems}") from exc
-    if isinstance(parsed, Command):
+    if isinstance(parsed, BaseCommand):
         parsed.broker_user_id = user_id
+        parsed.routing_key = routing_key
     return parsed
 
 

@@ -27,6 +27,7 @@ from shared.platform.http_observability import RequestObservability, route_of
 from shared.platform.logs import configure_logging
 from shared.platform.metrics import render_latest
 from shared.platform.mongo import TRANSIENT_ERRORS
+from shared.platform.problems import PROBLEM_MEDIA_TYPE, VALIDATION, answer_problem, openapi_components, problem
 from shared.platform.request_body import MAX_ECHOED, RequestBodyGuard, clip
 from shared.platform.settings import HTTP_BODY_TIMEOUT_SECONDS, ServiceSettings
 
@@ -80,15 +81,31 @@ def _small_error(error: Mapping[str, Any]) -> dict[str, Any]:
     return answer
 
 
-async def validation_failed(request: Request, exc: Exception) -> JSONResponse:
-    """FastAPI's 422, naming each field and its problem, but quoting at most MAX_ECHOED characters of what was
-    sent (FastAPI's own answer quotes the whole input: 8 MB sent, 8 MB reflected) and nothing unencodable."""
+def _field(loc: Sequence[Any]) -> str:
+    parts = [str(part) for part in loc]
+    if len(parts) > 1 and parts[0] in ("body", "query", "path", "header", "cookie"):
+        parts = parts[1:]
+    return ".".join(parts) or "body"
+
+
+def validation_summary(errors: Sequence[Mapping[str, Any]], total: int) -> str:
+    """The readable `detail` of a validation problem: how many fields, and the first few with their problem."""
+    named = "; ".join(f"{_field(error.get('loc', ()))}: {error.get('msg', '')}" for error in errors[:5])
+    more = f" (và {total - 5} lỗi khác)" if total > 5 else ""
+    return clip(f"Dữ liệu gửi lên có {total} lỗi: {named}{more}", MAX_DETAIL)
+
+
+async def validation_failed(request: Request, exc: Exception) -> Response:
+    """FastAPI's 422 as a problem: each field and its problem listed in `errors` (location, message, type), but
+    quoting at most MAX_ECHOED characters of what was sent (FastAPI's own answer quotes the whole input: 8 MB
+    sent, 8 MB reflected) and nothing unencodable."""
     errors: Sequence[Mapping[str, Any]] = exc.errors() if isinstance(exc, RequestValidationError) else []
-    detail = [_small_error(error) for error in errors[:MAX_ERRORS]]
+    listed = [_small_error(error) for error in errors[:MAX_ERRORS]]
     if len(errors) > MAX_ERRORS:
         more = len(errors) - MAX_ERRORS
-        detail.append({"type": "too_many_errors", "loc": ["body"], "msg": f"… và {more} lỗi khác"})
-    return JSONResponse({"detail": detail}, status_code=422)
+        listed.append({"type": "too_many_errors", "loc": ["body"], "msg": f"… và {more} lỗi khác"})
+    summary = validation_summary(listed, len(errors))
+    return answer_problem(request.scope, 422, summary, slug=VALIDATION, errors=listed)
 
 
 def _clean(detail: Any) -> Any:
@@ -101,16 +118,50 @@ def _clean(detail: Any) -> Any:
     return detail
 
 
+def _listed_problems(items: Sequence[Any]) -> str:
+    """A route's list of problems (`{"where", "problem"}` or validation errors) as one readable sentence."""
+    texts = []
+    for item in items[:5]:
+        if isinstance(item, Mapping):
+            where = item.get("where", _field(item.get("loc", ())) if "loc" in item else "")
+            what = item.get("problem", item.get("msg", ""))
+            texts.append(f"{where}: {what}" if where else str(what))
+        else:
+            texts.append(str(item))
+    more = f" (và {len(items) - 5} lỗi khác)" if len(items) > 5 else ""
+    return clip("; ".join(texts) + more, MAX_DETAIL)
+
+
+def problem_parts(status: int, detail: Any) -> tuple[str, str | None, dict[str, Any]]:
+    """An HTTPException's detail as (detail, slug, extensions): a string is the detail; a mapping gives its
+    `detail` or `message` as the detail, its `type` as the slug and every other key as an extension member; a
+    list of problems becomes the detail's sentence and the `errors` extension."""
+    if isinstance(detail, str):
+        return detail, None, {}
+    if isinstance(detail, Mapping):
+        extensions = {str(key): value for key, value in detail.items() if key not in ("detail", "message", "type")}
+        text = detail.get("detail", detail.get("message"))
+        slug = detail.get("type")
+        return str(text) if text is not None else _BLANK, str(slug) if slug else None, extensions
+    if isinstance(detail, list | tuple):
+        return _listed_problems(detail), None, {"errors": list(detail)}
+    return _BLANK if detail is None else str(detail), None, {}
+
+
+_BLANK = "Không có mô tả thêm."
+
+
 async def http_error(request: Request, exc: Exception) -> Response:
-    """FastAPI's answer to an HTTPException, with every string of the detail clipped and made encodable: a
-    route's message may quote what it was sent (an unknown agency's name, a lone surrogate in it)."""
+    """An HTTPException as a problem, with every string of the detail clipped and made encodable: a route's
+    message may quote what it was sent (an unknown agency's name, a lone surrogate in it)."""
     if not isinstance(exc, StarletteHTTPException):
         raise exc
-    cleaned = StarletteHTTPException(exc.status_code, _clean(exc.detail), getattr(exc, "headers", None))
-    return await http_exception_handler(request, cleaned)
+    detail, slug, extensions = problem_parts(exc.status_code, _clean(exc.detail))
+    headers = getattr(exc, "headers", None)
+    return answer_problem(request.scope, exc.status_code, detail, slug=slug, headers=headers, **extensions)
 
 
-async def unprocessable_text(request: Request, exc: Exception) -> JSONResponse:
+async def unprocessable_text(request: Request, exc: Exception) -> Response:
     """Input that got past the body checks (an uploaded file, a text body) and still could not be encoded or
     decoded as UTF-8, or nested past the parser's recursion limit: the sender's problem, 422, not a 500."""
     if isinstance(exc, RecursionError):
@@ -118,16 +169,18 @@ async def unprocessable_text(request: Request, exc: Exception) -> JSONResponse:
     else:
         kind, msg = "unicode_invalid", "Dữ liệu có ký tự không phải Unicode hợp lệ (UTF-8). Hãy kiểm tra lại văn bản."
     log.warning("input refused late", method=request.method, route=route_of(request.scope), error=type(exc).__name__)
-    return JSONResponse({"detail": [{"type": kind, "loc": ["body"], "msg": msg}]}, status_code=422)
+    errors = [{"type": kind, "loc": ["body"], "msg": msg}]
+    return answer_problem(request.scope, 422, msg, slug=VALIDATION, errors=errors)
 
 
-async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+async def database_unavailable(request: Request, exc: Exception) -> Response:
     """A request that met a database outage: 503 and when to retry, not a 500 that reads like a bug."""
     # The route's template, never the path: a path may hold a secret (the web service's /l/{secret}).
     log.warning("database unavailable", method=request.method, route=route_of(request.scope), error=repr(exc)[:300])
-    return JSONResponse(
-        {"detail": "the database is unavailable; retry shortly"},
-        status_code=503,
+    return answer_problem(
+        request.scope,
+        503,
+        "Cơ sở dữ liệu tạm thời không truy cập được (the database is unavailable; retry shortly).",
         headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
     )
 
@@ -155,6 +208,84 @@ def install_input_limits(
             app.add_exception_handler(transient, database_unavailable)
 
 
+# --- the OpenAPI documents: bearer authentication and every error answer a route can give -----------------------
+
+CONFLICT: dict[int | str, dict[str, Any]] = {409: {"description": "Xung đột với trạng thái hiện tại"}}
+_PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+_METHODS = ("get", "put", "post", "delete", "patch")
+
+
+def _error_codes(operation: Mapping[str, Any]) -> set[int]:
+    """What any route can answer besides its own refusals (declared with `responses=` on the route, e.g. CONFLICT):
+    500 always; 401, 403 and 503 (token service) when it needs a token; 404 for a path naming something; 422 for
+    parameters or a body; 408 and 413 for a body (shared/platform/request_body.py); 412 for an If-Match."""
+    parameters = operation.get("parameters", [])
+    codes = {500, 503}
+    if operation.get("security"):
+        codes |= {401, 403}
+    if any(parameter.get("in") == "path" for parameter in parameters):
+        codes.add(404)
+    if parameters or "requestBody" in operation:
+        codes.add(422)
+    if "requestBody" in operation:
+        codes |= {408, 413}
+    if any(parameter.get("name", "").lower() == "if-match" for parameter in parameters):
+        codes.add(412)
+    return codes
+
+
+def _error_response(code: int, declared: Mapping[str, Any]) -> dict[str, Any]:
+    """A problem+json answer; a route's own declaration keeps its description and, if not FastAPI's validation
+    answer, its content (readiness's 503 is a status document)."""
+    if declared.get("content") and declared.get("description") != "Validation Error":
+        return dict(declared)
+    title = problem(code, "", slug=VALIDATION if code == 422 else None)["title"]
+    description = declared.get("description") if declared.get("description") != "Validation Error" else None
+    return {**declared, "description": description or title, "content": {PROBLEM_MEDIA_TYPE: {"schema": _PROBLEM_REF}}}
+
+
+def document_errors(document: dict[str, Any]) -> dict[str, Any]:
+    """Every operation's error answers as problem+json (FastAPI's own 422 schema replaced); an open route's empty
+    security and the server declared, as OpenAPI linters (Redocly's recommended rules) want them."""
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    schemas.update(openapi_components())
+    for path in document.get("paths", {}).values():
+        for method in _METHODS:
+            operation = path.get(method)
+            if operation is None:
+                continue
+            operation.setdefault("security", [])  # an open route (health, readiness) says so
+            responses = operation.setdefault("responses", {})
+            codes = {500} if "operations" in operation.get("tags", ()) else _error_codes(operation)
+            for code in codes | {int(code) for code in responses if str(code).isdigit()}:
+                if code >= 400:
+                    responses[str(code)] = _error_response(code, responses.get(str(code), {}))
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(unused, None)
+    document.setdefault(
+        "servers",
+        [
+            {
+                "url": "/",
+                "description": "where the service runs (intake :8001, tracking :8002, notifier :8003 by default)",
+            }
+        ],
+    )
+    return document
+
+
+def install_openapi(app: FastAPI) -> None:
+    """The app's OpenAPI document, built once, with its error answers documented (`document_errors`)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_errors(build())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to customise the document
+
+
 def add_operational_routes(
     app: FastAPI,
     checks: dict[str, ReadinessCheck],
@@ -166,6 +297,7 @@ def add_operational_routes(
     the body's deadline; the defaults without; `streamed`: see `install_input_limits`)."""
     body_timeout = settings.http_body_timeout_seconds if settings is not None else HTTP_BODY_TIMEOUT_SECONDS
     install_input_limits(app, max_request_bytes, body_timeout, streamed)
+    install_openapi(app)
     app.add_middleware(RequestObservability, service=app.title.removeprefix("dondoc "))
 
     @app.get("/healthz", tags=["operations"])
@@ -173,7 +305,9 @@ def add_operational_routes(
         """Alive: the process answers."""
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["operations"])
+    not_ready = {"description": "not ready: a check failed", "content": {"application/json": {}}}
+
+    @app.get("/readyz", tags=["operations"], responses={503: not_ready})
     async def readyz() -> JSONResponse:
         """Ready: the broker and the database are reachable."""
         results = {name: await check() for name, check in checks.items()}

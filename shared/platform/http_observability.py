@@ -12,11 +12,11 @@ from typing import Any
 
 import structlog
 from opentelemetry.trace import Span
-from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.platform import tracing
 from shared.platform.metrics import HTTP_REQUEST_SECONDS
+from shared.platform.problems import answer_problem
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _REQUEST_ID_KEY = REQUEST_ID_HEADER.lower().encode("ascii")
@@ -109,7 +109,7 @@ class RequestObservability:
                 log.exception("request failed", method=scope["method"], route=route_of(scope))
                 if response["started"]:
                     raise
-                answer = JSONResponse({"detail": INTERNAL_ERROR_DETAIL.format(request_id)}, status_code=500)
+                answer = answer_problem(scope, 500, INTERNAL_ERROR_DETAIL.format(request_id), request_id=request_id)
                 await answer(scope, receive, send_with_request_id)
             finally:
                 self._record(scope, int(response["status"]), time.perf_counter() - started)

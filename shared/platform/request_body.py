@@ -13,7 +13,8 @@ from itertools import accumulate
 from typing import Any
 
 import structlog
-from fastapi.responses import JSONResponse
+
+from shared.platform.problems import VALIDATION, answer_problem
 
 MAX_JSON_DEPTH = 32  # a plan with its own ladder nests 6 deep; nothing dondoc takes needs more than a few
 MAX_ECHOED = 100  # characters of an input value an error answer quotes back
@@ -133,7 +134,7 @@ class RequestBodyGuard:
             return
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await _answer(send, 413, f"the request body is larger than {self.max_bytes} bytes")
+            await _answer(scope, send, 413, f"the request body is larger than {self.max_bytes} bytes")
             return
         try:
             async with asyncio.timeout(self.timeout_seconds):
@@ -141,16 +142,16 @@ class RequestBodyGuard:
         except TimeoutError:
             log.warning("request body too slow", method=scope["method"], seconds=self.timeout_seconds)
             detail = f"Phần thân yêu cầu không đến đủ trong {self.timeout_seconds:g} giây; hãy gửi lại."
-            await _answer(send, 408, detail, close=True)
+            await _answer(scope, send, 408, detail, close=True)
             return
         except _TooLarge:
-            await _answer(send, 413, f"the request body is larger than {self.max_bytes} bytes")
+            await _answer(scope, send, 413, f"the request body is larger than {self.max_bytes} bytes")
             return
         if body is None:
             return  # the client went away: nobody to answer
         problem = json_problem(body) if body and _is_json(scope) else None
         if problem is not None:
-            await _answer(send, 422, [problem])
+            await _answer(scope, send, 422, problem["msg"], slug=VALIDATION, errors=[problem])
             return
         await self.app(scope, _replay(body, receive), send)
 
@@ -182,9 +183,9 @@ def _replay(body: bytes, receive: Any) -> Callable[[], Awaitable[Any]]:
     return replay
 
 
-async def _answer(send: Any, status: int, detail: Any, close: bool = False) -> None:
+async def _answer(scope: Any, send: Any, status: int, detail: str, close: bool = False, **extensions: Any) -> None:
     headers = {"Connection": "close"} if close else None
-    response = JSONResponse({"detail": detail}, status_code=status, headers=headers)
+    response = answer_problem(scope, status, detail, headers=headers, **extensions)
     await response({"type": "http"}, _nothing, send)
 
 

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 import pytest
 import yaml
@@ -27,6 +28,11 @@ SECRETS = (
     "RABBITMQ_NOTIFIER_PASSWORD",
     "GRAFANA_ADMIN_PASSWORD",
     "TRACKING_OPERATOR_TOKEN",
+    "MONGO_ROOT_PASSWORD",
+    "MONGO_KEYFILE",
+    "MONGO_INTAKE_PASSWORD",
+    "MONGO_TRACKING_PASSWORD",
+    "MONGO_NOTIFIER_PASSWORD",
 )
 VHOST = "dondoc"
 INFRA = ("mongo", "rabbitmq", "mailpit", "prometheus", "grafana")
@@ -181,6 +187,21 @@ def test_published_ports() -> None:
     all_services = services()
     for name, port in PUBLISHED.items():
         assert (port, port) in published_ports(all_services[name]), f"{name} must publish {port}:{port}"
+    for name in ("rabbitmq", "mailpit", "prometheus", "grafana"):  # admin UIs: this machine only
+        assert all(str(port).startswith("127.0.0.1:") for port in all_services[name]["ports"]), name
+
+
+def test_mongodb_authenticates_and_each_service_has_its_own_user() -> None:
+    mongo = services()["mongo"]
+    command = mongo["command"]
+    assert "--keyFile" in command, "a replica set with users needs a keyfile"
+    env = environment(mongo)
+    assert env["MONGO_INITDB_ROOT_USERNAME"] and REQUIRED_REF.match(env["MONGO_INITDB_ROOT_PASSWORD"])
+    script = (REPO / "deploy/mongo/init-replica-set.js").read_text(encoding="utf-8")
+    assert 'roles: [{ role: "readWrite", db: "dondoc_" + service }]' in script
+    for app in APPS:
+        assert REQUIRED_REF.match(env[f"MONGO_{app.upper()}_PASSWORD"]), app
+    assert "$$MONGO_INITDB_ROOT_PASSWORD" in " ".join(mongo["healthcheck"]["test"]), "the check logs in"
 
 
 def test_no_default_passwords() -> None:
@@ -223,7 +244,9 @@ def test_the_services_are_configured_for_the_stack() -> None:
         assert build.get("args", {}).get("SERVICE") == app, f"{app} must be built with SERVICE={app}"
         user = f"dondoc-{app}"
         assert env["AMQP_URL"].startswith(f"amqp://{user}:") and env["AMQP_URL"].endswith(f"@rabbitmq:5672/{VHOST}")
-        assert env["MONGO_URL"].startswith("mongodb://mongo:27017/") and f"replicaSet={replica_set}" in env["MONGO_URL"]
+        mongo_url = re.fullmatch(r"mongodb://([^:]+):(\$\{[^}]+\})@mongo:27017/\?(.*)", env["MONGO_URL"])
+        assert mongo_url and mongo_url[1] == user and REQUIRED_REF.match(mongo_url[2]), f"{app}: {env['MONGO_URL']}"
+        assert parse_qs(mongo_url[3]) == {"replicaSet": [replica_set], "authSource": ["admin"]}, app
         assert env["LOG_FORMAT"] == "json" and env["DIRECTORY_PATH"]
         prefix = app.upper()
         assert env[f"{prefix}_HTTP_HOST"] == "0.0.0.0" and env[f"{prefix}_HTTP_PORT"] == str(port)

@@ -301,7 +301,8 @@ def test_every_variable_is_a_setting_the_service_reads(monkeypatch: pytest.Monke
         [container] = pod_spec(deployment)["containers"]
         assert settings.http_host == "0.0.0.0", f"{name} must listen beyond the pod's loopback"
         assert settings.http_port == container["ports"][0]["containerPort"], f"{name} listens on another port"
-        assert env["AMQP_URL"] is None and env.get("MONGO_URL"), f"{name}: the AMQP URL holds a password"
+        assert env["AMQP_URL"] is None, f"{name}: the AMQP URL holds a password: from the Secret"
+        assert env["MONGO_URL"] is None, f"{name}: the MongoDB URL holds a password: from the Secret"
         mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
         volumes = {v["name"]: v for v in pod_spec(deployment)["volumes"]}
         config_maps = of_kind("ConfigMap")
@@ -365,8 +366,9 @@ def test_autoscalers_target_deployments_and_real_queues() -> None:
         metrics = hpa["spec"]["metrics"]
         assert any(m["type"] == "Resource" and m["resource"]["name"] == "cpu" for m in metrics), f"{name}: no CPU"
         queues = [m["external"] for m in metrics if m["type"] == "External"]
-        if name not in SERVICE_QUEUES:
-            assert not queues, f"{name} consumes no queue of its own"
+        if name not in SERVICE_QUEUES or name == "intake":
+            # intake's queue carries issuers' plans and directory changes, a few a day: it scales on CPU
+            assert not queues, f"{name} scales on no queue"
             continue
         [external] = queues
         assert external["metric"]["selector"]["matchLabels"]["queue"] == name, f"{name} scales on another queue"
@@ -412,13 +414,15 @@ def test_the_services_mongo_url_names_every_member_of_the_replica_set() -> None:
     mongo = of_kind("StatefulSet")["mongo"]
     args = pod_spec(mongo)["containers"][0]["args"]
     replica_set = args[args.index("--replSet") + 1]
-    url = urlsplit(of_kind("ConfigMap")["dondoc-common"]["data"]["MONGO_URL"])
-    assert url.scheme == "mongodb" and parse_qs(url.query)["replicaSet"] == [replica_set]
-    assert "retryWrites" not in parse_qs(url.query), "retryWrites=false is for the stand-in only"
-    hosts = url.netloc.split(",")
     service = mongo["spec"]["serviceName"]
     expected = [f"mongo-{i}.{service}.{NAMESPACE}.svc.cluster.local:27017" for i in range(mongo["spec"]["replicas"])]
-    assert hosts == expected and len(hosts) == 3, f"MONGO_URL names {hosts}, the StatefulSet's members are {expected}"
+    for app in ("intake", "tracking", "notifier"):
+        url = urlsplit(template_secrets()["dondoc-secrets"][f"{app}-mongo-url"])
+        assert url.scheme == "mongodb" and parse_qs(url.query)["replicaSet"] == [replica_set]
+        assert "retryWrites" not in parse_qs(url.query), "retryWrites=false is for the stand-in only"
+        assert url.username == f"dondoc-{app}" and parse_qs(url.query)["authSource"] == ["admin"], app
+        hosts = url.netloc.split("@")[1].split(",")
+        assert hosts == expected, f"{app}'s MONGO_URL names {hosts}, the StatefulSet's members are {expected}"
     headless = of_kind("Service")[service]["spec"]
     assert headless["clusterIP"] == "None" and headless["publishNotReadyAddresses"] is True
     script = of_kind("ConfigMap")["mongo-init"]["data"]["init-replica-set.js"]
@@ -429,6 +433,76 @@ def test_the_services_mongo_url_names_every_member_of_the_replica_set() -> None:
     assert any(urlsplit(part).netloc in expected for part in command if part.startswith("mongodb://"))
     volume = next(v for v in pod_spec(job)["volumes"] if "configMap" in v)
     assert volume["configMap"]["name"] == "mongo-init"
+
+
+def test_mongodb_authenticates_members_and_gives_each_service_its_own_database_only() -> None:
+    mongo = of_kind("StatefulSet")["mongo"]
+    [container] = pod_spec(mongo)["containers"]
+    args = container["args"]
+    keyfile = args[args.index("--keyFile") + 1]
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    assert mounts[str(Path(keyfile).parent)] in {v["name"] for v in pod_spec(mongo)["volumes"]}
+    env = {item["name"]: item.get("valueFrom", {}).get("secretKeyRef") for item in container["env"]}
+    assert env["MONGO_INITDB_ROOT_USERNAME"] and env["MONGO_INITDB_ROOT_PASSWORD"], "the administrator from a Secret"
+    script = of_kind("ConfigMap")["mongo-init"]["data"]["init-replica-set.js"]
+    assert 'roles: [{ role: "readWrite", db: "dondoc_" + service }]' in script
+    assert '["intake", "tracking", "notifier"]' in script and 'user = "dondoc-" + service' in script
+    job_env = {item["name"] for item in pod_spec(of_kind("Job")["mongo-init-replica-set"])["containers"][0]["env"]}
+    assert {f"MONGO_{app.upper()}_PASSWORD" for app in ("intake", "tracking", "notifier")} <= job_env
+    settings_databases = {app: SETTINGS[app].model_fields["mongo_database"].default for app in SETTINGS}
+    assert settings_databases == {app: f"dondoc_{app}" for app in ("intake", "tracking", "notifier")}
+
+
+def policy_peers(rules: list[dict[str, Any]], direction: str) -> set[str]:
+    """The app names (or `any`, `dns`, `external`) a policy's rules let through in one direction."""
+    peers: set[str] = set()
+    for rule in rules:
+        targets = rule.get(direction)
+        if not targets:
+            peers.add("any")
+            continue
+        for target in targets:
+            if "ipBlock" in target:
+                peers.add("external")
+            elif target.get("namespaceSelector", {}).get("matchLabels", {}).get("kubernetes.io/metadata.name"):
+                peers.add("dns")
+            else:
+                peers.add(target.get("podSelector", {}).get("matchLabels", {}).get("app.kubernetes.io/name", "any"))
+    return peers
+
+
+def test_network_policies_deny_by_default_and_each_service_reaches_only_what_it_needs() -> None:
+    policies = of_kind("NetworkPolicy")
+    deny = policies["default-deny"]["spec"]
+    assert deny["podSelector"] == {} and set(deny["policyTypes"]) == {"Ingress", "Egress"}
+    assert not deny.get("ingress") and not deny.get("egress")
+    by_app = {
+        p["spec"]["podSelector"].get("matchLabels", {}).get("app.kubernetes.io/name"): p for p in policies.values()
+    }
+    for workload in (doc for doc in applied() if doc["kind"] in WORKLOADS):
+        app = workload["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/name"]
+        assert app in by_app, f"{workload['metadata']['name']}: no NetworkPolicy opens what it needs"
+    egress = {
+        app: policy_peers(by_app[app]["spec"].get("egress", []), "to") for app in ("intake", "tracking", "notifier")
+    }
+    assert egress == {
+        "intake": {"rabbitmq", "mongo", "tracking"},
+        "tracking": {"rabbitmq", "mongo"},
+        "notifier": {"rabbitmq", "mongo", "tracking", "external"},
+    }
+    smtp = [r for r in by_app["notifier"]["spec"]["egress"] if "ipBlock" in r["to"][0]]
+    assert {port["port"] for rule in smtp for port in rule["ports"]} == {25, 465, 587}, "SMTP only, outside"
+    assert policy_peers(by_app["mongo"]["spec"]["ingress"], "from") == {
+        "intake",
+        "tracking",
+        "notifier",
+        "mongo",
+        "mongo-init",
+    }
+    for app in ("intake", "tracking", "notifier"):
+        [rule] = by_app[app]["spec"]["ingress"]
+        port = of_kind("Service")[app]["spec"]["ports"][0]["port"]
+        assert rule["ports"] == [{"protocol": "TCP", "port": port}], f"{app} is reached on its HTTP port only"
 
 
 def test_rabbitmq_is_a_three_node_cluster_formed_by_kubernetes_peer_discovery() -> None:

@@ -1,13 +1,15 @@
 """schemathesis against the OpenAPI document of every running service: generated and mutated requests,
-with an operator's and an agency's token, never get a 5xx. Prints attempts, 4xx, 5xx and crashes."""
+with an operator's and an agency's token, never get a 5xx, and every error answer is an RFC 9457 problem
+(application/problem+json: type, title, status, detail). Prints attempts, 4xx, 5xx, problems and crashes."""
 
 from __future__ import annotations
 
 import json
 import sys
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -17,6 +19,7 @@ from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 
 from deploy.local.infra import Processes, free_port, http_ready, wait_until
+from shared.platform.problems import PROBLEM_MEDIA_TYPE, TYPE_PREFIX
 from tests.conftest import random_ref
 
 SERVICES = ("intake", "tracking", "notifier")
@@ -53,9 +56,10 @@ def services(amqp_url: str, mongo_url: str, tmp_path_factory: pytest.TempPathFac
     yield {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     processes.check_alive()  # no request crashed a service
     processes.stop()
+    attempts = sum(count for key, count in TALLY.items() if key.endswith("xx"))
     sys.stdout.write(
-        f"\nschemathesis attempts={sum(TALLY.values())} 2xx={TALLY['2xx']} 4xx={TALLY['4xx']} "
-        f"5xx={TALLY['5xx']} crashes=0\n"
+        f"\nschemathesis attempts={attempts} 2xx={TALLY['2xx']} 4xx={TALLY['4xx']} "
+        f"5xx={TALLY['5xx']} problem+json={TALLY['problem']} crashes=0\n"
     )
 
 
@@ -76,6 +80,19 @@ BOUNDED = settings(
 )
 
 
+def assert_problem(status: int, headers: Any, body: Callable[[], Any], where: object) -> None:
+    """An error answer is a problem document whose `status` is the response's."""
+    if status < 400:
+        return
+    media = {str(k).lower(): v for k, v in dict(headers).items()}.get("content-type")
+    media = media[0] if isinstance(media, list) else media
+    assert media == PROBLEM_MEDIA_TYPE, (where, status, media)
+    problem = body()
+    assert problem["status"] == status and str(problem["type"]).startswith(TYPE_PREFIX), (where, problem)
+    assert isinstance(problem["title"], str) and isinstance(problem["detail"], str), (where, problem)
+    TALLY["problem"] += 1
+
+
 def fuzz(base_url: str, headers: dict[str, str]) -> int:
     """Every operation of the service's OpenAPI document, a bounded number of generated cases each."""
     schema = schemathesis.openapi.from_url(f"{base_url}/openapi.json")
@@ -90,6 +107,7 @@ def fuzz(base_url: str, headers: dict[str, str]) -> int:
             response = case.call(base_url=base_url, headers=headers, timeout=30)
             TALLY[f"{response.status_code // 100}xx"] += 1
             case.validate_response(response, checks=[not_a_server_error])
+            assert_problem(response.status_code, response.headers, response.json, (case.method, case.formatted_path))
 
         run()
     return operations
@@ -172,6 +190,7 @@ def fuzz_hostile(base_url: str, headers: dict[str, str]) -> int:
             response = httpx.request(case.method, url, params=case.query, content=body, headers=sent, timeout=30)
             TALLY[f"{response.status_code // 100}xx"] += 1
             assert response.status_code < 500, (case.method, case.formatted_path, kind, response.text[:300])
+            assert_problem(response.status_code, response.headers, response.json, (case.method, case.formatted_path))
 
         run()
     return operations

@@ -116,6 +116,12 @@ async def test_the_broker_refuses_what_an_agency_may_not_do(provisioned) -> None
     with pytest.raises(ChannelClosed, match="ACCESS_REFUSED"):
         await publish_as(urls["chi-bo-khu-1"], cell_user, "command.acknowledge.ubnd.ubnd")
         accepted_cross_agency += 1
+    # Its own code under another kind (the broker once let `command.progress.ubnd.<own code>` through), and the
+    # answer only tracking gives: refused too.
+    for key in ("command.progress.ubnd.chi-bo-khu-1", "command.rejected.party_cell.chi-bo-khu-1"):
+        with pytest.raises(ChannelClosed, match="ACCESS_REFUSED"):
+            await publish_as(urls["chi-bo-khu-1"], cell_user, key)
+            accepted_cross_agency += 1
     with pytest.raises(ChannelClosed, match="PRECONDITION_FAILED"):
         await publish_as(urls["chi-bo-khu-1"], f"{prefix}ubnd", "command.acknowledge.party_cell.chi-bo-khu-1")
         accepted_cross_agency += 1

@@ -26,7 +26,7 @@ async def test_transient_failures_are_retried_and_a_failing_handler_ends_in_the_
     amqp_url: str, amqp, monkeypatch
 ) -> None:
     monkeypatch.setattr(consumer, "RETRY_PAUSE_SECONDS", 0.05)
-    queue = ServiceQueue(random_ref("retry-"), bindings=("plan.registered",), handler_attempts=3)
+    queue = ServiceQueue(random_ref("retry-"), bindings=("plan.registered.#",), handler_attempts=3)
     calls: dict[str, int] = {}
 
     async def handle(event) -> Outcome:  # type: ignore[no-untyped-def]

@@ -131,7 +131,7 @@ async def test_operator_payloads_are_refused_by_the_notifier(mongo_url, database
 
 async def test_operator_payloads_in_amqp_bodies_are_dead_lettered_with_the_field_named(service_settings, amqp) -> None:
     """The same table through the broker: commands and events whose fields carry operators end in the
-    dead-letter queue with a reason naming the field (a `$` key is dropped by the contract); nothing applied."""
+    dead-letter queue with a reason naming the field (a `$` key too: unknown to the contract); nothing applied."""
     import json
 
     from shared.contracts.topology import TRACKING_QUEUE
@@ -146,8 +146,8 @@ async def test_operator_payloads_in_amqp_bodies_are_dead_lettered_with_the_field
             ("command.progress.ubnd.ubnd", {**command, "percent": payload}, "percent"),
             ("command.report.ubnd.ubnd", {**command, "period": payload}, "period"),
             ("command.acknowledge.ubnd.ubnd", {**command, "command_id": payload}, "command_id"),
-            # An unknown key is dropped by the contract, never read; this one is then refused for its sender.
-            ("command.progress.ubnd.ubnd", {**command, "percent": 5, "$set": payload}, "no user_id"),
+            # An unknown key is refused by the contract (commands are strict, as over HTTP), the key named.
+            ("command.progress.ubnd.ubnd", {**command, "percent": 5, "$set": payload}, "$set"),
             ("assignment.created.ubnd.ubnd", {**json.loads(event.model_dump_json()), "agency": payload}, "agency"),
         ]
     app = create_app(service_settings(Settings))
@@ -216,7 +216,7 @@ async def test_nested_unencodable_and_non_utf8_bodies_get_422_at_every_json_rout
                     )
                     answers.append((name, f"{method} {path} {body[:20]!r}", response.status_code))
                     if response.status_code == 422:
-                        [problem] = response.json()["detail"]
+                        [problem] = response.json()["errors"]
                         assert problem["loc"][0] == "body" and problem["type"] in (
                             "json_too_deep",
                             "utf8_invalid",
@@ -235,7 +235,7 @@ async def test_a_lone_surrogate_in_a_plan_number_names_the_field(service_setting
         body = json.dumps(plan_with("number", "12\ud800-KH/ĐU")).encode()  # json.dumps writes it as \ud800
         refused = await http.post("/plans", content=body, headers={"Content-Type": "application/json"})
         assert refused.status_code == 422
-        [problem] = refused.json()["detail"]
+        [problem] = refused.json()["errors"]
         assert problem["loc"] == ["body", "number"] and "Trường number có mã \\ud800 đứng lẻ" in problem["msg"]
         pair = json.dumps(plan_with("title", "Kế hoạch 😀")).encode()  # a whole pair is an ordinary character
         accepted = await http.post("/plans", content=pair, headers={"Content-Type": "application/json"})
@@ -267,12 +267,12 @@ async def test_a_422_names_the_field_without_reflecting_a_large_input(service_se
         for field in ("issuer", "agency", "extra"):
             answer = await http.post("/plans", json=plan_with(field, huge))
             assert answer.status_code == 422 and len(answer.content) < 4096, (field, len(answer.content))
-            assert any(field in map(str, problem["loc"]) or field == "extra" for problem in answer.json()["detail"]), (
+            assert any(field in map(str, problem["loc"]) or field == "extra" for problem in answer.json()["errors"]), (
                 answer.text
             )
         many = await http.post("/plans", json={**plan_with("title", "K"), "assignments": [{"x": 1}] * 5000})
         assert many.status_code == 422 and len(many.content) < 32 * 1024
-        assert many.json()["detail"][-1]["type"] == "too_many_errors"
+        assert many.json()["errors"][-1]["type"] == "too_many_errors"
     async with running(create_app(service_settings(Settings)), OPERATOR) as http:
         answer = await http.post("/tokens", json={"subject": "s" * 900_000, "role": "agency"})
         assert answer.status_code == 422 and len(answer.content) < 4096

@@ -17,8 +17,8 @@ async def test_an_unread_deadline_is_refused_with_its_line_until_the_clerk_resol
     async with running(app, OPERATOR) as http:
         refused = await http.post("/plans/document", files={"file": ("plan.txt", text)})
         assert refused.status_code == 422, refused.text
-        detail = refused.json()["detail"]
-        assert detail["code"] == "unread_deadline" and "dòng 15" in detail["message"]
+        detail = refused.json()
+        assert detail["code"] == "unread_deadline" and "dòng 15" in detail["detail"]
         assert detail["problems"][0]["where"] == "deadline (line 15)"
         skipped = await http.post(
             "/plans/document", files={"file": ("plan.txt", text)}, data={"skip_unresolved": "true"}

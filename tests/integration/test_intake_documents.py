@@ -108,7 +108,7 @@ async def test_unresolved_bodies_are_refused_unless_skipped(service_settings) ->
         text = text.replace("12-KH/ĐU", plan_number()).encode()
         refused = await http.post("/plans/document", files={"file": ("ward.txt", text)})
         assert refused.status_code == 422
-        detail = refused.json()["detail"]
+        detail = refused.json()
         assert detail["code"] == "unresolved" and "Hội Người cao tuổi phường" in detail["problems"][0]["problem"]
         accepted = await http.post(
             "/plans/document", files={"file": ("ward.txt", text)}, data={"skip_unresolved": "true"}
@@ -137,7 +137,7 @@ async def test_unreadable_files_get_typed_errors(service_settings, data: bytes, 
         for path in ("/plans/preview", "/plans/document"):
             response = await http.post(path, files={"file": ("x", data)})
             assert response.status_code == status, response.text
-            assert response.json()["detail"]["code"] == code
+            assert response.json()["code"] == code
 
 
 async def test_the_real_plan_over_http(service_settings) -> None:

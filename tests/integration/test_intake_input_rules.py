@@ -51,7 +51,7 @@ async def test_plan_numbers_have_the_shape_of_a_document_symbol(service_settings
         for what, number in HOSTILE_NUMBERS.items():
             answer = await http.post("/plans", json=plan(number=number))
             assert answer.status_code == 422, (what, answer.text)
-            [error] = answer.json()["detail"]
+            [error] = answer.json()["errors"]
             assert error["loc"][-1] == "number", (what, answer.text)
             assert "số, ký hiệu kế hoạch" in error["msg"] or "ký tự ẩn" in error["msg"], (what, error)
 
@@ -62,8 +62,8 @@ async def test_names_with_invisible_or_direction_characters_are_refused(service_
         agency = await http.post(
             "/plans", json=plan(assignments=[{"agency": "Uỷ ban\u202e nhân dân phường", "task": "Rà soát."}])
         )
-    assert issuer.status_code == 422 and issuer.json()["detail"][0]["loc"][-1] == "issuer", issuer.text
-    assert agency.status_code == 422 and agency.json()["detail"][0]["loc"][-1] == "agency", agency.text
+    assert issuer.status_code == 422 and issuer.json()["errors"][0]["loc"][-1] == "issuer", issuer.text
+    assert agency.status_code == 422 and agency.json()["errors"][0]["loc"][-1] == "agency", agency.text
 
 
 @pytest.mark.parametrize("field", ["number", "title", "issuer", "task", "wording"])
@@ -78,7 +78,7 @@ async def test_a_lone_surrogate_anywhere_is_refused_not_a_server_error(service_s
     async with running(create_app(service_settings(Settings)), OPERATOR) as http:
         answer = await http.post("/plans", content=raw_json(body, "LONE"), headers={"content-type": "application/json"})
     assert answer.status_code == 422, answer.text
-    [error] = answer.json()["detail"]
+    [error] = answer.json()["errors"]
     assert error["loc"][-1] == field and "UTF-16" in error["msg"], answer.text
 
 
@@ -101,7 +101,7 @@ async def test_a_task_merged_for_one_body_is_capped(service_settings) -> None:
     async with running(create_app(service_settings(Settings)), OPERATOR) as http:
         answer = await http.post("/plans", json=plan(assignments=assignments))
     assert answer.status_code == 422, answer.text
-    problem = answer.json()["detail"][0]["problem"]
+    problem = answer.json()["errors"][0]["problem"]
     assert "20.000" in problem and "30.00" in problem, problem
 
 
@@ -113,5 +113,5 @@ async def test_a_plan_too_large_to_store_is_refused(service_settings, limit: int
     async with running(create_app(settings), OPERATOR) as http:
         answer = await http.post("/plans", json=plan(assignments=assignments))
     assert answer.status_code == 422, answer.text
-    problem = answer.json()["detail"][0]["problem"]
+    problem = answer.json()["errors"][0]["problem"]
     assert "200.000" in problem, problem

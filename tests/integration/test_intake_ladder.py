@@ -54,12 +54,12 @@ async def test_a_plan_ladder_is_validated_at_intake_and_reaches_assignment_creat
         bad = {"report": [LADDER["report"][0], {**LADDER["report"][1], "at": "3 tuần sau", "to": ["chu-tich"]}]}
         refused = await http.post("/plans", json=plan(f"{random_ref('n')}-KH/ĐU", bad))
         assert refused.status_code == 422, refused.text
-        problems = {".".join(map(str, e["loc"])): e["msg"] for e in refused.json()["detail"]}
+        problems = {".".join(map(str, e["loc"])): e["msg"] for e in refused.json()["errors"]}
         assert set(problems) == {"body.escalation_ladder.report.1.at", "body.escalation_ladder.report.1.to.0"}
         assert all(msg.startswith("step 'late': ") for msg in problems.values())
         assert "3 tuần sau" in problems["body.escalation_ladder.report.1.at"]
         empty = await http.post("/plans", json=plan(f"{random_ref('n')}-KH/ĐU", {}))
-        assert empty.status_code == 422 and empty.json()["detail"][0]["where"] == "escalation_ladder"
+        assert empty.status_code == 422 and empty.json()["errors"][0]["where"] == "escalation_ladder"
         assert await listener.get(no_ack=True, fail=False) is None  # nothing refused was published
 
         accepted = await http.post("/plans", json=plan(f"{random_ref('n')}-KH/ĐU", LADDER))

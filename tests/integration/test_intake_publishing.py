@@ -102,8 +102,8 @@ async def test_a_plan_becomes_one_persistent_message_per_agency(service_settings
         bad["assignments"].append({"agency": "Hội Người cao tuổi", "task": "x"})  # type: ignore[union-attr]
         refused = await http.post("/plans", json=bad)
         assert refused.status_code == 422
-        assert refused.json()["detail"][0]["where"] == "assignments[2].agency"
-        assert "Hội Người cao tuổi" in refused.json()["detail"][0]["problem"]
+        assert refused.json()["errors"][0]["where"] == "assignments[2].agency"
+        assert "Hội Người cao tuổi" in refused.json()["errors"][0]["problem"]
 
 
 async def test_an_unroutable_publish_is_an_error_not_a_silent_confirm(amqp_url: str) -> None:

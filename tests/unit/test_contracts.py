@@ -83,12 +83,12 @@ def test_agency_events_are_routed_by_entity_verb_kind_and_code() -> None:
     assert escalation.routing_key() == f"escalation.sent.party_cell.{cell.code}"
 
 
-def test_a_plan_is_routed_as_plan_registered() -> None:
+def test_a_plan_is_routed_as_plan_registered_by_its_issuer() -> None:
     plan_id = ref("p")
     event = PlanRegistered(
         correlation_id=plan_id, plan_id=plan_id, number="21-KH/ĐU", title="Kế hoạch", issuer=ISSUER, assignment_count=3
     )
-    assert event.routing_key() == "plan.registered"
+    assert event.routing_key() == f"plan.registered.{ISSUER.kind}.{ISSUER.code}"
     assert event.event_type == "plan.registered"
 
 
@@ -101,7 +101,7 @@ def test_the_event_type_is_computed_and_travels_with_the_body() -> None:
 
 def test_every_registered_type_is_keyed_by_its_entity_and_verb() -> None:
     assert all(key == f"{model.entity}.{model.verb}" for key, model in EVENT_TYPES.items())
-    assert len(EVENT_TYPES) == 13  # 10, then assignment.revised, directory.updated and link.requested
+    assert len(EVENT_TYPES) == 15  # 10; assignment.revised, directory.updated, link.requested, command/plan.rejected
     assert EVENT_TYPES["assignment.created"] is AssignmentCreated
     assert EVENT_TYPES["assignment.revised"].__name__ == "AssignmentRevised"
 

@@ -152,5 +152,5 @@ def test_every_service_answers_a_hostile_body_with_422(
 
     answer = asyncio.run(send())
     assert answer.status_code == 422, (answer.status_code, answer.text[:300])
-    [problem] = answer.json()["detail"]
+    [problem] = answer.json()["errors"]
     assert problem["type"] in ("json_too_deep", "utf8_invalid", "unicode_lone_surrogate") and problem["msg"]

@@ -4,6 +4,7 @@ declare the same queues with the same arguments (the broker refuses a queue decl
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 
 import pytest
 
@@ -23,6 +24,8 @@ def test_the_deployment_declares_the_service_agency_and_dead_letter_queues() -> 
         "tracking.dead-letter",
         "notifier",
         "notifier.dead-letter",
+        "intake",
+        "intake.dead-letter",
         "agency.ubnd",
         "agency.chi-bo-khu-1",
         "agencies.dead-letter",
@@ -54,11 +57,12 @@ def test_dead_letter_queues_have_no_delivery_limit(declaration: topology.QueueDe
     assert "x-delivery-limit" not in declaration.arguments
 
 
-def test_an_agency_queue_takes_only_events_about_its_own_assignments() -> None:
+def test_an_agency_queue_takes_only_events_about_its_own_assignments_and_the_answers_to_its_commands() -> None:
     queue = topology.agency_queue("ubnd").declaration()
     assert {b.exchange for b in queue.bindings} == {topology.EVENTS_EXCHANGE}
-    assert all(b.routing_key.endswith(".*.*.ubnd") for b in queue.bindings)
-    assert not any(b.routing_key.startswith("command.") for b in queue.bindings)
+    assert all(b.routing_key.endswith(".*.ubnd") for b in queue.bindings)
+    commands = [b.routing_key for b in queue.bindings if b.routing_key.startswith("command.")]
+    assert commands == ["command.rejected.*.ubnd"]  # never its own commands
 
 
 def test_agencies_share_one_dead_letter_queue_their_users_cannot_read() -> None:
@@ -81,3 +85,21 @@ def test_the_services_declare_what_the_definitions_file_declares() -> None:
     bindings = {(b["source"], b["destination"], b["routing_key"]) for b in document["bindings"]}
     expected = {(b.exchange, d.name, b.routing_key) for d in topology.all_declarations(AGENCIES) for b in d.bindings}
     assert bindings == expected
+
+
+def test_an_agency_may_publish_only_its_own_commands_and_plans_under_its_own_kind_and_code() -> None:
+    grant = agency_grant("chi-bo-khu-1", "agency-", "party_cell")
+    allowed = re.compile(grant.topic_write)
+    assert allowed.match("command.acknowledge.party_cell.chi-bo-khu-1")
+    assert allowed.match("plan.submit.party_cell.chi-bo-khu-1")
+    for refused in (
+        "command.acknowledge.ubnd.chi-bo-khu-1",  # another kind
+        "command.acknowledge.party_cell.chi-bo-khu-2",  # another agency
+        "plan.registered.party_cell.chi-bo-khu-1",  # an event, not a command
+        "command.rejected.party_cell.chi-bo-khu-1",  # an answer only tracking gives
+    ):
+        assert not allowed.match(refused), refused
+    passwords: defaultdict[str, str] = defaultdict(lambda: "secret")
+    document = definitions("dondoc", ["chi-bo-khu-1"], passwords, kinds={"chi-bo-khu-1": "party_cell"})
+    [topic] = [t for t in document["topic_permissions"] if t["user"] == "agency-chi-bo-khu-1"]
+    assert topic["write"] == grant.topic_write

@@ -33,7 +33,7 @@ from services.intake.domain import (
 )
 from services.intake.use_cases.errors import AmendmentRefused, Forbidden, NotFound, Overtaken
 from services.intake.use_cases.ports import Actor, AlreadyStored, Directories, Documents, KeptDocument, Plans
-from shared.contracts.events import AgencyRef, AssignmentCancelled, AssignmentCreated, Event
+from shared.contracts.events import AgencyRef, AssignmentCancelled, AssignmentCreated, Event, PlanRegistered
 from shared.domain.calendar import deployment_calendar
 from shared.domain.clock import VIETNAM, Clock, as_utc
 from shared.platform.unit_of_work import Transaction, UnitOfWork
@@ -62,6 +62,7 @@ class RegisterPlan:
     submission: PlanSubmission
     actor: Actor
     document: SubmittedDocument | None = None
+    command_id: str | None = None  # an issuer's plan.submit: echoed in plan.registered
 
 
 @dataclass(frozen=True)
@@ -163,6 +164,9 @@ class PlanUseCases:
     async def register(self, command: RegisterPlan) -> PlanRegistration:
         """Raises PlanRejected (what cannot be registered), Forbidden, AmendmentRefused or Overtaken."""
         record, events = self._register(command.submission, self._today())
+        if command.command_id is not None:
+            echo = {"command_id": command.command_id}
+            events = [e.model_copy(update=echo) if isinstance(e, PlanRegistered) else e for e in events]
         may_act_for(command.actor, record["issuer"])
         refuse_oversized(self._plans.stored_size(record), self.settings.max_plan_bytes)
         structlog.contextvars.bind_contextvars(plan_id=record["_id"])

@@ -54,13 +54,19 @@ def _common(assignment: AssignmentRecord, event_id: str, now: datetime) -> dict[
 def _acknowledge(command: Any, assignment: AssignmentRecord, event_id: str, now: datetime) -> Decision:
     state = domain.acknowledge(assignment)
     return Decision(
-        Change({"state": state, "acknowledged_at": now}), AssignmentAcknowledged(**_common(assignment, event_id, now))
+        Change({"state": state, "acknowledged_at": now}),
+        AssignmentAcknowledged(**_common(assignment, event_id, now), command_id=command.command_id),
     )
 
 
 def _progress(command: ReportProgress, assignment: AssignmentRecord, event_id: str, now: datetime) -> Decision:
     state = domain.report_progress(assignment, command.percent)
-    event = ProgressReported(**_common(assignment, event_id, now), percent=command.percent, note=command.note)
+    event = ProgressReported(
+        **_common(assignment, event_id, now),
+        percent=command.percent,
+        note=command.note,
+        command_id=command.command_id,
+    )
     return Decision(Change({"state": state, "progress": command.percent, "progress_note": command.note}), event)
 
 
@@ -74,6 +80,7 @@ def _report(command: SubmitReport, assignment: AssignmentRecord, event_id: str, 
         late_by_seconds=outcome.late_by_seconds,
         revision=outcome.revision,
         deliverables=command.deliverables,
+        command_id=command.command_id,
     )
     report = {
         "event_id": event_id,
@@ -95,6 +102,7 @@ def _extend(command: RequestExtension, assignment: AssignmentRecord, event_id: s
         current_due_at=current,
         requested_due_at=command.requested_due_at,
         reason=command.reason,
+        command_id=command.command_id,
     )
     extension = {
         "_id": event_id,
