@@ -60,9 +60,15 @@ def report_period(
 
 def acknowledgement_window(assignment: dict[str, Any], ladder: Ladder, calendar_version: str) -> dict[str, Any]:
     """The time an agency has to acknowledge an assignment, chased by the acknowledgement steps; it keeps the
-    assignment's reporting deadlines, which the assignment notice lists."""
+    assignment's reporting deadlines and where the plan's document writes the task and each deadline, which the
+    assignment notice lists."""
     deadlines = [
-        {"period": d["period"], "due_at": d["due_at"], "wording": d.get("wording", "")}
+        {
+            "period": d["period"],
+            "due_at": d["due_at"],
+            "wording": d.get("wording", ""),
+            "provenance": d.get("provenance"),
+        }
         for d in assignment.get("deadlines") or []
     ]
     return {
@@ -70,6 +76,7 @@ def acknowledgement_window(assignment: dict[str, Any], ladder: Ladder, calendar_
         "period": None,
         "due_at": None,
         "deadlines": deadlines,
+        "provenance": list(assignment.get("provenance") or []),
     }
 
 

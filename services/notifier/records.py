@@ -44,6 +44,7 @@ class PeriodRow(TypedDict, total=False):
     due_at: datetime | None
     wording: str
     deadlines: list[dict[str, Any]]  # an acknowledgement window's: the assignment's (the assignment notice)
+    provenance: list[dict[str, Any]]  # an acknowledgement window's: where the plan's document assigns the task
     steps: list[dict[str, Any]]
     ladder_version: str
     ladder_source: str
