@@ -80,6 +80,21 @@ def acknowledgement_window(assignment: dict[str, Any], ladder: Ladder, calendar_
     }
 
 
+def listed_deadline_moved(
+    deadlines: list[dict[str, Any]], period: str, due_at: datetime, wording: str, previous_due_at: datetime
+) -> list[dict[str, Any]] | None:
+    """An acknowledgement window's deadline list with `period` moved to `due_at` (the assignment notice shows the
+    deadline as it stands, and the one before); None when the list does not hold `period`."""
+    if not any(d.get("period") == period for d in deadlines):
+        return None
+    return [
+        {**d, "due_at": due_at, "wording": wording or d.get("wording", ""), "previous_due_at": previous_due_at}
+        if d.get("period") == period
+        else d
+        for d in deadlines
+    ]
+
+
 def opened(skipped: list[str], first_check: datetime | None, at: datetime) -> dict[str, Any]:
     """The fields set only when a tracked item is first opened (a report that came first keeps its state)."""
     return {

@@ -115,7 +115,7 @@ class NotifierRepository:
                 "state": OPEN,
                 "$or": [{"task_revision": {"$exists": False}}, {"task_revision": {"$lt": plan_version}}],
             },
-            {"$set": {"task": task, "task_revision": plan_version}},
+            {"$set": {"task": task, "task_revision": plan_version}, "$inc": {"content_rev": 1}},
             session=session,
         )
         return await self.periods.count_documents({"assignment_id": assignment_id}, limit=1, session=session) > 0
@@ -125,6 +125,9 @@ class NotifierRepository:
 
     async def rebase(self, item_id: str, fields: dict[str, Any], session: AsyncClientSession | None) -> None:
         await self.periods.update_one({"_id": item_id}, {"$set": {**fields, "claimed_by": None}}, session=session)
+
+    async def amend(self, item_id: str, fields: dict[str, Any], session: AsyncClientSession | None) -> None:
+        await self.periods.update_one({"_id": item_id}, {"$set": fields, "$inc": {"content_rev": 1}}, session=session)
 
     async def open_page(self, query: dict[str, Any], after: str | None, limit: int) -> list[PeriodRow]:
         """Up to `limit` open periods matching `query`, in `_id` order after `after`: callers walk every match

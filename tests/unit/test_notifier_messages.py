@@ -234,4 +234,9 @@ def test_an_extended_deadline_says_so_with_the_deadline_before() -> None:
         "– Kỳ 2026-FY: “gia hạn đến ngày 15/01/2027”, hạn cuối 23:59 ngày 15/01/2027 "
         "(đã gia hạn, hạn trước đây 23:59 ngày 15/12/2026)." in text
     )
+    earlier = DeadlineLine("2026-FY", moved.due_at - timedelta(days=40), previous_due_at=moved.previous_due_at)
+    assert (
+        "(đã điều chỉnh, hạn trước đây 23:59 ngày 15/12/2026)."
+        in render_digest("x", [notice(deadlines=(earlier,))]).text
+    )
     assert unicodedata.is_normalized("NFC", text)

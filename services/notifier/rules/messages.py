@@ -183,7 +183,8 @@ def _deadline_line(deadline: DeadlineLine) -> str:
     written = f"“{deadline.wording}”, " if deadline.wording else ""
     notes = []
     if deadline.previous_due_at is not None and deadline.previous_due_at != deadline.due_at:
-        notes.append(f"đã gia hạn, hạn trước đây {local_time(deadline.previous_due_at)}")
+        moved = "đã gia hạn" if deadline.due_at > deadline.previous_due_at else "đã điều chỉnh"
+        notes.append(f"{moved}, hạn trước đây {local_time(deadline.previous_due_at)}")
     if where := place(deadline.provenance):
         notes.append(f"ghi tại {where}")
     noted = f" ({'; '.join(notes)})" if notes else ""
