@@ -213,8 +213,8 @@ def test_the_notice_names_the_clause_of_its_task_and_of_each_deadline() -> None:
 def test_several_clauses_each_with_its_place_or_the_places_together() -> None:
     both = ({"clause": "1", "line": 20}, {"clause": "a", "page": 2, "line": 4})
     text = render_digest("x", [notice(provenance=both)]).text
-    assert "– Tổ chức hội nghị quán triệt Nghị quyết. (khoản 1, dòng 20)\n" in text
-    assert "– Tổng hợp ý kiến của đảng viên. (điểm a, trang 2, dòng 4)\n" in text
+    assert "– Khoản 1, dòng 20: Tổ chức hội nghị quán triệt Nghị quyết.\n" in text
+    assert "– Điểm a, trang 2, dòng 4: Tổng hợp ý kiến của đảng viên.\n" in text
     fewer = render_digest("x", [notice(provenance=both[:1])]).text
     assert "Nội dung nhiệm vụ (khoản 1, dòng 20 của Kế hoạch):\n" in fewer
     assert "– Tổng hợp ý kiến của đảng viên.\n" in fewer

@@ -171,7 +171,8 @@ def _task_lines(item: Item) -> list[str]:
             f"Nội dung nhiệm vụ ({where} của Kế hoạch): {clauses[0]}" if where else f"Nội dung nhiệm vụ: {clauses[0]}"
         ]
     if each:
-        return ["Nội dung nhiệm vụ:", *[f"– {c} ({place(p)})" for c, p in zip(clauses, item.provenance, strict=True)]]
+        placed = zip(clauses, item.provenance, strict=True)
+        return ["Nội dung nhiệm vụ:", *[f"– {place(p)[:1].upper()}{place(p)[1:]}: {c}" for c, p in placed]]
     where = places(item.provenance)
     return [
         f"Nội dung nhiệm vụ ({where} của Kế hoạch):" if where else "Nội dung nhiệm vụ:",
