@@ -60,9 +60,15 @@ def report_period(
 
 def acknowledgement_window(assignment: dict[str, Any], ladder: Ladder, calendar_version: str) -> dict[str, Any]:
     """The time an agency has to acknowledge an assignment, chased by the acknowledgement steps; it keeps the
-    assignment's reporting deadlines, which the assignment notice lists."""
+    assignment's reporting deadlines and where the plan's document writes the task and each deadline, which the
+    assignment notice lists."""
     deadlines = [
-        {"period": d["period"], "due_at": d["due_at"], "wording": d.get("wording", "")}
+        {
+            "period": d["period"],
+            "due_at": d["due_at"],
+            "wording": d.get("wording", ""),
+            "provenance": d.get("provenance"),
+        }
         for d in assignment.get("deadlines") or []
     ]
     return {
@@ -70,7 +76,23 @@ def acknowledgement_window(assignment: dict[str, Any], ladder: Ladder, calendar_
         "period": None,
         "due_at": None,
         "deadlines": deadlines,
+        "provenance": list(assignment.get("provenance") or []),
     }
+
+
+def listed_deadline_moved(
+    deadlines: list[dict[str, Any]], period: str, due_at: datetime, wording: str, previous_due_at: datetime
+) -> list[dict[str, Any]] | None:
+    """An acknowledgement window's deadline list with `period` moved to `due_at` (the assignment notice shows the
+    deadline as it stands, and the one before); None when the list does not hold `period`."""
+    if not any(d.get("period") == period for d in deadlines):
+        return None
+    return [
+        {**d, "due_at": due_at, "wording": wording or d.get("wording", ""), "previous_due_at": previous_due_at}
+        if d.get("period") == period
+        else d
+        for d in deadlines
+    ]
 
 
 def opened(skipped: list[str], first_check: datetime | None, at: datetime) -> dict[str, Any]:

@@ -68,7 +68,10 @@ def assemble(settings: Settings, clock: Clock) -> Parts:
     book = Addressbook(directories, settings.contact)
     mailer = Mailer(repository, settings, clock, window, revise=partial(redigest, book=book))
     use_cases = NotifierUseCases(
-        MongoUnitOfWork(runtime.client, OutboxWriter(runtime.db, clock), wake=outbox.wake),
+        # An escalation's outbox row carries its plan's trace (the period's), not the scan's (none).
+        MongoUnitOfWork(
+            runtime.client, OutboxWriter(runtime.db, clock, repository.escalation_traces), wake=outbox.wake
+        ),
         repository,
         book,
         Rules(Ladder.load(settings.ladder_path), calendar, window),

@@ -44,6 +44,8 @@ class PeriodRow(TypedDict, total=False):
     due_at: datetime | None
     wording: str
     deadlines: list[dict[str, Any]]  # an acknowledgement window's: the assignment's (the assignment notice)
+    provenance: list[dict[str, Any]]  # an acknowledgement window's: where the plan's document assigns the task
+    content_rev: int  # moves on when what its e-mails say changes (a reworded task, a listed deadline moved)
     steps: list[dict[str, Any]]
     ladder_version: str
     ladder_source: str
@@ -104,6 +106,7 @@ class EmailRow(TypedDict, total=False):
     sent_at: datetime
     dropped_at: datetime
     dropped_reason: str
+    content_revs: dict[str, int]  # its periods' `content_rev` when it was written (absent: 0)
     left_out: list[dict[str, str]]  # notices left out of the digest as sent (they no longer applied), with the reasons
     failed_at: datetime
     last_error: str

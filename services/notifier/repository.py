@@ -10,7 +10,7 @@ holds for e-mails through `next_attempt_at`.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -19,9 +19,10 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from services.notifier.domain import ACKNOWLEDGED, CANCELLED, OPEN, SUBMITTED
+from services.notifier.domain import ACKNOWLEDGED, CANCELLED, OPEN, SUBMITTED, acknowledgement_id, period_id
 from services.notifier.records import FAILED, PENDING, SENT, EmailRow, NoticeRow, PeriodRow, SilenceRecord
 from services.notifier.use_cases.errors import AlreadyProcessed, ClaimLost
+from shared.contracts.events import EscalationSent, Event
 from shared.platform import tracing
 from shared.platform.mongo import DUPLICATE_KEY, in_transaction
 from shared.platform.tracing import TRACE_FIELD
@@ -115,7 +116,7 @@ class NotifierRepository:
                 "state": OPEN,
                 "$or": [{"task_revision": {"$exists": False}}, {"task_revision": {"$lt": plan_version}}],
             },
-            {"$set": {"task": task, "task_revision": plan_version}},
+            {"$set": {"task": task, "task_revision": plan_version}, "$inc": {"content_rev": 1}},
             session=session,
         )
         return await self.periods.count_documents({"assignment_id": assignment_id}, limit=1, session=session) > 0
@@ -125,6 +126,9 @@ class NotifierRepository:
 
     async def rebase(self, item_id: str, fields: dict[str, Any], session: AsyncClientSession | None) -> None:
         await self.periods.update_one({"_id": item_id}, {"$set": {**fields, "claimed_by": None}}, session=session)
+
+    async def amend(self, item_id: str, fields: dict[str, Any], session: AsyncClientSession | None) -> None:
+        await self.periods.update_one({"_id": item_id}, {"$set": fields, "$inc": {"content_rev": 1}}, session=session)
 
     async def open_page(self, query: dict[str, Any], after: str | None, limit: int) -> list[PeriodRow]:
         """Up to `limit` open periods matching `query`, in `_id` order after `after`: callers walk every match
@@ -246,6 +250,26 @@ class NotifierRepository:
             trace = next((traces[p] for p in email.get("period_ids", []) if p in traces), None)
             if trace:
                 email[TRACE_FIELD] = trace
+
+    async def escalation_traces(
+        self, events: Sequence[Event], session: AsyncClientSession | None
+    ) -> dict[str, Mapping[str, str]]:
+        """The trace each `escalation.sent` belongs to: its period's (the plan's, from `open_item`), by event id.
+        The outbox writer stamps their rows with it (shared/platform/outbox_writer.py `TraceOrigins`), so a
+        scan's escalations join their plans' traces instead of starting traces of their own."""
+        items = {
+            event.event_id: acknowledgement_id(event.assignment_id)
+            if event.track == "acknowledgement"
+            else period_id(event.assignment_id, event.period or "")
+            for event in events
+            if isinstance(event, EscalationSent)
+        }
+        if not items:
+            return {}
+        query = {"_id": {"$in": sorted(set(items.values()))}, TRACE_FIELD: {"$exists": True}}
+        found = await self.periods.find(query, {TRACE_FIELD: 1}, session=session).to_list()
+        traces = {row["_id"]: row[TRACE_FIELD] for row in found}
+        return {event_id: traces[item] for event_id, item in items.items() if item in traces}
 
     # --- silences ---------------------------------------------------------------------------------------
 

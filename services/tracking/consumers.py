@@ -36,6 +36,7 @@ from shared.contracts.events import (
     PlanRegistered,
 )
 from shared.domain.clock import Clock
+from shared.platform import tracing
 from shared.platform.auth import Principal
 from shared.platform.batching import ProcessAlone
 from shared.platform.deliveries import InvalidMessage, Message, Outcome, TransientError, sender_of
@@ -269,6 +270,7 @@ class AcknowledgementsInBulk:
                 if change is None:
                     outcomes[i] = ProcessAlone()
                 else:
+                    tracing.pass_on(command, change.event)  # its outbox row in its own message's trace
                     changes.append(change)
         await self._write(changes, outcomes)
         for i, event_id in enumerate(event_ids):

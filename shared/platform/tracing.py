@@ -100,12 +100,12 @@ def enabled() -> bool:
     return _state["tracer"] is not None
 
 
-def carrier() -> dict[str, str]:
-    """The current trace context as W3C headers (empty when off or outside any span)."""
+def carrier(context: Context | None = None) -> dict[str, str]:
+    """The trace context as W3C headers, the current one without `context` (empty when off or outside any span)."""
     if _state["tracer"] is None:
         return {}
     headers: dict[str, str] = {}
-    _PROPAGATOR.inject(headers)
+    _PROPAGATOR.inject(headers, context=context)
     return headers
 
 
@@ -160,6 +160,15 @@ def carried(thing: object) -> Context | None:
     return _carried.get(id(thing)) if _state["tracer"] is not None else None
 
 
+def pass_on(source: object, target: object) -> None:
+    """Let `target` (an event a message caused) carry the context `source` (the message) carries, so the event's
+    outbox row is stamped with its own message's trace even when another message's delivery writes it (a batch).
+    Nothing when `source` carries none."""
+    context = carried(source)
+    if context is not None:
+        carry(target, context)
+
+
 @contextmanager
 def resumed(thing: object) -> Iterator[None]:
     """Make the context carried by `thing` the current one while the block runs (nothing changes without one)."""
@@ -174,9 +183,16 @@ def resumed(thing: object) -> Iterator[None]:
         otel_context.detach(token)
 
 
-def stamped(row: dict[str, Any]) -> dict[str, Any]:
-    """`row` with the current trace context in its `trace` field (the row itself when there is none)."""
-    headers = carrier()
+def stamped(row: dict[str, Any], origin: Mapping[str, Any] | None = None, of: object = None) -> dict[str, Any]:
+    """`row` with a trace context in its `trace` field (the row itself when there is none): `origin`, a context
+    stored before (W3C headers: the trace the row's event belongs to, not the one current while it is written),
+    when there is one; else the context `of` carries (`carry`, `pass_on`); else the current one."""
+    if _state["tracer"] is None:
+        return row
+    if origin:
+        headers = {name: str(value) for name, value in origin.items() if name in _WANTED and value is not None}
+    else:
+        headers = carrier(carried(of) if of is not None else None)
     return {**row, TRACE_FIELD: headers} if headers else row
 
 

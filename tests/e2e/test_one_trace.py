@@ -155,5 +155,11 @@ def test_one_trace_from_the_plans_request_to_the_e_mail(traced_stack, collector:
     assert trace_id in [s.trace_id for s in collector.found("dondoc-tracking", "GET /tokens/me")]
     relayed = collector.found("dondoc-intake", "assignment.created publish")
     assert [s.trace_id for s in relayed] == [trace_id]
+    # The scan's escalations (the assignment notice, the overdue notice) continue the plan's trace too, through the
+    # notifier's outbox and into tracking's audit trail.
+    wait_until(lambda: collector.found("dondoc-tracking", "escalation.sent process"), 30, "tracking's escalation span")
+    escalated = collector.found("dondoc-notifier", "escalation.sent publish")
+    recorded = collector.found("dondoc-tracking", "escalation.sent process")
+    assert escalated and {s.trace_id for s in [*escalated, *recorded]} == {trace_id}, (escalated, recorded)
     leaked = [s for s in collector.spans if any(TOKEN in value for value in s.attributes)]
     assert not leaked, leaked

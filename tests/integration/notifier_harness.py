@@ -108,7 +108,8 @@ async def notifier(
     book = Addressbook(directory or DIRECTORY, contact)
     mailer = Mailer(repository, config, clock, revise=partial(redigest, book=book))
     use_cases = NotifierUseCases(
-        MongoUnitOfWork(client, OutboxWriter(db, clock), wake=RelayNotWoken().wake),
+        # As services/notifier/main.py: an escalation's outbox row carries its plan's trace.
+        MongoUnitOfWork(client, OutboxWriter(db, clock, repository.escalation_traces), wake=RelayNotWoken().wake),
         repository,
         book,
         rules,

@@ -7,12 +7,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
 from services.tracking import domain
 from services.tracking.consumers import AcknowledgementsInBulk
 from services.tracking.repository import TrackingRepository
 from shared.contracts.commands import AcknowledgeAssignment
 from shared.contracts.events import AgencyRef
 from shared.domain.clock import FakeClock
+from shared.platform import tracing
 from shared.platform.batching import ProcessAlone
 from shared.platform.deliveries import Outcome
 from shared.platform.mongo import make_client
@@ -109,4 +114,43 @@ async def test_a_burst_of_acknowledgements_is_written_per_chunk_and_version_each
         assert versions.pop(changed) == 2  # the change meanwhile, then the acknowledgement
         assert versions == {a["_id"]: a["version"] for a in stored.values() if a["_id"] != changed}
     finally:
+        await client.close()
+
+
+async def test_each_acknowledgement_of_a_burst_is_written_in_its_own_message_s_trace(
+    mongo_url: str, database_name: str
+) -> None:
+    """With tracing on (the SDK's in-memory exporter): the batch is written while the last message's delivery runs,
+    yet each fact's outbox row carries the trace of the command that caused it (docs/tracing.md)."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracing.use(provider)
+    client = make_client(mongo_url)
+    try:
+        repo = TrackingRepository(client[database_name])
+        await repo.ensure_indexes()
+        clock = FakeClock(datetime(2027, 2, 1, 8, 0, tzinfo=UTC))
+        outbox = OutboxWriter(client[database_name], clock)
+        handler = AcknowledgementsInBulk(repo, outbox, lambda: None, clock, agency_user_prefix="agency-")
+        events = [assignment_created().model_copy(update={"agency": cell(i)}) for i in range(3)]
+        await repo.assignments.insert_many([domain.new_assignment(e.model_dump(mode="python")) for e in events])
+        commands, traces = [], {}
+        for i, e in enumerate(events):
+            command = AcknowledgeAssignment(
+                command_id=f"traced-{i}", assignment_id=e.assignment_id, broker_user_id=f"agency-{e.agency.code}"
+            )
+            with tracing.span("command.acknowledge process", kind=tracing.CONSUMER) as delivery:
+                tracing.carry(command)  # what the consumer does with each message it parses
+            assert delivery is not None
+            traces[command.event_id(e.agency.code)] = delivery.get_span_context().trace_id
+            commands.append(command)
+        with tracing.span("command.acknowledge process", kind=tracing.CONSUMER) as flushing:
+            assert await handler(commands) == [Outcome.PROCESSED] * 3
+        assert flushing is not None
+        rows = await client[database_name]["outbox"].find({"_id": {"$in": list(traces)}}).to_list()
+        stored = {row["_id"]: int(row[tracing.TRACE_FIELD]["traceparent"].split("-")[1], 16) for row in rows}
+        assert stored == traces and flushing.get_span_context().trace_id not in stored.values()
+    finally:
+        tracing.use(None)
         await client.close()

@@ -262,7 +262,23 @@ def test_an_acknowledgement_window_has_no_period_and_the_acknowledgement_steps()
     assert window["deadlines"] == []  # none in this event
     due = {"period": "2027-H1", "due_at": H1_DUE, "wording": "trước ngày 01/7"}
     with_deadline = domain.acknowledgement_window({**created(ref("a")), "deadlines": [due]}, LADDER, "cal-7")
-    assert with_deadline["deadlines"] == [due]  # the assignment's, listed by the assignment notice
+    assert with_deadline["deadlines"] == [{**due, "provenance": None}]  # the assignment's, for the notice
+    assert with_deadline["provenance"] == []  # a structured plan's: no place in a document
+
+
+def test_an_acknowledgement_window_keeps_where_the_document_writes_the_task_and_each_deadline() -> None:
+    where = {"clause": "2", "page": 3, "line": 12}
+    due = {
+        "period": "2027-H1",
+        "due_at": H1_DUE,
+        "wording": "trước ngày 01/7",
+        "provenance": {"clause": "4", "line": 30},
+    }
+    window = domain.acknowledgement_window(
+        {**created(ref("a")), "deadlines": [due], "provenance": [where]}, LADDER, "c"
+    )
+    assert window["provenance"] == [where]
+    assert window["deadlines"][0]["provenance"] == {"clause": "4", "line": 30}
 
 
 def test_an_opened_item_starts_open_at_revision_zero_with_its_first_check() -> None:

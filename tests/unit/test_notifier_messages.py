@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from services.notifier.mailer import build_message, classify
 from services.notifier.rules.links import IssuedLink, LinkRequest, fill, new_link_message
 from services.notifier.rules.messages import DeadlineLine, Item, describe_duration, render_digest
+from services.notifier.rules.places import clause_name, place, places
 
 NOW = datetime(2026, 7, 3, 2, 0, tzinfo=UTC)
 
@@ -180,3 +181,62 @@ def test_the_new_link_e_mail() -> None:
     view = new_link_message("Thường trực", LinkRequest("dang-uy", "view", "mttq", "Ủy ban MTTQ phường"), "m5")
     assert "đường dẫn theo dõi tình hình thực hiện của Ủy ban MTTQ phường" in view.text
     assert unicodedata.is_normalized("NFC", message.text + view.text)
+
+
+# --- where the plan's document writes the task and its deadlines ---------------------------------------------
+
+
+def test_places_read_as_a_ward_office_cites_its_plans() -> None:
+    assert clause_name("2") == "khoản 2" and clause_name("2.1") == "mục 2.1" and clause_name("a") == "điểm a"
+    assert clause_name("III") == "mục III" and clause_name("đ)") == "điểm đ"
+    assert place({"clause": "2", "page": 3, "line": 12}) == "khoản 2, trang 3, dòng 12"
+    assert place({"clause": None, "page": None, "line": 40}) == "dòng 40"
+    assert place(None) == "" and places([]) == ""
+    same = {"clause": "2", "line": 7}
+    assert places([same, same, {"clause": "b", "line": 9}]) == "khoản 2, dòng 7; điểm b, dòng 9"
+
+
+def test_the_notice_names_the_clause_of_its_task_and_of_each_deadline() -> None:
+    deadline = DeadlineLine(
+        "2026-FY", datetime(2026, 12, 15, 16, 59, 59, tzinfo=UTC), "trước ngày 16/12", {"clause": "4", "line": 30}
+    )
+    one = notice(task="Báo cáo kết quả.", provenance=({"clause": "2", "page": 3, "line": 12},), deadlines=(deadline,))
+    digest = render_digest("Chi bộ khu dân cư số 1", [one])
+    assert "Nội dung nhiệm vụ (khoản 2, trang 3, dòng 12 của Kế hoạch): Báo cáo kết quả." in digest.text
+    assert "– Kỳ 2026-FY: “trước ngày 16/12”, hạn cuối 23:59 ngày 15/12/2026 (ghi tại khoản 4, dòng 30)." in (
+        digest.text
+    )
+    assert "khoản 2, trang 3, dòng 12 của Kế hoạch" in digest.html
+    assert all(unicodedata.is_normalized("NFC", t) for t in (digest.text, digest.html, digest.subject))
+
+
+def test_several_clauses_each_with_its_place_or_the_places_together() -> None:
+    both = ({"clause": "1", "line": 20}, {"clause": "a", "page": 2, "line": 4})
+    text = render_digest("x", [notice(provenance=both)]).text
+    assert "– Khoản 1, dòng 20: Tổ chức hội nghị quán triệt Nghị quyết.\n" in text
+    assert "– Điểm a, trang 2, dòng 4: Tổng hợp ý kiến của đảng viên.\n" in text
+    fewer = render_digest("x", [notice(provenance=both[:1])]).text
+    assert "Nội dung nhiệm vụ (khoản 1, dòng 20 của Kế hoạch):\n" in fewer
+    assert "– Tổng hợp ý kiến của đảng viên.\n" in fewer
+    plain = render_digest("x", [notice()]).text  # a structured plan: no places, no parentheses
+    assert "Nội dung nhiệm vụ:\n" in plain and "của Kế hoạch)" not in plain
+
+
+def test_an_extended_deadline_says_so_with_the_deadline_before() -> None:
+    moved = DeadlineLine(
+        "2026-FY",
+        datetime(2027, 1, 15, 16, 59, 59, tzinfo=UTC),
+        "gia hạn đến ngày 15/01/2027",
+        previous_due_at=datetime(2026, 12, 15, 16, 59, 59, tzinfo=UTC),
+    )
+    text = render_digest("x", [notice(deadlines=(moved,))]).text
+    assert (
+        "– Kỳ 2026-FY: “gia hạn đến ngày 15/01/2027”, hạn cuối 23:59 ngày 15/01/2027 "
+        "(đã gia hạn, hạn trước đây 23:59 ngày 15/12/2026)." in text
+    )
+    earlier = DeadlineLine("2026-FY", moved.due_at - timedelta(days=40), previous_due_at=moved.previous_due_at)
+    assert (
+        "(đã điều chỉnh, hạn trước đây 23:59 ngày 15/12/2026)."
+        in render_digest("x", [notice(deadlines=(earlier,))]).text
+    )
+    assert unicodedata.is_normalized("NFC", text)

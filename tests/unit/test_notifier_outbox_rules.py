@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from services.notifier.rules.outbox import notice_void, void_notices, void_reason
+from services.notifier.rules.outbox import amended, notice_void, void_notices, void_reason
 
 STEPS = [
     {"name": "assignment-notice", "ask": "notice"},
@@ -59,3 +59,10 @@ def test_the_notices_that_no_longer_apply_are_named_with_their_reasons() -> None
     periods = {"a1:2026-FY": period("submitted"), "a2:2026-FY": period("open")}
     assert void_notices([OVERDUE, other], periods) == {OVERDUE: "reported"}
     assert void_notices([other], periods) == {}
+
+
+def test_a_period_whose_content_moved_on_since_the_e_mail_was_written_is_amended() -> None:
+    periods = {"a1:ack": {"content_rev": 2}, "a1:2026-FY": {}, "a2:ack": {"content_rev": 1}}
+    assert amended({"a1:ack": 1, "a2:ack": 1}, periods) == ["a1:ack"]
+    assert amended({}, periods) == ["a1:ack", "a2:ack"]  # written before either changed
+    assert amended({"a1:ack": 2, "a2:ack": 1}, periods) == []

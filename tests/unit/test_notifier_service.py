@@ -4,6 +4,7 @@ store in place of the repository, FakeUnitOfWork in place of MongoDB's, a fake c
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import pytest
@@ -39,6 +40,7 @@ from shared.contracts.events import (
     AssignmentAcknowledged,
     AssignmentCancelled,
     AssignmentCreated,
+    AssignmentRevised,
     DeadlineExtended,
     EscalationSent,
     LinkRequested,
@@ -103,7 +105,7 @@ class FakeStore:
         rows = [r for r in self.periods.values() if r.get("assignment_id") == assignment_id]
         for row in rows:
             if row["state"] == "open" and row.get("task_revision", -1) < plan_version:
-                row.update({"task": task, "task_revision": plan_version})
+                row.update({"task": task, "task_revision": plan_version, "content_rev": row.get("content_rev", 0) + 1})
         return bool(rows)
 
     async def get(self, item_id: str, session: Any = None) -> PeriodRow | None:
@@ -112,6 +114,10 @@ class FakeStore:
 
     async def rebase(self, item_id: str, fields: dict[str, Any], session: Any) -> None:
         self.periods[item_id].update({**fields, "claimed_by": None})
+
+    async def amend(self, item_id: str, fields: dict[str, Any], session: Any) -> None:
+        row = self.periods[item_id]
+        row.update({**fields, "content_rev": row.get("content_rev", 0) + 1})
 
     # the scan
     def _due(self, now: datetime) -> list[dict[str, Any]]:
@@ -340,6 +346,11 @@ async def test_a_new_deadline_starts_the_period_again_as_a_new_revision() -> Non
     )
     period = store.periods["a1:2026-H1"]
     assert (period["due_at"], period["previous_due_at"], period["rev"]) == (later, DUE, 1)
+    # The acknowledgement window's list, which the assignment notice shows, moves with it (its schedule does not).
+    window = store.periods["a1:ack"]
+    assert [(d["period"], d["due_at"], d["previous_due_at"]) for d in window["deadlines"]] == [("2026-H1", later, DUE)]
+    assert window["deadlines"][0]["wording"] == "trước ngày 01/7"  # the event wrote none: the plan's stays
+    assert window["content_rev"] == 1 and window["rev"] == 0
 
 
 # --- the scan --------------------------------------------------------------------------------------------------
@@ -503,7 +514,9 @@ def mail_row(email_id: str, to: str) -> dict[str, Any]:
     }
 
 
-def sender(store: FakeMailStore, transport: FakeTransport, clock: FakeClock, links: Any = None) -> EmailSender:
+def sender(
+    store: FakeMailStore, transport: FakeTransport, clock: FakeClock, links: Any = None, revise: Any = None
+) -> EmailSender:
     policy = MailPolicy(
         batch_size=10,
         lease=timedelta(minutes=5),
@@ -513,7 +526,7 @@ def sender(store: FakeMailStore, transport: FakeTransport, clock: FakeClock, lin
         retry_max_seconds=3600,
     )
     build = lambda row: build_message(row, "Hệ thống <d@hoa-an.example>")  # noqa: E731
-    return EmailSender(store, transport, build, policy, clock, links=links)
+    return EmailSender(store, transport, build, policy, clock, links=links, revise=revise)
 
 
 async def test_an_unbuildable_e_mail_fails_alone_with_its_reason() -> None:
@@ -673,6 +686,58 @@ async def test_a_digest_is_written_again_from_the_notices_kept_or_left_as_queued
     assert redigest(digest, kept, {}, book) is digest  # its period unknown: as queued
     unknown_step = [k.replace("|overdue#1|", "|renamed#1|") for k in kept]
     assert redigest(digest, unknown_step, store.periods, book) is digest
+
+
+def extended(event: AssignmentCreated, due_at: datetime, wording: str = "") -> DeadlineExtended:
+    return DeadlineExtended(
+        correlation_id=event.plan_id,
+        agency=event.agency,
+        request_id="amendment-1",
+        assignment_id=event.assignment_id,
+        plan_id=event.plan_id,
+        period="2026-H1",
+        previous_due_at=DUE,
+        due_at=due_at,
+        wording=wording,
+    )
+
+
+async def test_a_queued_assignment_notice_goes_with_the_deadline_and_task_as_they_stand_when_it_is_sent() -> None:
+    use_cases, _, store, _ = bootstrap()
+    event = created()
+    await use_cases.project(event)
+    await use_cases.scan_due()
+    (queued,) = store.emails.values()
+    assert "hạn cuối 23:59 ngày 30/06/2026" in queued["text"] and queued.get("content_revs") == {}
+    later = DUE + timedelta(days=15)
+    await use_cases.project(extended(event, later, "gia hạn đến ngày 15/7"))
+    revision = AssignmentRevised(
+        correlation_id="p1",
+        agency=event.agency,
+        assignment_id="a1",
+        plan_id="p1",
+        task="Báo cáo kết quả, kèm số liệu",
+        previous_task="Báo cáo kết quả",
+        plan_version=1,
+    )
+    await use_cases.project(revision)
+    mail = FakeMailStore([dict(queued)], store.periods)
+    transport = RecordingTransport()
+    revise = partial(redigest, book=use_cases.addressbook)
+    done = await sender(mail, transport, FakeClock(START), revise=revise).send_due()
+    assert done.sent == 1 and done.dropped == []
+    text = transport.texts[0]
+    assert "Nội dung nhiệm vụ: Báo cáo kết quả, kèm số liệu" in text
+    assert (
+        "– Kỳ 2026-H1: “gia hạn đến ngày 15/7”, hạn cuối 23:59 ngày 15/07/2026 "
+        "(đã gia hạn, hạn trước đây 23:59 ngày 30/06/2026)." in text
+    )
+    sent = mail.rows[queued["_id"]]
+    assert sent["content_revs"] == {"a1:ack": 2} and "15/07/2026" in sent["text"] and "left_out" not in sent
+    # Written once: a row whose periods have not changed since goes as it is.
+    again = FakeMailStore([{**sent, "status": "pending", "text": "as written\n"}], store.periods)
+    await sender(again, RecordingTransport(), FakeClock(START), revise=revise).send_due()
+    assert again.rows[queued["_id"]]["text"] == "as written\n"
 
 
 # --- the consumer's registry ---------------------------------------------------------------------------------------

@@ -252,3 +252,83 @@ def test_tracing_is_on_only_when_the_standard_variables_ask_for_it(
         assert tracing.enabled() is (exporter is not None)
     finally:
         tracing.use(None)
+
+
+# --- events whose trace is not the current one -----------------------------------------------------------------
+
+
+def trace_id_of(row: dict[str, Any]) -> int:
+    return int(row[tracing.TRACE_FIELD]["traceparent"].split("-")[1], 16)
+
+
+async def test_an_event_with_an_origin_is_stored_in_that_trace_not_the_current_one(spans) -> None:  # type: ignore[no-untyped-def]
+    """The notifier's scan: an escalation's row carries its plan's trace (kept on its period row)."""
+    with tracing.span("assignment.created process") as opening:
+        plan_trace = tracing.carrier()
+    escalation, other = plan_event("5-KH/ĐU"), plan_event("6-KH/ĐU")
+    with tracing.span("scan") as scan:
+        rows = outbox_rows([escalation, other], datetime.now(UTC), {escalation.event_id: plan_trace})
+    assert opening is not None and scan is not None
+    assert trace_id_of(rows[0]) == opening.get_span_context().trace_id
+    assert rows[0][tracing.TRACE_FIELD]["traceparent"] == plan_trace["traceparent"]
+    assert trace_id_of(rows[1]) == scan.get_span_context().trace_id  # no origin: the current context
+    # The relay's publish span continues the origin: tracking's `escalation.sent process` joins the plan's trace.
+    publisher = Publisher()
+    await publish_row(publisher, rows[0])  # type: ignore[arg-type]  # only publish_raw is used
+    assert by_name(spans, "plan.registered publish").context.trace_id == opening.get_span_context().trace_id
+
+
+def test_each_event_of_a_batch_is_stored_in_its_own_messages_trace(spans) -> None:  # type: ignore[no-untyped-def]
+    """Tracking's bulk acknowledgements: every event is written while the last message's delivery runs."""
+    messages, events, traces = [], [], []
+    for number in ("7-KH/ĐU", "8-KH/ĐU", "9-KH/ĐU"):
+        message, event = plan_event(number), plan_event(number)
+        with tracing.span("command.acknowledge process") as delivery:
+            tracing.carry(message)  # what the consumer does with each message it parses
+        assert delivery is not None
+        traces.append(delivery.get_span_context().trace_id)
+        messages.append(message)
+        events.append(event)
+    unseen = plan_event("10-KH/ĐU")  # a message that came with no trace: its event takes the current one
+    for message, event in zip(messages, events, strict=True):
+        tracing.pass_on(message, event)
+    tracing.pass_on(plan_event("11-KH/ĐU"), unseen)
+    with tracing.span("command.acknowledge process") as flushing:
+        rows = outbox_rows([*events, unseen], datetime.now(UTC))
+    assert flushing is not None
+    assert [trace_id_of(row) for row in rows] == [*traces, flushing.get_span_context().trace_id]
+    assert len(set(traces)) == 3
+
+
+class Rows:
+    """The outbox collection: keeps what is inserted."""
+
+    def __init__(self) -> None:
+        self.inserted: list[dict[str, Any]] = []
+
+    async def insert_many(self, rows: list[dict[str, Any]], ordered: bool, session: Any) -> None:
+        self.inserted.extend(rows)
+
+
+async def test_the_writer_asks_for_origins_only_while_tracing_is_on(spans) -> None:  # type: ignore[no-untyped-def]
+    from shared.domain.clock import FakeClock
+    from shared.platform.outbox_writer import OutboxWriter
+
+    asked: list[list[str]] = []
+    origin = {"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}
+
+    async def origins(events: Any, session: Any) -> dict[str, dict[str, str]]:
+        asked.append([e.event_id for e in events])
+        return {events[0].event_id: origin}
+
+    rows = Rows()
+    writer = OutboxWriter({"outbox": rows}, FakeClock(datetime.now(UTC)), origins)  # type: ignore[arg-type]
+    first, second = plan_event("12-KH/ĐU"), plan_event("13-KH/ĐU")
+    await writer.add([first, second], None)
+    assert asked == [[first.event_id, second.event_id]]
+    assert rows.inserted[0][tracing.TRACE_FIELD] == origin and tracing.TRACE_FIELD not in rows.inserted[1]
+    await writer.add([], None)
+    assert len(asked) == 1  # nothing to write: nothing asked
+    tracing.use(None)
+    await writer.add([plan_event("14-KH/ĐU")], None)
+    assert len(asked) == 1 and tracing.TRACE_FIELD not in rows.inserted[-1]  # off: not asked, nothing stored

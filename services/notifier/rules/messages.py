@@ -1,8 +1,9 @@
 """How a digest e-mail reads: formal Vietnamese follow-up style, one e-mail per recipient listing all its
 items grouped by plan, most overdue first; a plain-text and an HTML rendering of the same content.
 
-The assignment notice (a step asking `notice`) is an item of the same digest: what was assigned, every reporting
-deadline, what to deliver, whom to contact. Personal links are not written here: the digest holds one marker
+The assignment notice (a step asking `notice`) is an item of the same digest: what was assigned and where the
+plan's document writes it (services/notifier/rules/places.py), every reporting deadline as it stands (an extended
+one says so), what to deliver, whom to contact. Personal links are not written here: the digest holds one marker
 line per link (services/notifier/rules/links.py), replaced with the link's paragraph when the e-mail is sent."""
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from services.notifier.rules.decisions import Notice
 from services.notifier.rules.headers import header_text
 from services.notifier.rules.links import LinkRequest, link_requests, marker_line
+from services.notifier.rules.places import place, places
 from shared.contracts.ladder import Ask, Role, Track
 from shared.domain.clock import VIETNAM, as_utc
 
@@ -28,6 +30,8 @@ class DeadlineLine:
     period: str
     due_at: datetime
     wording: str = ""
+    provenance: Mapping[str, Any] | None = None  # where the plan's document writes it
+    previous_due_at: datetime | None = None  # the deadline before an extension
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,7 @@ class Item:
     agency_code: str = ""  # the body the item is about (a supervisor's view link shows its page)
     recipient_code: str = ""  # the body the recipient's address belongs to
     deadlines: tuple[DeadlineLine, ...] = ()  # the assignment's, for the assignment notice
+    provenance: tuple[Mapping[str, Any], ...] = ()  # where the plan's document assigns the task, clause by clause
 
     @property
     def overdue_by(self) -> timedelta:
@@ -134,6 +139,7 @@ def items_for(
                 agency_code=period["agency"]["code"],
                 recipient_code=notice.recipient.agency_code,
                 deadlines=_deadlines(period),
+                provenance=tuple(period.get("provenance") or ()),
             )
         )
     return items
@@ -141,23 +147,57 @@ def items_for(
 
 def _deadlines(period: Mapping[str, Any]) -> tuple[DeadlineLine, ...]:
     rows = period.get("deadlines") or []
-    lines = [DeadlineLine(str(r["period"]), as_utc(r["due_at"]), str(r.get("wording") or "")) for r in rows]
+    lines = [
+        DeadlineLine(
+            str(r["period"]),
+            as_utc(r["due_at"]),
+            str(r.get("wording") or ""),
+            r.get("provenance"),
+            as_utc(r["previous_due_at"]) if r.get("previous_due_at") else None,
+        )
+        for r in rows
+    ]
     return tuple(sorted(lines, key=lambda d: d.due_at))
 
 
-def _notice_lines(item: Item) -> list[str]:
-    """The assignment notice: the task as the plan words it (one line per clause naming this body), every
-    reporting deadline, what to deliver."""
+def _task_lines(item: Item) -> list[str]:
+    """The task as the plan words it, one line per clause naming this body, each with its place in the plan's
+    document when every clause has one; else the places together on the first line."""
     clauses = [line.strip() for line in item.task.splitlines() if line.strip()] or ["(theo Kế hoạch)"]
-    lines = [f"{item.agency_name} — được giao lúc {local_time(item.anchor)}."]
-    lines.append("Nội dung nhiệm vụ:" if len(clauses) > 1 else f"Nội dung nhiệm vụ: {clauses[0]}")
-    if len(clauses) > 1:
-        lines += [f"– {clause}" for clause in clauses]
+    each = len(item.provenance) == len(clauses) and all(place(p) for p in item.provenance)
+    if len(clauses) == 1:
+        where = places(item.provenance)
+        return [
+            f"Nội dung nhiệm vụ ({where} của Kế hoạch): {clauses[0]}" if where else f"Nội dung nhiệm vụ: {clauses[0]}"
+        ]
+    if each:
+        placed = zip(clauses, item.provenance, strict=True)
+        return ["Nội dung nhiệm vụ:", *[f"– {place(p)[:1].upper()}{place(p)[1:]}: {c}" for c, p in placed]]
+    where = places(item.provenance)
+    return [
+        f"Nội dung nhiệm vụ ({where} của Kế hoạch):" if where else "Nội dung nhiệm vụ:",
+        *[f"– {c}" for c in clauses],
+    ]
+
+
+def _deadline_line(deadline: DeadlineLine) -> str:
+    written = f"“{deadline.wording}”, " if deadline.wording else ""
+    notes = []
+    if deadline.previous_due_at is not None and deadline.previous_due_at != deadline.due_at:
+        moved = "đã gia hạn" if deadline.due_at > deadline.previous_due_at else "đã điều chỉnh"
+        notes.append(f"{moved}, hạn trước đây {local_time(deadline.previous_due_at)}")
+    if where := place(deadline.provenance):
+        notes.append(f"ghi tại {where}")
+    noted = f" ({'; '.join(notes)})" if notes else ""
+    return f"– Kỳ {deadline.period}: {written}hạn cuối {local_time(deadline.due_at)}{noted}."
+
+
+def _notice_lines(item: Item) -> list[str]:
+    """The assignment notice: the task and where the plan writes it, every reporting deadline, what to deliver."""
+    lines = [f"{item.agency_name} — được giao lúc {local_time(item.anchor)}.", *_task_lines(item)]
     if item.deadlines:
         lines.append("Thời hạn báo cáo:")
-        for deadline in item.deadlines:
-            written = f"“{deadline.wording}”, " if deadline.wording else ""
-            lines.append(f"– Kỳ {deadline.period}: {written}hạn cuối {local_time(deadline.due_at)}.")
+        lines += [_deadline_line(deadline) for deadline in item.deadlines]
     lines.append(
         "Sản phẩm cần gửi: báo cáo kết quả thực hiện của từng kỳ nêu trên, kèm tệp văn bản (.docx, .pdf, .odt, "
         ".xlsx) hoặc ảnh chụp (.jpg, .png), gửi qua hệ thống đôn đốc."

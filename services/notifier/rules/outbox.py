@@ -12,8 +12,10 @@ of its notices applies any more:
 
 An e-mail with at least one notice that still applies goes out, written again without the others when the sender
 can (services/notifier/use_cases/scan.py `redigest`; the notices left out are recorded on the row with their
-reasons), else as it was queued; one with no notices (a new link) always applies. A period the notifier does not
-know leaves its notice applying.
+reasons), and written again too when what one of its periods says has changed since it was written (`amended`: a
+task reworded, a deadline the assignment notice lists moved; the period's `content_rev` moved on), else as
+queued; one with no notices (a new link) always applies. A period the notifier does not know leaves its notice
+applying.
 """
 
 from __future__ import annotations
@@ -65,3 +67,12 @@ def void_reason(notice_keys: Sequence[str], periods: Mapping[str, Mapping[str, A
     if not notice_keys or len(void) < len(notice_keys):
         return None
     return ",".join(sorted(set(void.values())))
+
+
+def amended(content_revs: Mapping[str, int], periods: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """The periods of a queued e-mail whose content changed since it was written (`content_revs` as written)."""
+    return sorted(
+        period_id
+        for period_id, period in periods.items()
+        if int(period.get("content_rev") or 0) > int(content_revs.get(period_id, 0))
+    )

@@ -11,7 +11,8 @@ deterministic Message-ID lets a mail system recognise the copy.
 Just before a row is sent: if none of its notices still applies (its period reported or cancelled since, say:
 services/notifier/rules/outbox.py), it is dropped with the reason and not sent; a digest only some of whose
 notices no longer apply is written again without them (`Revise`; those left out are recorded on the row with their
-reasons, with the text as sent, less its links); then its personal links are
+reasons, with the text as sent, less its links), and so is one whose periods' content changed since it was written
+(a deadline the assignment notice lists moved, a task reworded); then its personal links are
 issued (the `LinkIssuer` port) and put in place of its marker lines, so a secret exists only in the message handed
 to the server. Tracking unable to issue a link is a failed attempt like an SMTP 4xx: retried with the same backoff.
 
@@ -30,7 +31,7 @@ import structlog
 
 from services.notifier.records import DROPPED, FAILED, SENT, EmailRow, PeriodRow
 from services.notifier.rules import links
-from services.notifier.rules.outbox import void_notices, void_reason
+from services.notifier.rules.outbox import amended, void_notices, void_reason
 from services.notifier.rules.schedule import SendingWindow
 from services.notifier.use_cases.errors import LinkRefused, LinkUnavailable
 from services.notifier.use_cases.ports import LinkIssuer
@@ -159,15 +160,19 @@ class EmailSender:
         row once it is sent (the text as sent, less its links; the notices left out with their reasons)."""
         keys = row.get("notice_keys") or []
         void = void_notices(keys, periods)
-        if not void or self._revise is None:
+        own = {key.split("|", 1)[0] for key in keys}
+        changed = amended(row.get("content_revs") or {}, {i: p for i, p in periods.items() if i in own})
+        if not (void or changed) or self._revise is None:
             return row, {}
         revised = self._revise(row, [k for k in keys if k not in void], periods)
         if revised is row:
             return row, {}
-        log.info("e-mail written again without what no longer applies", email_id=row["_id"], left_out=len(void))
-        kept = ("subject", "text", "html", "links", "link_marker")
-        left_out = [{"notice": key, "reason": reason} for key, reason in sorted(void.items())]
-        return revised, {**{name: revised.get(name) for name in kept}, "left_out": left_out}
+        log.info("e-mail written again", email_id=row["_id"], left_out=len(void), amended=len(changed))
+        kept = ("subject", "text", "html", "links", "link_marker", "content_revs")
+        recorded = {name: revised.get(name) for name in kept}
+        if void:
+            recorded["left_out"] = [{"notice": key, "reason": reason} for key, reason in sorted(void.items())]
+        return revised, recorded
 
     async def _drop(self, row: EmailRow, token: str, reason: str) -> None:
         fields = {"status": DROPPED, "dropped_at": self._clock.now(), "dropped_reason": reason, "next_attempt_at": None}

@@ -72,8 +72,9 @@ async def _cancelled(event: AssignmentCancelled, store: Projection, rules: Rules
 
 
 async def _extended(event: DeadlineExtended, store: Projection, rules: Rules, session: Session) -> None:
-    """A new deadline: the period's ladder starts again from it (a new revision, so notices about the old
-    deadline do not count against the new one)."""
+    """A new deadline (an approved extension, or a corrected plan that moves it): the period's ladder starts
+    again from it (a new revision, so notices about the old deadline do not count against the new one), and the
+    acknowledgement window's list of deadlines shows it, so an assignment notice still queued says it."""
     item_id = domain.period_id(event.assignment_id, event.period)
     period = await store.get(item_id, session)
     if period is None:
@@ -90,6 +91,15 @@ async def _extended(event: DeadlineExtended, store: Projection, rules: Rules, se
         skipped, first = opening_state(changed, event.occurred_at, rules.calendar, rules.window)
         fields |= {"rev": period.get("rev", 0) + 1, "done": skipped, "next_check_at": first}
     await store.rebase(item_id, fields, session)
+    window_id = domain.acknowledgement_id(event.assignment_id)
+    window = await store.get(window_id, session)
+    listed = None
+    if window is not None:
+        listed = domain.listed_deadline_moved(
+            window.get("deadlines") or [], event.period, event.due_at, event.wording, event.previous_due_at
+        )
+    if listed is not None:
+        await store.amend(window_id, {"deadlines": listed}, session)
 
 
 async def _revised(event: AssignmentRevised, store: Projection, rules: Rules, session: Session) -> None:

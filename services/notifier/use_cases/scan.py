@@ -198,15 +198,23 @@ def digests(decisions: list[PeriodDecision], now: datetime, book: Addressbook, v
                 calendar_version=version,
                 links=[link.to_row() for link in digest.links],
                 link_marker=marker,
+                content_revs=content_revs(periods, {k.split("|", 1)[0] for k in keys}),
             )
         )
     return emails
 
 
+def content_revs(periods: Mapping[str, Mapping[str, Any]], period_ids: set[str]) -> dict[str, int]:
+    """What a digest was written from: its periods' `content_rev`s, those not zero (rules/outbox.py `amended`)."""
+    revs = {i: int(periods[i].get("content_rev") or 0) for i in sorted(period_ids) if i in periods}
+    return {i: rev for i, rev in revs.items() if rev}
+
+
 def redigest(row: EmailRow, kept: list[str], periods: Mapping[str, Mapping[str, Any]], book: Addressbook) -> EmailRow:
     """A queued digest written again with only the notices `kept` (the others no longer apply: rules/outbox.py),
-    as of when it was queued. The row as it was when a notice cannot be placed any more (its period, step or
-    recipient gone): better the digest as queued than none."""
+    as of when it was queued but with what its periods say now (a task reworded, a listed deadline moved). The row
+    as it was when a notice cannot be placed any more (its period, step or recipient gone): better the digest as
+    queued than none."""
     at = as_utc(row["created_at"])
     notices = []
     for key in kept:
@@ -232,6 +240,7 @@ def redigest(row: EmailRow, kept: list[str], periods: Mapping[str, Mapping[str, 
         "html": digest.html,
         "links": links,
         "link_marker": marker,
+        "content_revs": content_revs(involved, set(involved)),
     }
 
 
