@@ -17,6 +17,7 @@ COMMAND_GROUPS: tuple[str, ...] = (
     "services.cli.plan",
     "services.cli.contracts",
     "services.cli.escalations",
+    "services.cli.links",
 )
 
 

@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from shared.platform.settings import PREFETCH_HELP, ServiceSettings
@@ -41,3 +41,12 @@ class Settings(ServiceSettings):
     mail_retry_max_seconds: float = 3_600.0
     mail_lease_seconds: float = Field(default=300.0, description="a claimed e-mail not finished by then is retaken")
     mail_batch_size: int = 100
+    # Personal links (PORTAL-CONTRACT.md): fetched from tracking when an e-mail is sent, never stored here.
+    web_public_url: str = Field(
+        default="http://127.0.0.1:8004", description="the web service's address as people reach it (in e-mails)"
+    )
+    tracking_url: str | None = Field(
+        default=None, description="tracking, which issues personal links (POST /links); unset: no personal links"
+    )
+    tracking_token: SecretStr | None = Field(default=None, description="an operator token to call POST /links with")
+    tracking_timeout_seconds: float = Field(default=10.0, gt=0, description="one POST /links call at most")

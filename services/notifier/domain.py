@@ -59,8 +59,18 @@ def report_period(
 
 
 def acknowledgement_window(assignment: dict[str, Any], ladder: Ladder, calendar_version: str) -> dict[str, Any]:
-    """The time an agency has to acknowledge an assignment, chased by the acknowledgement steps."""
-    return {**_common(assignment, "acknowledgement", ladder, calendar_version), "period": None, "due_at": None}
+    """The time an agency has to acknowledge an assignment, chased by the acknowledgement steps; it keeps the
+    assignment's reporting deadlines, which the assignment notice lists."""
+    deadlines = [
+        {"period": d["period"], "due_at": d["due_at"], "wording": d.get("wording", "")}
+        for d in assignment.get("deadlines") or []
+    ]
+    return {
+        **_common(assignment, "acknowledgement", ladder, calendar_version),
+        "period": None,
+        "due_at": None,
+        "deadlines": deadlines,
+    }
 
 
 def opened(skipped: list[str], first_check: datetime | None, at: datetime) -> dict[str, Any]:

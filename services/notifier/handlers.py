@@ -91,10 +91,11 @@ def _ladder_and_outbox(router: APIRouter, use_cases: NotifierUseCases) -> None:
     @router.get("/emails")
     async def emails(
         operator: Operator,
-        status: Literal["pending", "sent", "failed"] | None = None,
+        status: Literal["pending", "sent", "failed", "dropped"] | None = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> dict[str, Any]:
-        """The e-mail outbox, newest first: `?status=failed` lists what was given up (and why)."""
+        """The e-mail outbox, newest first: `?status=failed` lists what was given up (and why); `?status=dropped`
+        what was not sent because it no longer applied (`dropped_reason`)."""
         return {"emails": [_public(r, "email_id") for r in await use_cases.emails(status, limit)]}
 
 

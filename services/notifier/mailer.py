@@ -17,17 +17,24 @@ import structlog
 from prometheus_client import Counter, Gauge
 
 from services.notifier.config import Settings
+from services.notifier.links import link_issuer
 from services.notifier.records import EmailRow
 from services.notifier.repository import NotifierRepository
 from services.notifier.rules.headers import UnsafeHeader, header_text, mail_address, message_id
 from services.notifier.rules.schedule import SendingWindow
 from services.notifier.use_cases.mail import EmailSender, MailPass, MailPolicy, SendFailed
+from services.notifier.use_cases.ports import LinkIssuer
 from shared.domain.clock import Clock, as_utc
 
 log = structlog.get_logger()
 
 EMAILS = Counter("dondoc_emails_sent_total", "E-mail sending attempts, by result (sent, retried, failed).", ["result"])
 EMAILS_QUEUED = Gauge("dondoc_emails_queued", "E-mails waiting to be sent.")
+EMAILS_DROPPED = Counter(
+    "dondoc_emails_dropped_total",
+    "Queued e-mails not sent because what they were about no longer applies, by reason.",
+    ["reason"],
+)
 
 
 HEADERS = ("From", "To", "Subject", "Date", "Message-ID", "Auto-Submitted")
@@ -113,14 +120,28 @@ def policy_of(settings: Settings) -> MailPolicy:
 
 class Mailer:
     def __init__(
-        self, repository: NotifierRepository, settings: Settings, clock: Clock, window: SendingWindow | None = None
+        self,
+        repository: NotifierRepository,
+        settings: Settings,
+        clock: Clock,
+        window: SendingWindow | None = None,
+        links: LinkIssuer | None = None,
     ) -> None:
+        """`links`: where personal links come from; by default tracking as the settings name it."""
         self._settings = settings
 
         def build(row: Mapping[str, Any]) -> EmailMessage:
             return build_message(row, settings.mail_from, settings.mail_domain)
 
-        self._sender = EmailSender(repository, SmtpTransport(settings), build, policy_of(settings), clock, window)
+        self._sender = EmailSender(
+            repository,
+            SmtpTransport(settings),
+            build,
+            policy_of(settings),
+            clock,
+            window,
+            links if links is not None else link_issuer(settings),
+        )
         self._wakeup = asyncio.Event()
 
     def wake(self) -> None:
@@ -141,6 +162,8 @@ class Mailer:
         for result, count in (("sent", done.sent), ("retried", done.retried), ("failed", done.failed)):
             if count:
                 EMAILS.labels(result).inc(count)
+        for reason in done.dropped:
+            EMAILS_DROPPED.labels(reason).inc()
         return done.sent
 
     async def run(self, poll_seconds: float = 2.0) -> None:

@@ -23,6 +23,7 @@ from shared.contracts.ladder import Track
 PENDING = "pending"
 SENT = "sent"
 FAILED = "failed"
+DROPPED = "dropped"  # not sent: what it was about no longer applies (services/notifier/rules/outbox.py)
 
 
 class PeriodRow(TypedDict, total=False):
@@ -42,6 +43,7 @@ class PeriodRow(TypedDict, total=False):
     period: str | None
     due_at: datetime | None
     wording: str
+    deadlines: list[dict[str, Any]]  # an acknowledgement window's: the assignment's (the assignment notice)
     steps: list[dict[str, Any]]
     ladder_version: str
     ladder_source: str
@@ -96,8 +98,12 @@ class EmailRow(TypedDict, total=False):
     created_at: datetime
     next_attempt_at: datetime | None
     calendar_version: str
+    links: list[dict[str, Any]]  # the links it carries (rules/links.py LinkRequest rows); secrets never stored
+    link_marker: str  # its marker lines, replaced with the links when it is sent
     claimed_by: str | None
     sent_at: datetime
+    dropped_at: datetime
+    dropped_reason: str
     failed_at: datetime
     last_error: str
     last_code: int | None

@@ -272,6 +272,14 @@ class NotifierRepository:
         cursor = self.emails.find(query, {"html": 0, "text": 0}).sort("created_at", -1).limit(limit)
         return await cursor.to_list()
 
+    async def periods_by_id(self, period_ids: list[str]) -> dict[str, PeriodRow]:
+        """The periods queued e-mails are about: what deciding whether they still apply needs."""
+        if not period_ids:
+            return {}
+        fields = {"state": 1, "track": 1, "rev": 1, "steps": 1}
+        rows = await self.periods.find({"_id": {"$in": period_ids}}, fields).to_list()
+        return {row["_id"]: cast(PeriodRow, row) for row in rows}
+
     async def count_pending_emails(self) -> int:
         return await self.emails.count_documents({"status": PENDING})
 

@@ -21,3 +21,17 @@ class Settings(ServiceSettings):
     )
     status_metrics_seconds: float = 60.0  # how often the four-state gauge is recomputed
     prefetch: int = Field(default=1000, ge=1, le=10_000, description=PREFETCH_HELP)
+    link_ttl_days: float = Field(default=30, gt=0, description="how long a personal link stays valid")
+    session_ttl_hours: float = Field(
+        default=12, gt=0, description="how long a session made from a link lasts (never past the link's expiry)"
+    )
+    link_rate_per_minute: float = Field(
+        default=30, gt=0, description="link exchanges and renewals a client address may make a minute (sustained)"
+    )
+    link_rate_burst: int = Field(default=30, ge=1, description="link exchanges and renewals a client may make at once")
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="addresses (the web service's) whose X-Forwarded-For names the client for the rate limits",
+    )
+    max_file_bytes: int = Field(default=20 * 1024 * 1024, ge=1, description="the size limit of one report file")
+    upload_timeout_seconds: float = Field(default=300, gt=0, description="how long one upload may take in all")

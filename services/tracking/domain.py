@@ -68,7 +68,8 @@ class Change:
 @dataclass(frozen=True)
 class ReadScope:
     """What a caller may read. An operator reads everything; an issuer only its own plans' work (their status,
-    their assignments, their history); an agency only its own assignments, never a plan's status."""
+    their assignments, their history); an agency only its own assignments, a viewer only those of the agency it
+    views; neither a plan's status."""
 
     agency: str | None
     issuer: str | None
@@ -88,7 +89,19 @@ def read_scope(reader: Principal) -> ReadScope:
         return ReadScope(agency=None, issuer=None, plans=True)
     if reader.role == "issuer":
         return ReadScope(agency=None, issuer=reader.code, plans=True)
+    # An agency reads its own work; a viewer (a supervising body's view session) the work of the agency it was
+    # given, which is its code. Neither reads a plan's status.
     return ReadScope(agency=reader.code, issuer=None, plans=False)
+
+
+def may_act_as_agency(actor: Principal) -> bool:
+    """Only an agency acts on assignments (its own: checked by the use case); a viewer changes nothing."""
+    return actor.role == "agency"
+
+
+def may_decide_extension(actor: Principal, issuer: str) -> bool:
+    """The plan's issuer or an operator; never an agency or a viewer."""
+    return actor.role == "operator" or (actor.role == "issuer" and actor.code == issuer)
 
 
 class IllegalTransition(Exception):

@@ -11,11 +11,12 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Header, HTTPException, Query, status
-from fastapi.responses import Response
+from fastapi import APIRouter, Header, HTTPException, Query, Request, status
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.tracking import domain, export
+from services.tracking.tokens import TokenStore
 from services.tracking.use_cases import (
     ActionError,
     ActionResult,
@@ -32,6 +33,9 @@ from shared.platform.http import Identifier
 T = TypeVar("T")
 
 _ERROR_STATUS = {
+    "gone": status.HTTP_410_GONE,
+    "too_large": status.HTTP_413_CONTENT_TOO_LARGE,
+    "unsupported": status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
     "not_found": status.HTTP_404_NOT_FOUND,
     "forbidden": status.HTTP_403_FORBIDDEN,
     "conflict": status.HTTP_409_CONFLICT,
@@ -93,12 +97,22 @@ def _public(assignment: Any) -> dict[str, Any]:
     return out
 
 
+async def action_error(request: Request, exc: Exception) -> JSONResponse:
+    """A use case's typed error that reached the app: its status, `detail` and the fields it adds (`reason`,
+    `limit`). Installed on the app in main.py."""
+    if not isinstance(exc, ActionError):
+        raise exc
+    return JSONResponse({"detail": str(exc), **exc.details}, status_code=_ERROR_STATUS[exc.kind])
+
+
 @contextmanager
 def _answering() -> Iterator[None]:
     """A use case's typed error as its status code."""
     try:
         yield
     except ActionError as exc:
+        if exc.details:
+            raise  # answered by `action_error`, with its fields
         raise HTTPException(_ERROR_STATUS[exc.kind], str(exc)) from None
 
 
@@ -227,10 +241,16 @@ def _token_routes(router: APIRouter, service: TrackingService) -> None:
         return {"token_id": issued.token_id, "token": issued.token, "subject": issued.subject, "role": issued.role}
 
     @router.get("/tokens/me", tags=["tokens"])
-    async def who_am_i(actor: AnyRole) -> dict[str, Any]:
-        """Who the token in the request belongs to. Intake and the notifier ask this (token introspection)
-        and trust the answer for a short while (`AUTH_CACHE_SECONDS`)."""
-        return {"subject": actor.code, "role": actor.role}
+    async def who_am_i(
+        request: Request, actor: AnyRole, authorization: Annotated[str | None, Header()] = None
+    ) -> dict[str, Any]:
+        """Who the token in the request belongs to, and until when it is valid (`expires_at`, null for a token
+        that lasts until revoked). Intake and the notifier ask this (token introspection) and trust the answer for
+        a short while (`AUTH_CACHE_SECONDS`), never past `expires_at`."""
+        store = request.app.state.token_verifier
+        identity = await store.identity(authorization) if isinstance(store, TokenStore) else None
+        expires_at = identity.expires_at.isoformat() if identity and identity.expires_at else None
+        return {"subject": actor.code, "role": actor.role, "expires_at": expires_at}
 
     @router.delete("/tokens/{token_id}", tags=["operators"])
     async def revoke_token(token_id: Identifier, actor: Operator) -> dict[str, Any]:

@@ -3,22 +3,29 @@ the use cases, and hands them to the routes and the subscriber."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import structlog
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 
 from services.tracking import status_metrics
 from services.tracking.config import Settings
 from services.tracking.consumers import AcknowledgementsInBulk, AssignmentsInBulk, AuditOnlyInBulk, EventRecorder
-from services.tracking.handlers import build_router
+from services.tracking.handlers import action_error, build_router
+from services.tracking.link_routes import build_link_router
+from services.tracking.links import LinkPolicy
+from services.tracking.rate_limit import TokenBuckets
 from services.tracking.repository import TrackingRepository
-from services.tracking.tokens import TokenStore
-from services.tracking.use_cases import TrackingService
+from services.tracking.tokens import LinkStore, TokenStore
+from services.tracking.use_cases import ActionError, TrackingService
+from services.tracking.use_cases.links import LinkService
 from shared.contracts.events import (
     AssignmentAcknowledged,
     DeadlineExtended,
     Event,
     ExtensionRefused,
     ExtensionRequested,
+    LinkRequested,
     ProgressReported,
     ReportSubmitted,
 )
@@ -44,6 +51,7 @@ PUBLISHES: list[type[Event]] = [
     ExtensionRequested,
     ExtensionRefused,
     DeadlineExtended,
+    LinkRequested,
 ]
 
 
@@ -52,7 +60,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     runtime = ServiceRuntime(SERVICE, settings, queue=TRACKING_QUEUE, prefetch=settings.prefetch)
     document_publications(runtime.broker, PUBLISHES)
     repository = TrackingRepository(runtime.db)
-    tokens = TokenStore(runtime.db)
+    tokens = TokenStore(runtime.db, clock)
+    links = LinkStore(runtime.db)
     outbox = Outbox(
         runtime.db,
         runtime.publisher,
@@ -64,6 +73,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     writer = OutboxWriter(runtime.db, clock)
     uow = MongoUnitOfWork(runtime.client, writer, wake=outbox.wake)
     service = TrackingService(uow, repository, tokens, clock)
+    policy = LinkPolicy(timedelta(days=settings.link_ttl_days), timedelta(hours=settings.session_ttl_hours))
+    link_service = LinkService(uow, links, tokens, clock, policy)
     _subscribe(
         runtime, settings.agency_user_prefix, settings.prefetch, (uow, service, repository, writer, outbox, clock)
     )
@@ -72,6 +83,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         await repository.ensure_indexes()
         await outbox.ensure_indexes()
         await tokens.ensure_indexes()
+        await links.ensure_indexes()
         if settings.operator_token is not None:
             await tokens.ensure(settings.operator_token.get_secret_value(), "operator", "operator", clock.now())
         if not settings.agency_user_prefix:
@@ -88,8 +100,17 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     app.state.runtime = runtime  # the contract generator reads the broker's channels from here
     install(app, tokens)
     app.include_router(build_router(service))
+    app.include_router(_link_router(settings, link_service))
+    app.add_exception_handler(ActionError, action_error)
     add_operational_routes(app, runtime.readiness_checks(), settings=settings)
     return app
+
+
+def _link_router(settings: Settings, link_service: LinkService) -> APIRouter:
+    """The link routes, each of the two a secret opens with its own per-client rate limit."""
+    rate = (settings.link_rate_per_minute, settings.link_rate_burst)
+    proxies = frozenset(settings.trusted_proxies)
+    return build_link_router(link_service, TokenBuckets(*rate), TokenBuckets(*rate), proxies)
 
 
 def _subscribe(

@@ -1,34 +1,56 @@
 """Who is calling: bearer tokens per agency, issuer and operator, stored only as SHA-256 hashes.
 
-Tokens are looked up on every request, so issuing, rotating and revoking take effect without a
-restart. The token itself is shown once, when it is issued. The header is parsed by `shared.platform.auth.bearer_token`
-and the answer is `shared.platform.auth.Principal`, as in every service (installed with `shared.platform.auth.install`).
+Tokens are looked up on every request, so issuing, rotating and revoking take effect without a restart. A session
+token (made from a personal link, `services/tracking/links.py`) also has an `expires_at` and the agency of its link
+(`link_agency`), so revoking that agency's links revokes it too. The token itself is shown once, when it is issued.
+The header is parsed by `shared.platform.auth.bearer_token` and the answer is `shared.platform.auth.Principal`, as
+in every service (installed with `shared.platform.auth.install`). Personal links themselves are `LinkStore`.
 """
 
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
+from services.tracking.links import SessionGrant, session_expired
+from shared.domain.clock import Clock, SystemClock, as_utc
 from shared.platform.auth import Principal, Role, Unauthenticated, bearer_token, hash_token
 
 
+@dataclass(frozen=True)
+class Identity:
+    """Who a token belongs to, and until when it is valid (None: until revoked)."""
+
+    principal: Principal
+    expires_at: datetime | None
+
+
 class TokenStore:
-    def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
+    def __init__(self, db: AsyncDatabase[dict[str, Any]], clock: Clock | None = None) -> None:
         self._tokens = db["tokens"]
+        self._clock = clock or SystemClock()
 
     async def ensure_indexes(self) -> None:
         await self._tokens.create_index("token_id", unique=True)
         await self._tokens.create_index([("subject", 1), ("role", 1)])
+        await self._tokens.create_index([("link_agency", 1), ("revoked_at", 1)])
 
     async def issue(
-        self, subject: str, role: Role, at: datetime, label: str = "", session: AsyncClientSession | None = None
+        self,
+        subject: str,
+        role: Role,
+        at: datetime,
+        label: str = "",
+        session: AsyncClientSession | None = None,
+        grant: SessionGrant | None = None,
     ) -> tuple[str, str]:
-        """Create a token; returns (token_id, token). Only the hash is stored."""
+        """Create a token (a session token when `grant` is given); returns (token_id, token). Only the hash is
+        stored."""
         token = f"ddc_{secrets.token_urlsafe(32)}"
         digest = hash_token(token)
         token_id = digest[:16]
@@ -41,6 +63,8 @@ class TokenStore:
                 "label": label,
                 "issued_at": at,
                 "revoked_at": None,
+                "expires_at": grant.expires_at if grant else None,
+                "link_agency": grant.link_agency if grant else None,
             },
             session=session,
         )
@@ -70,12 +94,57 @@ class TokenStore:
         )
         return result.modified_count == 1
 
+    async def revoke_sessions(self, agency: str | None, at: datetime, session: AsyncClientSession | None = None) -> int:
+        """Revoke the live session tokens made from `agency`'s links (every agency's with None)."""
+        query: dict[str, Any] = {"revoked_at": None}
+        query["link_agency"] = agency if agency is not None else {"$ne": None}
+        result = await self._tokens.update_many(query, {"$set": {"revoked_at": at}}, session=session)
+        return result.modified_count
+
     async def list(self, subject: str | None = None) -> list[dict[str, Any]]:
         query: dict[str, Any] = {} if subject is None else {"subject": subject}
         return await self._tokens.find(query, {"_id": 0}).sort("issued_at", 1).to_list()
 
     async def identify(self, authorization: str | None) -> Principal:
+        return (await self.identity(authorization)).principal
+
+    async def identity(self, authorization: str | None) -> Identity:
+        """Who holds the token and until when; an unknown, revoked or expired token is refused alike."""
         row = await self._tokens.find_one({"_id": hash_token(bearer_token(authorization))})
         if row is None or row["revoked_at"] is not None:
             raise Unauthenticated("the token is unknown or has been revoked")
-        return Principal(code=row["subject"], role=row["role"])
+        expires_at = row.get("expires_at")
+        if session_expired(expires_at, self._clock.now()):
+            raise Unauthenticated("the session has expired; open your link again")
+        return Identity(Principal(code=row["subject"], role=row["role"]), as_utc(expires_at) if expires_at else None)
+
+
+class LinkStore:
+    """Personal links, stored as the SHA-256 of their secret (`_id`); `link_id` is a short public handle."""
+
+    def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
+        self._links = db["links"]
+
+    async def ensure_indexes(self) -> None:
+        await self._links.create_index("link_id", unique=True)
+        await self._links.create_index([("agency", 1), ("revoked_at", 1)])
+
+    async def issue(self, link: dict[str, Any], session: AsyncClientSession | None = None) -> tuple[str, str]:
+        """Store a new link (agency, scope, view_of, issued_at, expires_at); returns (link_id, secret)."""
+        secret = secrets.token_urlsafe(32)
+        digest = hash_token(secret)
+        await self._links.insert_one(
+            {**link, "_id": digest, "link_id": digest[:16], "revoked_at": None}, session=session
+        )
+        return digest[:16], secret
+
+    async def find(self, secret: str, session: AsyncClientSession | None = None) -> dict[str, Any] | None:
+        return await self._links.find_one({"_id": hash_token(secret)}, {"_id": 0}, session=session)
+
+    async def revoke(self, agency: str | None, at: datetime, session: AsyncClientSession | None = None) -> int:
+        """Revoke `agency`'s live links (every agency's with None); returns how many."""
+        query: dict[str, Any] = {"revoked_at": None}
+        if agency is not None:
+            query["agency"] = agency
+        result = await self._links.update_many(query, {"$set": {"revoked_at": at}}, session=session)
+        return result.modified_count

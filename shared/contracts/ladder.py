@@ -33,7 +33,10 @@ from shared.domain.clock import VIETNAM, as_utc
 
 Role = Literal["agency", "supervisor", "upper_supervisor"]
 Track = Literal["acknowledgement", "report"]
-Ask = Literal["acknowledge", "report", "explain"]
+# "notice": the assignment notice, the digest an agency gets when work is assigned to it (plan, task, deadlines,
+# what to deliver, whom to contact); a step of the acknowledgement track like the others, so a ladder without
+# it sends none.
+Ask = Literal["notice", "acknowledge", "report", "explain"]
 Unit = Literal["d", "wd", "h"]
 TRACKS: tuple[Track, ...] = ("acknowledgement", "report")
 
@@ -190,6 +193,12 @@ class LadderSpec(BaseModel):
         twice = sorted({name for name in names if names.count(name) > 1})
         if twice:
             raise ValueError(f"step names must be unique: {', '.join(twice)} more than once")
+        misplaced = [step.name for step in (self.report or []) if step.ask == "notice"]
+        if misplaced:
+            raise ValueError(
+                "the assignment notice (ask: notice) is an acknowledgement step, not a report one: "
+                + ", ".join(misplaced)
+            )
         return self
 
     def given(self, track: Track) -> bool:

@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated, Literal, Protocol
 
 import httpx
@@ -31,8 +33,9 @@ from pydantic import SecretStr
 
 log = structlog.get_logger()
 
-Role = Literal["agency", "issuer", "operator"]
-ROLES: tuple[Role, ...] = ("agency", "issuer", "operator")
+# "viewer": a session made from a supervising body's view link; reads one agency's work (its `code`), changes nothing.
+Role = Literal["agency", "issuer", "operator", "viewer"]
+ROLES: tuple[Role, ...] = ("agency", "issuer", "operator", "viewer")
 NEGATIVE_CACHE_SECONDS = 5.0  # an unknown token is asked about again after this long, not on every request
 MAX_CACHED = 10_000
 _PRINTABLE_ASCII = re.compile(r"[\x21-\x7e]+")
@@ -40,7 +43,8 @@ _PRINTABLE_ASCII = re.compile(r"[\x21-\x7e]+")
 
 @dataclass(frozen=True)
 class Principal:
-    """Who a token belongs to: an operator, an issuing body or an agency, by its code."""
+    """Who a token belongs to: an operator, an issuing body or an agency, by its code (for a viewer: the code of
+    the agency whose work it may read)."""
 
     code: str
     role: Role
@@ -100,11 +104,12 @@ class TokenVerifier:
         cached = self._cache.get(digest)
         if cached is not None and cached[0] > now:
             return self._known(cached[1])
-        principal = await self._ask(token)
+        principal, expires_in = await self._ask(token)
         if len(self._cache) >= MAX_CACHED:
             self._cache = {k: v for k, v in self._cache.items() if v[0] > now}
         ttl = self._cache_seconds if principal is not None else NEGATIVE_CACHE_SECONDS
-        self._cache[digest] = (now + ttl, principal)
+        # A session token is trusted no longer than it lives (`expires_at` of GET /tokens/me).
+        self._cache[digest] = (now + min(ttl, expires_in), principal)
         return self._known(principal)
 
     @staticmethod
@@ -113,9 +118,10 @@ class TokenVerifier:
             raise Unauthenticated("the token is unknown or has been revoked")
         return principal
 
-    async def _ask(self, token: str) -> Principal | None:
+    async def _ask(self, token: str) -> tuple[Principal | None, float]:
+        """Whom tracking says the token belongs to (None: nobody), and for how many seconds more it is valid."""
         if self._auth_url is None:
-            return None
+            return None, math.inf
         try:
             async with httpx.AsyncClient(base_url=self._auth_url, timeout=5.0, transport=self._transport) as client:
                 response = await client.get("/tokens/me", headers={"Authorization": f"Bearer {token}"})
@@ -123,14 +129,27 @@ class TokenVerifier:
             log.warning("token service unreachable", auth_url=self._auth_url, error=type(exc).__name__)
             raise AuthUnavailable("the token service does not answer; try again shortly") from None
         if response.status_code == status.HTTP_401_UNAUTHORIZED:
-            return None
+            return None, math.inf
         if response.status_code != status.HTTP_200_OK:
             log.warning("token service failed", auth_url=self._auth_url, status=response.status_code)
             raise AuthUnavailable("the token service failed; try again shortly")
         body = response.json()
         if body.get("role") not in ROLES or not isinstance(body.get("subject"), str):
             raise AuthUnavailable("the token service answered something unexpected")
-        return Principal(code=body["subject"], role=body["role"])
+        return Principal(code=body["subject"], role=body["role"]), seconds_left(body.get("expires_at"))
+
+
+def seconds_left(expires_at: object) -> float:
+    """Seconds until `expires_at` (ISO 8601 from GET /tokens/me; null for a token that does not expire)."""
+    if not isinstance(expires_at, str):
+        return math.inf
+    try:
+        moment = datetime.fromisoformat(expires_at)
+    except ValueError:
+        raise AuthUnavailable("the token service answered something unexpected") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return (moment - datetime.now(UTC)).total_seconds()
 
 
 def requires(*roles: Role) -> Callable[..., Awaitable[Principal]]:

@@ -14,7 +14,7 @@ import structlog
 from pymongo.errors import ConnectionFailure
 from structlog.typing import Processor
 
-SECRET_KEYS = ("password", "token", "secret", "authorization", "credential")
+SECRET_KEYS = ("password", "token", "secret", "authorization", "credential", "session")  # session: link sessions
 # Secrets inside values: passwords in URLs (amqp://user:pass@host) and bearer tokens in messages.
 _URL_PASSWORD = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://[^:/@\s]+):[^@\s]+@", re.IGNORECASE)
 _BEARER = re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]+", re.IGNORECASE)

@@ -187,7 +187,7 @@ def test_a_plan_ladder_replaces_the_tracks_it_gives_and_only_those() -> None:
     assert period["ladder_version"] == Ladder.from_data(OWN_REPORT).version != DEPLOYMENT.version
     window = domain.acknowledgement_window(own, DEPLOYMENT, "c")  # no acknowledgement track given
     assert window["ladder_source"] == "deployment"
-    assert [s["name"] for s in window["steps"]] == ["ack-reminder", "ack-escalation"]
+    assert [s["name"] for s in window["steps"]] == ["assignment-notice", "ack-reminder", "ack-escalation"]
 
     quiet = for_track(DEPLOYMENT, {**OWN_REPORT, "acknowledgement": []}, "acknowledgement")
     assert quiet.steps == [] and quiet.source == "plan"  # an empty list: no acknowledgement chasing

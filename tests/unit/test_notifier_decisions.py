@@ -185,6 +185,7 @@ def test_the_acknowledgement_ladder() -> None:
     clock = FakeClock(assigned)
     walk = Walk(domain.acknowledgement_window(assignment(assigned), LADDER, CALENDAR.version), clock)
     assert walk.run_until(vn(2026, 7, 31)) == [
+        (vn(2026, 7, 1, 9, 0), "assignment-notice#1", AGENCY),  # at once: the assignment notice
         (vn(2026, 7, 3, 9, 0), "ack-reminder#1", AGENCY),  # +2 working days
         (vn(2026, 7, 7, 9, 0), "ack-escalation#1", SUPERVISOR),  # +4 working days (the weekend skipped)
     ]

@@ -258,7 +258,11 @@ def test_an_acknowledgement_window_has_no_period_and_the_acknowledgement_steps()
     window = domain.acknowledgement_window(created(ref("a")), LADDER, "cal-7")
     assert window["track"] == "acknowledgement"
     assert window["period"] is None and window["due_at"] is None
-    assert [s["name"] for s in window["steps"]] == ["ack-reminder", "ack-escalation"]
+    assert [s["name"] for s in window["steps"]] == ["assignment-notice", "ack-reminder", "ack-escalation"]
+    assert window["deadlines"] == []  # none in this event
+    due = {"period": "2027-H1", "due_at": H1_DUE, "wording": "trước ngày 01/7"}
+    with_deadline = domain.acknowledgement_window({**created(ref("a")), "deadlines": [due]}, LADDER, "cal-7")
+    assert with_deadline["deadlines"] == [due]  # the assignment's, listed by the assignment notice
 
 
 def test_an_opened_item_starts_open_at_revision_zero_with_its_first_check() -> None:
@@ -294,11 +298,13 @@ def test_a_period_opened_the_day_before_skips_the_reminders_and_first_checks_whe
     assert first == datetime(2027, 7, 1, 7, 30, tzinfo=VIETNAM)
 
 
-def test_an_acknowledgement_window_first_checks_two_working_days_after_the_assignment() -> None:
+def test_an_acknowledgement_window_first_checks_at_once_then_two_working_days_after_the_assignment() -> None:
     friday_4pm = datetime(2027, 6, 4, 16, 0, tzinfo=VIETNAM)
     window = domain.acknowledgement_window(created(ref("a"), friday_4pm.astimezone(UTC)), LADDER, "c")
     skipped, first = opening_state(window, friday_4pm, CALENDAR, WINDOW)
-    assert skipped == []
+    assert skipped == [] and first == friday_4pm  # the assignment notice, at once
+    without_notice = {**window, "steps": [s for s in window["steps"] if s["ask"] != "notice"]}
+    skipped, first = opening_state(without_notice, friday_4pm, CALENDAR, WINDOW)
     assert first == datetime(2027, 6, 8, 16, 0, tzinfo=VIETNAM)  # Tuesday: the weekend does not count
 
 

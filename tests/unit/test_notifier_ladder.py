@@ -29,7 +29,8 @@ def sending_times(anchor: datetime, window: SendingWindow = WINDOW, track: str =
 
 def test_the_default_ladder_is_the_one_in_the_domain_notes() -> None:
     steps = {s.name: s for s in LADDER.steps}
-    assert [s.name for s in LADDER.track("acknowledgement")] == ["ack-reminder", "ack-escalation"]
+    assert [s.name for s in LADDER.track("acknowledgement")] == ["assignment-notice", "ack-reminder", "ack-escalation"]
+    assert (steps["assignment-notice"].at, steps["assignment-notice"].ask) == ("0", "notice")
     assert [s.name for s in LADDER.track("report")] == ["reminder-7d", "reminder-1d", "overdue", "level-1", "level-2"]
     assert (steps["ack-reminder"].at, steps["ack-reminder"].to) == ("+2wd", ("agency",))
     assert (steps["ack-escalation"].at, steps["ack-escalation"].to) == ("+4wd", ("supervisor",))

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC, datetime, timedelta
 
 from services.notifier.mailer import build_message, classify
-from services.notifier.rules.messages import Item, describe_duration, render_digest
+from services.notifier.rules.links import IssuedLink, LinkRequest, fill, new_link_message
+from services.notifier.rules.messages import DeadlineLine, Item, describe_duration, render_digest
 
 NOW = datetime(2026, 7, 3, 2, 0, tzinfo=UTC)
 
@@ -88,3 +90,93 @@ def test_smtp_failures_are_classified() -> None:
     assert classify(ConnectionRefusedError()) == (False, None)
     refused = aiosmtplib.SMTPRecipientsRefused([aiosmtplib.SMTPRecipientRefused(550, "no such user", "a@b")])
     assert classify(refused) == (True, 550)
+
+
+# --- the assignment notice and personal links -----------------------------------------------------------------
+
+
+def notice(**changes: object) -> Item:
+    deadlines = (
+        DeadlineLine("2026-Q3", datetime(2026, 9, 30, 16, 59, 59, tzinfo=UTC), "báo cáo quý III, gửi trước ngày 01/10"),
+        DeadlineLine("2026-FY", datetime(2026, 12, 15, 16, 59, 59, tzinfo=UTC)),
+    )
+    values: dict[str, object] = dict(
+        track="acknowledgement",
+        period=None,
+        anchor=NOW,
+        wording="",
+        step="assignment-notice",
+        ask="notice",
+        task="Tổ chức hội nghị quán triệt Nghị quyết.\nTổng hợp ý kiến của đảng viên.",
+        agency_code="chi-bo-khu-1",
+        recipient_code="chi-bo-khu-1",
+        deadlines=deadlines,
+    )
+    values.update(changes)
+    return item(**values)
+
+
+def test_the_assignment_notice_says_what_is_assigned_by_when_what_to_deliver_and_whom_to_contact() -> None:
+    digest = render_digest("Chi bộ khu dân cư số 1", [notice()], marker="m1")
+    assert digest.subject == "[Đôn đốc] Thông báo giao nhiệm vụ – Kế hoạch số 85-KH/ĐU – Chi bộ khu dân cư số 1"
+    text = digest.text
+    assert "Hệ thống đôn đốc trân trọng thông báo nhiệm vụ được giao cho đơn vị theo kế hoạch dưới đây:" in text
+    assert "Chi bộ khu dân cư số 1 — được giao lúc 09:00 ngày 03/07/2026." in text
+    assert "– Tổ chức hội nghị quán triệt Nghị quyết.\n" in text and "– Tổng hợp ý kiến của đảng viên.\n" in text
+    assert "– Kỳ 2026-Q3: “báo cáo quý III, gửi trước ngày 01/10”, hạn cuối 23:59 ngày 30/09/2026." in text
+    assert "– Kỳ 2026-FY: hạn cuối 23:59 ngày 15/12/2026." in text
+    assert "Sản phẩm cần gửi: báo cáo kết quả thực hiện của từng kỳ nêu trên" in text
+    assert "Đề nghị đơn vị xác nhận đã nhận nhiệm vụ" in text
+    assert "Mọi vướng mắc xin liên hệ: Đảng ủy phường Hòa An (dang-uy@hoa-an.example)." in text
+    assert text.index("– Kỳ 2026-Q3") < text.index("[[m1:0]]") < text.index("Mọi vướng mắc")
+    assert digest.links == (LinkRequest("chi-bo-khu-1"),)
+    assert unicodedata.is_normalized("NFC", text) and unicodedata.is_normalized("NFC", digest.html)
+    assert unicodedata.is_normalized("NFC", digest.subject)
+
+
+def test_a_notice_with_one_clause_reads_on_one_line_and_several_notices_are_counted_in_the_subject() -> None:
+    one = render_digest("x", [notice(task="Báo cáo kết quả.")]).text
+    assert "Nội dung nhiệm vụ: Báo cáo kết quả." in one
+    two = render_digest("x", [notice(), notice(period_id="a2:ack", plan_id="p2")])
+    assert two.subject == "[Đôn đốc] Thông báo giao 2 nhiệm vụ"
+    mixed = render_digest("x", [notice(), item()])
+    assert mixed.subject == "[Đôn đốc] 2 nội dung cần đôn đốc (1 quá hạn báo cáo)"
+
+
+def test_an_agency_gets_its_own_link_and_a_supervisor_a_view_link_per_late_body() -> None:
+    late = [
+        item(role="supervisor", level=1, ask="explain", agency_code="mttq", agency_name="Ủy ban MTTQ phường"),
+        item(role="supervisor", level=1, ask="explain", agency_code="ubnd", agency_name="UBND phường"),
+        item(role="supervisor", copy=True, agency_code="mttq", agency_name="Ủy ban MTTQ phường"),
+    ]
+    supervisor = [i.__class__(**{**i.__dict__, "recipient_code": "dang-uy"}) for i in late]
+    digest = render_digest("Thường trực", supervisor, marker="m2")
+    assert digest.links == (
+        LinkRequest("dang-uy", "view", "ubnd", "UBND phường"),
+        LinkRequest("dang-uy", "view", "mttq", "Ủy ban MTTQ phường"),
+    )
+    assert "[[m2:0]]" in digest.text and "[[m2:1]]" in digest.text and "[[m2:2]]" not in digest.text
+    assert render_digest("x", [item(recipient_code="chi-bo-khu-1")]).links == ()  # no marker: no links
+
+
+def test_links_replace_their_marker_lines_escaped_in_html() -> None:
+    digest = render_digest("Chi bộ", [notice()], marker="m3")
+    url = 'http://web.example/l/abc"<x>'
+    text, page = fill(digest.text, digest.html, "m3", [(LinkRequest("chi-bo-khu-1"), IssuedLink(url, True, NOW))])
+    assert "[[m3" not in text and "[[m3" not in page
+    assert f"đề nghị không chuyển tiếp thư này:\n{url}\n" in text and "có giá trị đến ngày 03/07/2026" in text
+    assert '<a href="http://web.example/l/abc&quot;&lt;x&gt;">' in page and url not in page
+    fallback = IssuedLink("http://web.example/lien-ket-moi", False)
+    text, _ = fill(digest.text, digest.html, "m3", [(LinkRequest("chi-bo-khu-1"), fallback)])
+    assert "đơn vị đề nghị cấp đường dẫn truy cập tại:\nhttp://web.example/lien-ket-moi" in text
+
+
+def test_the_new_link_e_mail() -> None:
+    message = new_link_message("Chi bộ khu dân cư số 1", LinkRequest("chi-bo-khu-1"), "m4", "Văn phòng Đảng ủy")
+    assert message.subject == "[Đôn đốc] Cấp đường dẫn truy cập mới – Chi bộ khu dân cư số 1"
+    assert message.text.startswith("Kính gửi: Chi bộ khu dân cư số 1.\n")
+    assert "Theo đề nghị cấp lại đường dẫn truy cập trang của đơn vị trên hệ thống đôn đốc" in message.text
+    assert "[[m4:0]]" in message.text and "[[m4:0]]" in message.html
+    view = new_link_message("Thường trực", LinkRequest("dang-uy", "view", "mttq", "Ủy ban MTTQ phường"), "m5")
+    assert "đường dẫn theo dõi tình hình thực hiện của Ủy ban MTTQ phường" in view.text
+    assert unicodedata.is_normalized("NFC", message.text + view.text)

@@ -12,6 +12,7 @@ from services.notifier.config import DEFAULT_LADDER
 from services.notifier.mailer import build_message
 from services.notifier.records import EmailRow, NoticeRow, PeriodRow, SilenceRecord
 from services.notifier.rules.decisions import Rules
+from services.notifier.rules.links import IssuedLink, LinkRequest, marker_line
 from services.notifier.rules.recipients import Addressbook
 from services.notifier.rules.schedule import SendingWindow
 from services.notifier.rules.silences import SilenceRequest
@@ -26,6 +27,8 @@ from services.notifier.use_cases.commands import (
 from services.notifier.use_cases.errors import (
     AlreadyProcessed,
     ClaimLost,
+    LinkRefused,
+    LinkUnavailable,
     MomentWithoutOffset,
     NotKnownYet,
     SilenceNotFound,
@@ -446,8 +449,12 @@ async def test_reapplying_the_ladder_records_who_changed_it_and_from_which_versi
 
 
 class FakeMailStore:
-    def __init__(self, rows: list[dict[str, Any]]) -> None:
+    def __init__(self, rows: list[dict[str, Any]], periods: dict[str, dict[str, Any]] | None = None) -> None:
         self.rows = {r["_id"]: {"status": "pending", "attempts": 0, "claimed_by": None, **r} for r in rows}
+        self.periods = periods or {}
+
+    async def periods_by_id(self, period_ids: list[str]) -> dict[str, dict[str, Any]]:
+        return {i: self.periods[i] for i in period_ids if i in self.periods}
 
     async def count_pending_emails(self) -> int:
         return sum(1 for r in self.rows.values() if r["status"] == "pending")
@@ -491,7 +498,7 @@ def mail_row(email_id: str, to: str) -> dict[str, Any]:
     }
 
 
-def sender(store: FakeMailStore, transport: FakeTransport, clock: FakeClock) -> EmailSender:
+def sender(store: FakeMailStore, transport: FakeTransport, clock: FakeClock, links: Any = None) -> EmailSender:
     policy = MailPolicy(
         batch_size=10,
         lease=timedelta(minutes=5),
@@ -500,7 +507,8 @@ def sender(store: FakeMailStore, transport: FakeTransport, clock: FakeClock) -> 
         retry_base_seconds=60,
         retry_max_seconds=3600,
     )
-    return EmailSender(store, transport, lambda row: build_message(row, "Hệ thống <d@hoa-an.example>"), policy, clock)
+    build = lambda row: build_message(row, "Hệ thống <d@hoa-an.example>")  # noqa: E731
+    return EmailSender(store, transport, build, policy, clock, links=links)
 
 
 async def test_an_unbuildable_e_mail_fails_alone_with_its_reason() -> None:
@@ -531,6 +539,95 @@ async def test_a_refusal_that_may_pass_is_retried_later_and_one_that_cannot_fail
     clock.advance(timedelta(minutes=1))
     done = await sender(store, transport, clock).send_due()  # the second attempt is the last (max_attempts=2)
     assert (done.retried, done.failed) == (0, 1) and store.rows["e1"]["status"] == "failed"
+
+
+class FakeLinks:
+    """Tracking's links, in memory: `down` makes every call fail as tracking unreachable would."""
+
+    def __init__(self, down: bool = False, refuse: set[str] = frozenset()) -> None:  # type: ignore[assignment]
+        self.down = down
+        self.refuse = refuse
+        self.issued: list[tuple[str, str, str | None]] = []
+
+    async def issue(self, request: LinkRequest) -> IssuedLink:
+        if self.down:
+            raise LinkUnavailable("tracking did not answer POST /links: ConnectError")
+        if request.agency in self.refuse:
+            raise LinkRefused(f"tracking answered 404 for {request.agency}")
+        self.issued.append((request.agency, request.scope, request.view_of))
+        return IssuedLink(f"http://web.example/l/secret-{len(self.issued)}", True, datetime(2026, 8, 1, tzinfo=UTC))
+
+    def fallback(self, request: LinkRequest) -> IssuedLink:
+        return IssuedLink("http://web.example/lien-ket-moi", False)
+
+
+class RecordingTransport(FakeTransport):
+    def __init__(self) -> None:
+        super().__init__()
+        self.texts: list[str] = []
+
+    async def send(self, message: Any) -> None:
+        await super().send(message)
+        self.texts.append(str(message.get_body(("plain",)).get_content()))
+
+
+def linked_row(email_id: str, to: str, links: list[LinkRequest]) -> dict[str, Any]:
+    marker = "m" + email_id
+    lines = "\n".join(marker_line(marker, i) for i in range(len(links)))
+    return {
+        **mail_row(email_id, to),
+        "text": f"Kính gửi.\n\n{lines}\n",
+        "html": f"<p>Kính gửi.</p>\n{lines}",
+        "links": [r.to_row() for r in links],
+        "link_marker": marker,
+    }
+
+
+async def test_links_are_issued_when_the_e_mail_is_sent_and_never_written_to_its_row() -> None:
+    store = FakeMailStore([linked_row("e1", AGENCY, [LinkRequest("chi-bo-khu-1")])])
+    transport, links = RecordingTransport(), FakeLinks()
+    done = await sender(store, transport, FakeClock(START), links).send_due()
+    assert done.sent == 1 and links.issued == [("chi-bo-khu-1", "act", None)]
+    assert "http://web.example/l/secret-1" in transport.texts[0] and "[[" not in transport.texts[0]
+    assert "có giá trị đến ngày 01/08/2026" in transport.texts[0]
+    assert "secret" not in repr(store.rows["e1"])
+
+
+async def test_tracking_down_is_a_failed_attempt_retried_with_the_backoff_then_the_e_mail_goes() -> None:
+    clock = FakeClock(START)
+    store = FakeMailStore([linked_row("e1", AGENCY, [LinkRequest("chi-bo-khu-1")])])
+    transport, links = RecordingTransport(), FakeLinks(down=True)
+    done = await sender(store, transport, clock, links).send_due()
+    assert (done.sent, done.retried, done.failed) == (0, 1, 0) and transport.sent == []
+    row = store.rows["e1"]
+    assert row["status"] == "pending" and row["next_attempt_at"] == START + timedelta(minutes=1)
+    assert row["last_error"].startswith("no personal link: tracking did not answer")
+    links.down = False
+    clock.advance(timedelta(minutes=1))
+    done = await sender(store, transport, clock, links).send_due()
+    assert done.sent == 1 and store.rows["e1"]["status"] == "sent" and "/l/secret-1" in transport.texts[0]
+
+
+async def test_a_refused_link_sends_the_page_to_ask_for_one_and_a_view_link_names_the_late_body() -> None:
+    requests = [LinkRequest("dang-uy"), LinkRequest("dang-uy", "view", "mttq", "Ủy ban MTTQ phường")]
+    store = FakeMailStore([linked_row("e1", SUPERVISOR, requests)])
+    transport, links = RecordingTransport(), FakeLinks(refuse={"dang-uy"})
+    assert (await sender(store, transport, FakeClock(START), links).send_due()).sent == 1
+    text = transport.texts[0]
+    assert "đơn vị đề nghị cấp đường dẫn truy cập tại:\nhttp://web.example/lien-ket-moi" in text
+    assert "Đề nghị cấp đường dẫn theo dõi tình hình thực hiện của Ủy ban MTTQ phường tại:" in text
+
+
+async def test_a_queued_notice_whose_period_was_reported_is_dropped_with_its_reason() -> None:
+    period = {"state": "submitted", "track": "report", "rev": 0, "steps": [{"name": "overdue", "ask": "report"}]}
+    row = {**mail_row("e1", AGENCY), "notice_keys": [f"a1:2026-FY|r0|overdue#1|{AGENCY}"], "period_ids": ["a1:2026-FY"]}
+    store = FakeMailStore([row, mail_row("e2", SUPERVISOR)], {"a1:2026-FY": period})
+    transport = FakeTransport()
+    done = await sender(store, transport, FakeClock(START)).send_due()
+    assert done.dropped == ["reported"] and done.sent == 1 and transport.sent == [SUPERVISOR]
+    dropped = store.rows["e1"]
+    assert (dropped["status"], dropped["dropped_reason"], dropped["attempts"]) == ("dropped", "reported", 0)
+    assert dropped["dropped_at"] == START and dropped["next_attempt_at"] is None
 
 
 # --- the consumer's registry ---------------------------------------------------------------------------------------

@@ -52,3 +52,21 @@ async def test_a_strange_answer_or_no_answer_is_unavailable_not_a_pass() -> None
     failing = httpx.MockTransport(lambda request: httpx.Response(500))
     with pytest.raises(AuthUnavailable):
         await TokenVerifier(None, "http://tracking", transport=failing).identify("Bearer t")
+
+
+async def test_a_session_is_trusted_no_longer_than_it_lives() -> None:
+    """A link session's answer carries `expires_at`: the cache keeps it at most that long (here already past, so
+    tracking is asked every time and, once it says 401, the session is refused at once)."""
+    calls: list[str] = []
+    answers = {"s": {"subject": "chi-bo-1", "role": "viewer", "expires_at": "2020-01-01T00:00:00+00:00"}}
+    verifier = TokenVerifier(None, "http://tracking", cache_seconds=60, transport=tracking(answers, calls))
+    assert await verifier.identify("Bearer s") == Principal("chi-bo-1", "viewer")
+    answers.clear()
+    with pytest.raises(Unauthenticated):
+        await verifier.identify("Bearer s")
+    assert calls == ["s", "s"]
+    live = {"t": {"subject": "ubnd", "role": "agency", "expires_at": "2999-01-01T00:00:00Z"}}
+    cached = TokenVerifier(None, "http://tracking", cache_seconds=60, transport=tracking(live, calls))
+    for _ in range(2):
+        assert await cached.identify("Bearer t") == Principal("ubnd", "agency")
+    assert calls == ["s", "s", "t"]

@@ -1,5 +1,9 @@
 """How a digest e-mail reads: formal Vietnamese follow-up style, one e-mail per recipient listing all its
-items grouped by plan, most overdue first; a plain-text and an HTML rendering of the same content."""
+items grouped by plan, most overdue first; a plain-text and an HTML rendering of the same content.
+
+The assignment notice (a step asking `notice`) is an item of the same digest: what was assigned, every reporting
+deadline, what to deliver, whom to contact. Personal links are not written here: the digest holds one marker
+line per link (services/notifier/rules/links.py), replaced with the link's paragraph when the e-mail is sent."""
 
 from __future__ import annotations
 
@@ -12,8 +16,18 @@ from typing import Any
 
 from services.notifier.rules.decisions import Notice
 from services.notifier.rules.headers import header_text
+from services.notifier.rules.links import LinkRequest, link_requests, marker_line
 from shared.contracts.ladder import Ask, Role, Track
 from shared.domain.clock import VIETNAM, as_utc
+
+
+@dataclass(frozen=True)
+class DeadlineLine:
+    """One reporting deadline of an assignment, as the assignment notice lists it."""
+
+    period: str
+    due_at: datetime
+    wording: str = ""
 
 
 @dataclass(frozen=True)
@@ -37,6 +51,9 @@ class Item:
     copy: bool
     contact: str
     now: datetime
+    agency_code: str = ""  # the body the item is about (a supervisor's view link shows its page)
+    recipient_code: str = ""  # the body the recipient's address belongs to
+    deadlines: tuple[DeadlineLine, ...] = ()  # the assignment's, for the assignment notice
 
     @property
     def overdue_by(self) -> timedelta:
@@ -48,6 +65,7 @@ class Digest:
     subject: str
     text: str
     html: str
+    links: tuple[LinkRequest, ...] = ()  # the links its marker lines stand for, in order
 
 
 def describe_duration(delta: timedelta) -> str:
@@ -113,9 +131,39 @@ def items_for(
                 copy=notice.recipient.copy,
                 contact=contacts.get(period_id, ""),
                 now=now,
+                agency_code=period["agency"]["code"],
+                recipient_code=notice.recipient.agency_code,
+                deadlines=_deadlines(period),
             )
         )
     return items
+
+
+def _deadlines(period: Mapping[str, Any]) -> tuple[DeadlineLine, ...]:
+    rows = period.get("deadlines") or []
+    lines = [DeadlineLine(str(r["period"]), as_utc(r["due_at"]), str(r.get("wording") or "")) for r in rows]
+    return tuple(sorted(lines, key=lambda d: d.due_at))
+
+
+def _notice_lines(item: Item) -> list[str]:
+    """The assignment notice: the task as the plan words it (one line per clause naming this body), every
+    reporting deadline, what to deliver."""
+    clauses = [line.strip() for line in item.task.splitlines() if line.strip()] or ["(theo Kế hoạch)"]
+    lines = [f"{item.agency_name} — được giao lúc {local_time(item.anchor)}."]
+    lines.append("Nội dung nhiệm vụ:" if len(clauses) > 1 else f"Nội dung nhiệm vụ: {clauses[0]}")
+    if len(clauses) > 1:
+        lines += [f"– {clause}" for clause in clauses]
+    if item.deadlines:
+        lines.append("Thời hạn báo cáo:")
+        for deadline in item.deadlines:
+            written = f"“{deadline.wording}”, " if deadline.wording else ""
+            lines.append(f"– Kỳ {deadline.period}: {written}hạn cuối {local_time(deadline.due_at)}.")
+    lines.append(
+        "Sản phẩm cần gửi: báo cáo kết quả thực hiện của từng kỳ nêu trên, kèm tệp văn bản (.docx, .pdf, .odt, "
+        ".xlsx) hoặc ảnh chụp (.jpg, .png), gửi qua hệ thống đôn đốc."
+    )
+    lines.append("Đề nghị đơn vị xác nhận đã nhận nhiệm vụ trên hệ thống đôn đốc và tổ chức thực hiện đúng thời hạn.")
+    return lines
 
 
 def _status(item: Item) -> str:
@@ -140,6 +188,8 @@ def _request(item: Item) -> str:
 
 
 def _lines(item: Item) -> list[str]:
+    if item.ask == "notice" and item.role == "agency" and not item.copy:
+        return _notice_lines(item)
     lines = [f"{item.agency_name} — nhiệm vụ: {item.task or '(theo Kế hoạch)'}"]
     if item.track == "report":
         written = f"“{item.wording}” " if item.wording else ""
@@ -151,6 +201,11 @@ def _lines(item: Item) -> list[str]:
 
 
 def _subject(items: list[Item]) -> str:
+    if all(i.ask == "notice" for i in items):
+        if len(items) == 1:
+            item = items[0]
+            return f"[Đôn đốc] Thông báo giao nhiệm vụ – Kế hoạch số {item.plan_number} – {item.agency_name}"
+        return f"[Đôn đốc] Thông báo giao {len(items)} nhiệm vụ"
     if len(items) == 1:
         item = items[0]
         if item.track == "acknowledgement":
@@ -164,13 +219,22 @@ def _subject(items: list[Item]) -> str:
     return f"[Đôn đốc] {len(items)} nội dung cần đôn đốc ({overdue} quá hạn báo cáo)"
 
 
-def render_digest(recipient_name: str, items: list[Item]) -> Digest:
-    """One e-mail for all of a recipient's items, grouped by plan, most overdue first."""
+def _intro(items: list[Item]) -> str:
+    if all(i.ask == "notice" for i in items):
+        return "Hệ thống đôn đốc trân trọng thông báo nhiệm vụ được giao cho đơn vị theo kế hoạch dưới đây:"
+    return "Hệ thống đôn đốc trân trọng thông báo tình hình thực hiện các nhiệm vụ dưới đây:"
+
+
+def render_digest(recipient_name: str, items: list[Item], marker: str = "") -> Digest:
+    """One e-mail for all of a recipient's items, grouped by plan, most overdue first. With a `marker`, the
+    e-mail gets a marker line for each personal link it will carry (services/notifier/rules/links.py)."""
     by_plan: dict[str, list[Item]] = defaultdict(list)
     for item in items:
         by_plan[item.plan_id].append(item)
     plans = sorted(by_plan.values(), key=lambda group: -max(i.overdue_by for i in group))
-    intro = "Hệ thống đôn đốc trân trọng thông báo tình hình thực hiện các nhiệm vụ dưới đây:"
+    intro = _intro(items)
+    links = link_requests(items) if marker else ()
+    markers = [marker_line(marker, index) for index in range(len(links))]
     contacts = sorted({i.contact for i in items if i.contact})
     closing = [f"Mọi vướng mắc xin liên hệ: {c}." for c in contacts]
     closing += ["Đây là thư tự động, vui lòng không trả lời thư này.", "Trân trọng,", "Hệ thống đôn đốc"]
@@ -187,8 +251,11 @@ def render_digest(recipient_name: str, items: list[Item]) -> Digest:
             text += [f"     {line}" for line in lines[1:]]
             page.append("<li>" + "<br>".join(html.escape(line) for line in lines) + "</li>")
         page.append("</ol>")
+    for line in markers:
+        text += ["", line]
+        page.append(line)
     text += ["", *closing]
     page += [f"<p>{html.escape(line)}</p>" for line in closing]
     body = '<!DOCTYPE html><html lang="vi"><meta charset="utf-8"><body>' + "\n".join(page) + "</body></html>"
     # The subject is stored as it will be sent: through the one function every header value goes through.
-    return Digest(header_text(_subject(items)), "\n".join(text) + "\n", body + "\n")
+    return Digest(header_text(_subject(items)), "\n".join(text) + "\n", body + "\n", links)

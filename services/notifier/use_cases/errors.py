@@ -19,6 +19,16 @@ class ClaimLost(Exception):
     lease); the scan's batch is given back and looked at again."""
 
 
+class LinkUnavailable(TransientError):
+    """Tracking could not issue a personal link now (unreachable, overloaded, 5xx): the e-mail waits and is tried
+    again with the mailer's backoff, like an SMTP failure. The message never holds a secret."""
+
+
+class LinkRefused(Exception):
+    """Tracking refused to issue a link for this body (it does not know it, say): trying again will not help; the
+    e-mail goes out with the page where a body asks for a link instead."""
+
+
 class SilenceNotFound(LookupError):
     """No silence with this id (never created, or ended already)."""
 

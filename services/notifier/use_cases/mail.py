@@ -8,6 +8,11 @@ fix it, and the rest of its batch goes out as usual. A replica that dies between
 write that records it leaves the row to be sent again after the lease: SMTP allows no better, and the
 deterministic Message-ID lets a mail system recognise the copy.
 
+Just before a row is sent: if none of its notices still applies (its period reported or cancelled since, say:
+services/notifier/rules/outbox.py), it is dropped with the reason and not sent; otherwise its personal links are
+issued (the `LinkIssuer` port) and put in place of its marker lines, so a secret exists only in the message handed
+to the server. Tracking unable to issue a link is a failed attempt like an SMTP 4xx: retried with the same backoff.
+
 These writes are single-row, conditional on the claim, and publish no event: they do not need the unit of work.
 """
 
@@ -21,8 +26,12 @@ from typing import Any, Protocol
 
 import structlog
 
-from services.notifier.records import FAILED, SENT, EmailRow
+from services.notifier.records import DROPPED, FAILED, SENT, EmailRow, PeriodRow
+from services.notifier.rules import links
+from services.notifier.rules.outbox import void_reason
 from services.notifier.rules.schedule import SendingWindow
+from services.notifier.use_cases.errors import LinkRefused, LinkUnavailable
+from services.notifier.use_cases.ports import LinkIssuer
 from shared.domain.clock import Clock
 
 log = structlog.get_logger()
@@ -48,6 +57,7 @@ class MailStore(Protocol):
     async def claim_emails(self, now: datetime, limit: int, lease: timedelta) -> tuple[str, list[EmailRow]]: ...
     async def renew_emails(self, email_ids: list[str], token: str, until: datetime) -> set[str]: ...
     async def finish_email(self, email_id: str, token: str, fields: dict[str, Any], attempted: bool = True) -> bool: ...
+    async def periods_by_id(self, period_ids: list[str]) -> dict[str, PeriodRow]: ...
 
 
 Build = Callable[[Mapping[str, Any]], EmailMessage]
@@ -71,6 +81,7 @@ class MailPass:
     sent: int = 0
     retried: int = 0
     failed: int = 0
+    dropped: list[str] = field(default_factory=list)  # the reason of each e-mail dropped
     sent_ids: list[str] = field(default_factory=list)
 
 
@@ -91,8 +102,10 @@ class EmailSender:
         policy: MailPolicy,
         clock: Clock,
         window: SendingWindow | None = None,
+        links: LinkIssuer | None = None,
     ) -> None:
         self._store = store
+        self._links = links
         self._transport = transport
         self._build = build
         self._policy = policy
@@ -112,6 +125,7 @@ class EmailSender:
         done = MailPass()
         claims = [row.get("next_attempt_at") for row in rows]
         held_until = min((at for at in claims if at is not None), default=None)
+        periods = await self._store.periods_by_id(sorted({p for row in rows for p in row.get("period_ids") or []}))
         lost: set[str] = set()
         for index, row in enumerate(rows):
             # One claim covers the batch, but a slow server can outlast it, and a replica that took the expired
@@ -125,10 +139,44 @@ class EmailSender:
             if row["_id"] in lost:
                 log.warning("e-mail claim expired; left to the replica that took it", email_id=row["_id"])
                 continue
+            reason = void_reason(row.get("notice_keys") or [], periods)
+            if reason is not None:
+                await self._drop(row, token, reason)
+                done.dropped.append(reason)
+                continue
             await self._send_one(row, token, done)
         return done
 
+    async def _drop(self, row: EmailRow, token: str, reason: str) -> None:
+        fields = {"status": DROPPED, "dropped_at": self._clock.now(), "dropped_reason": reason, "next_attempt_at": None}
+        log.info("e-mail dropped: what it was about no longer applies", email_id=row["_id"], reason=reason)
+        await self._store.finish_email(row["_id"], token, fields, attempted=False)
+
+    async def _with_links(self, row: EmailRow) -> EmailRow:
+        """The row with its marker lines replaced by freshly issued links (kept in memory only)."""
+        requests = [links.LinkRequest.from_row(r) for r in row.get("links") or []]
+        if not requests or self._links is None or not row.get("link_marker"):
+            return row
+        issued = []
+        for request in requests:
+            try:
+                issued.append((request, await self._links.issue(request)))
+            except LinkRefused as exc:
+                log.error(
+                    "no personal link for this body; the e-mail says where to ask", email_id=row["_id"], error=str(exc)
+                )
+                issued.append((request, self._links.fallback(request)))
+        text, page = links.fill(row.get("text", ""), row.get("html", ""), row["link_marker"], issued)
+        return {**row, "text": text, "html": page}
+
     async def _send_one(self, row: EmailRow, token: str, done: MailPass) -> None:
+        try:
+            row = await self._with_links(row)
+        except LinkUnavailable as exc:
+            final = await self._failed(row, token, SendFailed(f"no personal link: {exc}", None, permanent=False))
+            done.failed += final
+            done.retried += not final
+            return
         try:
             message = self._build(row)
         except Exception as exc:  # noqa: BLE001 - whatever stops this row's message stops only this row

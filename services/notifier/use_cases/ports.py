@@ -10,12 +10,25 @@ from typing import Any, Protocol
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from services.notifier.records import EmailRow, NoticeRow, PeriodRow, SilenceRecord
+from services.notifier.rules.links import IssuedLink, LinkRequest
 
 Session = AsyncClientSession | None
 
 
 class Wakeable(Protocol):
     def wake(self) -> None: ...
+
+
+class LinkIssuer(Protocol):
+    """Personal links for e-mails (services/notifier/links.py: tracking's `POST /links` over HTTP)."""
+
+    async def issue(self, request: LinkRequest) -> IssuedLink:
+        """A fresh link, issued now; raises LinkUnavailable (try later) or LinkRefused (never for this body)."""
+        ...
+
+    def fallback(self, request: LinkRequest) -> IssuedLink:
+        """What an e-mail carries when no personal link can be had: the page where a body asks for one."""
+        ...
 
 
 class Projection(Protocol):

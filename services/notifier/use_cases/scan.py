@@ -5,6 +5,7 @@ runs the same decisions without writing anything."""
 
 from __future__ import annotations
 
+import uuid
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -175,7 +176,8 @@ def digests(decisions: list[PeriodDecision], now: datetime, book: Addressbook, v
             names[notice.recipient.address] = notice.recipient.name
     emails = []
     for address, notices in sorted(inbox.items()):
-        digest = messages.render_digest(names[address], messages.items_for(notices, periods, contacts, now))
+        marker = uuid.uuid4().hex  # random: nothing a plan or a directory says can be taken for a link's place
+        digest = messages.render_digest(names[address], messages.items_for(notices, periods, contacts, now), marker)
         keys = sorted(n.key for n in notices)
         emails.append(
             EmailRow(
@@ -192,6 +194,8 @@ def digests(decisions: list[PeriodDecision], now: datetime, book: Addressbook, v
                 created_at=now,
                 next_attempt_at=now,
                 calendar_version=version,
+                links=[link.to_row() for link in digest.links],
+                link_marker=marker,
             )
         )
     return emails

@@ -131,7 +131,7 @@ def decide(command: Command, assignment: AssignmentRecord, event_id: str, now: d
 def decide_extension(
     command: DecideExtension, request: dict[str, Any], assignment: AssignmentRecord, actor: Principal, now: datetime
 ) -> Decision:
-    if actor.role == "agency" or (actor.role == "issuer" and assignment["issuer"]["code"] != actor.code):
+    if not domain.may_decide_extension(actor, assignment["issuer"]["code"]):
         raise Forbidden(f"only the issuer of plan {assignment['plan_id']} or an operator may decide")
     if request["status"] != "pending":
         raise Refused(f"extension request {command.request_id} was already {request['status']}")

@@ -34,6 +34,12 @@ FORBIDDEN = Counter(
 )
 
 
+def counted(error: Forbidden, channel: str = "http") -> Forbidden:
+    """`error`, counted in the forbidden metric: an agency (or its session) reaching for another's work."""
+    FORBIDDEN.labels(channel).inc()
+    return error
+
+
 class TrackingService:
     def __init__(self, uow: UnitOfWork, assignments: Assignments, tokens: Tokens, clock: Clock) -> None:
         self._uow = uow
@@ -76,7 +82,7 @@ class TrackingService:
         made: list[tuple[AssignmentRecord, Decision]] = []  # the committed attempt's is the last
 
         async def work(tx: Transaction, assignment: AssignmentRecord) -> Decision:
-            if assignment["agency"]["code"] != actor.code:
+            if not domain.may_act_as_agency(actor) or assignment["agency"]["code"] != actor.code:
                 raise Forbidden(f"assignment {command.assignment_id} is not assigned to {actor.code}")
             decision = decide(command, assignment, event_id, self._clock.now())
             if decision.extension is not None:
@@ -164,7 +170,7 @@ class TrackingService:
         if assignment is None:
             raise NotFound(f"no assignment {assignment_id}")
         if not domain.read_scope(reader).admits(assignment["agency"]["code"], assignment["issuer"]["code"]):
-            raise Forbidden(f"assignment {assignment_id} is not yours to read")
+            raise counted(Forbidden(f"assignment {assignment_id} is not yours to read"))
         return assignment
 
     async def history(self, assignment_id: str, reader: Principal) -> list[dict[str, Any]]:
@@ -191,7 +197,7 @@ class TrackingService:
         """An agency's assignments, a page at a time: of the reader's own plans when it is an issuer."""
         scope = domain.read_scope(reader)
         if scope.agency is not None and scope.agency != query.agency_code:
-            raise Forbidden("an agency reads only its own assignments")
+            raise counted(Forbidden("an agency reads only its own assignments"))
         return await self._repo.agency_assignments(
             query.agency_code, scope.issuer, query.state, query.period, query.offset, query.limit
         )

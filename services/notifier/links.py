@@ -1,0 +1,94 @@
+"""Personal links from tracking (PORTAL-CONTRACT.md): the HTTP adapter of the `LinkIssuer` port
+(services/notifier/use_cases/ports.py). Each e-mail's links are issued when it is sent (`POST /links` with the
+notifier's operator token) and go into its text then; the secret is never stored, logged or put into an error
+message. Without tracking settings, every e-mail carries the page where a body asks for a link."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import httpx
+import structlog
+from prometheus_client import Counter
+
+from services.notifier.config import Settings
+from services.notifier.rules.links import IssuedLink, LinkRequest
+from services.notifier.use_cases.errors import LinkRefused, LinkUnavailable
+from services.notifier.use_cases.ports import LinkIssuer
+
+log = structlog.get_logger()
+
+LINKS = Counter(
+    "dondoc_notifier_links_total",
+    "Personal links asked of tracking for e-mails, by scope and result (issued, unavailable, refused).",
+    ["scope", "result"],
+)
+ASK_FOR_A_LINK = "/lien-ket-moi"  # the web page where a body asks for a new link
+# Answers that say "not for this body, ever": trying again cannot help. Anything else (a connection error, a
+# timeout, 401/403 while a token is being fixed, 429, 5xx) may pass, and the e-mail waits for it.
+REFUSALS = (400, 404, 409, 410, 422)
+
+
+class RequestNewLinkPage:
+    """No tracking configured: every e-mail points to the page where a body asks for a link."""
+
+    def __init__(self, public_url: str) -> None:
+        self._url = public_url.rstrip("/") + ASK_FOR_A_LINK
+
+    async def issue(self, request: LinkRequest) -> IssuedLink:
+        return self.fallback(request)
+
+    def fallback(self, request: LinkRequest) -> IssuedLink:
+        return IssuedLink(self._url, personal=False)
+
+
+class TrackingLinks(RequestNewLinkPage):
+    def __init__(self, tracking_url: str, token: str, public_url: str, timeout_seconds: float = 10.0) -> None:
+        super().__init__(public_url)
+        self._endpoint = tracking_url.rstrip("/") + "/links"
+        self._headers = {"Authorization": f"Bearer {token}"}
+        self._public = public_url.rstrip("/")
+        self._timeout = timeout_seconds
+
+    async def issue(self, request: LinkRequest) -> IssuedLink:
+        body = {"agency": request.agency, "scope": request.scope, "view_of": request.view_of}
+        try:
+            async with httpx.AsyncClient(timeout=self._timeout) as client:
+                response = await client.post(self._endpoint, json=body, headers=self._headers)
+        except httpx.HTTPError as exc:
+            LINKS.labels(request.scope, "unavailable").inc()
+            raise LinkUnavailable(f"tracking did not answer POST /links: {type(exc).__name__}") from None
+        if response.status_code != 201:
+            refused = response.status_code in REFUSALS
+            LINKS.labels(request.scope, "refused" if refused else "unavailable").inc()
+            what = (
+                f"tracking answered POST /links for {request.agency} with {response.status_code}: {_detail(response)}"
+            )
+            raise (LinkRefused if refused else LinkUnavailable)(what)
+        try:
+            issued = response.json()
+            secret = str(issued["secret"])
+            expires = datetime.fromisoformat(issued["expires_at"]) if issued.get("expires_at") else None
+        except (ValueError, KeyError, TypeError):
+            LINKS.labels(request.scope, "unavailable").inc()
+            raise LinkUnavailable("tracking's answer to POST /links is not the contract's") from None
+        LINKS.labels(request.scope, "issued").inc()
+        return IssuedLink(f"{self._public}/l/{secret}", personal=True, expires_at=expires)
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        detail = response.json().get("detail", "")
+    except (ValueError, AttributeError):
+        detail = ""
+    return str(detail)[:200]
+
+
+def link_issuer(settings: Settings) -> LinkIssuer:
+    """Tracking's links when both its address and a token are configured, else the page to ask for one."""
+    if settings.tracking_url and settings.tracking_token is not None:
+        token = settings.tracking_token.get_secret_value()
+        return TrackingLinks(settings.tracking_url, token, settings.web_public_url, settings.tracking_timeout_seconds)
+    if settings.tracking_url or settings.tracking_token is not None:
+        log.warning("personal links need both NOTIFIER_TRACKING_URL and NOTIFIER_TRACKING_TOKEN; e-mails go without")
+    return RequestNewLinkPage(settings.web_public_url)

@@ -1,0 +1,107 @@
+# No `from __future__ import annotations` here: FastAPI must see the route annotations.
+"""Tracking's HTTP routes for personal links (docs/security.md, "Personal links, sessions and report files"):
+operators (and the notifier, with its operator token) issue and revoke links; the secret alone exchanges a link
+for a session or asks for a new link, both rate-limited per client address. Secrets travel in bodies only, never
+in a path or a log line."""
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.tracking.rate_limit import TokenBuckets, retry_after
+from services.tracking.use_cases.links import IssueLink, LinkService
+from shared.contracts.events import AgencyCode
+from shared.platform.auth import Operator
+
+# A secret is what `secrets.token_urlsafe(32)` makes: 43 URL-safe characters. Anything else is unknown (404).
+Secret = Annotated[str, Field(min_length=1, max_length=200, description="the secret of the personal link")]
+
+
+class LinkIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    agency: AgencyCode = Field(description="the agency the link is for (it holds the link)")
+    scope: Literal["act", "view"] = "act"
+    view_of: AgencyCode | None = Field(default=None, description='for scope "view": the body whose page it shows')
+
+
+class SecretIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    secret: Secret
+
+
+def client_address(request: Request, trusted_proxies: frozenset[str]) -> str:
+    """The caller's address; behind a trusted proxy (the web service), the last address it forwarded."""
+    direct = request.client.host if request.client else "unknown"
+    if direct in trusted_proxies:
+        forwarded = request.headers.get("x-forwarded-for", "")
+        last = forwarded.rsplit(",", 1)[-1].strip()
+        if last:
+            return last[:64]
+    return direct
+
+
+def rate_limited(buckets: TokenBuckets, trusted_proxies: frozenset[str]) -> Any:
+    """A dependency: 429 with Retry-After once the client's bucket is empty."""
+
+    async def check(request: Request) -> None:
+        wait = buckets.take(client_address(request, trusted_proxies))
+        if wait > 0:
+            raise HTTPException(
+                status.HTTP_429_TOO_MANY_REQUESTS,
+                "too many link requests from this address; try again later",
+                headers={"Retry-After": retry_after(wait)},
+            )
+
+    return Depends(check)
+
+
+def build_link_router(
+    links: LinkService, exchange_limit: TokenBuckets, renewal_limit: TokenBuckets, trusted_proxies: frozenset[str]
+) -> APIRouter:
+    router = APIRouter(tags=["links"])
+
+    @router.post("/links", status_code=status.HTTP_201_CREATED)
+    async def issue_link(body: LinkIn, actor: Operator) -> dict[str, Any]:
+        """Issue a personal link for an agency (the notifier calls this when it sends an e-mail). The secret is
+        shown only in this answer; tracking keeps its SHA-256."""
+        issued = await links.issue(IssueLink(body.agency, body.scope, body.view_of))
+        return {"link_id": issued.link_id, "secret": issued.secret, "expires_at": issued.expires_at.isoformat()}
+
+    @router.post("/links/exchange", dependencies=[rate_limited(exchange_limit, trusted_proxies)])
+    async def exchange_link(body: SecretIn) -> dict[str, Any]:
+        """Exchange a link's secret for a session token (role agency for an act link, viewer for a view link):
+        410 with `reason` expired or revoked, 404 for an unknown secret."""
+        made = await links.exchange(body.secret)
+        return {
+            "session": made.session,
+            "agency": made.agency,
+            "scope": made.scope,
+            "view_of": made.view_of,
+            "expires_at": made.expires_at.isoformat(),
+        }
+
+    @router.post(
+        "/links/renewal",
+        status_code=status.HTTP_202_ACCEPTED,
+        dependencies=[rate_limited(renewal_limit, trusted_proxies)],
+    )
+    async def renew_link(body: SecretIn) -> dict[str, Any]:
+        """Ask for a new link with the secret of an old one (expired, revoked or valid): `link.requested` is
+        published and the notifier sends the new link to the agency's registered address, not to the asker."""
+        return {"agency": await links.request_renewal(body.secret)}
+
+    @router.delete("/links")
+    async def revoke_links(
+        actor: Operator,
+        agency: Annotated[AgencyCode | None, Query(description="revoke this agency's links")] = None,
+        all: Annotated[bool, Query(description="revoke every agency's links")] = False,  # noqa: A002  # the API's name
+    ) -> dict[str, Any]:
+        """Revoke one agency's links (or all, with all=true) and the sessions made from them."""
+        if (agency is None) == (not all):
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "give either agency=<code> or all=true")
+        return {"revoked": await links.revoke(None if all else agency)}
+
+    return router
