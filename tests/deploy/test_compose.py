@@ -27,11 +27,12 @@ SECRETS = (
     "RABBITMQ_NOTIFIER_PASSWORD",
     "GRAFANA_ADMIN_PASSWORD",
     "TRACKING_OPERATOR_TOKEN",
+    "WEB_SECRET_KEY",
 )
 VHOST = "dondoc"
 INFRA = ("mongo", "rabbitmq", "mailpit", "prometheus", "grafana")
 APPS = {"intake": 8001, "tracking": 8002, "notifier": 8003}
-PUBLISHED = {**APPS, "rabbitmq": 15672, "mailpit": 8025, "prometheus": 9090, "grafana": 3000}
+PUBLISHED = {**APPS, "web": 8004, "rabbitmq": 15672, "mailpit": 8025, "prometheus": 9090, "grafana": 3000}
 SECRET_WORDS = re.compile(r"PASS|SECRET|TOKEN|KEY", re.IGNORECASE)
 REQUIRED_REF = re.compile(r"^\$\{[A-Z_][A-Z0-9_]*:\?[^}]*\}$")
 URL_PASSWORD = re.compile(r"://[^:/@\s]+:([^@\s]+)@")
