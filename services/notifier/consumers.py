@@ -11,7 +11,7 @@ import structlog
 from services.notifier.directory_copy import DirectoryFollower
 from services.notifier.use_cases.bundle import NotifierUseCases
 from services.notifier.use_cases.projection import PROJECTIONS, Projected
-from shared.contracts.events import DirectoryUpdated, Event
+from shared.contracts.events import DirectoryUpdated, Event, LinkRequested
 from shared.platform.deliveries import Outcome
 
 
@@ -28,11 +28,28 @@ class PeriodProjector:
         return Outcome.PROCESSED if await self._use_cases.project(event) else Outcome.DUPLICATE
 
 
+class NewLinkSender:
+    """`link.requested` → the new-link e-mail to the body's registered addresses."""
+
+    def __init__(self, use_cases: NotifierUseCases) -> None:
+        self._use_cases = use_cases
+
+    async def __call__(self, event: LinkRequested) -> Outcome:
+        structlog.contextvars.bind_contextvars(agency=event.agency)
+        return Outcome.PROCESSED if await self._use_cases.send_new_link(event) else Outcome.DUPLICATE
+
+
 def handlers(
-    projector: PeriodProjector, follow_directory: DirectoryFollower
+    projector: PeriodProjector, follow_directory: DirectoryFollower, new_link: NewLinkSender | None = None
 ) -> dict[type[Any], Callable[[Any], Awaitable[Outcome]]]:
     """Every event type this service acts on, with its handler; the rest are acknowledged as ignored."""
-    return {DirectoryUpdated: follow_directory, **{event_type: projector for event_type in PROJECTIONS}}
+    registry: dict[type[Any], Callable[[Any], Awaitable[Outcome]]] = {
+        DirectoryUpdated: follow_directory,
+        **{event_type: projector for event_type in PROJECTIONS},
+    }
+    if new_link is not None:
+        registry[LinkRequested] = new_link
+    return registry
 
 
 def dispatch(registry: dict[type[Any], Callable[[Any], Awaitable[Outcome]]]) -> Callable[[Any], Awaitable[Outcome]]:

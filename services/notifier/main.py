@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from services.notifier.bulk import ProjectionInBulk
 from services.notifier.config import Settings
-from services.notifier.consumers import PeriodProjector, dispatch, handlers
+from services.notifier.consumers import NewLinkSender, PeriodProjector, dispatch, handlers
 from services.notifier.directory_copy import DirectoryFollower
 from services.notifier.escalation import run_scans
 from services.notifier.handlers import build_router
@@ -85,9 +85,12 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         runtime.broker,
         NOTIFIER_QUEUE,
         SERVICE,
-        dispatch(handlers(PeriodProjector(parts.use_cases), DirectoryFollower(directories))),
+        dispatch(
+            handlers(PeriodProjector(parts.use_cases), DirectoryFollower(directories), NewLinkSender(parts.use_cases))
+        ),
         runtime.publisher,
-        description="Keeps the notifier's projection of reporting periods from assignment and report events.",
+        description="Keeps the notifier's projection of reporting periods from assignment and report events, "
+        "and sends a body a new personal link when one is asked for (link.requested).",
         database_ready=lambda: ping(runtime.client),
         batch_handler=ProjectionInBulk(parts.use_cases.uow, parts.repository, parts.use_cases.rules),
         batch_size=settings.prefetch,

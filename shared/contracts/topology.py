@@ -115,6 +115,7 @@ NOTIFIER_QUEUE = ServiceQueue(
         "report.submitted.#",
         "deadline.extended.#",
         "directory.updated",  # the notifier keeps its own copy of the agency directory
+        "link.requested",  # a body asked for a new personal link: the notifier sends it to its registered address
     ),
 )
 SERVICE_QUEUES = {q.name: q for q in (TRACKING_QUEUE, NOTIFIER_QUEUE)}

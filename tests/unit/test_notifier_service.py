@@ -41,6 +41,7 @@ from shared.contracts.events import (
     AssignmentCreated,
     DeadlineExtended,
     EscalationSent,
+    LinkRequested,
     ReportingDeadline,
     ReportSubmitted,
 )
@@ -48,6 +49,7 @@ from shared.contracts.ladder import Ladder
 from shared.domain.calendar import DEFAULT_OVERRIDES, load_calendar
 from shared.domain.clock import FakeClock
 from shared.domain.directory import Directory
+from shared.platform.deliveries import InvalidMessage
 from shared.platform.settings import DEFAULT_DIRECTORY
 from tests.fakes import FakeUnitOfWork
 
@@ -628,6 +630,28 @@ async def test_a_queued_notice_whose_period_was_reported_is_dropped_with_its_rea
     dropped = store.rows["e1"]
     assert (dropped["status"], dropped["dropped_reason"], dropped["attempts"]) == ("dropped", "reported", 0)
     assert dropped["dropped_at"] == START and dropped["next_attempt_at"] is None
+
+
+async def test_a_link_request_queues_the_new_link_to_the_registered_address_once() -> None:
+    use_cases, _, store, mailer = bootstrap()
+    event = LinkRequested(correlation_id="link:chi-bo-khu-1", agency="chi-bo-khu-1", occurred_at=START)
+    assert await use_cases.send_new_link(event) is True
+    assert await use_cases.send_new_link(event) is False  # a redelivery queues nothing more
+    (row,) = store.emails.values()
+    assert row["to"] == AGENCY and row["links"] == [LinkRequest("chi-bo-khu-1").to_row()]
+    assert row["subject"] == "[Đôn đốc] Cấp đường dẫn truy cập mới – Chi bộ khu dân cư số 1"
+    assert marker_line(row["link_marker"], 0) in row["text"] and row["notice_keys"] == []
+    assert mailer.woken == 1
+
+
+async def test_a_view_link_request_names_the_body_and_an_unknown_body_is_dead_lettered() -> None:
+    use_cases, _, store, _ = bootstrap()
+    view = LinkRequested(correlation_id="link:dang-uy", agency="dang-uy", scope="view", view_of="mttq")
+    assert await use_cases.send_new_link(view)
+    (row,) = store.emails.values()
+    assert row["links"][0]["view_of"] == "mttq" and "của Ủy ban Mặt trận Tổ quốc Việt Nam phường" in row["text"]
+    with pytest.raises(InvalidMessage, match="not in the agency directory"):
+        await use_cases.send_new_link(LinkRequested(correlation_id="link:x", agency="khong-co"))
 
 
 # --- the consumer's registry ---------------------------------------------------------------------------------------

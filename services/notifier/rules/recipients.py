@@ -67,6 +67,13 @@ class Addressbook:
 
         return recipients
 
+    def agency(self, code: str) -> Agency | None:
+        """The body with this code as the directory describes it now, or None."""
+        try:
+            return self._directory.get(code)
+        except UnknownAgency:
+            return None
+
     def contact(self, period: Mapping[str, Any]) -> str:
         """Whom the recipient should contact: the configured contact, or the plan's issuer."""
         if self._contact:

@@ -19,11 +19,12 @@ from services.notifier.use_cases.commands import (
     ScanTaken,
 )
 from services.notifier.use_cases.ladder import LadderReapplier
+from services.notifier.use_cases.new_link import send_new_link
 from services.notifier.use_cases.ports import Store, Wakeable
 from services.notifier.use_cases.preview import preview
 from services.notifier.use_cases.projection import project
 from services.notifier.use_cases.scan import EscalationScan, ScanLimits
-from shared.contracts.events import Event
+from shared.contracts.events import Event, LinkRequested
 from shared.domain.clock import Clock
 from shared.platform.unit_of_work import UnitOfWork
 
@@ -44,12 +45,18 @@ class NotifierUseCases:
         self.store = store
         self.rules = rules
         self.clock = clock
+        self.addressbook = addressbook
+        self._mailer = mailer
         self.scan = EscalationScan(uow, store, addressbook, rules, clock, mailer, limits)
         self._reapplier = LadderReapplier(uow, store, rules, reapply_batch)
 
     async def project(self, event: Event) -> bool:
         """False: the event was projected before."""
         return await project(event, self.uow, self.store, self.rules)
+
+    async def send_new_link(self, event: LinkRequested) -> bool:
+        """False: the request was answered before."""
+        return await send_new_link(event, self.uow, self.store, self.addressbook, self._mailer)
 
     async def scan_due(self) -> ScanTaken:
         return await self.scan.once()
