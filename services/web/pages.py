@@ -47,7 +47,7 @@ async def show_assignment(
     item = present.assignment(record, portal.now())
     context = {
         "visitor": visitor,
-        "agency_name": record.get("agency", {}).get("name", visitor.code),
+        "agency_name": portal.remember_name([record]) or visitor.code,
         "item": item,
         "history": history,
         "csrf": portal.csrf.token(visitor.session),
@@ -78,7 +78,7 @@ def build_router(portal: Portal) -> APIRouter:
             records = await portal.tracking.assignments(visitor.session, visitor.code)
         except TrackingError as exc:
             return portal.refused(exc, None)
-        name = next((r.get("agency", {}).get("name") for r in records if r.get("agency")), None) or visitor.code
+        name = portal.remember_name(records) or visitor.code
         groups = present.grouped(records, portal.now())
         counts = {kind: len(items) for kind, _, items in groups}
         return portal.render(

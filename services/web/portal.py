@@ -45,6 +45,7 @@ class Portal:
         self.upload_limiter = RateLimiter(settings.uploads_per_minute)
         self.secure = settings.public_url.startswith("https://")
         self._identities: dict[str, tuple[float, Visitor]] = {}
+        self.names: dict[str, str] = {}  # agency code -> its name, as tracking's records give it (for the header)
         self.env = Environment(
             loader=FileSystemLoader(TEMPLATES), autoescape=True, undefined=ChainableUndefined, trim_blocks=True
         )
@@ -56,10 +57,11 @@ class Portal:
 
     def render(self, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
         context.setdefault("visitor", None)
-        context.setdefault("agency_name", "")
         visitor = context["visitor"]
         if visitor is not None:
             context.setdefault("csrf", self.csrf.token(visitor.session))
+            context["agency_name"] = context.get("agency_name") or self.names.get(visitor.code, visitor.code)
+        context.setdefault("agency_name", "")
         return HTMLResponse(self.env.get_template(name).render(**context), status_code=status_code)
 
     def message(
@@ -72,7 +74,10 @@ class Portal:
         headers: dict[str, str] | None = None,
     ) -> HTMLResponse:
         """A page that says one thing: an error, or an outcome with nowhere else to show it."""
-        response = self.render("message.html", status_code, title=title, text=text, visitor=visitor, links=links or [])
+        tone = "error" if status_code >= 400 else "ok"
+        response = self.render(
+            "message.html", status_code, title=title, text=text, visitor=visitor, links=links or [], tone=tone
+        )
         response.headers.update(headers or {})
         if status_code == 401:
             clear_session(response, self.secure)
@@ -101,6 +106,17 @@ class Portal:
             self._identities.clear()
         self._identities[key] = (time.monotonic() + self.settings.identity_cache_seconds, visitor)
         return visitor
+
+    def remember_name(self, records: list[dict[str, Any]]) -> str | None:
+        """The agency's name from its records (and kept for the pages that have no record to show)."""
+        for record in records:
+            agency = record.get("agency") or {}
+            if agency.get("code") and agency.get("name"):
+                if len(self.names) >= MAX_REMEMBERED:
+                    self.names.clear()
+                self.names[str(agency["code"])] = str(agency["name"])
+                return str(agency["name"])
+        return None
 
     def forget(self, session: str) -> None:
         self._identities.pop(hash_token(session), None)

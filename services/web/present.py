@@ -43,7 +43,7 @@ EVENTS = {
     "extension.requested": "Đề nghị gia hạn",
     "extension.refused": "Không chấp thuận gia hạn",
     "deadline.extended": "Được gia hạn",
-    "escalation.sent": "Gửi thông báo đôn đốc",
+    "escalation.sent": "Hệ thống gửi thư thông báo, nhắc việc",
 }
 CHANNELS = {"http": "qua hệ thống", "amqp": "qua kết nối hệ thống", "web": "qua trang web"}
 KIND_ORDER = ("overdue", "open", "done_late", "done_on_time", "cancelled")

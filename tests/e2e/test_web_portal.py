@@ -223,7 +223,7 @@ def test_an_agency_reports_from_the_assignment_notice(stack: Stack, tmp_path: Pa
     screens = Screens(tmp_path / "screens", "bao-cao")
     word, scan = docx_bytes(), pdf_bytes()
     with playwright_api.sync_playwright() as driver:
-        browser = driver.chromium.launch(executable_path=str(CHROMIUM))
+        browser = driver.chromium.launch(executable_path=str(CHROMIUM), args=["--lang=vi-VN"])
         page = browser.new_context(viewport={"width": 390, "height": 844}, locale="vi-VN").new_page()
         page.goto(ubnd_link)
         assert page.url == f"{web}/", "the secret must leave the address bar"
@@ -313,7 +313,7 @@ def test_links_that_no_longer_work_offer_a_new_one(stack: Stack, tmp_path: Path)
     screens = Screens(tmp_path / "screens", "lien-ket")
     mails_before = len(mails_to(stack.mail, "ubnd@hoa-an.example"))
     with playwright_api.sync_playwright() as driver:
-        browser = driver.chromium.launch(executable_path=str(CHROMIUM))
+        browser = driver.chromium.launch(executable_path=str(CHROMIUM), args=["--lang=vi-VN"])
         for agency, words, name in (("ubnd", "đã hết hạn", "het-han"), ("mttq", "đã bị thu hồi", "thu-hoi")):
             page = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
             page.goto(f"{web}/l/{issued[agency]}")
