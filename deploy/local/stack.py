@@ -177,6 +177,9 @@ def run() -> int:
             "NOTIFIER_SMTP_PORT": str(SMTP_PORT),
             # The demo deadline is seconds away at whatever hour `make run` starts: send outside working hours.
             "NOTIFIER_SENDING_WINDOW": os.environ.get("NOTIFIER_SENDING_WINDOW", "always"),
+            # Personal links in the e-mails: the notifier asks tracking for them (POST /links) with this token.
+            "NOTIFIER_TRACKING_URL": f"http://127.0.0.1:{SERVICES['tracking']}",
+            "NOTIFIER_TRACKING_TOKEN": operator_token,
         }
         for name, port in SERVICES.items():
             env[f"{name.upper()}_HTTP_PORT"] = str(port)

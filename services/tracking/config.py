@@ -34,4 +34,6 @@ class Settings(ServiceSettings):
         description="addresses (the web service's) whose X-Forwarded-For names the client for the rate limits",
     )
     max_file_bytes: int = Field(default=20 * 1024 * 1024, ge=1, description="the size limit of one report file")
+    upload_rate_per_minute: float = Field(default=30, gt=0, description="report files one agency may upload a minute")
+    upload_rate_burst: int = Field(default=20, ge=1, description="report files one agency may upload at once")
     upload_timeout_seconds: float = Field(default=300, gt=0, description="how long one upload may take in all")

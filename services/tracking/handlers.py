@@ -25,12 +25,15 @@ from services.tracking.use_cases import (
     IssueToken,
     TrackingService,
 )
-from shared.contracts.commands import AcknowledgeAssignment, Deliverable, ReportProgress, RequestExtension, SubmitReport
-from shared.contracts.events import AgencyCode, PeriodKey
+from services.tracking.use_cases.files import MAX_FILES_PER_REPORT as MAX_DELIVERABLES
+from services.tracking.use_cases.files import FileService
+from shared.contracts.commands import AcknowledgeAssignment, ReportProgress, RequestExtension, SubmitReport
+from shared.contracts.events import AgencyCode, Deliverable, PeriodKey
 from shared.platform.auth import AgencyOnly, AnyRole, IssuerOrOperator, Operator, Role
 from shared.platform.http import Identifier
 
 T = TypeVar("T")
+Identifier_ = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 
 _ERROR_STATUS = {
     "gone": status.HTTP_410_GONE,
@@ -66,6 +69,9 @@ class ReportIn(BaseModel):
     period: PeriodKey
     note: str = Field(default="", max_length=5_000)
     deliverables: list[Deliverable] = Field(default_factory=list, max_length=20)
+    file_ids: list[Identifier_] = Field(
+        default_factory=list, max_length=20, description="files uploaded to this assignment (POST …/files)"
+    )
 
 
 class ExtensionIn(BaseModel):
@@ -133,16 +139,16 @@ def _download(body: bytes, media_type: str, file_name: str) -> Response:
     return Response(body, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{file_name}"'})
 
 
-def build_router(service: TrackingService) -> APIRouter:
+def build_router(service: TrackingService, files: FileService) -> APIRouter:
     router = APIRouter()
-    _agency_routes(router, service)
+    _agency_routes(router, service, files)
     _issuer_routes(router, service)
     _query_routes(router, service)
     _token_routes(router, service)
     return router
 
 
-def _agency_routes(router: APIRouter, service: TrackingService) -> None:
+def _agency_routes(router: APIRouter, service: TrackingService, files: FileService) -> None:
     @router.post("/assignments/{assignment_id}/acknowledge", tags=["agencies"])
     async def acknowledge(assignment_id: Identifier, actor: AgencyOnly, key: IdempotencyKey = None) -> dict[str, Any]:
         """The agency confirms it has received the assignment."""
@@ -161,8 +167,21 @@ def _agency_routes(router: APIRouter, service: TrackingService) -> None:
     async def submit_report(
         assignment_id: Identifier, body: ReportIn, actor: AgencyOnly, key: IdempotencyKey = None
     ) -> dict[str, Any]:
-        """The agency submits its report for one period; a second one for the same period is a revision."""
-        command = SubmitReport(command_id=_command_id(key), assignment_id=assignment_id, **body.model_dump())
+        """The agency submits its report for one period; a second one for the same period is a revision. Files
+        uploaded to the assignment and named in `file_ids` become deliverables beside those given as they are."""
+        uploaded = await files.deliverables(assignment_id, body.file_ids, actor) if body.file_ids else []
+        deliverables = [*body.deliverables, *uploaded]
+        if len(deliverables) > MAX_DELIVERABLES:
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT, f"a report delivers at most {MAX_DELIVERABLES} files"
+            )
+        command = SubmitReport(
+            command_id=_command_id(key),
+            assignment_id=assignment_id,
+            period=body.period,
+            note=body.note,
+            deliverables=deliverables,
+        )
         return _action(await _answer(service.submit_report(command, actor, "http")))
 
     @router.post("/assignments/{assignment_id}/extensions", tags=["agencies"])

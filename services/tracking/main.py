@@ -11,6 +11,8 @@ from fastapi import APIRouter, FastAPI
 from services.tracking import status_metrics
 from services.tracking.config import Settings
 from services.tracking.consumers import AcknowledgementsInBulk, AssignmentsInBulk, AuditOnlyInBulk, EventRecorder
+from services.tracking.file_routes import STREAMED_PATHS, build_file_router
+from services.tracking.file_store import ReportFiles
 from services.tracking.handlers import action_error, build_router
 from services.tracking.link_routes import build_link_router
 from services.tracking.links import LinkPolicy
@@ -18,6 +20,7 @@ from services.tracking.rate_limit import TokenBuckets
 from services.tracking.repository import TrackingRepository
 from services.tracking.tokens import LinkStore, TokenStore
 from services.tracking.use_cases import ActionError, TrackingService
+from services.tracking.use_cases.files import FileService
 from services.tracking.use_cases.links import LinkService
 from shared.contracts.events import (
     AssignmentAcknowledged,
@@ -75,6 +78,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     service = TrackingService(uow, repository, tokens, clock)
     policy = LinkPolicy(timedelta(days=settings.link_ttl_days), timedelta(hours=settings.session_ttl_hours))
     link_service = LinkService(uow, links, tokens, clock, policy)
+    report_files = ReportFiles(runtime.db)
+    files = FileService(repository, report_files, clock, settings.max_file_bytes)
     _subscribe(
         runtime, settings.agency_user_prefix, settings.prefetch, (uow, service, repository, writer, outbox, clock)
     )
@@ -84,6 +89,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         await outbox.ensure_indexes()
         await tokens.ensure_indexes()
         await links.ensure_indexes()
+        await report_files.ensure_indexes()
         if settings.operator_token is not None:
             await tokens.ensure(settings.operator_token.get_secret_value(), "operator", "operator", clock.now())
         if not settings.agency_user_prefix:
@@ -99,10 +105,12 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     app = FastAPI(title="dondoc tracking", version="1", lifespan=lifespan)
     app.state.runtime = runtime  # the contract generator reads the broker's channels from here
     install(app, tokens)
-    app.include_router(build_router(service))
+    app.include_router(build_router(service, files))
     app.include_router(_link_router(settings, link_service))
+    uploads = TokenBuckets(settings.upload_rate_per_minute, settings.upload_rate_burst)
+    app.include_router(build_file_router(files, settings.upload_timeout_seconds, uploads))
     app.add_exception_handler(ActionError, action_error)
-    add_operational_routes(app, runtime.readiness_checks(), settings=settings)
+    add_operational_routes(app, runtime.readiness_checks(), settings=settings, streamed=STREAMED_PATHS)
     return app
 
 

@@ -14,7 +14,7 @@ from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
-from shared.contracts.events import SCHEMA_VERSION, PeriodKey, UtcDatetime
+from shared.contracts.events import SCHEMA_VERSION, Deliverable, PeriodKey, UtcDatetime
 
 _COMMAND_NAMESPACE = uuid.UUID("0d8f4a63-2c55-4f0f-9a7e-5d1d2b8c9e40")
 
@@ -57,16 +57,6 @@ class ReportProgress(Command):
 
     percent: int = Field(ge=0, le=100)
     note: str = Field(default="", max_length=5_000)
-
-
-class Deliverable(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    file_name: str = Field(min_length=1, max_length=255)
-    media_type: str = Field(max_length=127)
-    size: int = Field(ge=0)
-    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
-    link: str = Field(max_length=2_000, description="where the file can be fetched, or a reference")
 
 
 class SubmitReport(Command):

@@ -284,6 +284,19 @@ class ProgressReported(AgencyEvent):
     note: str = ""
 
 
+class Deliverable(BaseModel):
+    """One file or outside reference a report delivers. A file uploaded to tracking has `link` `/files/{file_id}`
+    and the media type tracking sniffed from its content."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    file_name: str = Field(min_length=1, max_length=255)
+    media_type: str = Field(max_length=127)
+    size: int = Field(ge=0)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    link: str = Field(max_length=2_000, description="where the file can be fetched, or a reference")
+
+
 class ReportSubmitted(AgencyEvent):
     """A body submitted its report for one period (on time, or late by `late_by_seconds`).
     Cơ quan đã gửi báo cáo của một kỳ."""
@@ -317,6 +330,9 @@ class ReportSubmitted(AgencyEvent):
     due_at: UtcDatetime
     late_by_seconds: int = Field(ge=0, description="0 when on time")
     revision: int = Field(ge=1, description="1 for the first report of the period")
+    deliverables: list[Deliverable] = Field(
+        default_factory=list, max_length=20, description="the files and references the report delivers"
+    )
 
 
 class EscalationSent(AgencyEvent):

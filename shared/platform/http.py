@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import re
 import reprlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Annotated, Any
@@ -129,10 +130,15 @@ async def database_unavailable(request: Request, exc: Exception) -> JSONResponse
     )
 
 
-def install_input_limits(app: FastAPI, max_request_bytes: int, body_timeout_seconds: float) -> None:
+def install_input_limits(
+    app: FastAPI, max_request_bytes: int, body_timeout_seconds: float, streamed: re.Pattern[str] | None = None
+) -> None:
     """The body guard and the error answers that keep input from becoming a 5xx or a reflected megabyte. A
-    service's own handler for HTTPException or validation errors is kept; only FastAPI's defaults are replaced."""
-    app.add_middleware(RequestBodyGuard, max_bytes=max_request_bytes, timeout_seconds=body_timeout_seconds)
+    service's own handler for HTTPException or validation errors is kept; only FastAPI's defaults are replaced.
+    POST requests to `streamed` paths pass the guard unread: their route streams the body with its own limits."""
+    app.add_middleware(
+        RequestBodyGuard, max_bytes=max_request_bytes, timeout_seconds=body_timeout_seconds, streamed=streamed
+    )
     defaults = {
         RequestValidationError: (request_validation_exception_handler, validation_failed),
         StarletteHTTPException: (http_exception_handler, http_error),
@@ -152,11 +158,12 @@ def add_operational_routes(
     checks: dict[str, ReadinessCheck],
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
     settings: ServiceSettings | None = None,
+    streamed: re.Pattern[str] | None = None,
 ) -> None:
     """Health, readiness and metrics routes, and the input limits every service applies (from `settings`:
-    the body's deadline; the defaults without)."""
+    the body's deadline; the defaults without; `streamed`: see `install_input_limits`)."""
     body_timeout = settings.http_body_timeout_seconds if settings is not None else HTTP_BODY_TIMEOUT_SECONDS
-    install_input_limits(app, max_request_bytes, body_timeout)
+    install_input_limits(app, max_request_bytes, body_timeout, streamed)
     app.add_middleware(RequestObservability, service=app.title.removeprefix("dondoc "))
 
     @app.get("/healthz", tags=["operations"])

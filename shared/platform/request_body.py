@@ -119,13 +119,16 @@ class RequestBodyGuard:
     a JSON body is not UTF-8, nests deeper than MAX_JSON_DEPTH or escapes a lone surrogate (422, before a
     recursive parser or a UTF-8 encoder meets it)."""
 
-    def __init__(self, app: Any, max_bytes: int, timeout_seconds: float) -> None:
+    def __init__(
+        self, app: Any, max_bytes: int, timeout_seconds: float, streamed: re.Pattern[str] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.timeout_seconds = timeout_seconds
+        self.streamed = streamed  # POST paths whose route reads the body as it arrives, with its own limits
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or self._streamed(scope):
             await self.app(scope, receive, send)
             return
         declared = dict(scope.get("headers") or []).get(b"content-length")
@@ -150,6 +153,9 @@ class RequestBodyGuard:
             await _answer(send, 422, [problem])
             return
         await self.app(scope, _replay(body, receive), send)
+
+    def _streamed(self, scope: Any) -> bool:
+        return self.streamed is not None and scope["method"] == "POST" and bool(self.streamed.fullmatch(scope["path"]))
 
     async def _read(self, receive: Any) -> bytes | None:
         chunks: list[bytes] = []

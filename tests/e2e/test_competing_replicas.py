@@ -27,7 +27,7 @@ from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
 from benchmarks.stack import GROUP_NAME, cell_code, write_directory
-from deploy.local.infra import Processes, free_port, http_ready, wait_until
+from deploy.local.infra import REPO, Processes, free_port, http_ready, wait_until
 from shared.contracts.events import EVENT_TYPES, AgencyEvent
 from shared.contracts.topology import NOTIFIER_QUEUE, TRACKING_QUEUE
 from tests.chaos.harness import fresh_vhost
@@ -91,6 +91,13 @@ def own_mongo_url(tmp_path: Path) -> Iterator[str]:
         yield url
 
 
+def ladder_without_notice(path: Path) -> Path:
+    """A deployment may switch the assignment notice off by leaving its step out of the ladder."""
+    lines = (REPO / "deploy" / "local" / "ladder.yaml").read_text(encoding="utf-8").splitlines(keepends=True)
+    path.write_text("".join(line for line in lines if "ask: notice}" not in line), encoding="utf-8")
+    return path
+
+
 @pytest.fixture
 def stack(own_vhost: str, own_mongo_url: str, mail_folder, tmp_path: Path) -> Iterator[Stack]:  # type: ignore[no-untyped-def]
     mongo_url = own_mongo_url
@@ -106,6 +113,8 @@ def stack(own_vhost: str, own_mongo_url: str, mail_folder, tmp_path: Path) -> It
         "LOG_FORMAT": "json",
         "LOG_LEVEL": "info",
         "DIRECTORY_PATH": str(write_directory(tmp_path / "directory.yaml", CELLS)),
+        # The deployment's ladder without the assignment notice: this run counts the deadline's notices only.
+        "NOTIFIER_LADDER_PATH": str(ladder_without_notice(tmp_path / "ladder.yaml")),
         "NOTIFIER_SMTP_PORT": str(smtp_port),
         "NOTIFIER_SENDING_WINDOW": "always",
         "NOTIFIER_SCAN_INTERVAL_SECONDS": str(SCAN_SECONDS),

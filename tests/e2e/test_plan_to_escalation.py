@@ -1,9 +1,11 @@
 """End to end: the three services as separate processes, a plan for four agencies with a deadline a
-few seconds away; two acknowledge, one reports; after the deadline exactly the agencies without a
-report get one notice each; restarting the notifier sends nothing again."""
+few seconds away; each agency gets its assignment notice (with a personal link tracking issued); two
+acknowledge, one reports; after the deadline exactly the agencies without a report get one notice each;
+restarting the notifier sends nothing again."""
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from collections import Counter
@@ -52,6 +54,8 @@ def stack(amqp_url: str, mongo_url: str, mail_folder, tmp_path: Path):
         "NOTIFIER_OUTBOX_LEASE_SECONDS": "2",
         "NOTIFIER_SCAN_LEASE_SECONDS": "2",
         "NOTIFIER_MAIL_LEASE_SECONDS": "5",
+        # An e-mail whose links tracking could not issue (tracking SIGKILLed) is retried after seconds, not 30 s.
+        "NOTIFIER_MAIL_RETRY_BASE_SECONDS": "1",
     }
     run = random_ref()
     for name, port in ports.items():
@@ -59,6 +63,9 @@ def stack(amqp_url: str, mongo_url: str, mail_folder, tmp_path: Path):
         env[f"{name.upper()}_MONGO_DATABASE"] = f"dondoc_e2e_{name}_{run}"
     # Intake and the notifier ask tracking who a token belongs to: the operator's token works everywhere.
     env["AUTH_URL"] = f"http://127.0.0.1:{ports['tracking']}"
+    # The notifier asks tracking for each e-mail's personal links with the same token.
+    env["NOTIFIER_TRACKING_URL"] = env["AUTH_URL"]
+    env["NOTIFIER_TRACKING_TOKEN"] = env["TRACKING_OPERATOR_TOKEN"]
     processes = Processes()
 
     def start(name: str) -> None:
@@ -88,6 +95,18 @@ def plain_text(message: EmailMessage) -> str:
     return str(part.get_content())
 
 
+NOTICE_SUBJECT = "[Đôn đốc] Thông báo giao nhiệm vụ"
+
+
+def is_notice(message: EmailMessage) -> bool:
+    """The assignment notice (the first step of the acknowledgement ladder), as opposed to the deadline's e-mails."""
+    return str(message["Subject"]).startswith(NOTICE_SUBJECT)
+
+
+def deadline_mail(folder: Path) -> list[EmailMessage]:
+    return [m for m in read_mail(folder) if not is_notice(m)]
+
+
 def last_scan(notifier: str) -> float:
     for line in httpx.get(f"{notifier}/metrics", timeout=5).text.splitlines():
         if line.startswith("dondoc_notifier_last_scan_timestamp_seconds "):
@@ -101,15 +120,24 @@ AGENCY_NAMES = {
     "chi-bo-khu-1@hoa-an.example": "Chi bộ khu dân cư số 1",
 }
 # What an undisturbed run ends with, and so must a run in which one service was SIGKILLed and started again:
-# one e-mail to each agency without a report and one digest to their supervisor; the plan's four states.
+# an assignment notice to each of the four agencies (before any acts: they act from it); then one e-mail to each
+# agency without a report and one digest to their supervisor; the plan's four states.
+AGENCY_ADDRESSES = {
+    "ubnd": "ubnd@hoa-an.example",
+    "tuyen-giao": "tuyen-giao@hoa-an.example",
+    "mttq": "mttq@hoa-an.example",
+    "chi-bo-khu-1": "chi-bo-khu-1@hoa-an.example",
+}
+EXPECTED_NOTICES = {address: 1 for address in AGENCY_ADDRESSES.values()}
 EXPECTED_EMAILS = {address: 1 for address in [*AGENCY_NAMES, "thuong-truc@hoa-an.example"]}
 EXPECTED_TOTALS = {"overdue": 3, "done_on_time": 1, "done_late": 0, "open": 0}
-# And what tracking recorded of each assignment, in order: no event lost, none twice.
+# And what tracking recorded of each assignment, in order: no event lost, none twice (the first escalation.sent
+# of each is its assignment notice).
 EXPECTED_HISTORIES = {
-    "ubnd": ["assignment.created", "assignment.acknowledged", "report.submitted"],
-    "tuyen-giao": ["assignment.created", "assignment.acknowledged", "escalation.sent"],
-    "mttq": ["assignment.created", "escalation.sent"],
-    "chi-bo-khu-1": ["assignment.created", "escalation.sent"],
+    "ubnd": ["assignment.created", "escalation.sent", "assignment.acknowledged", "report.submitted"],
+    "tuyen-giao": ["assignment.created", "escalation.sent", "assignment.acknowledged", "escalation.sent"],
+    "mttq": ["assignment.created", "escalation.sent", "escalation.sent"],
+    "chi-bo-khu-1": ["assignment.created", "escalation.sent", "escalation.sent"],
 }
 
 
@@ -118,9 +146,11 @@ class Run:
     number: str
     plan_id: str
     assignments: dict[str, str]
-    messages: list[EmailMessage]
+    messages: list[EmailMessage]  # the deadline's e-mails (the assignment notices apart)
     emails: dict[str, int]  # distinct e-mails (by Message-ID) per recipient address
     copies: int  # e-mails received, duplicates included
+    notices: dict[str, int]  # distinct assignment notices per recipient address
+    links: dict[str, str]  # per agency: the exchange of the personal link its notice carried (agency, scope)
     totals: dict[str, int]
     histories: dict[str, list[str]]  # per agency: the event types tracking recorded, in order
 
@@ -159,6 +189,12 @@ def run_plan(stack, crash: str | None = None) -> Run:  # type: ignore[no-untyped
     assert set(assignments) == {"ubnd", "tuyen-giao", "mttq", "chi-bo-khu-1"}
     tracking = urls["tracking"]
     recovery = TRANSACTION_LIFETIME_SECONDS if crash else 0
+    # The agencies act from their assignment notices: wait for the four.
+    wait_until(
+        lambda: len({m["To"].addresses[0].addr_spec for m in read_mail(mail) if is_notice(m)}) >= 4,
+        30 + recovery,
+        "the assignment notices",
+    )
 
     tokens = {}
     for agency in ("ubnd", "tuyen-giao"):
@@ -204,18 +240,20 @@ def run_plan(stack, crash: str | None = None) -> Run:  # type: ignore[no-untyped
         )
         assert preview.returncode == 0, preview.stderr
         assert "4 thư sẽ được gửi" in preview.stdout and "ubnd@hoa-an.example" not in preview.stdout
-        assert list(mail.glob("*.eml")) == []  # a preview sends nothing
+        assert deadline_mail(mail) == []  # a preview sends nothing
     if crash == "notifier":
         time.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds()) + SCAN_SECONDS)
         crash_and_restart("notifier")
 
     wait_until(
-        lambda: len(list(mail.glob("*.eml"))) >= len(EXPECTED_EMAILS), DEADLINE_SECONDS + 30 + recovery, "the e-mails"
+        lambda: len(deadline_mail(mail)) >= len(EXPECTED_EMAILS), DEADLINE_SECONDS + 30 + recovery, "the e-mails"
     )
     settle = time.time()
     wait_until(lambda: last_scan(urls["notifier"]) > settle + SCAN_SECONDS, 10, "two more scans")
-    messages = read_mail(mail)
+    everything = read_mail(mail)
+    messages = [m for m in everything if not is_notice(m)]
     distinct = {str(m["Message-ID"]): m["To"].addresses[0].addr_spec for m in messages}
+    notices = {str(m["Message-ID"]): m for m in everything if is_notice(m)}
     status = httpx.get(f"{tracking}/plans/{body['plan_id']}/status", headers=OPERATOR, timeout=10).json()
 
     def read_histories() -> dict[str, list[str]]:
@@ -244,14 +282,29 @@ def run_plan(stack, crash: str | None = None) -> Run:  # type: ignore[no-untyped
         messages,
         dict(Counter(distinct.values())),
         len(messages),
+        dict(Counter(m["To"].addresses[0].addr_spec for m in notices.values())),
+        {m["To"].addresses[0].addr_spec: exchanged(tracking, m) for m in notices.values()},
         {k: status["totals"][k] for k in EXPECTED_TOTALS},
         histories,
+    )
+
+
+def exchanged(tracking: str, notice: EmailMessage) -> str:
+    """Exchange the personal link a notice carries at tracking: `<agency> <scope>`, or the answer's status."""
+    found = re.search(r"http://127\.0\.0\.1:8004/l/([A-Za-z0-9_-]+)", plain_text(notice))
+    if found is None:
+        return "no personal link"
+    answer = httpx.post(f"{tracking}/links/exchange", json={"secret": found.group(1)}, timeout=10)
+    return (
+        f"{answer.json()['agency']} {answer.json()['scope']}" if answer.status_code == 200 else str(answer.status_code)
     )
 
 
 def test_a_missed_deadline_reaches_exactly_the_agencies_that_did_not_report(stack) -> None:
     run = run_plan(stack)
     assert run.emails == EXPECTED_EMAILS and run.copies == len(EXPECTED_EMAILS)
+    assert run.notices == EXPECTED_NOTICES
+    assert run.links == {address: f"{agency} act" for agency, address in AGENCY_ADDRESSES.items()}
     # Recipients carry their directory display names ("Ban Tuyên giáo … <tuyen-giao@…>"): compare addresses.
     by_recipient = {m["To"].addresses[0].addr_spec: m for m in run.messages}
     for address, name in AGENCY_NAMES.items():
@@ -261,6 +314,13 @@ def test_a_missed_deadline_reaches_exactly_the_agencies_that_did_not_report(stac
     digest = plain_text(by_recipient["thuong-truc@hoa-an.example"])
     assert all(name in digest for name in AGENCY_NAMES.values())
     assert "Ủy ban nhân dân" not in digest
+    # The supervisor's digest carries a read-only link to each late body's page.
+    views = re.findall(r"http://127\.0\.0\.1:8004/l/([A-Za-z0-9_-]+)", digest)
+    urls = stack[0]
+    exchanged_views = [httpx.post(f"{urls['tracking']}/links/exchange", json={"secret": v}, timeout=10) for v in views]
+    assert sorted((e.json()["agency"], e.json()["scope"], e.json()["view_of"]) for e in exchanged_views) == [
+        ("thuong-truc", "view", code) for code in ("chi-bo-khu-1", "mttq", "tuyen-giao")
+    ]
     assert run.totals == EXPECTED_TOTALS and run.histories == EXPECTED_HISTORIES
 
     urls, mail, start, processes = stack
@@ -268,13 +328,14 @@ def test_a_missed_deadline_reaches_exactly_the_agencies_that_did_not_report(stac
     restarted = time.time()
     start("notifier")
     wait_until(lambda: last_scan(urls["notifier"]) > restarted + 2 * SCAN_SECONDS, 15, "scans after restart")
-    assert len(list(mail.glob("*.eml"))) == 4, "the restarted notifier sent a notice again"
+    assert len(list(mail.glob("*.eml"))) == 4 + 4, "the restarted notifier sent a notice again"
 
 
 @pytest.mark.parametrize("crash", ["intake", "tracking", "notifier"])
 def test_a_service_killed_mid_run_and_started_again_changes_nothing(stack, crash: str) -> None:
     run = run_plan(stack, crash)
     assert run.emails == EXPECTED_EMAILS and run.totals == EXPECTED_TOTALS and run.histories == EXPECTED_HISTORIES
+    assert run.notices == EXPECTED_NOTICES
     # Only a notifier killed between the SMTP server's 250 and marking the row sent can send one e-mail twice
     # (the same Message-ID: the bound of fault scenario 8); nothing else may ever be doubled.
     assert run.copies - len(EXPECTED_EMAILS) <= (1 if crash == "notifier" else 0)

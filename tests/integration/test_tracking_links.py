@@ -40,7 +40,9 @@ def _forbidden() -> float:
     return REGISTRY.get_sample_value("dondoc_forbidden_total", {"channel": "http"}) or 0.0
 
 
-async def test_a_link_gives_a_session_that_acts_only_on_its_own_agency_and_ends(service_settings, amqp) -> None:
+async def test_a_link_gives_a_session_that_acts_only_on_its_own_agency_and_ends(
+    service_settings, amqp, capsys
+) -> None:
     clock = FakeClock(NOW)
     app = create_app(service_settings(Settings, session_ttl_hours=12, link_ttl_days=30), clock=clock)
     event = two_quarters(random_ref("plan"))
@@ -76,6 +78,9 @@ async def test_a_link_gives_a_session_that_acts_only_on_its_own_agency_and_ends(
         expired = await http.post("/links/exchange", json={"secret": secret})
         assert expired.status_code == 410 and expired.json()["reason"] == "expired"
         assert (await http.post("/links/exchange", json={"secret": "not-a-link"})).status_code == 404
+    logged = capsys.readouterr()
+    assert "link exchanged" in logged.out  # the log was captured, and it holds neither the secret nor the session
+    assert secret not in logged.out + logged.err and exchanged["session"] not in logged.out + logged.err
 
 
 async def test_a_view_session_reads_the_late_body_and_changes_nothing(service_settings, amqp) -> None:

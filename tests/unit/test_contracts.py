@@ -101,7 +101,7 @@ def test_the_event_type_is_computed_and_travels_with_the_body() -> None:
 
 def test_every_registered_type_is_keyed_by_its_entity_and_verb() -> None:
     assert all(key == f"{model.entity}.{model.verb}" for key, model in EVENT_TYPES.items())
-    assert len(EVENT_TYPES) == 12  # 10, then assignment.revised and directory.updated
+    assert len(EVENT_TYPES) == 13  # 10, then assignment.revised, directory.updated and link.requested
     assert EVENT_TYPES["assignment.created"] is AssignmentCreated
     assert EVENT_TYPES["assignment.revised"].__name__ == "AssignmentRevised"
 

@@ -427,6 +427,9 @@ async def test_the_preview_decides_like_the_scan_and_writes_nothing() -> None:
     found = await use_cases.preview(PreviewEscalations())
     assert sorted(e["to"] for e in found.emails) == [AGENCY, SUPERVISOR]
     assert uow.commits == commits and store.notices == {} and store.emails == {}
+    # Each e-mail shows where its link will be; no link is issued for a preview, no marker line is left.
+    assert all("(đường dẫn riêng, do tracking cấp khi gửi thư)" in e["text"] for e in found.emails)
+    assert not any("[[" in e["text"] or "[[" in e["html"] for e in found.emails)
     with pytest.raises(MomentWithoutOffset):
         await use_cases.preview(PreviewEscalations(at=datetime(2026, 7, 1, 8, 0)))
 

@@ -73,6 +73,7 @@ def _report(command: SubmitReport, assignment: AssignmentRecord, event_id: str, 
         due_at=outcome.due_at,
         late_by_seconds=outcome.late_by_seconds,
         revision=outcome.revision,
+        deliverables=command.deliverables,
     )
     report = {
         "event_id": event_id,

@@ -59,3 +59,9 @@ class Unsupported(ActionError):
     def __init__(self, detail: str, reason: str) -> None:
         super().__init__(detail)
         self.details = {"reason": reason}
+
+
+class Invalid(ActionError):
+    """The request names something it may not use (a file of another assignment)."""
+
+    kind = "invalid"
