@@ -34,9 +34,15 @@ class StreamingUploadGuard(RequestBodyGuard):
     due within `upload_seconds`; the route answers its overruns (BodyTooLarge, BodyTooSlow) with a page."""
 
     def __init__(
-        self, app: Any, max_bytes: int, timeout_seconds: float, upload_bytes: int, upload_seconds: float
+        self,
+        app: Any,
+        max_bytes: int,
+        timeout_seconds: float,
+        upload_bytes: int,
+        upload_seconds: float,
+        streamed: re.Pattern[str] | None = None,
     ) -> None:
-        super().__init__(app, max_bytes, timeout_seconds)
+        super().__init__(app, max_bytes, timeout_seconds, streamed)
         self.upload_bytes = upload_bytes
         self.upload_seconds = upload_seconds
 

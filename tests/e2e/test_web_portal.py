@@ -267,7 +267,8 @@ def test_an_agency_reports_from_the_assignment_notice(stack: Stack, tmp_path: Pa
         playwright_api.expect(page.locator("#ket-qua")).to_contain_text("Đã nộp báo cáo kỳ 2027-H1 kèm 2 tệp.")
         playwright_api.expect(page.locator(".card-done_on_time")).to_contain_text("Hoàn thành đúng hạn")
         screens.shoot(page, "da-nop-bao-cao")
-        downloaded = page.request.get(page.get_by_role("link", name="Bản quét có chữ ký.pdf").get_attribute("href"))
+        href = page.get_by_role("link", name="Bản quét có chữ ký.pdf").get_attribute("href")
+        downloaded = page.request.get(f"{web}{href}")
         assert downloaded.status == 200 and downloaded.body() == scan
 
         other = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
