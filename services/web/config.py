@@ -1,4 +1,4 @@
-"""The web portal's settings; its own variables start with WEB_ (docs: PORTAL-CONTRACT, issue 18)."""
+"""The web portal's settings; its own variables start with WEB_ (docs/security.md, issue 18)."""
 
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict

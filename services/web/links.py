@@ -1,7 +1,8 @@
 # No `from __future__ import annotations` here: FastAPI must see the route annotations.
-"""Personal links (PORTAL-CONTRACT.md): `/l/{secret}` exchanges the secret for a session and redirects, so the
-secret leaves the address bar; an expired or revoked link leads to a page that offers "send me a new link", which
-tracking sends to the agency's registered address, never to the person asking. The secret is never logged."""
+"""Personal links (docs/security.md, "Personal links, sessions and report files"): `/l/{secret}` exchanges the secret
+for a session and redirects, so the secret leaves the address bar; an expired or revoked link leads to a page that
+offers "send me a new link", which tracking sends to the agency's registered address, never to the person asking.
+The secret is never logged."""
 
 import re
 

@@ -1,7 +1,7 @@
-"""The portal's only way to the system: tracking's HTTP API (PORTAL-CONTRACT.md). The session from a personal link
-is forwarded as the bearer token, so tracking decides every authorisation; nothing here checks a right itself.
-Link secrets travel only in request bodies and session ids only in the Authorization header: neither is ever in a
-URL that httpx logs."""
+"""The portal's only way to the system: tracking's HTTP API (docs/security.md, "Personal links, sessions and report
+files"). The session from a personal link is forwarded as the bearer token, so tracking decides every authorisation;
+nothing here checks a right itself. Link secrets travel only in request bodies and session ids only in the
+Authorization header: neither is ever in a URL that httpx logs."""
 
 from __future__ import annotations
 

@@ -235,3 +235,26 @@ def test_operational_routes(client: TestClient) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
     assert client.get("/readyz").json()["checks"] == {"tracking": True}
     assert "dondoc_http_request" in client.get("/metrics").text
+
+
+def test_a_report_form_larger_than_all_its_files_may_be_is_cut_off(client: TestClient, fake: FakeTracking) -> None:
+    sign_in(client, fake)
+    page = client.get("/nhiem-vu/a1").text
+    data = {"csrf": csrf(page), "key": form_key(page, "bc"), "period": "2027-H1"}
+    huge = b"%PDF-" + b"0" * (10 * 10_000 + 1024 * 1024 + 10)  # ten files of the limit and the fields' share, passed
+    posted = client.post("/nhiem-vu/a1/bao-cao", data=data, files=[("files", ("to.pdf", huge, "application/pdf"))])
+    assert posted.status_code == 413 and "quá lớn" in posted.text
+    assert not [p for p in fake.paths("POST") if p.startswith("/assignments/")]
+
+
+def test_the_upload_rate_is_limited_per_session(fake: FakeTracking) -> None:
+    settings = Settings(secret_key="k" * 32, uploads_per_minute=2)
+    with TestClient(create_app(settings, transport=httpx.MockTransport(fake)), follow_redirects=False) as client:
+        sign_in(client, fake)
+        page = client.get("/nhiem-vu/a1").text
+        data = {"csrf": csrf(page), "key": form_key(page, "bc"), "period": "2027-H1"}
+        answers = [
+            client.post("/nhiem-vu/a1/bao-cao", data=data, files=[("files", ("a.exe", b"MZ", "x/y"))]) for _ in range(3)
+        ]
+    assert [a.status_code for a in answers] == [415, 415, 429]
+    assert "quá nhiều yêu cầu" in answers[2].text.lower()

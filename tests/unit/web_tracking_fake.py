@@ -1,6 +1,7 @@
-"""A fake of tracking's HTTP API as the web portal uses it (PORTAL-CONTRACT.md), for httpx.MockTransport: links,
-sessions, an agency's assignments, actions, files. It decides rights the way tracking does (an agency only its own,
-a viewer only reads) so the portal's pages can be tested to show tracking's answers, not to make their own."""
+"""A fake of tracking's HTTP API as the web portal uses it (docs/security.md, "Personal links, sessions and report
+files"), for httpx.MockTransport: links, sessions, an agency's assignments, actions, files. It decides rights the
+way tracking does (an agency only its own, a viewer only reads) so the portal's pages can be tested to show
+tracking's answers, not to make their own."""
 
 from __future__ import annotations
 
