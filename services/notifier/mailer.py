@@ -129,6 +129,7 @@ class Mailer:
     ) -> None:
         """`links`: where personal links come from; by default tracking as the settings name it."""
         self._settings = settings
+        self._links = links if links is not None else link_issuer(settings)
 
         def build(row: Mapping[str, Any]) -> EmailMessage:
             return build_message(row, settings.mail_from, settings.mail_domain)
@@ -140,7 +141,7 @@ class Mailer:
             policy_of(settings),
             clock,
             window,
-            links if links is not None else link_issuer(settings),
+            self._links,
         )
         self._wakeup = asyncio.Event()
 
@@ -167,6 +168,14 @@ class Mailer:
         return done.sent
 
     async def run(self, poll_seconds: float = 2.0) -> None:
+        try:
+            await self._run(poll_seconds)
+        finally:
+            close = getattr(self._links, "aclose", None)
+            if close is not None:
+                await close()
+
+    async def _run(self, poll_seconds: float) -> None:
         while True:
             try:
                 if await self.send_pending() == self._settings.mail_batch_size:

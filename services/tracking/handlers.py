@@ -29,7 +29,7 @@ from services.tracking.use_cases.files import MAX_FILES_PER_REPORT as MAX_DELIVE
 from services.tracking.use_cases.files import FileService
 from shared.contracts.commands import AcknowledgeAssignment, ReportProgress, RequestExtension, SubmitReport
 from shared.contracts.events import AgencyCode, Deliverable, PeriodKey
-from shared.platform.auth import AgencyOnly, AnyRole, IssuerOrOperator, Operator, Role
+from shared.platform.auth import AgencyOnly, AnyRole, IssuerOrOperator, Operator, Role, Unauthenticated
 from shared.platform.http import Identifier
 
 T = TypeVar("T")
@@ -267,7 +267,12 @@ def _token_routes(router: APIRouter, service: TrackingService) -> None:
         that lasts until revoked). Intake and the notifier ask this (token introspection) and trust the answer for
         a short while (`AUTH_CACHE_SECONDS`), never past `expires_at`."""
         store = request.app.state.token_verifier
-        identity = await store.identity(authorization) if isinstance(store, TokenStore) else None
+        try:
+            identity = await store.identity(authorization) if isinstance(store, TokenStore) else None
+        except Unauthenticated as exc:  # expired in the instant since the check above
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED, str(exc), headers={"WWW-Authenticate": "Bearer"}
+            ) from None
         expires_at = identity.expires_at.isoformat() if identity and identity.expires_at else None
         return {"subject": actor.code, "role": actor.role, "expires_at": expires_at}
 

@@ -4,6 +4,7 @@ operators (and the notifier, with its operator token) issue and revoke links; th
 for a session or asks for a new link, both rate-limited per client address. Secrets travel in bodies only, never
 in a path or a log line."""
 
+import ipaddress
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
@@ -32,10 +33,22 @@ class SecretIn(BaseModel):
     secret: Secret
 
 
-def client_address(request: Request, trusted_proxies: frozenset[str]) -> str:
+Proxies = tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+
+
+def trusted(networks: list[str]) -> Proxies:
+    """The setting's addresses and networks ("127.0.0.1", "10.0.0.0/8")."""
+    return tuple(ipaddress.ip_network(network, strict=False) for network in networks)
+
+
+def client_address(request: Request, proxies: Proxies) -> str:
     """The caller's address; behind a trusted proxy (the web service), the last address it forwarded."""
     direct = request.client.host if request.client else "unknown"
-    if direct in trusted_proxies:
+    try:
+        peer = ipaddress.ip_address(direct)
+    except ValueError:
+        return direct
+    if any(peer in network for network in proxies):
         forwarded = request.headers.get("x-forwarded-for", "")
         last = forwarded.rsplit(",", 1)[-1].strip()
         if last:
@@ -43,7 +56,7 @@ def client_address(request: Request, trusted_proxies: frozenset[str]) -> str:
     return direct
 
 
-def rate_limited(buckets: TokenBuckets, trusted_proxies: frozenset[str]) -> Any:
+def rate_limited(buckets: TokenBuckets, trusted_proxies: Proxies) -> Any:
     """A dependency: 429 with Retry-After once the client's bucket is empty."""
 
     async def check(request: Request) -> None:
@@ -59,7 +72,7 @@ def rate_limited(buckets: TokenBuckets, trusted_proxies: frozenset[str]) -> Any:
 
 
 def build_link_router(
-    links: LinkService, exchange_limit: TokenBuckets, renewal_limit: TokenBuckets, trusted_proxies: frozenset[str]
+    links: LinkService, exchange_limit: TokenBuckets, renewal_limit: TokenBuckets, trusted_proxies: Proxies
 ) -> APIRouter:
     router = APIRouter(tags=["links"])
 

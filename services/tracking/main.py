@@ -14,7 +14,7 @@ from services.tracking.consumers import AcknowledgementsInBulk, AssignmentsInBul
 from services.tracking.file_routes import STREAMED_PATHS, build_file_router
 from services.tracking.file_store import ReportFiles
 from services.tracking.handlers import action_error, build_router
-from services.tracking.link_routes import build_link_router
+from services.tracking.link_routes import build_link_router, trusted
 from services.tracking.links import LinkPolicy
 from services.tracking.rate_limit import TokenBuckets
 from services.tracking.repository import TrackingRepository
@@ -117,7 +117,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
 def _link_router(settings: Settings, link_service: LinkService) -> APIRouter:
     """The link routes, each of the two a secret opens with its own per-client rate limit."""
     rate = (settings.link_rate_per_minute, settings.link_rate_burst)
-    proxies = frozenset(settings.trusted_proxies)
+    proxies = trusted(settings.trusted_proxies)
     return build_link_router(link_service, TokenBuckets(*rate), TokenBuckets(*rate), proxies)
 
 

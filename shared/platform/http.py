@@ -22,7 +22,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from shared.platform.http_observability import RequestObservability
+from shared.platform.http_observability import RequestObservability, route_of
 from shared.platform.logs import configure_logging
 from shared.platform.metrics import render_latest
 from shared.platform.mongo import TRANSIENT_ERRORS
@@ -116,13 +116,14 @@ async def unprocessable_text(request: Request, exc: Exception) -> JSONResponse:
         kind, msg = "json_too_deep", "Dữ liệu lồng nhau quá sâu, không đọc được. Hãy gửi dữ liệu phẳng hơn."
     else:
         kind, msg = "unicode_invalid", "Dữ liệu có ký tự không phải Unicode hợp lệ (UTF-8). Hãy kiểm tra lại văn bản."
-    log.warning("input refused late", method=request.method, path=request.url.path, error=type(exc).__name__)
+    log.warning("input refused late", method=request.method, route=route_of(request.scope), error=type(exc).__name__)
     return JSONResponse({"detail": [{"type": kind, "loc": ["body"], "msg": msg}]}, status_code=422)
 
 
 async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
     """A request that met a database outage: 503 and when to retry, not a 500 that reads like a bug."""
-    log.warning("database unavailable", method=request.method, path=request.url.path, error=repr(exc)[:300])
+    # The route's template, never the path: a path may hold a secret (the web service's /l/{secret}).
+    log.warning("database unavailable", method=request.method, route=route_of(request.scope), error=repr(exc)[:300])
     return JSONResponse(
         {"detail": "the database is unavailable; retry shortly"},
         status_code=503,

@@ -18,6 +18,8 @@ SECRET_KEYS = ("password", "token", "secret", "authorization", "credential", "se
 # Secrets inside values: passwords in URLs (amqp://user:pass@host) and bearer tokens in messages.
 _URL_PASSWORD = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://[^:/@\s]+):[^@\s]+@", re.IGNORECASE)
 _BEARER = re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
+# The secret of a personal link, `{WEB_PUBLIC_URL}/l/{secret}`, wherever a URL of one is quoted.
+_LINK_SECRET = re.compile(r"(/l/)[A-Za-z0-9_-]{16,}")
 
 # The libraries that log through the standard library. Their loggers get no handler of their own: their records
 # go to the root logger's, which renders them as structlog does ours.
@@ -66,6 +68,8 @@ def redact(text: str) -> str:
         text = _URL_PASSWORD.sub(r"\g<scheme>:***@", text)
     if "bearer" in text.lower():
         text = _BEARER.sub(r"\1***", text)
+    if "/l/" in text:
+        text = _LINK_SECRET.sub(r"\1***", text)
     return text
 
 

@@ -8,6 +8,7 @@ import hashlib
 import io
 import json
 import os
+import tracemalloc
 from typing import Any
 
 from pymongo import AsyncMongoClient
@@ -156,3 +157,24 @@ async def test_each_agencys_uploads_are_rate_limited(service_settings, amqp, mon
         stranger = await _session(http, await _link(http, "ubnd"))
         assert (await _upload(http, base, "c.pdf", pdf_bytes(), stranger)).status_code == 403  # its own bucket
         assert await _stored(mongo_url, database_name) == (1, 1)
+
+
+async def test_an_upload_is_never_held_whole_in_memory(service_settings, amqp) -> None:
+    """The route streams the body into GridFS a chunk at a time: a 12 MB upload raises the process's traced
+    memory by a small part of its size (the test's own copy of the bytes is made before tracing starts)."""
+    app = create_app(service_settings(Settings), clock=FakeClock(NOW))
+    async with running(app) as http:
+        base, me = await _started(http, amqp)
+        content = pdf_bytes() + os.urandom(12 * 1024 * 1024)
+        source = io.BytesIO(content)
+        tracemalloc.start()
+        try:
+            before = tracemalloc.get_traced_memory()[0]
+            answer = await http.post(
+                f"{base}/files", files={"file": ("lon.pdf", source, "application/pdf")}, headers=me
+            )
+            peak = tracemalloc.get_traced_memory()[1] - before
+        finally:
+            tracemalloc.stop()
+        assert answer.status_code == 201 and answer.json()["sha256"] == hashlib.sha256(content).hexdigest()
+        assert peak < 3 * 1024 * 1024, f"{peak / 1e6:.1f} MB traced for a {len(content) / 1e6:.1f} MB upload"

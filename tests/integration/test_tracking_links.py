@@ -40,9 +40,7 @@ def _forbidden() -> float:
     return REGISTRY.get_sample_value("dondoc_forbidden_total", {"channel": "http"}) or 0.0
 
 
-async def test_a_link_gives_a_session_that_acts_only_on_its_own_agency_and_ends(
-    service_settings, amqp, capsys
-) -> None:
+async def test_a_link_gives_a_session_that_acts_only_on_its_own_agency_and_ends(service_settings, amqp, capsys) -> None:
     clock = FakeClock(NOW)
     app = create_app(service_settings(Settings, session_ttl_hours=12, link_ttl_days=30), clock=clock)
     event = two_quarters(random_ref("plan"))
@@ -150,13 +148,21 @@ async def test_revoking_an_agencys_links_ends_its_sessions_and_renewal_asks_the_
 
 
 async def test_exchange_and_renewal_are_rate_limited_per_client(service_settings) -> None:
+    """The test client's address is 127.0.0.1, a trusted proxy by default: X-Forwarded-For names the client."""
     app = create_app(service_settings(Settings, link_rate_per_minute=1, link_rate_burst=2))
     async with running(app) as http:
+        first = {"X-Forwarded-For": "203.0.113.7"}
         for _ in range(2):
-            assert (await http.post("/links/exchange", json={"secret": "unknown"})).status_code == 404
-        limited = await http.post("/links/exchange", json={"secret": "unknown"})
+            assert (await http.post("/links/exchange", json={"secret": "unknown"}, headers=first)).status_code == 404
+        limited = await http.post("/links/exchange", json={"secret": "unknown"}, headers=first)
         assert limited.status_code == 429 and int(limited.headers["Retry-After"]) >= 1
-        assert (await http.post("/links/renewal", json={"secret": "unknown"})).status_code == 404
+        assert (await http.post("/links/renewal", json={"secret": "unknown"}, headers=first)).status_code == 404
+        second = {"X-Forwarded-For": "203.0.113.7, 198.51.100.9"}  # the proxy's own entry is the last one
+        assert (await http.post("/links/exchange", json={"secret": "unknown"}, headers=second)).status_code == 404
+    untrusting = create_app(service_settings(Settings, link_rate_per_minute=1, link_rate_burst=1, trusted_proxies=[]))
+    async with running(untrusting) as http:
+        assert (await http.post("/links/exchange", json={"secret": "x"}, headers=first)).status_code == 404
+        assert (await http.post("/links/exchange", json={"secret": "x"}, headers=second)).status_code == 429
 
 
 async def test_an_operator_revokes_links_with_the_cli(service_settings, capsys) -> None:

@@ -39,3 +39,9 @@ def test_secrets_are_redacted_from_fields_values_and_tracebacks(capsys) -> None:
 def test_redact_leaves_ordinary_text_alone() -> None:
     text = "Kế hoạch số 85-KH/ĐU: báo cáo 6 tháng, http://example.org/a:b"
     assert redact(text) == text
+
+
+def test_a_personal_links_secret_is_redacted_wherever_its_url_is_quoted() -> None:
+    secret = "Zq3xY_8-abcdefghijklmnopqrstuvwxyz0123456789A"
+    assert redact(f"sending http://127.0.0.1:8004/l/{secret} to ubnd") == "sending http://127.0.0.1:8004/l/*** to ubnd"
+    assert redact("Kế hoạch 85-KH/ĐU /l/ngan") == "Kế hoạch 85-KH/ĐU /l/ngan"  # too short to be a secret
