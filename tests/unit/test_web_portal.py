@@ -4,6 +4,7 @@ uploads streamed to tracking before the report, tracking's refusals in Vietnames
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -258,3 +259,33 @@ def test_the_upload_rate_is_limited_per_session(fake: FakeTracking) -> None:
         ]
     assert [a.status_code for a in answers] == [415, 415, 429]
     assert "quá nhiều yêu cầu" in answers[2].text.lower()
+
+
+def test_progress_and_an_extension_request_reach_tracking_as_its_api_expects(
+    client: TestClient, fake: FakeTracking
+) -> None:
+    sign_in(client, fake)
+    page = client.get("/nhiem-vu/a1").text
+    posted = client.post(
+        "/nhiem-vu/a1/tien-do",
+        data={"csrf": csrf(page), "key": form_key(page, "td"), "percent": "40", "note": "Đã họp"},
+    )
+    assert posted.status_code == 303 and "Đã ghi nhận tiến độ 40%." in client.get(posted.headers["location"]).text
+    data = {
+        "csrf": csrf(page),
+        "key": form_key(page, "gh"),
+        "period": "2027-H1",
+        "date": "2027-07-15",
+        "reason": "Mưa bão",
+    }
+    posted = client.post("/nhiem-vu/a1/gia-han", data=data)
+    assert posted.status_code == 303
+    bodies = {path: body for _, path, _, body in fake.calls}
+    assert json.loads(bodies["/assignments/a1/progress"]) == {"percent": 40, "note": "Đã họp"}
+    assert json.loads(bodies["/assignments/a1/extensions"]) == {
+        "period": "2027-H1",
+        "requested_due_at": "2027-07-15T17:00:00+07:00",
+        "reason": "Mưa bão",
+    }
+    refused = client.post("/nhiem-vu/a1/gia-han", data={**data, "date": "15/07/2027"})
+    assert refused.status_code == 422 and "Vui lòng chọn ngày" in refused.text
