@@ -278,6 +278,16 @@ def test_an_agency_reports_from_the_assignment_notice(stack: Stack, tmp_path: Pa
         assert answer is not None and answer.status in (403, 404)
         assert "không có quyền" in other.content() or "Không tìm thấy" in other.content()
         screens.shoot(other, "co-quan-khac-bi-tu-choi")
+
+        view = {"agency": "thuong-truc", "scope": "view", "view_of": "ubnd"}
+        secret = httpx.post(f"{tracking}/links", json=view, headers=OPERATOR, timeout=10).json()["secret"]
+        reader = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
+        reader.goto(f"{web}/l/{secret}")
+        assert "Đang xem (chỉ đọc)" in reader.content()
+        screens.shoot(reader, "chi-xem-danh-sach")
+        reader.goto(ubnd_page)
+        assert "Trang chỉ để xem" in reader.content() and reader.locator("main form").count() == 0
+        screens.shoot(reader, "chi-xem-nhiem-vu")
         browser.close()
 
     record = httpx.get(f"{tracking}/assignments/{assignments['ubnd']}", headers=OPERATOR, timeout=10).json()
