@@ -9,6 +9,10 @@ UV := $(TOOLS)/bin/uv
 VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST := $(VENV)/bin/pytest
+# make test runs its test files in parallel worker processes (pytest-xdist; one file stays on one worker, so a
+# file's fixtures start once). Most of a run is waiting (services starting, deadlines passing, brokers restarting),
+# not computing: two workers on two cores halve it. TEST_WORKERS=0 runs everything in this process.
+TEST_WORKERS ?= 2
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
@@ -66,7 +70,7 @@ test-tools: tools
 
 ## make test: every tier against the real RabbitMQ and a MongoDB-wire server
 test: install test-tools
-	$(PYTEST) -m "unit or integration or e2e or deploy"
+	$(PYTEST) -n $(TEST_WORKERS) --dist loadfile -m "unit or integration or e2e or deploy"
 
 test-unit: install
 	$(PYTEST) -m unit

@@ -20,6 +20,7 @@ from services.notifier.repository import NotifierRepository
 from services.notifier.rules.decisions import Rules
 from services.notifier.use_cases.projection import apply
 from shared.contracts.events import AssignmentAcknowledged, AssignmentCreated, ReportSubmitted
+from shared.platform import tracing
 from shared.platform.deliveries import Message, Outcome
 from shared.platform.unit_of_work import UnitOfWork
 
@@ -77,8 +78,9 @@ class ProjectionInBulk:
             if not isinstance(event, BULK_EVENTS):
                 raise TypeError(f"ProjectionInBulk does not take {type(event).__name__}")
             # What the projection use case does for one event inside its transaction, in the same order.
-            await repository.mark_processed(event.event_id, event.event_type, event.occurred_at, None)
-            await apply(event, repository, self._rules, None)
+            with tracing.resumed(event):  # each event's writes carry its own trace, not the batch's
+                await repository.mark_processed(event.event_id, event.event_type, event.occurred_at, None)
+                await apply(event, repository, self._rules, None)
         # The processed marks first: an event seen before fails the batch before anything else is written.
         writes = sorted(
             ((name, c.writes) for name, c in gathered.collections.items() if c.writes),

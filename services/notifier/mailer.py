@@ -25,6 +25,8 @@ from services.notifier.rules.schedule import SendingWindow
 from services.notifier.use_cases.mail import EmailSender, MailPass, MailPolicy, SendFailed
 from services.notifier.use_cases.ports import LinkIssuer
 from shared.domain.clock import Clock, as_utc
+from shared.platform import tracing
+from shared.platform.tracing import TRACE_FIELD
 
 log = structlog.get_logger()
 
@@ -82,6 +84,16 @@ def classify(exc: BaseException) -> tuple[bool, int | None]:
     return False, None
 
 
+def smtp_span(message: EmailMessage, settings: Settings) -> dict[str, Any]:
+    """The span around one SMTP send: a child of the trace the e-mail's row carries (the plan's, see `Mailer`)."""
+    return {
+        "name": "smtp send",
+        "kind": tracing.CLIENT,
+        "parent": tracing.carried(message),
+        "attributes": {"server.address": settings.smtp_host, "server.port": settings.smtp_port},
+    }
+
+
 class SmtpTransport:
     """Hands a message to the configured SMTP server; failures classified by `classify`."""
 
@@ -89,6 +101,15 @@ class SmtpTransport:
         self._settings = settings
 
     async def send(self, message: EmailMessage) -> None:
+        settings = self._settings
+        with tracing.span(**smtp_span(message, settings)) as span:
+            try:
+                await self._send(message)
+            except SendFailed as failure:
+                tracing.fail(span, f"SMTP {failure.code}: {'permanent' if failure.permanent else 'transient'}")
+                raise
+
+    async def _send(self, message: EmailMessage) -> None:
         settings = self._settings
         try:
             await aiosmtplib.send(
@@ -132,7 +153,10 @@ class Mailer:
         self._links = links if links is not None else link_issuer(settings)
 
         def build(row: Mapping[str, Any]) -> EmailMessage:
-            return build_message(row, settings.mail_from, settings.mail_domain)
+            message = build_message(row, settings.mail_from, settings.mail_domain)
+            if TRACE_FIELD in row:
+                tracing.carry(message, row[TRACE_FIELD])  # the transport's span continues the row's trace
+            return message
 
         self._sender = EmailSender(
             repository,

@@ -108,6 +108,7 @@ class EmailRow(TypedDict, total=False):
     last_error: str
     last_code: int | None
     last_attempt_at: datetime
+    trace: dict[str, str]  # W3C trace context of the plan it is about, when tracing is on (shared/platform/tracing.py)
 
 
 class SilenceRecord(BaseModel):

@@ -22,7 +22,9 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 from services.notifier.domain import ACKNOWLEDGED, CANCELLED, OPEN, SUBMITTED
 from services.notifier.records import FAILED, PENDING, SENT, EmailRow, NoticeRow, PeriodRow, SilenceRecord
 from services.notifier.use_cases.errors import AlreadyProcessed, ClaimLost
+from shared.platform import tracing
 from shared.platform.mongo import DUPLICATE_KEY, in_transaction
+from shared.platform.tracing import TRACE_FIELD
 
 __all__ = ["FAILED", "PENDING", "SENT", "NotifierRepository"]  # the e-mail states, for the tests and tools using them
 
@@ -67,8 +69,12 @@ class NotifierRepository:
         self, item_id: str, details: dict[str, Any], on_insert: dict[str, Any], session: AsyncClientSession | None
     ) -> None:
         # $setOnInsert for the state: a report or acknowledgement that arrived before the assignment wins.
+        # The trace of the event that opened it (when tracing is on) goes on to the e-mails it causes.
         await self.periods.update_one(
-            {"_id": item_id}, {"$set": details, "$setOnInsert": on_insert}, upsert=True, session=session
+            {"_id": item_id},
+            {"$set": details, "$setOnInsert": tracing.stamped(on_insert)},
+            upsert=True,
+            session=session,
         )
 
     async def close_period(self, item_id: str, fields: dict[str, Any], session: AsyncClientSession | None) -> None:
@@ -225,7 +231,21 @@ class NotifierRepository:
 
     async def queue_emails(self, emails: list[EmailRow], session: AsyncClientSession | None) -> None:
         if emails:
+            if tracing.enabled():
+                await self._trace_emails(emails, session)
             await self.emails.insert_many(cast(list[dict[str, Any]], emails), session=session)
+
+    async def _trace_emails(self, emails: list[EmailRow], session: AsyncClientSession | None) -> None:
+        """Give each e-mail the trace of the first of its periods that has one (the plan's, from `open_item`): its
+        sending then belongs to the trace of the request that made the plan (shared/platform/tracing.py)."""
+        period_ids = sorted({period_id for email in emails for period_id in email.get("period_ids", [])})
+        query = {"_id": {"$in": period_ids}, TRACE_FIELD: {"$exists": True}}
+        found = await self.periods.find(query, {TRACE_FIELD: 1}, session=session).to_list()
+        traces = {row["_id"]: row[TRACE_FIELD] for row in found}
+        for email in emails:
+            trace = next((traces[p] for p in email.get("period_ids", []) if p in traces), None)
+            if trace:
+                email[TRACE_FIELD] = trace
 
     # --- silences ---------------------------------------------------------------------------------------
 

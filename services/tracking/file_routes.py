@@ -55,7 +55,17 @@ def build_file_router(files: FileService, timeout_seconds: float, uploads: Token
     """`uploads`: each agency's own bucket (by its code: behind the web service every upload has one address)."""
     router = APIRouter(tags=["files"])
 
-    @router.post("/assignments/{assignment_id}/files", status_code=status.HTTP_201_CREATED)
+    @router.post(
+        "/assignments/{assignment_id}/files",
+        status_code=status.HTTP_201_CREATED,
+        responses={
+            403: {"description": "the assignment is another agency's (or the caller is a viewer)"},
+            413: {"description": "past the size limit: `reason` too_large and `limit` in bytes"},
+            415: {"description": "`reason` type_not_allowed (the extension) or type_mismatch (the content)"},
+            422: {"description": "not multipart/form-data with a part named `file`"},
+            429: {"description": "too many uploads from this agency; see Retry-After"},
+        },
+    )
     async def upload_file(assignment_id: Identifier, request: Request, actor: AgencyOnly) -> dict[str, Any]:
         """Upload one report file (multipart/form-data, part `file`) to the agency's own assignment: .docx, .pdf,
         .xlsx, .odt, .jpg/.jpeg or .png, its content agreeing with its name (415 with `reason` type_mismatch or

@@ -83,7 +83,15 @@ def build_link_router(
         issued = await links.issue(IssueLink(body.agency, body.scope, body.view_of))
         return {"link_id": issued.link_id, "secret": issued.secret, "expires_at": issued.expires_at.isoformat()}
 
-    @router.post("/links/exchange", dependencies=[rate_limited(exchange_limit, trusted_proxies)])
+    @router.post(
+        "/links/exchange",
+        dependencies=[rate_limited(exchange_limit, trusted_proxies)],
+        responses={
+            404: {"description": "no link has this secret"},
+            410: {"description": "the link has expired or been revoked: `reason` is `expired` or `revoked`"},
+            429: {"description": "too many attempts from this client address; see Retry-After"},
+        },
+    )
     async def exchange_link(body: SecretIn) -> dict[str, Any]:
         """Exchange a link's secret for a session token (role agency for an act link, viewer for a view link):
         410 with `reason` expired or revoked, 404 for an unknown secret."""
@@ -100,6 +108,10 @@ def build_link_router(
         "/links/renewal",
         status_code=status.HTTP_202_ACCEPTED,
         dependencies=[rate_limited(renewal_limit, trusted_proxies)],
+        responses={
+            404: {"description": "no link has this secret"},
+            429: {"description": "too many attempts from this client address; see Retry-After"},
+        },
     )
     async def renew_link(body: SecretIn) -> dict[str, Any]:
         """Ask for a new link with the secret of an old one (expired, revoked or valid): `link.requested` is

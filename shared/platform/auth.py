@@ -31,6 +31,8 @@ import structlog
 from fastapi import Depends, FastAPI, Header, HTTPException, Request, status
 from pydantic import SecretStr
 
+from shared.platform import tracing
+
 log = structlog.get_logger()
 
 # "viewer": a session made from a supervising body's view link; reads one agency's work (its `code`), changes nothing.
@@ -124,7 +126,9 @@ class TokenVerifier:
             return None, math.inf
         try:
             async with httpx.AsyncClient(base_url=self._auth_url, timeout=5.0, transport=self._transport) as client:
-                response = await client.get("/tokens/me", headers={"Authorization": f"Bearer {token}"})
+                # The request's trace goes on into tracking's answer (shared/platform/tracing.py; nothing while off).
+                headers = {"Authorization": f"Bearer {token}", **tracing.carrier()}
+                response = await client.get("/tokens/me", headers=headers)
         except httpx.HTTPError as exc:
             log.warning("token service unreachable", auth_url=self._auth_url, error=type(exc).__name__)
             raise AuthUnavailable("the token service does not answer; try again shortly") from None

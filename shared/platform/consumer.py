@@ -33,6 +33,7 @@ from faststream.rabbit.annotations import RabbitMessage
 
 from shared.contracts import topology
 from shared.contracts.events import Event
+from shared.platform import tracing
 from shared.platform.batching import Batcher, BatchHandler
 from shared.platform.broker import DEAD_LETTERS, EventPublisher, service_queue
 from shared.platform.deliveries import (
@@ -155,22 +156,43 @@ class _Consumer:
         structlog.contextvars.bind_contextvars(routing_key=delivery.routing_key, message_id=delivery.message_id)
         started = time.perf_counter()
         try:
-            error: Exception | None = None
-            outcome = Outcome.PROCESSED
-            try:
-                outcome = await self.process(self.parse(delivery))
-            except Exception as exc:  # noqa: BLE001 - every error is classified by `disposition`, none is dropped
-                error = exc
-            decided = disposition(error, delivery.delivery_count, self.queue.handler_attempts, outcome)
-            await self.settle(message, delivery, decided, error)
+            with tracing.span(**self.span_of(delivery)) as span:
+                error: Exception | None = None
+                outcome = Outcome.PROCESSED
+                try:
+                    outcome = await self.process(self.parse(delivery))
+                except Exception as exc:  # noqa: BLE001 - every error is classified by `disposition`, none is dropped
+                    error = exc
+                decided = disposition(error, delivery.delivery_count, self.queue.handler_attempts, outcome)
+                if not isinstance(decided, Ack):
+                    tracing.fail(span, decided.reason)
+                await self.settle(message, delivery, decided, error)
             if isinstance(decided, Ack):
                 HANDLER_SECONDS.labels(self.service, delivery.event_type).observe(time.perf_counter() - started)
         finally:
             structlog.contextvars.unbind_contextvars(*_MESSAGE_CONTEXT)
 
+    def span_of(self, delivery: Delivery) -> dict[str, Any]:
+        """The consumer's span for one delivery: a child of the context in the message's headers (the relay's
+        publish span), so the trace of the change that caused the event goes on here."""
+        return {
+            "name": f"{delivery.event_type} process",
+            "kind": tracing.CONSUMER,
+            "parent": delivery.headers,
+            "attributes": {
+                "messaging.system": "rabbitmq",
+                "messaging.operation.type": "process",
+                "messaging.destination.name": self.queue.name,
+                "messaging.rabbitmq.destination.routing_key": delivery.routing_key,
+                "messaging.message.id": delivery.message_id or "",
+                "dondoc.service": self.service,
+            },
+        }
+
     @staticmethod
     def parse(delivery: Delivery) -> Message:
         parsed = parse_event(delivery.routing_key, delivery.body, delivery.user_id)
+        tracing.carry(parsed)  # for a batch that writes it among others (`tracing.resumed`)
         if isinstance(parsed, Event):
             structlog.contextvars.bind_contextvars(event_id=parsed.event_id, plan_id=parsed.correlation_id)
         else:

@@ -22,6 +22,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from shared.platform import tracing
 from shared.platform.http_observability import RequestObservability, route_of
 from shared.platform.logs import configure_logging
 from shared.platform.metrics import render_latest
@@ -266,4 +267,5 @@ def serve(app: FastAPI, settings: ServiceSettings) -> None:
 def run_service(service: str, settings: ServiceSettings, create_app: Callable[[Any], FastAPI]) -> None:
     """Entry point of `python -m services.<name>`: logging first, then the app until a signal."""
     configure_logging(service, settings.log_format, settings.log_level)
+    tracing.configure(service)
     serve(create_app(settings), settings)

@@ -8,11 +8,14 @@ import logging
 import re
 import time
 import uuid
+from typing import Any
 
 import structlog
+from opentelemetry.trace import Span
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared.platform import tracing
 from shared.platform.metrics import HTTP_REQUEST_SECONDS
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -23,6 +26,7 @@ _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 # series to the histogram.
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 UNMATCHED_ROUTE = "unmatched"
+_TRACE_HEADERS = (b"traceparent", b"tracestate")
 # Probes and scrapes arrive every few seconds: their access lines are debug, unless they fail.
 QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
 INTERNAL_ERROR_DETAIL = (
@@ -49,6 +53,31 @@ def route_of(scope: Scope) -> str:
     return path if isinstance(path, str) else UNMATCHED_ROUTE
 
 
+def server_span(scope: Scope) -> dict[str, Any]:
+    """The request's span: a child of the caller's `traceparent` when it sent one. Named and labelled by the
+    method alone until the route is known (`finish_span`): never the raw path, which may hold a link's secret."""
+    method = scope["method"] if scope["method"] in KNOWN_METHODS else "other"
+    parent = None
+    if tracing.enabled():
+        parent = {
+            bytes(name).decode("latin-1"): bytes(value).decode("latin-1")
+            for name, value in scope.get("headers") or ()
+            if name in _TRACE_HEADERS
+        }
+    return {"name": method, "kind": tracing.SERVER, "parent": parent, "attributes": {"http.request.method": method}}
+
+
+def finish_span(span: Span | None, scope: Scope, status: int, request_id: str) -> None:
+    if span is None:
+        return
+    route = route_of(scope)
+    method = scope["method"] if scope["method"] in KNOWN_METHODS else "other"
+    span.update_name(f"{method} {route}")
+    span.set_attributes({"http.route": route, "http.response.status_code": status, "dondoc.request_id": request_id})
+    if status >= 500:
+        tracing.fail(span, f"HTTP {status}")
+
+
 class RequestObservability:
     """Pure ASGI middleware (no BaseHTTPMiddleware: that one runs the app in another task and costs more)."""
 
@@ -71,7 +100,7 @@ class RequestObservability:
             await send(message)
 
         started = time.perf_counter()
-        with structlog.contextvars.bound_contextvars(request_id=request_id):
+        with tracing.span(**server_span(scope)) as span, structlog.contextvars.bound_contextvars(request_id=request_id):
             try:
                 await self.app(scope, receive, send_with_request_id)
             except Exception:
@@ -84,6 +113,7 @@ class RequestObservability:
                 await answer(scope, receive, send_with_request_id)
             finally:
                 self._record(scope, int(response["status"]), time.perf_counter() - started)
+                finish_span(span, scope, int(response["status"]), request_id)
 
     def _record(self, scope: Scope, status: int, seconds: float) -> None:
         method = scope["method"] if scope["method"] in KNOWN_METHODS else "other"

@@ -14,6 +14,8 @@ import structlog
 from pymongo.errors import ConnectionFailure
 from structlog.typing import Processor
 
+from shared.platform import tracing
+
 SECRET_KEYS = ("password", "token", "secret", "authorization", "credential", "session")  # session: link sessions
 # Secrets inside values: passwords in URLs (amqp://user:pass@host) and bearer tokens in messages.
 _URL_PASSWORD = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://[^:/@\s]+):[^@\s]+@", re.IGNORECASE)
@@ -160,6 +162,7 @@ def configure_logging(service: str, fmt: str = "auto", level: str = "info") -> N
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
+            tracing.add_trace_ids,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
@@ -181,6 +184,7 @@ def route_library_logs(renderer: Processor, level: int) -> None:
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=[
             structlog.contextvars.merge_contextvars,
+            tracing.add_trace_ids,
             structlog.stdlib.add_log_level,
             structlog.stdlib.add_logger_name,
             structlog.stdlib.ExtraAdder(allow=("error",)),

@@ -30,6 +30,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from shared.domain.clock import Clock, as_utc
+from shared.platform import tracing
 from shared.platform.broker import EventPublisher, PublishError
 from shared.platform.metrics import OUTBOX_OLDEST_AGE, OUTBOX_PENDING
 from shared.platform.mongo import insert_new
@@ -53,6 +54,36 @@ KEPT_FOR = 7 * 24 * 3600
 
 def _chunks(ids: list[Any]) -> list[list[Any]]:
     return [ids[i : i + ID_CHUNK] for i in range(0, len(ids), ID_CHUNK)]
+
+
+def publish_span(row: dict[str, Any]) -> dict[str, Any]:
+    """The relay's span for one row: a producer span, child of the context stored with the row (the change that
+    caused the event), whose own context goes out in the message's headers for the consumers to continue."""
+    return {
+        "name": f"{row['event_type']} publish",
+        "kind": tracing.PRODUCER,
+        "parent": row.get(tracing.TRACE_FIELD),
+        "attributes": {
+            "messaging.system": "rabbitmq",
+            "messaging.operation.type": "send",
+            "messaging.destination.name": row["routing_key"],
+            "messaging.message.id": row["_id"],
+            "messaging.message.conversation_id": row["correlation_id"],
+        },
+    }
+
+
+async def publish_row(publisher: EventPublisher, row: dict[str, Any]) -> None:
+    """Publish one outbox row (raises PublishError), with the trace context of its publish span in the headers."""
+    with tracing.span(**publish_span(row)) as span:
+        await publisher.publish_raw(
+            routing_key=row["routing_key"],
+            body=row["body"].encode(),
+            event_id=row["_id"],
+            event_type=row["event_type"],
+            correlation_id=row["correlation_id"],
+            headers=tracing.carrier() if span is not None else None,
+        )
 
 
 async def ensure_outbox_indexes(rows: AsyncCollection[dict[str, Any]]) -> None:
@@ -200,13 +231,7 @@ class Outbox:
         async def publish(row: dict[str, Any]) -> dict[str, Any] | None:
             async with limiter:
                 try:
-                    await self._publisher.publish_raw(
-                        routing_key=row["routing_key"],
-                        body=row["body"].encode(),
-                        event_id=row["_id"],
-                        event_type=row["event_type"],
-                        correlation_id=row["correlation_id"],
-                    )
+                    await publish_row(self._publisher, row)
                 except PublishError as exc:
                     log.error("outbox publish failed", outbox_id=row["_id"], error=str(exc))
                     await self._rows.update_one(

@@ -13,6 +13,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.contracts.events import Event
 from shared.domain.clock import Clock
+from shared.platform import tracing
 from shared.platform.mongo import insert_new
 
 OUTBOX = "outbox"
@@ -20,18 +21,21 @@ PENDING = "pending"
 
 
 def outbox_rows(events: Iterable[Event], now: datetime) -> list[dict[str, Any]]:
-    """The stored form of each event, pending until the relay has the broker's confirm."""
+    """The stored form of each event, pending until the relay has the broker's confirm; with the trace context of
+    the change that caused it when tracing is on (shared/platform/tracing.py), which the relay publishes with it."""
     return [
-        {
-            "_id": event.event_id,
-            "event_type": event.event_type,
-            "routing_key": event.routing_key(),
-            "correlation_id": event.correlation_id,
-            "body": event.model_dump_json(),
-            "status": PENDING,
-            "created_at": now,
-            "attempts": 0,
-        }
+        tracing.stamped(
+            {
+                "_id": event.event_id,
+                "event_type": event.event_type,
+                "routing_key": event.routing_key(),
+                "correlation_id": event.correlation_id,
+                "body": event.model_dump_json(),
+                "status": PENDING,
+                "created_at": now,
+                "attempts": 0,
+            }
+        )
         for event in events
     ]
 

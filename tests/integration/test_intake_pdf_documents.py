@@ -73,7 +73,7 @@ def bodies_of(preview: dict) -> list[str]:
 async def test_a_text_layer_pdf_is_counted_as_pdf(service_settings) -> None:
     number = plan_number()
     text = (FIXTURES / "ward-greening-plan.txt").read_text(encoding="utf-8").replace("47-KH/ĐU", number)
-    app = create_app(service_settings(Settings))
+    app = create_app(service_settings(Settings, document_timeout_seconds=60))
     async with running(app, OPERATOR) as http:
         before = ingested("pdf")
         response = await http.post(

@@ -24,6 +24,7 @@ from shared.domain.directory import UnknownAgency
 from shared.platform.mongo import make_client
 from tests.conftest import random_ref
 from tests.integration.notifier_harness import created, notifier, smtp_server
+from tests.integration.quick_reaping_mongo import quick_reaping_mongo
 from tests.integration.test_notifier_engine import drop
 
 START = datetime(2026, 6, 1, 10, 0, tzinfo=VIETNAM).astimezone(UTC)
@@ -206,13 +207,21 @@ async def test_a_replica_that_dies_mid_run_has_its_claims_taken_over_after_the_l
 
 
 async def test_a_replica_killed_inside_its_scan_transaction_holds_its_periods_only_until_the_server_reaps_it(
-    mongo_url: str, database_name: str, tmp_path: Path
+    database_name: str, tmp_path: Path
 ) -> None:
     """SIGKILLed between the statements of its scan's transaction, a replica leaves the transaction open on the
-    server: its periods stay written-to until the server aborts it, 60 s after its last statement. The next scan
-    must then take them over, on the MongoDB-wire stand-in too (it reaps a dead transaction only when another
+    server: its periods stay written-to until the server aborts it, `transactionLifetimeLimitSeconds` after its last
+    statement (mongod: 60 s; the stand-in here is started with 5 s, see quick_reaping_mongo.py). The next scan must
+    then take them over, on the MongoDB-wire stand-in too (it reaps a dead transaction only when another
     transaction's statement arrives; a plain update waited behind it for as long as the system stayed idle)."""
     clock = FakeClock(START)
+    with quick_reaping_mongo(tmp_path / "mongo") as (mongo_url, lifetime):
+        await _scan_takes_over_from_a_dead_transaction(mongo_url, database_name, tmp_path, clock, lifetime)
+
+
+async def _scan_takes_over_from_a_dead_transaction(
+    mongo_url: str, database_name: str, tmp_path: Path, clock: FakeClock, lifetime: float
+) -> None:
     async with smtp_server(tmp_path / "mail") as (port, _), notifier(mongo_url, database_name, clock, port) as n:
         await overdue_plans(n, clock, CELLS[:2])
         token, claimed = await n.repository.claim_due(clock.now(), 100, timedelta(seconds=60))
@@ -225,8 +234,9 @@ async def test_a_replica_killed_inside_its_scan_transaction_holds_its_periods_on
         )
         clock.advance(timedelta(seconds=61))  # its claim has run out
         started = time.monotonic()
-        assert await asyncio.wait_for(n.scan_once(), timeout=150) == 4
+        assert await asyncio.wait_for(n.scan_once(), timeout=lifetime + 90) == 4
         waited = time.monotonic() - started
+        assert waited >= lifetime - 1, f"the scan took periods a live transaction still held, after {waited:.1f} s"
         await n.mailer.send_pending()
         assert len(read_mail(tmp_path / "mail")) == 3
         await dead.close()
