@@ -13,6 +13,8 @@ from urllib.parse import quote
 
 import httpx
 
+from shared.platform import tracing
+
 PAGE = 500  # tracking's largest page of an agency's assignments
 MAX_PAGES = 20  # 10,000 assignments: more than any one body is given
 UPLOAD_CHUNK = 256 * 1024
@@ -75,7 +77,7 @@ class Tracking:
     async def _call(
         self, method: str, path: str, session: str | None = None, ok: tuple[int, ...] = (200,), **kwargs: Any
     ) -> Any:
-        headers = dict(kwargs.pop("headers", None) or {})
+        headers = {**tracing.carrier(), **dict(kwargs.pop("headers", None) or {})}  # one trace: page → tracking
         if session is not None:
             headers["Authorization"] = f"Bearer {session}"
         try:
@@ -162,7 +164,8 @@ class Tracking:
 
     async def open_file(self, session: str, file_id: str) -> httpx.Response:
         """A stored file's response with its body not yet read: the caller streams it on and closes it."""
-        request = self._client.build_request("GET", f"/files/{file_id}", headers={"Authorization": f"Bearer {session}"})
+        headers = {**tracing.carrier(), "Authorization": f"Bearer {session}"}
+        request = self._client.build_request("GET", f"/files/{file_id}", headers=headers)
         try:
             response = await self._client.send(request, stream=True)
         except httpx.HTTPError as exc:
