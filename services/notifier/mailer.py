@@ -22,7 +22,7 @@ from services.notifier.records import EmailRow
 from services.notifier.repository import NotifierRepository
 from services.notifier.rules.headers import UnsafeHeader, header_text, mail_address, message_id
 from services.notifier.rules.schedule import SendingWindow
-from services.notifier.use_cases.mail import EmailSender, MailPass, MailPolicy, SendFailed
+from services.notifier.use_cases.mail import EmailSender, MailPass, MailPolicy, Revise, SendFailed
 from services.notifier.use_cases.ports import LinkIssuer
 from shared.domain.clock import Clock, as_utc
 from shared.platform import tracing
@@ -147,8 +147,11 @@ class Mailer:
         clock: Clock,
         window: SendingWindow | None = None,
         links: LinkIssuer | None = None,
+        revise: Revise | None = None,
     ) -> None:
-        """`links`: where personal links come from; by default tracking as the settings name it."""
+        """`links`: where personal links come from; by default tracking as the settings name it. `revise`: how a
+        digest is written again without the notices that no longer apply (without it, such a digest goes as
+        queued)."""
         self._settings = settings
         self._links = links if links is not None else link_issuer(settings)
 
@@ -166,6 +169,7 @@ class Mailer:
             clock,
             window,
             self._links,
+            revise,
         )
         self._wakeup = asyncio.Event()
 

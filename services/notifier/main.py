@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 
 from fastapi import FastAPI
 
@@ -19,7 +20,7 @@ from services.notifier.rules.decisions import Rules
 from services.notifier.rules.recipients import Addressbook
 from services.notifier.rules.schedule import SendingWindow
 from services.notifier.use_cases.bundle import NotifierUseCases
-from services.notifier.use_cases.scan import ScanLimits
+from services.notifier.use_cases.scan import ScanLimits, redigest
 from shared.contracts.events import EscalationSent
 from shared.contracts.ladder import Ladder
 from shared.contracts.topology import NOTIFIER_QUEUE
@@ -64,11 +65,12 @@ def assemble(settings: Settings, clock: Clock) -> Parts:
     )
     calendar = load_calendar(settings.calendar_overrides_path)
     window = SendingWindow.parse(settings.sending_window, calendar)
-    mailer = Mailer(repository, settings, clock, window)
+    book = Addressbook(directories, settings.contact)
+    mailer = Mailer(repository, settings, clock, window, revise=partial(redigest, book=book))
     use_cases = NotifierUseCases(
         MongoUnitOfWork(runtime.client, OutboxWriter(runtime.db, clock), wake=outbox.wake),
         repository,
-        Addressbook(directories, settings.contact),
+        book,
         Rules(Ladder.load(settings.ladder_path), calendar, window),
         clock,
         mailer,

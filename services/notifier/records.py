@@ -104,6 +104,7 @@ class EmailRow(TypedDict, total=False):
     sent_at: datetime
     dropped_at: datetime
     dropped_reason: str
+    left_out: list[dict[str, str]]  # notices left out of the digest as sent (they no longer applied), with the reasons
     failed_at: datetime
     last_error: str
     last_code: int | None

@@ -293,11 +293,10 @@ class NotifierRepository:
         return await cursor.to_list()
 
     async def periods_by_id(self, period_ids: list[str]) -> dict[str, PeriodRow]:
-        """The periods queued e-mails are about: what deciding whether they still apply needs."""
+        """The periods queued e-mails are about: whether they still apply, and what writing one again needs."""
         if not period_ids:
             return {}
-        fields = {"state": 1, "track": 1, "rev": 1, "steps": 1}
-        rows = await self.periods.find({"_id": {"$in": period_ids}}, fields).to_list()
+        rows = await self.periods.find({"_id": {"$in": period_ids}}, {"ladder_changes": 0}).to_list()
         return {row["_id"]: cast(PeriodRow, row) for row in rows}
 
     async def count_pending_emails(self) -> int:

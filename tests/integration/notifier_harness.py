@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from services.notifier.rules.decisions import Rules
 from services.notifier.rules.recipients import Addressbook
 from services.notifier.rules.schedule import SendingWindow
 from services.notifier.use_cases.bundle import NotifierUseCases
-from services.notifier.use_cases.scan import ScanLimits
+from services.notifier.use_cases.scan import ScanLimits, redigest
 from shared.contracts.events import AssignmentCreated, ReportingDeadline
 from shared.contracts.ladder import Ladder
 from shared.domain.calendar import DEFAULT_OVERRIDES, load_calendar
@@ -104,11 +105,12 @@ async def notifier(
     await repository.ensure_indexes()
     rules = Rules(ladder or Ladder.load(DEFAULT_LADDER), CALENDAR, SendingWindow.parse(window, CALENDAR))
     config = Settings(**{"smtp_port": smtp_port, "smtp_timeout_seconds": 5, "mail_retry_base_seconds": 0, **settings})
-    mailer = Mailer(repository, config, clock)
+    book = Addressbook(directory or DIRECTORY, contact)
+    mailer = Mailer(repository, config, clock, revise=partial(redigest, book=book))
     use_cases = NotifierUseCases(
         MongoUnitOfWork(client, OutboxWriter(db, clock), wake=RelayNotWoken().wake),
         repository,
-        Addressbook(directory or DIRECTORY, contact),
+        book,
         rules,
         clock,
         mailer,

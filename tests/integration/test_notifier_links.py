@@ -119,20 +119,7 @@ async def test_a_queued_overdue_notice_is_dropped_with_its_reason_once_the_perio
         await n.scan_all()
         assert await n.mailer.send_pending() == 0 and server.attempts == 2  # the agency's and its supervisor's
         before = dropped("reported")
-        await n.projector(
-            ReportSubmitted(
-                correlation_id=event.plan_id,
-                agency=event.agency,
-                assignment_id=event.assignment_id,
-                plan_id=event.plan_id,
-                period="2026-FY",
-                submitted_at=clock.now(),
-                late_by_seconds=3_600,
-                due_at=DUE,
-                revision=1,
-                occurred_at=clock.now(),
-            )
-        )
+        await n.projector(reported(event, clock.now()))
         clock.advance(timedelta(minutes=2))
         assert await n.mailer.send_pending() == 0
         assert server.attempts == 2 and read_mail(tmp_path / "mail") == []  # nothing more was tried
@@ -189,3 +176,54 @@ async def test_with_tracking_down_the_e_mail_waits_and_goes_out_once_tracking_is
         assert row["status"] == "sent" and row["attempts"] == 2
     await drop(mongo_url, database_name)
     await drop(mongo_url, f"{database_name}_tracking")
+
+
+async def test_a_digest_goes_without_the_items_that_no_longer_apply_and_says_which_were_left_out(
+    mongo_url: str, database_name: str, tmp_path: Path
+) -> None:
+    clock = FakeClock(START)
+    busy = ["421 4.3.2 Service not available, try later"] * 3
+    async with (
+        smtp_server(tmp_path / "mail", busy) as (port, server),
+        notifier(mongo_url, database_name, clock, port, mail_retry_base_seconds=60) as n,
+    ):
+        events = [created(cell, DUE, START) for cell in ("chi-bo-khu-1", "chi-bo-khu-2")]
+        for event in events:
+            await n.projector(event)
+            await n.projector(ack(event, clock))
+        clock.set(DUE + timedelta(hours=1))
+        await n.scan_all()
+        # Two cells' overdue notices and their supervisor's digest of both: all three wait after a 421.
+        assert await n.mailer.send_pending() == 0 and server.attempts == 3
+        await n.projector(reported(events[0], clock.now()))
+        clock.advance(timedelta(minutes=2))
+        assert await n.mailer.send_pending() == 2  # the second cell's notice, and the digest
+        messages = {address(m): m for m in read_mail(tmp_path / "mail")}
+        assert set(messages) == {"chi-bo-khu-2@hoa-an.example", "thuong-truc@hoa-an.example"}
+        digest = messages["thuong-truc@hoa-an.example"]
+        text = plain(digest)
+        assert "Chi bộ khu dân cư số 2" in text and "Chi bộ khu dân cư số 1" not in text
+        assert str(digest["Subject"]).startswith("[Đôn đốc] Quá hạn báo cáo – Kế hoạch số 85-KH/ĐU")
+        assert "http://127.0.0.1:8004/lien-ket-moi" in text  # no tracking configured here
+        row = await n.repository.emails.find_one({"to": "thuong-truc@hoa-an.example"})
+        assert row["status"] == "sent" and [i["reason"] for i in row["left_out"]] == ["reported"]
+        assert row["left_out"][0]["notice"].startswith(f"{events[0].assignment_id}:2026-FY|")
+        assert "Chi bộ khu dân cư số 1" not in row["text"]  # the row keeps the text as sent (less its links)
+        cell = await n.repository.emails.find_one({"to": CELL})
+        assert (cell["status"], cell["dropped_reason"]) == ("dropped", "reported")
+    await drop(mongo_url, database_name)
+
+
+def reported(event: Any, at: Any) -> ReportSubmitted:
+    return ReportSubmitted(
+        correlation_id=event.plan_id,
+        agency=event.agency,
+        assignment_id=event.assignment_id,
+        plan_id=event.plan_id,
+        period="2026-FY",
+        submitted_at=at,
+        late_by_seconds=3_600,
+        due_at=DUE,
+        revision=1,
+        occurred_at=at,
+    )

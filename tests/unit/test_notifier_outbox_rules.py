@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from services.notifier.rules.outbox import notice_void, void_reason
+from services.notifier.rules.outbox import notice_void, void_notices, void_reason
 
 STEPS = [
     {"name": "assignment-notice", "ask": "notice"},
@@ -52,3 +52,10 @@ def test_an_e_mail_is_dropped_only_when_none_of_its_notices_applies() -> None:
     assert void_reason([OVERDUE], {"a1:2026-FY": period("submitted")}) == "reported"
     assert void_reason([], reported) is None  # a new-link e-mail is about no period
     assert void_reason([OVERDUE], still_open) is None
+
+
+def test_the_notices_that_no_longer_apply_are_named_with_their_reasons() -> None:
+    other = "a2:2026-FY|r0|overdue#1|thuong-truc@hoa-an.example"
+    periods = {"a1:2026-FY": period("submitted"), "a2:2026-FY": period("open")}
+    assert void_notices([OVERDUE, other], periods) == {OVERDUE: "reported"}
+    assert void_notices([other], periods) == {}

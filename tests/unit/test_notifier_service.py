@@ -34,7 +34,7 @@ from services.notifier.use_cases.errors import (
     SilenceNotFound,
 )
 from services.notifier.use_cases.mail import EmailSender, MailPolicy, SendFailed
-from services.notifier.use_cases.scan import ScanLimits
+from services.notifier.use_cases.scan import ScanLimits, redigest
 from shared.contracts.events import (
     AssignmentAcknowledged,
     AssignmentCancelled,
@@ -655,6 +655,24 @@ async def test_a_view_link_request_names_the_body_and_an_unknown_body_is_dead_le
     assert row["links"][0]["view_of"] == "mttq" and "của Ủy ban Mặt trận Tổ quốc Việt Nam phường" in row["text"]
     with pytest.raises(InvalidMessage, match="not in the agency directory"):
         await use_cases.send_new_link(LinkRequested(correlation_id="link:x", agency="khong-co"))
+
+
+async def test_a_digest_is_written_again_from_the_notices_kept_or_left_as_queued_when_one_cannot_be_placed() -> None:
+    use_cases, _, store, _ = await overdue()
+    await use_cases.project(created("chi-bo-khu-2", "a2"))
+    await use_cases.project(acknowledged(created("chi-bo-khu-2", "a2")))
+    await use_cases.scan_due()
+    digest = next(e for e in store.emails.values() if e["to"] == SUPERVISOR)
+    assert len(digest["notice_keys"]) == 2 and "Chi bộ khu dân cư số 1" in digest["text"]
+    kept = [k for k in digest["notice_keys"] if k.startswith("a2:")]
+    book = use_cases.addressbook
+    again = redigest(digest, kept, store.periods, book)
+    assert "Chi bộ khu dân cư số 2" in again["text"] and "Chi bộ khu dân cư số 1" not in again["text"]
+    assert again["link_marker"] != digest["link_marker"] and marker_line(again["link_marker"], 0) in again["text"]
+    assert again["links"] == [LinkRequest("thuong-truc", "view", "chi-bo-khu-2", "Chi bộ khu dân cư số 2").to_row()]
+    assert redigest(digest, kept, {}, book) is digest  # its period unknown: as queued
+    unknown_step = [k.replace("|overdue#1|", "|renamed#1|") for k in kept]
+    assert redigest(digest, unknown_step, store.periods, book) is digest
 
 
 # --- the consumer's registry ---------------------------------------------------------------------------------------

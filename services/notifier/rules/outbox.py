@@ -10,8 +10,10 @@ of its notices applies any more:
 - `deadline_moved`: the notice was about a deadline since extended (the period's revision moved on; the
   ladder starts again from the new deadline).
 
-An e-mail with at least one notice that still applies goes out whole (it is one digest, written once); one
-with no notices (a new link) always applies. A period the notifier does not know leaves its notice applying.
+An e-mail with at least one notice that still applies goes out, written again without the others when the sender
+can (services/notifier/use_cases/scan.py `redigest`; the notices left out are recorded on the row with their
+reasons), else as it was queued; one with no notices (a new link) always applies. A period the notifier does not
+know leaves its notice applying.
 """
 
 from __future__ import annotations
@@ -51,14 +53,15 @@ def notice_void(key: str, period: Mapping[str, Any] | None) -> str | None:
     return None
 
 
+def void_notices(notice_keys: Sequence[str], periods: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
+    """The notices of a queued e-mail that no longer apply, each with its reason."""
+    found = {key: notice_void(key, periods.get(key.split("|", 1)[0])) for key in notice_keys}
+    return {key: reason for key, reason in found.items() if reason is not None}
+
+
 def void_reason(notice_keys: Sequence[str], periods: Mapping[str, Mapping[str, Any]]) -> str | None:
     """Why a queued e-mail must not be sent (its notices' reasons, sorted, comma-separated), or None to send it."""
-    if not notice_keys:
+    void = void_notices(notice_keys, periods)
+    if not notice_keys or len(void) < len(notice_keys):
         return None
-    reasons = set()
-    for key in notice_keys:
-        reason = notice_void(key, periods.get(key.split("|", 1)[0]))
-        if reason is None:
-            return None
-        reasons.add(reason)
-    return ",".join(sorted(reasons))
+    return ",".join(sorted(set(void.values())))

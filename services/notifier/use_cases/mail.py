@@ -9,7 +9,9 @@ write that records it leaves the row to be sent again after the lease: SMTP allo
 deterministic Message-ID lets a mail system recognise the copy.
 
 Just before a row is sent: if none of its notices still applies (its period reported or cancelled since, say:
-services/notifier/rules/outbox.py), it is dropped with the reason and not sent; otherwise its personal links are
+services/notifier/rules/outbox.py), it is dropped with the reason and not sent; a digest only some of whose
+notices no longer apply is written again without them (`Revise`; those left out are recorded on the row with their
+reasons, with the text as sent, less its links); then its personal links are
 issued (the `LinkIssuer` port) and put in place of its marker lines, so a secret exists only in the message handed
 to the server. Tracking unable to issue a link is a failed attempt like an SMTP 4xx: retried with the same backoff.
 
@@ -28,7 +30,7 @@ import structlog
 
 from services.notifier.records import DROPPED, FAILED, SENT, EmailRow, PeriodRow
 from services.notifier.rules import links
-from services.notifier.rules.outbox import void_reason
+from services.notifier.rules.outbox import void_notices, void_reason
 from services.notifier.rules.schedule import SendingWindow
 from services.notifier.use_cases.errors import LinkRefused, LinkUnavailable
 from services.notifier.use_cases.ports import LinkIssuer
@@ -61,6 +63,8 @@ class MailStore(Protocol):
 
 
 Build = Callable[[Mapping[str, Any]], EmailMessage]
+# A digest written again with only the notices that still apply (services/notifier/use_cases/scan.py `redigest`).
+Revise = Callable[[EmailRow, list[str], Mapping[str, PeriodRow]], EmailRow]
 
 
 @dataclass(frozen=True)
@@ -103,9 +107,11 @@ class EmailSender:
         clock: Clock,
         window: SendingWindow | None = None,
         links: LinkIssuer | None = None,
+        revise: Revise | None = None,
     ) -> None:
         self._store = store
         self._links = links
+        self._revise = revise
         self._transport = transport
         self._build = build
         self._policy = policy
@@ -144,8 +150,24 @@ class EmailSender:
                 await self._drop(row, token, reason)
                 done.dropped.append(reason)
                 continue
-            await self._send_one(row, token, done)
+            row, recorded = self._without_void(row, periods)
+            await self._send_one(row, token, done, recorded)
         return done
+
+    def _without_void(self, row: EmailRow, periods: Mapping[str, PeriodRow]) -> tuple[EmailRow, dict[str, Any]]:
+        """A digest some of whose notices no longer apply, written again without them, and what to record on its
+        row once it is sent (the text as sent, less its links; the notices left out with their reasons)."""
+        keys = row.get("notice_keys") or []
+        void = void_notices(keys, periods)
+        if not void or self._revise is None:
+            return row, {}
+        revised = self._revise(row, [k for k in keys if k not in void], periods)
+        if revised is row:
+            return row, {}
+        log.info("e-mail written again without what no longer applies", email_id=row["_id"], left_out=len(void))
+        kept = ("subject", "text", "html", "links", "link_marker")
+        left_out = [{"notice": key, "reason": reason} for key, reason in sorted(void.items())]
+        return revised, {**{name: revised.get(name) for name in kept}, "left_out": left_out}
 
     async def _drop(self, row: EmailRow, token: str, reason: str) -> None:
         fields = {"status": DROPPED, "dropped_at": self._clock.now(), "dropped_reason": reason, "next_attempt_at": None}
@@ -169,7 +191,9 @@ class EmailSender:
         text, page = links.fill(row.get("text", ""), row.get("html", ""), row["link_marker"], issued)
         return {**row, "text": text, "html": page}
 
-    async def _send_one(self, row: EmailRow, token: str, done: MailPass) -> None:
+    async def _send_one(
+        self, row: EmailRow, token: str, done: MailPass, recorded: dict[str, Any] | None = None
+    ) -> None:
         try:
             row = await self._with_links(row)
         except LinkUnavailable as exc:
@@ -191,7 +215,8 @@ class EmailSender:
             done.failed += final
             done.retried += not final
             return
-        await self._store.finish_email(row["_id"], token, {"status": SENT, "sent_at": self._clock.now()})
+        fields = {**(recorded or {}), "status": SENT, "sent_at": self._clock.now()}
+        await self._store.finish_email(row["_id"], token, fields)
         log.info("e-mail sent", email_id=row["_id"], to=row["to"], attempts=row["attempts"] + 1)
         done.sent += 1
         done.sent_ids.append(row["_id"])

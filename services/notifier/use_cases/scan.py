@@ -17,7 +17,9 @@ import structlog
 from services.notifier.records import PENDING, EmailRow, NoticeRow, PeriodRow
 from services.notifier.rules import messages
 from services.notifier.rules.decisions import Muted, Notice, PeriodDecision, Rules, decide, stable_id
+from services.notifier.rules.ladder import from_snapshot
 from services.notifier.rules.recipients import Addressbook
+from services.notifier.rules.schedule import Occurrence
 from services.notifier.use_cases.commands import Run, ScanTaken
 from services.notifier.use_cases.errors import ClaimLost
 from services.notifier.use_cases.ports import Store, Wakeable
@@ -199,6 +201,38 @@ def digests(decisions: list[PeriodDecision], now: datetime, book: Addressbook, v
             )
         )
     return emails
+
+
+def redigest(row: EmailRow, kept: list[str], periods: Mapping[str, Mapping[str, Any]], book: Addressbook) -> EmailRow:
+    """A queued digest written again with only the notices `kept` (the others no longer apply: rules/outbox.py),
+    as of when it was queued. The row as it was when a notice cannot be placed any more (its period, step or
+    recipient gone): better the digest as queued than none."""
+    at = as_utc(row["created_at"])
+    notices = []
+    for key in kept:
+        period_id, _, occurrence, address = key.split("|", 3)
+        period = periods.get(period_id)
+        name, _, number = occurrence.rpartition("#")
+        step = next((s for s in from_snapshot(period.get("steps") or []) if s.name == name), None) if period else None
+        if period is None or step is None or not number.isdigit():
+            return row
+        recipient = next((r for r in book.recipients_for(period)(step) if r.address == address), None)
+        if recipient is None:
+            return row
+        notices.append(Notice(key, Occurrence(step, int(number), at, at), recipient))
+    involved = {key.split("|", 1)[0]: periods[key.split("|", 1)[0]] for key in kept}
+    contacts = {period_id: book.contact(period) for period_id, period in involved.items()}
+    marker = uuid.uuid4().hex
+    digest = messages.render_digest(row["to_name"], messages.items_for(notices, involved, contacts, at), marker)
+    links = [link.to_row() for link in digest.links]
+    return {
+        **row,
+        "subject": digest.subject,
+        "text": digest.text,
+        "html": digest.html,
+        "links": links,
+        "link_marker": marker,
+    }
 
 
 def escalation_events(decision: PeriodDecision, now: datetime, calendar_version: str) -> list[EscalationSent]:
