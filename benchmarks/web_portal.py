@@ -116,7 +116,8 @@ def measure(services: stack.Services, assignments: int, requests: int, upload_by
     )
     listing = f"{services.url('tracking')}/agencies/{AGENCY}/assignments"
     direct = []
-    with httpx.Client(headers=stack.OPERATOR, timeout=30) as tracking:  # kept alive, as the portal's client is
+    session = {"Authorization": f"Bearer {client.cookies['dondoc_session']}"}  # the portal's own call, alone
+    with httpx.Client(headers=session, timeout=30) as tracking:  # kept alive, as the portal's client is
         for _ in range(requests):
             started = time.perf_counter()
             tracking.get(listing, params={"limit": 500}).raise_for_status()
