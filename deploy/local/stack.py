@@ -202,8 +202,8 @@ def run() -> int:
         say(f"  status:   {tracking}/plans/{plan['plan_id']}/status   (Authorization: Bearer <operator token>)")
         say(f"  history:  {tracking}/assignments/{plan['assignments'][0]['assignment_id']}/history")
         for name, port in SERVICES.items():
-            say(f"  {name:9} http://127.0.0.1:{port}/docs   metrics: http://127.0.0.1:{port}/metrics")
-        say(f"  web portal: http://127.0.0.1:{SERVICES['web']}/   (agencies open it from the link in their e-mail)")
+            page = "/" if name == "web" else "/docs"  # the portal: agencies open it from the link in their e-mail
+            say(f"  {name:9} http://127.0.0.1:{port}{page}   metrics: http://127.0.0.1:{port}/metrics")
         say(f"  e-mails:  {mail_dir}/*.eml   logs: {logs}/")
         say(f"The demo deadline passes in {DEMO_DEADLINE_SECONDS} s; escalation e-mails then appear in {mail_dir}.")
         say("Press Ctrl-C (or run `make stop`) to stop everything this started.")
