@@ -10,7 +10,7 @@ ALLOWED_EXTENSIONS = (".docx", ".pdf", ".xlsx", ".odt", ".jpg", ".jpeg", ".png")
 BOARD_LAGS = "Bảng tổng hợp của cơ quan giao việc có thể cần ít phút để cập nhật theo thông tin này."
 
 DONE = {
-    "tiep-nhan": "Đã xác nhận tiếp nhận nhiệm vụ.",
+    "tiep-nhan": "Đã xác nhận tiếp nhận nhiệm vụ. Khi có kết quả, nộp báo cáo ở mục «Nộp báo cáo» bên dưới.",
     "tien-do": "Đã ghi nhận tiến độ {percent}%.",
     "bao-cao": "Đã nộp báo cáo kỳ {period} kèm {files} tệp.",
     "gia-han": "Đã gửi đề nghị gia hạn kỳ {period}. Cơ quan giao việc sẽ xem xét và trả lời.",
