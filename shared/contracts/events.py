@@ -29,15 +29,23 @@ DEFAULT_AGENCY_KINDS: dict[str, str] = {
     "education_unit": "Đơn vị giáo dục",
     "office": "Cơ quan, văn phòng",
 }
+AGENCY_KIND_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 AgencyKind = Annotated[
     str,
     Field(
-        pattern=r"^[a-z][a-z0-9_]{0,39}$",
+        pattern=AGENCY_KIND_PATTERN.pattern,
         description="the agency's kind: one of the seven every directory has (ubnd, propaganda_board, "
         "fatherland_front, socio_political_org, party_cell, education_unit, office) or one its directory declares "
         "(thon, to_dan_pho …); a word of routing keys and metric labels",
     ),
 ]
+
+
+def is_agency_kind(text: str) -> bool:
+    """Whether `text` can be an agency's kind (a default one or one a directory declares), e.g. in a routing key."""
+    return AGENCY_KIND_PATTERN.fullmatch(text) is not None
+
+
 PeriodKey = Annotated[
     str,
     Field(
