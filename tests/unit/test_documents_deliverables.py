@@ -200,3 +200,14 @@ def test_the_real_plan_places_every_assignment_in_its_section_iii() -> None:
     # It names no files and no recipient for reports: nothing is invented.
     assert all(a.deliverables_required == [] for a in plan.assignments)
     assert plan.reporting == []
+
+
+def test_the_same_request_written_twice_is_listed_once_with_its_first_place() -> None:
+    sentence = next(line for line in CLEANUP.splitlines() if line.startswith("Các đơn vị định kỳ gửi báo cáo"))
+    again = sentence.replace("Các đơn vị định kỳ", "Nhắc lại: các đơn vị định kỳ")
+    text = CLEANUP.replace("Nơi nhận:", f"{again}\n\nNơi nhận:")
+    plan = parsed(text)
+    assert len([r for r in plan.reporting if r.deliverables]) == 2
+    for assignment in plan.assignments:
+        (only,) = assignment.deliverables_required
+        assert only.provenance is not None and only.provenance.line == line_of(text, "Các đơn vị định kỳ gửi báo cáo")

@@ -485,12 +485,14 @@ class _PlanParser:
 
     def _assignments(self, plan: ParsedPlan) -> list[Assignment]:
         assignments = []
+        common = _common_requirements(plan.reporting)
+        reporting_lines = {r.line for r in plan.reporting}
         for clause in plan.clauses:
             shared = [] if plan.default_deadlines_applied and clause.deadlines else plan.deadlines
             own = {d.period for d in clause.deadlines}
             deadlines = clause.deadlines + [d for d in shared if d.period not in own]
             place = plan.locate(clause.line, clause.number)  # one (frozen) place for the clause's bodies
-            deliverables = _deliverables_required(plan, clause, place)
+            deliverables = _deliverables_required(clause, place, reporting_lines, common)
             for agency in clause.agencies:
                 assignments.append(
                     Assignment(
@@ -647,26 +649,35 @@ def _send_to(text: str) -> str | None:
     return None
 
 
-def _deliverables_required(plan: ParsedPlan, clause: Clause, place: Provenance | None) -> list[DeliverableRequirement]:
+# At most this many requirements per body, as `assignment.created` carries them (the contract's input limit).
+_MAX_REQUIREMENTS = 20
+
+
+def _common_requirements(reporting: list[Reporting]) -> list[DeliverableRequirement]:
+    """What the plan asks of every body (its reporting sentences): each (what, where) once, first wording kept."""
+    found: dict[tuple[tuple[str, ...], str | None], DeliverableRequirement] = {}
+    for sentence in reporting:
+        if (requirement := sentence.requirement()) is not None:
+            found.setdefault((requirement.items, requirement.send_to), requirement)
+    return list(found.values())[:_MAX_REQUIREMENTS]
+
+
+def _deliverables_required(
+    clause: Clause, place: Provenance | None, reporting_lines: set[int], common: list[DeliverableRequirement]
+) -> list[DeliverableRequirement]:
     """What a clause's bodies are to deliver and where: what the clause itself asks (its own `01 file word`),
-    then what the plan asks of every body (its reporting sentences), each once. A clause asks something when it
-    names files to send, or a report and where it goes (`báo cáo kết quả về Đảng ủy`)."""
-    found: list[DeliverableRequirement] = []
-    asks = _deliverables(clause.task) or ("báo cáo" in clause.task.casefold() and _send_to(clause.task))
-    if asks and all(r.line != clause.line for r in plan.reporting):
-        own = Reporting(
-            text=clause.task,
-            line=clause.line,
-            deliverables=_deliverables(clause.task),
-            send_to=_send_to(clause.task),
-            provenance=place,
-        )
-        if (requirement := own.requirement()) is not None:
-            found.append(requirement)
-    for reporting in plan.reporting:
-        if (requirement := reporting.requirement()) is not None and requirement not in found:
-            found.append(requirement)
-    return found
+    then what the plan asks of every body (`common`). A clause asks something when it names files to send, or a
+    report and where it goes (`báo cáo kết quả về Đảng ủy`); one that states the common rule is in `common`."""
+    items = _deliverables(clause.task)
+    send_to = _send_to(clause.task) if items or "báo cáo" in clause.task.casefold() else None
+    if (not items and not send_to) or clause.line in reporting_lines:
+        return common
+    own = Reporting(text=clause.task, line=clause.line, deliverables=items, send_to=send_to, provenance=place)
+    requirement = own.requirement()
+    if requirement is None:
+        return common
+    same = (requirement.items, requirement.send_to)
+    return [requirement, *(c for c in common if (c.items, c.send_to) != same)][:_MAX_REQUIREMENTS]
 
 
 def _unique(deadlines: list[Deadline]) -> list[Deadline]:
