@@ -69,6 +69,7 @@ def test_a_link_an_address_and_several_requirements_read_naturally() -> None:
         "– 01 file PDF, gửi đến địa chỉ thư điện tử vpdu@hoaan.gov.vn.",
         deliverable_lines([link])[1],
     ]
+    assert deliverable_lines([where_only, mail])[1].startswith("– Báo cáo kết quả thực hiện, gửi đến Đảng ủy (mục III")
     assert deliverable_lines([]) == [GENERAL] and deliverable_lines([{"items": [], "send_to": None}]) == [GENERAL]
 
 

@@ -61,4 +61,4 @@ def deliverable_lines(requirements: Sequence[Mapping[str, Any]]) -> list[str]:
         return [GENERAL]
     if len(texts) == 1:
         return [f"Sản phẩm cần gửi theo Kế hoạch: {texts[0]}.", ALSO_HERE]
-    return ["Sản phẩm cần gửi theo Kế hoạch:", *[f"– {t}." for t in texts], ALSO_HERE]
+    return ["Sản phẩm cần gửi theo Kế hoạch:", *[f"– {t[:1].upper()}{t[1:]}." for t in texts], ALSO_HERE]
