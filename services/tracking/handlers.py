@@ -109,7 +109,8 @@ async def action_error(request: Request, exc: Exception) -> Response:
     `detail` and the members it adds (`reason`, `limit`). Installed on the app in main.py."""
     if not isinstance(exc, ActionError):
         raise exc
-    return answer_problem(request.scope, _ERROR_STATUS[exc.kind], str(exc), **exc.details)
+    members: dict[str, Any] = dict(exc.details)
+    return answer_problem(request.scope, _ERROR_STATUS[exc.kind], str(exc), **members)
 
 
 @contextmanager

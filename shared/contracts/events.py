@@ -42,9 +42,9 @@ AgencyKind = Annotated[
 ]
 
 
-def is_agency_kind(text: str) -> bool:
+def is_agency_kind(text: str | None) -> bool:
     """Whether `text` can be an agency's kind (a default one or one a directory declares), e.g. in a routing key."""
-    return AGENCY_KIND_PATTERN.fullmatch(text) is not None
+    return text is not None and AGENCY_KIND_PATTERN.fullmatch(text) is not None
 
 
 PeriodKey = Annotated[
