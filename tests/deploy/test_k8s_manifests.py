@@ -456,7 +456,9 @@ def test_mongodb_authenticates_members_and_gives_each_service_its_own_database_o
     assert '["intake", "tracking", "notifier"]' in script and 'user = "dondoc-" + service' in script
     job_env = {item["name"] for item in pod_spec(of_kind("Job")["mongo-init-replica-set"])["containers"][0]["env"]}
     assert {f"MONGO_{app.upper()}_PASSWORD" for app in ("intake", "tracking", "notifier")} <= job_env
-    settings_databases = {app: SETTINGS[app].model_fields["mongo_database"].default for app in SETTINGS}
+    settings_databases = {
+        app: SETTINGS[app].model_fields["mongo_database"].default for app in SETTINGS if app not in NO_BROKER
+    }
     assert settings_databases == {app: f"dondoc_{app}" for app in ("intake", "tracking", "notifier")}
 
 
@@ -490,12 +492,14 @@ def test_network_policies_deny_by_default_and_each_service_reaches_only_what_it_
         app = workload["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/name"]
         assert app in by_app, f"{workload['metadata']['name']}: no NetworkPolicy opens what it needs"
     egress = {
-        app: policy_peers(by_app[app]["spec"].get("egress", []), "to") for app in ("intake", "tracking", "notifier")
+        app: policy_peers(by_app[app]["spec"].get("egress", []), "to")
+        for app in ("intake", "tracking", "notifier", "web")
     }
     assert egress == {
         "intake": {"rabbitmq", "mongo", "tracking"},
         "tracking": {"rabbitmq", "mongo"},
         "notifier": {"rabbitmq", "mongo", "tracking", "external"},
+        "web": {"tracking"},
     }
     smtp = [r for r in by_app["notifier"]["spec"]["egress"] if "ipBlock" in r["to"][0]]
     assert {port["port"] for rule in smtp for port in rule["ports"]} == {25, 465, 587}, "SMTP only, outside"
@@ -506,7 +510,7 @@ def test_network_policies_deny_by_default_and_each_service_reaches_only_what_it_
         "mongo",
         "mongo-init",
     }
-    for app in ("intake", "tracking", "notifier"):
+    for app in ("intake", "tracking", "notifier", "web"):
         [rule] = by_app[app]["spec"]["ingress"]
         port = of_kind("Service")[app]["spec"]["ports"][0]["port"]
         assert rule["ports"] == [{"protocol": "TCP", "port": port}], f"{app} is reached on its HTTP port only"

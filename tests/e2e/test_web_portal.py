@@ -57,13 +57,13 @@ class Stack:
 
 
 @pytest.fixture
-def stack(amqp_url: str, mongo_url: str, mail_folder: tuple[Path, int], tmp_path: Path) -> Iterator[Stack]:
+def stack(own_vhost: str, mongo_url: str, mail_folder: tuple[Path, int], tmp_path: Path) -> Iterator[Stack]:
     folder, smtp_port = mail_folder
     ports = {name: free_port() for name in SERVICES}
     urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     run = random_ref()
     env = {
-        "AMQP_URL": amqp_url,
+        "AMQP_URL": own_vhost,
         "MONGO_URL": mongo_url,
         "LOG_FORMAT": "json",
         "AUTH_URL": urls["tracking"],
