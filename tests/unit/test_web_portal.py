@@ -211,6 +211,17 @@ def test_a_view_link_shows_a_read_only_page(client: TestClient, fake: FakeTracki
     assert "Trang chỉ để xem" in detail and "/tiep-nhan" not in detail and 'type="file"' not in detail
 
 
+def test_the_page_says_what_the_plan_asks_to_deliver_and_where(client: TestClient, fake: FakeTracking) -> None:
+    fake.assignments["a1"]["deliverables_required"] = [
+        {"items": ["01 file word", "01 file scan"], "send_to": "Văn phòng Đảng ủy", "wording": "Gửi 01 file word…"},
+        {"items": [], "send_to": None, "wording": "Báo cáo bằng văn bản"},
+    ]
+    sign_in(client, fake)
+    page = client.get("/nhiem-vu/a1").text
+    assert "Sản phẩm cần gửi (theo Kế hoạch)" in page
+    assert "01 file word, 01 file scan, gửi đến Văn phòng Đảng ủy." in page and "Báo cáo bằng văn bản." in page
+
+
 def test_names_from_documents_are_escaped(client: TestClient, fake: FakeTracking) -> None:
     sign_in(client, fake)
     page = client.get("/").text
