@@ -16,20 +16,19 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.tracking import domain, export
-from services.tracking.tokens import TokenStore
+from services.tracking.token_routes import token_routes
 from services.tracking.use_cases import (
     ActionError,
     ActionResult,
     AgencyQuery,
     DecideExtension,
-    IssueToken,
     TrackingService,
 )
 from services.tracking.use_cases.files import MAX_FILES_PER_REPORT as MAX_DELIVERABLES
 from services.tracking.use_cases.files import FileService
 from shared.contracts.commands import AcknowledgeAssignment, ReportProgress, RequestExtension, SubmitReport
 from shared.contracts.events import AgencyCode, Deliverable, PeriodKey
-from shared.platform.auth import AgencyOnly, AnyRole, IssuerOrOperator, Operator, Role, Unauthenticated
+from shared.platform.auth import AgencyOnly, AnyRole, IssuerOrOperator
 from shared.platform.http import CONFLICT, Identifier
 
 T = TypeVar("T")
@@ -88,14 +87,6 @@ class DecisionIn(BaseModel):
     reason: str = Field(default="", max_length=5_000)
 
 
-class TokenIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    subject: AgencyCode = Field(description="the agency code (or operator name) the token acts as")
-    role: Role
-    label: str = Field(default="", max_length=200)
-
-
 def _public(assignment: Any) -> dict[str, Any]:
     out = dict(assignment)
     out["assignment_id"] = out.pop("_id")
@@ -144,7 +135,7 @@ def build_router(service: TrackingService, files: FileService) -> APIRouter:
     _agency_routes(router, service, files)
     _issuer_routes(router, service)
     _query_routes(router, service)
-    _token_routes(router, service)
+    token_routes(router, service)
     return router
 
 
@@ -250,34 +241,3 @@ def _query_routes(router: APIRouter, service: TrackingService) -> None:
         query = AgencyQuery(agency_code, state, period, offset, limit)
         rows = await _answer(service.agency_assignments(query, reader))
         return {"agency": agency_code, "offset": offset, "limit": limit, "items": [_public(r) for r in rows]}
-
-
-def _token_routes(router: APIRouter, service: TrackingService) -> None:
-    @router.post("/tokens", tags=["operators"], status_code=status.HTTP_201_CREATED)
-    async def issue_token(body: TokenIn, actor: Operator) -> dict[str, Any]:
-        """Issue a token for an agency, an issuer or an operator. The token is shown only in this answer."""
-        issued = await service.issue_token(IssueToken(body.subject, body.role, body.label))
-        return {"token_id": issued.token_id, "token": issued.token, "subject": issued.subject, "role": issued.role}
-
-    @router.get("/tokens/me", tags=["tokens"])
-    async def who_am_i(
-        request: Request, actor: AnyRole, authorization: Annotated[str | None, Header()] = None
-    ) -> dict[str, Any]:
-        """Who the token in the request belongs to, and until when it is valid (`expires_at`, null for a token
-        that lasts until revoked). Intake and the notifier ask this (token introspection) and trust the answer for
-        a short while (`AUTH_CACHE_SECONDS`), never past `expires_at`."""
-        store = request.app.state.token_verifier
-        try:
-            identity = await store.identity(authorization) if isinstance(store, TokenStore) else None
-        except Unauthenticated as exc:  # expired in the instant since the check above
-            raise HTTPException(
-                status.HTTP_401_UNAUTHORIZED, str(exc), headers={"WWW-Authenticate": "Bearer"}
-            ) from None
-        expires_at = identity.expires_at.isoformat() if identity and identity.expires_at else None
-        return {"subject": actor.code, "role": actor.role, "expires_at": expires_at}
-
-    @router.delete("/tokens/{token_id}", tags=["operators"])
-    async def revoke_token(token_id: Identifier, actor: Operator) -> dict[str, Any]:
-        """Revoke a token at once."""
-        await _answer(service.revoke_token(token_id))
-        return {"token_id": token_id, "revoked": True}

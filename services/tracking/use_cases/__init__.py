@@ -22,6 +22,8 @@ from services.tracking.use_cases.messages import (
     DecideExtension,
     IssuedToken,
     IssueToken,
+    RotatedToken,
+    RotateToken,
 )
 from services.tracking.use_cases.service import FORBIDDEN, TrackingService
 
@@ -39,6 +41,8 @@ __all__ = [
     "IssuedToken",
     "NotFound",
     "Refused",
+    "RotateToken",
+    "RotatedToken",
     "TrackingService",
     "decide",
 ]
