@@ -22,10 +22,12 @@ from services.tracking.use_cases import (
     ActionResult,
     AgencyQuery,
     DecideExtension,
+    ExtensionQuery,
     TrackingService,
 )
 from services.tracking.use_cases.files import MAX_FILES_PER_REPORT as MAX_DELIVERABLES
 from services.tracking.use_cases.files import FileService
+from services.tracking.use_cases.messages import ExtensionState
 from shared.contracts.commands import AcknowledgeAssignment, ReportProgress, RequestExtension, SubmitReport
 from shared.contracts.events import AgencyCode, Deliverable, PeriodKey
 from shared.platform.auth import AgencyOnly, AnyRole, IssuerOrOperator
@@ -135,6 +137,7 @@ def build_router(service: TrackingService, files: FileService) -> APIRouter:
     _agency_routes(router, service, files)
     _issuer_routes(router, service)
     _query_routes(router, service)
+    _extension_query_route(router, service)
     token_routes(router, service)
     return router
 
@@ -196,6 +199,26 @@ def _issuer_routes(router: APIRouter, service: TrackingService) -> None:
         """The issuer refuses: the deadline stays as it was."""
         command = DecideExtension(request_id, approve=False, reason=body.reason)
         return _action(await _answer(service.decide_extension(command, actor, "http")))
+
+
+def _extension_query_route(router: APIRouter, service: TrackingService) -> None:
+    @router.get("/extensions", tags=["queries"])
+    async def extension_requests(
+        reader: AnyRole,
+        state: ExtensionState | None = None,
+        plan_id: Identifier | None = None,
+        agency: AgencyCode | None = None,
+        assignment_id: Identifier | None = None,
+        offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    ) -> dict[str, Any]:
+        """Extension requests, oldest first, a page at a time; `state=pending` lists those awaiting a decision. An
+        agency reads only its own (its token decides; another `agency` is 403), an issuer those of its own plans,
+        an operator every one. Each carries `request_id`, the id `POST /extensions/{request_id}/approve|refuse`
+        takes."""
+        query = ExtensionQuery(state, plan_id, agency, assignment_id, offset, limit)
+        rows = await _answer(service.extension_requests(query, reader))
+        return {"offset": offset, "limit": limit, "items": rows}
 
 
 def _query_routes(router: APIRouter, service: TrackingService) -> None:

@@ -72,6 +72,22 @@ class AgencyQuery:
     limit: int = 50
 
 
+ExtensionState = Literal["pending", "approved", "refused"]
+
+
+@dataclass(frozen=True)
+class ExtensionQuery:
+    """Extension requests, filtered by any of these, oldest first, a page at a time (the reader's scope is added
+    by the use case: an agency's own, an issuer's plans')."""
+
+    state: ExtensionState | None = None
+    plan_id: str | None = None
+    agency_code: str | None = None
+    assignment_id: str | None = None
+    offset: int = 0
+    limit: int = 50
+
+
 class Assignments(Protocol):
     """What the use cases need of the repository (`TrackingRepository`, or a fake in unit tests)."""
 
@@ -82,6 +98,7 @@ class Assignments(Protocol):
     async def extension(self, request_id: str, session: Session = None) -> dict[str, Any] | None: ...
     async def add_extension(self, record: dict[str, Any], session: Session) -> None: ...
     async def settle_extension(self, request_id: str, outcome: dict[str, Any], session: Session) -> None: ...
+    async def extension_requests(self, query: ExtensionQuery, issuer: str | None) -> list[dict[str, Any]]: ...
     async def plan(self, plan_id: str) -> dict[str, Any] | None: ...
     async def plan_assignments(self, plan_id: str) -> list[AssignmentRecord]: ...
     async def agency_assignments(

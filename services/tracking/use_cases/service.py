@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,6 +20,7 @@ from services.tracking.use_cases.messages import (
     Assignments,
     Channel,
     DecideExtension,
+    ExtensionQuery,
     IssuedToken,
     IssueToken,
     RotatedToken,
@@ -241,3 +243,13 @@ class TrackingService:
         return await self._repo.agency_assignments(
             query.agency_code, scope.issuer, query.state, query.period, query.offset, query.limit
         )
+
+    async def extension_requests(self, query: ExtensionQuery, reader: Principal) -> list[dict[str, Any]]:
+        """Extension requests (pending ones: what awaits a decision): an agency's or viewer's own, an issuer's
+        plans', every one for an operator (`domain.read_scope`)."""
+        scope = domain.read_scope(reader)
+        if scope.agency is not None:
+            if query.agency_code not in (None, scope.agency):
+                raise counted(Forbidden("an agency reads only its own extension requests"))
+            query = replace(query, agency_code=scope.agency)
+        return await self._repo.extension_requests(query, scope.issuer)
