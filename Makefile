@@ -55,11 +55,13 @@ tools:
 		echo "could not install$$missing; intake will refuse PDFs and scans, and their tests will be skipped"; \
 	fi
 
-## make test-tools: Debian's promtool/prometheus and docker-compose, for the deployment checks, and the
+## make test-tools: Debian's promtool/prometheus and docker-compose, for the deployment checks, Chromium for the
+## web portal's browser tests (Playwright drives /usr/bin/chromium), and the
 ## document tools (best effort: without them those checks are skipped, with the reason printed)
 test-tools: tools
 	@missing=""; command -v promtool >/dev/null || missing="$$missing prometheus"; \
 	command -v docker-compose >/dev/null || missing="$$missing docker-compose"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		echo "installing$$missing (Debian packages) for the deployment checks"; \
 		(timeout 300 apt-get install -y -q --no-install-recommends $$missing >/dev/null 2>&1 || \

@@ -792,6 +792,47 @@ def read_pdf(ctx: Context) -> None:
     )
 
 
+def web_portal(ctx: Context) -> None:
+    """Rows 7 and 7b: the agency page with 200 open assignments, and five 20 MB uploads at once (issue 18)."""
+    sizes = ["--assignments", "50", "--requests", "100", "--upload-mb", "5"] if ctx.quick else []
+    ctx.say(f"web portal: benchmarks/web_portal.py {' '.join(sizes)}")
+    script = ROOT / "benchmarks" / "web_portal.py"
+    env = {**os.environ, "MONGO_URL": ctx.mongo_url}
+    result = subprocess.run(
+        [sys.executable, str(script), *sizes], capture_output=True, text=True, timeout=1200, cwd=ROOT, env=env
+    )
+    page = re.search(r"agency page, (\d+) open assignments: p95 ([\d.]+) ms, median ([\d.]+) ms", result.stdout)
+    alone = re.search(r"listing alone: p95 ([\d.]+) ms", result.stdout)
+    load = re.search(
+        r"uploads: (\d+) × (\d+) MB .*: ([\d.]+) MB/s; peak RSS web (\d+) MB, tracking (\d+) MB", result.stdout
+    )
+    if result.returncode != 0 or page is None or load is None:
+        ctx.notes.append(f"web_portal.py failed: {(result.stderr or result.stdout).strip()[-500:]}")
+        return
+    p95 = float(page.group(2))
+    ceiling = f"{alone.group(1)} ms (tracking's listing alone)" if alone else ""
+    ctx.rows.append(
+        Row(
+            "7",
+            f"web: agency page with {page.group(1)} open assignments, p95 (median {page.group(3)} ms)",
+            f"{p95:.1f} ms",
+            ceiling,
+            target="< 150 ms",
+            met=verdict(p95 < 150),
+        )
+    )
+    web_mb, tracking_mb = int(load.group(4)), int(load.group(5))
+    ctx.rows.append(
+        Row(
+            "7b",
+            f"web: {load.group(1)} uploads of {load.group(2)} MB at once into GridFS, MB/s; peak RSS web / tracking",
+            f"{load.group(3)} MB/s; {web_mb} / {tracking_mb} MB",
+            target="≤ 250 MB each",
+            met=verdict(max(web_mb, tracking_mb) <= 250),
+        )
+    )
+
+
 # ---------------------------------------------------------------------------------------------- report
 
 
@@ -847,6 +888,8 @@ async def measure(ctx: Context, args: argparse.Namespace) -> None:
     if "6" in args.rows:
         parse_plan(ctx)
         read_pdf(ctx)
+    if "7" in args.rows:
+        web_portal(ctx)
 
 
 def _interrupt(*_: object) -> None:
@@ -886,8 +929,9 @@ if __name__ == "__main__":
     parser.add_argument("--acks", type=int, help="row 3 size (default 100,000; quick 10,000)")
     parser.add_argument(
         "--rows",
-        default="1246",
-        help="which parts to run: 1 pipeline, 2 fan-out+acks+memory, 4 notifier scan, 6 parse (default all)",
+        default="12467",
+        help="which parts to run: 1 pipeline, 2 fan-out+acks+memory, 4 notifier scan, 6 parse, 7 web portal "
+        "(default all)",
     )
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/performance.md alone")
     main(parser.parse_args())

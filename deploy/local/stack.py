@@ -32,7 +32,7 @@ from deploy.local.infra import (
 
 RUN_DIR = REPO / ".run"
 PID_FILE = RUN_DIR / "pids"
-SERVICES = {"intake": 8001, "tracking": 8002, "notifier": 8003}
+SERVICES = {"intake": 8001, "tracking": 8002, "notifier": 8003, "web": 8004}
 SMTP_PORT = 8025
 DEMO_DEADLINE_SECONDS = 20
 
@@ -183,6 +183,7 @@ def run() -> int:
         }
         for name, port in SERVICES.items():
             env[f"{name.upper()}_HTTP_PORT"] = str(port)
+        env["WEB_TRACKING_URL"] = f"http://127.0.0.1:{SERVICES['tracking']}"  # the portal acts through tracking
         for name in SERVICES:
             processes.start(name, [python, "-m", f"services.{name}"], logs / f"{name}.log", env)
         for name, port in SERVICES.items():
@@ -201,7 +202,8 @@ def run() -> int:
         say(f"  status:   {tracking}/plans/{plan['plan_id']}/status   (Authorization: Bearer <operator token>)")
         say(f"  history:  {tracking}/assignments/{plan['assignments'][0]['assignment_id']}/history")
         for name, port in SERVICES.items():
-            say(f"  {name:9} http://127.0.0.1:{port}/docs   metrics: http://127.0.0.1:{port}/metrics")
+            page = "/" if name == "web" else "/docs"  # the portal: agencies open it from the link in their e-mail
+            say(f"  {name:9} http://127.0.0.1:{port}{page}   metrics: http://127.0.0.1:{port}/metrics")
         say(f"  e-mails:  {mail_dir}/*.eml   logs: {logs}/")
         say(f"The demo deadline passes in {DEMO_DEADLINE_SECONDS} s; escalation e-mails then appear in {mail_dir}.")
         say("Press Ctrl-C (or run `make stop`) to stop everything this started.")

@@ -227,6 +227,7 @@ def _summary(result: dict[str, Any]) -> str:
                 lines.append(
                     f"  [{clause['number'] or '-'}] {d['period']}: hạn cuối {d['due']} — {d['wording']}{_note(d)}"
                 )
+        lines += _to_deliver(result)
         lines += ["", f"Nơi nhận (chỉ để biết, không giao việc): {len(result['recipients'])}"]
         lines += [f"  - {r['text']}" for r in result["recipients"]]
         if result["unresolved"]:
@@ -257,6 +258,21 @@ def _where(result: dict[str, Any], line: int) -> str:
     if 0 < line <= min(len(pages), len(page_lines)):
         return f"dòng {line} (trang {pages[line - 1]}, dòng {page_lines[line - 1]})"
     return f"dòng {line}"
+
+
+def _to_deliver(result: dict[str, Any]) -> list[str]:
+    """What the plan asks the bodies to deliver and where, each requirement once, with its line."""
+    found: list[dict[str, Any]] = []
+    for assignment in result.get("assignments", []):
+        found += [d for d in assignment.get("deliverables_required") or [] if d not in found]
+    lines = []
+    for wanted in found:
+        what = ", ".join(wanted.get("items") or []) or "báo cáo"
+        place = wanted.get("provenance") or {}
+        page = f"trang {place['page']}, " if place.get("page") else ""
+        at = f" ({page}dòng {place['line']})" if place.get("line") else ""
+        lines.append(f"  - {what} → {wanted.get('send_to') or 'không ghi nơi gửi'}{at}")
+    return ["", "Sản phẩm cần gửi (theo văn bản):", *lines] if lines else []
 
 
 def _sources(result: dict[str, Any]) -> list[str]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import NoReturn, get_args
+from typing import NoReturn
 
 import structlog
 from prometheus_client import Counter
@@ -24,7 +24,7 @@ from services.intake.use_cases.errors import Conflict, Forbidden, NotFound
 from services.intake.use_cases.plans import PlanUseCases, RegisterPlan
 from services.intake.use_cases.ports import Actor
 from shared.contracts.commands import SubmitPlan
-from shared.contracts.events import AgencyKind, AgencyRef, DirectoryUpdated, PlanRejected
+from shared.contracts.events import AgencyRef, DirectoryUpdated, PlanRejected, is_agency_kind
 from shared.platform.consumer import by_event_type
 from shared.platform.deliveries import Handler, InvalidMessage, Message, Outcome, sender_of
 from shared.platform.unit_of_work import Transaction, UnitOfWork
@@ -74,7 +74,7 @@ class PlanSubmissions:
         """Answer on the issuer's queue, then refuse the command (dead-lettered with the same reason)."""
         detail = "; ".join(f"{p['where']}: {p['problem']}" for p in problems[:5])[:1000] or reason
         kind = message.sender_kind
-        if kind in get_args(AgencyKind):
+        if is_agency_kind(kind):
             answer = PlanRejected(
                 event_id=uuid.uuid5(_ANSWER_NAMESPACE, f"{issuer}|{message.command_id}").hex,
                 correlation_id=message.command_id,

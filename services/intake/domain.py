@@ -32,6 +32,7 @@ from shared.contracts.events import (
     Agency,
     AgencyRef,
     AssignmentCreated,
+    DeliverableRequirement,
     Event,
     PeriodKey,
     PlanRegistered,
@@ -208,12 +209,39 @@ class DeadlineIn(BaseModel):
         )
 
 
+class DeliverablesIn(DeliverableRequirement):
+    """What to deliver and where, as the plan words it (`items`, `send_to`, `wording`), published as is (NFC)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _well_formed(cls, value: object) -> object:
+        if isinstance(value, dict):
+            texts = [value.get("send_to"), value.get("wording"), *(value.get("items") or [])]
+            for text in texts:
+                _no_lone_surrogate(text)
+        return value
+
+    @model_validator(mode="after")
+    def _says_something(self) -> DeliverablesIn:
+        if not self.items and not self.send_to:
+            raise ValueError("ghi sản phẩm cần gửi (items) hoặc nơi gửi (send_to), hoặc bỏ mục này")
+        return self
+
+    def to_contract(self) -> DeliverableRequirement:
+        return DeliverableRequirement.model_validate(self.model_dump())
+
+
 class AssignmentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     agency: Name = Field(description="agency or group: its directory code or a name as written in the plan")
     task: Text = Field(description="the task as the plan words it")
     deadlines: list[DeadlineIn] | None = Field(default=None, description="overrides the plan's deadlines")
+    deliverables_required: list[DeliverablesIn] | None = Field(
+        default=None, max_length=20, description="overrides the plan's `deliverables_required` for these bodies"
+    )
     provenance: Provenance | None = Field(
         default=None, description="where the plan's document assigns it (set by intake when it reads a document)"
     )
@@ -230,6 +258,12 @@ class PlanSubmission(BaseModel):
     issued_on: date | None = None
     assignments: list[AssignmentIn] = Field(min_length=1)
     deadlines: list[DeadlineIn] = Field(default_factory=list, description="reporting deadlines for every assignment")
+    deliverables_required: list[DeliverablesIn] = Field(
+        default_factory=list,
+        max_length=20,
+        description="what every body is to deliver for its reports and where to send it, as the plan words it "
+        "(`items`: `01 file word`; `send_to`: a body, an e-mail address or a shared-folder link)",
+    )
     escalation_ladder: LadderSpec | None = Field(
         default=None,
         description="this plan's own escalation ladder, in the shape of the deployment's ladder file "
@@ -239,6 +273,8 @@ class PlanSubmission(BaseModel):
 
 class ProvenanceRecord(TypedDict):
     clause: str | None
+    section: NotRequired[str | None]  # stored since 2026-12; older plans have none
+    section_title: NotRequired[str | None]
     page: int | None
     line: int
 
@@ -257,6 +293,7 @@ class AssignmentRecord(TypedDict):
     deadlines: list[DeadlineRecord]
     agency_ref: dict[str, Any]
     provenance: NotRequired[list[ProvenanceRecord]]  # read from a document: a place for each clause naming it
+    deliverables_required: NotRequired[list[dict[str, Any]]]  # what to deliver and where; left out when not said
 
 
 class DocumentRecord(TypedDict):
@@ -416,15 +453,20 @@ class _Merged:
     tasks: dict[str, list[str]]
     deadlines: dict[str, list[ReportingDeadline]]
     provenance: dict[str, list[Provenance]]
+    deliverables: dict[str, list[DeliverableRequirement]]
 
 
 def _merge(resolved: _Resolved, submission: PlanSubmission, today: date, calendar: WorkingCalendar | None) -> _Merged:
     # One assignment per agency: an agency named twice (alone and in a group) gets both tasks in one.
-    merged = _Merged({}, {}, {})
+    merged = _Merged({}, {}, {}, {})
     for _, item, codes in resolved.clauses:
         item_deadlines = [d.to_contract(today, calendar) for d in (item.deadlines or submission.deadlines)]
+        wanted = item.deliverables_required
+        item_deliverables = [d.to_contract() for d in (submission.deliverables_required if wanted is None else wanted)]
         for code in codes:
             merged.tasks.setdefault(code, []).append(item.task)
+            known = merged.deliverables.setdefault(code, [])
+            known.extend(d for d in item_deliverables if d not in known)
             if item.provenance is not None:
                 merged.provenance.setdefault(code, []).append(item.provenance)
             by_period = {d.period: d for d in merged.deadlines.get(code, [])}
@@ -497,6 +539,7 @@ def _assignments(
                 deadlines=merged.deadlines[code],
                 escalation_ladder=event_ladder,
                 provenance=merged.provenance.get(code, []),
+                deliverables_required=merged.deliverables[code],
             )
         )
         deadlines = [_deadline_record(d) for d in merged.deadlines[code]]
@@ -509,6 +552,8 @@ def _assignments(
         }
         if code in merged.provenance:
             record["provenance"] = [p.model_dump(mode="json") for p in merged.provenance[code]]  # type: ignore[misc]  # ProvenanceRecord's keys
+        if merged.deliverables[code]:
+            record["deliverables_required"] = [d.model_dump(mode="json") for d in merged.deliverables[code]]
         records.append(record)
     return records, events
 

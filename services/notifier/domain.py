@@ -60,8 +60,8 @@ def report_period(
 
 def acknowledgement_window(assignment: dict[str, Any], ladder: Ladder, calendar_version: str) -> dict[str, Any]:
     """The time an agency has to acknowledge an assignment, chased by the acknowledgement steps; it keeps the
-    assignment's reporting deadlines and where the plan's document writes the task and each deadline, which the
-    assignment notice lists."""
+    assignment's reporting deadlines, where the plan's document writes the task and each deadline, and what the
+    plan asks the body to deliver and where, which the assignment notice lists."""
     deadlines = [
         {
             "period": d["period"],
@@ -77,6 +77,7 @@ def acknowledgement_window(assignment: dict[str, Any], ladder: Ladder, calendar_
         "due_at": None,
         "deadlines": deadlines,
         "provenance": list(assignment.get("provenance") or []),
+        "deliverables_required": list(assignment.get("deliverables_required") or []),
     }
 
 

@@ -45,6 +45,8 @@ class PeriodRow(TypedDict, total=False):
     wording: str
     deadlines: list[dict[str, Any]]  # an acknowledgement window's: the assignment's (the assignment notice)
     provenance: list[dict[str, Any]]  # an acknowledgement window's: where the plan's document assigns the task
+    # An acknowledgement window's: what to deliver and where, as the plan words it (rows from before 2026-12 lack it)
+    deliverables_required: list[dict[str, Any]]
     content_rev: int  # moves on when what its e-mails say changes (a reworded task, a listed deadline moved)
     steps: list[dict[str, Any]]
     ladder_version: str

@@ -16,7 +16,7 @@ from pymongo.errors import DuplicateKeyError
 
 from services.tracking.repository import TrackingRepository
 from shared.contracts.commands import AGENCY_COMMAND_TYPES, Command
-from shared.contracts.events import AgencyKind, AgencyRef, CommandRejected
+from shared.contracts.events import AgencyRef, CommandRejected, is_agency_kind
 from shared.contracts.topology import DELIVERY_LIMIT
 from shared.domain.clock import Clock
 from shared.platform.deliveries import Delivery, InvalidMessage, sender_of
@@ -103,7 +103,7 @@ class CommandAnswers:
         await self._answer(refusal, body.get("assignment_id", "")[:64], "invalid", str(error))
 
     async def _answer(self, refusal: Refusal, assignment_id: str, reason: str, detail: str) -> None:
-        if refusal.kind not in get_args(AgencyKind):
+        if not is_agency_kind(refusal.kind):
             log.warning("refused command not answered: its routing key names no agency kind", agency=refusal.agency)
             return
         key = f"{refusal.agency}|{refusal.command_type}|{refusal.command_id}"

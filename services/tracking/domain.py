@@ -50,6 +50,8 @@ class AssignmentRecord(TypedDict):
     progress_note: NotRequired[str]
     cancel_reason: NotRequired[str]
     task_revision: NotRequired[int]
+    # What to deliver and where, as the plan words it (`assignment.created`); left out when the plan says nothing
+    deliverables_required: NotRequired[list[dict[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -113,8 +115,9 @@ class UnknownPeriod(Exception):
 
 
 def new_assignment(event: dict[str, Any]) -> AssignmentRecord:
-    """The tracked record of an assignment, from its `assignment.created` event."""
-    return {
+    """The tracked record of an assignment, from its `assignment.created` event; what the plan asks the body to
+    deliver and where is kept when the event says it."""
+    record: AssignmentRecord = {
         "_id": event["assignment_id"],
         "plan_id": event["plan_id"],
         "plan_number": event["plan_number"],
@@ -132,6 +135,9 @@ def new_assignment(event: dict[str, Any]) -> AssignmentRecord:
         "created_at": event["occurred_at"],
         "version": 0,
     }
+    if event.get("deliverables_required"):
+        record["deliverables_required"] = event["deliverables_required"]
+    return record
 
 
 def acknowledge(assignment: AssignmentRecord) -> AssignmentState:

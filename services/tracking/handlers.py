@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Header, HTTPException, Query, Request, status
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.tracking import domain, export
@@ -32,6 +32,7 @@ from shared.contracts.commands import AcknowledgeAssignment, ReportProgress, Req
 from shared.contracts.events import AgencyCode, Deliverable, PeriodKey
 from shared.platform.auth import AgencyOnly, AnyRole, IssuerOrOperator
 from shared.platform.http import CONFLICT, Identifier
+from shared.platform.problems import answer_problem
 
 T = TypeVar("T")
 Identifier_ = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
@@ -96,12 +97,13 @@ def _public(assignment: Any) -> dict[str, Any]:
     return out
 
 
-async def action_error(request: Request, exc: Exception) -> JSONResponse:
-    """A use case's typed error that reached the app: its status, `detail` and the fields it adds (`reason`,
-    `limit`). Installed on the app in main.py."""
+async def action_error(request: Request, exc: Exception) -> Response:
+    """A use case's typed error that reached the app, as a problem (shared/platform/problems.py): its status,
+    `detail` and the members it adds (`reason`, `limit`). Installed on the app in main.py."""
     if not isinstance(exc, ActionError):
         raise exc
-    return JSONResponse({"detail": str(exc), **exc.details}, status_code=_ERROR_STATUS[exc.kind])
+    members: dict[str, Any] = dict(exc.details)
+    return answer_problem(request.scope, _ERROR_STATUS[exc.kind], str(exc), **members)
 
 
 @contextmanager

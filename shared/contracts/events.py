@@ -6,6 +6,7 @@ Contracts change additively within a schema version; consumers ignore fields the
 from __future__ import annotations
 
 import re
+import unicodedata
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, ClassVar, Literal
@@ -29,15 +30,23 @@ DEFAULT_AGENCY_KINDS: dict[str, str] = {
     "education_unit": "Đơn vị giáo dục",
     "office": "Cơ quan, văn phòng",
 }
+AGENCY_KIND_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 AgencyKind = Annotated[
     str,
     Field(
-        pattern=r"^[a-z][a-z0-9_]{0,39}$",
+        pattern=AGENCY_KIND_PATTERN.pattern,
         description="the agency's kind: one of the seven every directory has (ubnd, propaganda_board, "
         "fatherland_front, socio_political_org, party_cell, education_unit, office) or one its directory declares "
         "(thon, to_dan_pho …); a word of routing keys and metric labels",
     ),
 ]
+
+
+def is_agency_kind(text: str | None) -> bool:
+    """Whether `text` can be an agency's kind (a default one or one a directory declares), e.g. in a routing key."""
+    return text is not None and AGENCY_KIND_PATTERN.fullmatch(text) is not None
+
+
 PeriodKey = Annotated[
     str,
     Field(
@@ -144,11 +153,47 @@ class Provenance(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     clause: str | None = Field(default=None, description="the clause's number as written (1, 2.1, a), if numbered")
+    section: str | None = Field(
+        default=None, description="the numeral of the plan's section it is in, as written (III), if in one"
+    )
+    section_title: str | None = Field(
+        default=None, description="that section's heading as written, without its numeral (TỔ CHỨC THỰC HIỆN)"
+    )
     page: int | None = Field(default=None, ge=1, description="the page, for a PDF or a scan; none for other files")
     line: int = Field(
         ge=1,
         description="the line: on its page for a PDF or a scan, of the file for a text file, the paragraph or "
         "table cell for a .docx",
+    )
+
+
+def _nfc(value: str) -> str:
+    return unicodedata.normalize("NFC", value)
+
+
+NfcText = Annotated[str, AfterValidator(_nfc)]
+
+
+class DeliverableRequirement(BaseModel):
+    """What a body is to deliver and where, as the plan words it: `01 file word, 01 file scan` to `Văn phòng Đảng
+    ủy` or a shared-folder link. Kept as written (NFC); a plan can have several (one per reporting sentence).
+    Sản phẩm cơ quan cần gửi và nơi gửi, theo đúng lời văn của kế hoạch."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    items: tuple[Annotated[NfcText, Field(min_length=1, max_length=300)], ...] = Field(
+        default=(), max_length=20, description="what to send, each as the plan words it: `01 file word`, `01 bản scan`"
+    )
+    send_to: Annotated[NfcText, Field(max_length=2_000)] | None = Field(
+        default=None,
+        description="where to send it as the plan words it: a body (`Văn phòng Đảng ủy`), an e-mail address or a "
+        "shared-folder link",
+    )
+    wording: Annotated[NfcText, Field(max_length=2_000)] = Field(
+        default="", description="the plan's sentence that asks for it, as written"
+    )
+    provenance: Provenance | None = Field(
+        default=None, description="where the plan's document writes it; none for a structured plan"
     )
 
 
@@ -264,6 +309,23 @@ class AssignmentCreated(AgencyEvent):
                             "wording": "báo cáo 6 tháng, gửi trước ngày 01 tháng 7",
                         }
                     ],
+                    "provenance": [
+                        {
+                            "clause": "1",
+                            "section": "III",
+                            "section_title": "TỔ CHỨC THỰC HIỆN",
+                            "page": None,
+                            "line": 42,
+                        }
+                    ],
+                    "deliverables_required": [
+                        {
+                            "items": ["01 file word", "01 file scan"],
+                            "send_to": "Văn phòng Đảng ủy",
+                            "wording": "Các đơn vị gửi báo cáo về Văn phòng Đảng ủy bằng 01 file word và 01 file scan.",
+                            "provenance": {"clause": None, "section": "IV", "page": None, "line": 52},
+                        }
+                    ],
                 }
             ]
         }
@@ -288,6 +350,11 @@ class AssignmentCreated(AgencyEvent):
         default_factory=list,
         description="where the plan's document assigns this task: one place for each clause naming the body; "
         "empty for a structured plan",
+    )
+    deliverables_required: list[DeliverableRequirement] = Field(
+        default_factory=list,
+        description="what the body is to deliver for its reports and where to send it, as the plan words it; "
+        "empty when the plan does not say",
     )
 
 

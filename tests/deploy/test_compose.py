@@ -33,11 +33,12 @@ SECRETS = (
     "MONGO_INTAKE_PASSWORD",
     "MONGO_TRACKING_PASSWORD",
     "MONGO_NOTIFIER_PASSWORD",
+    "WEB_SECRET_KEY",
 )
 VHOST = "dondoc"
 INFRA = ("mongo", "rabbitmq", "mailpit", "prometheus", "grafana")
 APPS = {"intake": 8001, "tracking": 8002, "notifier": 8003}
-PUBLISHED = {**APPS, "rabbitmq": 15672, "mailpit": 8025, "prometheus": 9090, "grafana": 3000}
+PUBLISHED = {**APPS, "web": 8004, "rabbitmq": 15672, "mailpit": 8025, "prometheus": 9090, "grafana": 3000}
 SECRET_WORDS = re.compile(r"PASS|SECRET|TOKEN|KEY", re.IGNORECASE)
 REQUIRED_REF = re.compile(r"^\$\{[A-Z_][A-Z0-9_]*:\?[^}]*\}$")
 URL_PASSWORD = re.compile(r"://[^:/@\s]+:([^@\s]+)@")

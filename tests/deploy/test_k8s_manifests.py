@@ -24,6 +24,7 @@ from pydantic_settings import BaseSettings
 from services.intake.config import Settings as IntakeSettings
 from services.notifier.config import Settings as NotifierSettings
 from services.tracking.config import Settings as TrackingSettings
+from services.web.config import Settings as WebSettings
 from shared.contracts.topology import SERVICE_QUEUES
 from tests.deploy.test_compose import URL_PASSWORD, strings
 
@@ -37,7 +38,9 @@ SETTINGS: dict[str, type[BaseSettings]] = {
     "intake": IntakeSettings,
     "tracking": TrackingSettings,
     "notifier": NotifierSettings,
+    "web": WebSettings,
 }
+NO_BROKER = {"web"}  # the portal acts through tracking's HTTP API only
 MEMORY_TARGET = 200 * 1000 * 1000  # the project's ≤ 200 MB RSS per service
 CLUSTER_WIDE = {"Namespace"}
 WORKLOADS = ("Deployment", "StatefulSet", "Job")
@@ -185,7 +188,10 @@ def test_each_service_runs_from_the_one_image_with_probes_on_routes_it_serves() 
     from services.cli.contracts import _apps
 
     # Routes added to the app itself (an included router has no single path).
-    routes = {name: {getattr(route, "path", None) for route in app.routes} for name, app in _apps().items()}
+    from services.web.main import create_app as web_app
+
+    apps = {**_apps(), "web": web_app(WebSettings())}
+    routes = {name: {getattr(route, "path", None) for route in app.routes} for name, app in apps.items()}
     deployments = of_kind("Deployment")
     assert set(deployments) == set(SETTINGS)
     images = set()
@@ -301,8 +307,9 @@ def test_every_variable_is_a_setting_the_service_reads(monkeypatch: pytest.Monke
         [container] = pod_spec(deployment)["containers"]
         assert settings.http_host == "0.0.0.0", f"{name} must listen beyond the pod's loopback"
         assert settings.http_port == container["ports"][0]["containerPort"], f"{name} listens on another port"
-        assert env["AMQP_URL"] is None, f"{name}: the AMQP URL holds a password: from the Secret"
-        assert env["MONGO_URL"] is None, f"{name}: the MongoDB URL holds a password: from the Secret"
+        if name not in NO_BROKER:
+            assert env["AMQP_URL"] is None, f"{name}: the AMQP URL holds a password: from the Secret"
+            assert env["MONGO_URL"] is None, f"{name}: the MongoDB URL holds a password: from the Secret"
         mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
         volumes = {v["name"]: v for v in pod_spec(deployment)["volumes"]}
         config_maps = of_kind("ConfigMap")
@@ -449,7 +456,9 @@ def test_mongodb_authenticates_members_and_gives_each_service_its_own_database_o
     assert '["intake", "tracking", "notifier"]' in script and 'user = "dondoc-" + service' in script
     job_env = {item["name"] for item in pod_spec(of_kind("Job")["mongo-init-replica-set"])["containers"][0]["env"]}
     assert {f"MONGO_{app.upper()}_PASSWORD" for app in ("intake", "tracking", "notifier")} <= job_env
-    settings_databases = {app: SETTINGS[app].model_fields["mongo_database"].default for app in SETTINGS}
+    settings_databases = {
+        app: SETTINGS[app].model_fields["mongo_database"].default for app in SETTINGS if app not in NO_BROKER
+    }
     assert settings_databases == {app: f"dondoc_{app}" for app in ("intake", "tracking", "notifier")}
 
 
@@ -483,12 +492,14 @@ def test_network_policies_deny_by_default_and_each_service_reaches_only_what_it_
         app = workload["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/name"]
         assert app in by_app, f"{workload['metadata']['name']}: no NetworkPolicy opens what it needs"
     egress = {
-        app: policy_peers(by_app[app]["spec"].get("egress", []), "to") for app in ("intake", "tracking", "notifier")
+        app: policy_peers(by_app[app]["spec"].get("egress", []), "to")
+        for app in ("intake", "tracking", "notifier", "web")
     }
     assert egress == {
         "intake": {"rabbitmq", "mongo", "tracking"},
         "tracking": {"rabbitmq", "mongo"},
         "notifier": {"rabbitmq", "mongo", "tracking", "external"},
+        "web": {"tracking"},
     }
     smtp = [r for r in by_app["notifier"]["spec"]["egress"] if "ipBlock" in r["to"][0]]
     assert {port["port"] for rule in smtp for port in rule["ports"]} == {25, 465, 587}, "SMTP only, outside"
@@ -499,7 +510,7 @@ def test_network_policies_deny_by_default_and_each_service_reaches_only_what_it_
         "mongo",
         "mongo-init",
     }
-    for app in ("intake", "tracking", "notifier"):
+    for app in ("intake", "tracking", "notifier", "web"):
         [rule] = by_app[app]["spec"]["ingress"]
         port = of_kind("Service")[app]["spec"]["ports"][0]["port"]
         assert rule["ports"] == [{"protocol": "TCP", "port": port}], f"{app} is reached on its HTTP port only"

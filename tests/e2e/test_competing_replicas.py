@@ -30,7 +30,6 @@ from benchmarks.stack import GROUP_NAME, cell_code, write_directory
 from deploy.local.infra import REPO, Processes, free_port, http_ready, wait_until
 from shared.contracts.events import EVENT_TYPES, AgencyEvent
 from shared.contracts.topology import NOTIFIER_QUEUE, TRACKING_QUEUE
-from tests.chaos.harness import fresh_vhost
 from tests.conftest import mongo_server, random_ref
 
 CELLS = 100
@@ -72,14 +71,6 @@ class Stack:
 
     def replicas(self, service: str) -> list[str]:
         return [name for name in self.urls if name.startswith(f"{service}-")]
-
-
-@pytest.fixture
-def own_vhost() -> Iterator[str]:
-    """A vhost of its own: what the killed replicas leave in the queues must not reach the next test's services
-    (they share the session vhost's `tracking` and `notifier` queues, and count their e-mails exactly)."""
-    with fresh_vhost() as url:
-        yield url
 
 
 @pytest.fixture

@@ -94,11 +94,11 @@ def collector() -> Iterator[Collector]:
 
 
 @pytest.fixture
-def traced_stack(amqp_url: str, mongo_url: str, mail_folder, tmp_path: Path, collector: Collector):  # type: ignore[no-untyped-def]
+def traced_stack(own_vhost: str, mongo_url: str, mail_folder, tmp_path: Path, collector: Collector):  # type: ignore[no-untyped-def]
     folder, smtp_port = mail_folder
     ports = {name: free_port() for name in SERVICES}
     env = {
-        "AMQP_URL": amqp_url,
+        "AMQP_URL": own_vhost,
         "MONGO_URL": mongo_url,
         "LOG_FORMAT": "json",
         "NOTIFIER_SMTP_PORT": str(smtp_port),

@@ -48,4 +48,4 @@ async def test_number_and_dates_entered_in_the_form_are_used_and_stored_as_enter
         wrong_number = await http.post(
             "/plans/preview", files={"file": ("plan.txt", text, "text/plain")}, data={"number": "số mười hai"}
         )
-        assert wrong_number.status_code == 422 and wrong_number.json()["detail"][0]["where"] == "number"
+        assert wrong_number.status_code == 422 and wrong_number.json()["errors"][0]["where"] == "number"

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from openpyxl import load_workbook
 from prometheus_client import REGISTRY
 
@@ -16,6 +18,7 @@ from services.tracking.main import create_app
 from services.tracking.repository import TrackingRepository
 from shared.contracts.events import AgencyRef, AssignmentCreated, ReportingDeadline
 from shared.domain.clock import FakeClock
+from tests.chaos.harness import fresh_vhost
 from tests.conftest import eventually, random_ref
 from tests.integration.conftest import OPERATOR_TOKEN, issue_token, running
 from tests.integration.test_tracking_consumer import ISSUER, publish
@@ -31,6 +34,14 @@ AGENCIES = [
     AgencyRef(code="chi-bo-khu-1", kind="party_cell", name="Chi bộ khu dân cư số 1"),
     AgencyRef(code="chi-bo-khu-2", kind="party_cell", name="Chi bộ khu dân cư số 2"),
 ]
+
+
+@pytest.fixture
+def amqp_url() -> Iterator[str]:
+    """A vhost of this module's tests' own: the gauge counts every assignment in tracking's database, and in the
+    session's vhost this tracking would also consume what earlier tests left in the `tracking` queue."""
+    with fresh_vhost() as url:
+        yield url
 
 
 async def test_four_state_counts_match_a_hand_computed_table_in_api_xlsx_and_csv(service_settings, amqp) -> None:

@@ -97,3 +97,9 @@ def test_parse_names_the_page_and_the_line_on_it_for_a_pdf_or_a_scan() -> None:
     assert _where(paged, 3) == "dòng 3 (trang 2, dòng 1)"
     assert _where({"pages": [], "page_lines": []}, 3) == "dòng 3"  # a text file: its own lines
     assert _where(paged, 0) == "dòng 0"
+
+
+def test_parse_lists_what_to_deliver_and_where(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan", "parse", str(FIXTURES / "ward-cleanup-plan.txt")]) == 3
+    out = capsys.readouterr().out
+    assert "Sản phẩm cần gửi (theo văn bản):\n  - 01 file word, 01 file scan → Văn phòng Đảng ủy (dòng 52)\n" in out

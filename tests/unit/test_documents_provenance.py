@@ -26,16 +26,19 @@ def file_line(text: str, start: str) -> int:
     return next(n for n, line in enumerate(text.splitlines(), start=1) if line.startswith(start))
 
 
-def test_a_text_plan_names_the_clause_and_line_of_each_assignment_and_deadline() -> None:
+III = {"section": "III", "section_title": "TỔ CHỨC THỰC HIỆN"}
+
+
+def test_a_text_plan_names_the_section_clause_and_line_of_each_assignment_and_deadline() -> None:
     plan = parsed(PLAN.encode(), "plan.txt")
     ubnd, tuyen_giao = plan.assignments[0], plan.assignments[1]
 
     clause_1 = file_line(PLAN, "1. UBND phường")
-    assert ubnd.provenance == Provenance(clause="1", page=None, line=clause_1)
-    assert tuyen_giao.provenance == Provenance(clause="2", page=None, line=file_line(PLAN, "2. Ban Tuyên giáo"))
+    assert ubnd.provenance == Provenance(clause="1", page=None, line=clause_1, **III)
+    assert tuyen_giao.provenance == Provenance(clause="2", page=None, line=file_line(PLAN, "2. Ban Tuyên giáo"), **III)
     # Clause 1's own deadline is written in clause 1; the others get the default, which no line writes.
     assert [(d.period, d.provenance) for d in ubnd.deadlines] == [
-        ("2026-D12-14", Provenance(clause="1", page=None, line=clause_1))
+        ("2026-D12-14", Provenance(clause="1", page=None, line=clause_1, **III))
     ]
     assert [(d.source, d.provenance) for d in tuyen_giao.deadlines] == [("default", None)]
 
@@ -46,7 +49,7 @@ def test_a_deadline_for_every_body_names_its_line_and_no_clause() -> None:
     written = [d for d in plan.deadlines if d.source == "text"]
     assert written, "the cleanup plan sets its reporting rule for every body"
     for deadline in written:
-        assert deadline.provenance == Provenance(clause=None, page=None, line=deadline.line)
+        assert deadline.provenance == Provenance(clause=None, page=None, line=deadline.line, **III)
         assert text.splitlines()[deadline.line - 1].strip()  # a line of the file that says something
 
 
@@ -75,13 +78,14 @@ def test_provenance_reaches_the_stored_plan_and_assignment_created() -> None:
     record, events = register_plan(to_submission(plan), directory(), TODAY, 100)
 
     created = {e.agency.code: e for e in events if isinstance(e, AssignmentCreated)}
-    clause_1 = Provenance(clause="1", line=file_line(PLAN, "1. UBND phường"))
+    clause_1 = Provenance(clause="1", line=file_line(PLAN, "1. UBND phường"), **III)
     assert created["ubnd"].provenance == [clause_1]
     assert [d.provenance for d in created["ubnd"].deadlines] == [clause_1]
     assert [d.provenance for d in created["mttq"].deadlines] == [None]  # the default
     stored = {a["agency"]: a for a in record["assignments"]}
-    assert stored["ubnd"]["provenance"] == [{"clause": "1", "page": None, "line": clause_1.line}]
-    assert stored["ubnd"]["deadlines"][0]["provenance"] == {"clause": "1", "page": None, "line": clause_1.line}
+    place = {"clause": "1", "page": None, "line": clause_1.line, **III}
+    assert stored["ubnd"]["provenance"] == [place]
+    assert stored["ubnd"]["deadlines"][0]["provenance"] == place
     assert "provenance" not in stored["mttq"]["deadlines"][0]
 
 

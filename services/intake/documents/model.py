@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PrivateAttr
 
-from shared.contracts.events import AgencyCode, AgencyKind, Provenance
+from shared.contracts.events import AgencyCode, AgencyKind, DeliverableRequirement, Provenance
 
 # What a deadline of a plan document is: a recurring report, a date, a duration, or the deployment's default.
 DeadlineKind = Literal[
@@ -142,6 +142,9 @@ class Assignment(BaseModel):
     task: str
     deadlines: list[DeadlineOut]
     provenance: Provenance | None = Field(default=None, description="its clause, page and line in the document")
+    deliverables_required: list[DeliverableRequirement] = Field(
+        default_factory=list, description="what the body is to deliver and where, as the plan words it"
+    )
 
 
 class Recipient(BaseModel):
@@ -155,6 +158,21 @@ class Reporting(BaseModel):
     line: int
     deliverables: list[str] = Field(default_factory=list, description="e.g. 01 file word, 01 file scan")
     report_to: list[str] = Field(default_factory=list, description="directory codes the reports go to")
+    send_to: str | None = Field(
+        default=None, description="where the reports go as written: a body, an e-mail address or a link"
+    )
+    provenance: Provenance | None = Field(default=None, description="its section, clause, page and line")
+
+    def requirement(self) -> DeliverableRequirement | None:
+        """What it asks a body to deliver and where, as published; None when it says neither."""
+        if not self.deliverables and not self.send_to:
+            return None
+        return DeliverableRequirement(
+            items=tuple(self.deliverables[:20]),
+            send_to=self.send_to,
+            wording=self.text[:2_000],
+            provenance=self.provenance,
+        )
 
 
 class Signature(BaseModel):
@@ -177,6 +195,16 @@ class Unresolved(BaseModel):
     line: int
     where: str
     reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Heading:
+    """A section heading of the plan: `III. TỔ CHỨC THỰC HIỆN` at `line`; its section runs until `end`."""
+
+    line: int
+    end: int
+    numeral: str
+    title: str
 
 
 class ParsedPlan(BaseModel):
@@ -222,11 +250,19 @@ class ParsedPlan(BaseModel):
         "received_on), as entered",
     )
 
+    # The section headings, set by the parser: where `locate` finds a line's section.
+    _headings: list[Heading] = PrivateAttr(default_factory=list)
+
+    def set_headings(self, headings: list[Heading]) -> None:
+        self._headings = headings
+
     def locate(self, line: int, clause: str | None = None) -> Provenance | None:
-        """Where line `line` of the document is, as a clerk finds it: on its page for a paged document.
-        None for line 0 (what no line of the document says, such as the deployment's default)."""
+        """Where line `line` of the document is, as a clerk finds it: its section, on its page for a paged
+        document. None for line 0 (what no line of the document says, such as the deployment's default)."""
         if line < 1:
             return None
+        heading = next((h for h in reversed(self._headings) if h.line <= line < h.end), None)
+        section = {"section": heading.numeral, "section_title": heading.title} if heading else {}
         if line <= len(self.pages) and line <= len(self.page_lines):
-            return Provenance(clause=clause, page=self.pages[line - 1], line=self.page_lines[line - 1])
-        return Provenance(clause=clause, line=line)
+            return Provenance(clause=clause, page=self.pages[line - 1], line=self.page_lines[line - 1], **section)
+        return Provenance(clause=clause, line=line, **section)

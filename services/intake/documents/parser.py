@@ -17,6 +17,7 @@ from services.intake.documents.model import (
     Clause,
     DeadlineOut,
     Entered,
+    Heading,
     Issuer,
     Located,
     ParsedPlan,
@@ -29,7 +30,7 @@ from services.intake.documents.model import (
     Unresolved,
 )
 from services.intake.documents.normalise import Paragraph, paragraphs, split_lines
-from shared.contracts.events import Provenance
+from shared.contracts.events import DeliverableRequirement, Provenance
 from shared.domain.calendar import WorkingCalendar, deployment_calendar
 from shared.domain.directory import Directory
 
@@ -67,8 +68,17 @@ _SYMBOL_ISSUERS = {"ĐU": "Đảng ủy", "UBND": "UBND", "MTTQ": "Ủy ban Mặ
 _RECIPIENTS = re.compile(r"^Nơi\s+nhận\s*:?\s*(?P<rest>.*)$", re.IGNORECASE)
 _ON_BEHALF = re.compile(r"^(?:T/M|TM\.?|KT\.?|Q\.|TL\.?)\s*(?P<who>.+)$")
 _ROLE = re.compile(r"^(PHÓ\s+)?(BÍ THƯ|CHỦ TỊCH|TRƯỞNG BAN|CHÁNH VĂN PHÒNG|THƯỜNG TRỰC|TRƯỞNG PHÒNG)\b")
+_SIGNED = r"có\s+chữ\s+ký(?:\s+và\s+đóng\s+dấu)?"
 _DELIVERABLE = re.compile(
-    r"\d{1,3}\s+(?:file|tệp|bản)\s+(?:word|scan|pdf|excel|giấy|mềm|cứng|điện\s+tử)", re.IGNORECASE
+    r"\d{1,3}\s+(?:file|tệp|bản)\s+(?:(?:định\s+dạng\s+)?(?:word|scan|pdf|excel|giấy|mềm|cứng|điện\s+tử|gốc|chính"
+    rf"|\.?docx?\b|\.?xlsx?\b)(?:\s+{_SIGNED})?|{_SIGNED})",
+    re.IGNORECASE,
+)
+# Where the reports go: a link or an e-mail address, else a body's name (capitalised) after `về`, `đến`, `tới`.
+_LINK = re.compile(r"https?://[^\s<>\"'()]+|\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_SEND_TO = re.compile(r"\b(?:về|đến|tới)\s+(?P<to>[^,;()]{3,160})", re.IGNORECASE)
+_SEND_TO_END = re.compile(
+    r"\s+(?:bằng|qua|theo|trước|chậm|kèm|gồm|đồng\s+thời|để|trong|vào|hằng|định\s+kỳ|và\s+\d)\b|\.(?:\s|$)"
 )
 _REPORT_TO = re.compile(r"(?:\bgửi\s+(?:về\s+)?|\bvề\s+)(?P<to>[^,.;()]{3,80})", re.IGNORECASE)
 _YEAR = re.compile(r"\bnăm\s+(?P<year>(?:19|20)\d{2})\b", re.IGNORECASE)
@@ -169,6 +179,7 @@ class _PlanParser:
     def parse(self, sources: list[SourceLine] | None = None) -> ParsedPlan:
         layout = _Layout.of(self.items)
         plan = ParsedPlan(year=self.today.year)
+        plan.set_headings(layout.sections(self.items))
         if sources:
             plan.pages = [source.page for source in sources]
             plan.page_lines = [source.line for source in sources]
@@ -181,6 +192,9 @@ class _PlanParser:
         plan_deadlines = self._plan_reporting(
             [p for p in [*self._schedule(layout), *organisation, *after] if p.line not in clause_lines], reader, plan
         )
+        for reporting in plan.reporting:
+            if reporting.provenance is None:
+                reporting.provenance = plan.locate(reporting.line)
         self.unresolved.extend(
             Unresolved(phrase=u.text, line=u.line, where="deadline", reason=u.reason) for u in reader.unread
         )
@@ -305,7 +319,13 @@ class _PlanParser:
                 and "báo cáo" in clause.task.casefold()
             ):
                 plan.reporting.append(
-                    Reporting(text=clause.task, line=clause.line, deliverables=_deliverables(clause.task))
+                    Reporting(
+                        text=clause.task,
+                        line=clause.line,
+                        deliverables=_deliverables(clause.task),
+                        send_to=_send_to(clause.task),
+                        provenance=plan.locate(clause.line, clause.number),
+                    )
                 )
         return plan_deadlines
 
@@ -456,16 +476,23 @@ class _PlanParser:
         for match in _REPORT_TO.finditer(paragraph.text):
             report_to += [m.code for m in self.directory.find_mentions(match["to"]) if m.code not in report_to]
         return Reporting(
-            text=paragraph.text, line=paragraph.line, deliverables=_deliverables(paragraph.text), report_to=report_to
+            text=paragraph.text,
+            line=paragraph.line,
+            deliverables=_deliverables(paragraph.text),
+            report_to=report_to,
+            send_to=_send_to(paragraph.text),
         )
 
     def _assignments(self, plan: ParsedPlan) -> list[Assignment]:
         assignments = []
+        common = _common_requirements(plan.reporting)
+        reporting_lines = {r.line for r in plan.reporting}
         for clause in plan.clauses:
             shared = [] if plan.default_deadlines_applied and clause.deadlines else plan.deadlines
             own = {d.period for d in clause.deadlines}
             deadlines = clause.deadlines + [d for d in shared if d.period not in own]
             place = plan.locate(clause.line, clause.number)  # one (frozen) place for the clause's bodies
+            deliverables = _deliverables_required(clause, place, reporting_lines, common)
             for agency in clause.agencies:
                 assignments.append(
                     Assignment(
@@ -478,6 +505,7 @@ class _PlanParser:
                         task=clause.task,
                         deadlines=deadlines,
                         provenance=place,
+                        deliverables_required=deliverables,
                     )
                 )
         return assignments
@@ -517,6 +545,15 @@ class _Layout:
     headings: list[tuple[int, re.Match[str]]]
     first_section: int
     header_end: int
+
+    def sections(self, items: list[Paragraph]) -> list[Heading]:
+        """Each section heading with the line where its section ends (the next heading, or `Nơi nhận`)."""
+        ends = [items[start].line for start, _ in self.headings[1:]]
+        ends.append(items[self.end].line if self.end < len(items) else (items[-1].end_line + 1 if items else 1))
+        return [
+            Heading(line=items[start].line, end=end, numeral=match["num"], title=match["title"].strip())
+            for (start, match), end in zip(self.headings, ends, strict=False)  # no headings: none
+        ]
 
     @classmethod
     def of(cls, items: list[Paragraph]) -> _Layout:
@@ -596,6 +633,51 @@ def _note_entered_receipt(plan: ParsedPlan) -> None:
 
 def _deliverables(text: str) -> list[str]:
     return [re.sub(r"\s+", " ", m.group()) for m in _DELIVERABLE.finditer(text)]
+
+
+def _send_to(text: str) -> str | None:
+    """Where the text says to send the reports, as written: a link or an e-mail address, else the body named
+    (capitalised) after `về`, `đến` or `tới`; None when it names none (`báo cáo về kết quả …` names none)."""
+    if link := _LINK.search(text):
+        return link.group().rstrip(".,;:")
+    for match in _SEND_TO.finditer(text):
+        to = match["to"]
+        end = _SEND_TO_END.search(to)
+        to = (to[: end.start()] if end else to).strip().rstrip(".:")
+        if to[:1].isupper() and len(to) >= 3:
+            return to
+    return None
+
+
+# At most this many requirements per body, as `assignment.created` carries them (the contract's input limit).
+_MAX_REQUIREMENTS = 20
+
+
+def _common_requirements(reporting: list[Reporting]) -> list[DeliverableRequirement]:
+    """What the plan asks of every body (its reporting sentences): each (what, where) once, first wording kept."""
+    found: dict[tuple[tuple[str, ...], str | None], DeliverableRequirement] = {}
+    for sentence in reporting:
+        if (requirement := sentence.requirement()) is not None:
+            found.setdefault((requirement.items, requirement.send_to), requirement)
+    return list(found.values())[:_MAX_REQUIREMENTS]
+
+
+def _deliverables_required(
+    clause: Clause, place: Provenance | None, reporting_lines: set[int], common: list[DeliverableRequirement]
+) -> list[DeliverableRequirement]:
+    """What a clause's bodies are to deliver and where: what the clause itself asks (its own `01 file word`),
+    then what the plan asks of every body (`common`). A clause asks something when it names files to send, or a
+    report and where it goes (`báo cáo kết quả về Đảng ủy`); one that states the common rule is in `common`."""
+    items = _deliverables(clause.task)
+    send_to = _send_to(clause.task) if items or "báo cáo" in clause.task.casefold() else None
+    if (not items and not send_to) or clause.line in reporting_lines:
+        return common
+    own = Reporting(text=clause.task, line=clause.line, deliverables=items, send_to=send_to, provenance=place)
+    requirement = own.requirement()
+    if requirement is None:
+        return common
+    same = (requirement.items, requirement.send_to)
+    return [requirement, *(c for c in common if (c.items, c.send_to) != same)][:_MAX_REQUIREMENTS]
 
 
 def _unique(deadlines: list[Deadline]) -> list[Deadline]:

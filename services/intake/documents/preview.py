@@ -50,6 +50,7 @@ def _structured(submission: PlanSubmission, directory: Directory, today: date, m
                 "kind": e.agency.kind,
                 "task": e.task,
                 "deadlines": [d.model_dump(mode="json") for d in e.deadlines],
+                "deliverables_required": [d.model_dump(mode="json") for d in e.deliverables_required],
             }
             for e in events
             if isinstance(e, AssignmentCreated)

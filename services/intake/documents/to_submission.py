@@ -6,7 +6,7 @@ from collections.abc import Collection
 
 from services.intake.documents.errors import DocumentError
 from services.intake.documents.model import DeadlineOut, ParsedPlan
-from services.intake.domain import AfterReceipt, AssignmentIn, DeadlineIn, PlanSubmission
+from services.intake.domain import AfterReceipt, AssignmentIn, DeadlineIn, DeliverablesIn, PlanSubmission
 
 
 class UnresolvedBodies(DocumentError):
@@ -84,6 +84,9 @@ def to_submission(
                 task=item.task[:20_000],
                 deadlines=own if {d.period for d in own} != {d.period for d in plan_deadlines} else None,
                 provenance=item.provenance,
+                deliverables_required=[
+                    DeliverablesIn.model_validate(d.model_dump()) for d in item.deliverables_required
+                ],
             )
         )
     return PlanSubmission(

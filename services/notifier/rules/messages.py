@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from services.notifier.rules.decisions import Notice
+from services.notifier.rules.deliverables import deliverable_lines
 from services.notifier.rules.headers import header_text
 from services.notifier.rules.links import LinkRequest, link_requests, marker_line
 from services.notifier.rules.places import place, places
@@ -59,6 +60,9 @@ class Item:
     recipient_code: str = ""  # the body the recipient's address belongs to
     deadlines: tuple[DeadlineLine, ...] = ()  # the assignment's, for the assignment notice
     provenance: tuple[Mapping[str, Any], ...] = ()  # where the plan's document assigns the task, clause by clause
+    deliverables: tuple[
+        Mapping[str, Any], ...
+    ] = ()  # what the plan asks to deliver and where (`DeliverableRequirement`)
 
     @property
     def overdue_by(self) -> timedelta:
@@ -140,6 +144,7 @@ def items_for(
                 recipient_code=notice.recipient.agency_code,
                 deadlines=_deadlines(period),
                 provenance=tuple(period.get("provenance") or ()),
+                deliverables=tuple(period.get("deliverables_required") or ()),
             )
         )
     return items
@@ -198,10 +203,7 @@ def _notice_lines(item: Item) -> list[str]:
     if item.deadlines:
         lines.append("Thời hạn báo cáo:")
         lines += [_deadline_line(deadline) for deadline in item.deadlines]
-    lines.append(
-        "Sản phẩm cần gửi: báo cáo kết quả thực hiện của từng kỳ nêu trên, kèm tệp văn bản (.docx, .pdf, .odt, "
-        ".xlsx) hoặc ảnh chụp (.jpg, .png), gửi qua hệ thống đôn đốc."
-    )
+    lines += deliverable_lines(item.deliverables)
     lines.append("Đề nghị đơn vị xác nhận đã nhận nhiệm vụ trên hệ thống đôn đốc và tổ chức thực hiện đúng thời hạn.")
     return lines
 

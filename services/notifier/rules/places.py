@@ -1,7 +1,8 @@
 """Where the plan's document writes a task or a deadline, as an e-mail says it: "khoản 2, trang 3, dòng 12".
 
-The places come from intake's document reader as `Provenance` (shared/contracts/events.py: the clause's number
-as written, the page for a PDF or a scan, the line). A clause numbered `2` is a khoản, `2.1` a mục, `a` a điểm,
+The places come from intake's document reader as `Provenance` (shared/contracts/events.py: the section's numeral,
+the clause's number as written, the page for a PDF or a scan, the line); places kept before the section was
+published have none, and read as before. A clause numbered `2` is a khoản, `2.1` a mục, `a` a điểm,
 `III` a mục (the way a ward office cites its own plans); a clause named otherwise (a table row's first cell) is
 quoted as a mục. A structured plan has no places: nothing is written then."""
 
@@ -30,12 +31,18 @@ def clause_name(clause: str) -> str:
 
 
 def place(provenance: Mapping[str, Any] | None) -> str:
-    """One place: 'khoản 2, trang 3, dòng 12'; '' when there is none."""
+    """One place: 'mục III, khoản 2, trang 3, dòng 12' ('mục III, tiểu mục 2.1' for a numbered item inside a
+    section); '' when there is none."""
     if not provenance:
         return ""
     parts = []
-    if provenance.get("clause"):
-        parts.append(clause_name(str(provenance["clause"])))
+    section = str(provenance.get("section") or "").strip()
+    clause = str(provenance.get("clause") or "").strip()
+    if section and section != clause:
+        parts.append(f"mục {section}")
+    if clause:
+        name = clause_name(clause)
+        parts.append(f"tiểu {name}" if section and section != clause and name.startswith("mục ") else name)
     if provenance.get("page"):
         parts.append(f"trang {provenance['page']}")
     if provenance.get("line"):
