@@ -60,7 +60,11 @@ async def test_each_reader_sees_the_pending_requests_it_may_decide_or_made(servi
         cell, other_cell = await issue_token(http, CELL.code), await issue_token(http, OTHER_CELL.code)
         issuer = await issue_token(http, ISSUER.code, role="issuer")
         other_issuer = await issue_token(http, OTHER_ISSUER.code, role="issuer")
-        mine, theirs, elsewhere = [await ask(http, e, h) for e, h in zip(events, [cell, other_cell, cell], strict=True)]
+        asked = []
+        for event, headers in zip(events, [cell, other_cell, cell], strict=True):
+            asked.append(await ask(http, event, headers))
+            clock.advance(timedelta(minutes=1))  # listed oldest first
+        mine, theirs, elsewhere = asked
 
         assert await listed(http, cell, state="pending") == [mine, elsewhere]
         assert await listed(http, cell, state="pending", plan_id=plan) == [mine]
