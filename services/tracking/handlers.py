@@ -31,7 +31,7 @@ from services.tracking.use_cases.messages import ExtensionState
 from shared.contracts.commands import AcknowledgeAssignment, ReportProgress, RequestExtension, SubmitReport
 from shared.contracts.events import AgencyCode, Deliverable, PeriodKey
 from shared.platform.auth import AgencyOnly, AnyRole, IssuerOrOperator
-from shared.platform.http import CONFLICT, Identifier
+from shared.platform.http import CONFLICT, Answer, Identifier
 from shared.platform.problems import answer_problem
 
 T = TypeVar("T")
@@ -90,7 +90,7 @@ class DecisionIn(BaseModel):
     reason: str = Field(default="", max_length=5_000)
 
 
-def _public(assignment: Any) -> dict[str, Any]:
+def _public(assignment: Any) -> Answer:
     out = dict(assignment)
     out["assignment_id"] = out.pop("_id")
     out.pop("version", None)
@@ -122,7 +122,7 @@ async def _answer(action: Awaitable[T]) -> T:
         return await action
 
 
-def _action(result: ActionResult) -> dict[str, Any]:
+def _action(result: ActionResult) -> Answer:
     return {"duplicate": result.duplicate, "event": result.event}
 
 
@@ -146,7 +146,7 @@ def build_router(service: TrackingService, files: FileService) -> APIRouter:
 
 def _agency_routes(router: APIRouter, service: TrackingService, files: FileService) -> None:
     @router.post("/assignments/{assignment_id}/acknowledge", tags=["agencies"], responses=CONFLICT)
-    async def acknowledge(assignment_id: Identifier, actor: AgencyOnly, key: IdempotencyKey = None) -> dict[str, Any]:
+    async def acknowledge(assignment_id: Identifier, actor: AgencyOnly, key: IdempotencyKey = None) -> Answer:
         """The agency confirms it has received the assignment."""
         command = AcknowledgeAssignment(command_id=_command_id(key), assignment_id=assignment_id)
         return _action(await _answer(service.acknowledge(command, actor, "http")))
@@ -154,7 +154,7 @@ def _agency_routes(router: APIRouter, service: TrackingService, files: FileServi
     @router.post("/assignments/{assignment_id}/progress", tags=["agencies"], responses=CONFLICT)
     async def progress(
         assignment_id: Identifier, body: ProgressIn, actor: AgencyOnly, key: IdempotencyKey = None
-    ) -> dict[str, Any]:
+    ) -> Answer:
         """The agency reports how far the work has got (0–100 %) with a note."""
         command = ReportProgress(command_id=_command_id(key), assignment_id=assignment_id, **body.model_dump())
         return _action(await _answer(service.report_progress(command, actor, "http")))
@@ -162,7 +162,7 @@ def _agency_routes(router: APIRouter, service: TrackingService, files: FileServi
     @router.post("/assignments/{assignment_id}/reports", tags=["agencies"], responses=CONFLICT)
     async def submit_report(
         assignment_id: Identifier, body: ReportIn, actor: AgencyOnly, key: IdempotencyKey = None
-    ) -> dict[str, Any]:
+    ) -> Answer:
         """The agency submits its report for one period; a second one for the same period is a revision. Files
         uploaded to the assignment and named in `file_ids` become deliverables beside those given as they are."""
         uploaded = await files.deliverables(assignment_id, body.file_ids, actor) if body.file_ids else []
@@ -183,7 +183,7 @@ def _agency_routes(router: APIRouter, service: TrackingService, files: FileServi
     @router.post("/assignments/{assignment_id}/extensions", tags=["agencies"], responses=CONFLICT)
     async def request_extension(
         assignment_id: Identifier, body: ExtensionIn, actor: AgencyOnly, key: IdempotencyKey = None
-    ) -> dict[str, Any]:
+    ) -> Answer:
         """The agency asks for a later deadline for one period, with its reason."""
         command = RequestExtension(command_id=_command_id(key), assignment_id=assignment_id, **body.model_dump())
         return _action(await _answer(service.request_extension(command, actor, "http")))
@@ -191,13 +191,13 @@ def _agency_routes(router: APIRouter, service: TrackingService, files: FileServi
 
 def _issuer_routes(router: APIRouter, service: TrackingService) -> None:
     @router.post("/extensions/{request_id}/approve", tags=["issuers"], responses=CONFLICT)
-    async def approve_extension(request_id: Identifier, body: DecisionIn, actor: IssuerOrOperator) -> dict[str, Any]:
+    async def approve_extension(request_id: Identifier, body: DecisionIn, actor: IssuerOrOperator) -> Answer:
         """The issuer approves: the requested deadline becomes the period's effective deadline."""
         command = DecideExtension(request_id, approve=True, reason=body.reason)
         return _action(await _answer(service.decide_extension(command, actor, "http")))
 
     @router.post("/extensions/{request_id}/refuse", tags=["issuers"], responses=CONFLICT)
-    async def refuse_extension(request_id: Identifier, body: DecisionIn, actor: IssuerOrOperator) -> dict[str, Any]:
+    async def refuse_extension(request_id: Identifier, body: DecisionIn, actor: IssuerOrOperator) -> Answer:
         """The issuer refuses: the deadline stays as it was."""
         command = DecideExtension(request_id, approve=False, reason=body.reason)
         return _action(await _answer(service.decide_extension(command, actor, "http")))
@@ -213,7 +213,7 @@ def _extension_query_route(router: APIRouter, service: TrackingService) -> None:
         assignment_id: Identifier | None = None,
         offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    ) -> dict[str, Any]:
+    ) -> Answer:
         """Extension requests, oldest first, a page at a time; `state=pending` lists those awaiting a decision. An
         agency reads only its own (its token decides; another `agency` is 403), an issuer those of its own plans,
         an operator every one. Each carries `request_id`, the id `POST /extensions/{request_id}/approve|refuse`
@@ -225,17 +225,17 @@ def _extension_query_route(router: APIRouter, service: TrackingService) -> None:
 
 def _query_routes(router: APIRouter, service: TrackingService) -> None:
     @router.get("/assignments/{assignment_id}", tags=["queries"])
-    async def get_assignment(assignment_id: Identifier, reader: AnyRole) -> dict[str, Any]:
+    async def get_assignment(assignment_id: Identifier, reader: AnyRole) -> Answer:
         """One assignment's current record."""
         return _public(await _answer(service.assignment(assignment_id, reader)))
 
     @router.get("/assignments/{assignment_id}/history", tags=["queries"])
-    async def history(assignment_id: Identifier, reader: AnyRole) -> dict[str, Any]:
+    async def history(assignment_id: Identifier, reader: AnyRole) -> Answer:
         """Every event about an assignment, oldest first: who did what, when, through which channel."""
         return {"assignment_id": assignment_id, "events": await _answer(service.history(assignment_id, reader))}
 
     @router.get("/plans/{plan_id}/status", tags=["queries"])
-    async def plan_status(plan_id: Identifier, reader: AnyRole) -> dict[str, Any]:
+    async def plan_status(plan_id: Identifier, reader: AnyRole) -> Answer:
         """The plan's reporting status: done on time, done late, open, overdue — overall, per agency
         kind and per period, with each assignment."""
         return await _answer(service.plan_status(plan_id, reader))
@@ -260,7 +260,7 @@ def _query_routes(router: APIRouter, service: TrackingService) -> None:
         period: PeriodKey | None = None,
         offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    ) -> dict[str, Any]:
+    ) -> Answer:
         """An agency's assignments, optionally in one state or with one period, a page at a time (an issuer
         sees only those of its own plans)."""
         query = AgencyQuery(agency_code, state, period, offset, limit)

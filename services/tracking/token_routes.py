@@ -11,9 +11,9 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from services.tracking.tokens import TokenStore
 from services.tracking.use_cases import ActionError, IssuedToken, IssueToken, RotateToken, TrackingService
-from shared.contracts.events import AgencyCode
+from shared.contracts.events import AgencyCode, format_instant
 from shared.platform.auth import AnyRole, Operator, Role, Unauthenticated
-from shared.platform.http import Identifier
+from shared.platform.http import Answer, Identifier
 
 MAX_OVERLAP_HOURS = 24 * 30
 
@@ -45,10 +45,10 @@ class RotateIn(BaseModel):
 
 
 def _instant(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
+    return format_instant(value) if value is not None else None
 
 
-def _issued(token: IssuedToken) -> dict[str, Any]:
+def _issued(token: IssuedToken) -> Answer:
     return {
         "token_id": token.token_id,
         "token": token.token,
@@ -68,7 +68,7 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "Không có t
 
 def token_routes(router: APIRouter, service: TrackingService) -> None:
     @router.post("/tokens", tags=["operators"], status_code=status.HTTP_201_CREATED)
-    async def issue_token(body: TokenIn, actor: Operator) -> dict[str, Any]:
+    async def issue_token(body: TokenIn, actor: Operator) -> Answer:
         """Issue a token for an agency, an issuer or an operator, valid until `expires_at` (by default one year,
         TRACKING_TOKEN_TTL_DAYS). The token is shown only in this answer."""
         try:
@@ -80,7 +80,7 @@ def token_routes(router: APIRouter, service: TrackingService) -> None:
     @router.post(
         "/tokens/{token_id}/rotate", tags=["operators"], status_code=status.HTTP_201_CREATED, responses=NOT_FOUND
     )
-    async def rotate_token(token_id: Identifier, body: RotateIn, actor: Operator) -> dict[str, Any]:
+    async def rotate_token(token_id: Identifier, body: RotateIn, actor: Operator) -> Answer:
         """Issue the successor of a live token (same subject, role and label; shown only in this answer). The old
         token keeps working for `overlap_hours`, so its holder can switch over without a request refused."""
         command = RotateToken(token_id, timedelta(hours=body.overlap_hours), body.expires_at)
@@ -94,7 +94,7 @@ def token_routes(router: APIRouter, service: TrackingService) -> None:
     @router.get("/tokens/me", tags=["tokens"])
     async def who_am_i(
         request: Request, actor: AnyRole, authorization: Annotated[str | None, Header()] = None
-    ) -> dict[str, Any]:
+    ) -> Answer:
         """Who the token in the request belongs to, and until when it is valid (`expires_at`, null for a token
         that lasts until revoked). Intake and the notifier ask this (token introspection) and trust the answer for
         a short while (`AUTH_CACHE_SECONDS`), never past `expires_at`."""
@@ -109,7 +109,7 @@ def token_routes(router: APIRouter, service: TrackingService) -> None:
         return {"subject": actor.code, "role": actor.role, "expires_at": _instant(expires_at)}
 
     @router.delete("/tokens/{token_id}", tags=["operators"], responses=NOT_FOUND)
-    async def revoke_token(token_id: Identifier, actor: Operator) -> dict[str, Any]:
+    async def revoke_token(token_id: Identifier, actor: Operator) -> Answer:
         """Revoke a token at once."""
         try:
             await service.revoke_token(token_id)

@@ -15,6 +15,7 @@ from deploy.local.infra import free_port
 from services.cli.main import main as cli
 from services.tracking.config import Settings as TrackingSettings
 from services.tracking.main import create_app as create_tracking
+from shared.contracts.events import format_instant
 from shared.domain.clock import FakeClock
 from tests.conftest import eventually
 from tests.integration.conftest import OPERATOR, OPERATOR_TOKEN, running
@@ -89,7 +90,7 @@ async def test_rotation_keeps_the_old_token_working_for_the_overlap_only(service
         assert new["token_id"] != old["token_id"] and new["subject"] == "ubnd-xa" and new["role"] == "agency"
         assert new["rotated_from"] == {
             "token_id": old["token_id"],
-            "expires_at": (START + timedelta(hours=48)).isoformat(),
+            "expires_at": format_instant(START + timedelta(hours=48)),
         }
         assert instant(new["expires_at"]) == START + timedelta(days=365)
         assert await works(http, old["token"]) and await works(http, new["token"])
