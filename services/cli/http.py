@@ -33,7 +33,7 @@ def call(
     except httpx.HTTPError as exc:
         sys.stderr.write(f"Không kết nối được tới {args.url}: {exc}\n")
         raise Refused(1) from exc
-    if response.status_code != 200:
+    if response.status_code not in (200, 201):
         is_json = "json" in response.headers.get("content-type", "")
         detail = response.json().get("detail", response.text) if is_json else response.text
         sys.stderr.write(f"{service} từ chối ({response.status_code}): {detail}\n")

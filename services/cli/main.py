@@ -18,6 +18,7 @@ COMMAND_GROUPS: tuple[str, ...] = (
     "services.cli.contracts",
     "services.cli.escalations",
     "services.cli.links",
+    "services.cli.tokens",
 )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Header, HTTPException, status
 from prometheus_client import Counter
@@ -20,7 +20,7 @@ from services.intake.use_cases.errors import Conflict, Invalid, NotFound, Overta
 from shared.contracts.events import Agency, Group
 from shared.domain.directory import DirectoryFile
 from shared.platform.auth import IssuerOrOperator, Operator, Principal
-from shared.platform.http import CONFLICT, Identifier
+from shared.platform.http import CONFLICT, Answer, Identifier
 
 DIRECTORY_CHANGES = Counter(
     "dondoc_directory_changes_total", "Changes made to the agency directory, by outcome.", ["outcome"]
@@ -49,7 +49,7 @@ def _refusals() -> Iterator[None]:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
 
 
-def _answer(change: DirectoryChange) -> dict[str, Any]:
+def _answer(change: DirectoryChange) -> Answer:
     if not change.changed:
         return {"version": change.version, "changed": False}
     DIRECTORY_CHANGES.labels("applied").inc()
@@ -64,13 +64,13 @@ def build_directory_router(directory: DirectoryUseCases) -> APIRouter:
     router = APIRouter(prefix="/directory", tags=["directory"])
 
     @router.get("")
-    async def read_directory(principal: IssuerOrOperator) -> dict[str, Any]:
+    async def read_directory(principal: IssuerOrOperator) -> Answer:
         """The whole directory, as its YAML file describes it, with its version (send it back as If-Match)."""
         version, current = await directory.read()
         return {"version": version, **current.to_file().model_dump(mode="json")}
 
     @router.put("", responses=CONFLICT)
-    async def replace_directory(body: DirectoryFile, operator: Operator, if_match: IfMatch = None) -> dict[str, Any]:
+    async def replace_directory(body: DirectoryFile, operator: Operator, if_match: IfMatch = None) -> Answer:
         """Replace the whole directory (e.g. an edited export). Only the difference is stored and published.
         Refused while an agency it drops is still assigned work by a registered plan."""
         with _refusals():
@@ -82,33 +82,31 @@ def build_directory_router(directory: DirectoryUseCases) -> APIRouter:
             return await directory.agency(code)
 
     @router.put("/agencies/{code}", responses=CONFLICT)
-    async def put_agency(
-        code: Identifier, agency: Agency, operator: Operator, if_match: IfMatch = None
-    ) -> dict[str, Any]:
+    async def put_agency(code: Identifier, agency: Agency, operator: Operator, if_match: IfMatch = None) -> Answer:
         """Add an agency or change one (names, aliases, e-mail addresses, supervisor)."""
         with _refusals():
             return _answer(await directory.put_agency(code, agency, _edit(operator, if_match)))
 
     @router.delete("/agencies/{code}", responses=CONFLICT)
-    async def delete_agency(code: Identifier, operator: Operator, if_match: IfMatch = None) -> dict[str, Any]:
+    async def delete_agency(code: Identifier, operator: Operator, if_match: IfMatch = None) -> Answer:
         """Remove an agency. Refused (409) while it supervises another, belongs to a group by name, or is
         assigned work by a registered plan: escalations about it would have nowhere to go."""
         with _refusals():
             return _answer(await directory.delete_agency(code, _edit(operator, if_match)))
 
     @router.put("/groups/{code}", responses=CONFLICT)
-    async def put_group(code: Identifier, group: Group, operator: Operator, if_match: IfMatch = None) -> dict[str, Any]:
+    async def put_group(code: Identifier, group: Group, operator: Operator, if_match: IfMatch = None) -> Answer:
         """Add a group or change one (names, members, member kinds)."""
         with _refusals():
             return _answer(await directory.put_group(code, group, _edit(operator, if_match)))
 
     @router.delete("/groups/{code}", responses=CONFLICT)
-    async def delete_group(code: Identifier, operator: Operator, if_match: IfMatch = None) -> dict[str, Any]:
+    async def delete_group(code: Identifier, operator: Operator, if_match: IfMatch = None) -> Answer:
         with _refusals():
             return _answer(await directory.delete_group(code, _edit(operator, if_match)))
 
     @router.post("/republish")
-    async def republish(operator: Operator) -> dict[str, Any]:
+    async def republish(operator: Operator) -> Answer:
         """Publish the whole directory again (`complete`, under a new version), for a notifier whose copy was
         lost or restored from an old backup: it ends up with exactly these entries."""
         with _refusals():

@@ -27,7 +27,7 @@ from services.intake.use_cases.plans import (
 )
 from services.intake.use_cases.ports import Actor
 from shared.platform.auth import IssuerOrOperator, Principal
-from shared.platform.http import CONFLICT, Identifier
+from shared.platform.http import CONFLICT, Answer, Identifier
 
 log = structlog.get_logger()
 
@@ -116,7 +116,7 @@ def _entered(number: object = None, issued_on: object = None, received_on: objec
     return Entered(number=typed, **days)
 
 
-def _registration_body(result: PlanRegistration) -> dict[str, Any]:
+def _registration_body(result: PlanRegistration) -> Answer:
     body: dict[str, Any] = {"plan_id": result.plan_id, "status": result.status}
     if result.amendment is not None:
         amendment = result.amendment
@@ -136,7 +136,7 @@ async def _register(
     response: Response,
     principal: Principal,
     document: SubmittedDocument | None = None,
-) -> dict[str, Any]:
+) -> Answer:
     with refusals():
         result = await plans.register(RegisterPlan(submission, actor(principal), document))
     if result.status == "registered":
@@ -158,16 +158,14 @@ def build_router(plans: PlanUseCases) -> APIRouter:
 
 def _submission_routes(router: APIRouter, plans: PlanUseCases) -> None:
     @router.post("/plans", status_code=status.HTTP_201_CREATED, responses=CONFLICT)
-    async def submit_plan(
-        submission: PlanSubmission, response: Response, principal: IssuerOrOperator
-    ) -> dict[str, Any]:
+    async def submit_plan(submission: PlanSubmission, response: Response, principal: IssuerOrOperator) -> Answer:
         """Register a structured plan: one assignment per responsible agency is published. Submitted again,
         an unchanged plan publishes nothing (200); a corrected one publishes only the difference (200).
         An issuer's token submits only plans it issues; an operator's any."""
         return await _register(plans, submission, response, principal)
 
     @router.post("/plans/preview", openapi_extra=_UPLOAD_OR_JSON)
-    async def preview_plan(request: Request, principal: IssuerOrOperator) -> dict[str, Any]:
+    async def preview_plan(request: Request, principal: IssuerOrOperator) -> Answer:
         """Show what a plan document (.txt, .docx, .doc, PDF, a scan, or JSON; a `file` upload or the request body)
         would publish: assignments with agency code, kind, clause, source line and task; deadlines with period,
         wording and instant; recipients; and every phrase that could not be resolved, with its line. The form may
@@ -216,7 +214,7 @@ def _document_route(router: APIRouter, plans: PlanUseCases) -> None:
             description="the day the plan was received (10/01/2024 or 2024-01-10): durations `kể từ ngày nhận được` "
             "run from it; without it, from the day intake registers the plan",
         ),
-    ) -> dict[str, Any]:
+    ) -> Answer:
         """Register a plan document: parsed as `/plans/preview` shows it, then published like `POST /plans`.
         Refused (422) while it names bodies the directory does not know, unless `skip_unresolved` is true, and
         while a sentence about a deadline could not be read, unless its line is in `no_deadline_lines`."""
@@ -234,9 +232,7 @@ def _document_route(router: APIRouter, plans: PlanUseCases) -> None:
 
 def _plan_routes(router: APIRouter, plans: PlanUseCases) -> None:
     @router.post("/plans/{plan_id}/withdraw", responses=CONFLICT)
-    async def withdraw_plan(
-        plan_id: Identifier, principal: IssuerOrOperator, body: Withdrawal | None = None
-    ) -> dict[str, Any]:
+    async def withdraw_plan(plan_id: Identifier, principal: IssuerOrOperator, body: Withdrawal | None = None) -> Answer:
         """Withdraw a registered plan: every assignment it made is cancelled (`assignment.cancelled`, with the
         reason given). Withdrawing it again changes nothing; a withdrawn plan cannot be submitted again (409)."""
         command = WithdrawPlan(plan_id, actor(principal), body.reason if body is not None else None)
@@ -245,7 +241,7 @@ def _plan_routes(router: APIRouter, plans: PlanUseCases) -> None:
         return {"plan_id": withdrawal.plan_id, "status": "withdrawn", "cancelled": withdrawal.cancelled}
 
     @router.get("/plans/{plan_id}")
-    async def get_plan(plan_id: Identifier, principal: IssuerOrOperator) -> dict[str, Any]:
+    async def get_plan(plan_id: Identifier, principal: IssuerOrOperator) -> Answer:
         """A registered plan and the assignments it created (its issuer's and operators' to read)."""
         with refusals():
             plan = await plans.plan(plan_id, actor(principal))

@@ -20,10 +20,10 @@ from services.notifier.use_cases.commands import (
 )
 from services.notifier.use_cases.errors import MomentWithoutOffset, SilenceNotFound
 from shared.platform.auth import Operator
-from shared.platform.http import Identifier
+from shared.platform.http import Answer, Identifier
 
 
-def _public(row: dict[str, Any], key: str) -> dict[str, Any]:
+def _public(row: dict[str, Any], key: str) -> Answer:
     return {key: row.pop("_id"), **row}
 
 
@@ -41,7 +41,7 @@ def _watching(router: APIRouter, use_cases: NotifierUseCases) -> None:
         operator: Operator,
         at: Annotated[datetime | None, Query(description="the moment to preview (ISO 8601); default now")] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-    ) -> dict[str, Any]:
+    ) -> Answer:
         """Who would be notified about what at `at`, with the silences then in force; nothing is sent."""
         try:
             found = await use_cases.preview(PreviewEscalations(at, limit))
@@ -67,7 +67,7 @@ def _watching(router: APIRouter, use_cases: NotifierUseCases) -> None:
         }
 
     @router.get("/assignments/{assignment_id}/periods")
-    async def periods(assignment_id: Identifier, operator: Operator) -> dict[str, Any]:
+    async def periods(assignment_id: Identifier, operator: Operator) -> Answer:
         """The notifier's view of one assignment's reporting periods, acknowledgement window and next checks."""
         rows = await use_cases.periods_of(assignment_id)
         return {"assignment_id": assignment_id, "periods": [_public(r, "period_id") for r in rows]}
@@ -75,7 +75,7 @@ def _watching(router: APIRouter, use_cases: NotifierUseCases) -> None:
 
 def _ladder_and_outbox(router: APIRouter, use_cases: NotifierUseCases) -> None:
     @router.post("/ladder/reapply")
-    async def reapply_ladder(operator: Operator, request: ReapplyRequest | None = None) -> dict[str, Any]:
+    async def reapply_ladder(operator: Operator, request: ReapplyRequest | None = None) -> Answer:
         """Give the matching open periods the deployment's current ladder (the one this notifier opens new
         periods with). Steps already sent are not sent again; each period records who changed its ladder,
         when, and from which version to which. Periods following their plan's own ladder keep it unless
@@ -93,7 +93,7 @@ def _ladder_and_outbox(router: APIRouter, use_cases: NotifierUseCases) -> None:
         operator: Operator,
         status: Literal["pending", "sent", "failed", "dropped"] | None = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    ) -> dict[str, Any]:
+    ) -> Answer:
         """The e-mail outbox, newest first: `?status=failed` lists what was given up (and why); `?status=dropped`
         what was not sent because it no longer applied (`dropped_reason`)."""
         return {"emails": [_public(r, "email_id") for r in await use_cases.emails(status, limit)]}
@@ -101,7 +101,7 @@ def _ladder_and_outbox(router: APIRouter, use_cases: NotifierUseCases) -> None:
 
 def _silences(router: APIRouter, use_cases: NotifierUseCases) -> None:
     @router.post("/silences", status_code=201)
-    async def create_silence(request: SilenceRequest, operator: Operator) -> dict[str, Any]:
+    async def create_silence(request: SilenceRequest, operator: Operator) -> Answer:
         """Mute a plan, an agency or a ladder level for a time window; muted notices are kept, not lost. The
         silence records the operator whose token made the request as `created_by`."""
         silence = await use_cases.create_silence(CreateSilence(request, created_by=operator.code))
@@ -111,7 +111,7 @@ def _silences(router: APIRouter, use_cases: NotifierUseCases) -> None:
     async def list_silences(
         operator: Operator,
         active: Annotated[bool, Query(description="only those not yet ended")] = True,
-    ) -> dict[str, Any]:
+    ) -> Answer:
         """Operators' silences."""
         return {"silences": [s.public() for s in await use_cases.list_silences(active)]}
 

@@ -29,6 +29,12 @@ class Settings(ServiceSettings):
     )
     status_metrics_seconds: float = 60.0  # how often the four-state gauge is recomputed
     prefetch: int = Field(default=1000, ge=1, le=10_000, description=PREFETCH_HELP)
+    token_ttl_days: float = Field(
+        default=365,
+        gt=0,
+        description="how long an API token issued by POST /tokens (or rotated) lasts when no expires_at is given; "
+        "TRACKING_OPERATOR_TOKEN, the configured bootstrap token, never expires",
+    )
     link_ttl_days: float = Field(default=30, gt=0, description="how long a personal link stays valid")
     session_ttl_hours: float = Field(
         default=12, gt=0, description="how long a session made from a link lasts (never past the link's expiry)"

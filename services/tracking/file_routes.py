@@ -17,13 +17,13 @@ from services.tracking.rate_limit import TokenBuckets, retry_after
 from services.tracking.use_cases.errors import TooLarge
 from services.tracking.use_cases.files import FileService, UploadFile
 from shared.platform.auth import AgencyOnly, AnyRole
-from shared.platform.http import Identifier
+from shared.platform.http import Answer, Identifier
 
 STREAMED_PATHS = re.compile(r"^/assignments/[A-Za-z0-9_-]{1,64}/files$")
 MULTIPART_OVERHEAD = 64 * 1024  # bytes a body may carry beside the file: boundaries, part headers, small fields
 
 
-async def _upload(request: Request, files: FileService, assignment_id: str, actor: Any) -> dict[str, Any]:
+async def _upload(request: Request, files: FileService, assignment_id: str, actor: Any) -> Answer:
     limit = files.max_bytes + MULTIPART_OVERHEAD
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
@@ -66,7 +66,7 @@ def build_file_router(files: FileService, timeout_seconds: float, uploads: Token
             429: {"description": "too many uploads from this agency; see Retry-After"},
         },
     )
-    async def upload_file(assignment_id: Identifier, request: Request, actor: AgencyOnly) -> dict[str, Any]:
+    async def upload_file(assignment_id: Identifier, request: Request, actor: AgencyOnly) -> Answer:
         """Upload one report file (multipart/form-data, part `file`) to the agency's own assignment: .docx, .pdf,
         .xlsx, .odt, .jpg/.jpeg or .png, its content agreeing with its name (415 with `reason` type_mismatch or
         type_not_allowed), within the size limit (413 with `reason` too_large and `limit`). Nothing is kept of a

@@ -16,21 +16,22 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.tracking import domain, export
-from services.tracking.tokens import TokenStore
+from services.tracking.token_routes import token_routes
 from services.tracking.use_cases import (
     ActionError,
     ActionResult,
     AgencyQuery,
     DecideExtension,
-    IssueToken,
+    ExtensionQuery,
     TrackingService,
 )
 from services.tracking.use_cases.files import MAX_FILES_PER_REPORT as MAX_DELIVERABLES
 from services.tracking.use_cases.files import FileService
+from services.tracking.use_cases.messages import ExtensionState
 from shared.contracts.commands import AcknowledgeAssignment, ReportProgress, RequestExtension, SubmitReport
 from shared.contracts.events import AgencyCode, Deliverable, PeriodKey
-from shared.platform.auth import AgencyOnly, AnyRole, IssuerOrOperator, Operator, Role, Unauthenticated
-from shared.platform.http import CONFLICT, Identifier
+from shared.platform.auth import AgencyOnly, AnyRole, IssuerOrOperator
+from shared.platform.http import CONFLICT, Answer, Identifier
 from shared.platform.problems import answer_problem
 
 T = TypeVar("T")
@@ -89,15 +90,7 @@ class DecisionIn(BaseModel):
     reason: str = Field(default="", max_length=5_000)
 
 
-class TokenIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    subject: AgencyCode = Field(description="the agency code (or operator name) the token acts as")
-    role: Role
-    label: str = Field(default="", max_length=200)
-
-
-def _public(assignment: Any) -> dict[str, Any]:
+def _public(assignment: Any) -> Answer:
     out = dict(assignment)
     out["assignment_id"] = out.pop("_id")
     out.pop("version", None)
@@ -129,7 +122,7 @@ async def _answer(action: Awaitable[T]) -> T:
         return await action
 
 
-def _action(result: ActionResult) -> dict[str, Any]:
+def _action(result: ActionResult) -> Answer:
     return {"duplicate": result.duplicate, "event": result.event}
 
 
@@ -146,13 +139,14 @@ def build_router(service: TrackingService, files: FileService) -> APIRouter:
     _agency_routes(router, service, files)
     _issuer_routes(router, service)
     _query_routes(router, service)
-    _token_routes(router, service)
+    _extension_query_route(router, service)
+    token_routes(router, service)
     return router
 
 
 def _agency_routes(router: APIRouter, service: TrackingService, files: FileService) -> None:
     @router.post("/assignments/{assignment_id}/acknowledge", tags=["agencies"], responses=CONFLICT)
-    async def acknowledge(assignment_id: Identifier, actor: AgencyOnly, key: IdempotencyKey = None) -> dict[str, Any]:
+    async def acknowledge(assignment_id: Identifier, actor: AgencyOnly, key: IdempotencyKey = None) -> Answer:
         """The agency confirms it has received the assignment."""
         command = AcknowledgeAssignment(command_id=_command_id(key), assignment_id=assignment_id)
         return _action(await _answer(service.acknowledge(command, actor, "http")))
@@ -160,7 +154,7 @@ def _agency_routes(router: APIRouter, service: TrackingService, files: FileServi
     @router.post("/assignments/{assignment_id}/progress", tags=["agencies"], responses=CONFLICT)
     async def progress(
         assignment_id: Identifier, body: ProgressIn, actor: AgencyOnly, key: IdempotencyKey = None
-    ) -> dict[str, Any]:
+    ) -> Answer:
         """The agency reports how far the work has got (0–100 %) with a note."""
         command = ReportProgress(command_id=_command_id(key), assignment_id=assignment_id, **body.model_dump())
         return _action(await _answer(service.report_progress(command, actor, "http")))
@@ -168,7 +162,7 @@ def _agency_routes(router: APIRouter, service: TrackingService, files: FileServi
     @router.post("/assignments/{assignment_id}/reports", tags=["agencies"], responses=CONFLICT)
     async def submit_report(
         assignment_id: Identifier, body: ReportIn, actor: AgencyOnly, key: IdempotencyKey = None
-    ) -> dict[str, Any]:
+    ) -> Answer:
         """The agency submits its report for one period; a second one for the same period is a revision. Files
         uploaded to the assignment and named in `file_ids` become deliverables beside those given as they are."""
         uploaded = await files.deliverables(assignment_id, body.file_ids, actor) if body.file_ids else []
@@ -189,7 +183,7 @@ def _agency_routes(router: APIRouter, service: TrackingService, files: FileServi
     @router.post("/assignments/{assignment_id}/extensions", tags=["agencies"], responses=CONFLICT)
     async def request_extension(
         assignment_id: Identifier, body: ExtensionIn, actor: AgencyOnly, key: IdempotencyKey = None
-    ) -> dict[str, Any]:
+    ) -> Answer:
         """The agency asks for a later deadline for one period, with its reason."""
         command = RequestExtension(command_id=_command_id(key), assignment_id=assignment_id, **body.model_dump())
         return _action(await _answer(service.request_extension(command, actor, "http")))
@@ -197,31 +191,51 @@ def _agency_routes(router: APIRouter, service: TrackingService, files: FileServi
 
 def _issuer_routes(router: APIRouter, service: TrackingService) -> None:
     @router.post("/extensions/{request_id}/approve", tags=["issuers"], responses=CONFLICT)
-    async def approve_extension(request_id: Identifier, body: DecisionIn, actor: IssuerOrOperator) -> dict[str, Any]:
+    async def approve_extension(request_id: Identifier, body: DecisionIn, actor: IssuerOrOperator) -> Answer:
         """The issuer approves: the requested deadline becomes the period's effective deadline."""
         command = DecideExtension(request_id, approve=True, reason=body.reason)
         return _action(await _answer(service.decide_extension(command, actor, "http")))
 
     @router.post("/extensions/{request_id}/refuse", tags=["issuers"], responses=CONFLICT)
-    async def refuse_extension(request_id: Identifier, body: DecisionIn, actor: IssuerOrOperator) -> dict[str, Any]:
+    async def refuse_extension(request_id: Identifier, body: DecisionIn, actor: IssuerOrOperator) -> Answer:
         """The issuer refuses: the deadline stays as it was."""
         command = DecideExtension(request_id, approve=False, reason=body.reason)
         return _action(await _answer(service.decide_extension(command, actor, "http")))
 
 
+def _extension_query_route(router: APIRouter, service: TrackingService) -> None:
+    @router.get("/extensions", tags=["queries"])
+    async def extension_requests(
+        reader: AnyRole,
+        state: ExtensionState | None = None,
+        plan_id: Identifier | None = None,
+        agency: AgencyCode | None = None,
+        assignment_id: Identifier | None = None,
+        offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    ) -> Answer:
+        """Extension requests, oldest first, a page at a time; `state=pending` lists those awaiting a decision. An
+        agency reads only its own (its token decides; another `agency` is 403), an issuer those of its own plans,
+        an operator every one. Each carries `request_id`, the id `POST /extensions/{request_id}/approve|refuse`
+        takes."""
+        query = ExtensionQuery(state, plan_id, agency, assignment_id, offset, limit)
+        rows = await _answer(service.extension_requests(query, reader))
+        return {"offset": offset, "limit": limit, "items": rows}
+
+
 def _query_routes(router: APIRouter, service: TrackingService) -> None:
     @router.get("/assignments/{assignment_id}", tags=["queries"])
-    async def get_assignment(assignment_id: Identifier, reader: AnyRole) -> dict[str, Any]:
+    async def get_assignment(assignment_id: Identifier, reader: AnyRole) -> Answer:
         """One assignment's current record."""
         return _public(await _answer(service.assignment(assignment_id, reader)))
 
     @router.get("/assignments/{assignment_id}/history", tags=["queries"])
-    async def history(assignment_id: Identifier, reader: AnyRole) -> dict[str, Any]:
+    async def history(assignment_id: Identifier, reader: AnyRole) -> Answer:
         """Every event about an assignment, oldest first: who did what, when, through which channel."""
         return {"assignment_id": assignment_id, "events": await _answer(service.history(assignment_id, reader))}
 
     @router.get("/plans/{plan_id}/status", tags=["queries"])
-    async def plan_status(plan_id: Identifier, reader: AnyRole) -> dict[str, Any]:
+    async def plan_status(plan_id: Identifier, reader: AnyRole) -> Answer:
         """The plan's reporting status: done on time, done late, open, overdue — overall, per agency
         kind and per period, with each assignment."""
         return await _answer(service.plan_status(plan_id, reader))
@@ -246,40 +260,9 @@ def _query_routes(router: APIRouter, service: TrackingService) -> None:
         period: PeriodKey | None = None,
         offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    ) -> dict[str, Any]:
+    ) -> Answer:
         """An agency's assignments, optionally in one state or with one period, a page at a time (an issuer
         sees only those of its own plans)."""
         query = AgencyQuery(agency_code, state, period, offset, limit)
         rows = await _answer(service.agency_assignments(query, reader))
         return {"agency": agency_code, "offset": offset, "limit": limit, "items": [_public(r) for r in rows]}
-
-
-def _token_routes(router: APIRouter, service: TrackingService) -> None:
-    @router.post("/tokens", tags=["operators"], status_code=status.HTTP_201_CREATED)
-    async def issue_token(body: TokenIn, actor: Operator) -> dict[str, Any]:
-        """Issue a token for an agency, an issuer or an operator. The token is shown only in this answer."""
-        issued = await service.issue_token(IssueToken(body.subject, body.role, body.label))
-        return {"token_id": issued.token_id, "token": issued.token, "subject": issued.subject, "role": issued.role}
-
-    @router.get("/tokens/me", tags=["tokens"])
-    async def who_am_i(
-        request: Request, actor: AnyRole, authorization: Annotated[str | None, Header()] = None
-    ) -> dict[str, Any]:
-        """Who the token in the request belongs to, and until when it is valid (`expires_at`, null for a token
-        that lasts until revoked). Intake and the notifier ask this (token introspection) and trust the answer for
-        a short while (`AUTH_CACHE_SECONDS`), never past `expires_at`."""
-        store = request.app.state.token_verifier
-        try:
-            identity = await store.identity(authorization) if isinstance(store, TokenStore) else None
-        except Unauthenticated as exc:  # expired in the instant since the check above
-            raise HTTPException(
-                status.HTTP_401_UNAUTHORIZED, str(exc), headers={"WWW-Authenticate": "Bearer"}
-            ) from None
-        expires_at = identity.expires_at.isoformat() if identity and identity.expires_at else None
-        return {"subject": actor.code, "role": actor.role, "expires_at": expires_at}
-
-    @router.delete("/tokens/{token_id}", tags=["operators"])
-    async def revoke_token(token_id: Identifier, actor: Operator) -> dict[str, Any]:
-        """Revoke a token at once."""
-        await _answer(service.revoke_token(token_id))
-        return {"token_id": token_id, "revoked": True}

@@ -14,6 +14,7 @@ from services.tracking.rate_limit import TokenBuckets, retry_after
 from services.tracking.use_cases.links import IssueLink, LinkService
 from shared.contracts.events import AgencyCode
 from shared.platform.auth import Operator
+from shared.platform.http import Answer
 
 # A secret is what `secrets.token_urlsafe(32)` makes: 43 URL-safe characters. Anything else is unknown (404).
 Secret = Annotated[str, Field(min_length=1, max_length=200, description="the secret of the personal link")]
@@ -77,11 +78,11 @@ def build_link_router(
     router = APIRouter(tags=["links"])
 
     @router.post("/links", status_code=status.HTTP_201_CREATED)
-    async def issue_link(body: LinkIn, actor: Operator) -> dict[str, Any]:
+    async def issue_link(body: LinkIn, actor: Operator) -> Answer:
         """Issue a personal link for an agency (the notifier calls this when it sends an e-mail). The secret is
         shown only in this answer; tracking keeps its SHA-256."""
         issued = await links.issue(IssueLink(body.agency, body.scope, body.view_of))
-        return {"link_id": issued.link_id, "secret": issued.secret, "expires_at": issued.expires_at.isoformat()}
+        return {"link_id": issued.link_id, "secret": issued.secret, "expires_at": issued.expires_at}
 
     @router.post(
         "/links/exchange",
@@ -92,7 +93,7 @@ def build_link_router(
             429: {"description": "too many attempts from this client address; see Retry-After"},
         },
     )
-    async def exchange_link(body: SecretIn) -> dict[str, Any]:
+    async def exchange_link(body: SecretIn) -> Answer:
         """Exchange a link's secret for a session token (role agency for an act link, viewer for a view link):
         410 with `reason` expired or revoked, 404 for an unknown secret."""
         made = await links.exchange(body.secret)
@@ -101,7 +102,7 @@ def build_link_router(
             "agency": made.agency,
             "scope": made.scope,
             "view_of": made.view_of,
-            "expires_at": made.expires_at.isoformat(),
+            "expires_at": made.expires_at,
         }
 
     @router.post(
@@ -113,7 +114,7 @@ def build_link_router(
             429: {"description": "too many attempts from this client address; see Retry-After"},
         },
     )
-    async def renew_link(body: SecretIn) -> dict[str, Any]:
+    async def renew_link(body: SecretIn) -> Answer:
         """Ask for a new link with the secret of an old one (expired, revoked or valid): `link.requested` is
         published and the notifier sends the new link to the agency's registered address, not to the asker."""
         return {"agency": await links.request_renewal(body.secret)}
@@ -123,7 +124,7 @@ def build_link_router(
         actor: Operator,
         agency: Annotated[AgencyCode | None, Query(description="revoke this agency's links")] = None,
         all: Annotated[bool, Query(description="revoke every agency's links")] = False,  # noqa: A002  # the API's name
-    ) -> dict[str, Any]:
+    ) -> Answer:
         """Revoke one agency's links (or all, with all=true) and the sessions made from them."""
         if (agency is None) == (not all):
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "give either agency=<code> or all=true")

@@ -80,7 +80,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     )
     writer = OutboxWriter(runtime.db, clock)
     uow = MongoUnitOfWork(runtime.client, writer, wake=outbox.wake)
-    service = TrackingService(uow, repository, tokens, clock)
+    service = TrackingService(uow, repository, tokens, clock, timedelta(days=settings.token_ttl_days))
     policy = LinkPolicy(timedelta(days=settings.link_ttl_days), timedelta(hours=settings.session_ttl_hours))
     link_service = LinkService(uow, links, tokens, clock, policy)
     report_files = ReportFiles(runtime.db)

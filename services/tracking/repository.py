@@ -15,6 +15,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.tracking.domain import AssignmentRecord, Change
+from services.tracking.use_cases.messages import ExtensionQuery
 from shared.contracts.events import CommandRejected, Event
 from shared.platform.mongo import insert_new
 
@@ -102,6 +103,8 @@ class TrackingRepository:
         await self.assignments.create_index([("agency.code", ASCENDING), ("state", ASCENDING), ("_id", ASCENDING)])
         await self.assignments.create_index([("agency.code", ASCENDING), ("period_keys", ASCENDING)])
         await self.extensions.create_index([("assignment_id", ASCENDING), ("status", ASCENDING)])
+        for owner in ("agency.code", "issuer.code"):
+            await self.extensions.create_index([(owner, ASCENDING), ("status", ASCENDING), ("requested_at", ASCENDING)])
         await self.events.create_index([("assignment_id", ASCENDING), ("occurred_at", ASCENDING)])
         await self.events.create_index([("plan_id", ASCENDING), ("occurred_at", ASCENDING)])
 
@@ -183,6 +186,21 @@ class TrackingRepository:
         self, request_id: str, outcome: dict[str, Any], session: AsyncClientSession | None
     ) -> None:
         await self.extensions.update_one({"_id": request_id}, {"$set": outcome}, session=session)
+
+    async def extension_requests(self, query: ExtensionQuery, issuer: str | None) -> list[dict[str, Any]]:
+        """A page of extension requests matching `query`, only of plans `issuer` issued when given; oldest first,
+        each with its id as `request_id`."""
+        wanted = {
+            "status": query.state,
+            "plan_id": query.plan_id,
+            "agency.code": query.agency_code,
+            "assignment_id": query.assignment_id,
+            "issuer.code": issuer,
+        }
+        filters = {field: value for field, value in wanted.items() if value is not None}
+        cursor = self.extensions.find(filters).sort([("requested_at", ASCENDING), ("_id", ASCENDING)])
+        rows = await cursor.skip(query.offset).limit(query.limit).to_list()
+        return [{"request_id": row.pop("_id"), **row} for row in rows]
 
     async def plan(self, plan_id: str) -> dict[str, Any] | None:
         return await self.plans.find_one({"_id": plan_id})

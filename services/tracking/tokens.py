@@ -1,6 +1,9 @@
 """Who is calling: bearer tokens per agency, issuer and operator, stored only as SHA-256 hashes.
 
-Tokens are looked up on every request, so issuing, rotating and revoking take effect without a restart. A session
+Tokens are looked up on every request, so issuing, rotating and revoking take effect without a restart. An API
+token has an `expires_at` (docs/security.md, "API tokens: expiry and rotation"); rotating one issues its successor
+and shortens the old one's life to an overlap during which both work. Rows stored before expiries existed, and the
+operator's configured bootstrap token, have none and last until revoked. A session
 token (made from a personal link, `services/tracking/links.py`) also has an `expires_at` and the agency of its link
 (`link_agency`), so revoking that agency's links revokes it too. The token itself is shown once, when it is issued.
 The header is parsed by `shared.platform.auth.bearer_token` and the answer is `shared.platform.auth.Principal`, as
@@ -11,13 +14,14 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.tracking.links import SessionGrant, session_expired
+from services.tracking.use_cases.messages import IssuedToken, RotatedToken
 from shared.domain.clock import Clock, SystemClock, as_utc
 from shared.platform.auth import Principal, Role, Unauthenticated, bearer_token, hash_token
 
@@ -48,9 +52,11 @@ class TokenStore:
         label: str = "",
         session: AsyncClientSession | None = None,
         grant: SessionGrant | None = None,
+        expires_at: datetime | None = None,
+        rotated_from: str | None = None,
     ) -> tuple[str, str]:
-        """Create a token (a session token when `grant` is given); returns (token_id, token). Only the hash is
-        stored."""
+        """Create a token valid until `expires_at` (None: until revoked), or a session token when `grant` is given;
+        returns (token_id, token). Only the hash is stored."""
         token = f"ddc_{secrets.token_urlsafe(32)}"
         digest = hash_token(token)
         token_id = digest[:16]
@@ -63,8 +69,9 @@ class TokenStore:
                 "label": label,
                 "issued_at": at,
                 "revoked_at": None,
-                "expires_at": grant.expires_at if grant else None,
+                "expires_at": grant.expires_at if grant else expires_at,
                 "link_agency": grant.link_agency if grant else None,
+                "rotated_from": rotated_from,
             },
             session=session,
         )
@@ -94,6 +101,33 @@ class TokenStore:
         )
         return result.modified_count == 1
 
+    async def rotate(
+        self,
+        token_id: str,
+        at: datetime,
+        overlap: timedelta,
+        expires_at: datetime | None,
+        session: AsyncClientSession | None = None,
+    ) -> RotatedToken | None:
+        """Issue the successor of live API token `token_id` (same subject, role and label, valid until
+        `expires_at`) and make the old one expire at `at + overlap` (or sooner, if it already would). None when
+        there is no live, unexpired API token of that id (sessions are not rotated: their links make new ones)."""
+        old = await self._tokens.find_one(
+            {"token_id": token_id, "revoked_at": None, "link_agency": None}, session=session
+        )
+        if old is None or session_expired(old.get("expires_at"), at):
+            return None
+        old_expires_at = at + overlap
+        if old.get("expires_at") is not None:
+            old_expires_at = min(old_expires_at, as_utc(old["expires_at"]))
+        await self._tokens.update_one({"_id": old["_id"]}, {"$set": {"expires_at": old_expires_at}}, session=session)
+        new_id, token = await self.issue(
+            old["subject"], old["role"], at, old["label"], session, expires_at=expires_at, rotated_from=token_id
+        )
+        return RotatedToken(
+            IssuedToken(new_id, token, old["subject"], old["role"], expires_at), token_id, old_expires_at
+        )
+
     async def revoke_sessions(self, agency: str | None, at: datetime, session: AsyncClientSession | None = None) -> int:
         """Revoke the live session tokens made from `agency`'s links (every agency's with None)."""
         query: dict[str, Any] = {"revoked_at": None}
@@ -115,6 +149,8 @@ class TokenStore:
             raise Unauthenticated("the token is unknown or has been revoked")
         expires_at = row.get("expires_at")
         if session_expired(expires_at, self._clock.now()):
+            if row.get("link_agency") is None:
+                raise Unauthenticated("the token has expired; ask an operator for a new one")
             raise Unauthenticated("the session has expired; open your link again")
         return Identity(Principal(code=row["subject"], role=row["role"]), as_utc(expires_at) if expires_at else None)
 

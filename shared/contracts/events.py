@@ -11,7 +11,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, computed_field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema, computed_field
 from pydantic.config import JsonDict
 
 from shared.contracts.ladder import EventLadder
@@ -57,12 +57,28 @@ PeriodKey = Annotated[
 
 
 def _to_utc(value: datetime) -> datetime:
+    """An instant in UTC, to the millisecond (`format_instant`): what is published is what is stored and read."""
     if value.tzinfo is None:
         raise ValueError("an instant needs its UTC offset")
-    return value.astimezone(UTC)
+    utc = value.astimezone(UTC)
+    return utc.replace(microsecond=utc.microsecond // 1000 * 1000)
 
 
-UtcDatetime = Annotated[datetime, AfterValidator(_to_utc)]
+def format_instant(value: datetime) -> str:
+    """The one written form of an instant, in events, HTTP answers and history entries alike: ISO 8601 in UTC with
+    `Z`, to the millisecond, always three digits (`2026-12-31T16:59:59.999Z`). Milliseconds are what MongoDB
+    stores, so an instant reads the same before and after it is stored. A naive value is UTC (as read back from
+    MongoDB)."""
+    utc = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return f"{utc:%Y-%m-%dT%H:%M:%S}.{utc.microsecond // 1000:03d}Z"
+
+
+UtcDatetime = Annotated[
+    datetime,
+    AfterValidator(_to_utc),
+    PlainSerializer(format_instant, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
 
 _ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 
@@ -72,7 +88,7 @@ def new_event_id() -> str:
 
 
 def _utcnow() -> datetime:
-    return datetime.now(UTC)
+    return _to_utc(datetime.now(UTC))
 
 
 class AgencyRef(BaseModel):
@@ -305,7 +321,7 @@ class AssignmentCreated(AgencyEvent):
                     "deadlines": [
                         {
                             "period": "2027-H1",
-                            "due_at": "2027-06-30T16:59:59.999999Z",
+                            "due_at": "2027-06-30T16:59:59.999Z",
                             "wording": "báo cáo 6 tháng, gửi trước ngày 01 tháng 7",
                         }
                     ],

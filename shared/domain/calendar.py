@@ -54,9 +54,14 @@ class OverrideFile(BaseModel):
     overrides: list[Override] = []
 
 
+LAST_MILLISECOND = time(23, 59, 59, 999_000)
+
+
 def end_of_day(day: date) -> datetime:
-    """The last instant of `day` in Vietnam ("24:00"), in UTC — the same convention as every due_at."""
-    return datetime.combine(day, time.max, tzinfo=VIETNAM).astimezone(UTC)
+    """The last instant of `day` in Vietnam ("24:00"), in UTC — the same convention as every due_at. To the
+    millisecond (23:59:59.999), the precision every instant is written and stored with
+    (`shared.contracts.events.format_instant`)."""
+    return datetime.combine(day, LAST_MILLISECOND, tzinfo=VIETNAM).astimezone(UTC)
 
 
 def local_date(instant: datetime) -> date:

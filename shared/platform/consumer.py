@@ -32,7 +32,7 @@ from faststream.rabbit import RabbitBroker
 from faststream.rabbit.annotations import RabbitMessage
 
 from shared.contracts import topology
-from shared.contracts.events import Event
+from shared.contracts.events import Event, format_instant
 from shared.platform import tracing
 from shared.platform.batching import Batcher, BatchHandler
 from shared.platform.broker import DEAD_LETTERS, EventPublisher, service_queue
@@ -246,7 +246,7 @@ class _Consumer:
                 topology.ERROR_CLASS_HEADER: decided.error_class,
                 topology.ORIGINAL_ROUTING_KEY_HEADER: raw.routing_key or "",
                 topology.ORIGINAL_QUEUE_HEADER: self.queue.name,
-                topology.DEAD_LETTERED_AT_HEADER: datetime.now(UTC).isoformat(),
+                topology.DEAD_LETTERED_AT_HEADER: format_instant(datetime.now(UTC)),
             }
         )
         await self.publisher.publish_raw(

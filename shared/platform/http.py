@@ -10,6 +10,7 @@ import math
 import re
 import reprlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Annotated, Any
 
 import h11
@@ -19,9 +20,11 @@ from fastapi import FastAPI, Path, Request, Response
 from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import PlainSerializer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from shared.contracts.events import format_instant
 from shared.platform import tracing
 from shared.platform.http_observability import RequestObservability, route_of
 from shared.platform.logs import configure_logging
@@ -403,3 +406,19 @@ def run_service(service: str, settings: ServiceSettings, create_app: Callable[[A
     configure_logging(service, settings.log_format, settings.log_level)
     tracing.configure(service)
     serve(create_app(settings), settings)
+
+
+def with_instants(value: Any) -> Any:
+    """`value` with every datetime inside it written as `shared.contracts.events.format_instant` writes it."""
+    if isinstance(value, datetime):
+        return format_instant(value)
+    if isinstance(value, Mapping):
+        return {key: with_instants(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [with_instants(item) for item in value]
+    return value
+
+
+# A route's JSON answer (`-> Answer`): instants in it are written the one way events write them (the
+# serializer runs only when FastAPI writes JSON; the OpenAPI schema stays an object).
+Answer = Annotated[dict[str, Any], PlainSerializer(with_instants, return_type=dict[str, Any], when_used="json")]

@@ -334,3 +334,13 @@ def test_grafana_is_provisioned_with_the_datasource_and_the_dashboard() -> None:
     ):
         assert metric in expressions, f"no panel shows {metric}"
     assert len({panel["id"] for panel in dashboard["panels"]}) == len(dashboard["panels"]), "panel ids repeat"
+
+
+def test_prometheus_scrapes_rabbitmqs_own_exporter() -> None:
+    """The alerts name job `rabbitmq` (ReplicaDown); compose's Prometheus scrapes the node's plugin endpoint."""
+    config = yaml.safe_load((REPO / "deploy/prometheus/prometheus.yml").read_text(encoding="utf-8"))
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    assert jobs["rabbitmq"]["static_configs"][0]["targets"] == ["rabbitmq:15692"]
+    mounts = {target: source for source, target in bind_mounts(services()["rabbitmq"])}
+    plugins = (REPO / mounts["/etc/rabbitmq/enabled_plugins"]).read_text(encoding="utf-8")
+    assert "rabbitmq_prometheus" in plugins and "rabbitmq_management" in plugins

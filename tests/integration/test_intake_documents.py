@@ -41,9 +41,11 @@ async def test_preview_shows_the_parse_and_stores_nothing(service_settings) -> N
         first = body["assignments"][0]
         assert (first["agency"], first["kind"], first["clause"], first["line"]) == ("ubnd", "ubnd", "1", 38)
         assert first["task"].startswith("Bố trí kinh phí")
+        # The document model's own `effective_at` (services/intake/documents/model.py) is a plain datetime, written
+        # by pydantic's default (six digits), not yet by `format_instant` as the deadlines published are.
         assert [(d["kind"], d["period"], d["effective_at"]) for d in body["deadlines"]] == [
-            ("semiannual", "2025-H1", "2025-06-30T16:59:59.999999Z"),
-            ("annual", "2025-FY", "2025-12-31T16:59:59.999999Z"),
+            ("semiannual", "2025-H1", "2025-06-30T16:59:59.999000Z"),
+            ("annual", "2025-FY", "2025-12-31T16:59:59.999000Z"),
         ]
         assert body["unresolved"] == [
             {
@@ -95,7 +97,7 @@ async def test_a_document_publishes_one_message_per_body(service_settings, amqp)
         assert {b["agency"]["code"] for b in bodies} == {a["agency"] for a in created}
         assert all(b["plan_number"] == number for b in bodies)
         assert all([d["period"] for d in b["deadlines"]] == ["2025-FY"] for b in bodies)  # the default
-        assert all(b["deadlines"][0]["due_at"].startswith("2025-12-31T16:59:59.999999") for b in bodies)
+        assert all(b["deadlines"][0]["due_at"].startswith("2025-12-31T16:59:59.999Z") for b in bodies)
 
         again = await http.post("/plans/document", files={"file": ("plan.docx", docx, DOCX)})
         assert again.status_code == 200 and again.json()["status"] == "unchanged"  # nothing published again
@@ -200,7 +202,7 @@ async def test_a_deadline_from_receipt_runs_from_the_day_of_registration(service
 
         # Registered on Thursday 15 January: ten days end on Sunday 25 January, so at the end of Monday 26.
         first_due = await due_at()
-        assert first_due == "2026-01-26T16:59:59.999999Z"
+        assert first_due == "2026-01-26T16:59:59.999Z"
 
         clock.advance(timedelta(days=4))  # Monday 19 January: the preview counts from this day now, and says so
         preview = (await http.post("/plans/preview", files={"file": ("p.txt", plan)})).json()

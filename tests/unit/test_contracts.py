@@ -141,7 +141,7 @@ def test_a_valid_assignment_created_body_round_trips() -> None:
     parsed = parse_event(event.routing_key(), event.model_dump_json().encode())
     assert type(parsed) is AssignmentCreated
     assert parsed == event
-    assert parsed.deadlines[0].due_at == datetime(2027, 6, 30, 16, 59, 59, 999_999, tzinfo=UTC)
+    assert parsed.deadlines[0].due_at == datetime(2027, 6, 30, 16, 59, 59, 999_000, tzinfo=UTC)
     assert parsed.task == "Tổ chức cho đảng viên học tập chuyên đề và viết bài thu hoạch."
 
 

@@ -292,4 +292,6 @@ def test_an_hour_of_a_day_reaches_the_published_deadline() -> None:
     _, events = register_plan(submission, directory(), TODAY, 1000, WeekdaysOnly())
     union = next(e for e in events if isinstance(e, AssignmentCreated) and e.agency.code == "cong-doan")
     due = {d.period: d.due_at for d in union.deadlines}
-    assert due["2024-D11-05"] == datetime(2024, 11, 5, 10, 0, tzinfo=UTC) - timedelta(microseconds=1)
+    assert due["2024-D11-05"] == datetime(2024, 11, 5, 10, 0, tzinfo=UTC) - timedelta(
+        milliseconds=1
+    )  # published to the ms

@@ -174,7 +174,7 @@ def test_deadlines_of_an_agency_named_twice_are_merged_by_period_earliest_first(
     deadlines = created(events)["ubnd"].deadlines
     assert [d.period for d in deadlines] == ["2027-Q1", "2027-FY"]
     # the first task's FY deadline is kept; the second task's FY deadline does not replace it
-    assert deadlines[1].due_at == datetime(2027, 12, 15, 16, 59, 59, 999_999, tzinfo=UTC)
+    assert deadlines[1].due_at == datetime(2027, 12, 15, 16, 59, 59, 999_000, tzinfo=UTC)
     assert deadlines[1].wording == "riêng: trước ngày 15/12/2027"
 
 
@@ -189,7 +189,7 @@ def test_a_task_with_its_own_deadlines_does_not_take_the_plans() -> None:
     _, events = register(plan)
 
     assert [d.period for d in created(events)["ubnd"].deadlines] == ["2027-H1"]
-    assert created(events)["ubnd"].deadlines[0].due_at == datetime(2027, 6, 15, 16, 59, 59, 999_999, tzinfo=UTC)
+    assert created(events)["ubnd"].deadlines[0].due_at == datetime(2027, 6, 15, 16, 59, 59, 999_000, tzinfo=UTC)
     assert [d.period for d in created(events)["mttq"].deadlines] == ["2027-H1", "2027-FY"]
 
 
@@ -353,11 +353,11 @@ def test_the_record_keeps_the_submission_as_written_and_the_events_name_the_issu
 # --- deadlines --------------------------------------------------------------------------------------------
 
 
-def test_a_date_means_the_last_microsecond_of_that_day_in_vietnam() -> None:
+def test_a_date_means_the_last_millisecond_of_that_day_in_vietnam() -> None:
     instant = effective_instant(date(2027, 6, 30))
 
-    assert instant == datetime(2027, 6, 30, 23, 59, 59, 999_999, tzinfo=VIETNAM)
-    assert instant.astimezone(UTC) == datetime(2027, 6, 30, 16, 59, 59, 999_999, tzinfo=UTC)
+    assert instant == datetime(2027, 6, 30, 23, 59, 59, 999_000, tzinfo=VIETNAM)
+    assert instant.astimezone(UTC) == datetime(2027, 6, 30, 16, 59, 59, 999_000, tzinfo=UTC)
 
 
 def test_deadlines_on_events_and_in_the_record_are_utc_end_of_day() -> None:
@@ -365,8 +365,8 @@ def test_deadlines_on_events_and_in_the_record_are_utc_end_of_day() -> None:
 
     deadlines = created(events)["ubnd"].deadlines
     assert [(d.period, d.due_at) for d in deadlines] == [
-        ("2027-H1", datetime(2027, 6, 30, 16, 59, 59, 999_999, tzinfo=UTC)),
-        ("2027-FY", datetime(2027, 12, 31, 16, 59, 59, 999_999, tzinfo=UTC)),
+        ("2027-H1", datetime(2027, 6, 30, 16, 59, 59, 999_000, tzinfo=UTC)),
+        ("2027-FY", datetime(2027, 12, 31, 16, 59, 59, 999_000, tzinfo=UTC)),
     ]
     assert deadlines[0].wording == H1["wording"]
     stored = record["assignments"][0]["deadlines"]
@@ -418,7 +418,7 @@ def test_a_midnight_instant_validated_from_python_data_is_that_instant(written: 
 def test_a_date_in_python_data_is_still_the_end_of_that_day() -> None:
     parsed = DeadlineIn.model_validate({"period": "2027-H1", "due": "2027-06-30"})
     assert parsed.due == date(2027, 6, 30)
-    assert parsed.to_contract().due_at == datetime(2027, 6, 30, 16, 59, 59, 999_999, tzinfo=UTC)
+    assert parsed.to_contract().due_at == datetime(2027, 6, 30, 16, 59, 59, 999_000, tzinfo=UTC)
 
 
 def test_a_deadline_is_a_date_or_a_duration_from_receipt_never_both_nor_neither() -> None:

@@ -200,7 +200,7 @@ def test_a_plan_ladder_decides_who_is_told_when() -> None:
     )
     skipped, first = opening_state(record, vn(2027, 1, 5), CALENDAR, ALWAYS)
     period = {"_id": "a1:2027-H1", **record, **domain.opened(skipped, first, vn(2027, 1, 5))}
-    assert first == due - timedelta(days=14) + timedelta(microseconds=1)  # "early", rounded up to the ms
+    assert first == due - timedelta(days=14)  # "early"; a deadline is to the ms already (end_of_day)
     late = decide(period, vn(2027, 7, 2), CALENDAR, ALWAYS, BOOK.recipients_for(period), set(), [])
     assert sorted((n.occurrence.key, n.recipient.role) for n in late.sends) == [
         ("late#1", "agency"),
@@ -260,7 +260,7 @@ def test_reapplying_keeps_what_was_done_and_schedules_what_is_new() -> None:
     now = vn(2027, 7, 1, 10)
     done, next_check = reapplied_state(period, shorter.track("report"), now, CALENDAR, ALWAYS)
     assert done == ["reminder-7d#1", "reminder-1d#1", "overdue#1"]  # overdue stays sent though it moved
-    assert next_check == shorter.track("report")[1].offset.apply(due, CALENDAR) + timedelta(microseconds=1)
+    assert next_check == shorter.track("report")[1].offset.apply(due, CALENDAR)  # to the ms already
 
 
 def test_reapplying_does_not_send_a_reminder_whose_moment_has_passed_but_sends_a_due_escalation() -> None:

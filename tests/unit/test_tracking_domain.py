@@ -22,8 +22,8 @@ from services.tracking.domain import (
 )
 from shared.contracts.events import AgencyRef, AssignmentCreated, ReportingDeadline
 
-H1_DUE = datetime(2027, 6, 30, 16, 59, 59, 999_999, tzinfo=UTC)  # 30/06/2027 23:59:59.999999 in Vietnam
-FY_DUE = datetime(2027, 12, 31, 16, 59, 59, 999_999, tzinfo=UTC)
+H1_DUE = datetime(2027, 6, 30, 16, 59, 59, 999_000, tzinfo=UTC)  # 30/06/2027 23:59:59.999 in Vietnam
+FY_DUE = datetime(2027, 12, 31, 16, 59, 59, 999_000, tzinfo=UTC)
 ISSUER = AgencyRef(code="dang-uy", kind="office", name="Đảng ủy phường Hòa An")
 UBND = AgencyRef(code="ubnd", kind="ubnd", name="Ủy ban nhân dân phường Hòa An")
 

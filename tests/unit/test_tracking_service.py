@@ -17,11 +17,15 @@ from services.tracking.use_cases import (
     Conflict,
     DecideExtension,
     Forbidden,
+    IssuedToken,
     IssueToken,
     NotFound,
     Refused,
+    RotatedToken,
+    RotateToken,
     TrackingService,
 )
+from services.tracking.use_cases.errors import Invalid
 from shared.contracts.commands import AcknowledgeAssignment, ReportProgress, RequestExtension, SubmitReport
 from shared.contracts.events import (
     AgencyRef,
@@ -120,11 +124,26 @@ class FakeTokens:
         self.live: dict[str, tuple[str, Role]] = {}
 
     async def issue(
-        self, subject: str, role: Role, at: datetime, label: str = "", session: Any = None
+        self,
+        subject: str,
+        role: Role,
+        at: datetime,
+        label: str = "",
+        session: Any = None,
+        *,
+        expires_at: datetime | None = None,
     ) -> tuple[str, str]:
         token_id = f"t{len(self.live)}"
         self.live[token_id] = (subject, role)
         return token_id, f"ddc_secret_{token_id}"
+
+    async def rotate(
+        self, token_id: str, at: datetime, overlap: timedelta, expires_at: datetime | None, session: Any = None
+    ) -> RotatedToken | None:
+        if token_id not in self.live:
+            return None
+        new_id, token = await self.issue(*self.live[token_id], at, expires_at=expires_at)
+        return RotatedToken(IssuedToken(new_id, token, *self.live[token_id], expires_at), token_id, at + overlap)
 
     async def revoke(self, token_id: str, at: datetime, session: Any = None) -> bool:
         return self.live.pop(token_id, None) is not None
@@ -322,3 +341,17 @@ async def test_tokens_are_issued_once_and_revoked_each_in_the_unit_of_work() -> 
     assert uow.commits == 2 and uow.published == []
     with pytest.raises(NotFound):
         await service.revoke_token(issued.token_id)
+
+
+async def test_tokens_expire_after_the_default_lifetime_unless_told_and_never_in_the_past() -> None:
+    service, _, _, clock = service_for()
+    issued = await service.issue_token(IssueToken(CELL.code, "agency"))
+    assert issued.expires_at == NOW + timedelta(days=365)
+    chosen = NOW + timedelta(days=7)
+    assert (await service.issue_token(IssueToken(CELL.code, "agency", expires_at=chosen))).expires_at == chosen
+    with pytest.raises(Invalid):
+        await service.issue_token(IssueToken(CELL.code, "agency", expires_at=NOW))
+    rotated = await service.rotate_token(RotateToken(issued.token_id, timedelta(hours=24)))
+    assert rotated.old_expires_at == NOW + timedelta(hours=24) and rotated.new.expires_at == NOW + timedelta(days=365)
+    with pytest.raises(NotFound):
+        await service.rotate_token(RotateToken("no-such-token", timedelta(hours=1)))

@@ -20,8 +20,11 @@ from services.tracking.use_cases.messages import (
     AgencyQuery,
     Channel,
     DecideExtension,
+    ExtensionQuery,
     IssuedToken,
     IssueToken,
+    RotatedToken,
+    RotateToken,
 )
 from services.tracking.use_cases.service import FORBIDDEN, TrackingService
 
@@ -34,11 +37,14 @@ __all__ = [
     "Conflict",
     "DecideExtension",
     "Decision",
+    "ExtensionQuery",
     "Forbidden",
     "IssueToken",
     "IssuedToken",
     "NotFound",
     "Refused",
+    "RotateToken",
+    "RotatedToken",
     "TrackingService",
     "decide",
 ]

@@ -5,7 +5,7 @@ of storage: the protocols `TrackingRepository` and `TokenStore` fulfil, and the 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
 from services.tracking import domain
@@ -35,6 +35,7 @@ class IssueToken:
     subject: str
     role: Role
     label: str = ""
+    expires_at: datetime | None = None  # None: the default lifetime (TRACKING_TOKEN_TTL_DAYS)
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,23 @@ class IssuedToken:
     token: str
     subject: str
     role: Role
+    expires_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class RotateToken:
+    token_id: str
+    overlap: timedelta  # how long the old token keeps working beside the new one
+    expires_at: datetime | None = None  # the new token's; None: the default lifetime
+
+
+@dataclass(frozen=True)
+class RotatedToken:
+    """The successor (its secret shown once) and when the old token stops working."""
+
+    new: IssuedToken
+    old_token_id: str
+    old_expires_at: datetime
 
 
 @dataclass(frozen=True)
@@ -50,6 +68,22 @@ class AgencyQuery:
     agency_code: str
     state: domain.AssignmentState | None = None
     period: str | None = None
+    offset: int = 0
+    limit: int = 50
+
+
+ExtensionState = Literal["pending", "approved", "refused"]
+
+
+@dataclass(frozen=True)
+class ExtensionQuery:
+    """Extension requests, filtered by any of these, oldest first, a page at a time (the reader's scope is added
+    by the use case: an agency's own, an issuer's plans')."""
+
+    state: ExtensionState | None = None
+    plan_id: str | None = None
+    agency_code: str | None = None
+    assignment_id: str | None = None
     offset: int = 0
     limit: int = 50
 
@@ -64,6 +98,7 @@ class Assignments(Protocol):
     async def extension(self, request_id: str, session: Session = None) -> dict[str, Any] | None: ...
     async def add_extension(self, record: dict[str, Any], session: Session) -> None: ...
     async def settle_extension(self, request_id: str, outcome: dict[str, Any], session: Session) -> None: ...
+    async def extension_requests(self, query: ExtensionQuery, issuer: str | None) -> list[dict[str, Any]]: ...
     async def plan(self, plan_id: str) -> dict[str, Any] | None: ...
     async def plan_assignments(self, plan_id: str) -> list[AssignmentRecord]: ...
     async def agency_assignments(
@@ -74,6 +109,16 @@ class Assignments(Protocol):
 
 class Tokens(Protocol):
     async def issue(
-        self, subject: str, role: Role, at: datetime, label: str = "", session: Session = None
+        self,
+        subject: str,
+        role: Role,
+        at: datetime,
+        label: str = "",
+        session: Session = None,
+        *,
+        expires_at: datetime | None = None,
     ) -> tuple[str, str]: ...
+    async def rotate(
+        self, token_id: str, at: datetime, overlap: timedelta, expires_at: datetime | None, session: Session = None
+    ) -> RotatedToken | None: ...
     async def revoke(self, token_id: str, at: datetime, session: Session = None) -> bool: ...

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -11,19 +13,22 @@ from prometheus_client import Counter
 from services.tracking import domain, status_metrics
 from services.tracking.domain import AssignmentRecord
 from services.tracking.use_cases.decisions import Decision, decide, decide_extension
-from services.tracking.use_cases.errors import Conflict, Forbidden, NotFound, Refused
+from services.tracking.use_cases.errors import Conflict, Forbidden, Invalid, NotFound, Refused
 from services.tracking.use_cases.messages import (
     ActionResult,
     AgencyQuery,
     Assignments,
     Channel,
     DecideExtension,
+    ExtensionQuery,
     IssuedToken,
     IssueToken,
+    RotatedToken,
+    RotateToken,
     Tokens,
 )
 from shared.contracts.commands import AcknowledgeAssignment, Command, ReportProgress, RequestExtension, SubmitReport
-from shared.domain.clock import Clock
+from shared.domain.clock import Clock, as_utc
 from shared.platform.auth import Principal
 from shared.platform.unit_of_work import Transaction, UnitOfWork
 
@@ -40,12 +45,23 @@ def counted(error: Forbidden, channel: str = "http") -> Forbidden:
     return error
 
 
+DEFAULT_TOKEN_TTL = timedelta(days=365)  # TRACKING_TOKEN_TTL_DAYS
+
+
 class TrackingService:
-    def __init__(self, uow: UnitOfWork, assignments: Assignments, tokens: Tokens, clock: Clock) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        assignments: Assignments,
+        tokens: Tokens,
+        clock: Clock,
+        token_ttl: timedelta = DEFAULT_TOKEN_TTL,
+    ) -> None:
         self._uow = uow
         self._repo = assignments
         self._tokens = tokens
         self._clock = clock
+        self._token_ttl = token_ttl
 
     # Agencies' actions: acknowledge, report progress, submit a report, request an extension.
 
@@ -148,13 +164,39 @@ class TrackingService:
     # Tokens.
 
     async def issue_token(self, command: IssueToken) -> IssuedToken:
-        """Only operators reach this (the route requires the role); the token is returned once."""
+        """Only operators reach this (the route requires the role); the token is returned once. It expires at
+        `command.expires_at`, or after the default lifetime."""
+        expires_at = self._token_expiry(command.expires_at)
 
         async def work(tx: Transaction) -> tuple[str, str]:
-            return await self._tokens.issue(command.subject, command.role, self._clock.now(), command.label, tx.session)
+            return await self._tokens.issue(
+                command.subject, command.role, self._clock.now(), command.label, tx.session, expires_at=expires_at
+            )
 
         token_id, token = await self._uow.run(work)
-        return IssuedToken(token_id=token_id, token=token, subject=command.subject, role=command.role)
+        return IssuedToken(token_id, token, command.subject, command.role, expires_at)
+
+    async def rotate_token(self, command: RotateToken) -> RotatedToken:
+        """Issue a live token's successor; the old one keeps working for `command.overlap` (never longer than it
+        would have), so clients switch over without a moment refused (docs/security.md)."""
+        expires_at = self._token_expiry(command.expires_at)
+
+        async def work(tx: Transaction) -> RotatedToken | None:
+            now = self._clock.now()
+            return await self._tokens.rotate(command.token_id, now, command.overlap, expires_at, tx.session)
+
+        rotated = await self._uow.run(work)
+        if rotated is None:
+            raise NotFound(f"no live token {command.token_id}")
+        return rotated
+
+    def _token_expiry(self, asked: datetime | None) -> datetime:
+        now = self._clock.now()
+        if asked is None:
+            return now + self._token_ttl
+        if as_utc(asked) <= now:
+            raise Invalid("expires_at must be in the future")
+        return as_utc(asked)
 
     async def revoke_token(self, token_id: str) -> None:
         async def work(tx: Transaction) -> bool:
@@ -201,3 +243,13 @@ class TrackingService:
         return await self._repo.agency_assignments(
             query.agency_code, scope.issuer, query.state, query.period, query.offset, query.limit
         )
+
+    async def extension_requests(self, query: ExtensionQuery, reader: Principal) -> list[dict[str, Any]]:
+        """Extension requests (pending ones: what awaits a decision): an agency's or viewer's own, an issuer's
+        plans', every one for an operator (`domain.read_scope`)."""
+        scope = domain.read_scope(reader)
+        if scope.agency is not None:
+            if query.agency_code not in (None, scope.agency):
+                raise counted(Forbidden("an agency reads only its own extension requests"))
+            query = replace(query, agency_code=scope.agency)
+        return await self._repo.extension_requests(query, scope.issuer)
