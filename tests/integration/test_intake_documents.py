@@ -41,11 +41,10 @@ async def test_preview_shows_the_parse_and_stores_nothing(service_settings) -> N
         first = body["assignments"][0]
         assert (first["agency"], first["kind"], first["clause"], first["line"]) == ("ubnd", "ubnd", "1", 38)
         assert first["task"].startswith("Bố trí kinh phí")
-        # The document model's own `effective_at` (services/intake/documents/model.py) is a plain datetime, written
-        # by pydantic's default (six digits), not yet by `format_instant` as the deadlines published are.
+        # Written as every instant is (shared.contracts.events.format_instant): UTC, `Z`, milliseconds.
         assert [(d["kind"], d["period"], d["effective_at"]) for d in body["deadlines"]] == [
-            ("semiannual", "2025-H1", "2025-06-30T16:59:59.999000Z"),
-            ("annual", "2025-FY", "2025-12-31T16:59:59.999000Z"),
+            ("semiannual", "2025-H1", "2025-06-30T16:59:59.999Z"),
+            ("annual", "2025-FY", "2025-12-31T16:59:59.999Z"),
         ]
         assert body["unresolved"] == [
             {

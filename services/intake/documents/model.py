@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Literal
 
 from pydantic import BaseModel, Field, PrivateAttr
 
-from shared.contracts.events import AgencyCode, AgencyKind, DeliverableRequirement, Provenance
+from shared.contracts.events import AgencyCode, AgencyKind, DeliverableRequirement, Provenance, UtcDatetime
 
 # What a deadline of a plan document is: a recurring report, a date, a duration, or the deployment's default.
 DeadlineKind = Literal[
@@ -89,7 +89,7 @@ class DeadlineOut(BaseModel):
     )
     wording: str = Field(description="the deadline as the plan wrote it")
     due: date = Field(description="the last day a report counts as on time (Asia/Ho_Chi_Minh)")
-    effective_at: datetime = Field(description="the last on-time instant, UTC")
+    effective_at: UtcDatetime = Field(description="the last on-time instant, UTC")
     line: int = Field(description="0 for the deployment's default")
     calendar: str | None = Field(default=None, description="the working-day calendar, for durations")
     counted_from: Literal["issue", "receipt"] | None = Field(
