@@ -54,12 +54,15 @@ def form_key(form: FormData) -> str:
 
 
 def requested_deadline(value: str) -> str:
-    """The date asked for, as the end of that day in Vietnam (deadlines fall at the end of a working day)."""
-    try:
-        chosen = datetime.strptime(value, "%Y-%m-%d").date()
-    except ValueError:
-        raise Refused(422, "Vui lòng chọn ngày đề nghị gia hạn (ngày/tháng/năm).") from None
-    return datetime.combine(chosen, time(17, 0), VIETNAM).isoformat()
+    """The date asked for, at 17:00 that day in Vietnam: as a date field sends it (2027-07-15), or typed the
+    Vietnamese way (15/07/2027) where a browser shows a plain text field."""
+    for form in ("%Y-%m-%d", "%d/%m/%Y"):
+        try:
+            chosen = datetime.strptime(value.strip(), form).date()
+        except ValueError:
+            continue
+        return datetime.combine(chosen, time(17, 0), VIETNAM).isoformat()
+    raise Refused(422, "Vui lòng chọn ngày đề nghị gia hạn (ngày/tháng/năm).")
 
 
 def percent_of(value: str) -> int:

@@ -14,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from structlog.testing import capture_logs
 
+from services.web.actions import requested_deadline
 from services.web.config import Settings
 from services.web.main import create_app
 from tests.unit.web_tracking_fake import FakeTracking, record
@@ -211,6 +212,10 @@ def test_a_view_link_shows_a_read_only_page(client: TestClient, fake: FakeTracki
     assert "Trang chỉ để xem" in detail and "/tiep-nhan" not in detail and 'type="file"' not in detail
 
 
+def test_a_day_typed_the_vietnamese_way_is_understood() -> None:
+    assert requested_deadline("15/07/2027") == requested_deadline("2027-07-15") == "2027-07-15T17:00:00+07:00"
+
+
 def test_the_page_says_what_the_plan_asks_to_deliver_and_where(client: TestClient, fake: FakeTracking) -> None:
     fake.assignments["a1"]["deliverables_required"] = [
         {"items": ["01 file word", "01 file scan"], "send_to": "Văn phòng Đảng ủy", "wording": "Gửi 01 file word…"},
@@ -298,5 +303,5 @@ def test_progress_and_an_extension_request_reach_tracking_as_its_api_expects(
         "requested_due_at": "2027-07-15T17:00:00+07:00",
         "reason": "Mưa bão",
     }
-    refused = client.post("/nhiem-vu/a1/gia-han", data={**data, "date": "15/07/2027"})
+    refused = client.post("/nhiem-vu/a1/gia-han", data={**data, "date": "31/02/2027"})
     assert refused.status_code == 422 and "Vui lòng chọn ngày" in refused.text
