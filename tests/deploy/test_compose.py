@@ -33,6 +33,7 @@ SECRETS = (
     "MONGO_INTAKE_PASSWORD",
     "MONGO_TRACKING_PASSWORD",
     "MONGO_NOTIFIER_PASSWORD",
+    "MONGO_MONITOR_PASSWORD",
     "WEB_SECRET_KEY",
 )
 VHOST = "dondoc"
@@ -344,3 +345,26 @@ def test_prometheus_scrapes_rabbitmqs_own_exporter() -> None:
     mounts = {target: source for source, target in bind_mounts(services()["rabbitmq"])}
     plugins = (REPO / mounts["/etc/rabbitmq/enabled_plugins"]).read_text(encoding="utf-8")
     assert "rabbitmq_prometheus" in plugins and "rabbitmq_management" in plugins
+
+
+def test_prometheus_scrapes_mongodb_through_the_exporter_as_the_monitoring_user() -> None:
+    """Job mongodb: the exporter logs in as dondoc-monitor, which init-replica-set.js makes with clusterMonitor and
+    read on local, its password a required secret in both services' environments."""
+    all_services = services()
+    exporter = all_services["mongodb-exporter"]
+    assert exporter["image"].startswith("percona/mongodb_exporter:")
+    assert not exporter.get("ports"), "the exporter stays inside the compose network"
+    assert depends_on(exporter)["mongo"]["condition"] == "service_healthy"
+    env = environment(exporter)
+    assert env["MONGODB_USER"] == "dondoc-monitor"
+    assert REQUIRED_REF.match(env["MONGODB_PASSWORD"]) and "MONGO_MONITOR_PASSWORD" in env["MONGODB_PASSWORD"]
+    assert environment(all_services["mongo"])["MONGO_MONITOR_PASSWORD"] == env["MONGODB_PASSWORD"]
+    uri = next(arg for arg in exporter["command"] if arg.startswith("--mongodb.uri="))
+    assert "@" not in uri and "mongo:27017" in uri, "the password comes from the environment, not the URI"
+    script = (REPO / "deploy/mongo/init-replica-set.js").read_text(encoding="utf-8")
+    assert 'user: "dondoc-monitor"' in script and "process.env.MONGO_MONITOR_PASSWORD" in script
+    assert '{ role: "clusterMonitor", db: "admin" }, { role: "read", db: "local" }' in script
+    config = yaml.safe_load((REPO / "deploy/prometheus/prometheus.yml").read_text(encoding="utf-8"))
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    assert jobs["mongodb"]["static_configs"][0]["targets"] == ["mongodb-exporter:9216"]
+    assert "MONGO_MONITOR_PASSWORD=" in (REPO / ".env.example").read_text(encoding="utf-8").splitlines()

@@ -444,7 +444,7 @@ def test_the_services_mongo_url_names_every_member_of_the_replica_set() -> None:
 
 def test_mongodb_authenticates_members_and_gives_each_service_its_own_database_only() -> None:
     mongo = of_kind("StatefulSet")["mongo"]
-    [container] = pod_spec(mongo)["containers"]
+    container = next(c for c in pod_spec(mongo)["containers"] if c["name"] == "mongo")
     args = container["args"]
     keyfile = args[args.index("--keyFile") + 1]
     mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
@@ -509,6 +509,7 @@ def test_network_policies_deny_by_default_and_each_service_reaches_only_what_it_
         "notifier",
         "mongo",
         "mongo-init",
+        "prometheus",
     }
     for app in ("intake", "tracking", "notifier", "web"):
         [rule] = by_app[app]["spec"]["ingress"]
@@ -576,3 +577,31 @@ def test_secrets_are_placeholders_in_the_template_and_every_reference_is_in_it()
     for doc in applied():
         for text in strings(doc):
             assert not URL_PASSWORD.search(text), f"{doc['kind']} {doc['metadata']['name']} holds a password"
+
+
+def test_each_mongodb_member_is_scraped_through_its_exporter_as_the_monitoring_user() -> None:
+    mongo = of_kind("StatefulSet")["mongo"]
+    exporter = next(c for c in pod_spec(mongo)["containers"] if c["name"] == "exporter")
+    assert exporter["image"].startswith("percona/mongodb_exporter:")
+    uri = next(arg for arg in exporter["args"] if arg.startswith("--mongodb.uri=")).removeprefix("--mongodb.uri=")
+    assert urlsplit(uri).hostname == "127.0.0.1", "each member's own figures, from inside its pod"
+    env = {item["name"]: item for item in exporter["env"]}
+    assert env["MONGODB_USER"]["value"] == "dondoc-monitor"
+    assert env["MONGODB_PASSWORD"]["valueFrom"]["secretKeyRef"] == {
+        "name": "mongo-credentials",
+        "key": "monitor-password",
+    }
+    [port] = exporter["ports"]
+    script = of_kind("ConfigMap")["mongo-init"]["data"]["init-replica-set.js"]
+    assert 'user: "dondoc-monitor"' in script
+    assert '{ role: "clusterMonitor", db: "admin" }, { role: "read", db: "local" }' in script
+    job_env = {item["name"] for item in pod_spec(of_kind("Job")["mongo-init-replica-set"])["containers"][0]["env"]}
+    assert "MONGO_MONITOR_PASSWORD" in job_env
+    scrape = yaml.safe_load(of_kind("ConfigMap")["prometheus-dondoc-scrape"]["data"]["dondoc-scrape.yml"])
+    job = {j["job_name"]: j for j in scrape["scrape_configs"]}["mongodb"]
+    keeps = {tuple(r["source_labels"]): r["regex"] for r in job["relabel_configs"] if r.get("action") == "keep"}
+    assert keeps[("__meta_kubernetes_pod_label_app_kubernetes_io_name",)] == pod_labels(mongo)["app.kubernetes.io/name"]
+    assert keeps[("__meta_kubernetes_pod_container_port_name",)] == port["name"]
+    policy = of_kind("NetworkPolicy")["mongo"]["spec"]["ingress"]
+    from_prometheus = [r for r in policy if policy_peers([r], "from") == {"prometheus"}]
+    assert [p["port"] for r in from_prometheus for p in r["ports"]] == [port["containerPort"]]
