@@ -90,10 +90,15 @@ class DecisionIn(BaseModel):
     reason: str = Field(default="", max_length=5_000)
 
 
-def _public(assignment: Any) -> Answer:
+def _public(assignment: Any, now: datetime) -> Answer:
+    """A record as the API answers it: each period with its status in the four states (`domain.period_status`, the
+    one place of that rule, so that no reader restates it)."""
     out = dict(assignment)
     out["assignment_id"] = out.pop("_id")
     out.pop("version", None)
+    out["periods"] = {
+        key: {**period, "status": domain.period_status(period, now)} for key, period in out.get("periods", {}).items()
+    }
     return out
 
 
@@ -227,7 +232,7 @@ def _query_routes(router: APIRouter, service: TrackingService) -> None:
     @router.get("/assignments/{assignment_id}", tags=["queries"])
     async def get_assignment(assignment_id: Identifier, reader: AnyRole) -> Answer:
         """One assignment's current record."""
-        return _public(await _answer(service.assignment(assignment_id, reader)))
+        return _public(await _answer(service.assignment(assignment_id, reader)), service.now())
 
     @router.get("/assignments/{assignment_id}/history", tags=["queries"])
     async def history(assignment_id: Identifier, reader: AnyRole) -> Answer:
@@ -265,4 +270,5 @@ def _query_routes(router: APIRouter, service: TrackingService) -> None:
         sees only those of its own plans)."""
         query = AgencyQuery(agency_code, state, period, offset, limit)
         rows = await _answer(service.agency_assignments(query, reader))
-        return {"agency": agency_code, "offset": offset, "limit": limit, "items": [_public(r) for r in rows]}
+        now = service.now()
+        return {"agency": agency_code, "offset": offset, "limit": limit, "items": [_public(r, now) for r in rows]}

@@ -18,8 +18,8 @@ from starlette.formparsers import MultiPartException
 from services.web import messages, uploads
 from services.web.pages import show_assignment
 from services.web.portal import Portal, Visitor
-from services.web.present import VIETNAM
 from services.web.tracking import TrackingError
+from shared.domain.clock import VIETNAM
 from shared.platform.http import Identifier
 
 _KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")

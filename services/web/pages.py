@@ -44,7 +44,7 @@ async def show_assignment(
         history = await portal.tracking.history(visitor.session, assignment_id)
     except TrackingError as exc:
         return portal.refused(exc, visitor)
-    item = present.assignment(record, portal.now())
+    item = present.assignment(record)
     context = {
         "visitor": visitor,
         "agency_name": portal.remember_name([record]) or visitor.code,
@@ -79,7 +79,7 @@ def build_router(portal: Portal) -> APIRouter:
         except TrackingError as exc:
             return portal.refused(exc, None)
         name = portal.remember_name(records) or visitor.code
-        groups = present.grouped(records, portal.now())
+        groups = present.grouped(records)
         counts = {kind: len(items) for kind, _, items in groups}
         return portal.render(
             "agency.html", visitor=visitor, agency_name=name, groups=groups, counts=counts, total=len(records)

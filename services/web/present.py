@@ -1,17 +1,14 @@
 """How tracking's records read on a page: Vietnamese words for states and events, dates in Vietnam's time, and an
 agency's assignments in the four groups of the status (done on time, done late, open, overdue). The four-state rule
-itself is tracking's (`services/tracking/domain.py`), used here as it is, not restated."""
+itself is tracking's: its API gives each period's `status`, read here as it is, not restated."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from services.tracking.domain import period_status
-
-VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
+from shared.domain.clock import VIETNAM
 
 STATES = {
     "assigned": "Chưa tiếp nhận",
@@ -121,7 +118,7 @@ class Assignment:
         return self.state != "cancelled"
 
 
-def periods_of(record: dict[str, Any], now: datetime) -> list[Period]:
+def periods_of(record: dict[str, Any]) -> list[Period]:
     periods = []
     for key in record.get("period_keys") or sorted(record.get("periods", {})):
         raw = dict(record.get("periods", {}).get(key) or {})
@@ -130,16 +127,16 @@ def periods_of(record: dict[str, Any], now: datetime) -> list[Period]:
             continue
         raw["due_at"] = due
         raw.setdefault("reports", [])
-        status = raw.get("status") if raw.get("status") in PERIOD_STATES else period_status(raw, now)
+        status = raw.get("status") if raw.get("status") in PERIOD_STATES else "open"  # tracking always gives one
         periods.append(
             Period(key, str(raw.get("wording", "")), due, str(status), raw["reports"], raw.get("extensions") or [])
         )
     return periods
 
 
-def assignment(record: dict[str, Any], now: datetime) -> Assignment:
+def assignment(record: dict[str, Any]) -> Assignment:
     """One assignment as the pages show it, in the group of its most pressing period."""
-    periods = periods_of(record, now)
+    periods = periods_of(record)
     kinds = {p.status for p in periods}
     group = (
         "cancelled"
@@ -151,11 +148,11 @@ def assignment(record: dict[str, Any], now: datetime) -> Assignment:
     return Assignment(record, periods, group, min(pending, key=lambda p: p.due_at) if pending else None, files)
 
 
-def grouped(records: list[dict[str, Any]], now: datetime) -> list[tuple[str, str, list[Assignment]]]:
+def grouped(records: list[dict[str, Any]]) -> list[tuple[str, str, list[Assignment]]]:
     """(group, its title, its assignments by next deadline), most pressing group first, empty groups left out."""
     groups: dict[str, list[Assignment]] = {kind: [] for kind in KIND_ORDER}
     for record in records:
-        item = assignment(record, now)
+        item = assignment(record)
         groups[item.group].append(item)
     far = datetime.max.replace(tzinfo=VIETNAM)
     return [

@@ -235,6 +235,13 @@ _ENVELOPE: JsonDict = {
     "schema_version": 1,
     "correlation_id": "0b9a6c1d2e3f40516273",
 }
+# The examples' one assignment: the ward People's Committee's, of the plan in the envelope.
+_UBND_ASSIGNMENT: JsonDict = {
+    **_ENVELOPE,
+    "agency": _UBND,
+    "assignment_id": "7c1e2d3f4a5b6c7d8e9f",
+    "plan_id": "0b9a6c1d2e3f40516273",
+}
 
 
 class PlanRegistered(Event):
@@ -309,11 +316,8 @@ class AssignmentCreated(AgencyEvent):
         json_schema_extra={
             "examples": [
                 {
-                    **_ENVELOPE,
+                    **_UBND_ASSIGNMENT,
                     "actor": _ISSUER,
-                    "agency": _UBND,
-                    "assignment_id": "7c1e2d3f4a5b6c7d8e9f",
-                    "plan_id": "0b9a6c1d2e3f40516273",
                     "plan_number": "07-KH/ĐU",
                     "plan_title": "Kế hoạch triển khai phong trào “Phường Hòa An sáng – xanh – sạch” năm 2027",
                     "issuer": _ISSUER,
@@ -391,11 +395,8 @@ class AssignmentRevised(AgencyEvent):
         json_schema_extra={
             "examples": [
                 {
-                    **_ENVELOPE,
+                    **_UBND_ASSIGNMENT,
                     "actor": _ISSUER,
-                    "agency": _UBND,
-                    "assignment_id": "7c1e2d3f4a5b6c7d8e9f",
-                    "plan_id": "0b9a6c1d2e3f40516273",
                     "task": (
                         "Chỉ đạo các tổ dân phố ra quân vệ sinh môi trường vào sáng thứ Bảy và Chủ nhật cuối mỗi tháng."
                     ),
@@ -459,11 +460,8 @@ class ReportSubmitted(AgencyEvent):
         json_schema_extra={
             "examples": [
                 {
-                    **_ENVELOPE,
+                    **_UBND_ASSIGNMENT,
                     "actor": _UBND,
-                    "agency": _UBND,
-                    "assignment_id": "7c1e2d3f4a5b6c7d8e9f",
-                    "plan_id": "0b9a6c1d2e3f40516273",
                     "period": "2027-H1",
                     "submitted_at": "2027-06-28T08:00:00Z",
                     "due_at": "2027-06-30T16:59:59.999Z",

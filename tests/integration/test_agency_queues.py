@@ -9,18 +9,13 @@ import pytest
 from shared.contracts.topology import AGENCIES_DEAD_LETTER_QUEUE, DELIVERY_LIMIT, EVENTS_EXCHANGE, agency_queue
 from shared.platform.broker import declare_agency_queues, make_broker
 from tests.conftest import eventually, random_ref
+from tests.integration.test_command_answers import answers_on
 from tests.integration.test_tracking_consumer import assignment_created
 
 
 async def test_a_message_an_agency_keeps_rejecting_is_dead_lettered_at_the_limit(amqp_url: str, amqp) -> None:  # type: ignore[no-untyped-def]  # pytest fixtures
     code = random_ref("agency-")
-    broker = make_broker(amqp_url, "test")
-    await broker.connect()
-    try:
-        await declare_agency_queues(broker, [code])
-    finally:
-        await broker.stop()
-    queue = await amqp.get_queue(agency_queue(code).name)
+    queue = await answers_on(amqp, code, amqp_url)  # declared as intake and the CLI declare it
     dead_letters = await amqp.get_queue(AGENCIES_DEAD_LETTER_QUEUE)
     await dead_letters.purge()  # shared by every agency of this vhost
 

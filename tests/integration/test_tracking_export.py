@@ -102,6 +102,10 @@ async def test_four_state_counts_match_a_hand_computed_table_in_api_xlsx_and_csv
             "open": 3,
             "overdue": 0,
         }
+        # Each record read over the API carries its periods' status by the same rule (the portal shows it as given).
+        for code, expected in (("ubnd", "done_on_time"), ("tuyen-giao", "done_late"), ("chi-bo-khu-2", "overdue")):
+            record = (await http.get(f"/assignments/{ids[code]}", headers=OPERATOR)).json()
+            assert {k: p["status"] for k, p in record["periods"].items()} == {"2027-H1": expected, "2027-FY": "open"}
         totals = status["totals"]
         assert (totals["total"], totals["done_on_time"], totals["done_late"], totals["open"], totals["overdue"]) == (
             8,

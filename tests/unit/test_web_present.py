@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from services.web import present
 from services.web.config import Settings
 from services.web.main import create_app
-from tests.unit.web_tracking_fake import FakeTracking, record
+from tests.unit.web_tracking_fake import FakeTracking, answered, record
 
 NOW = datetime(2027, 6, 1, 3, 0, tzinfo=UTC)
 
@@ -31,7 +31,7 @@ def test_assignments_fall_in_the_four_groups_most_pressing_first() -> None:
         record("late", "UBND", NOW - timedelta(hours=1)),
         {**record("gone", "UBND", NOW + timedelta(days=1)), "state": "cancelled"},
     ]
-    groups = present.grouped(records, NOW)
+    groups = present.grouped([answered(r, NOW) for r in records])
     assert [kind for kind, _, _ in groups] == ["overdue", "open", "done_late", "done_on_time", "cancelled"]
     assert [title for _, title, _ in groups][:2] == ["Quá hạn, chưa báo cáo", "Đang trong hạn"]
     assert groups[0][2][0].id == "late" and groups[0][2][0].periods[0].label == "Quá hạn"

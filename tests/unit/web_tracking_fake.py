@@ -15,7 +15,19 @@ from typing import Any
 
 import httpx
 
+from services.tracking.domain import period_status
+
 NOW = datetime(2027, 6, 1, 3, 0, tzinfo=UTC)
+
+
+def answered(assignment: dict[str, Any], now: datetime | None = None) -> dict[str, Any]:
+    """A record as tracking's API answers it: each period with its status at `now` (the time of the request)."""
+    at = now or datetime.now(UTC)
+    periods = {
+        key: {**period, "status": period_status({**period, "due_at": datetime.fromisoformat(period["due_at"])}, at)}
+        for key, period in assignment["periods"].items()
+    }
+    return {**assignment, "periods": periods}
 
 
 def record(assignment_id: str, agency: str, due: datetime, task: str = "Ra quân vệ sinh môi trường.") -> dict[str, Any]:
@@ -98,7 +110,7 @@ class FakeTracking:
             offset = int(request.url.params.get("offset", 0))
             limit = int(request.url.params.get("limit", 50))
             mine = [a for a in self.assignments.values() if a["agency"]["code"] == code]
-            return httpx.Response(200, json={"items": mine[offset : offset + limit]})
+            return httpx.Response(200, json={"items": [answered(a) for a in mine[offset : offset + limit]]})
         if match := re.fullmatch(r"/files/([^/]+)", path):
             stored = self.files.get(match.group(1))
             if stored is None or stored["agency"] != code:
@@ -115,7 +127,7 @@ class FakeTracking:
                 return httpx.Response(
                     200, json={"events": [{"event_type": "assignment.created", "occurred_at": NOW.isoformat()}]}
                 )
-            return httpx.Response(200, json=assignment)
+            return httpx.Response(200, json=answered(assignment))
         if role != "agency":
             return httpx.Response(403, json={"detail": "a viewer changes nothing"})
         return self._act(assignment, match.group(2) or "", body, request)

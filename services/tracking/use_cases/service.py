@@ -63,6 +63,10 @@ class TrackingService:
         self._clock = clock
         self._token_ttl = token_ttl
 
+    def now(self) -> datetime:
+        """The service's clock, for answers that depend on it (a period turns overdue by itself)."""
+        return self._clock.now()
+
     # Agencies' actions: acknowledge, report progress, submit a report, request an extension.
 
     async def acknowledge(self, command: AcknowledgeAssignment, actor: Principal, channel: Channel) -> ActionResult:
