@@ -139,7 +139,14 @@ def test_one_trace_from_the_plans_request_to_the_e_mail(traced_stack, collector:
     response = httpx.post(f"{urls['intake']}/plans", json=plan, headers=headers, timeout=30)
     assert response.status_code == 201, response.text
     wait_until(lambda: any(mail.glob("*.eml")), DEADLINE_SECONDS + 60, "the escalation e-mail")
-    wait_until(lambda: collector.found("dondoc-notifier", "smtp send"), 30, "the SMTP send's span")
+    # Each service exports its spans on its own schedule: wait for every span the checks below read, not one.
+    for service, span in (
+        ("dondoc-notifier", "smtp send"),
+        ("dondoc-tracking", "assignment.created process"),
+        ("dondoc-notifier", "assignment.created process"),
+        ("dondoc-intake", "assignment.created publish"),
+    ):
+        wait_until(lambda s=service, n=span: collector.found(s, n), 30, f"{service}'s {span} span")
 
     # One span for the request: ours, named by its route template (FastAPI's own, which records the raw path and
     # query, would be a second one).
