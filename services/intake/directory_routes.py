@@ -19,6 +19,7 @@ from services.intake.use_cases.directory import DirectoryChange, DirectoryEdit, 
 from services.intake.use_cases.errors import Conflict, Invalid, NotFound, Overtaken, VersionMismatch
 from shared.contracts.events import Agency, Group
 from shared.domain.directory import DirectoryFile
+from shared.domain.wording import wording_of
 from shared.platform.auth import IssuerOrOperator, Operator, Principal
 from shared.platform.http import CONFLICT, Answer, Identifier
 
@@ -35,18 +36,18 @@ def _refusals() -> Iterator[None]:
         yield
     except VersionMismatch as exc:
         DIRECTORY_CHANGES.labels("stale").inc()
-        raise HTTPException(status.HTTP_412_PRECONDITION_FAILED, str(exc)) from exc
+        raise HTTPException(status.HTTP_412_PRECONDITION_FAILED, wording_of(exc)) from exc
     except NotFound as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+        raise HTTPException(status.HTTP_404_NOT_FOUND, wording_of(exc)) from exc
     except Overtaken as exc:
         DIRECTORY_CHANGES.labels("conflict").inc()
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+        raise HTTPException(status.HTTP_409_CONFLICT, wording_of(exc)) from exc
     except Conflict as exc:
         DIRECTORY_CHANGES.labels("refused").inc()
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+        raise HTTPException(status.HTTP_409_CONFLICT, wording_of(exc)) from exc
     except Invalid as exc:
         DIRECTORY_CHANGES.labels("refused").inc()
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, wording_of(exc)) from exc
 
 
 def _answer(change: DirectoryChange) -> Answer:

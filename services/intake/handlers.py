@@ -26,6 +26,7 @@ from services.intake.use_cases.plans import (
     WithdrawPlan,
 )
 from services.intake.use_cases.ports import Actor
+from shared.domain.wording import wording_of
 from shared.platform.auth import IssuerOrOperator, Principal
 from shared.platform.http import CONFLICT, Answer, Identifier
 
@@ -77,13 +78,13 @@ def refusals() -> Iterator[None]:
         DOCUMENTS_READ.labels(exc.code).inc()
         raise HTTPException(exc.http_status, detail=exc.as_dict()) from exc
     except Forbidden as exc:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from exc
+        raise HTTPException(status.HTTP_403_FORBIDDEN, wording_of(exc)) from exc
     except NotFound as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from exc
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=wording_of(exc)) from exc
     except Conflict as exc:
         if isinstance(exc, AmendmentRefused):
             PLANS_REJECTED.labels("unsupported_amendment").inc()
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+        raise HTTPException(status.HTTP_409_CONFLICT, wording_of(exc)) from exc
 
 
 class Withdrawal(BaseModel):
@@ -111,7 +112,7 @@ def _entered(number: object = None, issued_on: object = None, received_on: objec
             try:
                 days[key] = Entered.day(value, _ENTERED_FIELDS[key])
             except ValueError as exc:
-                raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from exc
+                raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=wording_of(exc)) from exc
     typed = number.strip() if isinstance(number, str) and number.strip() else None
     return Entered(number=typed, **days)
 

@@ -30,6 +30,7 @@ from services.tracking.use_cases.files import FileService
 from services.tracking.use_cases.messages import ExtensionState
 from shared.contracts.commands import AcknowledgeAssignment, ReportProgress, RequestExtension, SubmitReport
 from shared.contracts.events import AgencyCode, Deliverable, PeriodKey
+from shared.domain.wording import wording_of
 from shared.platform.auth import AgencyOnly, AnyRole, IssuerOrOperator
 from shared.platform.http import CONFLICT, Answer, Identifier
 from shared.platform.problems import answer_problem
@@ -108,7 +109,7 @@ async def action_error(request: Request, exc: Exception) -> Response:
     if not isinstance(exc, ActionError):
         raise exc
     members: dict[str, Any] = dict(exc.details)
-    return answer_problem(request.scope, _ERROR_STATUS[exc.kind], str(exc), **members)
+    return answer_problem(request.scope, _ERROR_STATUS[exc.kind], wording_of(exc), **members)
 
 
 @contextmanager
@@ -119,7 +120,7 @@ def _answering() -> Iterator[None]:
     except ActionError as exc:
         if exc.details:
             raise  # answered by `action_error`, with its fields
-        raise HTTPException(_ERROR_STATUS[exc.kind], str(exc)) from None
+        raise HTTPException(_ERROR_STATUS[exc.kind], wording_of(exc)) from None
 
 
 async def _answer(action: Awaitable[T]) -> T:

@@ -12,6 +12,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from services.tracking.tokens import TokenStore
 from services.tracking.use_cases import ActionError, IssuedToken, IssueToken, RotateToken, TrackingService
 from shared.contracts.events import AgencyCode, format_instant
+from shared.domain.wording import wording_of
 from shared.platform.auth import AnyRole, Operator, Role, Unauthenticated
 from shared.platform.http import Answer, Identifier
 
@@ -60,7 +61,7 @@ def _issued(token: IssuedToken) -> Answer:
 
 def _failing(exc: ActionError) -> HTTPException:
     code = status.HTTP_404_NOT_FOUND if exc.kind == "not_found" else status.HTTP_422_UNPROCESSABLE_CONTENT
-    return HTTPException(code, str(exc))
+    return HTTPException(code, wording_of(exc))
 
 
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "Không có token còn hiệu lực với mã này"}}
@@ -103,7 +104,7 @@ def token_routes(router: APIRouter, service: TrackingService) -> None:
             identity = await store.identity(authorization) if isinstance(store, TokenStore) else None
         except Unauthenticated as exc:  # expired in the instant since the check above
             raise HTTPException(
-                status.HTTP_401_UNAUTHORIZED, str(exc), headers={"WWW-Authenticate": "Bearer"}
+                status.HTTP_401_UNAUTHORIZED, wording_of(exc), headers={"WWW-Authenticate": "Bearer"}
             ) from None
         expires_at = identity.expires_at if identity else None
         return {"subject": actor.code, "role": actor.role, "expires_at": _instant(expires_at)}

@@ -23,7 +23,16 @@ from pymongo.asynchronous.database import AsyncDatabase
 from services.tracking.links import SessionGrant, session_expired
 from services.tracking.use_cases.messages import IssuedToken, RotatedToken
 from shared.domain.clock import Clock, SystemClock, as_utc
-from shared.platform.auth import Principal, Role, Unauthenticated, bearer_token, hash_token
+from shared.platform.auth import (
+    SESSION_EXPIRED,
+    TOKEN_EXPIRED,
+    UNKNOWN_TOKEN,
+    Principal,
+    Role,
+    Unauthenticated,
+    bearer_token,
+    hash_token,
+)
 
 
 @dataclass(frozen=True)
@@ -146,12 +155,12 @@ class TokenStore:
         """Who holds the token and until when; an unknown, revoked or expired token is refused alike."""
         row = await self._tokens.find_one({"_id": hash_token(bearer_token(authorization))})
         if row is None or row["revoked_at"] is not None:
-            raise Unauthenticated("the token is unknown or has been revoked")
+            raise Unauthenticated(UNKNOWN_TOKEN)
         expires_at = row.get("expires_at")
         if session_expired(expires_at, self._clock.now()):
             if row.get("link_agency") is None:
-                raise Unauthenticated("the token has expired; ask an operator for a new one")
-            raise Unauthenticated("the session has expired; open your link again")
+                raise Unauthenticated(TOKEN_EXPIRED)
+            raise Unauthenticated(SESSION_EXPIRED)
         return Identity(Principal(code=row["subject"], role=row["role"]), as_utc(expires_at) if expires_at else None)
 
 

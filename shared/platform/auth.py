@@ -32,6 +32,7 @@ from fastapi import Depends, FastAPI, HTTPException, Request, Security, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import SecretStr
 
+from shared.domain.wording import Wording, wording_of
 from shared.platform import tracing
 
 log = structlog.get_logger()
@@ -57,6 +58,31 @@ class Unauthenticated(Exception):
     """No token, or one that is unknown or revoked."""
 
 
+NO_TOKEN = Wording(
+    vi="Hãy gửi mã truy cập trong tiêu đề `Authorization: Bearer <mã>`.",
+    en="send your token as `Authorization: Bearer <token>`",
+)
+UNKNOWN_TOKEN = Wording(vi="Mã truy cập không đúng hoặc đã bị thu hồi.", en="the token is unknown or has been revoked")
+TOKEN_EXPIRED = Wording(
+    vi="Mã truy cập đã hết hạn; hãy đề nghị quản trị viên cấp mã mới.",
+    en="the token has expired; ask an operator for a new one",
+)
+SESSION_EXPIRED = Wording(
+    vi="Phiên làm việc đã hết hạn; hãy mở lại đường dẫn trong thư.", en="the session has expired; open your link again"
+)
+_TOKEN_SERVICE_SILENT = Wording(
+    vi="Dịch vụ xác thực không trả lời; vui lòng thử lại sau ít phút.",
+    en="the token service does not answer; try again shortly",
+)
+_TOKEN_SERVICE_FAILED = Wording(
+    vi="Dịch vụ xác thực gặp lỗi; vui lòng thử lại sau ít phút.", en="the token service failed; try again shortly"
+)
+_TOKEN_SERVICE_ODD = Wording(
+    vi="Dịch vụ xác thực trả lời không đúng quy ước; vui lòng thử lại sau ít phút.",
+    en="the token service answered something unexpected",
+)
+
+
 class TokenIdentifier(Protocol):
     """Answers who a bearer token belongs to: `TokenVerifier` (intake, notifier) or tracking's token store."""
 
@@ -68,10 +94,10 @@ def bearer_token(authorization: str | None) -> str:
     header carrying other bytes, which the server decodes as Latin-1) is refused like an unknown token, never
     passed on to a hash, a cache or another service's HTTP request (where it could not be encoded: 500)."""
     if not authorization or not authorization.startswith("Bearer "):
-        raise Unauthenticated("send your token as `Authorization: Bearer <token>`")
+        raise Unauthenticated(NO_TOKEN)
     token = authorization.removeprefix("Bearer ").strip()
     if not token or not _PRINTABLE_ASCII.fullmatch(token):
-        raise Unauthenticated("the token is unknown or has been revoked")
+        raise Unauthenticated(UNKNOWN_TOKEN)
     return token
 
 
@@ -118,7 +144,7 @@ class TokenVerifier:
     @staticmethod
     def _known(principal: Principal | None) -> Principal:
         if principal is None:
-            raise Unauthenticated("the token is unknown or has been revoked")
+            raise Unauthenticated(UNKNOWN_TOKEN)
         return principal
 
     async def _ask(self, token: str) -> tuple[Principal | None, float]:
@@ -132,15 +158,15 @@ class TokenVerifier:
                 response = await client.get("/tokens/me", headers=headers)
         except httpx.HTTPError as exc:
             log.warning("token service unreachable", auth_url=self._auth_url, error=type(exc).__name__)
-            raise AuthUnavailable("the token service does not answer; try again shortly") from None
+            raise AuthUnavailable(_TOKEN_SERVICE_SILENT) from None
         if response.status_code == status.HTTP_401_UNAUTHORIZED:
             return None, math.inf
         if response.status_code != status.HTTP_200_OK:
             log.warning("token service failed", auth_url=self._auth_url, status=response.status_code)
-            raise AuthUnavailable("the token service failed; try again shortly")
+            raise AuthUnavailable(_TOKEN_SERVICE_FAILED)
         body = response.json()
         if body.get("role") not in ROLES or not isinstance(body.get("subject"), str):
-            raise AuthUnavailable("the token service answered something unexpected")
+            raise AuthUnavailable(_TOKEN_SERVICE_ODD)
         return Principal(code=body["subject"], role=body["role"]), seconds_left(body.get("expires_at"))
 
 
@@ -151,7 +177,7 @@ def seconds_left(expires_at: object) -> float:
     try:
         moment = datetime.fromisoformat(expires_at)
     except ValueError:
-        raise AuthUnavailable("the token service answered something unexpected") from None
+        raise AuthUnavailable(_TOKEN_SERVICE_ODD) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return (moment - datetime.now(UTC)).total_seconds()
@@ -173,15 +199,30 @@ def requires(*roles: Role) -> Callable[..., Awaitable[Principal]]:
             principal = await verifier.identify(request.headers.get("authorization"))
         except Unauthenticated as exc:
             raise HTTPException(
-                status.HTTP_401_UNAUTHORIZED, str(exc), headers={"WWW-Authenticate": "Bearer"}
+                status.HTTP_401_UNAUTHORIZED, wording_of(exc), headers={"WWW-Authenticate": "Bearer"}
             ) from None
         except AuthUnavailable as exc:
-            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc), headers={"Retry-After": "5"}) from None
+            raise HTTPException(
+                status.HTTP_503_SERVICE_UNAVAILABLE, wording_of(exc), headers={"Retry-After": "5"}
+            ) from None
         if principal.role not in roles:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, f"this needs the role {' or '.join(roles)}")
+            raise HTTPException(status.HTTP_403_FORBIDDEN, _needs_role(roles))
         return principal
 
     return check
+
+
+_ROLE_NAMES = {
+    "operator": "quản trị viên",
+    "issuer": "cơ quan ban hành kế hoạch",
+    "agency": "cơ quan được giao việc",
+    "viewer": "người theo dõi",
+}
+
+
+def _needs_role(roles: tuple[Role, ...]) -> Wording:
+    named = " hoặc ".join(_ROLE_NAMES.get(role, role) for role in roles)
+    return Wording(vi=f"Việc này chỉ dành cho {named}.", en=f"this needs the role {' or '.join(roles)}")
 
 
 def install(app: FastAPI, verifier: TokenIdentifier) -> None:

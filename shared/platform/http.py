@@ -25,14 +25,23 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from shared.contracts.events import format_instant
+from shared.domain.wording import Wording, wording_of
 from shared.platform import tracing
 from shared.platform.http_observability import RequestObservability, route_of
 from shared.platform.logs import configure_logging
 from shared.platform.metrics import render_latest
 from shared.platform.mongo import TRANSIENT_ERRORS
-from shared.platform.problems import PROBLEM_MEDIA_TYPE, VALIDATION, answer_problem, openapi_components, problem
+from shared.platform.problems import (
+    PROBLEM_MEDIA_TYPE,
+    VALIDATION,
+    answer_problem,
+    in_language,
+    openapi_components,
+    problem,
+)
 from shared.platform.request_body import MAX_ECHOED, RequestBodyGuard, clip
 from shared.platform.settings import HTTP_BODY_TIMEOUT_SECONDS, ServiceSettings
+from shared.platform.validation_wording import vietnamese_message
 
 ReadinessCheck = Callable[[], Awaitable[bool]]
 
@@ -81,6 +90,10 @@ def _small_error(error: Mapping[str, Any]) -> dict[str, Any]:
         answer["input"] = small(error["input"])
     if error.get("ctx"):
         answer["ctx"] = {str(key): small(value) for key, value in error["ctx"].items()}
+        cause = error["ctx"].get("error")
+        if isinstance(cause, BaseException) and isinstance(said := wording_of(cause), Wording):
+            # our own field check, raised with both languages: its message in the caller's
+            answer["msg"] = answer["ctx"]["error"] = Wording(vi=small(said.vi, MAX_MESSAGE), en=answer["msg"])
     return answer
 
 
@@ -91,11 +104,18 @@ def _field(loc: Sequence[Any]) -> str:
     return ".".join(parts) or "body"
 
 
-def validation_summary(errors: Sequence[Mapping[str, Any]], total: int) -> str:
-    """The readable `detail` of a validation problem: how many fields, and the first few with their problem."""
-    named = "; ".join(f"{_field(error.get('loc', ()))}: {error.get('msg', '')}" for error in errors[:5])
-    more = f" (và {total - 5} lỗi khác)" if total > 5 else ""
-    return clip(f"Dữ liệu gửi lên có {total} lỗi: {named}{more}", MAX_DETAIL)
+def validation_summary(errors: Sequence[Mapping[str, Any]], total: int) -> Wording:
+    """The readable `detail` of a validation problem: how many fields, and the first few with their problem (in
+    Vietnamese where shared/platform/validation_wording.py knows the kind of error, else as the validator put it)."""
+    first = errors[:5]
+    vi = "; ".join(f"{_field(error.get('loc', ()))}: {vietnamese_message(error)}" for error in first)
+    en = "; ".join(f"{_field(error.get('loc', ()))}: {error.get('msg', '')}" for error in first)
+    more_vi = f" (và {total - 5} lỗi khác)" if total > 5 else ""
+    more_en = f" (and {total - 5} more)" if total > 5 else ""
+    return Wording(
+        vi=clip(f"Dữ liệu gửi lên có {total} lỗi: {vi}{more_vi}", MAX_DETAIL),
+        en=clip(f"The request has {total} error{'s' if total != 1 else ''}: {en}{more_en}", MAX_DETAIL),
+    )
 
 
 async def validation_failed(request: Request, exc: Exception) -> Response:
@@ -114,6 +134,8 @@ async def validation_failed(request: Request, exc: Exception) -> Response:
 def _clean(detail: Any) -> Any:
     if isinstance(detail, str):
         return clip(detail, MAX_DETAIL)
+    if isinstance(detail, Wording):
+        return Wording(vi=clip(detail.vi, MAX_DETAIL), en=clip(detail.en, MAX_DETAIL))
     if isinstance(detail, Mapping):
         return {_clean(key): _clean(value) for key, value in detail.items()}
     if isinstance(detail, list | tuple):
@@ -121,37 +143,49 @@ def _clean(detail: Any) -> Any:
     return detail
 
 
-def _listed_problems(items: Sequence[Any]) -> str:
+def _listed_problems(items: Sequence[Any]) -> Wording:
     """A route's list of problems (`{"where", "problem"}` or validation errors) as one readable sentence."""
-    texts = []
-    for item in items[:5]:
-        if isinstance(item, Mapping):
-            where = item.get("where", _field(item.get("loc", ())) if "loc" in item else "")
-            what = item.get("problem", item.get("msg", ""))
-            texts.append(f"{where}: {what}" if where else str(what))
-        else:
-            texts.append(str(item))
-    more = f" (và {len(items) - 5} lỗi khác)" if len(items) > 5 else ""
-    return clip("; ".join(texts) + more, MAX_DETAIL)
+
+    def sentence(english: bool) -> str:
+        texts = []
+        for item in items[:5]:
+            if isinstance(item, Mapping):
+                where = item.get("where", _field(item.get("loc", ())) if "loc" in item else "")
+                what = in_language(item.get("problem", item.get("msg", "")), english)
+                texts.append(f"{where}: {what}" if where else str(what))
+            else:
+                texts.append(str(in_language(item, english)))
+        more = (
+            ""
+            if len(items) <= 5
+            else f" (and {len(items) - 5} more)"
+            if english
+            else f" (và {len(items) - 5} lỗi khác)"
+        )
+        return clip("; ".join(texts) + more, MAX_DETAIL)
+
+    return Wording(vi=sentence(english=False), en=sentence(english=True))
 
 
-def problem_parts(status: int, detail: Any) -> tuple[str, str | None, dict[str, Any]]:
+def problem_parts(status: int, detail: Any) -> tuple[str | Wording, str | None, dict[str, Any]]:
     """An HTTPException's detail as (detail, slug, extensions): a string is the detail; a mapping gives its
     `detail` or `message` as the detail, its `type` as the slug and every other key as an extension member; a
     list of problems becomes the detail's sentence and the `errors` extension."""
-    if isinstance(detail, str):
+    if isinstance(detail, str | Wording):
         return detail, None, {}
     if isinstance(detail, Mapping):
         extensions = {str(key): value for key, value in detail.items() if key not in ("detail", "message", "type")}
         text = detail.get("detail", detail.get("message"))
         slug = detail.get("type")
-        return str(text) if text is not None else _BLANK, str(slug) if slug else None, extensions
+        if text is None:
+            text = _BLANK
+        return text if isinstance(text, Wording) else str(text), str(slug) if slug else None, extensions
     if isinstance(detail, list | tuple):
         return _listed_problems(detail), None, {"errors": list(detail)}
     return _BLANK if detail is None else str(detail), None, {}
 
 
-_BLANK = "Không có mô tả thêm."
+_BLANK = Wording(vi="Không có mô tả thêm.", en="No further detail.")
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
@@ -168,9 +202,21 @@ async def unprocessable_text(request: Request, exc: Exception) -> Response:
     """Input that got past the body checks (an uploaded file, a text body) and still could not be encoded or
     decoded as UTF-8, or nested past the parser's recursion limit: the sender's problem, 422, not a 500."""
     if isinstance(exc, RecursionError):
-        kind, msg = "json_too_deep", "Dữ liệu lồng nhau quá sâu, không đọc được. Hãy gửi dữ liệu phẳng hơn."
+        kind, msg = (
+            "json_too_deep",
+            Wording(
+                vi="Dữ liệu lồng nhau quá sâu, không đọc được. Hãy gửi dữ liệu phẳng hơn.",
+                en="The data nests too deeply to be read; send it flatter.",
+            ),
+        )
     else:
-        kind, msg = "unicode_invalid", "Dữ liệu có ký tự không phải Unicode hợp lệ (UTF-8). Hãy kiểm tra lại văn bản."
+        kind, msg = (
+            "unicode_invalid",
+            Wording(
+                vi="Dữ liệu có ký tự không phải Unicode hợp lệ (UTF-8). Hãy kiểm tra lại văn bản.",
+                en="The data holds characters that are not valid Unicode (UTF-8); check the text.",
+            ),
+        )
     log.warning("input refused late", method=request.method, route=route_of(request.scope), error=type(exc).__name__)
     errors = [{"type": kind, "loc": ["body"], "msg": msg}]
     return answer_problem(request.scope, 422, msg, slug=VALIDATION, errors=errors)
@@ -183,7 +229,10 @@ async def database_unavailable(request: Request, exc: Exception) -> Response:
     return answer_problem(
         request.scope,
         503,
-        "Cơ sở dữ liệu tạm thời không truy cập được (the database is unavailable; retry shortly).",
+        Wording(
+            vi="Cơ sở dữ liệu tạm thời không truy cập được; vui lòng thử lại sau ít phút.",
+            en="The database is unavailable; retry shortly.",
+        ),
         headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
     )
 

@@ -4,7 +4,9 @@ error path: `type` (a stable URI for programs, `urn:dondoc:problem:<slug>`), `ti
 request got wrong, `code`, `problems`, `reason`, `request_id`, …). docs/integration.md lists the types.
 
 A route adds members by raising `HTTPException(status, {"detail": "…", "reason": "…"})`: `detail` (or `message`)
-is the detail, `type` (a slug) the problem type, every other key an extension member (shared/platform/http.py)."""
+is the detail, `type` (a slug) the problem type, every other key an extension member (shared/platform/http.py).
+A detail (or any member) given as a `Wording` (shared/domain/wording.py) is answered in the caller's language:
+Vietnamese, English with `Accept-Language: en`."""
 
 from __future__ import annotations
 
@@ -13,6 +15,8 @@ from typing import Any
 
 import structlog
 from starlette.responses import JSONResponse
+
+from shared.domain.wording import Wording
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 TYPE_PREFIX = "urn:dondoc:problem:"
@@ -65,10 +69,22 @@ def prefers_english(headers: Iterable[tuple[bytes, bytes]]) -> bool:
     return False
 
 
+def in_language(value: Any, english: bool) -> Any:
+    """`value` with every `Wording` in it (at any depth) as its text in the chosen language."""
+    if isinstance(value, Wording):
+        return value.in_language(english)
+    if isinstance(value, Mapping):
+        return {key: in_language(item, english) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [in_language(item, english) for item in value]
+    return value
+
+
 def problem(
-    status: int, detail: str, *, slug: str | None = None, english: bool = False, **extensions: Any
+    status: int, detail: str | Wording, *, slug: str | None = None, english: bool = False, **extensions: Any
 ) -> dict[str, Any]:
-    """The problem document: the standard members first, then the extensions (which never replace them)."""
+    """The problem document: the standard members first, then the extensions (which never replace them); every
+    `Wording` in the caller's language."""
     slug = slug or slug_of(status)
     vietnamese, in_english = _TITLES_BY_SLUG.get(slug, _OTHER[1:])
     body: dict[str, Any] = {
@@ -78,7 +94,7 @@ def problem(
         "detail": detail,
     }
     body.update({key: value for key, value in extensions.items() if key not in body and value is not None})
-    return body
+    return dict(in_language(body, english))
 
 
 class ProblemResponse(JSONResponse):
@@ -88,7 +104,7 @@ class ProblemResponse(JSONResponse):
 def answer_problem(
     scope: Mapping[str, Any],
     status: int,
-    detail: str,
+    detail: str | Wording,
     *,
     slug: str | None = None,
     headers: Mapping[str, str] | None = None,

@@ -10,10 +10,11 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI, HTTPException
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from services.tracking.config import Settings as TrackingSettings
 from services.tracking.main import create_app as tracking_app
+from shared.domain.wording import Wording
 from shared.platform.http import add_operational_routes
 from shared.platform.problems import PROBLEM_MEDIA_TYPE, TYPE_PREFIX, prefers_english
 
@@ -24,6 +25,16 @@ class Note(BaseModel):
     model_config = ConfigDict(extra="forbid")
     percent: int
     text: str
+
+    @field_validator("text")
+    @classmethod
+    def not_shouted(cls, text: str) -> str:
+        if text.isupper():
+            raise ValueError(Wording(vi="đừng viết toàn chữ hoa", en="do not write in capitals"))
+        return text
+
+
+GONE = Wording(vi="Ghi chú này đã bị xoá.", en="this note was deleted")
 
 
 def app() -> FastAPI:
@@ -40,6 +51,10 @@ def app() -> FastAPI:
             raise HTTPException(422, [{"where": "assignments[2].agency", "problem": "không có trong danh bạ"}])
         if note_id == "reason":
             raise HTTPException(409, {"detail": "Đã báo cáo.", "type": "already-reported", "reason": "duplicate"})
+        if note_id == "deleted":
+            raise HTTPException(410, GONE)
+        if note_id == "deleted-listed":
+            raise HTTPException(422, [{"where": "text", "problem": GONE}])
         if note_id == "broken":
             raise RuntimeError("a bug")
         return {"note_id": note_id}
@@ -73,6 +88,29 @@ async def test_the_title_is_english_when_the_caller_prefers_it() -> None:
     assert assert_problem(response, 404, "not-found")["title"] == "Not found"
     assert not prefers_english([(b"accept-language", b"vi, en;q=0.8")])
     assert prefers_english([(b"Accept-Language", b"vi;q=0.1, en")])
+
+
+async def test_a_detail_in_both_languages_is_answered_in_the_callers() -> None:
+    vietnamese = assert_problem(await post("/notes/deleted", {"percent": 1, "text": "x"}), 410, "error")
+    assert vietnamese["detail"] == "Ghi chú này đã bị xoá."
+    english = await post("/notes/deleted", {"percent": 1, "text": "x"}, {"Accept-Language": "en"})
+    assert assert_problem(english, 410, "error")["detail"] == "this note was deleted"
+    listed = await post("/notes/deleted-listed", {"percent": 1, "text": "x"}, {"Accept-Language": "en-US"})
+    body = assert_problem(listed, 422, "unprocessable")
+    assert body["detail"] == "text: this note was deleted"
+    assert body["errors"] == [{"where": "text", "problem": "this note was deleted"}]
+
+
+async def test_validation_errors_read_in_vietnamese_and_in_english_on_request() -> None:
+    vietnamese = assert_problem(await post("/notes/a", {"percent": "many", "text": "HÉT"}), 422, "validation")
+    assert "percent: cần một số nguyên" in str(vietnamese["detail"])
+    assert "text: đừng viết toàn chữ hoa" in str(vietnamese["detail"]), vietnamese
+    english = await post("/notes/a", {"percent": "many", "text": "HÉT"}, {"Accept-Language": "en"})
+    body = assert_problem(english, 422, "validation")
+    assert str(body["detail"]).startswith("The request has 2 errors:") and "do not write in capitals" in str(
+        body["detail"]
+    )
+    assert {error["msg"] for error in body["errors"]} >= {"Value error, do not write in capitals"}  # type: ignore[union-attr]
 
 
 async def test_validation_errors_name_each_field_in_errors_and_in_a_readable_detail() -> None:

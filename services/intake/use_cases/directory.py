@@ -17,6 +17,7 @@ from services.intake.use_cases.ports import Actor, Directories, Plans
 from shared.contracts.events import Agency, DirectoryUpdated, Group
 from shared.domain.clock import Clock
 from shared.domain.directory import Directory, DirectoryError, DirectoryFile, StillReferenced, UnknownAgency
+from shared.domain.wording import wording_of
 from shared.platform.directory_store import changes_between
 from shared.platform.unit_of_work import Transaction, UnitOfWork
 
@@ -67,7 +68,7 @@ class DirectoryUseCases:
         try:
             return self._directories.directory.get(code)
         except UnknownAgency as exc:
-            raise NotFound(str(exc)) from exc
+            raise NotFound(wording_of(exc)) from exc
 
     async def replace(self, body: DirectoryFile, edit: DirectoryEdit) -> DirectoryChange:
         """Replace the whole directory; refused while an agency it drops is still assigned work."""
@@ -109,11 +110,11 @@ class DirectoryUseCases:
         try:
             return edit(before)
         except UnknownAgency as exc:
-            raise NotFound(str(exc)) from exc
+            raise NotFound(wording_of(exc)) from exc
         except StillReferenced as exc:
-            raise Conflict(str(exc)) from exc
+            raise Conflict(wording_of(exc)) from exc
         except DirectoryError as exc:
-            raise Invalid(str(exc)) from exc
+            raise Invalid(wording_of(exc)) from exc
 
     async def _change(
         self, edit: Callable[[Directory], Directory], request: DirectoryEdit, complete: bool = False

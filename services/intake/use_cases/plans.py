@@ -36,6 +36,7 @@ from services.intake.use_cases.ports import Actor, AlreadyStored, Directories, D
 from shared.contracts.events import AgencyRef, AssignmentCancelled, AssignmentCreated, Event, PlanRegistered
 from shared.domain.calendar import deployment_calendar
 from shared.domain.clock import VIETNAM, Clock, as_utc
+from shared.domain.wording import wording_of
 from shared.platform.unit_of_work import Transaction, UnitOfWork
 
 log = structlog.get_logger()
@@ -269,7 +270,7 @@ class PlanUseCases:
         try:
             amendment = await self._uow.run(amend)
         except UnsupportedAmendment as exc:
-            raise AmendmentRefused(str(exc)) from exc
+            raise AmendmentRefused(wording_of(exc)) from exc
         if amendment.unchanged:
             log.info("plan submitted again unchanged")
             return PlanRegistration(record["_id"], "unchanged", record["assignments"])

@@ -24,6 +24,7 @@ from services.tracking.use_cases.errors import Gone, NotFound, Refused
 from services.tracking.use_cases.messages import Session
 from shared.contracts.events import LinkRequested
 from shared.domain.clock import Clock, as_utc
+from shared.domain.wording import wording_of
 from shared.platform.auth import Role
 from shared.platform.unit_of_work import Transaction, UnitOfWork
 
@@ -96,7 +97,7 @@ class LinkService:
         try:
             check_scope(command.agency, command.scope, command.view_of)
         except InvalidLink as exc:
-            raise Refused(str(exc)) from None
+            raise Refused(wording_of(exc)) from None
         now = self._clock.now()
         expires_at = self._policy.link_expiry(now)
         record = {

@@ -29,6 +29,7 @@ from services.tracking.use_cases.messages import (
 )
 from shared.contracts.commands import AcknowledgeAssignment, Command, ReportProgress, RequestExtension, SubmitReport
 from shared.domain.clock import Clock, as_utc
+from shared.domain.wording import wording_of
 from shared.platform.auth import Principal
 from shared.platform.unit_of_work import Transaction, UnitOfWork
 
@@ -160,7 +161,7 @@ class TrackingService:
             FORBIDDEN.labels(channel).inc()
             raise
         except (domain.IllegalTransition, domain.UnknownPeriod) as exc:
-            raise Refused(str(exc)) from exc
+            raise Refused(wording_of(exc)) from exc
         if not result.duplicate:
             log.info("assignment updated", event_type=result.event["event_type"], channel=channel)
         return result
