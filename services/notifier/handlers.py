@@ -19,6 +19,7 @@ from services.notifier.use_cases.commands import (
     ReapplyRequest,
 )
 from services.notifier.use_cases.errors import MomentWithoutOffset, SilenceNotFound
+from shared.domain.wording import Wording
 from shared.platform.auth import Operator
 from shared.platform.http import Answer, Identifier
 
@@ -46,7 +47,13 @@ def _watching(router: APIRouter, use_cases: NotifierUseCases) -> None:
         try:
             found = await use_cases.preview(PreviewEscalations(at, limit))
         except MomentWithoutOffset as exc:
-            raise HTTPException(422, "Thời điểm `at` cần ghi rõ múi giờ, ví dụ 2026-07-01T08:00:00+07:00.") from exc
+            raise HTTPException(
+                422,
+                Wording(
+                    vi="Thời điểm `at` cần ghi rõ múi giờ, ví dụ 2026-07-01T08:00:00+07:00.",
+                    en="`at` needs its UTC offset, e.g. 2026-07-01T08:00:00+07:00",
+                ),
+            ) from exc
         return {
             "at": found.at,
             "emails": [
@@ -121,4 +128,9 @@ def _silences(router: APIRouter, use_cases: NotifierUseCases) -> None:
         try:
             await use_cases.end_silence(EndSilence(silence_id))
         except SilenceNotFound as exc:
-            raise HTTPException(404, f"Không có lệnh tạm dừng thông báo nào mang mã {silence_id}.") from exc
+            raise HTTPException(
+                404,
+                Wording(
+                    vi=f"Không có lệnh tạm dừng thông báo nào mang mã {silence_id}.", en=f"no silence {silence_id}"
+                ),
+            ) from exc

@@ -15,6 +15,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializ
 from pydantic.config import JsonDict
 
 from shared.contracts.ladder import EventLadder
+from shared.domain.wording import Wording
 
 SCHEMA_VERSION = 1
 
@@ -56,10 +57,15 @@ PeriodKey = Annotated[
 ]
 
 
+NO_OFFSET = Wording(
+    vi="thời điểm cần ghi rõ múi giờ, ví dụ 2026-07-01T08:00:00+07:00", en="an instant needs its UTC offset"
+)
+
+
 def _to_utc(value: datetime) -> datetime:
     """An instant in UTC, to the millisecond (`format_instant`): what is published is what is stored and read."""
     if value.tzinfo is None:
-        raise ValueError("an instant needs its UTC offset")
+        raise ValueError(NO_OFFSET)
     utc = value.astimezone(UTC)
     return utc.replace(microsecond=utc.microsecond // 1000 * 1000)
 

@@ -14,6 +14,7 @@ import structlog
 from opentelemetry.trace import Span
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared.domain.wording import Wording
 from shared.platform import tracing
 from shared.platform.metrics import HTTP_REQUEST_SECONDS
 from shared.platform.problems import answer_problem
@@ -29,9 +30,17 @@ UNMATCHED_ROUTE = "unmatched"
 _TRACE_HEADERS = (b"traceparent", b"tracestate")
 # Probes and scrapes arrive every few seconds: their access lines are debug, unless they fail.
 QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
-INTERNAL_ERROR_DETAIL = (
-    "Máy chủ gặp lỗi khi xử lý yêu cầu. Vui lòng thử lại; nếu lỗi còn, báo cho quản trị viên mã yêu cầu {}."
-)
+
+
+def internal_error(request_id: str) -> Wording:
+    """The detail of a 500: what happened and the id to quote."""
+    return Wording(
+        vi="Máy chủ gặp lỗi khi xử lý yêu cầu. Vui lòng thử lại; nếu lỗi còn, "
+        f"báo cho quản trị viên mã yêu cầu {request_id}.",
+        en=f"the server failed to handle the request; retry, and if it fails again give an operator the request id "
+        f"{request_id}",
+    )
+
 
 log = structlog.get_logger()
 
@@ -109,7 +118,7 @@ class RequestObservability:
                 log.exception("request failed", method=scope["method"], route=route_of(scope))
                 if response["started"]:
                     raise
-                answer = answer_problem(scope, 500, INTERNAL_ERROR_DETAIL.format(request_id), request_id=request_id)
+                answer = answer_problem(scope, 500, internal_error(request_id), request_id=request_id)
                 await answer(scope, receive, send_with_request_id)
             finally:
                 self._record(scope, int(response["status"]), time.perf_counter() - started)

@@ -14,6 +14,7 @@ from typing import Any
 
 import structlog
 
+from shared.domain.wording import Wording
 from shared.platform.problems import VALIDATION, answer_problem
 
 MAX_JSON_DEPTH = 32  # a plan with its own ladder nests 6 deep; nothing dondoc takes needs more than a few
@@ -80,24 +81,30 @@ def json_problem(body: bytes) -> dict[str, Any] | None:
         try:
             body.decode("utf-8")
         except UnicodeDecodeError as exc:
-            msg = (
-                f"Nội dung không phải văn bản UTF-8 hợp lệ (byte sai ở vị trí {exc.start}). Hãy gửi JSON mã hoá UTF-8."
+            msg = Wording(
+                vi=f"Nội dung không phải văn bản UTF-8 hợp lệ (byte sai ở vị trí {exc.start}). "
+                "Hãy gửi JSON mã hoá UTF-8.",
+                en=f"the body is not valid UTF-8 (a wrong byte at position {exc.start}); send UTF-8 encoded JSON",
             )
             return {"type": "utf8_invalid", "loc": ["body"], "msg": msg}
     if json_depth(body) > MAX_JSON_DEPTH:
-        msg = (
-            f"Dữ liệu JSON lồng nhau quá sâu (quá {MAX_JSON_DEPTH} cấp ngoặc [ ] hoặc {{ }}); "
-            "không dữ liệu nào của hệ thống cần sâu đến vậy."
+        msg = Wording(
+            vi=f"Dữ liệu JSON lồng nhau quá sâu (quá {MAX_JSON_DEPTH} cấp ngoặc [ ] hoặc {{ }}); "
+            "không dữ liệu nào của hệ thống cần sâu đến vậy.",
+            en=f"the JSON nests more than {MAX_JSON_DEPTH} levels of [ ] or {{ }} deep; "
+            "no data of this system needs that",
         )
         return {"type": "json_too_deep", "loc": ["body"], "msg": msg}
     surrogate = lone_surrogate(body)
     if surrogate is None:
         return None
     where = _where_unencodable(body)
-    field = f"Trường {'.'.join(map(str, where))}" if where else "Dữ liệu JSON"
-    msg = (
-        f"{field} có mã {surrogate} đứng lẻ (nửa của một cặp UTF-16), không phải ký tự Unicode. "
-        "Hãy gửi văn bản Unicode hợp lệ."
+    named = ".".join(map(str, where))
+    msg = Wording(
+        vi=f"{f'Trường {named}' if where else 'Dữ liệu JSON'} có mã {surrogate} đứng lẻ (nửa của một cặp UTF-16), "
+        "không phải ký tự Unicode. Hãy gửi văn bản Unicode hợp lệ.",
+        en=f"{f'the field {named}' if where else 'the JSON'} holds a lone {surrogate} (half of a UTF-16 pair), "
+        "not a Unicode character; send valid Unicode text",
     )
     return {"type": "unicode_lone_surrogate", "loc": ["body", *where], "msg": msg}
 
@@ -134,18 +141,21 @@ class RequestBodyGuard:
             return
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await _answer(scope, send, 413, f"the request body is larger than {self.max_bytes} bytes")
+            await _answer(scope, send, 413, self._too_large())
             return
         try:
             async with asyncio.timeout(self.timeout_seconds):
                 body = await self._read(receive)
         except TimeoutError:
             log.warning("request body too slow", method=scope["method"], seconds=self.timeout_seconds)
-            detail = f"Phần thân yêu cầu không đến đủ trong {self.timeout_seconds:g} giây; hãy gửi lại."
+            detail = Wording(
+                vi=f"Phần thân yêu cầu không đến đủ trong {self.timeout_seconds:g} giây; hãy gửi lại.",
+                en=f"the request body did not arrive within {self.timeout_seconds:g} seconds; send it again",
+            )
             await _answer(scope, send, 408, detail, close=True)
             return
         except _TooLarge:
-            await _answer(scope, send, 413, f"the request body is larger than {self.max_bytes} bytes")
+            await _answer(scope, send, 413, self._too_large())
             return
         if body is None:
             return  # the client went away: nobody to answer
@@ -154,6 +164,12 @@ class RequestBodyGuard:
             await _answer(scope, send, 422, problem["msg"], slug=VALIDATION, errors=[problem])
             return
         await self.app(scope, _replay(body, receive), send)
+
+    def _too_large(self) -> Wording:
+        return Wording(
+            vi=f"Phần thân yêu cầu lớn hơn {self.max_bytes} byte, vượt giới hạn cho phép.",
+            en=f"the request body is larger than {self.max_bytes} bytes",
+        )
 
     def _streamed(self, scope: Any) -> bool:
         return self.streamed is not None and scope["method"] == "POST" and bool(self.streamed.fullmatch(scope["path"]))
@@ -183,7 +199,9 @@ def _replay(body: bytes, receive: Any) -> Callable[[], Awaitable[Any]]:
     return replay
 
 
-async def _answer(scope: Any, send: Any, status: int, detail: str, close: bool = False, **extensions: Any) -> None:
+async def _answer(
+    scope: Any, send: Any, status: int, detail: str | Wording, close: bool = False, **extensions: Any
+) -> None:
     headers = {"Connection": "close"} if close else None
     response = answer_problem(scope, status, detail, headers=headers, **extensions)
     await response({"type": "http"}, _nothing, send)

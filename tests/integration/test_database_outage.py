@@ -64,7 +64,7 @@ async def test_the_consumer_waits_out_a_database_outage_and_loses_nothing(
             start_mongo_stand_in(processes, data, tmp_path / "db.log", port=port)
             assert isinstance(answer, httpx.Response), f"the request raised {answer!r}"
             assert answer.status_code == 503 and answer.headers["Retry-After"] == "5", answer.text
-            assert "database is unavailable" in answer.json()["detail"]
+            assert "Cơ sở dữ liệu tạm thời không truy cập được" in answer.json()["detail"]
 
             async def all_recorded() -> bool:
                 for event in events:

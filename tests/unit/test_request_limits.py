@@ -18,7 +18,13 @@ async def test_an_oversized_body_is_refused_with_413_with_or_without_content_len
             "/assignments/a1/progress", content=big, headers={"Content-Type": "application/json"}
         )
         assert declared.status_code == 413
-        assert "larger than 1048576 bytes" in declared.json()["detail"]
+        assert "lớn hơn 1048576 byte" in declared.json()["detail"]
+        in_english = await client.post(
+            "/assignments/a1/progress",
+            content=big,
+            headers={"Content-Type": "application/json", "Accept-Language": "en"},
+        )
+        assert "larger than 1048576 bytes" in in_english.json()["detail"]
 
         async def chunks():  # no Content-Length: counted as it arrives
             for _ in range(40):

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.contracts.events import UtcDatetime
+from shared.domain.wording import Wording
 
 
 class SilenceRequest(BaseModel):
@@ -35,7 +36,17 @@ class SilenceRequest(BaseModel):
     @model_validator(mode="after")
     def _sensible(self) -> SilenceRequest:
         if self.plan_id is None and self.agency is None and self.level is None:
-            raise ValueError("a silence names at least a plan_id, an agency or a level")
+            raise ValueError(
+                Wording(
+                    vi="lệnh tạm dừng cần nêu ít nhất một kế hoạch (plan_id), cơ quan (agency) hoặc cấp (level)",
+                    en="a silence names at least a plan_id, an agency or a level",
+                )
+            )
         if self.ends_at <= self.starts_at:
-            raise ValueError("ends_at must be after starts_at")
+            raise ValueError(
+                Wording(
+                    vi="thời điểm kết thúc (ends_at) phải sau thời điểm bắt đầu (starts_at)",
+                    en="ends_at must be after starts_at",
+                )
+            )
         return self
