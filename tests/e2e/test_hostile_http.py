@@ -5,6 +5,7 @@ with an operator's and an agency's token, never get a 5xx, and every error answe
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -59,7 +60,8 @@ def services(amqp_url: str, mongo_url: str, tmp_path_factory: pytest.TempPathFac
     attempts = sum(count for key, count in TALLY.items() if key.endswith("xx"))
     sys.stdout.write(
         f"\nschemathesis attempts={attempts} 2xx={TALLY['2xx']} 4xx={TALLY['4xx']} "
-        f"5xx={TALLY['5xx']} problem+json={TALLY['problem']} crashes=0\n"
+        f"5xx={TALLY['5xx']} problem+json={TALLY['problem']} (Vietnamese {TALLY['vietnamese']}, "
+        f"English {TALLY['english']}) crashes=0\n"
     )
 
 
@@ -80,8 +82,17 @@ BOUNDED = settings(
 )
 
 
-def assert_problem(status: int, headers: Any, body: Callable[[], Any], where: object) -> None:
-    """An error answer is a problem document whose `status` is the response's."""
+# Letters only Vietnamese writes (a vowel with its tone or hat, đ): a Vietnamese sentence has some, an English one none.
+VIETNAMESE = re.compile("[àáảãạăắằẳẵặâấầẩẫậđèéẻẽẹêếềểễệìíỉĩịòóỏõọôốồổỗộơớờởỡợùúủũụưứừửữựỳýỷỹỵ]", re.IGNORECASE)
+ENGLISH = {"Accept-Language": "en"}
+
+
+def assert_problem(
+    status: int, headers: Any, body: Callable[[], Any], where: object, english: bool | None = False
+) -> None:
+    """An error answer is a problem document whose `status` is the response's, its `title` and `detail` written for
+    people in the language asked: Vietnamese by default, English with `Accept-Language: en` (None: not checked, the
+    request's own Accept-Language was hostile)."""
     if status < 400:
         return
     media = {str(k).lower(): v for k, v in dict(headers).items()}.get("content-type")
@@ -90,6 +101,12 @@ def assert_problem(status: int, headers: Any, body: Callable[[], Any], where: ob
     problem = body()
     assert problem["status"] == status and str(problem["type"]).startswith(TYPE_PREFIX), (where, problem)
     assert isinstance(problem["title"], str) and isinstance(problem["detail"], str), (where, problem)
+    if english is False:
+        assert VIETNAMESE.search(problem["title"]) and VIETNAMESE.search(problem["detail"]), (where, problem)
+        TALLY["vietnamese"] += 1
+    elif english:
+        assert not VIETNAMESE.search(problem["title"] + problem["detail"]), (where, problem)
+        TALLY["english"] += 1
     TALLY["problem"] += 1
 
 
@@ -107,7 +124,9 @@ def fuzz(base_url: str, headers: dict[str, str]) -> int:
             response = case.call(base_url=base_url, headers=headers, timeout=30)
             TALLY[f"{response.status_code // 100}xx"] += 1
             case.validate_response(response, checks=[not_a_server_error])
-            assert_problem(response.status_code, response.headers, response.json, (case.method, case.formatted_path))
+            english = headers.get("Accept-Language") == "en"
+            where = (case.method, case.formatted_path)
+            assert_problem(response.status_code, response.headers, response.json, where, english)
 
         run()
     return operations
@@ -127,6 +146,15 @@ def test_intake_never_answers_5xx_as_operator_agency_or_stranger(services: dict[
 def test_tracking_never_answers_5xx_as_operator_or_agency(services: dict[str, str], agency_headers) -> None:
     assert fuzz(services["tracking"], {"Authorization": f"Bearer {OPERATOR_TOKEN}"}) >= 10
     fuzz(services["tracking"], agency_headers)
+
+
+def test_every_service_answers_its_errors_in_english_when_asked(services: dict[str, str], agency_headers) -> None:
+    """The same generated requests with `Accept-Language: en`: no Vietnamese letter in any title or detail."""
+    before = TALLY["english"]
+    fuzz(services["intake"], {**agency_headers, **ENGLISH})
+    fuzz(services["tracking"], {**agency_headers, **ENGLISH})
+    fuzz(services["notifier"], {**OPERATOR, **ENGLISH})
+    assert TALLY["english"] - before > 20
 
 
 def test_notifier_never_answers_5xx_as_operator_or_stranger(services: dict[str, str]) -> None:
@@ -190,7 +218,8 @@ def fuzz_hostile(base_url: str, headers: dict[str, str]) -> int:
             response = httpx.request(case.method, url, params=case.query, content=body, headers=sent, timeout=30)
             TALLY[f"{response.status_code // 100}xx"] += 1
             assert response.status_code < 500, (case.method, case.formatted_path, kind, response.text[:300])
-            assert_problem(response.status_code, response.headers, response.json, (case.method, case.formatted_path))
+            where = (case.method, case.formatted_path)
+            assert_problem(response.status_code, response.headers, response.json, where, None if extra else False)
 
         run()
     return operations
