@@ -11,7 +11,7 @@ from typing import Any
 from services.notifier import domain
 from services.notifier.rules.decisions import Notice, Recipient
 from services.notifier.rules.deliverables import GENERAL, deliverable_lines, requirement_text
-from services.notifier.rules.messages import items_for, render_digest
+from services.notifier.rules.messages import html_line, items_for, render_digest
 from services.notifier.rules.places import place
 from services.notifier.rules.schedule import Occurrence
 from shared.contracts.ladder import Step
@@ -118,3 +118,18 @@ def test_the_window_keeps_the_requirements_and_an_older_window_still_renders() -
     text = rendered(older)
     assert "Nội dung nhiệm vụ (khoản 2, dòng 40 của Kế hoạch): Báo cáo kết quả." in text and GENERAL in text
     assert domain.acknowledgement_window(created(), LADDER, "cal")["deliverables_required"] == []
+
+
+def test_a_shared_folder_link_is_a_link_in_the_html_part_and_nothing_else_is() -> None:
+    folder = {**WORD_AND_SCAN, "send_to": "https://drive.example.vn/thu-muc?id=7&x=<b>"}
+    digest = render_digest("Chi bộ khu dân cư số 1", [notice(task="Báo cáo kết quả.", deliverables=(folder,))])
+    assert (
+        '<a href="https://drive.example.vn/thu-muc?id=7&amp;x=">https://drive.example.vn/thu-muc?id=7&amp;x=</a>'
+        in (digest.html)
+    )
+    assert "qua đường dẫn https://drive.example.vn/thu-muc?id=7&x=<b> (mục IV" in digest.text
+    assert html_line("Xem https://a.example/b. Rồi (https://c.example/d), javascript:alert(1)") == (
+        'Xem <a href="https://a.example/b">https://a.example/b</a>. Rồi '
+        '(<a href="https://c.example/d">https://c.example/d</a>), javascript:alert(1)'
+    )
+    assert html_line("<script>1</script>") == "&lt;script&gt;1&lt;/script&gt;"

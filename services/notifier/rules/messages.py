@@ -9,6 +9,7 @@ line per link (services/notifier/rules/links.py), replaced with the link's parag
 from __future__ import annotations
 
 import html
+import re
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -267,6 +268,27 @@ def _intro(items: list[Item]) -> str:
     return "Hệ thống đôn đốc trân trọng thông báo tình hình thực hiện các nhiệm vụ dưới đây:"
 
 
+_WEB_ADDRESS = re.compile(r"https?://[^\s<>\"']+", re.IGNORECASE)
+_TRAILING = ".,;:!?)]"  # punctuation that ends a sentence, not the address
+
+
+def html_line(line: str) -> str:
+    """One line of the e-mail's HTML part: escaped, each web address in it (a plan's shared-folder link) a link
+    the recipient can tap."""
+    parts: list[str] = []
+    start = 0
+    for found in _WEB_ADDRESS.finditer(line):
+        address = found.group().rstrip(_TRAILING)
+        end = found.start() + len(address)
+        parts += [
+            html.escape(line[start : found.start()]),
+            f'<a href="{html.escape(address)}">{html.escape(address)}</a>',
+        ]
+        start = end
+    parts.append(html.escape(line[start:]))
+    return "".join(parts)
+
+
 def render_digest(recipient_name: str, items: list[Item], marker: str = "") -> Digest:
     """One e-mail for all of a recipient's items, grouped by plan, most overdue first. With a `marker`, the
     e-mail gets a marker line for each personal link it will carry (services/notifier/rules/links.py)."""
@@ -291,7 +313,7 @@ def render_digest(recipient_name: str, items: list[Item], marker: str = "") -> D
             lines = _lines(item)
             text.append(f"  {number}. {lines[0]}")
             text += [f"     {line}" for line in lines[1:]]
-            page.append("<li>" + "<br>".join(html.escape(line) for line in lines) + "</li>")
+            page.append("<li>" + "<br>".join(html_line(line) for line in lines) + "</li>")
         page.append("</ol>")
     for line in markers:
         text += ["", line]
