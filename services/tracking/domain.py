@@ -180,7 +180,7 @@ def report_progress(assignment: AssignmentRecord, percent: int) -> AssignmentSta
     if percent < assignment.get("progress", 0):
         raise IllegalTransition(
             Wording(
-                vi=f"Tỷ lệ hoàn thành không được thấp hơn lần báo cáo trước ({assignment['progress']}%); "
+                vi=f"Tỷ lệ hoàn thành không được thấp hơn tỷ lệ đã báo cáo trước đó ({assignment['progress']}%); "
                 f"tỷ lệ vừa gửi là {percent}%.",
                 en=f"progress cannot go back from {assignment['progress']}% to {percent}%",
             )

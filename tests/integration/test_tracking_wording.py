@@ -63,7 +63,9 @@ async def test_the_agencys_refusals_read_in_vietnamese_and_in_english_when_asked
         assert (await http.post(f"{base}/progress", json={"percent": 40}, headers=me)).status_code == 200
         status, vi, en = await both(http, "POST", f"{base}/progress", me, json={"percent": 10})
         assert status == 409
-        assert vi["detail"] == "Tỷ lệ hoàn thành không được thấp hơn lần báo cáo trước (40%); tỷ lệ vừa gửi là 10%."
+        assert vi["detail"] == (
+            "Tỷ lệ hoàn thành không được thấp hơn tỷ lệ đã báo cáo trước đó (40%); tỷ lệ vừa gửi là 10%."
+        )
         assert en["detail"] == "progress cannot go back from 40% to 10%"
 
         stranger = await _session(http, await _link(http, "ubnd"))

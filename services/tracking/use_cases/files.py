@@ -155,7 +155,7 @@ class FileService:
             if row is None or row["metadata"].get("assignment_id") != assignment_id:
                 raise Invalid(
                     Wording(
-                        vi=f"Tệp {file_id} không thuộc nhiệm vụ {assignment_id} (không được tải lên cho nhiệm vụ này).",
+                        vi=f"Tệp {file_id} không được tải lên cho nhiệm vụ {assignment_id}.",
                         en=f"file {file_id} was not uploaded to assignment {assignment_id}",
                     )
                 )
