@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, NotRequired, TypedDict
 
-from shared.domain.clock import as_utc
+from shared.domain.clock import VIETNAM, as_utc
+from shared.domain.wording import Wording
 from shared.platform.auth import Principal
 
 AssignmentState = Literal["assigned", "acknowledged", "in_progress", "completed", "cancelled"]
@@ -114,6 +115,17 @@ class UnknownPeriod(Exception):
     """The report names a period the assignment does not have."""
 
 
+CANCELLED = Wording(vi="Nhiệm vụ đã bị cơ quan giao việc hủy.", en="the assignment was cancelled by its issuer")
+# An assignment's state as a person reads it.
+STATE_NAMES: dict[str, str] = {
+    "assigned": "mới giao",
+    "acknowledged": "đã tiếp nhận",
+    "in_progress": "đang thực hiện",
+    "completed": "đã hoàn thành",
+    "cancelled": "đã hủy",
+}
+
+
 def new_assignment(event: dict[str, Any]) -> AssignmentRecord:
     """The tracked record of an assignment, from its `assignment.created` event; what the plan asks the body to
     deliver and where is kept when the event says it."""
@@ -145,18 +157,34 @@ def acknowledge(assignment: AssignmentRecord) -> AssignmentState:
     if state == "assigned":
         return "acknowledged"
     if state == "cancelled":
-        raise IllegalTransition("the assignment was cancelled by its issuer")
-    raise IllegalTransition(f"the assignment is already {state}; it was acknowledged before")
+        raise IllegalTransition(CANCELLED)
+    raise IllegalTransition(
+        Wording(
+            vi=f"Nhiệm vụ đã được xác nhận tiếp nhận từ trước (hiện ở trạng thái «{STATE_NAMES.get(state, state)}»).",
+            en=f"the assignment is already {state}; it was acknowledged before",
+        )
+    )
 
 
 def report_progress(assignment: AssignmentRecord, percent: int) -> AssignmentState:
     state = assignment["state"]
     if state == "cancelled":
-        raise IllegalTransition("the assignment was cancelled by its issuer")
+        raise IllegalTransition(CANCELLED)
     if state == "completed":
-        raise IllegalTransition("the assignment is completed; submit a report revision instead")
+        raise IllegalTransition(
+            Wording(
+                vi="Nhiệm vụ đã hoàn thành nên không cập nhật tiến độ nữa; nếu cần, hãy nộp bản báo cáo sửa đổi.",
+                en="the assignment is completed; submit a report revision instead",
+            )
+        )
     if percent < assignment.get("progress", 0):
-        raise IllegalTransition(f"progress cannot go back from {assignment['progress']}% to {percent}%")
+        raise IllegalTransition(
+            Wording(
+                vi=f"Tỷ lệ hoàn thành không được thấp hơn tỷ lệ đã báo cáo trước đó ({assignment['progress']}%); "
+                f"tỷ lệ vừa gửi là {percent}%.",
+                en=f"progress cannot go back from {assignment['progress']}% to {percent}%",
+            )
+        )
     return "in_progress"
 
 
@@ -171,11 +199,16 @@ class ReportOutcome:
 def _live_period(assignment: AssignmentRecord, period: str) -> dict[str, PeriodRecord]:
     """The assignment's periods, once it is sure the assignment is live and has `period`."""
     if assignment["state"] == "cancelled":
-        raise IllegalTransition("the assignment was cancelled by its issuer")
+        raise IllegalTransition(CANCELLED)
     periods = assignment["periods"]
     if period not in periods:
-        known = ", ".join(sorted(periods)) or "none"
-        raise UnknownPeriod(f"the assignment has no reporting period {period!r} (its periods: {known})")
+        known = ", ".join(sorted(periods))
+        raise UnknownPeriod(
+            Wording(
+                vi=f"Nhiệm vụ không có kỳ báo cáo «{period}» (các kỳ của nhiệm vụ: {known or 'không có'}).",
+                en=f"the assignment has no reporting period {period!r} (its periods: {known or 'none'})",
+            )
+        )
     return periods
 
 
@@ -194,10 +227,21 @@ def request_extension(assignment: AssignmentRecord, period: str, requested_due_a
     """Check an extension request; returns the period's current deadline."""
     periods = _live_period(assignment, period)
     if periods[period]["reports"]:
-        raise IllegalTransition(f"the report for {period} is already in; no extension is needed")
+        raise IllegalTransition(
+            Wording(
+                vi=f"Kỳ {period} đã có báo cáo nên không cần gia hạn.",
+                en=f"the report for {period} is already in; no extension is needed",
+            )
+        )
     current = as_utc(periods[period]["due_at"])
     if requested_due_at <= current:
-        raise IllegalTransition(f"the requested deadline must be later than the current one ({current.isoformat()})")
+        shown = current.astimezone(VIETNAM)
+        raise IllegalTransition(
+            Wording(
+                vi=f"Hạn đề nghị phải muộn hơn hạn hiện tại ({shown:%H:%M} ngày {shown:%d/%m/%Y}).",
+                en=f"the requested deadline must be later than the current one ({current.isoformat()})",
+            )
+        )
     return current
 
 

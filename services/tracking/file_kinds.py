@@ -8,6 +8,8 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
+from shared.domain.wording import Wording
+
 PDF = "application/pdf"
 PNG = "image/png"
 JPEG = "image/jpeg"
@@ -26,7 +28,7 @@ _CARRY = _LOCAL_HEADER + 64 + len(ODT)  # bytes kept between chunks so that a he
 class FileRefused(Exception):
     """Not an allowed kind (`type_not_allowed`), or not what its name says (`type_mismatch`)."""
 
-    def __init__(self, reason: str, detail: str) -> None:
+    def __init__(self, reason: str, detail: str | Wording) -> None:
         super().__init__(detail)
         self.reason = reason
 
@@ -36,8 +38,12 @@ def expected_type(extension: str) -> str:
     media_type = BY_EXTENSION.get(extension)
     if media_type is None:
         allowed = ", ".join(sorted(BY_EXTENSION))
-        shown = extension or "no extension"
-        raise FileRefused("type_not_allowed", f"files of type {shown} are not accepted (allowed: {allowed})")
+        shown = f"có đuôi «{extension}»" if extension else "không có đuôi"
+        said = Wording(
+            vi=f"Hệ thống không nhận tệp {shown}; chỉ nhận các loại tệp: {allowed}.",
+            en=f"files of type {extension or 'no extension'} are not accepted (allowed: {allowed})",
+        )
+        raise FileRefused("type_not_allowed", said)
     return media_type
 
 
@@ -68,17 +74,17 @@ class Sniffer:
             return
         signature = _SIGNATURES.get(expected, _ZIP)
         if not self.head.startswith(signature):
-            raise FileRefused("type_mismatch", f"the content is not {_kind(expected)}")
+            raise FileRefused("type_mismatch", _not_of_kind(expected))
 
     def check(self, expected: str) -> None:
         """The final verdict, once every byte has been fed."""
         if not self.head:
-            raise FileRefused("type_mismatch", "the file is empty")
+            raise FileRefused("type_mismatch", _EMPTY)
         self.check_head(expected)
         if len(self.head) < _HEAD and not self.head.startswith(_SIGNATURES.get(expected, _ZIP)):
-            raise FileRefused("type_mismatch", f"the content is not {_kind(expected)}")
+            raise FileRefused("type_mismatch", _not_of_kind(expected))
         if expected not in _SIGNATURES and self._found != expected:
-            raise FileRefused("type_mismatch", f"the content is not {_kind(expected)}")
+            raise FileRefused("type_mismatch", _not_of_kind(expected))
 
 
 def _zip_entry_kind(window: bytes, at: int) -> str | None:
@@ -97,7 +103,21 @@ def _zip_entry_kind(window: bytes, at: int) -> str | None:
     return None
 
 
-def _kind(media_type: str) -> str:
-    names = {PDF: "a PDF", PNG: "a PNG image", JPEG: "a JPEG image", DOCX: "a Word document (.docx)"}
-    names |= {XLSX: "an Excel workbook (.xlsx)", ODT: "an OpenDocument text (.odt)"}
-    return names[media_type]
+_EMPTY = Wording(vi="Tệp rỗng, không có nội dung.", en="the file is empty")
+# Each kind as a sentence names it: Vietnamese, English.
+_KINDS = {
+    PDF: ("tài liệu PDF", "a PDF"),
+    PNG: ("ảnh PNG", "a PNG image"),
+    JPEG: ("ảnh JPEG", "a JPEG image"),
+    DOCX: ("văn bản Word (.docx)", "a Word document (.docx)"),
+    XLSX: ("bảng tính Excel (.xlsx)", "an Excel workbook (.xlsx)"),
+    ODT: ("văn bản OpenDocument (.odt)", "an OpenDocument text (.odt)"),
+}
+
+
+def _not_of_kind(media_type: str) -> Wording:
+    vietnamese, english = _KINDS[media_type]
+    return Wording(
+        vi=f"Nội dung tệp không phải là {vietnamese} như phần đuôi của tên tệp cho biết.",
+        en=f"the content is not {english}",
+    )

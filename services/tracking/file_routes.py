@@ -16,6 +16,7 @@ from services.tracking.multipart_stream import FilePart, MalformedUpload
 from services.tracking.rate_limit import TokenBuckets, retry_after
 from services.tracking.use_cases.errors import TooLarge
 from services.tracking.use_cases.files import FileService, UploadFile
+from shared.domain.wording import Wording, wording_of
 from shared.platform.auth import AgencyOnly, AnyRole
 from shared.platform.http import Answer, Identifier
 
@@ -33,7 +34,7 @@ async def _upload(request: Request, files: FileService, assignment_id: str, acto
         file_name = await part.open()
         stored = await files.upload(UploadFile(assignment_id, file_name, _bounded(part, limit, files)), actor)
     except (MalformedUpload, MultipartParseError) as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"the upload is malformed: {exc}") from None
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, _malformed(exc)) from None
     return {
         "file_id": stored.file_id,
         "file_name": stored.file_name,
@@ -41,6 +42,24 @@ async def _upload(request: Request, files: FileService, assignment_id: str, acto
         "size": stored.size,
         "sha256": stored.sha256,
     }
+
+
+def _malformed(exc: Exception) -> Wording:
+    """What is wrong with an upload's body: our own reading's words, or the parser's (English) beside a
+    Vietnamese sentence."""
+    said = wording_of(exc)
+    if isinstance(said, Wording):
+        return Wording(vi=f"Tệp gửi lên không hợp lệ: {said.vi}.", en=f"the upload is malformed: {said.en}")
+    return Wording(
+        vi="Tệp gửi lên không đúng định dạng multipart/form-data; vui lòng gửi lại.",
+        en=f"the upload is malformed: {said}",
+    )
+
+
+_TOO_MANY_UPLOADS = Wording(
+    vi="Cơ quan đã gửi quá nhiều tệp trong thời gian ngắn; vui lòng thử lại sau ít phút.",
+    en="too many uploads; try again later",
+)
 
 
 async def _bounded(part: FilePart, limit: int, files: FileService) -> Any:
@@ -76,15 +95,20 @@ def build_file_router(files: FileService, timeout_seconds: float, uploads: Token
         if wait > 0:
             raise HTTPException(
                 status.HTTP_429_TOO_MANY_REQUESTS,
-                "too many uploads; try again later",
+                _TOO_MANY_UPLOADS,
                 {"Retry-After": retry_after(wait)},
             )
         try:
             async with asyncio.timeout(timeout_seconds):
                 return await _upload(request, files, assignment_id, actor)
         except TimeoutError:
+            seconds = f"{timeout_seconds:g}"
             raise HTTPException(
-                status.HTTP_408_REQUEST_TIMEOUT, f"the upload did not finish within {timeout_seconds:g} seconds"
+                status.HTTP_408_REQUEST_TIMEOUT,
+                Wording(
+                    vi=f"Tệp chưa tải lên xong sau {seconds.replace('.', ',')} giây; vui lòng thử lại.",
+                    en=f"the upload did not finish within {seconds} seconds",
+                ),
             ) from None
 
     @router.get("/files/{file_id}", response_class=StreamingResponse)

@@ -30,7 +30,7 @@ from services.tracking.use_cases.files import FileService
 from services.tracking.use_cases.messages import ExtensionState
 from shared.contracts.commands import AcknowledgeAssignment, ReportProgress, RequestExtension, SubmitReport
 from shared.contracts.events import AgencyCode, Deliverable, PeriodKey
-from shared.domain.wording import wording_of
+from shared.domain.wording import Wording, wording_of
 from shared.platform.auth import AgencyOnly, AnyRole, IssuerOrOperator
 from shared.platform.http import CONFLICT, Answer, Identifier
 from shared.platform.problems import answer_problem
@@ -175,7 +175,11 @@ def _agency_routes(router: APIRouter, service: TrackingService, files: FileServi
         deliverables = [*body.deliverables, *uploaded]
         if len(deliverables) > MAX_DELIVERABLES:
             raise HTTPException(
-                status.HTTP_422_UNPROCESSABLE_CONTENT, f"a report delivers at most {MAX_DELIVERABLES} files"
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
+                Wording(
+                    vi=f"Mỗi báo cáo kèm tối đa {MAX_DELIVERABLES} tệp.",
+                    en=f"a report delivers at most {MAX_DELIVERABLES} files",
+                ),
             )
         command = SubmitReport(
             command_id=_command_id(key),

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.tracking.rate_limit import TokenBuckets, retry_after
 from services.tracking.use_cases.links import IssueLink, LinkService
 from shared.contracts.events import AgencyCode
+from shared.domain.wording import Wording
 from shared.platform.auth import Operator
 from shared.platform.http import Answer
 
@@ -33,6 +34,14 @@ class SecretIn(BaseModel):
 
     secret: Secret
 
+
+_TOO_MANY_LINK_REQUESTS = Wording(
+    vi="Có quá nhiều yêu cầu về đường dẫn từ địa chỉ này; vui lòng thử lại sau ít phút.",
+    en="too many link requests from this address; try again later",
+)
+_AGENCY_OR_ALL = Wording(
+    vi="Hãy ghi một trong hai: agency=<mã cơ quan> hoặc all=true.", en="give either agency=<code> or all=true"
+)
 
 Proxies = tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
 
@@ -65,7 +74,7 @@ def rate_limited(buckets: TokenBuckets, trusted_proxies: Proxies) -> Any:
         if wait > 0:
             raise HTTPException(
                 status.HTTP_429_TOO_MANY_REQUESTS,
-                "too many link requests from this address; try again later",
+                _TOO_MANY_LINK_REQUESTS,
                 headers={"Retry-After": retry_after(wait)},
             )
 
@@ -127,7 +136,7 @@ def build_link_router(
     ) -> Answer:
         """Revoke one agency's links (or all, with all=true) and the sessions made from them."""
         if (agency is None) == (not all):
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "give either agency=<code> or all=true")
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, _AGENCY_OR_ALL)
         return {"revoked": await links.revoke(None if all else agency)}
 
     return router

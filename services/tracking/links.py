@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from shared.domain.clock import as_utc
+from shared.domain.wording import Wording
 from shared.platform.auth import Principal
 
 LinkScope = Literal["act", "view"]
@@ -46,13 +47,27 @@ class InvalidLink(ValueError):
     """A link that cannot be issued as asked (a view link without the body it shows, an act link with one)."""
 
 
+_ACT_WITH_VIEW_OF = Wording(
+    vi="Đường dẫn loại «act» mở trang của chính cơ quan được cấp, nên view_of phải để trống (null).",
+    en="an act link opens the agency's own pages: view_of must be null",
+)
+_VIEW_WITHOUT_VIEW_OF = Wording(
+    vi="Đường dẫn loại «view» cần view_of: mã của cơ quan có trang được xem.",
+    en="a view link needs view_of, the agency whose page it shows",
+)
+_VIEW_OF_ITSELF = Wording(
+    vi="Đường dẫn loại «view» dùng để xem trang của một cơ quan khác: view_of phải khác agency.",
+    en="a view link shows another body's page: view_of must differ from agency",
+)
+
+
 def check_scope(agency: str, scope: LinkScope, view_of: str | None) -> None:
     if scope == "act" and view_of is not None:
-        raise InvalidLink("an act link opens the agency's own pages: view_of must be null")
+        raise InvalidLink(_ACT_WITH_VIEW_OF)
     if scope == "view" and not view_of:
-        raise InvalidLink("a view link needs view_of, the agency whose page it shows")
+        raise InvalidLink(_VIEW_WITHOUT_VIEW_OF)
     if scope == "view" and view_of == agency:
-        raise InvalidLink("a view link shows another body's page: view_of must differ from agency")
+        raise InvalidLink(_VIEW_OF_ITSELF)
 
 
 def link_state(link: Mapping[str, Any], now: datetime) -> LinkState:
@@ -68,7 +83,7 @@ def session_principal(agency: str, scope: LinkScope, view_of: str | None) -> Pri
     """Who a session made from the link acts as."""
     if scope == "view":
         if view_of is None:
-            raise InvalidLink("a view link needs view_of")
+            raise InvalidLink(_VIEW_WITHOUT_VIEW_OF)
         return Principal(code=view_of, role="viewer")
     return Principal(code=agency, role="agency")
 

@@ -9,9 +9,15 @@ from dataclasses import dataclass, field
 
 from python_multipart.multipart import MultipartParser, parse_options_header
 
+from shared.domain.wording import Wording
+
 
 class MalformedUpload(ValueError):
-    """The body is not multipart/form-data with the expected part."""
+    """The body is not multipart/form-data with the expected part (said as the end of a sentence, without its
+    full stop: the route adds what comes before)."""
+
+
+_NOT_MULTIPART = Wording(vi="hãy gửi tệp dưới dạng multipart/form-data", en="send the file as multipart/form-data")
 
 
 @dataclass
@@ -54,7 +60,7 @@ def boundary_of(content_type: str) -> bytes:
     media, options = parse_options_header(content_type)
     boundary = options.get(b"boundary")
     if media != b"multipart/form-data" or not boundary:
-        raise MalformedUpload("send the file as multipart/form-data")
+        raise MalformedUpload(_NOT_MULTIPART)
     return boundary
 
 
@@ -78,7 +84,12 @@ class FilePart:
     async def open(self) -> str:
         while not self._inside:
             if not await self._feed():
-                raise MalformedUpload(f"the body has no part named {self.field_name!r} with a file")
+                raise MalformedUpload(
+                    Wording(
+                        vi=f"nội dung gửi lên không có phần «{self.field_name}» chứa tệp",
+                        en=f"the body has no part named {self.field_name!r} with a file",
+                    )
+                )
         return self._file_name
 
     async def chunks(self) -> AsyncIterator[bytes]:

@@ -67,7 +67,11 @@ def _file_part_head(boundary: str, file_name: str, media_type: str) -> bytes:
 class Tracking:
     def __init__(self, base_url: str, timeout_seconds: float, transport: httpx.AsyncBaseTransport | None = None):
         self._client = httpx.AsyncClient(
-            base_url=base_url.rstrip("/"), timeout=timeout_seconds, transport=transport, follow_redirects=False
+            base_url=base_url.rstrip("/"),
+            timeout=timeout_seconds,
+            transport=transport,
+            follow_redirects=False,
+            headers={"Accept-Language": "en"},  # tracking's `detail` in English: for logs; people read messages.py
         )
         self._upload_timeout = httpx.Timeout(timeout_seconds, write=max(timeout_seconds, 300.0))
 

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 import httpx
 from fastapi import FastAPI
+from starlette.exceptions import HTTPException
 
 from deploy.local.infra import free_port
 from services.intake.config import Settings as IntakeSettings
@@ -19,6 +20,7 @@ from services.tracking.config import Settings as TrackingSettings
 from services.tracking.main import create_app as create_tracking
 from shared.domain.clock import FakeClock
 from shared.platform.auth import TokenVerifier, hash_token, install
+from shared.platform.http import http_error
 from tests.conftest import random_ref
 from tests.integration.conftest import OPERATOR, issue_token, running
 from tests.integration.notifier_harness import notifier
@@ -85,6 +87,7 @@ async def test_the_notifiers_routes_are_for_operators(service_settings, mongo_ur
     clock = FakeClock(datetime(2026, 12, 1, tzinfo=UTC))
     async with running(tracking) as tracking_http, notifier(mongo_url, database_name, clock) as engine:
         app = FastAPI()
+        app.add_exception_handler(HTTPException, http_error)  # refusals as problems, as the notifier answers them
         install(app, asking(tracking))
         app.include_router(notifier_routes(engine.use_cases))
         agency = await issue_token(tracking_http, "ubnd", "agency")

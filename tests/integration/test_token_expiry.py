@@ -57,7 +57,7 @@ async def test_a_token_expires_after_the_default_lifetime_and_is_refused_like_a_
         clock.advance(timedelta(hours=1))
         refused = await http.get("/agencies/ubnd-xa/assignments", headers=bearer(issued["token"]))
         assert refused.status_code == 401 and refused.headers["WWW-Authenticate"] == "Bearer"
-        assert "expired" in refused.json()["detail"]
+        assert "hết hạn" in refused.json()["detail"]
         operator = (await http.get("/tokens/me", headers=OPERATOR)).json()
         assert operator["expires_at"] is None  # the configured bootstrap token is excepted
 

@@ -59,7 +59,7 @@ async def test_the_assignment_lifecycle_and_its_refusals(service_settings, amqp)
         replay = await http.post(f"{base}/acknowledge", headers={**me, "Idempotency-Key": "ack-1"})
         assert replay.json() == {**first.json(), "duplicate": True}
         again = await http.post(f"{base}/acknowledge", headers=me)
-        assert again.status_code == 409 and "acknowledged" in again.json()["detail"]
+        assert again.status_code == 409 and "tiếp nhận từ trước" in again.json()["detail"]
 
         forward = await http.post(f"{base}/progress", json={"percent": 40, "note": "đang làm"}, headers=me)
         assert forward.status_code == 200

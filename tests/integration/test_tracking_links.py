@@ -70,7 +70,7 @@ async def test_a_link_gives_a_session_that_acts_only_on_its_own_agency_and_ends(
 
         clock.advance(timedelta(hours=12))
         ended = await http.get(base, headers=me)
-        assert ended.status_code == 401 and "expired" in ended.json()["detail"]
+        assert ended.status_code == 401 and "hết hạn" in ended.json()["detail"]
         assert (await http.post("/links/exchange", json={"secret": secret})).status_code == 200  # link still valid
         clock.advance(timedelta(days=30))
         expired = await http.post("/links/exchange", json={"secret": secret})

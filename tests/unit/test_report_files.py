@@ -8,6 +8,8 @@ import pytest
 
 from services.tracking import file_kinds, file_names
 from services.tracking.file_kinds import FileRefused, Sniffer, expected_type
+from services.tracking.use_cases.errors import TooLarge
+from shared.domain.wording import Wording, wording_of
 from tests.fixtures.report_files import EXE, JPEG, PNG, docx_bytes, odt_bytes, pdf_bytes, xlsx_bytes, zip_bytes
 
 
@@ -55,6 +57,38 @@ def test_content_that_is_not_what_its_name_says_is_refused() -> None:
 def test_kinds_not_allowed_are_refused_by_their_name() -> None:
     for name in ("setup.exe", "bao-cao.doc", "bao-cao", "anh.gif", ".pdf", "bao-cao.pdf.exe"):
         assert refusal(pdf_bytes(), name) == "type_not_allowed", name
+
+
+def said(content: bytes, name: str) -> Wording:
+    with pytest.raises(FileRefused) as refused:
+        kind_of(content, name)
+    wording = wording_of(refused.value)
+    assert isinstance(wording, Wording) and str(refused.value) == wording.en
+    return wording
+
+
+def test_refused_files_are_explained_in_vietnamese_and_in_english() -> None:
+    assert said(EXE, "setup.exe").vi.startswith("Hệ thống không nhận tệp có đuôi «.exe»; chỉ nhận các loại tệp: .docx")
+    assert said(pdf_bytes(), "bao-cao").vi.startswith("Hệ thống không nhận tệp không có đuôi;")
+    assert said(pdf_bytes(), "bao-cao").en.startswith("files of type no extension are not accepted")
+    assert said(b"", "trong.pdf") == Wording(vi="Tệp rỗng, không có nội dung.", en="the file is empty")
+    word = said(pdf_bytes(), "bao-cao.docx")
+    assert word.vi == "Nội dung tệp không phải là văn bản Word (.docx) như phần đuôi của tên tệp cho biết."
+    assert word.en == "the content is not a Word document (.docx)"
+    for kind, name in ((file_kinds.XLSX, "a.xlsx"), (file_kinds.ODT, "a.odt"), (file_kinds.PNG, "a.png")):
+        assert said(EXE, name).vi.startswith("Nội dung tệp không phải là "), kind
+
+
+def test_the_size_limit_is_said_in_mb_from_one_mb_up() -> None:
+    def vietnamese(limit: int) -> str:
+        wording = wording_of(TooLarge(limit))
+        assert isinstance(wording, Wording)
+        return wording.vi
+
+    assert vietnamese(20 * 1024 * 1024).startswith("Tệp lớn hơn giới hạn 20 MB cho mỗi tệp;")
+    assert "giới hạn 1,5 MB" in vietnamese(3 * 512 * 1024)
+    assert "giới hạn 65536 byte" in vietnamese(65536)
+    assert str(TooLarge(65536)) == "the file is larger than the limit of 65536 bytes"
 
 
 def test_names_keep_vietnamese_letters_in_nfc_and_lose_paths_and_control_characters() -> None:

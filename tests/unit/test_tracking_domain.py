@@ -21,6 +21,7 @@ from services.tracking.domain import (
     submit_report,
 )
 from shared.contracts.events import AgencyRef, AssignmentCreated, ReportingDeadline
+from shared.domain.wording import Wording, wording_of
 
 H1_DUE = datetime(2027, 6, 30, 16, 59, 59, 999_000, tzinfo=UTC)  # 30/06/2027 23:59:59.999 in Vietnam
 FY_DUE = datetime(2027, 12, 31, 16, 59, 59, 999_000, tzinfo=UTC)
@@ -290,3 +291,28 @@ def test_everything_becomes_overdue_once_every_deadline_has_passed() -> None:
     status = plan_status(records, FY_DUE + timedelta(seconds=1))
     assert status["totals"]["overdue"] == 4 and status["totals"]["percent"]["overdue"] == 100.0
     assert plan_status(records, H1_DUE)["totals"]["open"] == 4
+
+
+def test_refusals_say_it_in_vietnamese_and_in_english_and_read_as_english() -> None:
+    """What a refusal says reaches people in Vietnamese and integrators in English (#19); logs and AMQP answers
+    read `str(exc)`, which stays English."""
+    record = assignment(state="acknowledged")
+    with pytest.raises(IllegalTransition) as twice:
+        acknowledge(record)
+    said = wording_of(twice.value)
+    assert isinstance(said, Wording)
+    assert said.vi == "Nhiệm vụ đã được xác nhận tiếp nhận từ trước (hiện ở trạng thái «đã tiếp nhận»)."
+    assert str(twice.value) == said.en == "the assignment is already acknowledged; it was acknowledged before"
+
+    with pytest.raises(UnknownPeriod) as unknown:
+        submit_report(assignment(), "2027-Q3", H1_DUE)
+    said = wording_of(unknown.value)
+    assert isinstance(said, Wording) and "«2027-Q3»" in said.vi and "2027-FY, 2027-H1" in said.vi
+    assert str(unknown.value) == "the assignment has no reporting period '2027-Q3' (its periods: 2027-FY, 2027-H1)"
+
+    with pytest.raises(IllegalTransition) as earlier:
+        request_extension(assignment(), "2027-H1", H1_DUE)
+    said = wording_of(earlier.value)
+    assert isinstance(said, Wording)
+    assert said.vi == "Hạn đề nghị phải muộn hơn hạn hiện tại (23:59 ngày 30/06/2027)."  # the deadline in Vietnam
+    assert str(earlier.value) == f"the requested deadline must be later than the current one ({H1_DUE.isoformat()})"

@@ -39,6 +39,7 @@ from shared.contracts.events import (
     ReportSubmitted,
 )
 from shared.domain.clock import FakeClock
+from shared.domain.wording import Wording, wording_of
 from shared.platform.auth import Principal, Role
 from tests.fakes import FakeUnitOfWork
 
@@ -222,8 +223,10 @@ async def test_an_unknown_assignment_is_not_found_and_an_illegal_transition_is_r
     with pytest.raises(NotFound):
         await service.acknowledge(AcknowledgeAssignment(command_id="c", assignment_id="nope"), AGENCY, "http")
     await service.acknowledge(ack(record), AGENCY, "http")
-    with pytest.raises(Refused, match="acknowledged before"):
+    with pytest.raises(Refused, match="acknowledged before") as twice:
         await service.acknowledge(ack(record, "c2"), AGENCY, "http")
+    said = wording_of(twice.value)  # the rule's words in both languages, carried through the use case's refusal
+    assert isinstance(said, Wording) and said.vi.startswith("Nhiệm vụ đã được xác nhận tiếp nhận từ trước")
     await service.report_progress(
         ReportProgress(command_id="p1", assignment_id=record["_id"], percent=40), AGENCY, "http"
     )
@@ -285,8 +288,12 @@ async def test_an_extension_is_decided_once_by_the_plans_issuer_and_moves_the_de
         with pytest.raises(Forbidden):
             await service.decide_extension(DecideExtension(request_id, approve=True), who, "http")
     await service.decide_extension(DecideExtension(request_id, approve=True, reason="Đồng ý"), ISSUING, "http")
-    with pytest.raises(Refused, match="already approved"):
+    with pytest.raises(Refused, match="already approved") as decided:
         await service.decide_extension(DecideExtension(request_id, approve=False), OPERATOR, "http")
+    assert wording_of(decided.value) == Wording(
+        vi=f"Đề nghị gia hạn {request_id} đã được chấp thuận từ trước.",
+        en=f"extension request {request_id} was already approved",
+    )
     period = repository.assignments[record["_id"]]["periods"]["2027-Q1"]
     assert period["due_at"] == NOW + timedelta(days=20) and period["extensions"][0]["approved_by"] == ISSUER.code
     assert [type(e) for e in uow.published] == [ExtensionRequested, DeadlineExtended]

@@ -25,6 +25,7 @@ from shared.contracts.events import (
     ReportSubmitted,
 )
 from shared.domain.clock import as_utc
+from shared.domain.wording import Wording
 from shared.platform.auth import Principal
 
 
@@ -133,17 +134,35 @@ def decide(command: Command, assignment: AssignmentRecord, event_id: str, now: d
     """The change and the fact an agency's command makes to its assignment (also the bulk path's rule)."""
     decider = DECIDERS.get(type(command))
     if decider is None:
-        raise Refused(f"unsupported command {command.command_type}")
+        raise Refused(
+            Wording(vi=f"Không hỗ trợ lệnh {command.command_type}.", en=f"unsupported command {command.command_type}")
+        )
     return decider(command, assignment, event_id, now)
+
+
+# An extension request's decision as a sentence says it.
+_DECIDED = {"approved": "đã được chấp thuận", "refused": "đã bị từ chối"}
 
 
 def decide_extension(
     command: DecideExtension, request: dict[str, Any], assignment: AssignmentRecord, actor: Principal, now: datetime
 ) -> Decision:
     if not domain.may_decide_extension(actor, assignment["issuer"]["code"]):
-        raise Forbidden(f"only the issuer of plan {assignment['plan_id']} or an operator may decide")
+        plan_id = assignment["plan_id"]
+        raise Forbidden(
+            Wording(
+                vi=f"Chỉ cơ quan ban hành kế hoạch {plan_id} hoặc quản trị viên mới được quyết định đề nghị gia hạn.",
+                en=f"only the issuer of plan {plan_id} or an operator may decide",
+            )
+        )
     if request["status"] != "pending":
-        raise Refused(f"extension request {command.request_id} was already {request['status']}")
+        done = _DECIDED.get(request["status"], f"đã ở trạng thái «{request['status']}»")
+        raise Refused(
+            Wording(
+                vi=f"Đề nghị gia hạn {command.request_id} {done} từ trước.",
+                en=f"extension request {command.request_id} was already {request['status']}",
+            )
+        )
     common = {
         **_common(assignment, uuid.uuid4().hex, now),
         "request_id": command.request_id,

@@ -15,10 +15,19 @@ import structlog
 
 from services.tracking import domain, file_kinds, file_names
 from services.tracking.domain import AssignmentRecord
-from services.tracking.use_cases.errors import Forbidden, Invalid, NotFound, TooLarge, Unsupported
+from services.tracking.use_cases.errors import (
+    Forbidden,
+    Invalid,
+    NotFound,
+    TooLarge,
+    Unsupported,
+    no_assignment,
+    not_assigned_to,
+)
 from services.tracking.use_cases.service import counted
 from shared.contracts.events import Deliverable
 from shared.domain.clock import Clock
+from shared.domain.wording import Wording, wording_of
 from shared.platform.auth import Principal
 
 log = structlog.get_logger()
@@ -86,9 +95,9 @@ class FileService:
     async def _own_assignment(self, assignment_id: str, actor: Principal) -> AssignmentRecord:
         assignment = await self._assignments.get_assignment(assignment_id)
         if assignment is None:
-            raise NotFound(f"no assignment {assignment_id}")
+            raise NotFound(no_assignment(assignment_id))
         if not domain.may_act_as_agency(actor) or assignment["agency"]["code"] != actor.code:
-            raise counted(Forbidden(f"assignment {assignment_id} is not assigned to {actor.code}"))
+            raise counted(Forbidden(not_assigned_to(assignment_id, actor.code)))
         return assignment
 
     async def upload(self, command: UploadFile, actor: Principal) -> StoredFile:
@@ -99,7 +108,7 @@ class FileService:
         try:
             expected = file_kinds.expected_type(file_names.extension(name))
         except file_kinds.FileRefused as exc:
-            raise Unsupported(str(exc), exc.reason) from None
+            raise Unsupported(wording_of(exc), exc.reason) from None
         metadata = {
             "assignment_id": assignment["_id"],
             "plan_id": assignment["plan_id"],
@@ -134,7 +143,7 @@ class FileService:
                 await writer.write(chunk)
             sniffer.check(expected)
         except file_kinds.FileRefused as exc:
-            raise Unsupported(str(exc), exc.reason) from None
+            raise Unsupported(wording_of(exc), exc.reason) from None
         return size, digest.hexdigest()
 
     async def deliverables(self, assignment_id: str, file_ids: list[str], actor: Principal) -> list[Deliverable]:
@@ -144,7 +153,12 @@ class FileService:
         for file_id in dict.fromkeys(file_ids):
             row = await self._store.find(file_id)
             if row is None or row["metadata"].get("assignment_id") != assignment_id:
-                raise Invalid(f"file {file_id} was not uploaded to assignment {assignment_id}")
+                raise Invalid(
+                    Wording(
+                        vi=f"Tệp {file_id} không được tải lên cho nhiệm vụ {assignment_id}.",
+                        en=f"file {file_id} was not uploaded to assignment {assignment_id}",
+                    )
+                )
             found.append(_stored(row).deliverable())
         return found
 
@@ -152,8 +166,10 @@ class FileService:
         """The file's facts and its bytes, for whoever may read its assignment."""
         row = await self._store.find(file_id)
         if row is None:
-            raise NotFound(f"no file {file_id}")
+            raise NotFound(Wording(vi=f"Không tìm thấy tệp {file_id}.", en=f"no file {file_id}"))
         meta = row["metadata"]
         if not domain.read_scope(reader).admits(meta["agency"], meta["issuer"]):
-            raise counted(Forbidden(f"file {file_id} is not yours to read"))
+            raise counted(
+                Forbidden(Wording(vi=f"Không có quyền xem tệp {file_id}.", en=f"file {file_id} is not yours to read"))
+            )
         return _stored(row), self._store.content(file_id)

@@ -24,11 +24,20 @@ from services.tracking.use_cases.errors import Gone, NotFound, Refused
 from services.tracking.use_cases.messages import Session
 from shared.contracts.events import LinkRequested
 from shared.domain.clock import Clock, as_utc
-from shared.domain.wording import wording_of
+from shared.domain.wording import Wording, wording_of
 from shared.platform.auth import Role
 from shared.platform.unit_of_work import Transaction, UnitOfWork
 
 log = structlog.get_logger()
+
+_NO_SUCH_LINK = Wording(vi="Không tìm thấy đường dẫn này; hãy kiểm tra lại đường dẫn trong thư.", en="no such link")
+# Why a link no longer opens a session (`links.link_state`).
+_ENDED = {
+    "expired": Wording(vi="Đường dẫn này đã hết hạn; hãy đề nghị gửi đường dẫn mới.", en="this link has expired"),
+    "revoked": Wording(
+        vi="Đường dẫn này đã bị thu hồi; hãy đề nghị gửi đường dẫn mới.", en="this link has been revoked"
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -114,7 +123,7 @@ class LinkService:
     async def _usable(self, secret: str, session: Session = None) -> dict[str, Any]:
         link = await self._links.find(secret, session)
         if link is None:
-            raise NotFound("no such link")
+            raise NotFound(_NO_SUCH_LINK)
         return link
 
     async def exchange(self, secret: str) -> LinkSession:
@@ -125,7 +134,7 @@ class LinkService:
             link = await self._usable(secret, tx.session)
             state = link_state(link, now)
             if state != "valid":
-                raise Gone(f"this link has {'expired' if state == 'expired' else 'been revoked'}", state)
+                raise Gone(_ENDED[state], state)
             principal = session_principal(link["agency"], link["scope"], link["view_of"])
             expires_at = self._policy.session_expiry(now, as_utc(link["expires_at"]))
             grant = SessionGrant(expires_at, link["agency"])

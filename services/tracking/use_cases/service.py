@@ -13,7 +13,21 @@ from prometheus_client import Counter
 from services.tracking import domain, status_metrics
 from services.tracking.domain import AssignmentRecord
 from services.tracking.use_cases.decisions import Decision, decide, decide_extension
-from services.tracking.use_cases.errors import Conflict, Forbidden, Invalid, NotFound, Refused
+from services.tracking.use_cases.errors import (
+    CHANGED_MEANWHILE,
+    EXPIRY_IN_THE_PAST,
+    OWN_ASSIGNMENTS_ONLY,
+    OWN_EXTENSIONS_ONLY,
+    PLAN_STATUS_NOT_YOURS,
+    Conflict,
+    Forbidden,
+    Invalid,
+    NotFound,
+    Refused,
+    no_assignment,
+    no_live_token,
+    not_assigned_to,
+)
 from services.tracking.use_cases.messages import (
     ActionResult,
     AgencyQuery,
@@ -29,7 +43,7 @@ from services.tracking.use_cases.messages import (
 )
 from shared.contracts.commands import AcknowledgeAssignment, Command, ReportProgress, RequestExtension, SubmitReport
 from shared.domain.clock import Clock, as_utc
-from shared.domain.wording import wording_of
+from shared.domain.wording import Wording, wording_of
 from shared.platform.auth import Principal
 from shared.platform.unit_of_work import Transaction, UnitOfWork
 
@@ -104,7 +118,7 @@ class TrackingService:
 
         async def work(tx: Transaction, assignment: AssignmentRecord) -> Decision:
             if not domain.may_act_as_agency(actor) or assignment["agency"]["code"] != actor.code:
-                raise Forbidden(f"assignment {command.assignment_id} is not assigned to {actor.code}")
+                raise Forbidden(not_assigned_to(command.assignment_id, actor.code))
             decision = decide(command, assignment, event_id, self._clock.now())
             if decision.extension is not None:
                 await self._repo.add_extension(decision.extension, tx.session)
@@ -120,7 +134,12 @@ class TrackingService:
         """The issuer (or an operator) approves or refuses an agency's extension request."""
         request = await self._repo.extension(command.request_id)
         if request is None:
-            raise NotFound(f"no extension request {command.request_id}")
+            raise NotFound(
+                Wording(
+                    vi=f"Không tìm thấy đề nghị gia hạn {command.request_id}.",
+                    en=f"no extension request {command.request_id}",
+                )
+            )
 
         async def work(tx: Transaction, assignment: AssignmentRecord) -> Decision:
             # Re-read inside the transaction: two concurrent decisions cannot both pass the check.
@@ -146,11 +165,11 @@ class TrackingService:
                 return ActionResult(event=earlier["data"], duplicate=True)
             assignment = await self._repo.get_assignment(assignment_id, tx.session)
             if assignment is None:
-                raise NotFound(f"no assignment {assignment_id}")
+                raise NotFound(no_assignment(assignment_id))
             structlog.contextvars.bind_contextvars(plan_id=assignment["plan_id"])
             decision = await decide_in(tx, assignment)
             if decision.change is not None and not await self._repo.apply(assignment, decision.change, tx.session):
-                raise Conflict("the assignment changed while this request ran; try again")
+                raise Conflict(CHANGED_MEANWHILE)
             await self._repo.record_event(decision.event, tx.session, channel, actor.role)
             tx.publish(decision.event)
             return ActionResult(event=decision.event.model_dump(mode="json"), duplicate=False)
@@ -192,7 +211,7 @@ class TrackingService:
 
         rotated = await self._uow.run(work)
         if rotated is None:
-            raise NotFound(f"no live token {command.token_id}")
+            raise NotFound(no_live_token(command.token_id))
         return rotated
 
     def _token_expiry(self, asked: datetime | None) -> datetime:
@@ -200,7 +219,7 @@ class TrackingService:
         if asked is None:
             return now + self._token_ttl
         if as_utc(asked) <= now:
-            raise Invalid("expires_at must be in the future")
+            raise Invalid(EXPIRY_IN_THE_PAST)
         return as_utc(asked)
 
     async def revoke_token(self, token_id: str) -> None:
@@ -208,16 +227,23 @@ class TrackingService:
             return await self._tokens.revoke(token_id, self._clock.now(), tx.session)
 
         if not await self._uow.run(work):
-            raise NotFound(f"no live token {token_id}")
+            raise NotFound(no_live_token(token_id))
 
     # Queries: each applies the one reading rule, `domain.read_scope`.
 
     async def assignment(self, assignment_id: str, reader: Principal) -> AssignmentRecord:
         assignment = await self._repo.get_assignment(assignment_id)
         if assignment is None:
-            raise NotFound(f"no assignment {assignment_id}")
+            raise NotFound(no_assignment(assignment_id))
         if not domain.read_scope(reader).admits(assignment["agency"]["code"], assignment["issuer"]["code"]):
-            raise counted(Forbidden(f"assignment {assignment_id} is not yours to read"))
+            raise counted(
+                Forbidden(
+                    Wording(
+                        vi=f"Không có quyền xem nhiệm vụ {assignment_id}.",
+                        en=f"assignment {assignment_id} is not yours to read",
+                    )
+                )
+            )
         return assignment
 
     async def history(self, assignment_id: str, reader: Principal) -> list[dict[str, Any]]:
@@ -229,22 +255,26 @@ class TrackingService:
         """The four-state status of a plan, overall, per agency kind and per period, with each assignment."""
         scope = domain.read_scope(reader)
         if not scope.plans:
-            raise Forbidden("a plan's status is for its issuer and operators")
+            raise Forbidden(PLAN_STATUS_NOT_YOURS)
         assignments = await self._repo.plan_assignments(plan_id)
         plan = await self._repo.plan(plan_id)
         if plan is None and not assignments:
-            raise NotFound(f"no plan {plan_id}")
+            raise NotFound(Wording(vi=f"Không tìm thấy kế hoạch {plan_id}.", en=f"no plan {plan_id}"))
         # A plan tracking has not seen registered yet is known by its assignments, which name its issuer.
         issuer = plan["issuer"]["code"] if plan is not None else assignments[0]["issuer"]["code"]
         if not scope.admits_plan(issuer):
-            raise Forbidden(f"plan {plan_id} was issued by another body")
+            raise Forbidden(
+                Wording(
+                    vi=f"Kế hoạch {plan_id} do cơ quan khác ban hành.", en=f"plan {plan_id} was issued by another body"
+                )
+            )
         return {"plan_id": plan_id, "plan": plan, **domain.plan_status(assignments, self._clock.now())}
 
     async def agency_assignments(self, query: AgencyQuery, reader: Principal) -> list[AssignmentRecord]:
         """An agency's assignments, a page at a time: of the reader's own plans when it is an issuer."""
         scope = domain.read_scope(reader)
         if scope.agency is not None and scope.agency != query.agency_code:
-            raise counted(Forbidden("an agency reads only its own assignments"))
+            raise counted(Forbidden(OWN_ASSIGNMENTS_ONLY))
         return await self._repo.agency_assignments(
             query.agency_code, scope.issuer, query.state, query.period, query.offset, query.limit
         )
@@ -255,6 +285,6 @@ class TrackingService:
         scope = domain.read_scope(reader)
         if scope.agency is not None:
             if query.agency_code not in (None, scope.agency):
-                raise counted(Forbidden("an agency reads only its own extension requests"))
+                raise counted(Forbidden(OWN_EXTENSIONS_ONLY))
             query = replace(query, agency_code=scope.agency)
         return await self._repo.extension_requests(query, scope.issuer)
