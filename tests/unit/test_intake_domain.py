@@ -29,6 +29,7 @@ from shared.contracts.events import AssignmentCreated, PlanRegistered
 from shared.domain.calendar import end_of_day
 from shared.domain.clock import VIETNAM
 from shared.domain.directory import Agency, Directory, Group
+from shared.domain.wording import Wording, wording_of
 
 WARD = Directory.load(Path(__file__).resolve().parents[2] / "deploy" / "local" / "directory.yaml")
 TODAY = date(2026, 11, 20)
@@ -442,7 +443,15 @@ def refusal(field: str, **changes: Any) -> str:
         submission([{"agency": "ubnd", "task": "x"}], **changes)
     [error] = refused.value.errors()
     assert field in [str(part) for part in error["loc"]], error
-    return str(error["msg"])
+    return vietnamese(error)
+
+
+def vietnamese(error: Any) -> str:
+    """A validation error's message as a clerk reads it: the Vietnamese of the `Wording` it was raised with (its
+    English is pydantic's `msg`)."""
+    said = wording_of(error["ctx"]["error"])
+    assert isinstance(said, Wording) and said.en in error["msg"], error
+    return said.vi
 
 
 @pytest.mark.parametrize(
@@ -503,7 +512,8 @@ def test_a_lone_surrogate_is_refused_wherever_it_is(field: str) -> None:
     with pytest.raises(ValidationError) as refused:
         submission(assignments, **changes)
     [error] = refused.value.errors()
-    assert error["loc"][-1] == field and "nửa cặp UTF-16" in error["msg"], error
+    assert error["loc"][-1] == field and "nửa cặp UTF-16" in vietnamese(error), error
+    assert "lone UTF-16 surrogate" in error["msg"]
 
 
 def test_the_task_merged_for_one_body_is_capped_with_its_length_and_the_limit() -> None:
