@@ -247,7 +247,7 @@ class DeadlineIn(BaseModel):
         if (self.due is None) == (self.after_receipt is None):
             raise ValueError(
                 KeptEnglish(
-                    vi="ghi hạn (`due`) hoặc thời hạn tính từ ngày nhận (`after_receipt`), chỉ một trong hai",
+                    vi="cần ghi đúng một trong hai: hạn (`due`) hoặc thời hạn tính từ ngày nhận (`after_receipt`)",
                     en="give either `due` or `after_receipt`",
                 )
             )

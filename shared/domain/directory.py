@@ -274,11 +274,13 @@ class Directory:
         self.agencies = {a.code: a for a in agencies}
         if len(self.agencies) != len(agencies):
             raise DirectoryError(
-                Wording(vi="mã cơ quan trong danh bạ phải khác nhau", en="agency codes must be unique")
+                Wording(vi="mã cơ quan trong danh bạ không được trùng nhau", en="agency codes must be unique")
             )
         self.groups = {g.code: g for g in groups}
         if len(self.groups) != len(groups):
-            raise DirectoryError(Wording(vi="mã nhóm trong danh bạ phải khác nhau", en="group codes must be unique"))
+            raise DirectoryError(
+                Wording(vi="mã nhóm trong danh bạ không được trùng nhau", en="group codes must be unique")
+            )
         self._mention_index: dict[str, list[tuple[tuple[str, ...], str, str, bool]]] | None = None
         claims = _claims(agencies, groups)
         # Where names are shared (only in a directory loaded with strict=False), the entry listed last wins, as
@@ -321,9 +323,10 @@ class Directory:
                     loop = " → ".join([*chain[chain.index(current) :], current])
                     raise DirectoryError(
                         Wording(
-                            vi=f"chuỗi cơ quan cấp trên quay vòng: {loop}; cơ quan cấp trên cao nhất không được có "
-                            "cấp trên (parent)",
-                            en=f"the supervision chain loops: {loop}; the topmost supervisor has no parent",
+                            vi=f"chuỗi cơ quan cấp trên bị lặp vòng: {loop}; việc nhắc nhở lên cấp trên sẽ không "
+                            "có điểm dừng: hãy sửa cơ quan cấp trên (parent) của một trong các cơ quan này",
+                            en=f"the supervision chain loops: {loop}; escalation would never reach the top: change "
+                            "the parent of one of these agencies",
                         )
                     )
                 chain.append(current)
@@ -412,7 +415,7 @@ class Directory:
     def without_group(self, code: str) -> Directory:
         if code not in self.groups:
             raise UnknownAgency(
-                Wording(vi=f"danh bạ không có nhóm mã {code!r}", en=f"no group with code {code!r} in the directory")
+                Wording(vi=f"danh bạ không có nhóm nào mã {code!r}", en=f"no group with code {code!r} in the directory")
             )
         return self._edited(list(self.agencies.values()), [g for g in self.groups.values() if g.code != code])
 
@@ -431,7 +434,9 @@ class Directory:
             return self.agencies[code]
         except KeyError:
             raise UnknownAgency(
-                Wording(vi=f"danh bạ không có cơ quan mã {code!r}", en=f"no agency with code {code!r} in the directory")
+                Wording(
+                    vi=f"danh bạ không có cơ quan nào mã {code!r}", en=f"no agency with code {code!r} in the directory"
+                )
             ) from None
 
     def resolve(self, name_or_code: str) -> list[Agency]:

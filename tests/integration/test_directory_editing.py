@@ -122,7 +122,7 @@ async def test_changes_that_would_break_the_directory_are_refused_with_the_reaso
                 "parent": "ubkt",
             },
         )  # ubkt → thuong-truc → quan-uy-tuyen-giao → ubkt
-        assert loop.status_code == 422 and "quay vòng" in loop.json()["detail"], loop.text
+        assert loop.status_code == 422 and "bị lặp vòng" in loop.json()["detail"], loop.text
 
         supervisor = await http.delete("/directory/agencies/thuong-truc")
         assert supervisor.status_code == 409 and "vẫn là cơ quan cấp trên của" in supervisor.json()["detail"]

@@ -92,7 +92,7 @@ async def test_directory_refusals_read_in_the_callers_language(service_settings)
     # ubkt → thuong-truc → quan-uy-tuyen-giao → ubkt
     chain = "quan-uy-tuyen-giao → ubkt → thuong-truc → quan-uy-tuyen-giao"
     assert loop_vi["status"] == 422
-    assert loop_vi["detail"].startswith(f"chuỗi cơ quan cấp trên quay vòng: {chain}"), loop_vi
+    assert loop_vi["detail"].startswith(f"chuỗi cơ quan cấp trên bị lặp vòng: {chain}"), loop_vi
     assert loop_en["detail"].startswith(f"the supervision chain loops: {chain}"), loop_en
     assert stale_vi["status"] == 412
     assert stale_vi["title"] == "Phiên bản không còn đúng" and stale_en["title"] == "Precondition failed"
