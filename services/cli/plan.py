@@ -165,6 +165,7 @@ def run_parse(args: argparse.Namespace) -> int:
     from services.intake.documents.preview import preview
     from shared.domain.calendar import CalendarError, load_calendar, use_deployment_calendar
     from shared.domain.directory import Directory, DirectoryError
+    from shared.domain.wording import Wording, wording_of
 
     data, entered = _read(args.file), _entered(args)
     if data is None or entered is None:
@@ -173,7 +174,8 @@ def run_parse(args: argparse.Namespace) -> int:
         directory = Directory.load(args.directory)
         use_deployment_calendar(load_calendar(args.calendar))
     except DirectoryError as exc:
-        sys.stderr.write(f"Danh bạ cơ quan không dùng được: {exc}\n")
+        said = wording_of(exc)  # the Vietnamese of a rule the directory breaks; a file's own error as it reads
+        sys.stderr.write(f"Danh bạ cơ quan không dùng được: {said.vi if isinstance(said, Wording) else said}\n")
         return 1
     except CalendarError as exc:
         sys.stderr.write(f"Bảng ngày nghỉ, ngày làm bù không dùng được: {exc}\n")

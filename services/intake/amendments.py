@@ -17,6 +17,7 @@ from shared.contracts.events import (
     DeadlineExtended,
     Event,
 )
+from shared.domain.wording import Wording
 
 REMOVED_REASON = "Cơ quan không còn được giao nhiệm vụ trong bản kế hoạch đã sửa đổi."
 
@@ -87,7 +88,12 @@ def plan_amendment(
 
 def _cancel(plan: _Comparison, gone: AssignmentRecord) -> None:
     if "agency_ref" not in gone:
-        raise UnsupportedAmendment(f"bản kế hoạch đã lưu thiếu thông tin cơ quan của nhiệm vụ {gone['assignment_id']}")
+        raise UnsupportedAmendment(
+            Wording(
+                vi=f"bản kế hoạch đã lưu thiếu thông tin cơ quan của nhiệm vụ {gone['assignment_id']}",
+                en=f"the stored plan lacks the agency of assignment {gone['assignment_id']}",
+            )
+        )
     plan.amendment.events.append(
         AssignmentCancelled(
             correlation_id=plan.plan_id,
@@ -106,9 +112,14 @@ def _compare_deadlines(plan: _Comparison, assignment_id: str) -> None:
     old, new = _deadlines(plan.before[assignment_id]), _deadlines(plan.after[assignment_id])
     agency = plan.after[assignment_id]["agency"]
     if old.keys() != new.keys():
+        change = f"{', '.join(sorted(old))} → {', '.join(sorted(new))}"
         raise UnsupportedAmendment(
-            f"bản sửa đổi thay đổi các kỳ báo cáo của {agency} ({', '.join(sorted(old))} → "
-            f"{', '.join(sorted(new))}): hãy thu hồi kế hoạch và đăng ký kế hoạch mới với số, ký hiệu khác"
+            Wording(
+                vi=f"bản sửa đổi thay đổi các kỳ báo cáo của {agency} ({change}): hãy thu hồi kế hoạch và đăng ký kế "
+                "hoạch mới với số, ký hiệu khác",
+                en=f"the correction changes the reporting periods of {agency} ({change}): withdraw the plan and "
+                "register a new one under another number",
+            )
         )
     for period in sorted(new):
         previous, due = _instant(old[period]["due_at"]), _instant(new[period]["due_at"])

@@ -19,12 +19,13 @@ from prometheus_client import Counter
 from pydantic import ValidationError
 
 from services.intake.domain import PlanRejected as Unregistrable
-from services.intake.domain import PlanSubmission
+from services.intake.domain import PlanSubmission, plain, problems_of
 from services.intake.use_cases.errors import Conflict, Forbidden, NotFound
 from services.intake.use_cases.plans import PlanUseCases, RegisterPlan
 from services.intake.use_cases.ports import Actor
 from shared.contracts.commands import SubmitPlan
 from shared.contracts.events import AgencyRef, DirectoryUpdated, PlanRejected, is_agency_kind
+from shared.domain.wording import wording_of
 from shared.platform.consumer import by_event_type
 from shared.platform.deliveries import Handler, InvalidMessage, Message, Outcome, sender_of
 from shared.platform.unit_of_work import Transaction, UnitOfWork
@@ -36,10 +37,12 @@ MAX_PROBLEMS = 50
 
 
 def _problems_of(error: ValidationError) -> list[dict[str, str]]:
-    return [
-        {"where": ".".join(str(part) for part in e["loc"]) or "plan", "problem": str(e["msg"])[:300]}
-        for e in error.errors()[:MAX_PROBLEMS]
-    ]
+    return Unregistrable(problems_of(error, MAX_PROBLEMS)).problems
+
+
+def _problem(where: str, exc: Exception) -> list[dict[str, str]]:
+    """A refusal as `plan.rejected` carries it: plain text, in the language it has always had there."""
+    return [{"where": where, "problem": plain(wording_of(exc))}]
 
 
 class PlanSubmissions:
@@ -63,9 +66,9 @@ class PlanSubmissions:
         except Unregistrable as exc:
             await self._reject(message, issuer, number, "unresolved", exc.problems[:MAX_PROBLEMS])
         except (Forbidden, NotFound) as exc:
-            await self._reject(message, issuer, number, "forbidden", [{"where": "issuer", "problem": str(exc)}])
+            await self._reject(message, issuer, number, "forbidden", _problem("issuer", exc))
         except Conflict as exc:
-            await self._reject(message, issuer, number, "conflict", [{"where": "plan", "problem": str(exc)}])
+            await self._reject(message, issuer, number, "conflict", _problem("plan", exc))
         return Outcome.PROCESSED if result.status != "unchanged" else Outcome.DUPLICATE
 
     async def _reject(

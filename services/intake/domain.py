@@ -12,6 +12,7 @@ import hashlib
 import re
 import unicodedata
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Any, NotRequired, TypedDict
@@ -42,6 +43,8 @@ from shared.contracts.events import (
 from shared.contracts.ladder import EventLadder, LadderSpec
 from shared.domain.calendar import WorkingCalendar, deployment_calendar, end_of_day
 from shared.domain.directory import Directory, UnknownAgency
+from shared.domain.wording import Wording, wording_of
+from shared.platform.validation_wording import vietnamese_message
 
 _HAS_TIME = re.compile(r"^\s*\d{4}-\d{2}-\d{2}[Tt ]\d")
 _INSTANT = TypeAdapter(datetime)
@@ -73,19 +76,64 @@ def vietnamese_number(value: int) -> str:
     return f"{value:,}".replace(",", ".")
 
 
+class KeptEnglish(Wording):
+    """A message whose plain text (AMQP payloads, stored documents) stays English, as it was before it had a
+    Vietnamese one: pydantic's own messages, the directory's lookups, the deadline checks."""
+
+    __slots__ = ()
+
+
+def plain(text: str | Wording) -> str:
+    """A message as an AMQP payload or a stored document carries it: a plain string in the language it has always
+    had there (Vietnamese; English for a `KeptEnglish`). Over HTTP the `Wording` itself is answered."""
+    if isinstance(text, KeptEnglish):
+        return text.en
+    if isinstance(text, Wording):
+        return text.vi
+    return text
+
+
+# One thing a plan gets wrong: where, and the problem (a `Wording` for the HTTP answer).
+Problem = dict[str, str | Wording]
+
+
+def problems_of(error: ValidationError, limit: int = 50) -> list[Problem]:
+    """Each field a plan got wrong: our own checks' `Wording`, pydantic's message (kept English in plain text)
+    with its Vietnamese."""
+    problems: list[Problem] = []
+    for e in error.errors()[:limit]:
+        cause = (e.get("ctx") or {}).get("error")
+        said = wording_of(cause) if isinstance(cause, BaseException) else None
+        message = str(e["msg"])[:300]
+        if not isinstance(said, Wording):
+            said = KeptEnglish(vi=str(vietnamese_message(e))[:300], en=message)
+        problems.append({"where": ".".join(str(part) for part in e["loc"]) or "plan", "problem": said})
+    return problems
+
+
 def _no_lone_surrogate(value: object) -> object:
     # Before pydantic's own check, which refuses it too in a constrained string but says so in English; a
     # surrogate reaching the database or a log would fail there with a 500.
     if isinstance(value, str) and _SURROGATE.search(value):
-        raise ValueError("có ký tự không hợp lệ (nửa cặp UTF-16 đứng riêng): hãy gõ lại nội dung này")
+        raise ValueError(
+            Wording(
+                vi="có ký tự không hợp lệ (nửa cặp UTF-16 đứng riêng): hãy gõ lại nội dung này",
+                en="holds an invalid character (a lone UTF-16 surrogate): type this text again",
+            )
+        )
     return value
 
 
 def _visible(value: str) -> str:
     if found := _INVISIBLE.search(value):
+        code, position = f"U+{ord(found.group()):04X}", found.start() + 1
         raise ValueError(
-            f"có ký tự ẩn hoặc ký tự đổi chiều văn bản (U+{ord(found.group()):04X}) ở vị trí {found.start() + 1}: "
-            "hãy gõ lại, không sao chép từ văn bản khác"
+            Wording(
+                vi=f"có ký tự ẩn hoặc ký tự đổi chiều văn bản ({code}) ở vị trí {position}: "
+                "hãy gõ lại, không sao chép từ văn bản khác",
+                en=f"holds an invisible or direction-changing character ({code}) at position {position}: "
+                "type it again rather than copy it from another document",
+            )
         )
     return value
 
@@ -94,8 +142,12 @@ def _document_symbol(value: str) -> str:
     _visible(value)
     if len(value) > MAX_NUMBER_CHARS or not _DOCUMENT_SYMBOL.fullmatch(comparable(value)):
         raise ValueError(
-            f"số, ký hiệu kế hoạch (number) chỉ gồm chữ, chữ số và các dấu '-', '/', '.', tối đa "
-            f"{MAX_NUMBER_CHARS} ký tự, không có dấu cách, ví dụ 85-KH/ĐU; nhận được {value[:60]!r}"
+            Wording(
+                vi=f"số, ký hiệu kế hoạch (number) chỉ gồm chữ, chữ số và các dấu '-', '/', '.', tối đa "
+                f"{MAX_NUMBER_CHARS} ký tự, không có dấu cách, ví dụ 85-KH/ĐU; nhận được {value[:60]!r}",
+                en=f"a plan's number holds only letters, digits and '-', '/', '.', at most {MAX_NUMBER_CHARS} "
+                f"characters, no spaces, e.g. 85-KH/ĐU; got {value[:60]!r}",
+            )
         )
     return value
 
@@ -110,7 +162,7 @@ PlanNumber = Annotated[
     _WELL_FORMED,
     AfterValidator(_document_symbol),
 ]
-Wording = Annotated[str, Field(max_length=2_000), _WELL_FORMED]
+PlanWording = Annotated[str, Field(max_length=2_000), _WELL_FORMED]
 
 
 class AfterReceipt(BaseModel):
@@ -161,7 +213,7 @@ class DeadlineIn(BaseModel):
         description="a duration counted from the day intake registers the plan, instead of `due`: Civil Code "
         "arts. 147-148 (that day is not counted; a last day that is not a working day moves to the next working day)",
     )
-    wording: Wording = Field(default="", description="the deadline as the plan wrote it")
+    wording: PlanWording = Field(default="", description="the deadline as the plan wrote it")
     provenance: Provenance | None = Field(
         default=None, description="where the plan's document writes it (set by intake when it reads a document)"
     )
@@ -182,13 +234,23 @@ class DeadlineIn(BaseModel):
     @classmethod
     def _aware(cls, value: date | datetime | None) -> date | datetime | None:
         if isinstance(value, datetime) and value.tzinfo is None:
-            raise ValueError("an instant needs its UTC offset, e.g. 2026-06-30T23:59:59+07:00")
+            raise ValueError(
+                KeptEnglish(
+                    vi="thời điểm cần ghi rõ múi giờ (độ lệch so với UTC), ví dụ 2026-06-30T23:59:59+07:00",
+                    en="an instant needs its UTC offset, e.g. 2026-06-30T23:59:59+07:00",
+                )
+            )
         return value
 
     @model_validator(mode="after")
     def _due_or_after_receipt(self) -> DeadlineIn:
         if (self.due is None) == (self.after_receipt is None):
-            raise ValueError("give either `due` or `after_receipt`")
+            raise ValueError(
+                KeptEnglish(
+                    vi="cần ghi đúng một trong hai: hạn (`due`) hoặc thời hạn tính từ ngày nhận (`after_receipt`)",
+                    en="give either `due` or `after_receipt`",
+                )
+            )
         return self
 
     def to_contract(
@@ -226,7 +288,12 @@ class DeliverablesIn(DeliverableRequirement):
     @model_validator(mode="after")
     def _says_something(self) -> DeliverablesIn:
         if not self.items and not self.send_to:
-            raise ValueError("ghi sản phẩm cần gửi (items) hoặc nơi gửi (send_to), hoặc bỏ mục này")
+            raise ValueError(
+                Wording(
+                    vi="ghi sản phẩm cần gửi (items) hoặc nơi gửi (send_to), hoặc bỏ mục này",
+                    en="give what to deliver (items) or where to send it (send_to), or leave this entry out",
+                )
+            )
         return self
 
     def to_contract(self) -> DeliverableRequirement:
@@ -341,11 +408,15 @@ class PlanRecord(TypedDict):
 
 
 class PlanRejected(ValueError):
-    """The plan cannot be registered as submitted; `problems` says where and why."""
+    """The plan cannot be registered as submitted. `worded` says where and why for an HTTP answer (each problem a
+    `Wording`); `problems` says it in plain text, as `plan.rejected` and the plan preview carry it (`plain`)."""
 
-    def __init__(self, problems: list[dict[str, str]]) -> None:
-        super().__init__("; ".join(f"{p['where']}: {p['problem']}" for p in problems))
-        self.problems = problems
+    def __init__(self, problems: Sequence[Mapping[str, str | Wording]]) -> None:
+        self.worded = [dict(problem) for problem in problems]
+        self.problems: list[dict[str, str]] = [
+            {key: plain(value) for key, value in problem.items()} for problem in problems
+        ]
+        super().__init__("; ".join(f"{p['where']}: {p['problem']}" for p in self.problems))
 
 
 def effective_instant(due: date | datetime) -> datetime:
@@ -377,8 +448,13 @@ def refuse_oversized(stored_bytes: int, limit: int = MAX_PLAN_BYTES) -> None:
             [
                 {
                     "where": "plan",
-                    "problem": f"kế hoạch khi lưu chiếm {vietnamese_number(stored_bytes)} byte, vượt giới hạn "
-                    f"{vietnamese_number(limit)} byte: hãy tách thành nhiều kế hoạch hoặc rút gọn nội dung nhiệm vụ",
+                    "problem": Wording(
+                        vi=f"kế hoạch khi lưu chiếm {vietnamese_number(stored_bytes)} byte, vượt giới hạn "
+                        f"{vietnamese_number(limit)} byte: hãy tách thành nhiều kế hoạch hoặc rút gọn nội dung "
+                        "nhiệm vụ",
+                        en=f"the plan would be stored in {stored_bytes:,} bytes, past the limit of {limit:,} bytes: "
+                        "split it into several plans or shorten its tasks",
+                    ),
                 }
             ]
         )
@@ -392,51 +468,71 @@ class _Resolved:
     clauses: list[tuple[int, AssignmentIn, list[str]]]
 
 
-def _resolve_issuer(submission: PlanSubmission, directory: Directory, problems: list[dict[str, str]]) -> list[Agency]:
+def _kept_english(exc: Exception) -> str | Wording:
+    said = wording_of(exc)
+    return KeptEnglish(vi=said.vi, en=said.en) if isinstance(said, Wording) else said
+
+
+def _resolve_issuer(submission: PlanSubmission, directory: Directory, problems: list[Problem]) -> list[Agency]:
     try:
         issuers = directory.resolve(comparable(submission.issuer))
     except UnknownAgency as exc:
-        problems.append({"where": "issuer", "problem": str(exc)})
+        problems.append({"where": "issuer", "problem": _kept_english(exc)})
         return []
     if len(issuers) > 1:
         problems.append(
-            {"where": "issuer", "problem": f"{submission.issuer!r} là một nhóm, không phải một cơ quan ban hành"}
+            {
+                "where": "issuer",
+                "problem": Wording(
+                    vi=f"{submission.issuer!r} là một nhóm, không phải một cơ quan ban hành",
+                    en=f"{submission.issuer!r} is a group, not an issuing body",
+                ),
+            }
         )
     return issuers
 
 
-def _check_deadlines_and_ladder(submission: PlanSubmission, problems: list[dict[str, str]]) -> None:
+_NO_DEADLINE = Wording(vi="nhiệm vụ này chưa có hạn báo cáo", en="this assignment has no reporting deadline")
+
+
+def _check_deadlines_and_ladder(submission: PlanSubmission, problems: list[Problem]) -> None:
     for index, item in enumerate(submission.assignments):
         if not (item.deadlines if item.deadlines is not None else submission.deadlines):
-            problems.append({"where": f"assignments[{index}]", "problem": "nhiệm vụ này chưa có hạn báo cáo"})
+            problems.append({"where": f"assignments[{index}]", "problem": _NO_DEADLINE})
     ladder = submission.escalation_ladder
     if ladder is not None and not (ladder.given("acknowledgement") or ladder.given("report")):
         problems.append(
             {
                 "where": "escalation_ladder",
-                "problem": "không có bước nào cho xác nhận (acknowledgement) hay báo cáo (report): bỏ trường này "
-                "để theo thang nhắc việc chung",
+                "problem": Wording(
+                    vi="không có bước nào cho xác nhận (acknowledgement) hay báo cáo (report): bỏ trường này "
+                    "để theo thang nhắc việc chung",
+                    en="no step for acknowledgement or report: leave the field out to follow the deployment's ladder",
+                ),
             }
         )
 
 
 def _resolve(submission: PlanSubmission, directory: Directory) -> _Resolved:
     """Every body the plan names, or every problem at once."""
-    problems: list[dict[str, str]] = []
+    problems: list[Problem] = []
     issuers = _resolve_issuer(submission, directory, problems)
     clauses: list[tuple[int, AssignmentIn, list[str]]] = []
     for index, item in enumerate(submission.assignments):
         try:
             clauses.append((index, item, [a.code for a in directory.resolve(comparable(item.agency))]))
         except UnknownAgency as exc:
-            problems.append({"where": f"assignments[{index}].agency", "problem": str(exc)})
+            problems.append({"where": f"assignments[{index}].agency", "problem": _kept_english(exc)})
     _check_deadlines_and_ladder(submission, problems)
     if problems:
         raise PlanRejected(problems)
-    empty = [
+    empty: list[Problem] = [
         {
             "where": f"assignments[{index}].agency",
-            "problem": f"{item.agency!r} là nhóm chưa có thành viên nào trong danh bạ",
+            "problem": Wording(
+                vi=f"{item.agency!r} là nhóm chưa có thành viên nào trong danh bạ",
+                en=f"{item.agency!r} is a group with no members in the directory",
+            ),
         }
         for index, item, codes in clauses
         if not codes
@@ -484,9 +580,13 @@ def _merged_task(code: str, texts: list[str]) -> str:
             [
                 {
                     "where": "assignments",
-                    "problem": f"nhiệm vụ gộp cho {code} ({len(texts)} mục cùng giao cho cơ quan này) dài "
-                    f"{vietnamese_number(len(task))} ký tự, vượt giới hạn {vietnamese_number(MAX_TASK_CHARS)} "
-                    "ký tự: hãy rút gọn hoặc tách kế hoạch",
+                    "problem": Wording(
+                        vi=f"nhiệm vụ gộp cho {code} ({len(texts)} mục cùng giao cho cơ quan này) dài "
+                        f"{vietnamese_number(len(task))} ký tự, vượt giới hạn {vietnamese_number(MAX_TASK_CHARS)} "
+                        "ký tự: hãy rút gọn hoặc tách kế hoạch",
+                        en=f"the tasks merged for {code} ({len(texts)} clauses naming it) run to {len(task):,} "
+                        f"characters, past the limit of {MAX_TASK_CHARS:,}: shorten them or split the plan",
+                    ),
                 }
             ]
         )
@@ -574,8 +674,12 @@ def register_plan(
             [
                 {
                     "where": "assignments",
-                    "problem": f"kế hoạch giao {vietnamese_number(len(merged.tasks))} nhiệm vụ; mỗi kế hoạch tối đa "
-                    f"{vietnamese_number(max_assignments)} nhiệm vụ",
+                    "problem": Wording(
+                        vi=f"kế hoạch giao {vietnamese_number(len(merged.tasks))} nhiệm vụ; mỗi kế hoạch tối đa "
+                        f"{vietnamese_number(max_assignments)} nhiệm vụ",
+                        en=f"the plan makes {len(merged.tasks):,} assignments; a plan makes at most "
+                        f"{max_assignments:,}",
+                    ),
                 }
             ]
         )

@@ -26,7 +26,7 @@ from services.intake.use_cases.plans import (
     WithdrawPlan,
 )
 from services.intake.use_cases.ports import Actor
-from shared.domain.wording import wording_of
+from shared.domain.wording import Wording, wording_of
 from shared.platform.auth import IssuerOrOperator, Principal
 from shared.platform.http import CONFLICT, Answer, Identifier
 
@@ -73,7 +73,7 @@ def refusals() -> Iterator[None]:
         yield
     except PlanRejected as exc:
         PLANS_REJECTED.labels("unresolved").inc()
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=exc.problems) from exc
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=exc.worded) from exc
     except DocumentError as exc:
         DOCUMENTS_READ.labels(exc.code).inc()
         raise HTTPException(exc.http_status, detail=exc.as_dict()) from exc
@@ -100,6 +100,7 @@ async def _read_upload(upload: StarletteUpload, limit: int) -> bytes:
     return await upload.read(limit + 1)
 
 
+_NO_FILE = Wording(vi="gửi tệp kế hoạch trong trường file", en="send the plan's document in the field `file`")
 _ENTERED_FIELDS = {"issued_on": "ngày ban hành (issued_on)", "received_on": "ngày nhận (received_on)"}
 
 
@@ -175,7 +176,7 @@ def _submission_routes(router: APIRouter, plans: PlanUseCases) -> None:
             form = await request.form(max_files=1)
             upload = form.get("file")
             if not isinstance(upload, StarletteUpload):
-                raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail="gửi tệp kế hoạch trong trường file")
+                raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=_NO_FILE)
             data, name = await _read_upload(upload, plans.settings.max_document_bytes), upload.filename or ""
             entered = _entered(form.get("number"), form.get("issued_on"), form.get("received_on"))
         else:

@@ -19,6 +19,7 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from shared.contracts.events import DEFAULT_AGENCY_KINDS, Agency, AgencyKind, Group
+from shared.domain.wording import Wording
 
 # Old tone placement and spellings that name the same thing; matched in the normalised form.
 _VARIANTS = (("uỷ", "ủy"), ("oá", "óa"), ("oà", "òa"), ("oả", "ỏa"), ("oã", "õa"), ("oạ", "ọa"), ("uý", "úy"))
@@ -73,11 +74,11 @@ class DirectoryFile(BaseModel):
 
 
 class DirectoryError(ValueError):
-    pass
+    """The directory (or an edit of it) breaks a rule; raised with a `Wording` where a caller may read it."""
 
 
 class UnknownAgency(LookupError):
-    pass
+    """No agency (or group) by that code or name; raised with a `Wording`."""
 
 
 class StillReferenced(DirectoryError):
@@ -96,11 +97,30 @@ Entry = tuple[str, str]
 _ADDRESS_REASONS = (
     (
         "special-use or reserved",
-        "tên miền này là tên dành riêng (.local, .localhost, .test, .invalid …), không nhận thư",
+        Wording(
+            vi="tên miền này là tên dành riêng (.local, .localhost, .test, .invalid …), không nhận thư",
+            en="the domain is special-use or reserved (.local, .localhost, .test, .invalid …) and receives no mail",
+        ),
     ),
-    ("display name", "chỉ ghi địa chỉ, không kèm tên hiển thị hay dấu < >"),
-    ("invalid characters", "có ký tự không được phép trong địa chỉ (khoảng trắng, dấu phẩy, chấm phẩy, ngoặc …)"),
-    ("too long", "địa chỉ quá dài"),
+    (
+        "display name",
+        Wording(
+            vi="chỉ ghi địa chỉ, không kèm tên hiển thị hay dấu < >",
+            en="write the address alone, without a display name or < >",
+        ),
+    ),
+    (
+        "invalid characters",
+        Wording(
+            vi="có ký tự không được phép trong địa chỉ (khoảng trắng, dấu phẩy, chấm phẩy, ngoặc …)",
+            en="the address holds characters it may not (spaces, commas, semicolons, brackets …)",
+        ),
+    ),
+    ("too long", Wording(vi="địa chỉ quá dài", en="the address is too long")),
+)
+_NOT_AN_ADDRESS = Wording(
+    vi="không đúng cú pháp địa chỉ e-mail (ví dụ đúng: van-phong@hoa-an.gov.vn)",
+    en="not an e-mail address (for example van-phong@hoa-an.gov.vn)",
 )
 
 
@@ -111,29 +131,36 @@ def _shown(value: str) -> str:
 
 
 @functools.lru_cache(maxsize=65536)
-def address_problem(address: str) -> str | None:
-    """Why `address` is not exactly one deliverable-looking e-mail address, in Vietnamese; None when it is.
+def address_problem(address: str) -> Wording | None:
+    """Why `address` is not exactly one deliverable-looking e-mail address; None when it is.
 
     Syntax only (no DNS: a directory is edited where the mail servers may not be reachable). ASCII only: the
     notifier's SMTP conversation does not ask for SMTPUTF8, so a local part with accents would be refused at
     sending time, far from whoever typed it. Special-use domains (.local, .test …) are refused: the directory
     holds real recipients, and the examples and tests use .example, which RFC 6761 keeps deliverable-looking."""
     if not address.strip():
-        return "địa chỉ trống"
+        return Wording(vi="địa chỉ trống", en="the address is empty")
     if address.count("@") > 1:
-        return "mỗi mục chỉ ghi một địa chỉ: hãy tách các địa chỉ thành các mục riêng trong danh sách emails"
+        return Wording(
+            vi="mỗi mục chỉ ghi một địa chỉ: hãy tách các địa chỉ thành các mục riêng trong danh sách emails",
+            en="one address per entry: give each address its own entry in the emails list",
+        )
     try:
         checked = validate_email(address, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:
         if "Internationalized characters before the @-sign" in str(exc):
-            return "phần trước @ có chữ có dấu hoặc ký tự ngoài ASCII; máy chủ thư chỉ nhận địa chỉ không dấu"
+            return Wording(
+                vi="phần trước @ có chữ có dấu hoặc ký tự ngoài ASCII; máy chủ thư chỉ nhận địa chỉ không dấu",
+                en="the part before @ has accented or non-ASCII characters; the mail server takes ASCII addresses only",
+            )
         english = str(exc)
-        return next(
-            (reason for fragment, reason in _ADDRESS_REASONS if fragment in english),
-            "không đúng cú pháp địa chỉ e-mail (ví dụ đúng: van-phong@hoa-an.gov.vn)",
-        )
+        return next((reason for fragment, reason in _ADDRESS_REASONS if fragment in english), _NOT_AN_ADDRESS)
     if checked.ascii_email != address and not address.isascii():
-        return f"tên miền có dấu: hãy ghi ở dạng ASCII, {_shown(checked.ascii_email or '')}"
+        ascii_form = _shown(checked.ascii_email or "")
+        return Wording(
+            vi=f"tên miền có dấu: hãy ghi ở dạng ASCII, {ascii_form}",
+            en=f"the domain has accents: write it in its ASCII form, {ascii_form}",
+        )
     return None
 
 
@@ -148,42 +175,66 @@ def _claims(agencies: list[Agency], groups: list[Group]) -> dict[str, dict[Entry
     return claims
 
 
-def _label(entry: Entry, spelling: str) -> str:
+def _label(entry: Entry, spelling: str, english: bool) -> str:
     kind, code = entry
+    if english:
+        return f"{kind} {code} (“{_shown(spelling)}”)"
     return f"{'cơ quan' if kind == 'agency' else 'nhóm'} {code} (“{_shown(spelling)}”)"
 
 
-def entry_problems(agencies: list[Agency], groups: list[Group], claims: dict[str, dict[Entry, str]]) -> list[str]:
-    """Every e-mail field that is not exactly one valid address, and every name two entries share, as Vietnamese
-    sentences naming the entry and the field (for a shared name: every entry that uses it). The same problem
-    reads the same whatever the order of the entries, so an edit can be compared with the directory before it."""
+def _address_problem(code: str, index: int, address: str, reason: Wording) -> Wording:
+    shown = _shown(address)
+    return Wording(
+        vi=f"Cơ quan {code}, trường emails[{index}] = “{shown}”: {reason.vi}.",
+        en=f"Agency {code}, emails[{index}] = “{shown}”: {reason.en}.",
+    )
+
+
+def _shared_name(key: str, holders: dict[Entry, str]) -> Wording:
+    entries = sorted(holders.items())
+    users_vi = " và ".join(_label(entry, spelling, english=False) for entry, spelling in entries)
+    users_en = " and ".join(_label(entry, spelling, english=True) for entry, spelling in entries)
+    return Wording(
+        vi=f"Tên “{_shown(key)}” được dùng cho nhiều mục: {users_vi}. Mỗi mã, tên và tên gọi khác chỉ được trỏ tới "
+        "một cơ quan hoặc nhóm (so sánh không phân biệt hoa thường, khoảng trắng, dấu câu, kiểu bỏ dấu uỷ/ủy).",
+        en=f"The name “{_shown(key)}” is used by more than one entry: {users_en}. Each code, name and alias may "
+        "denote one agency or group only (compared ignoring case, spacing, punctuation and the uỷ/ủy spellings).",
+    )
+
+
+def entry_problems(agencies: list[Agency], groups: list[Group], claims: dict[str, dict[Entry, str]]) -> list[Wording]:
+    """Every e-mail field that is not exactly one valid address, and every name two entries share, as sentences
+    naming the entry and the field (for a shared name: every entry that uses it). The same problem reads the same
+    whatever the order of the entries, so an edit can be compared with the directory before it."""
     problems = [
-        f"Cơ quan {agency.code}, trường emails[{index}] = “{_shown(address)}”: {reason}."
+        _address_problem(agency.code, index, address, reason)
         for agency in agencies
         for index, address in enumerate(agency.emails)
         if (reason := address_problem(address)) is not None
     ]
     shared = sorted(key for key, holders in claims.items() if len(holders) > 1)
-    for key in shared:
-        users = " và ".join(_label(entry, spelling) for entry, spelling in sorted(claims[key].items()))
-        problems.append(
-            f"Tên “{_shown(key)}” được dùng cho nhiều mục: {users}. Mỗi mã, tên và tên gọi khác chỉ được trỏ tới "
-            "một cơ quan hoặc nhóm (so sánh không phân biệt hoa thường, khoảng trắng, dấu câu, kiểu bỏ dấu uỷ/ủy)."
-        )
+    problems += [_shared_name(key, claims[key]) for key in shared]
     return problems
 
 
-def kind_problems(agencies: list[Agency], groups: list[Group], kinds: Mapping[str, str]) -> list[str]:
+def kind_problems(agencies: list[Agency], groups: list[Group], kinds: Mapping[str, str]) -> list[Wording]:
     """Every agency of a kind, and every group naming a kind, that the directory does not declare."""
     declared = ", ".join(sorted(kinds))
     problems = [
-        f"Cơ quan {agency.code}: loại “{agency.kind}” chưa được khai báo; hãy thêm vào mục kinds của danh bạ "
-        f"(ví dụ {agency.kind}: Tên loại bằng tiếng Việt), hoặc dùng một loại đã có: {declared}."
+        Wording(
+            vi=f"Cơ quan {agency.code}: loại “{agency.kind}” chưa được khai báo; hãy thêm vào mục kinds của danh bạ "
+            f"(ví dụ {agency.kind}: Tên loại bằng tiếng Việt), hoặc dùng một loại đã có: {declared}.",
+            en=f"Agency {agency.code}: the kind “{agency.kind}” is not declared; add it to the directory's kinds "
+            f"(e.g. {agency.kind}: its name in Vietnamese), or use a kind it has: {declared}.",
+        )
         for agency in agencies
         if agency.kind not in kinds
     ]
     problems += [
-        f"Nhóm {group.code}: member_kinds có loại “{kind}” chưa được khai báo trong mục kinds của danh bạ."
+        Wording(
+            vi=f"Nhóm {group.code}: member_kinds có loại “{kind}” chưa được khai báo trong mục kinds của danh bạ.",
+            en=f"Group {group.code}: member_kinds names the kind “{kind}”, which the directory's kinds do not declare.",
+        )
         for group in groups
         for kind in group.member_kinds
         if kind not in kinds
@@ -191,10 +242,13 @@ def kind_problems(agencies: list[Agency], groups: list[Group], kinds: Mapping[st
     return problems
 
 
-def describe_problems(problems: list[str]) -> str:
-    listed = " ".join(problems[:MAX_LISTED])
+def describe_problems(problems: list[Wording]) -> Wording:
+    listed = problems[:MAX_LISTED]
     more = len(problems) - MAX_LISTED
-    return f"{listed} (và {more} lỗi khác)" if more > 0 else listed
+    vi, en = " ".join(p.vi for p in listed), " ".join(p.en for p in listed)
+    if more > 0:
+        return Wording(vi=f"{vi} (và {more} lỗi khác)", en=f"{en} (and {more} more)")
+    return Wording(vi=vi, en=en)
 
 
 class Directory:
@@ -219,10 +273,14 @@ class Directory:
         self.kinds = {**DEFAULT_AGENCY_KINDS, **self.declared_kinds}
         self.agencies = {a.code: a for a in agencies}
         if len(self.agencies) != len(agencies):
-            raise DirectoryError("agency codes must be unique")
+            raise DirectoryError(
+                Wording(vi="mã cơ quan trong danh bạ không được trùng nhau", en="agency codes must be unique")
+            )
         self.groups = {g.code: g for g in groups}
         if len(self.groups) != len(groups):
-            raise DirectoryError("group codes must be unique")
+            raise DirectoryError(
+                Wording(vi="mã nhóm trong danh bạ không được trùng nhau", en="group codes must be unique")
+            )
         self._mention_index: dict[str, list[tuple[tuple[str, ...], str, str, bool]]] | None = None
         claims = _claims(agencies, groups)
         # Where names are shared (only in a directory loaded with strict=False), the entry listed last wins, as
@@ -234,11 +292,21 @@ class Directory:
                 (self._by_name if kind == "agency" else self._groups_by_name)[key] = code
         for agency in agencies:
             if agency.parent and agency.parent not in self.agencies:
-                raise DirectoryError(f"agency {agency.code}: parent {agency.parent!r} is not in the directory")
+                raise DirectoryError(
+                    Wording(
+                        vi=f"cơ quan {agency.code}: cơ quan cấp trên {agency.parent!r} không có trong danh bạ",
+                        en=f"agency {agency.code}: parent {agency.parent!r} is not in the directory",
+                    )
+                )
         for group in groups:
             for member in group.members:
                 if member not in self.agencies:
-                    raise DirectoryError(f"group {group.code}: member {member!r} is not in the directory")
+                    raise DirectoryError(
+                        Wording(
+                            vi=f"nhóm {group.code}: thành viên {member!r} không có trong danh bạ",
+                            en=f"group {group.code}: member {member!r} is not in the directory",
+                        )
+                    )
         self._refuse_supervision_cycles()
         self.problems = entry_problems(agencies, groups, claims) + kind_problems(agencies, groups, self.kinds)
         if strict and self.problems:
@@ -253,7 +321,14 @@ class Directory:
             while current is not None and current not in settled:
                 if current in chain:
                     loop = " → ".join([*chain[chain.index(current) :], current])
-                    raise DirectoryError(f"the supervision chain loops: {loop}")
+                    raise DirectoryError(
+                        Wording(
+                            vi=f"chuỗi cơ quan cấp trên bị lặp vòng: {loop}; việc nhắc nhở lên cấp trên sẽ không "
+                            "có điểm dừng: hãy sửa cơ quan cấp trên (parent) của một trong các cơ quan này",
+                            en=f"the supervision chain loops: {loop}; escalation would never reach the top: change "
+                            "the parent of one of these agencies",
+                        )
+                    )
                 chain.append(current)
                 current = self.agencies[current].parent
             settled.update(chain)
@@ -291,7 +366,12 @@ class Directory:
     def with_agency(self, agency: Agency) -> Directory:
         """A new directory with `agency` added or replaced; checked like a loaded file."""
         if agency.code in self.groups:
-            raise DirectoryError(f"{agency.code!r} is already the code of a group")
+            raise DirectoryError(
+                Wording(
+                    vi=f"{agency.code!r} đã là mã của một nhóm: hãy chọn mã khác",
+                    en=f"{agency.code!r} is already the code of a group",
+                )
+            )
         return self._edited(
             [*(a for a in self.agencies.values() if a.code != agency.code), agency], list(self.groups.values())
         )
@@ -301,24 +381,42 @@ class Directory:
         self.get(code)
         supervised = sorted(a.code for a in self.agencies.values() if a.parent == code)
         if supervised:
-            raise StillReferenced(f"{code} still supervises {', '.join(supervised)}: give them another parent first")
+            listed = ", ".join(supervised)
+            raise StillReferenced(
+                Wording(
+                    vi=f"{code} vẫn là cơ quan cấp trên của {listed}: hãy chuyển các cơ quan này sang cấp trên khác "
+                    "trước",
+                    en=f"{code} still supervises {listed}: give them another parent first",
+                )
+            )
         grouped = sorted(g.code for g in self.groups.values() if code in g.members)
         if grouped:
+            listed = ", ".join(grouped)
             raise StillReferenced(
-                f"{code} is still a member of the group(s) {', '.join(grouped)}: remove it there first"
+                Wording(
+                    vi=f"{code} vẫn là thành viên của nhóm {listed}: hãy bỏ cơ quan này khỏi nhóm trước",
+                    en=f"{code} is still a member of the group(s) {listed}: remove it there first",
+                )
             )
         return self._edited([a for a in self.agencies.values() if a.code != code], list(self.groups.values()))
 
     def with_group(self, group: Group) -> Directory:
         if group.code in self.agencies:
-            raise DirectoryError(f"{group.code!r} is already the code of an agency")
+            raise DirectoryError(
+                Wording(
+                    vi=f"{group.code!r} đã là mã của một cơ quan: hãy chọn mã khác",
+                    en=f"{group.code!r} is already the code of an agency",
+                )
+            )
         return self._edited(
             list(self.agencies.values()), [*(g for g in self.groups.values() if g.code != group.code), group]
         )
 
     def without_group(self, code: str) -> Directory:
         if code not in self.groups:
-            raise UnknownAgency(f"no group with code {code!r} in the directory")
+            raise UnknownAgency(
+                Wording(vi=f"danh bạ không có nhóm nào mã {code!r}", en=f"no group with code {code!r} in the directory")
+            )
         return self._edited(list(self.agencies.values()), [g for g in self.groups.values() if g.code != code])
 
     def _edited(self, agencies: list[Agency], groups: list[Group]) -> Directory:
@@ -335,7 +433,11 @@ class Directory:
         try:
             return self.agencies[code]
         except KeyError:
-            raise UnknownAgency(f"no agency with code {code!r} in the directory") from None
+            raise UnknownAgency(
+                Wording(
+                    vi=f"danh bạ không có cơ quan nào mã {code!r}", en=f"no agency with code {code!r} in the directory"
+                )
+            ) from None
 
     def resolve(self, name_or_code: str) -> list[Agency]:
         """The agencies a name denotes: one agency, or every member of a group."""
@@ -347,7 +449,12 @@ class Directory:
             members = [self.agencies[c] for c in group.members]
             members += [a for a in self.agencies.values() if a.kind in group.member_kinds and a not in members]
             return members
-        raise UnknownAgency(f"no agency or group named {name_or_code!r} in the directory")
+        raise UnknownAgency(
+            Wording(
+                vi=f"danh bạ không có cơ quan hay nhóm nào tên hoặc mã {name_or_code!r}",
+                en=f"no agency or group named {name_or_code!r} in the directory",
+            )
+        )
 
     def members(self, code: str) -> list[Agency]:
         """An agency code names itself; a group code names its members (explicit ones, then by kind)."""

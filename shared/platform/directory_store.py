@@ -106,7 +106,7 @@ class DirectoryStore:
                 "stored agency directory breaks the entry rules",
                 version=version,
                 problems=len(directory.problems),
-                first=directory.problems[0],
+                first=str(directory.problems[0]),
             )
         return version, directory
 

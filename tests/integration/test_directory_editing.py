@@ -122,10 +122,12 @@ async def test_changes_that_would_break_the_directory_are_refused_with_the_reaso
                 "parent": "ubkt",
             },
         )  # ubkt → thuong-truc → quan-uy-tuyen-giao → ubkt
-        assert loop.status_code == 422 and "loops" in loop.json()["detail"]
+        assert loop.status_code == 422 and "bị lặp vòng" in loop.json()["detail"], loop.text
 
         supervisor = await http.delete("/directory/agencies/thuong-truc")
-        assert supervisor.status_code == 409 and "supervises" in supervisor.json()["detail"]
+        assert supervisor.status_code == 409 and "vẫn là cơ quan cấp trên của" in supervisor.json()["detail"]
+        english = await http.delete("/directory/agencies/thuong-truc", headers={**OPERATOR, "Accept-Language": "en"})
+        assert english.status_code == 409 and "supervises" in english.json()["detail"], english.text
 
         mismatch = await http.put("/directory/agencies/ubnd", json=_ubnd(code="ubkt"))
         assert mismatch.status_code == 422

@@ -14,6 +14,7 @@ from services.intake.config import Settings as IntakeSettings
 from services.intake.main import create_app as create_intake
 from shared.contracts.events import Agency
 from shared.domain.directory import Directory, DirectoryError
+from shared.domain.wording import Wording, wording_of
 from shared.platform.directory_store import DirectoryStore
 from shared.platform.settings import DEFAULT_DIRECTORY
 from tests.conftest import random_ref
@@ -81,8 +82,10 @@ async def test_a_seed_file_with_an_invalid_address_stops_the_service_saying_wher
     seed = tmp_path / "directory.yaml"
     text = DEFAULT_DIRECTORY.read_text(encoding="utf-8").replace("ubnd@hoa-an.example", "ubnd@hoa-an")
     seed.write_text(text, encoding="utf-8")
-    with pytest.raises(DirectoryError, match=r"Cơ quan ubnd, trường emails\[0\]"):
+    with pytest.raises(DirectoryError, match=r"Agency ubnd, emails\[0\]") as refused:  # the log's English
         create_intake(service_settings(IntakeSettings, DIRECTORY_PATH=str(seed)))
+    said = wording_of(refused.value)
+    assert isinstance(said, Wording) and "Cơ quan ubnd, trường emails[0]" in said.vi
 
 
 async def test_a_directory_stored_before_the_rules_loads_and_is_mended_entry_by_entry(

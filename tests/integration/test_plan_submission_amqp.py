@@ -70,7 +70,11 @@ async def test_a_plan_over_amqp_is_answered_on_the_issuers_queue(service_setting
         await submit(url, user, {"command_id": "plan-2", "plan": unknown_body}, key)
         rejected = await next_with_key(answers, f"plan.rejected.{KIND}.{ISSUER}")
         assert (rejected["command_id"], rejected["reason"]) == ("plan-2", "unresolved")
-        assert "Hội Người cao tuổi" in rejected["problems"][0]["problem"]
+        # plain text in the language each problem has always had here (this one English; HTTP answers in both)
+        assert (
+            rejected["problems"][0]["problem"]
+            == "no agency or group named 'Hội Người cao tuổi phường' in the directory"
+        )
 
         invalid = {"command_id": "plan-3", "plan": {**plan("x"), "assignments": "none"}}
         await submit(url, user, invalid, key)
@@ -82,6 +86,9 @@ async def test_a_plan_over_amqp_is_answered_on_the_issuers_queue(service_setting
         await submit(url, user, {"command_id": "plan-4", "plan": foreign}, key)
         rejected = await next_with_key(answers, f"plan.rejected.{KIND}.{ISSUER}")
         assert (rejected["command_id"], rejected["reason"]) == ("plan-4", "forbidden")
+        assert rejected["problems"] == [
+            {"where": "issuer", "problem": "kế hoạch này do ubnd ban hành, không phải dang-uy"}
+        ]
 
 
 @pytest.mark.parametrize("routing_key", [f"plan.submit.ubnd.{ISSUER}", "plan.submit.office.ubnd"])

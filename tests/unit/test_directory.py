@@ -3,6 +3,7 @@ DirectoryError for every way a directory file can be wrong."""
 
 from __future__ import annotations
 
+import re
 import unicodedata
 import uuid
 from pathlib import Path
@@ -19,6 +20,7 @@ from shared.domain.directory import (
     UnknownAgency,
     normalise_name,
 )
+from shared.domain.wording import Wording, wording_of
 from shared.platform.directory_store import changes_between
 
 WARD = Directory.load(Path(__file__).resolve().parents[2] / "deploy" / "local" / "directory.yaml")
@@ -196,7 +198,14 @@ groups:
 def test_every_broken_file_is_a_directory_error(tmp_path: Path, text: str, fragment: str) -> None:
     with pytest.raises(DirectoryError) as caught:
         Directory.load(write(tmp_path, text))
-    assert fragment in str(caught.value)
+    assert fragment in str(caught.value) or fragment in vietnamese(caught.value)
+
+
+def vietnamese(exc: BaseException) -> str:
+    """What a clerk reads of a refusal: the Vietnamese of its `Wording` (`str(exc)` is the English)."""
+    said = wording_of(exc)
+    assert isinstance(said, Wording), exc
+    return said.vi
 
 
 def test_a_missing_file_is_a_directory_error_naming_it(tmp_path: Path) -> None:
@@ -318,8 +327,9 @@ def test_an_email_field_that_is_not_one_valid_address_is_refused_naming_agency_a
 ) -> None:
     with pytest.raises(DirectoryError) as caught:
         WARD.with_agency(with_emails(address))
-    message = str(caught.value)
+    message = vietnamese(caught.value)
     assert "Cơ quan ubnd, trường emails[1]" in message and reason in message, message
+    assert "Agency ubnd, emails[1]" in str(caught.value)
 
 
 @pytest.mark.parametrize(
@@ -332,17 +342,19 @@ def test_valid_addresses_are_kept_as_written(address: str) -> None:
 def test_a_huge_or_unencodable_address_is_quoted_back_short_and_encodable() -> None:
     with pytest.raises(DirectoryError) as caught:
         WARD.with_agency(with_emails("x" * 100_000 + "\ud800@hoa-an.example"))
-    message = str(caught.value)
-    assert len(message) < 1000 and "…" in message
-    message.encode("utf-8")  # a lone surrogate would make the HTTP answer fail to render
+    for message in (str(caught.value), vietnamese(caught.value)):
+        assert len(message) < 1000 and "…" in message
+        message.encode("utf-8")  # a lone surrogate would make the HTTP answer fail to render
 
 
 def test_an_invalid_address_in_the_file_or_a_whole_directory_is_refused(tmp_path: Path) -> None:
     text = "agencies:\n  - {code: a, kind: office, name: A, emails: ['a@x.example, b@y.example']}\n"
-    with pytest.raises(DirectoryError, match=r"Cơ quan a, trường emails\[0\]"):
+    with pytest.raises(DirectoryError) as in_file:
         Directory.load(write(tmp_path, text))
-    with pytest.raises(DirectoryError, match=r"Cơ quan b, trường emails\[0\]"):
+    assert "Cơ quan a, trường emails[0]" in vietnamese(in_file.value)
+    with pytest.raises(DirectoryError, match=r"Agency b, emails\[0\]") as whole:
         Directory([Agency(code="b", kind="office", name="B", emails=("b@y",))], [])
+    assert "Cơ quan b, trường emails[0]" in vietnamese(whole.value)
 
 
 @pytest.mark.parametrize(
@@ -374,18 +386,21 @@ def test_an_invalid_address_in_the_file_or_a_whole_directory_is_refused(tmp_path
 def test_a_name_another_entry_uses_is_refused_naming_both(newcomer: Agency, both: tuple[str, str]) -> None:
     with pytest.raises(DirectoryError) as caught:
         WARD.with_agency(newcomer)
-    message = str(caught.value)
+    message = vietnamese(caught.value)
     assert all(entry in message for entry in both), message
+    assert "is used by more than one entry" in str(caught.value)
     assert WARD.resolve("Ủy ban nhân dân phường Hòa An")[0].code == "ubnd"
 
 
 def test_a_group_named_like_an_agency_and_codes_shared_by_a_whole_directory_are_refused() -> None:
-    with pytest.raises(DirectoryError, match="nhóm moi .*cơ quan ubnd|cơ quan ubnd.*nhóm moi"):
+    with pytest.raises(DirectoryError, match="group moi .*agency ubnd|agency ubnd.*group moi") as caught:
         WARD.with_group(Group(code="moi", name="Nhóm mới", aliases=("UBND phường",)))
+    assert re.search("nhóm moi .*cơ quan ubnd|cơ quan ubnd.*nhóm moi", vietnamese(caught.value))
     # PUT /directory builds the whole directory at once: an agency and a group with one code are refused there too
     same_code = [Agency(code="x", kind="office", name="X")], [Group(code="x", name="Nhóm X", members=("x",))]
-    with pytest.raises(DirectoryError, match="cơ quan x .* và nhóm x"):
+    with pytest.raises(DirectoryError, match="agency x .* and group x") as caught:
         Directory(*same_code)
+    assert re.search("cơ quan x .* và nhóm x", vietnamese(caught.value))
 
 
 def test_an_entry_may_repeat_its_own_names_and_the_sample_ward_is_valid() -> None:
@@ -413,7 +428,7 @@ def test_a_stored_directory_with_old_problems_loads_and_is_mended_one_entry_at_a
     renamed = stored.with_agency(bad.model_copy(update={"name": "Cơ quan cũ (đổi tên)"}))  # old problems unchanged
     mended = renamed.with_agency(other.model_copy(update={"emails": ("c@x.example",)}))
     assert len(mended.problems) == 2
-    with pytest.raises(DirectoryError, match="cơ quan moi"):
+    with pytest.raises(DirectoryError, match="agency moi"):
         mended.with_agency(Agency(code="moi", kind="office", name="Cơ quan cũ 2"))
     assert "cu" not in stored.without_agency("cu").agencies  # a removal never adds a problem
 

@@ -16,6 +16,7 @@ from services.intake.domain import register_plan
 from shared.contracts.events import DEFAULT_AGENCY_KINDS, Agency, AgencyRef, AssignmentCreated
 from shared.domain.directory import Directory, DirectoryError
 from shared.platform.directory_store import changes_between
+from tests.unit.test_directory import vietnamese
 from tests.unit.test_intake_domain import WARD
 
 COMMUNE = """
@@ -79,11 +80,11 @@ def test_a_kind_nobody_declared_is_refused_naming_the_agency_and_the_group(tmp_p
     undeclared = COMMUNE.replace("  thon: Thôn\n", "")
     with pytest.raises(DirectoryError) as refused:
         commune(tmp_path, undeclared)
-    message = str(refused.value)
+    message = vietnamese(refused.value)
     assert "Cơ quan thon-dong: loại “thon” chưa được khai báo" in message
     assert "Nhóm cac-thon: member_kinds có loại “thon”" in message
     stored = Directory(list(commune(tmp_path).agencies.values()), [], strict=False)  # read back without its kinds
-    assert any("thon-tay" in problem for problem in stored.problems)
+    assert any("thon-tay" in problem.vi and "thon-tay" in problem.en for problem in stored.problems)
 
 
 def test_an_edit_keeps_the_declared_kinds_and_a_new_kind_is_a_change(tmp_path: Path) -> None:

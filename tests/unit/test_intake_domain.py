@@ -22,6 +22,7 @@ from services.intake.domain import (
     assignment_id_for,
     effective_instant,
     plan_id_for,
+    problems_of,
     refuse_oversized,
     register_plan,
 )
@@ -29,6 +30,7 @@ from shared.contracts.events import AssignmentCreated, PlanRegistered
 from shared.domain.calendar import end_of_day
 from shared.domain.clock import VIETNAM
 from shared.domain.directory import Agency, Directory, Group
+from shared.domain.wording import Wording, wording_of
 
 WARD = Directory.load(Path(__file__).resolve().parents[2] / "deploy" / "local" / "directory.yaml")
 TODAY = date(2026, 11, 20)
@@ -232,6 +234,36 @@ def test_the_message_of_a_rejection_lists_where_and_why() -> None:
     with pytest.raises(PlanRejected) as caught:
         register(submission([{"agency": "Ban Ma", "task": "x"}]))
     assert str(caught.value).startswith("assignments[0].agency: no agency or group named 'Ban Ma'")
+
+
+def test_plan_problems_are_worded_for_http_and_plain_where_they_are_published() -> None:
+    """Over HTTP each problem is answered in the caller's language; in `plan.rejected` and the preview it stays the
+    plain text it has always been there: the directory's lookup in English, intake's own rules in Vietnamese."""
+    plan = submission([{"agency": "Ban Ma", "task": "x"}, {"agency": "ubnd", "task": "y"}], deadlines=[])
+    with pytest.raises(PlanRejected) as caught:
+        register(plan)
+    unknown, no_deadline = caught.value.worded[0]["problem"], caught.value.worded[2]["problem"]
+    assert isinstance(unknown, Wording) and isinstance(no_deadline, Wording)
+    assert unknown.vi == "danh bạ không có cơ quan hay nhóm nào tên hoặc mã 'Ban Ma'"
+    assert no_deadline.en == "this assignment has no reporting deadline"
+    assert caught.value.problems == [
+        {"where": "assignments[0].agency", "problem": "no agency or group named 'Ban Ma' in the directory"},
+        {"where": "assignments[0]", "problem": "nhiệm vụ này chưa có hạn báo cáo"},
+        {"where": "assignments[1]", "problem": "nhiệm vụ này chưa có hạn báo cáo"},
+    ]
+    json.dumps(caught.value.problems)  # what plan.rejected and the preview carry: plain strings only
+
+
+def test_field_problems_keep_their_plain_language_and_gain_the_other() -> None:
+    with pytest.raises(ValidationError) as refused:
+        submission([{"agency": "ubnd", "task": "x"}], number="12 KH", deadlines=[{**H1, "due": "2027-06-30T10:00"}])
+    worded = problems_of(refused.value)
+    plain_problems = PlanRejected(worded).problems
+    by_where = {p["where"]: p["problem"] for p in plain_problems}
+    assert by_where["number"].startswith("số, ký hiệu kế hoạch (number)")  # Vietnamese, as it always was
+    assert by_where["deadlines.0.due"].startswith("an instant needs its UTC offset")  # English, as it always was
+    due = next(p["problem"] for p in worded if p["where"] == "deadlines.0.due")
+    assert isinstance(due, Wording) and "múi giờ" in due.vi
 
 
 def test_a_task_without_any_deadline_is_rejected() -> None:
@@ -442,7 +474,15 @@ def refusal(field: str, **changes: Any) -> str:
         submission([{"agency": "ubnd", "task": "x"}], **changes)
     [error] = refused.value.errors()
     assert field in [str(part) for part in error["loc"]], error
-    return str(error["msg"])
+    return vietnamese(error)
+
+
+def vietnamese(error: Any) -> str:
+    """A validation error's message as a clerk reads it: the Vietnamese of the `Wording` it was raised with (its
+    English is pydantic's `msg`)."""
+    said = wording_of(error["ctx"]["error"])
+    assert isinstance(said, Wording) and said.en in error["msg"], error
+    return said.vi
 
 
 @pytest.mark.parametrize(
@@ -503,7 +543,8 @@ def test_a_lone_surrogate_is_refused_wherever_it_is(field: str) -> None:
     with pytest.raises(ValidationError) as refused:
         submission(assignments, **changes)
     [error] = refused.value.errors()
-    assert error["loc"][-1] == field and "nửa cặp UTF-16" in error["msg"], error
+    assert error["loc"][-1] == field and "nửa cặp UTF-16" in vietnamese(error), error
+    assert "lone UTF-16 surrogate" in error["msg"]
 
 
 def test_the_task_merged_for_one_body_is_capped_with_its_length_and_the_limit() -> None:

@@ -17,7 +17,7 @@ from services.intake.use_cases.ports import Actor, Directories, Plans
 from shared.contracts.events import Agency, DirectoryUpdated, Group
 from shared.domain.clock import Clock
 from shared.domain.directory import Directory, DirectoryError, DirectoryFile, StillReferenced, UnknownAgency
-from shared.domain.wording import wording_of
+from shared.domain.wording import Wording, wording_of
 from shared.platform.directory_store import changes_between
 from shared.platform.unit_of_work import Transaction, UnitOfWork
 
@@ -49,7 +49,12 @@ class DirectoryChange:
 
 def _same_code(in_path: str, in_body: str) -> None:
     if in_body != in_path:
-        raise Invalid(f"nội dung gửi lên mô tả {in_body!r} nhưng đường dẫn ghi {in_path!r}")
+        raise Invalid(
+            Wording(
+                vi=f"nội dung gửi lên mô tả {in_body!r} nhưng đường dẫn ghi {in_path!r}",
+                en=f"the body describes {in_body!r} but the path names {in_path!r}",
+            )
+        )
 
 
 class DirectoryUseCases:
@@ -101,9 +106,13 @@ class DirectoryUseCases:
         """One query for all of `codes`: an agency with work assigned cannot leave the directory."""
         plan_ids = await self._plans.assigning(codes, limit=ASSIGNED_SHOWN)
         if plan_ids:
+            agencies, plans = ", ".join(codes), ", ".join(plan_ids)
             raise Conflict(
-                f"{', '.join(codes)}: đang được giao nhiệm vụ theo kế hoạch {', '.join(plan_ids)}: hãy sửa đổi hoặc "
-                "thu hồi các kế hoạch đó trước"
+                Wording(
+                    vi=f"{agencies}: đang được giao nhiệm vụ theo kế hoạch {plans}: hãy sửa đổi hoặc thu hồi các kế "
+                    "hoạch đó trước",
+                    en=f"{agencies}: still assigned work by plan(s) {plans}: amend or withdraw those plans first",
+                )
             )
 
     def _edited(self, edit: Callable[[Directory], Directory], before: Directory) -> Directory:
@@ -125,7 +134,11 @@ class DirectoryUseCases:
         version, before = self._directories.version, self._directories.directory
         if request.if_match is not None and request.if_match != version:
             raise VersionMismatch(
-                f"danh bạ đang ở phiên bản {version}, không phải phiên bản {request.if_match}: hãy đọc lại danh bạ"
+                Wording(
+                    vi=f"danh bạ đang ở phiên bản {version}, không phải phiên bản {request.if_match}: hãy đọc lại "
+                    "danh bạ",
+                    en=f"the directory is at version {version}, not {request.if_match}: read it again",
+                )
             )
         after = self._edited(edit, before)
         changes: dict[str, Any]
@@ -164,6 +177,11 @@ class DirectoryUseCases:
     async def _store(self, tx: Transaction, version: int, event: DirectoryUpdated) -> None:
         store = self._directories.store
         if not await store.claim_version(version, event.changed_by, event.occurred_at, tx.session):
-            raise Overtaken("danh bạ vừa được thay đổi trong lúc xử lý yêu cầu này: hãy đọc lại và thử lại")
+            raise Overtaken(
+                Wording(
+                    vi="danh bạ vừa được thay đổi trong lúc xử lý yêu cầu này: hãy đọc lại và thử lại",
+                    en="the directory was changed while this request was handled: read it again and retry",
+                )
+            )
         await store.apply(event, tx.session)
         tx.publish(event)

@@ -28,6 +28,7 @@ from services.intake.domain import (
     PlanRejected,
     PlanSubmission,
     counts_from_receipt,
+    problems_of,
     refuse_oversized,
     register_plan,
 )
@@ -36,12 +37,15 @@ from services.intake.use_cases.ports import Actor, AlreadyStored, Directories, D
 from shared.contracts.events import AgencyRef, AssignmentCancelled, AssignmentCreated, Event, PlanRegistered
 from shared.domain.calendar import deployment_calendar
 from shared.domain.clock import VIETNAM, Clock, as_utc
-from shared.domain.wording import wording_of
+from shared.domain.wording import Wording, wording_of
 from shared.platform.unit_of_work import Transaction, UnitOfWork
 
 log = structlog.get_logger()
 
-RACED = "kế hoạch vừa được thay đổi trong lúc xử lý yêu cầu này: hãy gửi lại"
+RACED = Wording(
+    vi="kế hoạch vừa được thay đổi trong lúc xử lý yêu cầu này: hãy gửi lại",
+    en="the plan was changed while this request was handled: send it again",
+)
 WITHDRAWN_REASON = "Kế hoạch đã được cơ quan ban hành thu hồi."
 
 
@@ -131,10 +135,19 @@ class PlanSettings:
     max_plan_bytes: int = MAX_PLAN_BYTES
 
 
+def _no_plan(plan_id: str) -> Wording:
+    return Wording(vi=f"không có kế hoạch {plan_id}", en=f"no plan {plan_id}")
+
+
 def may_act_for(actor: Actor, issuer_code: str) -> None:
     """An issuer submits and reads only its own plans; an operator any."""
     if actor.role == "issuer" and actor.code != issuer_code:
-        raise Forbidden(f"kế hoạch này do {issuer_code} ban hành, không phải {actor.code}")
+        raise Forbidden(
+            Wording(
+                vi=f"kế hoạch này do {issuer_code} ban hành, không phải {actor.code}",
+                en=f"this plan is issued by {issuer_code}, not by {actor.code}",
+            )
+        )
 
 
 class PlanUseCases:
@@ -254,7 +267,11 @@ class PlanUseCases:
                 raise Overtaken(RACED)
             if stored.get("withdrawn_at") is not None:
                 raise AmendmentRefused(
-                    f"kế hoạch {stored['number']} đã được thu hồi: hãy đăng ký kế hoạch mới với số, ký hiệu khác"
+                    Wording(
+                        vi=f"kế hoạch {stored['number']} đã được thu hồi: hãy đăng ký kế hoạch mới với số, ký hiệu "
+                        "khác",
+                        en=f"plan {stored['number']} has been withdrawn: register a new plan under another number",
+                    )
                 )
             version = int(stored.get("version") or 0)
             amendment = plan_amendment(stored, record, events, version + 1, self._clock.now())
@@ -290,7 +307,7 @@ class PlanUseCases:
         async def withdraw(tx: Transaction) -> PlanWithdrawal:
             stored = await self._plans.stored(command.plan_id, tx.session)
             if stored is None:
-                raise NotFound(f"không có kế hoạch {command.plan_id}")
+                raise NotFound(_no_plan(command.plan_id))
             may_act_for(command.actor, stored["issuer"])
             if stored.get("withdrawn_at") is not None:
                 return PlanWithdrawal(command.plan_id, [])
@@ -323,7 +340,7 @@ class PlanUseCases:
         """A registered plan without its submission, for its issuer or an operator to read."""
         plan = await self._plans.get(plan_id)
         if plan is None:
-            raise NotFound(f"không có kế hoạch {plan_id}")
+            raise NotFound(_no_plan(plan_id))
         may_act_for(actor, str(plan["issuer"]))
         return plan
 
@@ -332,15 +349,25 @@ class PlanUseCases:
         plan, a plan submitted as JSON, or a document missing from storage) or Forbidden."""
         plan = await self._plans.get(plan_id)
         if plan is None:
-            raise NotFound(f"không có kế hoạch {plan_id}")
+            raise NotFound(_no_plan(plan_id))
         may_act_for(actor, str(plan["issuer"]))
         record: DocumentRecord | None = plan.get("document")
         if record is None or self._documents is None:
-            raise NotFound(f"kế hoạch {plan_id} được gửi dạng dữ liệu có cấu trúc (JSON), không kèm tệp văn bản")
+            raise NotFound(
+                Wording(
+                    vi=f"kế hoạch {plan_id} được gửi dạng dữ liệu có cấu trúc (JSON), không kèm tệp văn bản",
+                    en=f"plan {plan_id} was submitted as structured data (JSON), without a document",
+                )
+            )
         data = await self._documents.read(record["file_id"])
         if data is None or hashlib.sha256(data).hexdigest() != record["sha256"]:
             log.error("plan document missing or altered", plan_id=plan_id, file_id=record["file_id"])
-            raise NotFound(f"không tìm thấy tệp văn bản của kế hoạch {plan_id} trong kho lưu trữ")
+            raise NotFound(
+                Wording(
+                    vi=f"không tìm thấy tệp văn bản của kế hoạch {plan_id} trong kho lưu trữ",
+                    en=f"the document of plan {plan_id} is missing from storage",
+                )
+            )
         return StoredDocument(data, record)
 
     async def _parse(self, data: bytes, name: str, entered: Entered) -> ParsedPlan | PlanSubmission:
@@ -375,9 +402,7 @@ class PlanUseCases:
                 document, skip_unresolved=command.skip_unresolved, no_deadline_lines=command.no_deadline_lines
             )
         except ValidationError as exc:
-            raise PlanRejected(
-                [{"where": ".".join(map(str, e["loc"])), "problem": e["msg"]} for e in exc.errors()]
-            ) from exc
+            raise PlanRejected(problems_of(exc, limit=len(exc.errors()))) from exc
         skipped = [u.model_dump() for u in document.unresolved] if command.skip_unresolved else []
         return ReadDocument(submission, skipped, document.reader or "text", document.entered)
 
@@ -392,5 +417,4 @@ def _check_entered(entered: Entered) -> None:
     try:
         _PLAN_NUMBER.validate_python(entered.number.strip())
     except ValidationError as exc:
-        problem = exc.errors()[0]["msg"].removeprefix("Value error, ")
-        raise PlanRejected([{"where": "number", "problem": problem}]) from exc
+        raise PlanRejected([{**problems_of(exc, limit=1)[0], "where": "number"}]) from exc
