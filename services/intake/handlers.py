@@ -26,7 +26,7 @@ from services.intake.use_cases.plans import (
     WithdrawPlan,
 )
 from services.intake.use_cases.ports import Actor
-from shared.domain.wording import wording_of
+from shared.domain.wording import Wording, wording_of
 from shared.platform.auth import IssuerOrOperator, Principal
 from shared.platform.http import CONFLICT, Answer, Identifier
 
@@ -100,7 +100,10 @@ async def _read_upload(upload: StarletteUpload, limit: int) -> bytes:
     return await upload.read(limit + 1)
 
 
-_ENTERED_FIELDS = {"issued_on": "ngày ban hành (issued_on)", "received_on": "ngày nhận (received_on)"}
+_ENTERED_FIELDS = {
+    "issued_on": Wording(vi="ngày ban hành (issued_on)", en="The date of issue (issued_on)"),
+    "received_on": Wording(vi="ngày nhận (received_on)", en="The day of receipt (received_on)"),
+}
 
 
 def _entered(number: object = None, issued_on: object = None, received_on: object = None) -> Entered:
