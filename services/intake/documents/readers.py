@@ -63,7 +63,7 @@ def read_document(
             Wording(
                 vi=f"Tệp {name or ''} lớn {size} KB, vượt giới hạn {limit} KB; "
                 "hãy gửi riêng văn bản kế hoạch, không kèm phụ lục hay ảnh.",
-                en=f"The file {name or ''} is {size} KB, over the limit of {limit} KB; "
+                en=f"The file{' ' + name if name else ''} is {size} KB, over the limit of {limit} KB; "
                 "send the plan's text alone, without appendices or images.",
             )
         )
