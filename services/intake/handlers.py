@@ -101,7 +101,10 @@ async def _read_upload(upload: StarletteUpload, limit: int) -> bytes:
 
 
 _NO_FILE = Wording(vi="gửi tệp kế hoạch trong trường file", en="send the plan's document in the field `file`")
-_ENTERED_FIELDS = {"issued_on": "ngày ban hành (issued_on)", "received_on": "ngày nhận (received_on)"}
+_ENTERED_FIELDS = {
+    "issued_on": Wording(vi="ngày ban hành (issued_on)", en="The date of issue (issued_on)"),
+    "received_on": Wording(vi="ngày nhận (received_on)", en="The day of receipt (received_on)"),
+}
 
 
 def _entered(number: object = None, issued_on: object = None, received_on: object = None) -> Entered:

@@ -14,9 +14,18 @@ import pytest
 
 from services.intake.documents import guard as guard_module
 from services.intake.documents import parse_document, read_plan_document
-from services.intake.documents.errors import DocumentError, DocumentTooLarge, DocumentTooSlow, InvalidStructuredPlan
+from services.intake.documents.errors import (
+    DocumentError,
+    DocumentTooLarge,
+    DocumentTooSlow,
+    InvalidStructuredPlan,
+    NotAPlan,
+)
 from services.intake.documents.guard import DocumentGuard
 from services.intake.documents.limits import DocumentLimits
+from services.intake.documents.to_submission import UnreadDeadlines
+from services.intake.domain import PlanSubmission
+from shared.domain.wording import Wording, wording_of
 from tests.fixtures.docx_plans import text_to_docx
 from tests.unit.documents_support import FIXTURES, REAL_PLAN, directory
 
@@ -44,6 +53,14 @@ def fill_then_fail(megabytes: int) -> None:
 
 def refuse() -> None:
     raise InvalidStructuredPlan("Tệp JSON không đúng mẫu.", [{"where": "number", "problem": "thiếu"}])
+
+
+UNREAD = Wording(vi="Kế hoạch có câu nói về thời hạn chưa đọc được (dòng 15).", en="An unread deadline (line 15).")
+UNREAD_PROBLEM = Wording(vi="'trong tháng': không đọc được hạn", en="'trong tháng': no deadline could be read")
+
+
+def refuse_in_both_languages() -> None:
+    raise UnreadDeadlines(UNREAD, [{"where": "deadline (line 15)", "problem": UNREAD_PROBLEM}])
 
 
 def crash() -> None:
@@ -128,6 +145,41 @@ async def test_a_readers_own_error_arrives_with_its_problems(guard: DocumentGuar
         await guard.run(refuse)
     assert refused.value.problems == [{"where": "number", "problem": "thiếu"}]
     assert refused.value.http_status == 422
+
+
+async def test_a_readers_error_in_both_languages_crosses_the_process_boundary_whole(guard: DocumentGuard) -> None:
+    with pytest.raises(UnreadDeadlines) as refused:
+        await guard.run(refuse_in_both_languages)
+    error = refused.value
+    assert error.as_dict() == {
+        "code": "unread_deadline",
+        "message": UNREAD,
+        "problems": [{"where": "deadline (line 15)", "problem": UNREAD_PROBLEM}],
+    }
+    assert wording_of(error) == UNREAD
+    # what is not the HTTP answer keeps its Vietnamese, as plain strings
+    assert str(error) == error.message == UNREAD.vi
+    assert error.problems == [{"where": "deadline (line 15)", "problem": UNREAD_PROBLEM.vi}]
+
+
+async def test_a_document_refused_in_a_worker_is_refused_in_both_languages(configured: None) -> None:
+    guard_module.configure(DocumentLimits(workers=1))
+    with pytest.raises(NotAPlan) as refused:
+        await read_plan_document(
+            "Biên bản họp chi bộ.\nNội dung thảo luận.".encode(), "x.txt", directory(), date.today()
+        )
+    said = wording_of(refused.value)
+    assert isinstance(said, Wording) and said.vi.startswith("Không nhận ra kế hoạch")
+    assert said.en.startswith("This does not read as a plan")
+    ward = (FIXTURES / "ward-cleanup-plan.txt").read_bytes()
+    plan = await read_plan_document(ward, "ward.txt", directory(), date(2026, 1, 15))
+    assert not isinstance(plan, PlanSubmission)
+    (elderly,) = [u for u in plan.unresolved if u.phrase == "Hội Người cao tuổi phường"]
+    assert elderly.said() == Wording(
+        vi="'Hội Người cao tuổi phường': không có trong danh bạ cơ quan",
+        en="'Hội Người cao tuổi phường': not in the directory of bodies",
+    )
+    assert "reason_en" not in elderly.model_dump()  # the preview shows the Vietnamese reason only
 
 
 async def test_a_readers_bug_or_death_is_a_document_error(guard: DocumentGuard) -> None:

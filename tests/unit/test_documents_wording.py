@@ -112,7 +112,7 @@ def test_a_duration_from_an_event_the_plan_does_not_date_is_unread_not_guessed()
     deadlines = reader()
     assert deadlines.read("Báo cáo kết quả trong vòng 10 ngày sau khi kết thúc hoạt động.", 8) == []
     (unread,) = deadlines.unread
-    assert unread.line == 8 and "kết thúc hoạt động" in unread.reason
+    assert unread.line == 8 and "kết thúc hoạt động" in unread.reason.vi and "kết thúc hoạt động" in unread.reason.en
 
 
 def test_a_duration_from_issue_without_a_date_of_issue_is_unread() -> None:

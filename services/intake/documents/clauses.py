@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from services.intake.documents.model import AssigneeOut, Clause, Located, Unresolved
 from services.intake.documents.normalise import Paragraph
 from shared.domain.directory import Directory, Mention
+from shared.domain.wording import Wording
 
 _NUMBERED = re.compile(r"^(?P<number>\d{1,2}(?:\.\d{1,2})*|[a-zđ])[.)]\s*(?=\S)")
 _BULLET = re.compile(r"^[-+•·]\s*(?=\S)")
@@ -64,6 +65,7 @@ _TABLE_HEADER = {
     "thời hạn",
 }
 _MAX_BODY_WORDS = 16
+_NOT_LISTED = Wording(vi="không có trong danh bạ cơ quan", en="not in the directory of bodies")
 
 
 @dataclass
@@ -209,13 +211,9 @@ class ClauseReader:
         mentions = _qualified(phrase, mentions)
         where = f"clause {number}" if number else f"clause at line {paragraph.line}"
         for piece in _leftovers(phrase, mentions):
-            self.unresolved.append(
-                Unresolved(phrase=piece, line=paragraph.line, where=where, reason="không có trong danh bạ cơ quan")
-            )
+            self.unresolved.append(Unresolved.because(_NOT_LISTED, phrase=piece, line=paragraph.line, where=where))
         if not mentions and not _leftovers(phrase, mentions):
-            self.unresolved.append(
-                Unresolved(phrase=phrase, line=paragraph.line, where=where, reason="không có trong danh bạ cơ quan")
-            )
+            self.unresolved.append(Unresolved.because(_NOT_LISTED, phrase=phrase, line=paragraph.line, where=where))
         return _Draft(number, paragraph.line, mode, phrase, mentions, [task] if task else [], numbered=numbered)
 
 

@@ -16,6 +16,7 @@ from services.intake.documents.model import DeadlineKind
 from services.intake.domain import months_end
 from shared.domain.calendar import WorkingCalendar, end_of_day
 from shared.domain.clock import VIETNAM
+from shared.domain.wording import Wording
 
 Obligation = Literal["report", "complete"]
 
@@ -105,6 +106,14 @@ _WEEKDAY = re.compile(
 _NUMBER_WORDS = {"một": 1, "hai": 2, "ba": 3, "bốn": 4, "năm": 5, "sáu": 6, "bảy": 7, "tám": 8, "chín": 9, "mười": 10}
 _WEEKDAYS = {"hai": 0, "ba": 1, "tư": 2, "năm": 3, "sáu": 4, "bảy": 5}
 _SEGMENT = re.compile(r"[^;]+?(?:\.(?=\s|$)|;|$)")
+# Why a sentence about a deadline gave none (listed with the sentence; the clerk corrects it or says it sets none).
+_UNREAD = Wording(
+    vi="câu nói về thời hạn nhưng không đọc được hạn", en="the sentence speaks of a deadline but none could be read"
+)
+_NO_ISSUE_DATE = Wording(
+    vi="thời hạn tính từ ngày ban hành nhưng kế hoạch không ghi ngày ban hành",
+    en="the deadline runs from the date of issue, which the plan does not give",
+)
 
 
 @dataclass(frozen=True)
@@ -137,7 +146,7 @@ class Unread:
 
     text: str
     line: int
-    reason: str
+    reason: Wording
 
 
 def _day_before(day: date) -> date:
@@ -221,7 +230,7 @@ class DeadlineReader:
             read = self._segment(segment, line)
             already = self.unread and self.unread[-1].text == segment and self.unread[-1].line == line
             if not (read or already) and _SPEAKS.search(segment) and _NUMBERISH.search(segment):
-                self.unread.append(Unread(segment, line, "câu nói về thời hạn nhưng không đọc được hạn"))
+                self.unread.append(Unread(segment, line, _UNREAD))
             if read:
                 obligation = _obligation(segment)
                 found.extend(_with(d, obligation) for d in read)
@@ -431,14 +440,14 @@ class DeadlineReader:
         elif not start_words or _ISSUE.match(start_words.removeprefix("ngày ").strip()):
             start, counted_from, key = self.issued_on, "issue", ""
         else:
-            self.unread.append(
-                Unread(segment, line, f"thời hạn tính từ một sự kiện kế hoạch không ghi ngày: {start_words!r}")
+            event = Wording(
+                vi=f"thời hạn tính từ một sự kiện kế hoạch không ghi ngày: {start_words!r}",
+                en=f"the deadline runs from an event the plan gives no date for: {start_words!r}",
             )
+            self.unread.append(Unread(segment, line, event))
             return []
         if start is None:
-            self.unread.append(
-                Unread(segment, line, "thời hạn tính từ ngày ban hành nhưng kế hoạch không ghi ngày ban hành")
-            )
+            self.unread.append(Unread(segment, line, _NO_ISSUE_DATE))
             return []
         due = months_end(start, months, self.calendar) if months else self.calendar.duration_end(start, days, working)
         return [

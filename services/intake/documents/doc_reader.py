@@ -14,10 +14,13 @@ from services.intake.documents.errors import BinaryDocument
 from services.intake.documents.limits import DocumentLimits
 from services.intake.documents.normalise import split_lines
 from services.intake.documents.tools import require, run
+from shared.domain.wording import Wording
 
-NOT_WORD = (
-    "Không đọc được tệp Word 97-2003 (.doc): tệp hỏng, được khóa bằng mật khẩu, hoặc không phải văn bản Word "
-    "(ví dụ bảng tính Excel .xls). Hãy mở bằng Word và lưu lại thành .docx, hoặc gửi bản PDF."
+NOT_WORD = Wording(
+    vi="Không đọc được tệp Word 97-2003 (.doc): tệp hỏng, được khóa bằng mật khẩu, hoặc không phải văn bản Word "
+    "(ví dụ bảng tính Excel .xls). Hãy mở bằng Word và lưu lại thành .docx, hoặc gửi bản PDF.",
+    en="The Word 97-2003 (.doc) file cannot be read: it is damaged, protected by a password, or not a Word document "
+    "(an Excel .xls sheet, for instance). Open it in Word and save it as .docx, or send it as a PDF.",
 )
 
 

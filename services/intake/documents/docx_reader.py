@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from services.intake.documents.errors import BinaryDocument, DocumentTooLarge
-from services.intake.documents.limits import DEFAULT_LIMITS, DocumentLimits, count
+from services.intake.documents.limits import DEFAULT_LIMITS, DocumentLimits, count, count_en, too_many_paragraphs
+from shared.domain.wording import Wording
 
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 
@@ -265,7 +266,10 @@ def _open(data: bytes) -> Any:
         return docx.Document(io.BytesIO(data))
     except Exception as exc:  # a damaged file fails in zipfile, lxml or python-docx's package reader
         raise BinaryDocument(
-            f"Không đọc được tệp .docx ({type(exc).__name__}). Hãy mở bằng Word và lưu lại thành .docx."
+            Wording(
+                vi=f"Không đọc được tệp .docx ({type(exc).__name__}). Hãy mở bằng Word và lưu lại thành .docx.",
+                en=f"The .docx file cannot be read ({type(exc).__name__}). Open it in Word and save it as .docx again.",
+            )
         ) from None
 
 
@@ -273,15 +277,16 @@ def _check_size(body: Any, limits: DocumentLimits) -> None:
     """Counted on the parsed XML before any paragraph is read: the reading is what costs."""
     paragraphs = sum(1 for _ in body.iter(f"{_W}p"))
     if paragraphs > limits.max_paragraphs:
-        raise DocumentTooLarge(
-            f"Tài liệu quá lớn: {count(paragraphs)} đoạn văn, vượt giới hạn {count(limits.max_paragraphs)} đoạn. "
-            "Hãy gửi riêng văn bản kế hoạch, không kèm phụ lục."
-        )
+        raise too_many_paragraphs(paragraphs, limits)
     cells = sum(max(_int(_grid_span(tc), 1), 1) for tc in body.iter(f"{_W}tc"))  # a merged cell repeats
     if cells > limits.max_table_cells:
         raise DocumentTooLarge(
-            f"Tài liệu quá lớn: các bảng có {count(cells)} ô, vượt giới hạn {count(limits.max_table_cells)} ô. "
-            "Hãy gửi riêng văn bản kế hoạch, không kèm bảng số liệu."
+            Wording(
+                vi=f"Tài liệu quá lớn: các bảng có {count(cells)} ô, vượt giới hạn {count(limits.max_table_cells)} ô. "
+                "Hãy gửi riêng văn bản kế hoạch, không kèm bảng số liệu.",
+                en=f"The document is too large: its tables have {count_en(cells)} cells, over the limit of "
+                f"{count_en(limits.max_table_cells)}. Send the plan's text alone, without data tables.",
+            )
         )
 
 

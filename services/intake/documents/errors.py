@@ -1,6 +1,22 @@
-"""The only errors a document can cause: each says, in Vietnamese for the clerk, what to do about it."""
+"""The only errors a document can cause: each says what to do about it, in Vietnamese for the clerk and in
+English for an integrator who asks for it (`Accept-Language: en`).
+
+An error is raised with a `Wording` (and problems whose `problem` may be one). Only `as_dict()`, what the HTTP
+answer is made of, holds the Wordings: there the caller's language is chosen (shared/platform/problems.py).
+Everything else keeps the language it has always had, Vietnamese, as plain strings: `str(exc)`, `message` and
+`problems` (the CLI, the preview's list of problems, anything logged or stored)."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from shared.domain.wording import Wording
+
+Said = str | Wording  # a text in both languages, or one that reads the same in both (a line number, a code)
+
+
+def vietnamese(text: Said) -> str:
+    return text.vi if isinstance(text, Wording) else text
 
 
 class DocumentError(ValueError):
@@ -9,17 +25,23 @@ class DocumentError(ValueError):
     code = "unreadable"
     http_status = 422
 
-    def __init__(self, message: str, problems: list[dict[str, str]] | None = None) -> None:
+    def __init__(self, message: Said, problems: Sequence[Mapping[str, Said]] | None = None) -> None:
         super().__init__(message)
-        self.message = message
-        self.problems = problems or []
+        self.wording = message
+        self.said_problems = [dict(problem) for problem in problems or ()]
+        self.message = vietnamese(message)
+        self.problems = [{key: vietnamese(text) for key, text in problem.items()} for problem in self.said_problems]
+
+    def __str__(self) -> str:
+        return self.message
 
     def as_dict(self) -> dict[str, object]:
-        return {"code": self.code, "message": self.message, "problems": self.problems}
+        """The HTTP answer's members: `message` (the detail) and each problem in both languages."""
+        return {"code": self.code, "message": self.wording, "problems": self.said_problems}
 
-    def __reduce__(self) -> tuple[type[DocumentError], tuple[str, list[dict[str, str]]]]:
+    def __reduce__(self) -> tuple[type[DocumentError], tuple[Said, list[dict[str, Said]]]]:
         # Raised in a reader process and re-raised here: the default pickling would drop `problems`.
-        return type(self), (self.message, self.problems)
+        return type(self), (self.wording, self.said_problems)
 
 
 class EmptyDocument(DocumentError):

@@ -32,6 +32,7 @@ import structlog
 
 from services.intake.documents.errors import DocumentError, DocumentTooLarge, DocumentTooSlow
 from services.intake.documents.limits import DEFAULT_LIMITS, MB, DocumentLimits
+from shared.domain.wording import Wording
 
 log = structlog.get_logger()
 
@@ -47,9 +48,11 @@ PRELOAD = [
     "holidays.countries",
 ]
 
-_READER_FAILED = (
-    "Không đọc được tài liệu: trình đọc gặp lỗi với tệp này. Hãy mở bằng Word, lưu lại thành .docx hoặc .txt "
-    "rồi gửi lại; nếu vẫn lỗi, hãy báo cho quản trị hệ thống."
+_READER_FAILED = Wording(
+    vi="Không đọc được tài liệu: trình đọc gặp lỗi với tệp này. Hãy mở bằng Word, lưu lại thành .docx hoặc .txt "
+    "rồi gửi lại; nếu vẫn lỗi, hãy báo cho quản trị hệ thống.",
+    en="The document could not be read: the reader failed on this file. Open it in Word, save it as .docx or .txt "
+    "and send it again; if it still fails, tell the system administrator.",
 )
 
 
@@ -125,9 +128,14 @@ class DocumentGuard:
             status, value, ending = worker.call(message, self.limits.timeout_seconds)
         except TimeoutError:
             self._retire(worker, "time limit")
+            seconds = f"{self.limits.timeout_seconds:g}"
             raise DocumentTooSlow(
-                f"Không đọc được tài liệu trong thời gian cho phép ({self.limits.timeout_seconds:g} giây). "
-                "Hãy gửi riêng văn bản kế hoạch (không kèm phụ lục), hoặc lưu lại thành .txt rồi gửi lại."
+                Wording(
+                    vi=f"Không đọc được tài liệu trong thời gian cho phép ({seconds} giây). "
+                    "Hãy gửi riêng văn bản kế hoạch (không kèm phụ lục), hoặc lưu lại thành .txt rồi gửi lại.",
+                    en=f"The document could not be read within the time allowed ({seconds} seconds). "
+                    "Send the plan's text alone (without appendices), or save it as .txt and send it again.",
+                )
             ) from None
         except (EOFError, OSError):  # the worker died: killed by the kernel, or a crash in C code
             self._retire(worker, "died")
@@ -143,9 +151,14 @@ class DocumentGuard:
         if status == "refused":
             raise value
         if status == "memory":
+            memory = self.limits.memory_mb
             raise DocumentTooLarge(
-                f"Tài liệu quá lớn: đọc tài liệu cần hơn {self.limits.memory_mb} MB bộ nhớ cho phép. "
-                "Hãy gửi riêng văn bản kế hoạch, không kèm phụ lục hay hình ảnh lớn."
+                Wording(
+                    vi=f"Tài liệu quá lớn: đọc tài liệu cần hơn {memory} MB bộ nhớ cho phép. "
+                    "Hãy gửi riêng văn bản kế hoạch, không kèm phụ lục hay hình ảnh lớn.",
+                    en=f"The document is too large: reading it takes more than the {memory} MB of memory allowed. "
+                    "Send the plan's text alone, without appendices or large images.",
+                )
             )
         log.error("document reader failed", task=getattr(task, "__name__", str(task)), traceback=value)
         raise DocumentError(_READER_FAILED)

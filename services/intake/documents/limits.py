@@ -10,6 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from services.intake.documents.errors import DocumentTooLarge
+from shared.domain.wording import Wording
+
 if TYPE_CHECKING:  # config imports this package (DefaultReporting): at run time the import would be circular
     from services.intake.config import Settings
 
@@ -49,3 +52,20 @@ DEFAULT_LIMITS = DocumentLimits()
 def count(number: int) -> str:
     """A count as Vietnamese writes it: 20.000, 1.000.000."""
     return f"{number:,}".replace(",", ".")
+
+
+def count_en(number: int) -> str:
+    """A count as English writes it: 20,000, 1,000,000."""
+    return f"{number:,}"
+
+
+def too_many_paragraphs(paragraphs: int, limits: DocumentLimits) -> DocumentTooLarge:
+    """Refused before (a .docx) or after (other formats) its paragraphs are read."""
+    return DocumentTooLarge(
+        Wording(
+            vi=f"Tài liệu quá lớn: {count(paragraphs)} đoạn văn, vượt giới hạn {count(limits.max_paragraphs)} đoạn. "
+            "Hãy gửi riêng văn bản kế hoạch, không kèm phụ lục.",
+            en=f"The document is too large: {count_en(paragraphs)} paragraphs, over the limit of "
+            f"{count_en(limits.max_paragraphs)}. Send the plan's text alone, without appendices.",
+        )
+    )

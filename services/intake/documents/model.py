@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, PrivateAttr
 
 from shared.contracts.events import AgencyCode, AgencyKind, DeliverableRequirement, Provenance, UtcDatetime
+from shared.domain.wording import Wording
 
 # What a deadline of a plan document is: a recurring report, a date, a duration, or the deployment's default.
 DeadlineKind = Literal[
@@ -25,6 +26,15 @@ DeadlineKind = Literal[
 ]
 
 
+class NotADay(ValueError):
+    """A day the clerk entered that is not one. Raised with a Wording (the HTTP answer's detail, in the caller's
+    language); `str()` is the Vietnamese, as the CLI shows it."""
+
+    def __str__(self) -> str:
+        said = self.args[0] if self.args else ""
+        return said.vi if isinstance(said, Wording) else str(said)
+
+
 @dataclass(frozen=True)
 class Entered:
     """What the clerk enters about a plan whose document lacks it (or where it was misread): the plan's number,
@@ -35,8 +45,9 @@ class Entered:
     received_on: date | None = None
 
     @staticmethod
-    def day(text: str, what: str) -> date:
-        """A day as a clerk types it, `10/01/2024` (or `2024-01-10`); ValueError in Vietnamese naming `what`."""
+    def day(text: str, what: str | Wording) -> date:
+        """A day as a clerk types it, `10/01/2024` (or `2024-01-10`); NotADay naming `what` (a text given as a
+        plain string reads the same in both languages)."""
         text = text.strip()
         try:
             if "/" in text:
@@ -44,7 +55,13 @@ class Entered:
                 return date(year, month, day)
             return date.fromisoformat(text)
         except ValueError:
-            raise ValueError(f"{what} {text!r} không phải một ngày: hãy ghi ngày/tháng/năm, ví dụ 10/01/2024") from None
+            named = what if isinstance(what, Wording) else Wording(vi=what, en=what)
+            raise NotADay(
+                Wording(
+                    vi=f"{named.vi} {text!r} không phải một ngày: hãy ghi ngày/tháng/năm, ví dụ 10/01/2024",
+                    en=f"{named.en} {text!r} is not a date: write day/month/year, e.g. 10/01/2024",
+                )
+            ) from None
 
     def given(self) -> dict[str, str]:
         """What was entered, as text (ISO dates): what the stored plan records as entered by the clerk."""
@@ -194,7 +211,17 @@ class Unresolved(BaseModel):
     phrase: str
     line: int
     where: str
-    reason: str
+    reason: str = Field(description="why, in Vietnamese (as the preview and the CLI show it)")
+    # For a refusal answered in English (to_submission.py); never in what the preview or the CLI show.
+    reason_en: str = Field(default="", exclude=True)
+
+    @classmethod
+    def because(cls, reason: Wording, *, phrase: str, line: int, where: str) -> Unresolved:
+        return cls(phrase=phrase, line=line, where=where, reason=reason.vi, reason_en=reason.en)
+
+    def said(self) -> Wording:
+        """What is wrong, quoting the phrase: a problem of a refusal in both languages."""
+        return Wording(vi=f"{self.phrase!r}: {self.reason}", en=f"{self.phrase!r}: {self.reason_en or self.reason}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,8 @@ from pathlib import Path
 from services.intake.documents.errors import BinaryDocument, DocumentTooLarge, DocumentTooSlow, ReaderUnavailable
 from services.intake.documents.limits import DocumentLimits
 from services.intake.documents.ocr_normalise import normalise_ocr_pages
-from services.intake.documents.tools import MISSING, require, run
+from services.intake.documents.tools import missing, require, run
+from shared.domain.wording import Wording
 
 DPI = 300
 # A scanned plan is a few pages; past this many it is refused whatever the time limit.
@@ -23,9 +24,12 @@ MAX_SCAN_PAGES = 20
 # with more pages than the document's time limit allows is refused before any is read, rather than after
 # the guard has spent the whole limit on it.
 SECONDS_PER_PAGE = 3.0
-_UNREADABLE_IMAGE = (
-    "Không đọc được ảnh quét (tệp hỏng hoặc định dạng ảnh không hỗ trợ). Hãy quét lại thành PDF, PNG hoặc JPEG."
+_UNREADABLE_IMAGE = Wording(
+    vi="Không đọc được ảnh quét (tệp hỏng hoặc định dạng ảnh không hỗ trợ). Hãy quét lại thành PDF, PNG hoặc JPEG.",
+    en="The scan cannot be read (a damaged file, or an image format intake does not read). Scan it again as a PDF, "
+    "PNG or JPEG.",
 )
+_SCAN = Wording(vi="bản quét (OCR)", en="scans (OCR)")
 
 
 def scanned_pdf_pages(data: bytes, page_count: int, limits: DocumentLimits, only: list[int] | None = None) -> list[str]:
@@ -34,18 +38,30 @@ def scanned_pdf_pages(data: bytes, page_count: int, limits: DocumentLimits, only
         page_count = len(only)
     if page_count > MAX_SCAN_PAGES:
         raise DocumentTooLarge(
-            f"Bản quét có {page_count} trang, vượt giới hạn {MAX_SCAN_PAGES} trang đọc bằng nhận dạng chữ (OCR). "
-            "Hãy gửi riêng văn bản kế hoạch, hoặc bản PDF có lớp chữ (xuất từ hệ thống quản lý văn bản)."
+            Wording(
+                vi=f"Bản quét có {page_count} trang, vượt giới hạn {MAX_SCAN_PAGES} trang đọc bằng nhận dạng chữ "
+                "(OCR). Hãy gửi riêng văn bản kế hoạch, hoặc bản PDF có lớp chữ (xuất từ hệ thống quản lý văn bản).",
+                en=f"The scan has {page_count} pages, over the limit of {MAX_SCAN_PAGES} pages read by text "
+                "recognition (OCR). Send the plan's text alone, or a PDF with a text layer (exported from the "
+                "document management system).",
+            )
         )
     readable = int(limits.timeout_seconds // SECONDS_PER_PAGE)
     if page_count > readable:
+        seconds = f"{limits.timeout_seconds:g}"
         raise DocumentTooSlow(
-            f"Bản quét có {page_count} trang; trong thời gian cho phép ({limits.timeout_seconds:g} giây) máy chủ "
-            f"nhận dạng chữ được tối đa {readable} trang. Hãy gửi bản PDF có lớp chữ (xuất từ hệ thống quản lý "
-            "văn bản) hoặc bản .docx; nếu chỉ có bản quét, hãy báo quản trị hệ thống tăng thời gian đọc tài liệu."
+            Wording(
+                vi=f"Bản quét có {page_count} trang; trong thời gian cho phép ({seconds} giây) máy chủ "
+                f"nhận dạng chữ được tối đa {readable} trang. Hãy gửi bản PDF có lớp chữ (xuất từ hệ thống quản lý "
+                "văn bản) hoặc bản .docx; nếu chỉ có bản quét, hãy báo quản trị hệ thống tăng thời gian đọc tài liệu.",
+                en=f"The scan has {page_count} pages; within the time allowed ({seconds} seconds) the server "
+                f"recognises the text of {readable} pages at most. Send a PDF with a text layer (exported from the "
+                "document management system) or the .docx; if there is only a scan, ask the system administrator to "
+                "allow more time for reading documents.",
+            )
         )
     require("pdftoppm", "PDF")
-    require("tesseract", "bản quét (OCR)")
+    require("tesseract", _SCAN)
     with tempfile.TemporaryDirectory(prefix="dondoc-scan-") as folder:
         source = Path(folder) / "scan.pdf"
         source.write_bytes(data)
@@ -67,7 +83,7 @@ def scanned_pdf_pages(data: bytes, page_count: int, limits: DocumentLimits, only
 
 def image_pages(data: bytes, limits: DocumentLimits) -> list[str]:
     """The OCR text of an image (a multi-page TIFF gives several pages)."""
-    require("tesseract", "ảnh quét (OCR)")
+    require("tesseract", Wording(vi="ảnh quét (OCR)", en="scanned images (OCR)"))
     with tempfile.TemporaryDirectory(prefix="dondoc-scan-") as folder:
         image = Path(folder) / "scan"
         image.write_bytes(data)
@@ -79,9 +95,8 @@ def _tesseract(source: str, limits: DocumentLimits) -> list[str]:
         text = run(["tesseract", source, "stdout", "-l", "vie", "--dpi", str(DPI)], limits.timeout_seconds)
     except subprocess.CalledProcessError as exc:
         if b"Failed loading language" in (exc.stderr or b""):  # tesseract-ocr without its Vietnamese model
-            raise ReaderUnavailable(
-                MISSING.format(what="bản quét (OCR)", tool="tesseract, mô hình tiếng Việt", package="tesseract-ocr-vie")
-            ) from None
+            tool = Wording(vi="tesseract, mô hình tiếng Việt", en="tesseract's Vietnamese model")
+            raise ReaderUnavailable(missing(_SCAN, tool, "tesseract-ocr-vie")) from None
         raise BinaryDocument(_UNREADABLE_IMAGE) from None
     pages = text.decode("utf-8", errors="replace").split("\f")
     if len(pages) > 1 and not pages[-1].strip():

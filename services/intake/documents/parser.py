@@ -33,6 +33,7 @@ from services.intake.documents.normalise import Paragraph, paragraphs, split_lin
 from shared.contracts.events import DeliverableRequirement, Provenance
 from shared.domain.calendar import WorkingCalendar, deployment_calendar
 from shared.domain.directory import Directory
+from shared.domain.wording import Wording
 
 _PLACE_DATE = re.compile(
     r"^(?P<place>[^,\d]{2,60}),\s*ngày\s+(?P<d>\d{1,2})\s+tháng\s+(?P<m>\d{1,2})\s+năm\s+(?P<y>\d{4})", re.IGNORECASE
@@ -196,7 +197,7 @@ class _PlanParser:
             if reporting.provenance is None:
                 reporting.provenance = plan.locate(reporting.line)
         self.unresolved.extend(
-            Unresolved(phrase=u.text, line=u.line, where="deadline", reason=u.reason) for u in reader.unread
+            Unresolved.because(u.reason, phrase=u.text, line=u.line, where="deadline") for u in reader.unread
         )
         if not plan_deadlines:
             plan_deadlines = default_deadlines(plan.year, self.default_reporting)
@@ -279,15 +280,22 @@ class _PlanParser:
             return
         if plan.number is None and layout.title_at is None:
             raise NotAPlan(
-                "Không nhận ra kế hoạch: không thấy số hiệu (Số …-KH/…), tiêu đề KẾ HOẠCH hay mục TỔ CHỨC THỰC HIỆN. "
-                "Hãy kiểm tra đúng tệp kế hoạch chưa."
+                Wording(
+                    vi="Không nhận ra kế hoạch: không thấy số hiệu (Số …-KH/…), tiêu đề KẾ HOẠCH hay mục TỔ CHỨC THỰC "
+                    "HIỆN. Hãy kiểm tra đúng tệp kế hoạch chưa.",
+                    en="This does not read as a plan: no number (Số …-KH/…), no KẾ HOẠCH title and no TỔ CHỨC THỰC "
+                    "HIỆN (organisation) section. Check that this is the plan's file.",
+                )
             )
         self.unresolved.append(
-            Unresolved(
+            Unresolved.because(
+                Wording(
+                    vi="không tìm thấy mục tổ chức thực hiện: không có phân công",
+                    en="no organisation section (tổ chức thực hiện) found: nobody is assigned anything",
+                ),
                 phrase="III. TỔ CHỨC THỰC HIỆN",
                 line=0,
                 where="sections",
-                reason="không tìm thấy mục tổ chức thực hiện: không có phân công",
             )
         )
 
@@ -336,11 +344,11 @@ class _PlanParser:
                     plan.issued_on = date(int(match["y"]), int(match["m"]), int(match["d"]))
                 except ValueError:
                     self.unresolved.append(
-                        Unresolved(
+                        Unresolved.because(
+                            Wording(vi="ngày ban hành không hợp lệ", en="the date of issue is not a valid date"),
                             phrase=paragraph.text,
                             line=paragraph.line,
                             where="issued_on",
-                            reason="ngày ban hành không hợp lệ",
                         )
                     )
                     continue
@@ -389,12 +397,16 @@ class _PlanParser:
         if cited:
             return max(cited).year
         self.later.append(
-            Unresolved(
+            Unresolved.because(
+                Wording(
+                    vi="không xác định được năm của kế hoạch (không có dòng địa danh, ngày tháng năm; tiêu đề và "
+                    "nội dung không ghi năm)",
+                    en="the plan's year cannot be told (no line of place and date; neither the title nor the text "
+                    "gives a year)",
+                ),
                 phrase="",
                 line=0,
                 where="year",
-                reason="không xác định được năm của kế hoạch (không có dòng địa danh, ngày tháng năm; tiêu đề và "
-                "nội dung không ghi năm)",
             )
         )
         return self.today.year
@@ -442,16 +454,21 @@ class _PlanParser:
         if candidates:
             plan.issuer = candidates[0]
             self.unresolved.append(
-                Unresolved(
+                Unresolved.because(
+                    Wording(vi="cơ quan ban hành không có trong danh bạ", en="the issuer is not in the directory"),
                     phrase=candidates[0].text,
                     line=candidates[0].line,
                     where="issuer",
-                    reason="cơ quan ban hành không có trong danh bạ",
                 )
             )
         else:
             self.unresolved.append(
-                Unresolved(phrase="", line=0, where="issuer", reason="không tìm thấy cơ quan ban hành")
+                Unresolved.because(
+                    Wording(vi="không tìm thấy cơ quan ban hành", en="no issuer found"),
+                    phrase="",
+                    line=0,
+                    where="issuer",
+                )
             )
 
     def _repair_place(self, plan: ParsedPlan) -> None:

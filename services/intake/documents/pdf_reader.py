@@ -18,15 +18,18 @@ from services.intake.documents.limits import DocumentLimits
 from services.intake.documents.model import SourceLine
 from services.intake.documents.pages import document_lines
 from services.intake.documents.tools import available, require, run
+from shared.domain.wording import Wording
 
 log = structlog.get_logger()
 
 # A text layer with fewer letters than this a page on average is a scan (or a scan with a stamp's text).
 MIN_LETTERS_PER_PAGE = 40
 
-_DAMAGED = (
-    "Không đọc được tệp PDF (tệp hỏng, bị khóa bằng mật khẩu hoặc không phải PDF). Hãy xuất lại PDF từ hệ "
-    "thống quản lý văn bản, hoặc gửi bản .docx."
+_DAMAGED = Wording(
+    vi="Không đọc được tệp PDF (tệp hỏng, bị khóa bằng mật khẩu hoặc không phải PDF). Hãy xuất lại PDF từ hệ "
+    "thống quản lý văn bản, hoặc gửi bản .docx.",
+    en="The PDF file cannot be read (it is damaged, protected by a password, or not a PDF). Export the PDF again "
+    "from the document management system, or send the .docx.",
 )
 
 

@@ -3,6 +3,7 @@ published as it stands. Pure: nothing is stored or sent."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
@@ -11,6 +12,7 @@ from services.intake.documents.to_submission import UnresolvedBodies, to_submiss
 from services.intake.domain import PlanRejected, PlanSubmission, register_plan
 from shared.contracts.events import AssignmentCreated
 from shared.domain.directory import Directory
+from shared.domain.wording import Wording
 
 
 def preview(
@@ -30,7 +32,7 @@ def preview(
     except UnresolvedBodies as exc:
         body["ready"], body["problems"] = False, exc.problems
     except PlanRejected as exc:
-        body["ready"], body["problems"] = False, exc.problems
+        body["ready"], body["problems"] = False, _vietnamese(exc.problems)
     return body
 
 
@@ -39,7 +41,7 @@ def _structured(submission: PlanSubmission, directory: Directory, today: date, m
     try:
         _, events = register_plan(submission, directory, today, max_assignments)
     except PlanRejected as exc:
-        body.update(ready=False, problems=exc.problems, assignments=[])
+        body.update(ready=False, problems=_vietnamese(exc.problems), assignments=[])
         return body
     body.update(
         ready=True,
@@ -57,6 +59,12 @@ def _structured(submission: PlanSubmission, directory: Directory, today: date, m
         ],
     )
     return body
+
+
+def _vietnamese(problems: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The preview is an answer, not a refusal: its problems are plain Vietnamese strings, as they always were (a
+    problem the rules word in both languages gives its Vietnamese; a Wording itself would not serialise)."""
+    return [{key: text.vi if isinstance(text, Wording) else text for key, text in p.items()} for p in problems]
 
 
 def _deadline_sources(plan: ParsedPlan) -> list[dict[str, Any]]:

@@ -20,12 +20,15 @@ from services.intake.documents.errors import (
     DocumentTooLarge,
     EmptyDocument,
     InvalidStructuredPlan,
+    Said,
     UnknownFormat,
 )
-from services.intake.documents.limits import DEFAULT_LIMITS, DocumentLimits, count
+from services.intake.documents.limits import DEFAULT_LIMITS, DocumentLimits, count, count_en, too_many_paragraphs
 from services.intake.documents.model import SourceLine
 from services.intake.documents.normalise import split_lines
 from services.intake.domain import PlanSubmission
+from shared.domain.wording import Wording, wording_of
+from shared.platform.validation_wording import vietnamese_message
 
 MAX_BYTES = 5 * 1024 * 1024
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f]")
@@ -55,12 +58,22 @@ def read_document(
 ) -> TextDocument | PlanSubmission:
     """Recognise the format by content (the file name only breaks ties) and read it, within `limits`."""
     if len(data) > max_bytes:
+        size, limit = len(data) // 1024, max_bytes // 1024
         raise DocumentTooLarge(
-            f"Tệp {name or ''} lớn {len(data) // 1024} KB, vượt giới hạn {max_bytes // 1024} KB; "
-            "hãy gửi riêng văn bản kế hoạch, không kèm phụ lục hay ảnh."
+            Wording(
+                vi=f"Tệp {name or ''} lớn {size} KB, vượt giới hạn {limit} KB; "
+                "hãy gửi riêng văn bản kế hoạch, không kèm phụ lục hay ảnh.",
+                en=f"The file{' ' + name if name else ''} is {size} KB, over the limit of {limit} KB; "
+                "send the plan's text alone, without appendices or images.",
+            )
         )
     if not data.strip(b" \t\r\n\x00") or data in (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff"):
-        raise EmptyDocument("Tệp rỗng: không có nội dung để đọc. Hãy kiểm tra lại tệp đã chọn.")
+        raise EmptyDocument(
+            Wording(
+                vi="Tệp rỗng: không có nội dung để đọc. Hãy kiểm tra lại tệp đã chọn.",
+                en="The file is empty: there is nothing to read. Check that the right file was chosen.",
+            )
+        )
     if data.startswith(b"PK\x03\x04"):
         document = _read_docx(data, name, limits)
         check_text(document.lines, limits)
@@ -76,11 +89,21 @@ def read_document(
     for signature, label in _SIGNATURES.items():
         if data.startswith(signature):
             raise UnknownFormat(
-                f"Tệp là {label}, chưa đọc được định dạng này. Hãy mở bằng Word và lưu lại thành .docx hoặc .txt."
+                Wording(
+                    vi=f"Tệp là {label}, chưa đọc được định dạng này. "
+                    "Hãy mở bằng Word và lưu lại thành .docx hoặc .txt.",
+                    en=f"The file is {label}, a format intake does not read. "
+                    "Open it in Word and save it as .docx or .txt.",
+                )
             )
     text = _decode(data)
     if not text.strip():
-        raise EmptyDocument("Tệp chỉ có khoảng trắng: không có nội dung để đọc.")
+        raise EmptyDocument(
+            Wording(
+                vi="Tệp chỉ có khoảng trắng: không có nội dung để đọc.",
+                en="The file holds only white space: there is nothing to read.",
+            )
+        )
     stripped = text.lstrip()
     if stripped.startswith(("{", "[")) or name.lower().endswith(".json"):
         return _read_json(stripped)
@@ -102,12 +125,21 @@ def _decode(data: bytes) -> str:
         text = data.decode(encoding)
     except UnicodeDecodeError:
         raise BinaryDocument(
-            "Tệp không phải văn bản UTF-8 hay UTF-16 (có thể là tệp nhị phân hoặc bảng mã cũ như TCVN3/VNI). "
-            "Hãy lưu lại thành .docx, hoặc .txt với bảng mã Unicode (UTF-8)."
+            Wording(
+                vi="Tệp không phải văn bản UTF-8 hay UTF-16 (có thể là tệp nhị phân hoặc bảng mã cũ như TCVN3/VNI). "
+                "Hãy lưu lại thành .docx, hoặc .txt với bảng mã Unicode (UTF-8).",
+                en="The file is not UTF-8 or UTF-16 text (it may be binary, or in a legacy Vietnamese encoding such "
+                "as TCVN3/VNI). Save it as .docx, or as .txt in Unicode (UTF-8).",
+            )
         ) from None
     controls = len(_CONTROL.findall(text))
     if controls > max(2, len(text) // 100):
-        raise BinaryDocument("Tệp chứa dữ liệu nhị phân, không phải văn bản. Hãy gửi tệp .docx, .txt hoặc .json.")
+        raise BinaryDocument(
+            Wording(
+                vi="Tệp chứa dữ liệu nhị phân, không phải văn bản. Hãy gửi tệp .docx, .txt hoặc .json.",
+                en="The file holds binary data, not text. Send a .docx, .txt or .json file.",
+            )
+        )
     return text
 
 
@@ -125,18 +157,34 @@ def _read_json(text: str) -> PlanSubmission:
         raw: Any = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InvalidStructuredPlan(
-            f"Tệp JSON không hợp lệ ở dòng {exc.lineno}, cột {exc.colno}: {exc.msg}. Hãy sửa lại cú pháp JSON."
+            Wording(
+                vi=f"Tệp JSON không hợp lệ ở dòng {exc.lineno}, cột {exc.colno}: {exc.msg}. Hãy sửa lại cú pháp JSON.",
+                en=f"The JSON is invalid at line {exc.lineno}, column {exc.colno}: {exc.msg}. Correct its syntax.",
+            )
         ) from None
     try:
         return PlanSubmission.model_validate(raw)
     except ValidationError as exc:
-        problems = [
-            {"where": ".".join(str(p) for p in error["loc"]) or "plan", "problem": error["msg"]}
+        problems: list[dict[str, Said]] = [
+            {"where": ".".join(str(p) for p in error["loc"]) or "plan", "problem": _validation_problem(error)}
             for error in exc.errors()
         ]
         raise InvalidStructuredPlan(
-            "Tệp JSON không đúng mẫu kế hoạch (issuer, number, title, assignments, deadlines).", problems
+            Wording(
+                vi="Tệp JSON không đúng mẫu kế hoạch (issuer, number, title, assignments, deadlines).",
+                en="The JSON does not follow the plan's schema (issuer, number, title, assignments, deadlines).",
+            ),
+            problems,
         ) from None
+
+
+def _validation_problem(error: Any) -> Wording:
+    """A field the JSON plan got wrong, in both languages: a rule of the plan's own (raised with a Wording) as it
+    said it, else pydantic's message in English and its Vietnamese (shared/platform/validation_wording.py)."""
+    cause = (error.get("ctx") or {}).get("error")
+    if isinstance(cause, BaseException) and isinstance(said := wording_of(cause), Wording):
+        return said
+    return Wording(vi=str(vietnamese_message(error)), en=str(error["msg"]))
 
 
 def _read_docx(data: bytes, name: str, limits: DocumentLimits) -> TextDocument:
@@ -150,7 +198,12 @@ def _read_doc(data: bytes, name: str, limits: DocumentLimits) -> TextDocument:
 
     lines = doc_lines(data, limits)
     if not any(line.strip() for line in lines):
-        raise EmptyDocument("Tệp Word 97-2003 (.doc) không có chữ nào. Hãy kiểm tra lại tệp đã chọn.")
+        raise EmptyDocument(
+            Wording(
+                vi="Tệp Word 97-2003 (.doc) không có chữ nào. Hãy kiểm tra lại tệp đã chọn.",
+                en="The Word 97-2003 (.doc) file holds no text. Check that the right file was chosen.",
+            )
+        )
     return TextDocument(name=name, format="doc", lines=lines)
 
 
@@ -166,8 +219,12 @@ def _read_paged(data: bytes, name: str, limits: DocumentLimits) -> TextDocument:
         lines, sources = document_lines(ocr.image_pages(data, limits))
     if not any(line.strip() for line in lines):
         raise EmptyDocument(
-            "Không tìm thấy chữ nào trong tệp (trang trắng, hoặc ảnh quét quá mờ để nhận dạng). "
-            "Hãy quét lại rõ hơn (300 dpi), hoặc gửi bản .docx hay PDF có lớp chữ."
+            Wording(
+                vi="Không tìm thấy chữ nào trong tệp (trang trắng, hoặc ảnh quét quá mờ để nhận dạng). "
+                "Hãy quét lại rõ hơn (300 dpi), hoặc gửi bản .docx hay PDF có lớp chữ.",
+                en="No text was found in the file (blank pages, or a scan too faint to recognise). "
+                "Scan it again more sharply (300 dpi), or send a .docx or a PDF with a text layer.",
+            )
         )
     return TextDocument(name=name, format=reader, lines=lines, sources=sources)
 
@@ -198,13 +255,14 @@ def check_text(lines: list[str], limits: DocumentLimits) -> None:
     before they are read)."""
     paragraphs = sum(1 for line in lines if line.strip())
     if paragraphs > limits.max_paragraphs:
-        raise DocumentTooLarge(
-            f"Tài liệu quá lớn: {count(paragraphs)} đoạn văn, vượt giới hạn {count(limits.max_paragraphs)} đoạn. "
-            "Hãy gửi riêng văn bản kế hoạch, không kèm phụ lục."
-        )
+        raise too_many_paragraphs(paragraphs, limits)
     characters = sum(map(len, lines))
     if characters > limits.max_characters:
         raise DocumentTooLarge(
-            f"Tài liệu quá lớn: {count(characters)} ký tự, vượt giới hạn {count(limits.max_characters)} ký tự. "
-            "Hãy gửi riêng văn bản kế hoạch, không kèm phụ lục."
+            Wording(
+                vi=f"Tài liệu quá lớn: {count(characters)} ký tự, vượt giới hạn {count(limits.max_characters)} ký tự. "
+                "Hãy gửi riêng văn bản kế hoạch, không kèm phụ lục.",
+                en=f"The document is too large: {count_en(characters)} characters, over the limit of "
+                f"{count_en(limits.max_characters)}. Send the plan's text alone, without appendices.",
+            )
         )

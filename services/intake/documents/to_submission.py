@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from services.intake.documents.errors import DocumentError
+from services.intake.documents.errors import DocumentError, Said
 from services.intake.documents.model import DeadlineOut, ParsedPlan
 from services.intake.domain import AfterReceipt, AssignmentIn, DeadlineIn, DeliverablesIn, PlanSubmission
+from shared.domain.wording import Wording
 
 
 class UnresolvedBodies(DocumentError):
@@ -24,6 +25,14 @@ class UnreadDeadlines(UnresolvedBodies):
 
 # Problems no option skips: without them the plan cannot be registered as what it is.
 _REQUIRED = ("year",)
+_NO_NUMBER = Wording(vi="không tìm thấy số hiệu kế hoạch (Số …-KH/…)", en="the plan's number (Số …-KH/…) was not found")
+_NO_ISSUER = Wording(
+    vi="không xác định được cơ quan ban hành trong danh bạ", en="the issuer could not be found in the directory"
+)
+_NO_ASSIGNMENTS = Wording(
+    vi="kế hoạch không có phân công nào cho cơ quan trong danh bạ",
+    en="the plan assigns nothing to any body in the directory",
+)
 
 
 def _deadline(deadline: DeadlineOut, received_entered: bool = False) -> DeadlineIn:
@@ -51,26 +60,34 @@ def to_submission(
 ) -> PlanSubmission:
     """`no_deadline_lines`: the lines of unread deadline sentences the clerk has checked and found to set no
     deadline (their bodies then get the plan's deadlines, or the default)."""
-    problems = [
-        {"where": f"{u.where} (line {u.line})", "problem": f"{u.phrase!r}: {u.reason}"} for u in plan.unresolved
+    problems: list[dict[str, Said]] = [
+        {"where": f"{u.where} (line {u.line})", "problem": u.said()} for u in plan.unresolved
     ]
     blocking = [
         p for p, u in zip(problems, plan.unresolved, strict=True) if u.where not in ("sections", "deadline", *_REQUIRED)
     ]
     missing = [p for p, u in zip(problems, plan.unresolved, strict=True) if u.where in _REQUIRED]
     if plan.number is None:
-        missing.append({"where": "number", "problem": "không tìm thấy số hiệu kế hoạch (Số …-KH/…)"})
+        missing.append({"where": "number", "problem": _NO_NUMBER})
     if plan.issuer is None or plan.issuer.code is None:
-        missing.append({"where": "issuer", "problem": "không xác định được cơ quan ban hành trong danh bạ"})
+        missing.append({"where": "issuer", "problem": _NO_ISSUER})
     if not plan.assignments:
-        missing.append({"where": "assignments", "problem": "kế hoạch không có phân công nào cho cơ quan trong danh bạ"})
+        missing.append({"where": "assignments", "problem": _NO_ASSIGNMENTS})
     if missing or plan.number is None or plan.issuer is None:
-        raise UnresolvedBodies("Chưa thể đăng ký kế hoạch: thiếu thông tin bắt buộc.", missing + problems)
+        said = Wording(
+            vi="Chưa thể đăng ký kế hoạch: thiếu thông tin bắt buộc.",
+            en="The plan cannot be registered yet: required information is missing.",
+        )
+        raise UnresolvedBodies(said, missing + problems)
     _refuse_unread_deadlines(plan, no_deadline_lines)
     if blocking and not skip_unresolved:
         raise UnresolvedBodies(
-            "Kế hoạch nêu các cơ quan chưa có trong danh bạ. Hãy bổ sung danh bạ, sửa văn bản, "
-            "hoặc gửi lại với skip_unresolved=true để bỏ qua các cơ quan này.",
+            Wording(
+                vi="Kế hoạch nêu các cơ quan chưa có trong danh bạ. Hãy bổ sung danh bạ, sửa văn bản, "
+                "hoặc gửi lại với skip_unresolved=true để bỏ qua các cơ quan này.",
+                en="The plan names bodies that are not in the directory. Add them to the directory, correct the "
+                "document, or send it again with skip_unresolved=true to leave those bodies out.",
+            ),
             blocking,
         )
     received = plan.received_on is not None
@@ -105,7 +122,13 @@ def _refuse_unread_deadlines(plan: ParsedPlan, no_deadline_lines: Collection[int
         return
     lines = ", ".join(str(line) for line in dict.fromkeys(u.line for u in unread))
     raise UnreadDeadlines(
-        f"Kế hoạch có câu nói về thời hạn mà hệ thống chưa đọc được (dòng {lines}). Hãy sửa câu đó cho rõ ngày "
-        f"(ví dụ: trước ngày 30/6/2025), hoặc nếu câu đó không đặt thời hạn, gửi lại với no_deadline_lines={lines}.",
-        [{"where": f"deadline (line {u.line})", "problem": f"{u.phrase!r}: {u.reason}"} for u in unread],
+        Wording(
+            vi=f"Kế hoạch có câu nói về thời hạn mà hệ thống chưa đọc được (dòng {lines}). Hãy sửa câu đó cho rõ ngày "
+            f"(ví dụ: trước ngày 30/6/2025), hoặc nếu câu đó không đặt thời hạn, gửi lại với "
+            f"no_deadline_lines={lines}.",
+            en=f"A sentence of the plan speaks of a deadline that could not be read (line {lines}). Correct it so "
+            f"that it gives a date (e.g. trước ngày 30/6/2025, before 30 June 2025), or, if it sets no deadline, "
+            f"send the plan again with no_deadline_lines={lines}.",
+        ),
+        [{"where": f"deadline (line {u.line})", "problem": u.said()} for u in unread],
     )

@@ -17,7 +17,8 @@ from collections.abc import Sequence
 
 import structlog
 
-from services.intake.documents.errors import DocumentTooSlow, ReaderUnavailable
+from services.intake.documents.errors import DocumentTooSlow, ReaderUnavailable, Said
+from shared.domain.wording import Wording
 
 log = structlog.get_logger()
 
@@ -26,10 +27,6 @@ _PR_SET_PDEATHSIG = 1
 # page down more than they help on them.
 _ENVIRONMENT = {"OMP_THREAD_LIMIT": "1", "LC_ALL": "C.UTF-8"}
 
-MISSING = (
-    "Máy chủ chưa cài công cụ đọc {what} ({tool}), nên chưa đọc được tệp này. Hãy báo quản trị hệ thống cài "
-    "gói {package}, hoặc gửi văn bản dạng .docx hoặc .txt."
-)
 PACKAGES = {
     "pdftotext": "poppler-utils",
     "pdftoppm": "poppler-utils",
@@ -38,14 +35,30 @@ PACKAGES = {
 }
 
 
+def _both(text: Said) -> Wording:
+    return text if isinstance(text, Wording) else Wording(vi=text, en=text)
+
+
+def missing(what: Said, tool: Said, package: str) -> Wording:
+    """The refusal of a document whose reading tool is not installed (`what`: the kind of document, `tool`: the
+    tool, as the administrator should look for them)."""
+    kind, named = _both(what), _both(tool)
+    return Wording(
+        vi=f"Máy chủ chưa cài công cụ đọc {kind.vi} ({named.vi}), nên chưa đọc được tệp này. Hãy báo quản trị hệ "
+        f"thống cài gói {package}, hoặc gửi văn bản dạng .docx hoặc .txt.",
+        en=f"The server lacks the tool that reads {kind.en} ({named.en}), so this file cannot be read yet. Ask the "
+        f"system administrator to install the package {package}, or send the document as .docx or .txt.",
+    )
+
+
 def available(tool: str) -> bool:
     return shutil.which(tool) is not None
 
 
-def require(tool: str, what: str) -> None:
+def require(tool: str, what: Said) -> None:
     """Refuse the document (not fail the request) when the tool it needs is not installed."""
     if not available(tool):
-        raise ReaderUnavailable(MISSING.format(what=what, tool=tool, package=PACKAGES.get(tool, tool)))
+        raise ReaderUnavailable(missing(what, tool, PACKAGES.get(tool, tool)))
 
 
 def run(args: Sequence[str], timeout: float, data: bytes | None = None) -> bytes:
@@ -62,14 +75,17 @@ def run(args: Sequence[str], timeout: float, data: bytes | None = None) -> bytes
             preexec_fn=_die_with_parent,  # noqa: PLW1509 - a worker runs documents one at a time, no threads
         )
     except FileNotFoundError:
-        raise ReaderUnavailable(
-            MISSING.format(what="tài liệu", tool=args[0], package=PACKAGES.get(args[0], args[0]))
-        ) from None
+        what = Wording(vi="tài liệu", en="documents")
+        raise ReaderUnavailable(missing(what, args[0], PACKAGES.get(args[0], args[0]))) from None
     except subprocess.TimeoutExpired:
         log.warning("document tool timed out", tool=args[0], timeout=timeout)
         raise DocumentTooSlow(
-            f"Không đọc được tài liệu trong thời gian cho phép ({timeout:g} giây). Hãy gửi riêng văn bản kế "
-            "hoạch (ít trang hơn), hoặc bản .docx của nó."
+            Wording(
+                vi=f"Không đọc được tài liệu trong thời gian cho phép ({timeout:g} giây). Hãy gửi riêng văn bản kế "
+                "hoạch (ít trang hơn), hoặc bản .docx của nó.",
+                en=f"The document could not be read within the time allowed ({timeout:g} seconds). Send the plan's "
+                "text alone (fewer pages), or its .docx.",
+            )
         ) from None
     return completed.stdout
 
