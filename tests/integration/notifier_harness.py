@@ -35,6 +35,7 @@ from shared.domain.calendar import DEFAULT_OVERRIDES, load_calendar
 from shared.domain.clock import FakeClock
 from shared.domain.directory import Directory
 from shared.platform.auth import TokenVerifier, install
+from shared.platform.http import add_operational_routes
 from shared.platform.mongo import make_client
 from shared.platform.outbox_writer import OutboxWriter
 from shared.platform.settings import DEFAULT_DIRECTORY
@@ -65,9 +66,10 @@ class Notifier:
     rules: Rules
 
     def http(self, headers: dict[str, str] | None = None) -> httpx.AsyncClient:
-        app = FastAPI()
+        app = FastAPI(title="dondoc notifier")
         install(app, TokenVerifier(SecretStr(OPERATOR_TOKEN), auth_url=None))
         app.include_router(build_router(self.use_cases))
+        add_operational_routes(app, {})  # the error answers and body limits, as the service's app has them
         return httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app),
             base_url="http://notifier",
