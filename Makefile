@@ -62,6 +62,7 @@ test-tools: tools
 	@missing=""; command -v promtool >/dev/null || missing="$$missing prometheus"; \
 	command -v docker-compose >/dev/null || missing="$$missing docker-compose"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	[ -f /usr/lib/chromium/locales/vi.pak ] || missing="$$missing chromium-l10n"; \
 	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		echo "installing$$missing (Debian packages) for the deployment checks"; \
 		(timeout 300 apt-get install -y -q --no-install-recommends $$missing >/dev/null 2>&1 || \

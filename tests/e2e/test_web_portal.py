@@ -38,6 +38,9 @@ CHROMIUM = Path("/usr/bin/chromium")
 SERVICES = ("intake", "tracking", "notifier", "web")
 OPERATOR_TOKEN = "e2e-operator-token"
 OPERATOR = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
+# A phone in Vietnam: Chromium on Linux takes its interface language (the date field's dd/mm/yyyy, the file
+# button's text) from these, with Debian's chromium-l10n installed (`make test-tools`); --lang alone is ignored.
+VIETNAMESE_BROWSER = {**os.environ, "LANGUAGE": "vi", "LANG": "vi_VN.UTF-8"}
 SCREENS_COPY = Path(os.environ.get("DONDOC_SCREENS_DIR", "/work/wt/screens"))
 DEADLINE_SECONDS = 150  # long enough for the browser's steps; the overdue scan is checked after it
 LINK = re.compile(r"http://127\.0\.0\.1:\d+/l/[A-Za-z0-9_-]+")
@@ -223,7 +226,7 @@ def test_an_agency_reports_from_the_assignment_notice(stack: Stack, tmp_path: Pa
     screens = Screens(tmp_path / "screens", "bao-cao")
     word, scan = docx_bytes(), pdf_bytes()
     with playwright_api.sync_playwright() as driver:
-        browser = driver.chromium.launch(executable_path=str(CHROMIUM), args=["--lang=vi-VN"])
+        browser = driver.chromium.launch(executable_path=str(CHROMIUM), args=["--lang=vi-VN"], env=VIETNAMESE_BROWSER)
         page = browser.new_context(viewport={"width": 390, "height": 844}, locale="vi-VN").new_page()
         page.goto(ubnd_link)
         assert page.url == f"{web}/", "the secret must leave the address bar"
@@ -324,7 +327,7 @@ def test_links_that_no_longer_work_offer_a_new_one(stack: Stack, tmp_path: Path)
     screens = Screens(tmp_path / "screens", "lien-ket")
     mails_before = len(mails_to(stack.mail, "ubnd@hoa-an.example"))
     with playwright_api.sync_playwright() as driver:
-        browser = driver.chromium.launch(executable_path=str(CHROMIUM), args=["--lang=vi-VN"])
+        browser = driver.chromium.launch(executable_path=str(CHROMIUM), args=["--lang=vi-VN"], env=VIETNAMESE_BROWSER)
         for agency, words, name in (("ubnd", "đã hết hạn", "het-han"), ("mttq", "đã bị thu hồi", "thu-hoi")):
             page = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
             page.goto(f"{web}/l/{issued[agency]}")
