@@ -1,6 +1,7 @@
 """A plan submitted again: the same text changes nothing; a corrected version (same number, issuer and
 year) publishes only the difference — new assignments, cancellations for bodies no longer named, new
-deadlines for periods whose date moved, and the new wording of tasks that changed."""
+deadlines for periods whose date moved, and the new wording of tasks, or of what a body is to deliver, that
+changed."""
 
 from __future__ import annotations
 
@@ -33,10 +34,13 @@ class Amendment:
     cancelled: list[str] = field(default_factory=list)
     deadlines_changed: list[str] = field(default_factory=list)
     tasks_changed: list[str] = field(default_factory=list)
+    deliverables_changed: list[str] = field(default_factory=list)
 
     @property
     def unchanged(self) -> bool:
-        return not (self.created or self.cancelled or self.deadlines_changed or self.tasks_changed)
+        return not (
+            self.created or self.cancelled or self.deadlines_changed or self.tasks_changed or self.deliverables_changed
+        )
 
 
 def _deadlines(assignment: AssignmentRecord) -> dict[str, DeadlineRecord]:
@@ -143,9 +147,17 @@ def _compare_deadlines(plan: _Comparison, assignment_id: str) -> None:
         plan.amendment.deadlines_changed.append(f"{agency}:{period}")
 
 
+def _asked(assignment: AssignmentRecord) -> list[tuple[tuple[str, ...], str]]:
+    """What a body is asked to deliver and where, as it matters to the body: the items and the destination of each
+    requirement (not where the document writes it: a correction that only moves lines asks nothing new)."""
+    return [(tuple(d.get("items") or ()), d.get("send_to") or "") for d in assignment.get("deliverables_required", [])]
+
+
 def _compare_task(plan: _Comparison, assignment_id: str) -> None:
     before, after = plan.before[assignment_id], plan.after[assignment_id]
-    if before["task"] == after["task"]:
+    reworded = before["task"] != after["task"]
+    redelivered = _asked(before) != _asked(after)
+    if not (reworded or redelivered):
         return
     plan.amendment.events.append(
         AssignmentRevised(
@@ -158,6 +170,10 @@ def _compare_task(plan: _Comparison, assignment_id: str) -> None:
             task=after["task"],
             previous_task=before["task"],
             plan_version=plan.version,
+            deliverables_required=plan.created[assignment_id].deliverables_required if redelivered else None,
         )
     )
-    plan.amendment.tasks_changed.append(after["agency"])
+    if reworded:
+        plan.amendment.tasks_changed.append(after["agency"])
+    if redelivered:
+        plan.amendment.deliverables_changed.append(after["agency"])

@@ -130,6 +130,7 @@ def _registration_body(result: PlanRegistration) -> Answer:
             cancelled=amendment.cancelled,
             deadlines_changed=amendment.deadlines_changed,
             tasks_changed=amendment.tasks_changed,
+            deliverables_changed=amendment.deliverables_changed,
         )
     body["assignments"] = [{k: a[k] for k in ("assignment_id", "agency", "task")} for a in result.assignments]
     return body

@@ -105,18 +105,18 @@ class NotifierRepository:
             return True
         return await self.periods.count_documents({"assignment_id": assignment_id}, limit=1, session=session) > 0
 
-    async def revise_task(
-        self, assignment_id: str, task: str, plan_version: int, session: AsyncClientSession | None
+    async def revise(
+        self, assignment_id: str, fields: dict[str, Any], plan_version: int, session: AsyncClientSession | None
     ) -> bool:
-        """Put a reworded task on the assignment's open items, unless a later revision is already there.
-        False when nothing of the assignment is known yet."""
+        """Put a corrected plan's `fields` (a reworded task, what to deliver) on the assignment's open items, unless
+        a later revision is already there. False when nothing of the assignment is known yet."""
         await self.periods.update_many(
             {
                 "assignment_id": assignment_id,
                 "state": OPEN,
                 "$or": [{"task_revision": {"$exists": False}}, {"task_revision": {"$lt": plan_version}}],
             },
-            {"$set": {"task": task, "task_revision": plan_version}, "$inc": {"content_rev": 1}},
+            {"$set": {**fields, "task_revision": plan_version}, "$inc": {"content_rev": 1}},
             session=session,
         )
         return await self.periods.count_documents({"assignment_id": assignment_id}, limit=1, session=session) > 0

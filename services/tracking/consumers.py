@@ -87,8 +87,8 @@ async def _move_deadline(repository: TrackingRepository, event: DeadlineExtended
 
 
 async def _revise(repository: TrackingRepository, event: AssignmentRevised, session: Any) -> None:
-    # A corrected plan reworded the task: served from now on; the audit row keeps the old wording.
-    if not await repository.revise_task(event.assignment_id, event.task, event.plan_version, session):
+    # A corrected plan reworded the task or what to deliver: served from now on; the audit row keeps the old wording.
+    if not await repository.revise(event.assignment_id, event.revised_fields(), event.plan_version, session):
         raise TransientError(NOT_YET)
 
 

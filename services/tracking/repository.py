@@ -131,17 +131,18 @@ class TrackingRepository:
         )
         return result.matched_count == 1
 
-    async def revise_task(
-        self, assignment_id: str, task: str, plan_version: int, session: AsyncClientSession | None
+    async def revise(
+        self, assignment_id: str, fields: dict[str, Any], plan_version: int, session: AsyncClientSession | None
     ) -> bool:
-        """False when the assignment is not recorded yet. A revision older than the one applied changes nothing
-        (corrections can arrive out of order); the history keeps every revision either way."""
+        """Set a corrected plan's `fields` (the task, what to deliver). False when the assignment is not recorded
+        yet. A revision older than the one applied changes nothing (corrections can arrive out of order); the
+        history keeps every revision either way."""
         result = await self.assignments.update_one(
             {
                 "_id": assignment_id,
                 "$or": [{"task_revision": {"$exists": False}}, {"task_revision": {"$lt": plan_version}}],
             },
-            {"$set": {"task": task, "task_revision": plan_version}, "$inc": {"version": 1}},
+            {"$set": {**fields, "task_revision": plan_version}, "$inc": {"version": 1}},
             session=session,
         )
         if result.matched_count == 1:

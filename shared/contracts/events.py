@@ -9,7 +9,7 @@ import re
 import unicodedata
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema, computed_field
 from pydantic.config import JsonDict
@@ -394,8 +394,10 @@ class AssignmentCancelled(AgencyEvent):
 
 
 class AssignmentRevised(AgencyEvent):
-    """A corrected plan rewords one body's task: `task` is the text from now on; deadlines are unchanged.
-    Bản kế hoạch sửa đổi thay đổi nội dung nhiệm vụ giao cho một cơ quan."""
+    """A corrected plan rewords one body's task or changes what it is to deliver: `task` is the text from now on
+    (the same as `previous_task` when only the deliverables changed), `deliverables_required` what to deliver from
+    now on (absent: unchanged); deadlines are unchanged.
+    Bản kế hoạch sửa đổi thay đổi nội dung nhiệm vụ, hoặc sản phẩm cần gửi, của một cơ quan."""
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -423,6 +425,19 @@ class AssignmentRevised(AgencyEvent):
     task: str = Field(description="the task as the corrected plan words it")
     previous_task: str = Field(description="the task as it was worded before this correction")
     plan_version: int = Field(ge=1, description="the correction that made the change: 1 for the plan's first")
+    deliverables_required: list[DeliverableRequirement] | None = Field(
+        default=None,
+        description="what the body is to deliver and where from now on, as the corrected plan words it (an empty "
+        "list: the plan no longer says); absent or null when this correction did not change it",
+    )
+
+    def revised_fields(self) -> dict[str, Any]:
+        """What the revision sets on a stored copy of the assignment (tracking's record, the notifier's open
+        items): the task, and what to deliver when the correction changed it."""
+        fields: dict[str, Any] = {"task": self.task}
+        if self.deliverables_required is not None:
+            fields["deliverables_required"] = [d.model_dump(mode="json") for d in self.deliverables_required]
+        return fields
 
 
 class AssignmentAcknowledged(AgencyEvent):

@@ -1,7 +1,7 @@
 """The assignment notice on the real database and SMTP server: it names where the plan's document writes the task
 and its deadline, and one still queued (here in SMTP retry backoff) goes out with the deadline and the task as they
-stand when it is sent: a corrected plan moved the deadline (`deadline.extended`) and reworded the task
-(`assignment.revised`) meanwhile."""
+stand when it is sent: a corrected plan moved the deadline (`deadline.extended`), reworded the task and changed
+where reports go (`assignment.revised`) meanwhile."""
 
 from __future__ import annotations
 
@@ -9,7 +9,13 @@ from datetime import timedelta
 from pathlib import Path
 
 from services.notifier.domain import acknowledgement_id
-from shared.contracts.events import AssignmentRevised, DeadlineExtended, Provenance, ReportingDeadline
+from shared.contracts.events import (
+    AssignmentRevised,
+    DeadlineExtended,
+    DeliverableRequirement,
+    Provenance,
+    ReportingDeadline,
+)
 from shared.domain.clock import FakeClock, as_utc
 from tests.integration.notifier_harness import created, drop, notifier, smtp_server
 from tests.integration.test_notifier_links import CELL, plain
@@ -24,7 +30,15 @@ async def test_a_queued_notice_goes_with_its_clause_and_the_deadline_and_task_as
     deadline = ReportingDeadline(
         period="2026-FY", due_at=DUE, wording="gửi trước ngày 01 tháng 7", provenance=Provenance(clause="4", line=30)
     )
-    event = base.model_copy(update={"deadlines": [deadline], "provenance": [Provenance(clause="2", page=3, line=12)]})
+    to_the_office = DeliverableRequirement(items=("01 file word", "01 file scan"), send_to="Văn phòng Đảng ủy")
+    to_the_folder = DeliverableRequirement(items=("01 file word",), send_to="https://drive.example.vn/bao-cao")
+    event = base.model_copy(
+        update={
+            "deadlines": [deadline],
+            "provenance": [Provenance(clause="2", page=3, line=12)],
+            "deliverables_required": [to_the_office],
+        }
+    )
     later = DUE + timedelta(days=15)
     moved = DeadlineExtended(
         correlation_id=event.plan_id,
@@ -47,6 +61,7 @@ async def test_a_queued_notice_goes_with_its_clause_and_the_deadline_and_task_as
         task="Báo cáo kết quả thực hiện, kèm biểu số liệu.",
         previous_task=event.task,
         plan_version=1,
+        deliverables_required=[to_the_folder],
     )
     async with (
         smtp_server(tmp_path / "mail", ["421 4.3.2 Service not available, try later"]) as (port, server),
@@ -76,6 +91,9 @@ async def test_a_queued_notice_goes_with_its_clause_and_the_deadline_and_task_as
             "(đã gia hạn, hạn trước đây 23:59 ngày 30/06/2026; ghi tại khoản 4, dòng 30)." in text
         )
         assert "30/06/2026." not in text
+        # where reports go as the correction says, not as the notice was first written
+        assert "01 file word, gửi qua đường dẫn https://drive.example.vn/bao-cao" in text, text
+        assert "Văn phòng Đảng ủy" in queued["text"] and "Văn phòng Đảng ủy" not in text
         (row,) = await n.repository.emails.find().to_list()
         assert row["status"] == "sent" and row["content_revs"] == {window["_id"]: 2} and "15/07/2026" in row["text"]
     await drop(mongo_url, database_name)

@@ -10,7 +10,7 @@ from prometheus_client import REGISTRY
 
 from services.tracking.config import Settings
 from services.tracking.main import create_app
-from shared.contracts.events import AgencyRef, AssignmentCreated, ReportingDeadline
+from shared.contracts.events import AgencyRef, AssignmentCreated, DeliverableRequirement, ReportingDeadline
 from shared.contracts.topology import EVENTS_EXCHANGE, REASON_HEADER, TRACKING_QUEUE
 from tests.conftest import eventually, random_ref
 from tests.integration.conftest import OPERATOR_TOKEN, running
@@ -128,14 +128,14 @@ async def test_a_deadline_moved_by_a_corrected_plan_is_applied(service_settings,
         await eventually(deadline_moved, what="the moved deadline to be applied")
 
 
-async def test_a_reworded_task_is_served_and_kept_in_the_history(service_settings, amqp) -> None:
+async def test_a_reworded_task_and_new_deliverables_are_served_and_kept_in_the_history(service_settings, amqp) -> None:
     from shared.contracts.events import AssignmentRevised
 
     app = create_app(service_settings(Settings))
     async with running(app) as http:
         created = assignment_created()
 
-        def revision(task: str, previous: str, version: int) -> AssignmentRevised:
+        def revision(task: str, previous: str, version: int, **more: object) -> AssignmentRevised:
             return AssignmentRevised(
                 correlation_id=created.plan_id,
                 agency=UBND,
@@ -145,9 +145,13 @@ async def test_a_reworded_task_is_served_and_kept_in_the_history(service_setting
                 task=task,
                 previous_task=previous,
                 plan_version=version,
+                **more,  # type: ignore[arg-type]
             )
 
-        second = revision("Báo cáo kết quả và danh sách hộ đã kiểm tra", created.task, 2)
+        folder = DeliverableRequirement(items=("01 file word",), send_to="https://drive.example.vn/bao-cao")
+        second = revision(
+            "Báo cáo kết quả và danh sách hộ đã kiểm tra", created.task, 2, deliverables_required=[folder]
+        )
         # The revision overtakes the assignment it rewords: it is retried until the assignment is recorded.
         await publish(amqp, second.routing_key(), second.model_dump_json().encode())
         await publish(amqp, created.routing_key(), created.model_dump_json().encode())
@@ -162,6 +166,8 @@ async def test_a_reworded_task_is_served_and_kept_in_the_history(service_setting
         ]
         record = (await http.get(f"/assignments/{created.assignment_id}", headers=OPERATOR)).json()
         assert record["task"] == second.task and record["task_revision"] == 2
+        # the correction changed where reports go: served from now on
+        assert [d["send_to"] for d in record["deliverables_required"]] == ["https://drive.example.vn/bao-cao"]
 
         # A replay and an older revision that arrives late change nothing but the audit trail of the latter.
         first = revision("Báo cáo kết quả (bản sửa lần 1)", created.task, 1)
@@ -170,6 +176,7 @@ async def test_a_reworded_task_is_served_and_kept_in_the_history(service_setting
         await eventually(lambda: _count(history, "assignment.revised", 2), what="the late revision recorded")
         record = (await http.get(f"/assignments/{created.assignment_id}", headers=OPERATOR)).json()
         assert record["task"] == second.task and record["task_revision"] == 2
+        assert [d["send_to"] for d in record["deliverables_required"]] == ["https://drive.example.vn/bao-cao"]
 
 
 async def _has(history, event_type: str) -> list[str] | None:  # type: ignore[no-untyped-def]

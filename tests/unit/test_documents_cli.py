@@ -51,12 +51,13 @@ def test_submit_tells_a_registered_an_unchanged_and_an_amended_plan_apart() -> N
             "cancelled": [],
             "deadlines_changed": ["b", "c"],
             "tasks_changed": ["d"],
+            "deliverables_changed": ["d", "e"],
             "assignments": [],
         }
     )
     assert amended == (
         "Đã cập nhật kế hoạch p1 theo bản sửa đổi: 1 phân công mới, 0 phân công hủy, "
-        "2 thời hạn thay đổi, 1 nhiệm vụ sửa nội dung.\n"
+        "2 thời hạn thay đổi, 1 nhiệm vụ sửa nội dung, 2 phân công sửa sản phẩm cần gửi.\n"
     )
 
 

@@ -67,3 +67,49 @@ def test_a_reworded_task_and_a_moved_deadline_publish_one_event_each() -> None:
     assert kinds == [("AssignmentRevised", "ubnd"), ("DeadlineExtended", "tuyen-giao"), ("DeadlineExtended", "ubnd")]
     assert all(e.plan_version == 3 for e in amendment.events if isinstance(e, AssignmentRevised))
     assert all(e.request_id == "amendment-3" for e in amendment.events if isinstance(e, DeadlineExtended))
+
+
+WORD_AND_SCAN = {"items": ["01 file word", "01 file scan"], "send_to": "Văn phòng Đảng ủy"}
+TO_THE_FOLDER = {"items": ["01 file word", "01 file scan"], "send_to": "https://drive.example.vn/bao-cao"}
+
+
+def test_a_changed_destination_for_reports_is_one_revision_per_body_with_the_new_deliverables() -> None:
+    stored, _ = plan(CLEAN_UP, deliverables_required=[WORD_AND_SCAN])
+    record, events = plan(CLEAN_UP, deliverables_required=[TO_THE_FOLDER])
+
+    amendment = plan_amendment(stored, record, events, 1, NOW)
+
+    assert sorted(amendment.deliverables_changed) == ["tuyen-giao", "ubnd"], amendment
+    assert amendment.tasks_changed == [] and not amendment.unchanged
+    revisions = [e for e in amendment.events if isinstance(e, AssignmentRevised)]
+    assert len(revisions) == 2 == len(amendment.events)
+    ubnd = next(r for r in revisions if r.agency.code == "ubnd")
+    assert ubnd.task == ubnd.previous_task == CLEAN_UP  # the task as it stands, unchanged
+    assert ubnd.deliverables_required is not None
+    assert [d.send_to for d in ubnd.deliverables_required] == ["https://drive.example.vn/bao-cao"]
+    assert ubnd.revised_fields() == {
+        "task": CLEAN_UP,
+        "deliverables_required": [
+            {
+                "items": ["01 file word", "01 file scan"],
+                "send_to": "https://drive.example.vn/bao-cao",
+                "wording": "",
+                "provenance": None,
+            }
+        ],
+    }
+
+
+def test_a_reworded_task_alone_leaves_the_deliverables_out_of_its_revision() -> None:
+    stored, _ = plan(CLEAN_UP, deliverables_required=[WORD_AND_SCAN])
+    record, events = plan(CLEAN_UP_REWORDED, deliverables_required=[WORD_AND_SCAN])
+    (revised,) = plan_amendment(stored, record, events, 1, NOW).events
+    assert isinstance(revised, AssignmentRevised) and revised.deliverables_required is None
+    assert revised.revised_fields() == {"task": CLEAN_UP_REWORDED}
+
+
+def test_the_same_deliverables_written_on_other_lines_change_nothing() -> None:
+    moved = {"line": 60, "section": "IV", "clause": None, "page": None}
+    stored, _ = plan(CLEAN_UP, deliverables_required=[WORD_AND_SCAN])
+    record, events = plan(CLEAN_UP, deliverables_required=[{**WORD_AND_SCAN, "provenance": moved}])
+    assert plan_amendment(stored, record, events, 1, NOW).unchanged

@@ -101,11 +101,11 @@ class FakeStore:
                 row.update({"state": "cancelled", "next_check_at": None, "claimed_by": None})
         return bool(rows)
 
-    async def revise_task(self, assignment_id: str, task: str, plan_version: int, session: Any) -> bool:
+    async def revise(self, assignment_id: str, fields: dict[str, Any], plan_version: int, session: Any) -> bool:
         rows = [r for r in self.periods.values() if r.get("assignment_id") == assignment_id]
         for row in rows:
             if row["state"] == "open" and row.get("task_revision", -1) < plan_version:
-                row.update({"task": task, "task_revision": plan_version, "content_rev": row.get("content_rev", 0) + 1})
+                row.update({**fields, "task_revision": plan_version, "content_rev": row.get("content_rev", 0) + 1})
         return bool(rows)
 
     async def get(self, item_id: str, session: Any = None) -> PeriodRow | None:

@@ -297,6 +297,7 @@ class PlanUseCases:
             cancelled=len(amendment.cancelled),
             deadlines_changed=len(amendment.deadlines_changed),
             tasks_changed=len(amendment.tasks_changed),
+            deliverables_changed=len(amendment.deliverables_changed),
         )
         return PlanRegistration(record["_id"], "amended", record["assignments"], amendment=amendment)
 

@@ -103,8 +103,9 @@ async def _extended(event: DeadlineExtended, store: Projection, rules: Rules, se
 
 
 async def _revised(event: AssignmentRevised, store: Projection, rules: Rules, session: Session) -> None:
-    """A corrected plan reworded the task: the e-mails still to come about its open items quote the new text."""
-    if not await store.revise_task(event.assignment_id, event.task, event.plan_version, session):
+    """A corrected plan reworded the task or what to deliver: the e-mails still to come about its open items say
+    the new text."""
+    if not await store.revise(event.assignment_id, event.revised_fields(), event.plan_version, session):
         raise NotKnownYet("the assignment this revision rewords is not known yet")
 
 
