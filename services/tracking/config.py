@@ -1,9 +1,8 @@
-import ipaddress
-
-from pydantic import Field, field_validator
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from shared.contracts.topology import AGENCY_USER_PREFIX
+from shared.platform.client_address import TrustedProxies, trusted_proxies_field
 from shared.platform.settings import PREFETCH_HELP, ServiceSettings
 
 
@@ -43,19 +42,11 @@ class Settings(ServiceSettings):
         default=30, gt=0, description="link exchanges and renewals a client address may make a minute (sustained)"
     )
     link_rate_burst: int = Field(default=30, ge=1, description="link exchanges and renewals a client may make at once")
-    trusted_proxies: list[str] = Field(
-        default_factory=lambda: ["127.0.0.1/32", "::1/128"],
-        description="addresses or networks (the web service's) whose X-Forwarded-For names the client for the link "
-        "rate limits; loopback by default (the web service on the same machine)",
+    trusted_proxies: TrustedProxies = trusted_proxies_field(
+        "addresses or networks (the web service's, an ingress controller's) whose last X-Forwarded-For entry names "
+        "the client for the link rate limits; loopback by default (the web service on the same machine)"
     )
     max_file_bytes: int = Field(default=20 * 1024 * 1024, ge=1, description="the size limit of one report file")
     upload_rate_per_minute: float = Field(default=30, gt=0, description="report files one agency may upload a minute")
     upload_rate_burst: int = Field(default=20, ge=1, description="report files one agency may upload at once")
     upload_timeout_seconds: float = Field(default=300, gt=0, description="how long one upload may take in all")
-
-    @field_validator("trusted_proxies")
-    @classmethod
-    def _networks(cls, value: list[str]) -> list[str]:
-        for network in value:
-            ipaddress.ip_network(network, strict=False)  # ValueError names the bad entry
-        return value

@@ -1,10 +1,9 @@
 # No `from __future__ import annotations` here: FastAPI must see the route annotations.
 """Tracking's HTTP routes for personal links (docs/security.md, "Personal links, sessions and report files"):
 operators (and the notifier, with its operator token) issue and revoke links; the secret alone exchanges a link
-for a session or asks for a new link, both rate-limited per client address. Secrets travel in bodies only, never
-in a path or a log line."""
+for a session or asks for a new link, both rate-limited per client address (shared/platform/client_address.py:
+behind a trusted proxy, the address it forwarded). Secrets travel in bodies only, never in a path or a log line."""
 
-import ipaddress
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
@@ -15,6 +14,7 @@ from services.tracking.use_cases.links import IssueLink, LinkService
 from shared.contracts.events import AgencyCode
 from shared.domain.wording import Wording
 from shared.platform.auth import Operator
+from shared.platform.client_address import Networks, client_address
 from shared.platform.http import Answer
 
 # A secret is what `secrets.token_urlsafe(32)` makes: 43 URL-safe characters. Anything else is unknown (404).
@@ -43,30 +43,8 @@ _AGENCY_OR_ALL = Wording(
     vi="Hãy ghi một trong hai: agency=<mã cơ quan> hoặc all=true.", en="give either agency=<code> or all=true"
 )
 
-Proxies = tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
 
-
-def trusted(networks: list[str]) -> Proxies:
-    """The setting's addresses and networks ("127.0.0.1", "10.0.0.0/8")."""
-    return tuple(ipaddress.ip_network(network, strict=False) for network in networks)
-
-
-def client_address(request: Request, proxies: Proxies) -> str:
-    """The caller's address; behind a trusted proxy (the web service), the last address it forwarded."""
-    direct = request.client.host if request.client else "unknown"
-    try:
-        peer = ipaddress.ip_address(direct)
-    except ValueError:
-        return direct
-    if any(peer in network for network in proxies):
-        forwarded = request.headers.get("x-forwarded-for", "")
-        last = forwarded.rsplit(",", 1)[-1].strip()
-        if last:
-            return last[:64]
-    return direct
-
-
-def rate_limited(buckets: TokenBuckets, trusted_proxies: Proxies) -> Any:
+def rate_limited(buckets: TokenBuckets, trusted_proxies: Networks) -> Any:
     """A dependency: 429 with Retry-After once the client's bucket is empty."""
 
     async def check(request: Request) -> None:
@@ -82,7 +60,7 @@ def rate_limited(buckets: TokenBuckets, trusted_proxies: Proxies) -> Any:
 
 
 def build_link_router(
-    links: LinkService, exchange_limit: TokenBuckets, renewal_limit: TokenBuckets, trusted_proxies: Proxies
+    links: LinkService, exchange_limit: TokenBuckets, renewal_limit: TokenBuckets, trusted_proxies: Networks
 ) -> APIRouter:
     router = APIRouter(tags=["links"])
 

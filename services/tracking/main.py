@@ -15,7 +15,7 @@ from services.tracking.consumers import AcknowledgementsInBulk, AssignmentsInBul
 from services.tracking.file_routes import STREAMED_PATHS, build_file_router
 from services.tracking.file_store import ReportFiles
 from services.tracking.handlers import action_error, build_router
-from services.tracking.link_routes import build_link_router, trusted
+from services.tracking.link_routes import build_link_router
 from services.tracking.links import LinkPolicy
 from services.tracking.rate_limit import TokenBuckets
 from services.tracking.repository import TrackingRepository
@@ -39,6 +39,7 @@ from shared.contracts.topology import TRACKING_QUEUE
 from shared.domain.clock import Clock, SystemClock
 from shared.platform.auth import install
 from shared.platform.broker import document_commands, document_publications
+from shared.platform.client_address import networks
 from shared.platform.consumer import subscribe
 from shared.platform.http import add_operational_routes
 from shared.platform.mongo import ping
@@ -120,7 +121,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
 def _link_router(settings: Settings, link_service: LinkService) -> APIRouter:
     """The link routes, each of the two a secret opens with its own per-client rate limit."""
     rate = (settings.link_rate_per_minute, settings.link_rate_burst)
-    proxies = trusted(settings.trusted_proxies)
+    proxies = networks(settings.trusted_proxies)
     return build_link_router(link_service, TokenBuckets(*rate), TokenBuckets(*rate), proxies)
 
 

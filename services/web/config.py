@@ -3,6 +3,7 @@
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from shared.platform.client_address import TrustedProxies, trusted_proxies_field
 from shared.platform.settings import ServiceSettings
 
 MIB = 1024 * 1024
@@ -27,6 +28,10 @@ class Settings(ServiceSettings):
     tracking_timeout_seconds: float = Field(default=30.0, gt=0, description="one call to tracking (a file: longer)")
     link_attempts_per_minute: int = Field(
         default=10, ge=1, description="link exchanges and new-link requests from one address"
+    )
+    trusted_proxies: TrustedProxies = trusted_proxies_field(
+        "addresses or networks (the ingress controller's, a reverse proxy's) whose last X-Forwarded-For entry names "
+        "the browser, for the portal's own limits and the address it forwards to tracking; loopback by default"
     )
     uploads_per_minute: int = Field(default=30, ge=1, description="report forms with files from one session")
     identity_cache_seconds: float = Field(

@@ -49,7 +49,7 @@ def build_router(portal: Portal) -> APIRouter:
         help_link = [("/lien-ket-moi", "Cách nhận đường dẫn mới")]
         if not _SECRET.match(secret):
             return portal.message("Đường dẫn không đúng", UNKNOWN_LINK, 404, links=help_link)
-        address = client_address(request)
+        address = client_address(request, portal.trusted_proxies)
         if wait := portal.link_limiter.try_take(address):
             return portal.message("Xin vui lòng đợi", messages.wait(wait), 429, headers={"Retry-After": str(wait)})
         try:
@@ -76,7 +76,7 @@ def build_router(portal: Portal) -> APIRouter:
         back = [("/lien-ket-moi", "Cách nhận đường dẫn mới")]
         if not _SECRET.match(secret) or not portal.csrf.valid(_renewal_binding(secret), form.get("csrf")):
             return portal.message("Chưa gửi được", messages.NO_CSRF, 403, links=back)
-        address = client_address(request)
+        address = client_address(request, portal.trusted_proxies)
         if wait := portal.link_limiter.try_take(address):
             return portal.message("Xin vui lòng đợi", messages.wait(wait), 429, headers={"Retry-After": str(wait)})
         try:

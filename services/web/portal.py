@@ -18,6 +18,7 @@ from services.web.config import Settings
 from services.web.security import Csrf, RateLimiter, clear_session, secret_key, session_of
 from services.web.tracking import Tracking, TrackingError
 from shared.platform.auth import hash_token
+from shared.platform.client_address import networks
 
 TEMPLATES = Path(__file__).parent / "templates"
 MAX_REMEMBERED = 10_000
@@ -42,6 +43,7 @@ class Portal:
         self.tracking = tracking
         self.csrf = Csrf(secret_key(settings.secret_key))
         self.link_limiter = RateLimiter(settings.link_attempts_per_minute)
+        self.trusted_proxies = networks(settings.trusted_proxies)
         self.upload_limiter = RateLimiter(settings.uploads_per_minute)
         self.secure = settings.public_url.startswith("https://")
         self._identities: dict[str, tuple[float, Visitor]] = {}

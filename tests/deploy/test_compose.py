@@ -11,12 +11,17 @@ import os
 import re
 import shutil
 import subprocess
+from ipaddress import ip_address, ip_network
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
 import pytest
 import yaml
+
+from services.tracking.config import Settings as TrackingSettings
+from services.web.config import Settings as WebSettings
+from shared.platform.client_address import networks
 
 pytestmark = pytest.mark.deploy
 
@@ -368,3 +373,26 @@ def test_prometheus_scrapes_mongodb_through_the_exporter_as_the_monitoring_user(
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
     assert jobs["mongodb"]["static_configs"][0]["targets"] == ["mongodb-exporter:9216"]
     assert "MONGO_MONITOR_PASSWORD=" in (REPO / ".env.example").read_text(encoding="utf-8").splitlines()
+
+
+def test_tracking_trusts_exactly_webs_fixed_address_and_web_no_one_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Per-client link limits (docs/security.md): tracking reads the browser's address from web's X-Forwarded-For,
+    so web has a fixed address outside the range Docker hands out and tracking trusts that address only, not the
+    subnet (its gateway is where connections through the published ports may come from). Web trusts nobody unless
+    .env says so. The values parse as the services' settings read them from the environment."""
+    [pool] = compose()["networks"]["default"]["ipam"]["config"]
+    subnet, dynamic, gateway = ip_network(pool["subnet"]), ip_network(pool["ip_range"]), ip_address(pool["gateway"])
+    all_services = services()
+    web = ip_address(all_services["web"]["networks"]["default"]["ipv4_address"])
+    assert web in subnet and web not in dynamic and web != gateway and dynamic[0] in subnet and dynamic[-1] in subnet
+    monkeypatch.setenv("TRACKING_TRUSTED_PROXIES", environment(all_services["tracking"])["TRACKING_TRUSTED_PROXIES"])
+    tracking_trusts = networks(TrackingSettings().trusted_proxies)
+    assert tracking_trusts == (ip_network(f"{web}/32"),), "tracking must trust web's address and nothing else"
+    assert not any(gateway in network for network in tracking_trusts)
+    web_env = environment(all_services["web"])
+    assert web_env["WEB_TRUSTED_PROXIES"].startswith("${WEB_TRUSTED_PROXIES:-"), "an operator may set it in .env"
+    monkeypatch.setenv("WEB_TRUSTED_PROXIES", interpolate_default(web_env["WEB_TRUSTED_PROXIES"]))
+    assert WebSettings().trusted_proxies == []
+    assert "WEB_TRUSTED_PROXIES" in (REPO / ".env.example").read_text(encoding="utf-8")
+    for name, service in all_services.items():
+        assert set(service.get("networks") or {"default": None}) == {"default"}, f"{name} is off the one network"

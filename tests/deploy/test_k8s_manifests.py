@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 from collections.abc import Iterator
+from ipaddress import ip_address
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -26,6 +27,7 @@ from services.notifier.config import Settings as NotifierSettings
 from services.tracking.config import Settings as TrackingSettings
 from services.web.config import Settings as WebSettings
 from shared.contracts.topology import SERVICE_QUEUES
+from shared.platform.client_address import networks
 from tests.deploy.test_compose import URL_PASSWORD, strings
 
 pytestmark = pytest.mark.deploy
@@ -320,6 +322,28 @@ def test_every_variable_is_a_setting_the_service_reads(monkeypatch: pytest.Monke
                 assert path.name in config_maps[volume["configMap"]["name"]]["data"], f"{name}: {path} is not mounted"
         if name == "tracking":
             assert env["TRACKING_OPERATOR_TOKEN"] is None, "the operator token comes from the Secret"
+
+
+def test_tracking_and_the_portal_read_the_client_behind_proxies_of_the_pod_network(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Per-client link limits (docs/security.md): tracking behind the web pods and the ingress controller, the portal
+    behind the ingress controller, each trusting X-Forwarded-For from private networks only (the pod network's
+    default, to be narrowed to the cluster's pod CIDR), never from everywhere. Parsed as the settings read them."""
+    deployments = of_kind("Deployment")
+    private = networks(["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"])
+    for name, variable in (("tracking", "TRACKING_TRUSTED_PROXIES"), ("web", "WEB_TRUSTED_PROXIES")):
+        value = environment(deployments[name]).get(variable)
+        assert value, f"{name} must set {variable}: without it every browser shares the proxy's bucket"
+        monkeypatch.setenv(variable, value)
+        trusted = networks(SETTINGS[name]().trusted_proxies)  # type: ignore[attr-defined]
+        for network in trusted:
+            assert any(network.version == p.version and network.subnet_of(p) for p in private), (  # type: ignore[arg-type]
+                f"{name} trusts {network}, which is not a private network"
+            )
+        for pod in ("10.244.1.17", "172.20.3.4", "192.168.12.9", "fd00:10:244::5"):  # usual pod networks
+            assert any(ip_address(pod) in network for network in trusted), f"{name} does not trust pod {pod}"
+        assert not any(ip_address("203.0.113.7") in network for network in trusted)
 
 
 def test_intake_and_the_notifier_count_working_days_by_one_mounted_table(monkeypatch: pytest.MonkeyPatch) -> None:
