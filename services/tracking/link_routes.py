@@ -10,8 +10,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema
 
-from services.tracking.rate_limit import TokenBuckets, retry_after
 from services.tracking.handlers import error_status
+from services.tracking.rate_limit import TokenBuckets, retry_after
 from services.tracking.use_cases.errors import ActionError
 from services.tracking.use_cases.links import IssuedLink, IssueLink, LinkService
 from shared.contracts.events import AgencyCode
@@ -111,14 +111,7 @@ def build_link_router(
 ) -> APIRouter:
     router = APIRouter(tags=["links"])
 
-    @router.post("/links", status_code=status.HTTP_201_CREATED)
-    async def issue_link(body: LinkIn, actor: Operator) -> Answer:
-        """Issue a personal link for an agency (the notifier calls this when it sends an e-mail). The secret is
-        shown only in this answer; tracking keeps its SHA-256."""
-        issued = await links.issue(IssueLink(body.agency, body.scope, body.view_of))
-        return {"link_id": issued.link_id, "secret": issued.secret, "expires_at": issued.expires_at}
-
-    _add_batch_route(router, links)
+    _add_issue_routes(router, links)
 
     @router.post(
         "/links/exchange",
@@ -169,7 +162,14 @@ def build_link_router(
     return router
 
 
-def _add_batch_route(router: APIRouter, links: LinkService) -> None:
+def _add_issue_routes(router: APIRouter, links: LinkService) -> None:
+    @router.post("/links", status_code=status.HTTP_201_CREATED)
+    async def issue_link(body: LinkIn, actor: Operator) -> Answer:
+        """Issue a personal link for an agency (the notifier calls this when it sends an e-mail). The secret is
+        shown only in this answer; tracking keeps its SHA-256."""
+        issued = await links.issue(IssueLink(body.agency, body.scope, body.view_of))
+        return {"link_id": issued.link_id, "secret": issued.secret, "expires_at": issued.expires_at}
+
     @router.post("/links/batch")
     async def issue_links(body: LinksIn, actor: Operator, request: Request) -> Answer:
         """Issue several personal links at once (the notifier asks for all of an e-mail's links in one call), stored
