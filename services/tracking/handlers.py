@@ -103,6 +103,11 @@ def _public(assignment: Any, now: datetime) -> Answer:
     return out
 
 
+def error_status(exc: ActionError) -> int:
+    """The HTTP status of a use case's typed error."""
+    return _ERROR_STATUS[exc.kind]
+
+
 async def action_error(request: Request, exc: Exception) -> Response:
     """A use case's typed error that reached the app, as a problem (shared/platform/problems.py): its status,
     `detail` and the members it adds (`reason`, `limit`). Installed on the app in main.py."""

@@ -7,15 +7,19 @@ behind a trusted proxy, the address it forwarded). Secrets travel in bodies only
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema
 
+from services.tracking.handlers import error_status
 from services.tracking.rate_limit import TokenBuckets, retry_after
-from services.tracking.use_cases.links import IssueLink, LinkService
+from services.tracking.use_cases.errors import ActionError
+from services.tracking.use_cases.links import IssuedLink, IssueLink, LinkService
 from shared.contracts.events import AgencyCode
-from shared.domain.wording import Wording
+from shared.domain.wording import Wording, wording_of
 from shared.platform.auth import Operator
 from shared.platform.client_address import Networks, client_address
-from shared.platform.http import Answer
+from shared.platform.http import Answer, validation_summary
+from shared.platform.problems import in_language, prefers_english
+from shared.platform.validation_wording import vietnamese_message
 
 # A secret is what `secrets.token_urlsafe(32)` makes: 43 URL-safe characters. Anything else is unknown (404).
 Secret = Annotated[str, Field(min_length=1, max_length=200, description="the secret of the personal link")]
@@ -27,6 +31,27 @@ class LinkIn(BaseModel):
     agency: AgencyCode = Field(description="the agency the link is for (it holds the link)")
     scope: Literal["act", "view"] = "act"
     view_of: AgencyCode | None = Field(default=None, description='for scope "view": the body whose page it shows')
+
+
+MAX_LINKS_PER_CALL = 100  # an e-mail's links: a supervisor's digest names one body a link, rarely past a few dozen
+
+
+class LinksIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # Each item is checked alone, so that one the rules refuse is answered alone: the schema says what each must be.
+    links: Annotated[
+        list[Any],
+        WithJsonSchema(
+            {
+                "type": "array",
+                "items": {"$ref": "#/components/schemas/LinkIn"},
+                "minItems": 1,
+                "maxItems": MAX_LINKS_PER_CALL,
+                "description": "the links to issue, each as the body of POST /links",
+            }
+        ),
+    ] = Field(min_length=1, max_length=MAX_LINKS_PER_CALL)
 
 
 class SecretIn(BaseModel):
@@ -64,12 +89,7 @@ def build_link_router(
 ) -> APIRouter:
     router = APIRouter(tags=["links"])
 
-    @router.post("/links", status_code=status.HTTP_201_CREATED)
-    async def issue_link(body: LinkIn, actor: Operator) -> Answer:
-        """Issue a personal link for an agency (the notifier calls this when it sends an e-mail). The secret is
-        shown only in this answer; tracking keeps its SHA-256."""
-        issued = await links.issue(IssueLink(body.agency, body.scope, body.view_of))
-        return {"link_id": issued.link_id, "secret": issued.secret, "expires_at": issued.expires_at}
+    _add_issue_routes(router, links)
 
     @router.post(
         "/links/exchange",
@@ -118,3 +138,46 @@ def build_link_router(
         return {"revoked": await links.revoke(None if all else agency)}
 
     return router
+
+
+def _add_issue_routes(router: APIRouter, links: LinkService) -> None:
+    @router.post("/links", status_code=status.HTTP_201_CREATED)
+    async def issue_link(body: LinkIn, actor: Operator) -> Answer:
+        """Issue a personal link for an agency (the notifier calls this when it sends an e-mail). The secret is
+        shown only in this answer; tracking keeps its SHA-256."""
+        issued = await links.issue(IssueLink(body.agency, body.scope, body.view_of))
+        return {"link_id": issued.link_id, "secret": issued.secret, "expires_at": issued.expires_at}
+
+    @router.post("/links/batch")
+    async def issue_links(body: LinksIn, actor: Operator, request: Request) -> Answer:
+        """Issue several personal links at once (the notifier asks for all of an e-mail's links in one call), stored
+        in one write. Each item is answered in order, alone: `status` 201 with its `link_id`, `secret` and
+        `expires_at`, or the status `POST /links` would have answered for that body (409, 422) with its `detail`;
+        one refused item does not refuse the others. More than the maximum items is refused whole (422)."""
+        checked: list[LinkIn | dict[str, Any]] = [_checked(index, item) for index, item in enumerate(body.links)]
+        commands = [IssueLink(c.agency, c.scope, c.view_of) for c in checked if isinstance(c, LinkIn)]
+        issued = iter(await links.issue_many(commands))
+        answers = [_answer(next(issued)) if isinstance(c, LinkIn) else c for c in checked]
+        return {"links": in_language(answers, prefers_english(request.scope.get("headers") or ()))}
+
+
+def _checked(index: int, item: Any) -> LinkIn | dict[str, Any]:
+    """The item as a link request, or its 422 answer (what `POST /links` would say of that body)."""
+    try:
+        return LinkIn.model_validate(item)
+    except ValidationError as exc:
+        errors = [
+            {
+                "type": error["type"],
+                "loc": ["body", "links", index, *error["loc"]],
+                "msg": Wording(vi=str(vietnamese_message(error)), en=error["msg"]),
+            }
+            for error in exc.errors(include_url=False, include_input=False)
+        ]
+        return {"status": 422, "detail": validation_summary(errors, len(errors)), "errors": errors}
+
+
+def _answer(result: IssuedLink | ActionError) -> dict[str, Any]:
+    if isinstance(result, ActionError):
+        return {"status": error_status(result), "detail": wording_of(result)}
+    return {"status": 201, "link_id": result.link_id, "secret": result.secret, "expires_at": result.expires_at}

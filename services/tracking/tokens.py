@@ -183,6 +183,21 @@ class LinkStore:
         )
         return digest[:16], secret
 
+    async def issue_many(
+        self, links: list[dict[str, Any]], session: AsyncClientSession | None = None
+    ) -> list[tuple[str, str]]:
+        """Store new links in one write (`insert_many`); returns each one's (link_id, secret), in order."""
+        if not links:
+            return []
+        secrets_ = [secrets.token_urlsafe(32) for _ in links]
+        digests = [hash_token(secret) for secret in secrets_]
+        rows = [
+            {**link, "_id": digest, "link_id": digest[:16], "revoked_at": None}
+            for link, digest in zip(links, digests, strict=True)
+        ]
+        await self._links.insert_many(rows, session=session)
+        return [(digest[:16], secret) for digest, secret in zip(digests, secrets_, strict=True)]
+
     async def find(self, secret: str, session: AsyncClientSession | None = None) -> dict[str, Any] | None:
         return await self._links.find_one({"_id": hash_token(secret)}, {"_id": 0}, session=session)
 

@@ -1,4 +1,4 @@
-"""Issue 18 in the notifier, against the real tracking (its `POST /links` over HTTP), the SMTP sink, the database
+"""Issue 18 in the notifier, against the real tracking (its `POST /links/batch` over HTTP), the SMTP sink, the database
 and the broker: the assignment notice arrives with a personal link that tracking exchanges for the agency's
 session; a queued overdue notice is dropped once the period is reported, with its reason; `link.requested`
 (published by tracking's renewal route) brings a new link to the agency's registered address; with tracking down

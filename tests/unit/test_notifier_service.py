@@ -3,6 +3,7 @@ store in place of the repository, FakeUnitOfWork in place of MongoDB's, a fake c
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
@@ -566,14 +567,21 @@ class FakeLinks:
         self.down = down
         self.refuse = refuse
         self.issued: list[tuple[str, str, str | None]] = []
+        self.calls = 0
 
-    async def issue(self, request: LinkRequest) -> IssuedLink:
+    async def issue_all(self, requests: Sequence[LinkRequest]) -> list[IssuedLink | LinkRefused]:
+        self.calls += 1
         if self.down:
-            raise LinkUnavailable("tracking did not answer POST /links: ConnectError")
-        if request.agency in self.refuse:
-            raise LinkRefused(f"tracking answered 404 for {request.agency}")
-        self.issued.append((request.agency, request.scope, request.view_of))
-        return IssuedLink(f"http://web.example/l/secret-{len(self.issued)}", True, datetime(2026, 8, 1, tzinfo=UTC))
+            raise LinkUnavailable("tracking did not answer POST /links/batch: ConnectError")
+        answers: list[IssuedLink | LinkRefused] = []
+        for request in requests:
+            if request.agency in self.refuse:
+                answers.append(LinkRefused(f"tracking answered 409 for {request.agency}"))
+                continue
+            self.issued.append((request.agency, request.scope, request.view_of))
+            url = f"http://web.example/l/secret-{len(self.issued)}"
+            answers.append(IssuedLink(url, True, datetime(2026, 8, 1, tzinfo=UTC)))
+        return answers
 
     def fallback(self, request: LinkRequest) -> IssuedLink:
         return IssuedLink("http://web.example/lien-ket-moi", False)
@@ -783,3 +791,15 @@ async def test_the_queue_handler_sends_each_type_to_its_handler_and_ignores_the_
     handle = dispatch({AssignmentCreated: on_created})
     assert await handle(created()) == Outcome.PROCESSED and seen == ["a1"]
     assert await handle(acknowledged(created())) == Outcome.IGNORED and seen == ["a1"]
+
+
+async def test_a_digest_asks_for_all_its_links_in_one_call_and_a_refused_one_alone_gets_the_page() -> None:
+    late = [LinkRequest("thuong-truc", "view", f"chi-bo-{i}", f"Chi bộ số {i}") for i in range(14)]
+    refused = LinkRequest("khong-co", "view", "chi-bo-x", "Chi bộ X")
+    store = FakeMailStore([linked_row("e1", SUPERVISOR, [*late[:7], refused, *late[7:]])])
+    transport, links = RecordingTransport(), FakeLinks(refuse={"khong-co"})
+    assert (await sender(store, transport, FakeClock(START), links).send_due()).sent == 1
+    assert links.calls == 1 and len(links.issued) == 14
+    text = transport.texts[0]
+    assert all(f"/l/secret-{n}" in text for n in range(1, 15))
+    assert "Đề nghị cấp đường dẫn theo dõi tình hình thực hiện của Chi bộ X tại:" in text

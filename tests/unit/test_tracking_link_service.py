@@ -11,7 +11,7 @@ import pytest
 
 from services.tracking.links import LinkPolicy, SessionGrant
 from services.tracking.use_cases.errors import Gone, NotFound, Refused
-from services.tracking.use_cases.links import IssueLink, LinkService
+from services.tracking.use_cases.links import IssuedLink, IssueLink, LinkService
 from shared.contracts.events import LinkRequested
 from shared.domain.clock import FakeClock
 from tests.fakes import FakeUnitOfWork
@@ -22,11 +22,16 @@ NOW = datetime(2027, 3, 1, 2, 0, tzinfo=UTC)
 class FakeLinks:
     def __init__(self) -> None:
         self.rows: dict[str, dict[str, Any]] = {}
+        self.writes = 0
 
     async def issue(self, link: dict[str, Any], session: Any = None) -> tuple[str, str]:
         secret = f"secret-{len(self.rows)}"
         self.rows[secret] = {**link, "link_id": hashlib.sha256(secret.encode()).hexdigest()[:16], "revoked_at": None}
         return self.rows[secret]["link_id"], secret
+
+    async def issue_many(self, links: list[dict[str, Any]], session: Any = None) -> list[tuple[str, str]]:
+        self.writes += 1
+        return [await self.issue(link, session) for link in links]
 
     async def find(self, secret: str, session: Any = None) -> dict[str, Any] | None:
         return self.rows.get(secret)
@@ -106,3 +111,17 @@ async def test_renewal_publishes_link_requested_for_the_links_agency_whatever_it
     with pytest.raises(NotFound):
         await links.request_renewal("nothing")
     assert len(uow.published) == 1
+
+
+async def test_several_links_are_one_write_and_a_refused_command_is_answered_alone_in_its_place() -> None:
+    store = FakeLinks()
+    links = LinkService(FakeUnitOfWork(), store, FakeTokens(), FakeClock(NOW), LinkPolicy(timedelta(days=30)))
+    asked = [IssueLink("dang-uy", "view", "chi-bo-1"), IssueLink("dang-uy", "view"), IssueLink("chi-bo-1")]
+    first, refused, third = await links.issue_many(asked)
+    assert isinstance(refused, Refused) and str(refused) == "a view link needs view_of, the agency whose page it shows"
+    assert isinstance(first, IssuedLink) and isinstance(third, IssuedLink)
+    assert first.expires_at == third.expires_at == NOW + timedelta(days=30)
+    assert store.writes == 1 and len(store.rows) == 2
+    assert (await links.exchange(third.secret)).agency == "chi-bo-1"
+    (only,) = await links.issue_many([IssueLink("x", "view", "x")])
+    assert isinstance(only, Refused) and len(store.rows) == 2

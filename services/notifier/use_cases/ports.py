@@ -3,7 +3,7 @@ production, fakes in tests/unit/test_notifier_service.py) and whatever can be wo
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -11,6 +11,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 
 from services.notifier.records import EmailRow, NoticeRow, PeriodRow, SilenceRecord
 from services.notifier.rules.links import IssuedLink, LinkRequest
+from services.notifier.use_cases.errors import LinkRefused
 
 Session = AsyncClientSession | None
 
@@ -20,10 +21,11 @@ class Wakeable(Protocol):
 
 
 class LinkIssuer(Protocol):
-    """Personal links for e-mails (services/notifier/links.py: tracking's `POST /links` over HTTP)."""
+    """Personal links for e-mails (services/notifier/links.py: tracking's `POST /links/batch` over HTTP)."""
 
-    async def issue(self, request: LinkRequest) -> IssuedLink:
-        """A fresh link, issued now; raises LinkUnavailable (try later) or LinkRefused (never for this body)."""
+    async def issue_all(self, requests: Sequence[LinkRequest]) -> list[IssuedLink | LinkRefused]:
+        """An e-mail's links, issued now in one call, in order: each a fresh link, or LinkRefused (never for that
+        body; the others are issued all the same). Raises LinkUnavailable (try later) when any cannot be had now."""
         ...
 
     def fallback(self, request: LinkRequest) -> IssuedLink:

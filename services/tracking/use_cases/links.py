@@ -1,9 +1,11 @@
-"""The use cases of personal links: issue one (operators, the notifier), exchange one for a session, ask for a
-new one (published as `link.requested` through the unit of work), revoke an agency's links or all. The rules are
-`services/tracking/links.py`; the secret is the credential of exchange and renewal and is never logged."""
+"""The use cases of personal links: issue one, or an e-mail's several in one write (operators, the notifier),
+exchange one for a session, ask for a new one (published as `link.requested` through the unit of work), revoke an
+agency's links or all. The rules are `services/tracking/links.py`; the secret is the credential of exchange and
+renewal and is never logged."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -20,7 +22,7 @@ from services.tracking.links import (
     link_state,
     session_principal,
 )
-from services.tracking.use_cases.errors import Gone, NotFound, Refused
+from services.tracking.use_cases.errors import ActionError, Gone, NotFound, Refused
 from services.tracking.use_cases.messages import Session
 from shared.contracts.events import LinkRequested
 from shared.domain.clock import Clock, as_utc
@@ -67,6 +69,7 @@ class Links(Protocol):
     """What the use cases need of the link store (`tokens.LinkStore`, or a fake in unit tests)."""
 
     async def issue(self, link: dict[str, Any], session: Session = None) -> tuple[str, str]: ...
+    async def issue_many(self, links: list[dict[str, Any]], session: Session = None) -> list[tuple[str, str]]: ...
     async def find(self, secret: str, session: Session = None) -> dict[str, Any] | None: ...
     async def revoke(self, agency: str | None, at: datetime, session: Session = None) -> int: ...
 
@@ -84,6 +87,16 @@ class SessionTokens(Protocol):
         grant: SessionGrant | None = None,
     ) -> tuple[str, str]: ...
     async def revoke_sessions(self, agency: str | None, at: datetime, session: Session = None) -> int: ...
+
+
+def _record(command: IssueLink, now: datetime, expires_at: datetime) -> dict[str, Any]:
+    return {
+        "agency": command.agency,
+        "scope": command.scope,
+        "view_of": command.view_of,
+        "issued_at": now,
+        "expires_at": expires_at,
+    }
 
 
 class LinkService:
@@ -109,16 +122,30 @@ class LinkService:
             raise Refused(wording_of(exc)) from None
         now = self._clock.now()
         expires_at = self._policy.link_expiry(now)
-        record = {
-            "agency": command.agency,
-            "scope": command.scope,
-            "view_of": command.view_of,
-            "issued_at": now,
-            "expires_at": expires_at,
-        }
-        link_id, secret = await self._links.issue(record)
+        link_id, secret = await self._links.issue(_record(command, now, expires_at))
         log.info("link issued", link_id=link_id, agency=command.agency, scope=command.scope)
         return IssuedLink(link_id, secret, expires_at)
+
+    async def issue_many(self, commands: Sequence[IssueLink]) -> list[IssuedLink | ActionError]:
+        """New links for several commands at once (an e-mail's links), stored in one write: each command's link,
+        or the refusal of that command alone (the others are issued all the same), in the commands' order."""
+        now = self._clock.now()
+        expires_at = self._policy.link_expiry(now)
+        answers: list[IssuedLink | ActionError | None] = []
+        records = []
+        for command in commands:
+            try:
+                check_scope(command.agency, command.scope, command.view_of)
+            except InvalidLink as exc:
+                answers.append(Refused(wording_of(exc)))
+                continue
+            answers.append(None)
+            records.append(_record(command, now, expires_at))
+        stored = iter(await self._links.issue_many(records))
+        issued = [IssuedLink(*next(stored), expires_at) if answer is None else answer for answer in answers]
+        link_ids = [answer.link_id for answer in issued if isinstance(answer, IssuedLink)]
+        log.info("links issued", link_ids=link_ids, asked=len(commands), refused=len(commands) - len(link_ids))
+        return issued
 
     async def _usable(self, secret: str, session: Session = None) -> dict[str, Any]:
         link = await self._links.find(secret, session)
