@@ -315,11 +315,7 @@ def test_an_agency_reports_from_the_assignment_notice(stack: Stack, tmp_path: Pa
 def test_the_assignment_page_says_where_the_plan_assigns_the_task(stack: Stack, tmp_path: Path) -> None:
     """A plan read from a document: under the task, the part of the plan it comes from, readable on a phone."""
     web, tracking = stack.urls["web"], stack.urls["tracking"]
-    text = (
-        (FIXTURES / "ward-greening-plan.txt")
-        .read_text(encoding="utf-8")
-        .replace("47-KH/ĐU", f"{random_ref('g')}-KH/ĐU")
-    )
+    text = (FIXTURES / "ward-greening-plan.txt").read_text(encoding="utf-8")  # the stack's databases are its own
     line = next(n for n, words in enumerate(text.splitlines(), start=1) if words.startswith("1. UBND phường"))
     files = {"file": ("kế hoạch.txt", text.encode(), "text/plain")}
     submitted = httpx.post(f"{stack.urls['intake']}/plans/document", files=files, headers=OPERATOR, timeout=60)
