@@ -53,6 +53,9 @@ class AssignmentRecord(TypedDict):
     task_revision: NotRequired[int]
     # What to deliver and where, as the plan words it (`assignment.created`); left out when the plan says nothing
     deliverables_required: NotRequired[list[dict[str, Any]]]
+    # Where the plan's document assigns the task, one place per clause naming the body (`assignment.created`'s
+    # `provenance`); left out for a structured plan and in records made before it was kept
+    provenance: NotRequired[list[dict[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -128,7 +131,7 @@ STATE_NAMES: dict[str, str] = {
 
 def new_assignment(event: dict[str, Any]) -> AssignmentRecord:
     """The tracked record of an assignment, from its `assignment.created` event; what the plan asks the body to
-    deliver and where is kept when the event says it."""
+    deliver and where, and where the plan's document assigns the task, are kept when the event says them."""
     record: AssignmentRecord = {
         "_id": event["assignment_id"],
         "plan_id": event["plan_id"],
@@ -149,6 +152,8 @@ def new_assignment(event: dict[str, Any]) -> AssignmentRecord:
     }
     if event.get("deliverables_required"):
         record["deliverables_required"] = event["deliverables_required"]
+    if event.get("provenance"):
+        record["provenance"] = list(event["provenance"])
     return record
 
 

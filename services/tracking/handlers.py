@@ -241,7 +241,10 @@ def _extension_query_route(router: APIRouter, service: TrackingService) -> None:
 def _query_routes(router: APIRouter, service: TrackingService) -> None:
     @router.get("/assignments/{assignment_id}", tags=["queries"])
     async def get_assignment(assignment_id: Identifier, reader: AnyRole) -> Answer:
-        """One assignment's current record."""
+        """One assignment's current record. A plan read from a document adds `provenance`: where the document
+        assigns the task, one place per clause naming the body (`section`, `section_title`, `clause`, `page`,
+        `line`, as in `assignment.created`), and `deliverables_required`; both are absent otherwise and in records
+        kept before they were."""
         return _public(await _answer(service.assignment(assignment_id, reader)), service.now())
 
     @router.get("/assignments/{assignment_id}/history", tags=["queries"])

@@ -1,4 +1,5 @@
-"""How tracking's records read on a page: Vietnamese words for states and events, dates in Vietnam's time, and an
+"""How tracking's records read on a page: Vietnamese words for states and events, dates in Vietnam's time, where the
+plan's document assigns a task (shared/domain/places.py, the rule the notifier's e-mails cite it by), and an
 agency's assignments in the four groups of the status (done on time, done late, open, overdue). The four-state rule
 itself is tracking's: its API gives each period's `status`, read here as it is, not restated."""
 
@@ -9,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from shared.domain.clock import VIETNAM
+from shared.domain.places import places
 
 STATES = {
     "assigned": "Chưa tiếp nhận",
@@ -116,6 +118,14 @@ class Assignment:
     @property
     def live(self) -> bool:
         return self.state != "cancelled"
+
+    @property
+    def grounds(self) -> str:
+        """Where the plan's document assigns the task, as the notifier's e-mail cites it plus each section's
+        heading: 'mục III «Tổ chức thực hiện», khoản 2, trang 3, dòng 40'; '' for a structured plan or a record
+        tracking kept before it kept places."""
+        kept = self.record.get("provenance")
+        return places((p for p in kept if isinstance(p, dict)), titled=True) if isinstance(kept, list) else ""
 
 
 def periods_of(record: dict[str, Any]) -> list[Period]:

@@ -31,6 +31,7 @@ from pymongo import MongoClient
 from deploy.local.infra import Processes, free_port, http_ready, wait_until
 from shared.platform.auth import hash_token
 from tests.conftest import random_ref
+from tests.unit.documents_support import FIXTURES
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -236,6 +237,7 @@ def test_an_agency_reports_from_the_assignment_notice(stack: Stack, tmp_path: Pa
         assert page.url == ubnd_page
         screens.shoot(page, "nhiem-vu")
         assert "Chỉ đạo các tổ dân phố" in page.locator(".task").first.inner_text()
+        assert page.locator(".grounds").count() == 0, "a structured plan has no place in a document to cite"
         assert_phone_layout(page)
 
         page.get_by_role("button", name="Xác nhận đã nhận nhiệm vụ").click()
@@ -308,6 +310,41 @@ def test_an_agency_reports_from_the_assignment_notice(stack: Stack, tmp_path: Pa
     )
     time.sleep(2)
     assert len(mails_to(stack.mail, "ubnd@hoa-an.example")) == notices_to_ubnd == 1
+
+
+def test_the_assignment_page_says_where_the_plan_assigns_the_task(stack: Stack, tmp_path: Path) -> None:
+    """A plan read from a document: under the task, the part of the plan it comes from, readable on a phone."""
+    web, tracking = stack.urls["web"], stack.urls["tracking"]
+    text = (FIXTURES / "ward-greening-plan.txt").read_text(encoding="utf-8")  # the stack's databases are its own
+    line = next(n for n, words in enumerate(text.splitlines(), start=1) if words.startswith("1. UBND phường"))
+    files = {"file": ("kế hoạch.txt", text.encode(), "text/plain")}
+    submitted = httpx.post(f"{stack.urls['intake']}/plans/document", files=files, headers=OPERATOR, timeout=60)
+    assert submitted.status_code == 201, submitted.text
+    plan = httpx.get(f"{stack.urls['intake']}/plans/{submitted.json()['plan_id']}", headers=OPERATOR, timeout=10)
+    assignment_id = next(a["assignment_id"] for a in plan.json()["assignments"] if a["agency"] == "ubnd")
+    wait_until(
+        lambda: httpx.get(f"{tracking}/assignments/{assignment_id}", headers=OPERATOR, timeout=10).status_code == 200,
+        60,
+        "tracking to record the assignment",
+    )
+    answer = httpx.post(f"{tracking}/links", json={"agency": "ubnd", "scope": "act"}, headers=OPERATOR, timeout=10)
+    assert answer.status_code == 201, answer.text
+    screens = Screens(tmp_path / "screens", "can-cu")
+    with playwright_api.sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=str(CHROMIUM), args=["--lang=vi-VN"], env=VIETNAMESE_BROWSER)
+        page = browser.new_context(viewport={"width": 390, "height": 844}, locale="vi-VN").new_page()
+        page.goto(f"{web}/l/{answer.json()['secret']}")
+        page.goto(f"{web}/nhiem-vu/{assignment_id}")
+        screens.shoot(page, "nhiem-vu-tu-van-ban")
+        grounds = page.locator(".grounds")
+        playwright_api.expect(grounds).to_have_text(
+            f"Căn cứ: mục III «Tổ chức thực hiện», khoản 1, dòng {line} của Kế hoạch."
+        )
+        box, task = grounds.bounding_box(), page.locator(".task").first.bounding_box()
+        assert box is not None and task is not None and box["y"] >= task["y"] + task["height"], "under the task"
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 390
+        assert_phone_layout(page)
+        browser.close()
 
 
 def test_links_that_no_longer_work_offer_a_new_one(stack: Stack, tmp_path: Path) -> None:

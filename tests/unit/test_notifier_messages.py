@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from services.notifier.mailer import build_message, classify
 from services.notifier.rules.links import IssuedLink, LinkRequest, fill, new_link_message
 from services.notifier.rules.messages import DeadlineLine, Item, describe_duration, render_digest
-from services.notifier.rules.places import clause_name, place, places
+from shared.domain.places import clause_name, place, places
 
 NOW = datetime(2026, 7, 3, 2, 0, tzinfo=UTC)
 

@@ -227,6 +227,34 @@ def test_the_page_says_what_the_plan_asks_to_deliver_and_where(client: TestClien
     assert "01 file word, 01 file scan, gửi đến Văn phòng Đảng ủy." in page and "Báo cáo bằng văn bản." in page
 
 
+def test_the_page_says_which_part_of_the_plan_the_task_comes_from(client: TestClient, fake: FakeTracking) -> None:
+    fake.assignments["a1"]["provenance"] = [
+        {"section": "III", "section_title": "TỔ CHỨC THỰC HIỆN", "clause": "2", "page": 3, "line": 40},
+        {"section": "III", "section_title": "TỔ CHỨC THỰC HIỆN", "clause": "5", "page": None, "line": 61},
+    ]
+    sign_in(client, fake)
+    page = client.get("/nhiem-vu/a1").text
+    grounds = "Căn cứ: mục III «Tổ chức thực hiện», khoản 2, trang 3, dòng 40; mục III, khoản 5, dòng 61 của Kế hoạch."
+    assert grounds in page
+    # Right under the task, before its state.
+    assert page.index("Ra quân vệ sinh môi trường.") < page.index(grounds) < page.index("Tình trạng")
+
+
+def test_a_record_without_a_place_shows_none(client: TestClient, fake: FakeTracking) -> None:
+    fake.assignments["a2"]["provenance"] = []
+    sign_in(client, fake)
+    for assignment_id in ("a1", "a2"):  # a record kept before places were (no key), a structured plan's (empty)
+        page = client.get(f"/nhiem-vu/{assignment_id}")
+        assert page.status_code == 200 and "Căn cứ" not in page.text and "grounds" not in page.text
+
+
+def test_a_place_from_a_document_is_escaped(client: TestClient, fake: FakeTracking) -> None:
+    fake.assignments["a1"]["provenance"] = [{"section": "IV", "section_title": "<b>Tổ chức</b>", "line": 9}]
+    sign_in(client, fake)
+    page = client.get("/nhiem-vu/a1").text
+    assert "<b>Tổ chức</b>" not in page and "mục IV «&lt;b&gt;Tổ chức&lt;/b&gt;», dòng 9" in page
+
+
 def test_names_from_documents_are_escaped(client: TestClient, fake: FakeTracking) -> None:
     sign_in(client, fake)
     page = client.get("/").text

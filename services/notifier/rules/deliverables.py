@@ -9,7 +9,7 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from services.notifier.rules.places import place
+from shared.domain.places import place
 
 _LINK = re.compile(r"^https?://", re.IGNORECASE)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")

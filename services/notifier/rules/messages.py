@@ -2,7 +2,7 @@
 items grouped by plan, most overdue first; a plain-text and an HTML rendering of the same content.
 
 The assignment notice (a step asking `notice`) is an item of the same digest: what was assigned and where the
-plan's document writes it (services/notifier/rules/places.py), every reporting deadline as it stands (an extended
+plan's document writes it (shared/domain/places.py), every reporting deadline as it stands (an extended
 one says so), what to deliver, whom to contact. Personal links are not written here: the digest holds one marker
 line per link (services/notifier/rules/links.py), replaced with the link's paragraph when the e-mail is sent."""
 
@@ -20,9 +20,9 @@ from services.notifier.rules.decisions import Notice
 from services.notifier.rules.deliverables import deliverable_lines
 from services.notifier.rules.headers import header_text
 from services.notifier.rules.links import LinkRequest, link_requests, marker_line
-from services.notifier.rules.places import place, places
 from shared.contracts.ladder import Ask, Role, Track
 from shared.domain.clock import VIETNAM, as_utc
+from shared.domain.places import place, places
 
 
 @dataclass(frozen=True)
