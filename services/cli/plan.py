@@ -334,6 +334,8 @@ def _outcome(body: dict[str, Any]) -> str:
             f"Đã cập nhật kế hoạch {plan} theo bản sửa đổi: {len(body.get('created', []))} phân công mới, "
             f"{len(body.get('cancelled', []))} phân công hủy, {len(body.get('deadlines_changed', []))} thời hạn "
             f"thay đổi, {len(body.get('tasks_changed', []))} nhiệm vụ sửa nội dung, "
-            f"{len(body.get('deliverables_changed', []))} phân công sửa sản phẩm cần gửi.\n"
+            f"{len(body.get('deliverables_changed', []))} phân công sửa sản phẩm cần gửi"
+            + (f", {len(body['places_changed'])} nhiệm vụ chuyển mục, khoản" if body.get("places_changed") else "")
+            + ".\n"
         )
     return f"Đã đăng ký kế hoạch {plan}: {len(body['assignments'])} phân công đã gửi đi.\n"

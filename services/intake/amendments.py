@@ -35,11 +35,17 @@ class Amendment:
     deadlines_changed: list[str] = field(default_factory=list)
     tasks_changed: list[str] = field(default_factory=list)
     deliverables_changed: list[str] = field(default_factory=list)
+    places_changed: list[str] = field(default_factory=list)  # only the section or clause that assigns the task
 
     @property
     def unchanged(self) -> bool:
         return not (
-            self.created or self.cancelled or self.deadlines_changed or self.tasks_changed or self.deliverables_changed
+            self.created
+            or self.cancelled
+            or self.deadlines_changed
+            or self.tasks_changed
+            or self.deliverables_changed
+            or self.places_changed
         )
 
 
@@ -153,11 +159,18 @@ def _asked(assignment: AssignmentRecord) -> list[tuple[tuple[str, ...], str]]:
     return [(tuple(d.get("items") or ()), d.get("send_to") or "") for d in assignment.get("deliverables_required", [])]
 
 
+def _cited(assignment: AssignmentRecord) -> list[tuple[object, object]]:
+    """The sections and clauses that assign the task, as a person cites them (a line or a page moved alone by an
+    inserted sentence is no change worth telling a body)."""
+    return [(p.get("section"), p.get("clause")) for p in assignment.get("provenance", [])]
+
+
 def _compare_task(plan: _Comparison, assignment_id: str) -> None:
     before, after = plan.before[assignment_id], plan.after[assignment_id]
     reworded = before["task"] != after["task"]
     redelivered = _asked(before) != _asked(after)
-    if not (reworded or redelivered):
+    moved = _cited(before) != _cited(after)
+    if not (reworded or redelivered or moved):
         return
     plan.amendment.events.append(
         AssignmentRevised(
@@ -171,9 +184,12 @@ def _compare_task(plan: _Comparison, assignment_id: str) -> None:
             previous_task=before["task"],
             plan_version=plan.version,
             deliverables_required=plan.created[assignment_id].deliverables_required if redelivered else None,
+            provenance=plan.created[assignment_id].provenance or None,
         )
     )
     if reworded:
         plan.amendment.tasks_changed.append(after["agency"])
     if redelivered:
         plan.amendment.deliverables_changed.append(after["agency"])
+    if moved and not (reworded or redelivered):
+        plan.amendment.places_changed.append(after["agency"])

@@ -131,6 +131,7 @@ def _registration_body(result: PlanRegistration) -> Answer:
             deadlines_changed=amendment.deadlines_changed,
             tasks_changed=amendment.tasks_changed,
             deliverables_changed=amendment.deliverables_changed,
+            places_changed=amendment.places_changed,
         )
     body["assignments"] = [{k: a[k] for k in ("assignment_id", "agency", "task")} for a in result.assignments]
     return body

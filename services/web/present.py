@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from shared.domain.clock import VIETNAM
+from shared.domain.deliverables import requirement_text
 from shared.domain.places import places
 
 STATES = {
@@ -118,6 +119,14 @@ class Assignment:
     @property
     def live(self) -> bool:
         return self.state != "cancelled"
+
+    @property
+    def requirements(self) -> list[str]:
+        """What the plan asks the body to deliver and where, each as the notice says it, capitalised: '01 file word
+        và 01 file scan, gửi đến Văn phòng Đảng ủy (mục IV, dòng 52 của Kế hoạch)'; none said, none listed."""
+        kept = self.record.get("deliverables_required")
+        texts = [requirement_text(r) for r in kept if isinstance(r, dict)] if isinstance(kept, list) else []
+        return [f"{text[:1].upper()}{text[1:]}" for text in texts if text]
 
     @property
     def grounds(self) -> str:

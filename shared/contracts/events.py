@@ -394,9 +394,10 @@ class AssignmentCancelled(AgencyEvent):
 
 
 class AssignmentRevised(AgencyEvent):
-    """A corrected plan rewords one body's task or changes what it is to deliver: `task` is the text from now on
-    (the same as `previous_task` when only the deliverables changed), `deliverables_required` what to deliver from
-    now on (absent: unchanged); deadlines are unchanged.
+    """A corrected plan rewords one body's task, changes what it is to deliver, or moves it to another section or
+    clause: `task` is the text from now on (the same as `previous_task` when only the deliverables or the place
+    changed), `deliverables_required` what to deliver from now on (absent: unchanged), `provenance` where the
+    document assigns it from now on; deadlines are unchanged.
     Bản kế hoạch sửa đổi thay đổi nội dung nhiệm vụ, hoặc sản phẩm cần gửi, của một cơ quan."""
 
     model_config = ConfigDict(
@@ -430,6 +431,11 @@ class AssignmentRevised(AgencyEvent):
         description="what the body is to deliver and where from now on, as the corrected plan words it (an empty "
         "list: the plan no longer says); absent or null when this correction did not change it",
     )
+    provenance: list[Provenance] | None = Field(
+        default=None,
+        description="where the corrected plan's document assigns the task from now on (with a revision for another "
+        "reason, or when the task moved to another section or clause); absent or null: unchanged or not known",
+    )
 
     def revised_fields(self) -> dict[str, Any]:
         """What the revision sets on a stored copy of the assignment (tracking's record, the notifier's open
@@ -437,6 +443,8 @@ class AssignmentRevised(AgencyEvent):
         fields: dict[str, Any] = {"task": self.task}
         if self.deliverables_required is not None:
             fields["deliverables_required"] = [d.model_dump(mode="json") for d in self.deliverables_required]
+        if self.provenance is not None:
+            fields["provenance"] = [p.model_dump(mode="json") for p in self.provenance]
         return fields
 
 

@@ -10,7 +10,7 @@ from prometheus_client import REGISTRY
 
 from services.tracking.config import Settings
 from services.tracking.main import create_app
-from shared.contracts.events import AgencyRef, AssignmentCreated, DeliverableRequirement, ReportingDeadline
+from shared.contracts.events import AgencyRef, AssignmentCreated, DeliverableRequirement, Provenance, ReportingDeadline
 from shared.contracts.topology import EVENTS_EXCHANGE, REASON_HEADER, TRACKING_QUEUE
 from tests.conftest import eventually, random_ref
 from tests.integration.conftest import OPERATOR_TOKEN, running
@@ -149,8 +149,13 @@ async def test_a_reworded_task_and_new_deliverables_are_served_and_kept_in_the_h
             )
 
         folder = DeliverableRequirement(items=("01 file word",), send_to="https://drive.example.vn/bao-cao")
+        clause_3 = Provenance(section="III", clause="3", line=44)
         second = revision(
-            "Báo cáo kết quả và danh sách hộ đã kiểm tra", created.task, 2, deliverables_required=[folder]
+            "Báo cáo kết quả và danh sách hộ đã kiểm tra",
+            created.task,
+            2,
+            deliverables_required=[folder],
+            provenance=[clause_3],
         )
         # The revision overtakes the assignment it rewords: it is retried until the assignment is recorded.
         await publish(amqp, second.routing_key(), second.model_dump_json().encode())
@@ -166,8 +171,9 @@ async def test_a_reworded_task_and_new_deliverables_are_served_and_kept_in_the_h
         ]
         record = (await http.get(f"/assignments/{created.assignment_id}", headers=OPERATOR)).json()
         assert record["task"] == second.task and record["task_revision"] == 2
-        # the correction changed where reports go: served from now on
+        # the correction changed where reports go and moved the task to clause 3: served from now on
         assert [d["send_to"] for d in record["deliverables_required"]] == ["https://drive.example.vn/bao-cao"]
+        assert [(p["section"], p["clause"]) for p in record["provenance"]] == [("III", "3")]
 
         # A replay and an older revision that arrives late change nothing but the audit trail of the latter.
         first = revision("Báo cáo kết quả (bản sửa lần 1)", created.task, 1)

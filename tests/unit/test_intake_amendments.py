@@ -113,3 +113,29 @@ def test_the_same_deliverables_written_on_other_lines_change_nothing() -> None:
     stored, _ = plan(CLEAN_UP, deliverables_required=[WORD_AND_SCAN])
     record, events = plan(CLEAN_UP, deliverables_required=[{**WORD_AND_SCAN, "provenance": moved}])
     assert plan_amendment(stored, record, events, 1, NOW).unchanged
+
+
+def test_a_task_moved_to_another_clause_is_revised_with_its_new_place_but_a_moved_line_is_not() -> None:
+    from services.intake.domain import PlanRecord
+    from shared.contracts.events import Provenance
+
+    stored, _ = plan(CLEAN_UP)
+    record, events = plan(CLEAN_UP)
+
+    def placed(plan_record: PlanRecord, clause: str, line: int) -> None:
+        for assignment in plan_record["assignments"]:
+            assignment["provenance"] = [{"section": "III", "clause": clause, "page": None, "line": line}]
+
+    placed(stored, "2", 40)
+    placed(record, "2", 44)  # a sentence inserted above: the same clause, lines further down
+    assert plan_amendment(stored, record, events, 1, NOW).unchanged
+    placed(record, "3", 44)
+    moved_to = [Provenance(section="III", clause="3", line=44)]
+    events = [e.model_copy(update={"provenance": moved_to}) if hasattr(e, "provenance") else e for e in events]
+    amendment = plan_amendment(stored, record, events, 1, NOW)
+    assert sorted(amendment.places_changed) == ["tuyen-giao", "ubnd"] and not amendment.tasks_changed
+    revised = [e for e in amendment.events if isinstance(e, AssignmentRevised)]
+    assert len(revised) == 2 and all(r.task == r.previous_task for r in revised)
+    assert revised[0].revised_fields()["provenance"] == [
+        {"section": "III", "section_title": None, "clause": "3", "page": None, "line": 44}
+    ]

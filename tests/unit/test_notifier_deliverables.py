@@ -10,10 +10,11 @@ from typing import Any
 
 from services.notifier import domain
 from services.notifier.rules.decisions import Notice, Recipient
-from services.notifier.rules.deliverables import GENERAL, deliverable_lines, requirement_text
+from services.notifier.rules.deliverables import GENERAL, deliverable_lines
 from services.notifier.rules.messages import html_line, items_for, render_digest
 from services.notifier.rules.schedule import Occurrence
 from shared.contracts.ladder import Step
+from shared.domain.deliverables import requirement_text
 from shared.domain.places import place
 from tests.unit.test_notifier_domain import LADDER
 from tests.unit.test_notifier_messages import NOW, notice

@@ -218,13 +218,22 @@ def test_a_day_typed_the_vietnamese_way_is_understood() -> None:
 
 def test_the_page_says_what_the_plan_asks_to_deliver_and_where(client: TestClient, fake: FakeTracking) -> None:
     fake.assignments["a1"]["deliverables_required"] = [
-        {"items": ["01 file word", "01 file scan"], "send_to": "Văn phòng Đảng ủy", "wording": "Gửi 01 file word…"},
-        {"items": [], "send_to": None, "wording": "Báo cáo bằng văn bản"},
+        {
+            "items": ["01 file word", "01 file scan"],
+            "send_to": "Văn phòng Đảng ủy",
+            "wording": "Gửi 01 file word…",
+            "provenance": {"section": "IV", "clause": None, "page": None, "line": 52},
+        },
+        {"items": [], "send_to": "https://drive.example.vn/bao-cao", "wording": "Báo cáo kết quả qua đường dẫn …"},
+        {"items": [], "send_to": None, "wording": "says neither what nor where"},
     ]
     sign_in(client, fake)
     page = client.get("/nhiem-vu/a1").text
     assert "Sản phẩm cần gửi (theo Kế hoạch)" in page
-    assert "01 file word, 01 file scan, gửi đến Văn phòng Đảng ủy." in page and "Báo cáo bằng văn bản." in page
+    # as the notice says it (shared/domain/deliverables.py), not the plan's sentence again
+    assert "01 file word và 01 file scan, gửi đến Văn phòng Đảng ủy (mục IV, dòng 52 của Kế hoạch)." in page
+    assert "Báo cáo kết quả thực hiện, gửi qua đường dẫn https://drive.example.vn/bao-cao." in page
+    assert "Gửi 01 file word…" not in page and "says neither" not in page
 
 
 def test_the_page_says_which_part_of_the_plan_the_task_comes_from(client: TestClient, fake: FakeTracking) -> None:

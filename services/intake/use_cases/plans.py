@@ -298,6 +298,7 @@ class PlanUseCases:
             deadlines_changed=len(amendment.deadlines_changed),
             tasks_changed=len(amendment.tasks_changed),
             deliverables_changed=len(amendment.deliverables_changed),
+            places_changed=len(amendment.places_changed),
         )
         return PlanRegistration(record["_id"], "amended", record["assignments"], amendment=amendment)
 
