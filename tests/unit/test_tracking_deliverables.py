@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from services.tracking.domain import new_assignment
 from shared.contracts.events import AgencyRef, AssignmentCreated, DeliverableRequirement, ReportingDeadline
@@ -12,7 +13,8 @@ UBND = AgencyRef(code="ubnd", kind="ubnd", name="Ủy ban nhân dân phường H
 ISSUER = AgencyRef(code="dang-uy", kind="office", name="Đảng ủy phường Hòa An")
 
 
-def created(deliverables: list[DeliverableRequirement]) -> AssignmentCreated:
+def created(deliverables: list[DeliverableRequirement], **more: Any) -> AssignmentCreated:
+    """An assignment of the ward's UBND as intake publishes it, with `deliverables` and any other field in `more`."""
     return AssignmentCreated(
         correlation_id="p1",
         agency=UBND,
@@ -25,6 +27,7 @@ def created(deliverables: list[DeliverableRequirement]) -> AssignmentCreated:
         task="Báo cáo kết quả",
         deadlines=[ReportingDeadline(period="2027-H1", due_at=datetime(2027, 6, 30, 16, 59, tzinfo=UTC))],
         deliverables_required=deliverables,
+        **more,
     )
 
 
