@@ -56,6 +56,10 @@ How each row is measured:
    default scan interval.
 5. `VmHWM` from `/proc/<pid>/status` of each service process: the peak since it started.
 6. `benchmarks/parse_plan.py`.
+8. `benchmarks/link_batch.py`: tracking as its own process (on `MONGO_URL`'s server), asked through the notifier's
+   own adapter for the 14 links of a supervisor's digest, alternately in one `POST /links/batch` (one
+   `insert_many`) and in one `POST /links` each (as before), 30 e-mails each way after a warm-up; the ceiling
+   column is the one-by-one median, the ratio batched over one by one.
 """
 
 CHANGES = """

@@ -833,6 +833,39 @@ def web_portal(ctx: Context) -> None:
     )
 
 
+def link_batch(ctx: Context) -> None:
+    """Row 8: an e-mail's personal links from tracking, in one batch (what the notifier does) against one call
+    each (what it did before): a supervisor's digest of 14 late bodies."""
+    sizes = ["--repetitions", "10"] if ctx.quick else []
+    ctx.say(f"personal links: benchmarks/link_batch.py {' '.join(sizes)}")
+    script = ROOT / "benchmarks" / "link_batch.py"
+    env = {**os.environ, "MONGO_URL": ctx.mongo_url}
+    result = subprocess.run(
+        [sys.executable, str(script), *sizes], capture_output=True, text=True, timeout=600, cwd=ROOT, env=env
+    )
+    times = {
+        match.group(1): (float(match.group(3)), float(match.group(4)))
+        for match in re.finditer(
+            r"(one by one|batched): (\d+) links, median ([\d.]+) ms, p90 ([\d.]+) ms", result.stdout
+        )
+    }
+    if result.returncode != 0 or len(times) != 2:
+        ctx.notes.append(f"link_batch.py failed: {(result.stderr or result.stdout).strip()[-500:]}")
+        return
+    (batched, p90), (each, _) = times["batched"], times["one by one"]
+    ctx.rows.append(
+        Row(
+            "8",
+            f"notifier: a digest's 14 personal links from tracking in one call, median (p90 {p90:.1f} ms)",
+            f"{batched:.1f} ms",
+            f"{each:.1f} ms (one call a link, as before)",
+            ratio=f"{batched / each:.2f}",
+            target="< 50 ms",
+            met=verdict(batched < 50),
+        )
+    )
+
+
 # ---------------------------------------------------------------------------------------------- report
 
 
@@ -890,6 +923,8 @@ async def measure(ctx: Context, args: argparse.Namespace) -> None:
         read_pdf(ctx)
     if "7" in args.rows:
         web_portal(ctx)
+    if "8" in args.rows:
+        link_batch(ctx)
 
 
 def _interrupt(*_: object) -> None:
@@ -929,9 +964,9 @@ if __name__ == "__main__":
     parser.add_argument("--acks", type=int, help="row 3 size (default 100,000; quick 10,000)")
     parser.add_argument(
         "--rows",
-        default="12467",
-        help="which parts to run: 1 pipeline, 2 fan-out+acks+memory, 4 notifier scan, 6 parse, 7 web portal "
-        "(default all)",
+        default="124678",
+        help="which parts to run: 1 pipeline, 2 fan-out+acks+memory, 4 notifier scan, 6 parse, 7 web portal, "
+        "8 personal links (default all)",
     )
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/performance.md alone")
     main(parser.parse_args())

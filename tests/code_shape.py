@@ -82,7 +82,17 @@ def imported_modules(tree: ast.Module, known: set[str], package: str) -> set[str
                 visit(child)
 
     visit(tree)
+    # Importing `a.b.c` from outside the package `a.b` runs `a/b/__init__.py` first: a dependency on the package
+    # (a cycle through an __init__ that imports its modules shows only when a module is imported before it).
+    own = _ancestors(package) | {package}
+    found |= {ancestor for name in found for ancestor in _ancestors(name)} - own
     return {name for name in found if name in known}
+
+
+def _ancestors(name: str) -> set[str]:
+    """The packages `name` lives in: `a.b.c` → {`a`, `a.b`}."""
+    parts = name.split(".")
+    return {".".join(parts[:end]) for end in range(1, len(parts))}
 
 
 def cycles(graph: dict[str, set[str]]) -> list[list[str]]:

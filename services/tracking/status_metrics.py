@@ -9,14 +9,16 @@ import time
 from collections import Counter
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from prometheus_client import Gauge, Histogram
 
 from services.tracking.domain import FOUR_STATES, period_status
-from services.tracking.repository import TrackingRepository
 from shared.domain.clock import Clock, as_utc
+
+if TYPE_CHECKING:  # the repository's use cases import this module's gauges: a runtime import would be a cycle
+    from services.tracking.repository import TrackingRepository
 
 log = structlog.get_logger()
 

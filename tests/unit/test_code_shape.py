@@ -37,3 +37,21 @@ def test_importing_a_module_from_its_package_depends_on_the_module_not_on_the_pa
     assert (package, module_b, by_name) == ({"pkg.a"}, {"pkg.a"}, {"pkg"})
     assert cycles({"pkg": package, "pkg.a": set(), "pkg.b": module_b}) == []
     assert cycles({"pkg": {"pkg.a"}, "pkg.a": by_name, "pkg.b": set()}) == [["pkg", "pkg.a"]]
+
+
+def test_importing_a_module_from_outside_its_package_runs_the_package_init_first() -> None:
+    # svc.repository -> svc.cases.messages runs svc/cases/__init__.py, which imports svc.cases.service, which
+    # imports svc.metrics, which imports svc.repository: a cycle that breaks only when the repository is imported
+    # first (make bench did; the services never did).
+    known = {"svc", "svc.repository", "svc.metrics", "svc.cases", "svc.cases.messages", "svc.cases.service"}
+    graph = {
+        "svc": set(),
+        "svc.repository": imported_modules(ast.parse("from svc.cases.messages import Query\n"), known, "svc"),
+        "svc.cases": imported_modules(ast.parse("from svc.cases.service import Service\n"), known, "svc.cases"),
+        "svc.cases.messages": set(),
+        "svc.cases.service": imported_modules(ast.parse("from svc import metrics\n"), known, "svc.cases"),
+        "svc.metrics": imported_modules(ast.parse("from svc.repository import Repo\n"), known, "svc"),
+    }
+    assert graph["svc.repository"] == {"svc.cases", "svc.cases.messages"}
+    assert graph["svc.cases"] == {"svc.cases.service"}  # its own package is already being initialised
+    assert cycles(graph) == [["svc.cases", "svc.cases.service", "svc.metrics", "svc.repository"]]
