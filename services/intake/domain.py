@@ -76,21 +76,10 @@ def vietnamese_number(value: int) -> str:
     return f"{value:,}".replace(",", ".")
 
 
-class KeptEnglish(Wording):
-    """A message whose plain text (AMQP payloads, stored documents) stays English, as it was before it had a
-    Vietnamese one: pydantic's own messages, the directory's lookups, the deadline checks."""
-
-    __slots__ = ()
-
-
 def plain(text: str | Wording) -> str:
-    """A message as an AMQP payload or a stored document carries it: a plain string in the language it has always
-    had there (Vietnamese; English for a `KeptEnglish`). Over HTTP the `Wording` itself is answered."""
-    if isinstance(text, KeptEnglish):
-        return text.en
-    if isinstance(text, Wording):
-        return text.vi
-    return text
+    """A message as an AMQP payload (`plan.rejected`) or the plan preview carries it: a plain string, in Vietnamese
+    as `POST /plans` answers by default. Over HTTP the `Wording` itself is answered, in the caller's language."""
+    return text.vi if isinstance(text, Wording) else text
 
 
 # One thing a plan gets wrong: where, and the problem (a `Wording` for the HTTP answer).
@@ -98,15 +87,14 @@ Problem = dict[str, str | Wording]
 
 
 def problems_of(error: ValidationError, limit: int = 50) -> list[Problem]:
-    """Each field a plan got wrong: our own checks' `Wording`, pydantic's message (kept English in plain text)
-    with its Vietnamese."""
+    """Each field a plan got wrong: our own checks' `Wording`, else pydantic's message with its Vietnamese."""
     problems: list[Problem] = []
     for e in error.errors()[:limit]:
         cause = (e.get("ctx") or {}).get("error")
         said = wording_of(cause) if isinstance(cause, BaseException) else None
         message = str(e["msg"])[:300]
         if not isinstance(said, Wording):
-            said = KeptEnglish(vi=str(vietnamese_message(e))[:300], en=message)
+            said = Wording(vi=str(vietnamese_message(e))[:300], en=message)
         problems.append({"where": ".".join(str(part) for part in e["loc"]) or "plan", "problem": said})
     return problems
 
@@ -235,7 +223,7 @@ class DeadlineIn(BaseModel):
     def _aware(cls, value: date | datetime | None) -> date | datetime | None:
         if isinstance(value, datetime) and value.tzinfo is None:
             raise ValueError(
-                KeptEnglish(
+                Wording(
                     vi="thời điểm cần ghi rõ múi giờ (độ lệch so với UTC), ví dụ 2026-06-30T23:59:59+07:00",
                     en="an instant needs its UTC offset, e.g. 2026-06-30T23:59:59+07:00",
                 )
@@ -246,7 +234,7 @@ class DeadlineIn(BaseModel):
     def _due_or_after_receipt(self) -> DeadlineIn:
         if (self.due is None) == (self.after_receipt is None):
             raise ValueError(
-                KeptEnglish(
+                Wording(
                     vi="cần ghi đúng một trong hai: hạn (`due`) hoặc thời hạn tính từ ngày nhận (`after_receipt`)",
                     en="give either `due` or `after_receipt`",
                 )
@@ -416,7 +404,7 @@ class PlanRejected(ValueError):
         self.problems: list[dict[str, str]] = [
             {key: plain(value) for key, value in problem.items()} for problem in problems
         ]
-        super().__init__("; ".join(f"{p['where']}: {p['problem']}" for p in self.problems))
+        super().__init__("; ".join(f"{p['where']}: {p['problem']}" for p in self.worded))  # logs read English
 
 
 def effective_instant(due: date | datetime) -> datetime:
@@ -468,16 +456,11 @@ class _Resolved:
     clauses: list[tuple[int, AssignmentIn, list[str]]]
 
 
-def _kept_english(exc: Exception) -> str | Wording:
-    said = wording_of(exc)
-    return KeptEnglish(vi=said.vi, en=said.en) if isinstance(said, Wording) else said
-
-
 def _resolve_issuer(submission: PlanSubmission, directory: Directory, problems: list[Problem]) -> list[Agency]:
     try:
         issuers = directory.resolve(comparable(submission.issuer))
     except UnknownAgency as exc:
-        problems.append({"where": "issuer", "problem": _kept_english(exc)})
+        problems.append({"where": "issuer", "problem": wording_of(exc)})
         return []
     if len(issuers) > 1:
         problems.append(
@@ -522,7 +505,7 @@ def _resolve(submission: PlanSubmission, directory: Directory) -> _Resolved:
         try:
             clauses.append((index, item, [a.code for a in directory.resolve(comparable(item.agency))]))
         except UnknownAgency as exc:
-            problems.append({"where": f"assignments[{index}].agency", "problem": _kept_english(exc)})
+            problems.append({"where": f"assignments[{index}].agency", "problem": wording_of(exc)})
     _check_deadlines_and_ladder(submission, problems)
     if problems:
         raise PlanRejected(problems)

@@ -39,9 +39,6 @@ class RequestNewLinkPage:
     def __init__(self, public_url: str) -> None:
         self._url = public_url.rstrip("/") + ASK_FOR_A_LINK
 
-    async def issue(self, request: LinkRequest) -> IssuedLink:
-        return self.fallback(request)
-
     async def issue_all(self, requests: Sequence[LinkRequest]) -> list[IssuedLink | LinkRefused]:
         return [self.fallback(request) for request in requests]
 

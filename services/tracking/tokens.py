@@ -174,19 +174,11 @@ class LinkStore:
         await self._links.create_index("link_id", unique=True)
         await self._links.create_index([("agency", 1), ("revoked_at", 1)])
 
-    async def issue(self, link: dict[str, Any], session: AsyncClientSession | None = None) -> tuple[str, str]:
-        """Store a new link (agency, scope, view_of, issued_at, expires_at); returns (link_id, secret)."""
-        secret = secrets.token_urlsafe(32)
-        digest = hash_token(secret)
-        await self._links.insert_one(
-            {**link, "_id": digest, "link_id": digest[:16], "revoked_at": None}, session=session
-        )
-        return digest[:16], secret
-
     async def issue_many(
         self, links: list[dict[str, Any]], session: AsyncClientSession | None = None
     ) -> list[tuple[str, str]]:
-        """Store new links in one write (`insert_many`); returns each one's (link_id, secret), in order."""
+        """Store new links (agency, scope, view_of, issued_at, expires_at) in one write (`insert_many`); returns
+        each one's (link_id, secret), in order."""
         if not links:
             return []
         secrets_ = [secrets.token_urlsafe(32) for _ in links]

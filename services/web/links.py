@@ -13,14 +13,9 @@ from fastapi.responses import RedirectResponse, Response
 from services.web import messages
 from services.web.portal import Portal
 from services.web.present import parse_time
-from services.web.security import (
-    RENEWAL_COOKIE,
-    clear_renewal,
-    client_address,
-    set_renewal,
-    set_session,
-)
+from services.web.security import RENEWAL_COOKIE, clear_renewal, set_renewal, set_session
 from services.web.tracking import TrackingError
+from shared.platform.client_address import client_address
 
 log = structlog.get_logger()
 

@@ -19,8 +19,6 @@ from fastapi import Request, Response
 from pydantic import SecretStr
 
 from shared.platform.auth import hash_token
-from shared.platform.client_address import Networks
-from shared.platform.client_address import client_address as shared_client_address
 
 SESSION_COOKIE = "dondoc_session"
 RENEWAL_COOKIE = "dondoc_link"  # the expired or revoked link's secret, for "send me a new link" only
@@ -80,12 +78,6 @@ class RateLimiter:
             bucket.tokens -= 1.0
             return 0
         return max(1, math.ceil((1.0 - bucket.tokens) / self.rate))
-
-
-def client_address(request: Request, trusted: Networks) -> str:
-    """The browser's address, for the link limits and the X-Forwarded-For sent to tracking: behind a trusted proxy
-    (WEB_TRUSTED_PROXIES: the ingress controller), the last address that proxy forwarded; else the peer's."""
-    return shared_client_address(request, trusted)
 
 
 def session_of(request: Request) -> str | None:

@@ -100,8 +100,9 @@ class Tracking:
 
     # --- links: the secret is the credential, sent only in the body --------------------------------------------
 
-    # `client` is the browser's address as the portal resolved it (security.client_address), sent alone: tracking
-    # trusts the portal (TRACKING_TRUSTED_PROXIES) and counts its link limits by the last X-Forwarded-For entry.
+    # `client` is the browser's address as the portal resolved it (shared/platform/client_address.py with
+    # WEB_TRUSTED_PROXIES), sent alone: tracking trusts the portal (TRACKING_TRUSTED_PROXIES) and counts its link
+    # limits by the last X-Forwarded-For entry.
 
     async def exchange(self, secret: str, client: str) -> dict[str, Any]:
         body = {"secret": secret}

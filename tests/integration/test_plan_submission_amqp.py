@@ -70,10 +70,10 @@ async def test_a_plan_over_amqp_is_answered_on_the_issuers_queue(service_setting
         await submit(url, user, {"command_id": "plan-2", "plan": unknown_body}, key)
         rejected = await next_with_key(answers, f"plan.rejected.{KIND}.{ISSUER}")
         assert (rejected["command_id"], rejected["reason"]) == ("plan-2", "unresolved")
-        # plain text in the language each problem has always had here (this one English; HTTP answers in both)
+        # plain text, in Vietnamese as POST /plans answers by default (HTTP answers English on request)
         assert (
             rejected["problems"][0]["problem"]
-            == "no agency or group named 'Hội Người cao tuổi phường' in the directory"
+            == "danh bạ không có cơ quan hay nhóm nào tên hoặc mã 'Hội Người cao tuổi phường'"
         )
 
         invalid = {"command_id": "plan-3", "plan": {**plan("x"), "assignments": "none"}}

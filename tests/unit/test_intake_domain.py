@@ -237,8 +237,8 @@ def test_the_message_of_a_rejection_lists_where_and_why() -> None:
 
 
 def test_plan_problems_are_worded_for_http_and_plain_where_they_are_published() -> None:
-    """Over HTTP each problem is answered in the caller's language; in `plan.rejected` and the preview it stays the
-    plain text it has always been there: the directory's lookup in English, intake's own rules in Vietnamese."""
+    """Over HTTP each problem is answered in the caller's language; `plan.rejected` and the preview carry plain text,
+    in Vietnamese as `POST /plans` answers by default; the exception's message (logs) reads English."""
     plan = submission([{"agency": "Ban Ma", "task": "x"}, {"agency": "ubnd", "task": "y"}], deadlines=[])
     with pytest.raises(PlanRejected) as caught:
         register(plan)
@@ -247,23 +247,24 @@ def test_plan_problems_are_worded_for_http_and_plain_where_they_are_published() 
     assert unknown.vi == "danh bạ không có cơ quan hay nhóm nào tên hoặc mã 'Ban Ma'"
     assert no_deadline.en == "this assignment has no reporting deadline"
     assert caught.value.problems == [
-        {"where": "assignments[0].agency", "problem": "no agency or group named 'Ban Ma' in the directory"},
+        {"where": "assignments[0].agency", "problem": "danh bạ không có cơ quan hay nhóm nào tên hoặc mã 'Ban Ma'"},
         {"where": "assignments[0]", "problem": "nhiệm vụ này chưa có hạn báo cáo"},
         {"where": "assignments[1]", "problem": "nhiệm vụ này chưa có hạn báo cáo"},
     ]
     json.dumps(caught.value.problems)  # what plan.rejected and the preview carry: plain strings only
+    assert str(caught.value).startswith("assignments[0].agency: no agency or group named 'Ban Ma'")
 
 
-def test_field_problems_keep_their_plain_language_and_gain_the_other() -> None:
+def test_field_problems_are_plain_vietnamese_and_worded_in_both_languages() -> None:
     with pytest.raises(ValidationError) as refused:
         submission([{"agency": "ubnd", "task": "x"}], number="12 KH", deadlines=[{**H1, "due": "2027-06-30T10:00"}])
     worded = problems_of(refused.value)
     plain_problems = PlanRejected(worded).problems
     by_where = {p["where"]: p["problem"] for p in plain_problems}
-    assert by_where["number"].startswith("số, ký hiệu kế hoạch (number)")  # Vietnamese, as it always was
-    assert by_where["deadlines.0.due"].startswith("an instant needs its UTC offset")  # English, as it always was
+    assert by_where["number"].startswith("số, ký hiệu kế hoạch (number)")
+    assert by_where["deadlines.0.due"].startswith("thời điểm cần ghi rõ múi giờ")
     due = next(p["problem"] for p in worded if p["where"] == "deadlines.0.due")
-    assert isinstance(due, Wording) and "múi giờ" in due.vi
+    assert isinstance(due, Wording) and due.en.startswith("an instant needs its UTC offset")
 
 
 def test_a_task_without_any_deadline_is_rejected() -> None:

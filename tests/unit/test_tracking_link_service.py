@@ -24,14 +24,15 @@ class FakeLinks:
         self.rows: dict[str, dict[str, Any]] = {}
         self.writes = 0
 
-    async def issue(self, link: dict[str, Any], session: Any = None) -> tuple[str, str]:
-        secret = f"secret-{len(self.rows)}"
-        self.rows[secret] = {**link, "link_id": hashlib.sha256(secret.encode()).hexdigest()[:16], "revoked_at": None}
-        return self.rows[secret]["link_id"], secret
-
     async def issue_many(self, links: list[dict[str, Any]], session: Any = None) -> list[tuple[str, str]]:
         self.writes += 1
-        return [await self.issue(link, session) for link in links]
+        issued = []
+        for link in links:
+            secret = f"secret-{len(self.rows)}"
+            link_id = hashlib.sha256(secret.encode()).hexdigest()[:16]
+            self.rows[secret] = {**link, "link_id": link_id, "revoked_at": None}
+            issued.append((link_id, secret))
+        return issued
 
     async def find(self, secret: str, session: Any = None) -> dict[str, Any] | None:
         return self.rows.get(secret)

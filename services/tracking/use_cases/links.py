@@ -68,7 +68,6 @@ class LinkSession:
 class Links(Protocol):
     """What the use cases need of the link store (`tokens.LinkStore`, or a fake in unit tests)."""
 
-    async def issue(self, link: dict[str, Any], session: Session = None) -> tuple[str, str]: ...
     async def issue_many(self, links: list[dict[str, Any]], session: Session = None) -> list[tuple[str, str]]: ...
     async def find(self, secret: str, session: Session = None) -> dict[str, Any] | None: ...
     async def revoke(self, agency: str | None, at: datetime, session: Session = None) -> int: ...
@@ -115,16 +114,11 @@ class LinkService:
         self._policy = policy
 
     async def issue(self, command: IssueLink) -> IssuedLink:
-        """A new link; its secret is shown only in this answer."""
-        try:
-            check_scope(command.agency, command.scope, command.view_of)
-        except InvalidLink as exc:
-            raise Refused(wording_of(exc)) from None
-        now = self._clock.now()
-        expires_at = self._policy.link_expiry(now)
-        link_id, secret = await self._links.issue(_record(command, now, expires_at))
-        log.info("link issued", link_id=link_id, agency=command.agency, scope=command.scope)
-        return IssuedLink(link_id, secret, expires_at)
+        """A new link; its secret is shown only in this answer. Raises Refused when the scope rules forbid it."""
+        (answer,) = await self.issue_many([command])
+        if isinstance(answer, ActionError):
+            raise answer
+        return answer
 
     async def issue_many(self, commands: Sequence[IssueLink]) -> list[IssuedLink | ActionError]:
         """New links for several commands at once (an e-mail's links), stored in one write: each command's link,
