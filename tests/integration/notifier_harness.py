@@ -34,7 +34,7 @@ from shared.contracts.ladder import Ladder
 from shared.domain.calendar import DEFAULT_OVERRIDES, load_calendar
 from shared.domain.clock import FakeClock
 from shared.domain.directory import Directory
-from shared.platform.auth import TokenVerifier, install
+from shared.platform.auth import TokenIdentifier, TokenVerifier, install
 from shared.platform.http import add_operational_routes
 from shared.platform.mongo import make_client
 from shared.platform.outbox_writer import OutboxWriter
@@ -65,9 +65,11 @@ class Notifier:
     clock: FakeClock
     rules: Rules
 
-    def http(self, headers: dict[str, str] | None = None) -> httpx.AsyncClient:
+    def http(self, headers: dict[str, str] | None = None, verifier: TokenIdentifier | None = None) -> httpx.AsyncClient:
+        """The notifier's routes over HTTP, with the service's error answers and body limits; tokens checked by
+        `verifier` (default: the bootstrap operator token alone), requests sent with `headers` (default: OPERATOR)."""
         app = FastAPI(title="dondoc notifier")
-        install(app, TokenVerifier(SecretStr(OPERATOR_TOKEN), auth_url=None))
+        install(app, verifier or TokenVerifier(SecretStr(OPERATOR_TOKEN), auth_url=None))
         app.include_router(build_router(self.use_cases))
         add_operational_routes(app, {})  # the error answers and body limits, as the service's app has them
         return httpx.AsyncClient(

@@ -10,17 +10,14 @@ from datetime import UTC, datetime
 
 import httpx
 from fastapi import FastAPI
-from starlette.exceptions import HTTPException
 
 from deploy.local.infra import free_port
 from services.intake.config import Settings as IntakeSettings
 from services.intake.main import create_app as create_intake
-from services.notifier.handlers import build_router as notifier_routes
 from services.tracking.config import Settings as TrackingSettings
 from services.tracking.main import create_app as create_tracking
 from shared.domain.clock import FakeClock
 from shared.platform.auth import TokenVerifier, hash_token, install
-from shared.platform.http import http_error
 from tests.conftest import random_ref
 from tests.integration.conftest import OPERATOR, issue_token, running
 from tests.integration.notifier_harness import notifier
@@ -86,12 +83,8 @@ async def test_the_notifiers_routes_are_for_operators(service_settings, mongo_ur
     tracking = create_tracking(service_settings(TrackingSettings))
     clock = FakeClock(datetime(2026, 12, 1, tzinfo=UTC))
     async with running(tracking) as tracking_http, notifier(mongo_url, database_name, clock) as engine:
-        app = FastAPI()
-        app.add_exception_handler(HTTPException, http_error)  # refusals as problems, as the notifier answers them
-        install(app, asking(tracking))
-        app.include_router(notifier_routes(engine.use_cases))
         agency = await issue_token(tracking_http, "ubnd", "agency")
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://notifier") as http:
+        async with engine.http(headers={}, verifier=asking(tracking)) as http:
             for method, path in (
                 ("GET", "/emails"),
                 ("GET", "/silences"),

@@ -10,16 +10,13 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 from fastapi import FastAPI
-from starlette.exceptions import HTTPException
 
 from services.intake.config import Settings as IntakeSettings
 from services.intake.main import create_app as create_intake
-from services.notifier.handlers import build_router as notifier_routes
 from services.tracking.config import Settings as TrackingSettings
 from services.tracking.main import create_app as create_tracking
 from shared.domain.clock import FakeClock
 from shared.platform.auth import TokenVerifier, install
-from shared.platform.http import http_error
 from tests.integration.conftest import OPERATOR, running
 from tests.integration.notifier_harness import notifier
 
@@ -58,11 +55,7 @@ async def test_the_notifier_refuses_it_with_401(service_settings, mongo_url, dat
     tracking = create_tracking(service_settings(TrackingSettings))
     clock = FakeClock(datetime(2026, 12, 1, tzinfo=UTC))
     async with running(tracking), notifier(mongo_url, database_name, clock) as engine:
-        app = FastAPI()
-        app.add_exception_handler(HTTPException, http_error)  # refusals as problems, as the notifier answers them
-        install(app, asking(tracking))
-        app.include_router(notifier_routes(engine.use_cases))
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://notifier") as http:
+        async with engine.http(headers={}, verifier=asking(tracking)) as http:
             for header in STRANGE:
                 answer = await http.get("/emails", headers={"Authorization": header})
                 assert answer.status_code == 401, (header, answer.status_code)
